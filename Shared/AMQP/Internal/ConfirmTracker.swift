@@ -1,0 +1,143 @@
+import DequeModule
+import struct Foundation.Data
+
+/// A message handed to `publish`, held until the broker confirms it (or it fails).
+struct PendingPublish: Sendable {
+    let exchange: String
+    let routingKey: String
+    let mandatory: Bool
+    let properties: MessageProperties
+    let body: Data
+    /// Monotonic nanoseconds after which the caller gets `.timeout`.
+    let deadline: UInt64
+    /// Resumed exactly once; nil once it was (e.g. timed out while the broker still owes a confirm).
+    var completion: CheckedContinuation<Void, any Error>?
+    /// Set when the broker returned this mandatory message as unroutable.
+    var returned: AMQPError?
+}
+
+/// Publisher-confirm bookkeeping for one confirm-mode channel (pure state, no I/O).
+///
+/// The broker numbers publishes 1, 2, 3… per channel from `confirm.select` and acks or nacks
+/// them, possibly several at once (`multiple`), possibly out of order. Messages wait in
+/// `waiting` until a slot in the window is free, then sit in `outstanding` (indexed by tag) until
+/// their confirm arrives.
+struct ConfirmTracker {
+    /// The largest number of unconfirmed messages on the wire.
+    let window: Int
+    private(set) var waiting = Deque<PendingPublish>()
+    /// `outstanding[i]` has delivery tag `firstTag + i`; nil marks a tag already settled.
+    private var outstanding = Deque<PendingPublish?>()
+    private var firstTag: UInt64 = 1
+
+    init(window: Int) { self.window = max(1, window) }
+
+    var canSend: Bool { !waiting.isEmpty && outstanding.count < window }
+    var unconfirmedCount: Int { outstanding.count }
+    var isIdle: Bool { waiting.isEmpty && outstanding.isEmpty }
+
+    mutating func enqueue(_ publish: PendingPublish) { waiting.append(publish) }
+
+    /// The next message to write; call `didSend()` once it is written.
+    var nextToSend: PendingPublish? { outstanding.count < window ? waiting.first : nil }
+
+    /// Moves the first waiting message to `outstanding`; returns its delivery tag.
+    @discardableResult
+    mutating func didSend() -> UInt64 {
+        let publish = waiting.removeFirst()
+        outstanding.append(publish)
+        return firstTag + UInt64(outstanding.count - 1)
+    }
+
+    /// Applies `basic.ack` / `basic.nack`; returns the messages now settled with their outcome.
+    mutating func settle(tag: UInt64, multiple: Bool, ack: Bool) -> [(PendingPublish, AMQPError?)] {
+        var settled: [(PendingPublish, AMQPError?)] = []
+        func outcome(_ p: PendingPublish) -> AMQPError? {
+            if !ack { return .nacked(exchange: p.exchange, routingKey: p.routingKey) }
+            return p.returned
+        }
+        if multiple {
+            let last = tag == 0 ? firstTag + UInt64(outstanding.count) - 1 : tag
+            while !outstanding.isEmpty, firstTag <= last {
+                if let p = outstanding.removeFirst() { settled.append((p, outcome(p))) }
+                firstTag += 1
+            }
+        } else if tag >= firstTag, tag - firstTag < UInt64(outstanding.count) {
+            let index = Int(tag - firstTag)
+            if let p = outstanding[index] { settled.append((p, outcome(p))) }
+            outstanding[index] = nil
+        }
+        dropSettledPrefix()
+        return settled
+    }
+
+    /// Records a `basic.return`: the oldest unconfirmed mandatory message with the same exchange,
+    /// routing key and message id is marked unroutable (its ack follows the return).
+    mutating func markReturned(exchange: String, routingKey: String, messageID: String?, error: AMQPError) {
+        for index in outstanding.indices {
+            guard let p = outstanding[index], p.mandatory, p.returned == nil,
+                p.exchange == exchange, p.routingKey == routingKey, p.properties.messageID == messageID
+            else { continue }
+            outstanding[index]?.returned = error
+            return
+        }
+    }
+
+    /// Messages whose deadline has passed, removed from waiting (never sent) or abandoned in
+    /// `outstanding` (the broker's late confirm is then ignored).
+    mutating func expire(now: UInt64) -> [PendingPublish] {
+        var expired = Array(waiting.filter { $0.deadline <= now })
+        if !expired.isEmpty { waiting.removeAll { $0.deadline <= now } }
+        for index in outstanding.indices {
+            guard let p = outstanding[index], p.deadline <= now, p.completion != nil else { continue }
+            expired.append(p)
+            outstanding[index]?.completion = nil
+        }
+        return expired
+    }
+
+    /// The earliest deadline of any message still owed a result.
+    var nextDeadline: UInt64? {
+        let w = waiting.lazy.map(\.deadline).min()
+        let o = outstanding.lazy.compactMap { $0?.completion == nil ? nil : $0?.deadline }.min()
+        switch (w, o) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        default: return nil
+        }
+    }
+
+    /// The channel is gone (closed by the broker, or the connection lost); numbering restarts at
+    /// 1 on the next channel. With `requeue`, unconfirmed messages go back to the front of
+    /// `waiting` in their original order (to be published again); otherwise they are returned
+    /// for the caller to fail.
+    mutating func resetChannel(requeue: Bool) -> [PendingPublish] {
+        let unconfirmed = outstanding.compactMap { $0 }.filter { $0.completion != nil }
+        outstanding.removeAll()
+        firstTag = 1
+        guard requeue else { return unconfirmed }
+        for publish in unconfirmed.reversed() {
+            var again = publish
+            again.returned = nil
+            waiting.prepend(again)
+        }
+        return []
+    }
+
+    /// Removes and returns everything (for shutdown).
+    mutating func removeAll() -> [PendingPublish] {
+        let all = outstanding.compactMap { $0 } + Array(waiting)
+        outstanding.removeAll()
+        waiting.removeAll()
+        firstTag = 1
+        return all.filter { $0.completion != nil }
+    }
+
+    private mutating func dropSettledPrefix() {
+        while let first = outstanding.first, first == nil {
+            outstanding.removeFirst()
+            firstTag += 1
+        }
+    }
+}

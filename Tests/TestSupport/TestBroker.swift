@@ -1,0 +1,104 @@
+import AMQP
+import Foundation
+import Logging
+
+/// The private broker that `deploy/test` (or `deploy/broker start`) runs, as tests reach it.
+///
+/// Settings come from the environment `deploy/test` exports; without them, the defaults of
+/// `deploy/broker` apply, so `deploy/broker start && swift test` works too.
+public enum TestBroker {
+    static let environment = ProcessInfo.processInfo.environment
+
+    /// The checkout's root (three levels above this file).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    public static var url: String { environment["DELEGATION_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5673/" }
+    public static var tlsURL: String { environment["DELEGATION_AMQPS_URL"] ?? "amqps://guest:guest@localhost:5674/" }
+    public static var caFile: String { environment["DELEGATION_BROKER_CA"] ?? "\(root)/.run/broker/tls/ca.pem" }
+
+    /// A configuration for the plain listener, named after the test for the broker's list.
+    public static func configuration(_ name: String = #function, vhost: String? = nil) -> AMQPConfiguration {
+        do {
+            var configuration = try AMQPConfiguration(url: url)
+            configuration.connectionName = "test \(name)"
+            if let vhost { configuration.virtualHost = vhost }
+            return configuration
+        } catch {
+            preconditionFailure("DELEGATION_AMQP_URL is not a valid AMQP URL: \(error)")
+        }
+    }
+
+    public static func connect(_ name: String = #function, vhost: String? = nil, adjust: (inout AMQPConfiguration) -> Void = { _ in }) async throws -> AMQPConnection {
+        var configuration = configuration(name, vhost: vhost)
+        adjust(&configuration)
+        return try await AMQPConnection.connect(configuration, logger: logger)
+    }
+
+    public static var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        return logger
+    }
+
+    /// A name no other test uses.
+    public static func uniqueName(_ prefix: String) -> String {
+        "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs `rabbitmqctl` against the private broker; throws with its output if it fails.
+    @discardableResult
+    public static func ctl(_ arguments: String...) throws -> String {
+        try run("\(root)/deploy/broker", ["ctl"] + arguments)
+    }
+
+    /// Creates a vhost that guest may use, runs `body`, deletes the vhost.
+    public static func withVirtualHost<T>(_ body: (String) async throws -> T) async throws -> T {
+        let vhost = uniqueName("vhost")
+        try ctl("add_vhost", vhost)
+        try ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        do {
+            let result = try await body(vhost)
+            _ = try? ctl("delete_vhost", vhost)
+            return result
+        } catch {
+            _ = try? ctl("delete_vhost", vhost)
+            throw error
+        }
+    }
+
+    /// Runs a program and returns its standard output.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: process.terminationStatus, output: text)
+        }
+        return text
+    }
+
+    public struct CommandFailed: Error, CustomStringConvertible {
+        public let command: String
+        public let status: Int32
+        public let output: String
+        public var description: String { "\(command) exited with \(status): \(output)" }
+    }
+}
+
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held.
+public func eventually(within seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
