@@ -47,40 +47,46 @@ public enum TestBroker {
 
     /// Runs `rabbitmqctl` against the private broker; throws with its output if it fails.
     @discardableResult
-    public static func ctl(_ arguments: String...) throws -> String {
-        try run("\(root)/deploy/broker", ["ctl"] + arguments)
+    public static func ctl(_ arguments: String...) async throws -> String {
+        try await run("\(root)/deploy/broker", ["ctl"] + arguments)
     }
 
     /// Creates a vhost that guest may use, runs `body`, deletes the vhost.
     public static func withVirtualHost<T>(_ body: (String) async throws -> T) async throws -> T {
         let vhost = uniqueName("vhost")
-        try ctl("add_vhost", vhost)
-        try ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        try await ctl("add_vhost", vhost)
+        try await ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         do {
             let result = try await body(vhost)
-            _ = try? ctl("delete_vhost", vhost)
+            _ = try? await ctl("delete_vhost", vhost)
             return result
         } catch {
-            _ = try? ctl("delete_vhost", vhost)
+            _ = try? await ctl("delete_vhost", vhost)
             throw error
         }
     }
 
-    /// Runs a program and returns its standard output.
+    /// Runs a program without blocking a thread of the cooperative pool; returns its output
+    /// (standard output and error together).
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        let handle = try FileHandle(forWritingTo: outputFile)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: process.terminationStatus, output: text)
+        process.standardOutput = handle
+        process.standardError = handle
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        try handle.close()
+        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: status, output: text)
         }
         return text
     }

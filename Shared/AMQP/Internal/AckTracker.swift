@@ -14,7 +14,10 @@ struct AckTracker {
     private var firstTag: UInt64 = 1
     private var requested = 0
 
-    var unsettledCount: Int { states.count }
+    /// Deliveries not yet acked, nacked or rejected.
+    var unsettledCount: Int { states.count { $0 != .settled } }
+    /// True when every delivery so far is settled (and its ack flushed).
+    var isClear: Bool { states.isEmpty }
 
     mutating func delivered(tag: UInt64) {
         if states.isEmpty { firstTag = tag }

@@ -10,8 +10,11 @@ struct PendingPublish: Sendable {
     let body: Data
     /// Monotonic nanoseconds after which the caller gets `.timeout`.
     let deadline: UInt64
-    /// Resumed exactly once; nil once it was (e.g. timed out while the broker still owes a confirm).
+    /// Resumed exactly once, when the message is settled or abandoned.
     var completion: CheckedContinuation<Void, any Error>?
+    /// Its deadline passed and the caller got `.timeout`; a late confirm is ignored and the
+    /// message is never published again.
+    var abandoned = false
     /// Set when the broker returned this mandatory message as unroutable.
     var returned: AMQPError?
 }
@@ -59,12 +62,12 @@ struct ConfirmTracker {
         if multiple {
             let last = tag == 0 ? firstTag + UInt64(outstanding.count) - 1 : tag
             while !outstanding.isEmpty, firstTag <= last {
-                if let p = outstanding.removeFirst() { settled.append((p, outcome(p))) }
+                if let p = outstanding.removeFirst(), !p.abandoned { settled.append((p, outcome(p))) }
                 firstTag += 1
             }
         } else if tag >= firstTag, tag - firstTag < UInt64(outstanding.count) {
             let index = Int(tag - firstTag)
-            if let p = outstanding[index] { settled.append((p, outcome(p))) }
+            if let p = outstanding[index], !p.abandoned { settled.append((p, outcome(p))) }
             outstanding[index] = nil
         }
         dropSettledPrefix()
@@ -89,9 +92,9 @@ struct ConfirmTracker {
         var expired = Array(waiting.filter { $0.deadline <= now })
         if !expired.isEmpty { waiting.removeAll { $0.deadline <= now } }
         for index in outstanding.indices {
-            guard let p = outstanding[index], p.deadline <= now, p.completion != nil else { continue }
+            guard let p = outstanding[index], p.deadline <= now, !p.abandoned else { continue }
             expired.append(p)
-            outstanding[index]?.completion = nil
+            outstanding[index]?.abandoned = true
         }
         return expired
     }
@@ -99,7 +102,7 @@ struct ConfirmTracker {
     /// The earliest deadline of any message still owed a result.
     var nextDeadline: UInt64? {
         let w = waiting.lazy.map(\.deadline).min()
-        let o = outstanding.lazy.compactMap { $0?.completion == nil ? nil : $0?.deadline }.min()
+        let o = outstanding.lazy.compactMap { $0?.abandoned == false ? $0?.deadline : nil }.min()
         switch (w, o) {
         case let (a?, b?): return min(a, b)
         case let (a?, nil): return a
@@ -113,7 +116,7 @@ struct ConfirmTracker {
     /// `waiting` in their original order (to be published again); otherwise they are returned
     /// for the caller to fail.
     mutating func resetChannel(requeue: Bool) -> [PendingPublish] {
-        let unconfirmed = outstanding.compactMap { $0 }.filter { $0.completion != nil }
+        let unconfirmed = outstanding.compactMap { $0 }.filter { !$0.abandoned }
         outstanding.removeAll()
         firstTag = 1
         guard requeue else { return unconfirmed }
@@ -131,7 +134,7 @@ struct ConfirmTracker {
         outstanding.removeAll()
         waiting.removeAll()
         firstTag = 1
-        return all.filter { $0.completion != nil }
+        return all.filter { !$0.abandoned }
     }
 
     private mutating func dropSettledPrefix() {

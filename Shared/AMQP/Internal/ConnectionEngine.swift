@@ -511,7 +511,7 @@ final class ConnectionEngine: @unchecked Sendable {
             for (tag, multiple) in registration.acks.flush() {
                 try raw.ack(registration.channel, tag: tag, multiple: multiple)
             }
-            if registration.cancelled, registration.acks.unsettledCount == 0 {
+            if registration.cancelled, registration.acks.isClear {
                 consumers[registration.channel] = nil
                 channelEpochs[registration.channel] = nil
                 try raw.closeChannel(registration.channel)

@@ -1,0 +1,107 @@
+import AMQP
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct ConnectionTests {
+    @Test func badCredentialsGiveAccessRefused() async throws {
+        await #expect {
+            _ = try await TestBroker.connect { $0.password = "wrong" }
+        } throws: { error in
+            guard case AMQPError.connectionClosedByBroker(.accessRefused, let text) = error else { return false }
+            return text.contains("ACCESS_REFUSED") && "\(error)".contains("ACCESS_REFUSED (403)") && !"\(error)".contains("wrong")
+        }
+    }
+
+    @Test func anUnknownVhostGivesNotAllowed() async throws {
+        await #expect {
+            _ = try await TestBroker.connect(vhost: "no-such-vhost")
+        } throws: { error in
+            guard case AMQPError.connectionClosedByBroker(.notAllowed, let text) = error else { return false }
+            return text.contains("no-such-vhost")
+        }
+    }
+
+    @Test func nothingListeningGivesConnectionFailed() async throws {
+        await #expect {
+            _ = try await TestBroker.connect { $0.port = 1; $0.connectTimeout = 2 }
+        } throws: { error in
+            guard case AMQPError.connectionFailed(let endpoint, _) = error else { return false }
+            return endpoint == "127.0.0.1:1"
+        }
+    }
+
+    @Test func anIdleConnectionNoticesAHungBrokerWithinTwoHeartbeats() async throws {
+        let proxy = try StallingProxy(targetPort: try AMQPConfiguration(url: TestBroker.url).port)
+        let connection = try await TestBroker.connect {
+            $0.port = proxy.port
+            $0.heartbeat = 1
+            $0.recovery.initialDelay = 30
+        }
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(connection.status == .open, "heartbeats keep an idle connection open")
+        proxy.stall()
+        let stalledAt = Date()
+        let noticed = await eventually(within: 6) { connection.status != .open }
+        let elapsed = Date().timeIntervalSince(stalledAt)
+        #expect(noticed)
+        #expect(elapsed <= 2 * 1 + 0.6, "noticed after \(elapsed) s; the bound is two heartbeat intervals (+ polling)")
+        await connection.close(timeout: 0.1)
+        proxy.stop()
+    }
+
+    @Test func tlsConnectsWithTheBrokersCA() async throws {
+        var configuration = try AMQPConfiguration(url: TestBroker.tlsURL)
+        configuration.tls?.caCertificateFile = TestBroker.caFile
+        configuration.connectionName = "test tls"
+        let connection = try await AMQPConnection.connect(configuration, logger: TestBroker.logger)
+        let queue = TestBroker.uniqueName("tls")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        try await connection.publish(Data("secret".utf8), exchange: "", routingKey: queue)
+        let got = try #require(try await connection.get(queue: queue))
+        #expect(got.delivery.body == Data("secret".utf8))
+        got.delivery.ack()
+        await connection.close()
+    }
+
+    @Test func tlsRefusesABrokerCertificateFromAnotherCA() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestBroker.uniqueName("ca"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let otherCA = directory.appendingPathComponent("other-ca.pem").path
+        try await TestBroker.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the broker's CA",
+            "-keyout", directory.appendingPathComponent("other-ca.key").path, "-out", otherCA,
+        ])
+        var configuration = try AMQPConfiguration(url: TestBroker.tlsURL)
+        configuration.tls?.caCertificateFile = otherCA
+        await #expect {
+            _ = try await AMQPConnection.connect(configuration, logger: TestBroker.logger)
+        } throws: { error in
+            guard case AMQPError.tlsFailed(_, let reason) = error else { return false }
+            return reason.contains("certificate")
+        }
+    }
+
+    @Test func tlsRefusesAHostNameTheCertificateDoesNotName() async throws {
+        var configuration = try AMQPConfiguration(url: TestBroker.tlsURL)
+        configuration.host = "127.0.0.1"  // the broker's certificate names only "localhost"
+        configuration.tls?.caCertificateFile = TestBroker.caFile
+        await #expect {
+            _ = try await AMQPConnection.connect(configuration, logger: TestBroker.logger)
+        } throws: { error in
+            guard case AMQPError.tlsFailed(let endpoint, _) = error else { return false }
+            return endpoint.hasPrefix("127.0.0.1:")
+        }
+    }
+
+    @Test func closeIsIdempotentAndLaterCallsFailWithClosed() async throws {
+        let connection = try await TestBroker.connect()
+        await connection.close()
+        await connection.close()
+        #expect(connection.status == .closed)
+        await #expect(throws: AMQPError.closed) {
+            try await connection.publish(Data(), exchange: "", routingKey: "x")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import AMQP
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct PublisherTests {
+    @Test func thousandsOfOutstandingPublishesAreAllConfirmed() async throws {
+        let connection = try await TestBroker.connect { $0.maxUnconfirmed = 4096 }
+        let queue = TestBroker.uniqueName("window")
+        try await connection.declare(Topology(queues: [.quorum(queue)]))
+        let count = 5000
+        let body = Data(repeating: UInt8(ascii: "x"), count: 512)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<count {
+                group.addTask {
+                    try await connection.publish(body, exchange: "", routingKey: queue, properties: .persistentJSON(messageID: "m\(n)"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let state = try await connection.queueState(queue)
+        #expect(state.messageCount == count)
+        try await connection.delete(queue: queue)
+        await connection.close()
+    }
+
+    @Test func anUnroutableMandatoryPublishFailsAndOthersSucceed() async throws {
+        let connection = try await TestBroker.connect()
+        let exchange = TestBroker.uniqueName("exchange")
+        let queue = TestBroker.uniqueName("bound")
+        try await connection.declare(Topology(
+            exchanges: [.topic(exchange)], queues: [QueueDeclaration(name: queue, autoDelete: true)],
+            bindings: [Binding(queue: queue, exchange: exchange, routingKey: "registration.*")]))
+
+        await #expect {
+            try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: "nobody.listens", properties: MessageProperties(messageID: "lost"), mandatory: true)
+        } throws: { error in
+            guard case AMQPError.unroutable(let e, let key, let code, _) = error else { return false }
+            return e == exchange && key == "nobody.listens" && code == .noRoute
+        }
+        // Without mandatory the broker confirms and drops it; routed messages still go through.
+        try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: "nobody.listens")
+        try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: "registration.submitted", mandatory: true)
+        #expect(try await connection.queueState(queue).messageCount == 1)
+        try await connection.delete(exchange: exchange)
+        await connection.close()
+    }
+
+    @Test func publishingToAMissingExchangeFailsWithNotFoundAndTheConnectionCarriesOn() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("after")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        await #expect {
+            try await connection.publish(Data("{}".utf8), exchange: "no.such.exchange", routingKey: "x")
+        } throws: { error in
+            (error as? AMQPError)?.replyCode == .notFound && "\(error)".contains("no.such.exchange")
+        }
+        try await connection.publish(Data("{}".utf8), exchange: "", routingKey: queue)
+        #expect(try await connection.queueState(queue).messageCount == 1)
+        #expect(connection.status == .open)
+        await connection.close()
+    }
+
+    @Test func aBrokerThatStopsReadingCannotBlockPublishForever() async throws {
+        let proxy = try StallingProxy(targetPort: try AMQPConfiguration(url: TestBroker.url).port)
+        let connection = try await TestBroker.connect {
+            $0.port = proxy.port
+            $0.heartbeat = 0
+            $0.publishTimeout = 2
+            $0.ioTimeout = 2
+            $0.recovery.enabled = false
+        }
+        let queue = TestBroker.uniqueName("stalled")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        proxy.stall()
+        let started = Date()
+        let body = Data(repeating: 0x41, count: 256 * 1024)
+        // Enough bytes to fill every socket buffer between us and the broker.
+        let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    do {
+                        try await connection.publish(body, exchange: "", routingKey: queue)
+                        return false
+                    } catch {
+                        return true
+                    }
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(failures == 64)
+        #expect(elapsed < 8, "every publish ended within its deadline (took \(elapsed) s)")
+        await connection.close(timeout: 1)
+        proxy.stop()
+    }
+}

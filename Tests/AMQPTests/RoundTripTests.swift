@@ -1,0 +1,76 @@
+import AMQP
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct RoundTripTests {
+    @Test func everyPropertyAndHeaderTypeSurvivesTheBroker() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("roundtrip")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+
+        let headers: AMQPTable = [
+            "bool": .bool(true),
+            "int8": .int8(-8),
+            "int16": .int16(-1600),
+            "uint16": .uint16(1600),
+            "int32": .int32(-320_000),
+            "uint32": .uint32(3_200_000_000),
+            "int64": .int64(-6_400_000_000),
+            "float": .float(1.5),
+            "double": .double(-2.25),
+            "decimal": .decimal(scale: 2, value: 12345),
+            "string": .string("Đà Nẵng 岘港"),
+            "bytes": .bytes([0, 1, 2, 255]),
+            "timestamp": .timestamp(Date(timeIntervalSince1970: 1_768_262_400)),
+            "array": .array([.string("a"), .int32(1), .bool(false), .array([.int64(2)])]),
+            "table": .table(["nested": .table(["deep": .string("yes")]), "n": .int64(7)]),
+            "void": .void,
+        ]
+        let properties = MessageProperties(
+            contentType: "application/json", contentEncoding: "identity", headers: headers,
+            deliveryMode: .persistent, priority: 5, correlationID: "corr-1", replyTo: "reply.queue",
+            expiration: "600000", messageID: "msg-1", timestamp: Date(timeIntervalSince1970: 1_768_262_400),
+            type: "registration.submitted", userID: "guest", appID: "tests", clusterID: "cluster-a")
+        let body = Data("{\"delegation\":\"Công ty 深圳\"}".utf8)
+
+        try await connection.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: true)
+
+        let received = try #require(try await connection.get(queue: queue))
+        received.delivery.ack()
+        #expect(received.delivery.body == body)
+        #expect(received.delivery.properties == properties)
+        #expect(received.delivery.routingKey == queue)
+        #expect(received.delivery.redelivered == false)
+        #expect(received.remaining == 0)
+        try await connection.delete(queue: queue)
+        await connection.close()
+    }
+
+    @Test func largeBodiesSpanningManyFramesArriveWhole() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("large")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        let body = Data((0..<(3 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try await connection.publish(body, exchange: "", routingKey: queue)
+
+        let consumer = try await connection.consume(queue: queue, prefetch: 1)
+        let collector = Collector(consumer, autoAck: true)
+        let deliveries = await collector.wait(for: 1)
+        #expect(deliveries.first?.body == body)
+        await consumer.cancel()
+        await connection.close()
+    }
+
+    @Test func anEmptyBodyIsDelivered() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("empty")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        try await connection.publish(Data(), exchange: "", routingKey: queue, properties: MessageProperties(messageID: "e"))
+        let received = try #require(try await connection.get(queue: queue))
+        #expect(received.delivery.body.isEmpty)
+        #expect(received.delivery.properties.messageID == "e")
+        received.delivery.ack()
+        await connection.close()
+    }
+}
