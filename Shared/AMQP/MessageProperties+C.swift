@@ -2,27 +2,29 @@ internal import CRabbitMQ
 import struct Foundation.Date
 
 extension MessageProperties {
-    /// Decodes the properties of a received content header (copies everything).
-    init(_ p: amqp_basic_properties_t) {
+    /// Decodes the properties of a received content header (copies everything). Fields that
+    /// repeat from message to message (content type, type, app id…) go through `interner`.
+    init(_ p: amqp_basic_properties_t, interner: inout StringInterner) {
         let flags = p._flags
         func has(_ flag: Int32) -> Bool { flags & amqp_flags_t(flag) != 0 }
         func text(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? { has(flag) ? CDecode.string(bytes) : nil }
+        func common(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? { has(flag) ? interner.string(bytes) : nil }
 
         self.init(
-            contentType: text(AMQP_BASIC_CONTENT_TYPE_FLAG, p.content_type),
-            contentEncoding: text(AMQP_BASIC_CONTENT_ENCODING_FLAG, p.content_encoding),
+            contentType: common(AMQP_BASIC_CONTENT_TYPE_FLAG, p.content_type),
+            contentEncoding: common(AMQP_BASIC_CONTENT_ENCODING_FLAG, p.content_encoding),
             headers: has(AMQP_BASIC_HEADERS_FLAG) ? CDecode.table(p.headers) : [:],
             deliveryMode: has(AMQP_BASIC_DELIVERY_MODE_FLAG) ? DeliveryMode(rawValue: p.delivery_mode) : nil,
             priority: has(AMQP_BASIC_PRIORITY_FLAG) ? p.priority : nil,
             correlationID: text(AMQP_BASIC_CORRELATION_ID_FLAG, p.correlation_id),
-            replyTo: text(AMQP_BASIC_REPLY_TO_FLAG, p.reply_to),
+            replyTo: common(AMQP_BASIC_REPLY_TO_FLAG, p.reply_to),
             expiration: text(AMQP_BASIC_EXPIRATION_FLAG, p.expiration),
             messageID: text(AMQP_BASIC_MESSAGE_ID_FLAG, p.message_id),
             timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? Date(timeIntervalSince1970: Double(p.timestamp)) : nil,
-            type: text(AMQP_BASIC_TYPE_FLAG, p.type),
-            userID: text(AMQP_BASIC_USER_ID_FLAG, p.user_id),
-            appID: text(AMQP_BASIC_APP_ID_FLAG, p.app_id),
-            clusterID: text(AMQP_BASIC_CLUSTER_ID_FLAG, p.cluster_id)
+            type: common(AMQP_BASIC_TYPE_FLAG, p.type),
+            userID: common(AMQP_BASIC_USER_ID_FLAG, p.user_id),
+            appID: common(AMQP_BASIC_APP_ID_FLAG, p.app_id),
+            clusterID: common(AMQP_BASIC_CLUSTER_ID_FLAG, p.cluster_id)
         )
     }
 

@@ -5,7 +5,7 @@ import Testing
 /// The confirm and ack bookkeeping, without a broker.
 @Suite struct TrackerTests {
     private func publish(_ n: Int, deadline: UInt64 = .max) -> PendingPublish {
-        PendingPublish(exchange: "x", routingKey: "k", mandatory: true, properties: MessageProperties(messageID: "m\(n)"), body: Data(), deadline: deadline, completion: nil)
+        PendingPublish(exchange: "x", routingKey: "k", mandatory: true, properties: MessageProperties(messageID: "m\(n)"), body: Data(), deadline: deadline, completion: .none)
     }
 
     @Test func windowLimitsWhatIsOnTheWire() {

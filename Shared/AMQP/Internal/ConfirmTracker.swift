@@ -2,7 +2,11 @@ import DequeModule
 import struct Foundation.Data
 
 /// A message handed to `publish`, held until the broker confirms it (or it fails).
-struct PendingPublish: Sendable {
+///
+/// A class, so that moving it between the queues below costs one reference count.
+/// `@unchecked Sendable`: built by the publishing task and handed over once to the connection
+/// thread, which alone mutates `returned` and `abandoned` afterwards.
+final class PendingPublish: @unchecked Sendable {
     let exchange: String
     let routingKey: String
     let mandatory: Bool
@@ -10,13 +14,66 @@ struct PendingPublish: Sendable {
     let body: Data
     /// Monotonic nanoseconds after which the caller gets `.timeout`.
     let deadline: UInt64
-    /// Resumed exactly once, when the message is settled or abandoned.
-    var completion: CheckedContinuation<Void, any Error>?
+    /// Told the outcome exactly once, when the message is settled or abandoned.
+    let completion: PublishCompletion
+    /// Set when the broker returned this mandatory message as unroutable.
+    var returned: AMQPError?
     /// Its deadline passed and the caller got `.timeout`; a late confirm is ignored and the
     /// message is never published again.
     var abandoned = false
-    /// Set when the broker returned this mandatory message as unroutable.
-    var returned: AMQPError?
+
+    init(exchange: String, routingKey: String, mandatory: Bool, properties: MessageProperties, body: Data, deadline: UInt64, completion: PublishCompletion) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.mandatory = mandatory
+        self.properties = properties
+        self.body = body
+        self.deadline = deadline
+        self.completion = completion
+    }
+}
+
+/// Whom to tell how a publish ended.
+enum PublishCompletion: Sendable {
+    /// One `publish` call waiting.
+    case single(CheckedContinuation<Void, any Error>)
+    /// Message `index` of a `publish(batch)` call.
+    case batch(PublishBatch, index: Int)
+    /// Nobody (tests).
+    case none
+
+    func resolve(_ error: AMQPError?) {
+        switch self {
+        case .single(let continuation):
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        case .batch(let batch, let index):
+            batch.resolve(index, error)
+        case .none:
+            break
+        }
+    }
+}
+
+/// The results of one batch, handed back when its last message is settled.
+///
+/// `@unchecked Sendable`: created by the publishing task, then mutated only on the connection
+/// thread.
+final class PublishBatch: @unchecked Sendable {
+    private var results: [Result<Void, AMQPError>]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        results = Array(repeating: .success(()), count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func resolve(_ index: Int, _ error: AMQPError?) {
+        if let error { results[index] = .failure(error) }
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: results) }
+    }
 }
 
 /// Publisher-confirm bookkeeping for one confirm-mode channel (pure state, no I/O).
@@ -81,7 +138,7 @@ struct ConfirmTracker {
             guard let p = outstanding[index], p.mandatory, p.returned == nil,
                 p.exchange == exchange, p.routingKey == routingKey, p.properties.messageID == messageID
             else { continue }
-            outstanding[index]?.returned = error
+            p.returned = error
             return
         }
     }
@@ -94,7 +151,7 @@ struct ConfirmTracker {
         for index in outstanding.indices {
             guard let p = outstanding[index], p.deadline <= now, !p.abandoned else { continue }
             expired.append(p)
-            outstanding[index]?.abandoned = true
+            p.abandoned = true
         }
         return expired
     }
@@ -121,9 +178,8 @@ struct ConfirmTracker {
         firstTag = 1
         guard requeue else { return unconfirmed }
         for publish in unconfirmed.reversed() {
-            var again = publish
-            again.returned = nil
-            waiting.prepend(again)
+            publish.returned = nil
+            waiting.prepend(publish)
         }
         return []
     }

@@ -37,16 +37,18 @@ final class ConsumerRegistration {
 }
 
 /// A message whose frames are still arriving (method, then header, then body frames).
-struct PartialContent {
+final class PartialContent {
     enum Kind {
         case delivery(Envelope)
         case returned(ReplyCode, text: String, exchange: String, routingKey: String)
     }
 
-    var kind: Kind
+    let kind: Kind
     var properties: MessageProperties?
     var bodySize: UInt64 = 0
     var body = Data()
+
+    init(kind: Kind) { self.kind = kind }
 
     var isComplete: Bool { properties != nil && UInt64(body.count) >= bodySize }
 }
@@ -75,7 +77,8 @@ final class ConnectionEngine: @unchecked Sendable {
     private(set) var phase: Phase = .connecting
     private var confirms: ConfirmTracker
     private var consumers: [UInt16: ConsumerRegistration] = [:]
-    private var partial: [UInt16: PartialContent] = [:]
+    /// Content being assembled, by channel number.
+    private var partial: [PartialContent?] = Array(repeating: nil, count: 8)
     private var recorded = Topology()
     private var channelEpochs: [UInt16: UInt64] = [:]
     private var epochCounter: UInt64 = 0
@@ -179,7 +182,7 @@ final class ConnectionEngine: @unchecked Sendable {
         guard now &- lastTimerCheck >= 20_000_000 else { return }
         lastTimerCheck = now
         for publish in confirms.expire(now: now) {
-            publish.completion?.resume(throwing: AMQPError.timeout(
+            publish.completion.resolve(AMQPError.timeout(
                 operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (waiting for the broker's confirm)",
                 seconds: configuration.publishTimeout))
         }
@@ -269,7 +272,7 @@ final class ConnectionEngine: @unchecked Sendable {
         let recover = configuration.recovery.enabled
         let requeue = recover && configuration.recovery.unconfirmed == .republish
         for publish in confirms.resetChannel(requeue: requeue) {
-            publish.completion?.resume(throwing: reason)
+            publish.completion.resolve(reason)
         }
         for registration in consumers.values {
             registration.acks = AckTracker()
@@ -296,14 +299,14 @@ final class ConnectionEngine: @unchecked Sendable {
         raw = nil
         adminChannelOpen = false
         publishChannelOpen = false
-        partial.removeAll()
+        for index in partial.indices { partial[index] = nil }
         channelEpochs.removeAll()
         writeBlocked = false
     }
 
     /// Ends everything with `reason` (no recovery).
     private func shutDown(reason: AMQPError) {
-        for publish in confirms.removeAll() { publish.completion?.resume(throwing: reason) }
+        for publish in confirms.removeAll() { publish.completion.resolve(reason) }
         for registration in consumers.values { registration.stream.finish(throwing: reason) }
         consumers.removeAll()
         phase = .closed
@@ -332,7 +335,7 @@ final class ConnectionEngine: @unchecked Sendable {
             _ = try? guarded { raw.close() }
             teardown()
         }
-        for publish in confirms.removeAll() { publish.completion?.resume(throwing: AMQPError.closed) }
+        for publish in confirms.removeAll() { publish.completion.resolve(AMQPError.closed) }
         for registration in consumers.values { finishCancelled(registration) }
         consumers.removeAll()
         phase = .closed
@@ -358,12 +361,12 @@ final class ConnectionEngine: @unchecked Sendable {
     /// The broker closed one channel (the connection lives on).
     private func channelClosed(_ channel: UInt16, _ error: AMQPError, _ raw: RawConnection) throws {
         channelEpochs[channel] = nil
-        partial[channel] = nil
+        setPartial(nil, on: channel)
         logger.warning("AMQP channel closed by the broker", metadata: ["amqp.channel": "\(channel)", "amqp.error": "\(error)"])
         switch channel {
         case Self.publishChannel:
             publishChannelOpen = false
-            for publish in confirms.resetChannel(requeue: false) { publish.completion?.resume(throwing: error) }
+            for publish in confirms.resetChannel(requeue: false) { publish.completion.resolve(error) }
             try openPublishChannel(raw)
         case Self.adminChannel:
             adminChannelOpen = false
@@ -390,20 +393,22 @@ final class ConnectionEngine: @unchecked Sendable {
             complete(confirms.settle(tag: tag, multiple: multiple, ack: false))
         case .basicDeliver(let channel, let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
             let envelope = Envelope(deliveryTag: deliveryTag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: consumerTag)
-            partial[channel] = PartialContent(kind: .delivery(envelope))
+            setPartial(PartialContent(kind: .delivery(envelope)), on: channel)
         case .basicReturn(let channel, let code, let text, let exchange, let routingKey):
-            partial[channel] = PartialContent(kind: .returned(code, text: text, exchange: exchange, routingKey: routingKey))
+            setPartial(PartialContent(kind: .returned(code, text: text, exchange: exchange, routingKey: routingKey)), on: channel)
         case .contentHeader(let channel, let properties, let bodySize):
-            partial[channel]?.properties = properties
-            partial[channel]?.bodySize = bodySize
-            finishContentIfComplete(channel)
+            guard let content = partialContent(on: channel) else { break }
+            content.properties = properties
+            content.bodySize = bodySize
+            finishIfComplete(content, on: channel)
         case .contentBody(let channel, let data):
-            if partial[channel]?.body.isEmpty == true {
-                partial[channel]?.body = data
+            guard let content = partialContent(on: channel) else { break }
+            if content.body.isEmpty {
+                content.body = data
             } else {
-                partial[channel]?.body.append(data)
+                content.body.append(data)
             }
-            finishContentIfComplete(channel)
+            finishIfComplete(content, on: channel)
         case .basicCancel(let channel, let consumerTag, let noWait):
             if !noWait { try raw.sendCancelOk(channel, consumerTag: consumerTag) }
             if let registration = consumers[channel] {
@@ -433,9 +438,22 @@ final class ConnectionEngine: @unchecked Sendable {
         }
     }
 
-    private func finishContentIfComplete(_ channel: UInt16) {
-        guard let content = partial[channel], content.isComplete, let properties = content.properties else { return }
-        partial[channel] = nil
+    private func partialContent(on channel: UInt16) -> PartialContent? {
+        Int(channel) < partial.count ? partial[Int(channel)] : nil
+    }
+
+    private func setPartial(_ content: PartialContent?, on channel: UInt16) {
+        let index = Int(channel)
+        if index >= partial.count {
+            guard content != nil else { return }
+            partial += Array(repeating: nil, count: index + 1 - partial.count)
+        }
+        partial[index] = content
+    }
+
+    private func finishIfComplete(_ content: PartialContent, on channel: UInt16) {
+        guard content.isComplete, let properties = content.properties else { return }
+        setPartial(nil, on: channel)
         switch content.kind {
         case .delivery(let envelope):
             guard let registration = consumers[channel], let epoch = channelEpochs[channel] else { return }
@@ -451,7 +469,7 @@ final class ConnectionEngine: @unchecked Sendable {
 
     private func complete(_ settled: [(PendingPublish, AMQPError?)]) {
         for (publish, error) in settled {
-            if let error { publish.completion?.resume(throwing: error) } else { publish.completion?.resume() }
+            publish.completion.resolve(error)
         }
     }
 
@@ -460,10 +478,14 @@ final class ConnectionEngine: @unchecked Sendable {
     func enqueuePublish(_ publish: PendingPublish) {
         switch phase {
         case .closing, .closed:
-            publish.completion?.resume(throwing: AMQPError.closed)
+            publish.completion.resolve(AMQPError.closed)
         default:
             confirms.enqueue(publish)
         }
+    }
+
+    func enqueuePublishes(_ publishes: [PendingPublish]) {
+        for publish in publishes { enqueuePublish(publish) }
     }
 
     private func writePublishes(_ raw: RawConnection) throws {

@@ -50,6 +50,7 @@ final class RawConnection: @unchecked Sendable {
     private let state: amqp_connection_state_t
     private let configuration: AMQPConfiguration
     private let arena = CArena()
+    private var interner = StringInterner()
     private var destroyed = false
 
     /// The negotiated heartbeat in seconds (0: none).
@@ -277,7 +278,7 @@ final class RawConnection: @unchecked Sendable {
         case AMQP_FRAME_HEADER:
             let header = frame.payload.properties
             guard let decoded = header.decoded else { return nil }
-            let properties = MessageProperties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            let properties = MessageProperties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee, interner: &interner)
             return .contentHeader(channel: channel, properties, bodySize: header.body_size)
         case AMQP_FRAME_BODY:
             let fragment = frame.payload.body_fragment
@@ -300,8 +301,8 @@ final class RawConnection: @unchecked Sendable {
         case Method.basicDeliver:
             let d = body(amqp_basic_deliver_t.self)
             return .basicDeliver(
-                channel: channel, consumerTag: CDecode.string(d.consumer_tag), deliveryTag: d.delivery_tag,
-                redelivered: d.redelivered != 0, exchange: CDecode.string(d.exchange), routingKey: CDecode.string(d.routing_key))
+                channel: channel, consumerTag: interner.string(d.consumer_tag), deliveryTag: d.delivery_tag,
+                redelivered: d.redelivered != 0, exchange: interner.string(d.exchange), routingKey: interner.string(d.routing_key))
         case Method.basicReturn:
             let r = body(amqp_basic_return_t.self)
             return .basicReturn(
@@ -398,7 +399,7 @@ final class RawConnection: @unchecked Sendable {
         try check(amqp_read_message(state, channel, &message, 0), channel, "reading a message from queue '\(queue)'")
         defer { amqp_destroy_message(&message) }
         let body = message.body.len > 0 && message.body.bytes != nil ? Data(bytes: message.body.bytes, count: message.body.len) : Data()
-        return (envelope, MessageProperties(message.properties), body, remaining)
+        return (envelope, MessageProperties(message.properties, interner: &interner), body, remaining)
     }
 
     // MARK: Errors

@@ -210,9 +210,26 @@ static amqp_connection_state_t connect_broker(const options_t *o, int soft,
     amqp_destroy_connection(conn);
     return NULL;
   }
-  /* channel_max 0 (broker's), frame_max 128 KiB, heartbeat 0 */
-  r = amqp_login(conn, AMQP_VHOST, 0, FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN,
-                 AMQP_USER, AMQP_PASSWORD);
+  /* channel_max 0 (broker's), frame_max 128 KiB, heartbeat 0. 0.11's default
+   * capabilities lack consumer_cancel_notify and connection.blocked (merged
+   * into them here): without the first, a queue deleted under the consumer
+   * would just go silent instead of sending basic.cancel. */
+  amqp_table_entry_t caps[2];
+  caps[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+  caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  caps[0].value.value.boolean = 1;
+  caps[1].key = amqp_cstring_bytes("connection.blocked");
+  caps[1].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  caps[1].value.value.boolean = 1;
+  amqp_table_entry_t prop;
+  prop.key = amqp_cstring_bytes("capabilities");
+  prop.value.kind = AMQP_FIELD_KIND_TABLE;
+  prop.value.value.table.num_entries = 2;
+  prop.value.value.table.entries = caps;
+  amqp_table_t client_properties = {1, &prop};
+  r = amqp_login_with_properties(conn, AMQP_VHOST, 0, FRAME_MAX, 0,
+                                 &client_properties, AMQP_SASL_METHOD_PLAIN,
+                                 AMQP_USER, AMQP_PASSWORD);
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     if (!soft) check_reply(r, "login");
     *error = "login failed";
@@ -320,10 +337,12 @@ static void wait_frame(amqp_connection_state_t conn, amqp_frame_t *frame,
   }
 }
 
-/* Frames that end a run whatever we wait for: channel.close, connection.close
- * and basic.cancel (queue deleted under a consumer). */
-static void die_on_close(const amqp_frame_t *f, const char *what) {
-  if (f->frame_type != AMQP_FRAME_METHOD) return;
+/* Frames that matter whatever we wait for. channel.close, connection.close
+ * and basic.cancel (queue deleted under a consumer) end the run;
+ * connection.blocked / unblocked (broker resource alarm) are reported.
+ * Returns 1 if the frame was one of these. */
+static int handle_common_frame(const amqp_frame_t *f, const char *what) {
+  if (f->frame_type != AMQP_FRAME_METHOD) return 0;
   switch (f->payload.method.id) {
     case AMQP_CHANNEL_CLOSE_METHOD: {
       amqp_channel_close_t *m = f->payload.method.decoded;
@@ -338,8 +357,15 @@ static void die_on_close(const amqp_frame_t *f, const char *what) {
     }
     case AMQP_BASIC_CANCEL_METHOD:
       die("%s: broker cancelled the consumer on channel %u", what, f->channel);
+    case AMQP_CONNECTION_BLOCKED_METHOD:
+      fprintf(stderr, PROG ": %s: broker blocked the connection (resource "
+              "alarm); the figures will be meaningless\n", what);
+      return 1;
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+      fprintf(stderr, PROG ": %s: broker unblocked the connection\n", what);
+      return 1;
     default:
-      return;
+      return 0;
   }
 }
 
@@ -430,8 +456,9 @@ static void confirms_apply(confirms_t *c, uint64_t tag, int multiple,
 /* Handles one frame read on a confirm-mode connection. */
 static void handle_confirm_frame(amqp_connection_state_t conn, confirms_t *c,
                                  const amqp_frame_t *f) {
-  die_on_close(f, "waiting for confirms");
-  if (f->frame_type == AMQP_FRAME_METHOD) {
+  if (handle_common_frame(f, "waiting for confirms")) {
+    /* reported */
+  } else if (f->frame_type == AMQP_FRAME_METHOD) {
     switch (f->payload.method.id) {
       case AMQP_BASIC_ACK_METHOD: {
         const amqp_basic_ack_t *a = f->payload.method.decoded;
@@ -571,11 +598,12 @@ static timing_t run_consume(amqp_connection_state_t conn, const options_t *o) {
   while (received < o->count) {
     amqp_frame_t f;
     wait_frame(conn, &f, "consuming");
-    die_on_close(&f, "consuming");
-    if (f.frame_type == AMQP_FRAME_METHOD &&
-        f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
-      /* copy the tag: the decoded frame is recycled by amqp_read_message's
-       * buffer handling */
+    if (handle_common_frame(&f, "consuming")) {
+      /* reported */
+    } else if (f.frame_type == AMQP_FRAME_METHOD &&
+               f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+      /* copy what we need: the decoded method lives in the channel's pool,
+       * which is recycled below */
       const amqp_basic_deliver_t *d = f.payload.method.decoded;
       uint64_t tag = d->delivery_tag;
       amqp_channel_t ch = f.channel;
