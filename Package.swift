@@ -44,6 +44,13 @@ let package = Package(
             path: "Tests/AMQPTests"
         ),
 
+        // The AMQP smoke run that deploy/demo performs.
+        .executableTarget(
+            name: "amqp-smoke",
+            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Smoke"
+        ),
+
         // Benchmarks (release build, run by deploy/bench).
         .executableTarget(
             name: "amqp-bench",

@@ -55,7 +55,7 @@ public final class AMQPConnection: Sendable {
             let publish = PendingPublish(
                 exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties,
                 body: body, deadline: deadline, completion: .single(continuation))
-            if !mailbox.submit({ engine in engine.enqueuePublish(publish) }) {
+            if !mailbox.submit(urgent: false, { engine in engine.enqueuePublish(publish) }) {
                 continuation.resume(throwing: AMQPError.closed)
             }
         }
@@ -76,7 +76,7 @@ public final class AMQPConnection: Sendable {
                     properties: message.properties, body: message.body, deadline: deadline,
                     completion: .batch(batch, index: index))
             }
-            if !mailbox.submit({ engine in engine.enqueuePublishes(publishes) }) {
+            if !mailbox.submit(urgent: false, { engine in engine.enqueuePublishes(publishes) }) {
                 for index in publishes.indices { batch.resolve(index, .closed) }
             }
         }

@@ -59,6 +59,6 @@ struct Settlement: Sendable {
 
     func settle(_ kind: Kind) {
         let (channel, epoch, tag) = (self.channel, self.epoch, self.tag)
-        mailbox.submit { engine in engine.settle(channel: channel, epoch: epoch, tag: tag, kind) }
+        mailbox.submit(urgent: false) { engine in engine.settle(channel: channel, epoch: epoch, tag: tag, kind) }
     }
 }

@@ -167,7 +167,10 @@ final class ConnectionEngine: @unchecked Sendable {
             let heartbeat = UInt64(raw.heartbeat)
             if heartbeat > 0 { timeout = min(timeout, max(20_000_000, min(500_000_000, heartbeat * 1_000_000_000 / 8))) }
             if phase == .closing { timeout = min(timeout, 50_000_000) }
-            _ = mailbox.wait(socket: raw.descriptor, wantWrite: writeBlocked && confirms.nextToSend != nil, timeoutMilliseconds: Int32(timeout / 1_000_000))
+            let inFlight = confirms.unconfirmedCount > 0 || consumers.values.contains { !$0.acks.isClear }
+            _ = mailbox.wait(
+                socket: raw.descriptor, wantWrite: writeBlocked && confirms.nextToSend != nil,
+                timeoutMilliseconds: Int32(timeout / 1_000_000), lightly: inFlight)
             return
         case .recovering:
             timeout = min(timeout, nextRecoveryAt > now ? nextRecoveryAt - now : 0)

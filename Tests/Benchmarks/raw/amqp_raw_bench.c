@@ -629,11 +629,17 @@ static timing_t run_consume(amqp_connection_state_t conn, const options_t *o) {
   t.cpu_s = process_cpu_s() - c0;
 
   /* Untimed check that every message really was acked: closing the channel
-   * requeues anything unacked, which would show up as ready again. */
+   * requeues anything unacked, which would show up as ready again. Classic
+   * queues only: for a quorum queue the broker's channel may still hold
+   * settlements back (rabbit_fifo_client stashes them while 32+ Raft commands
+   * are pending) and closing the channel then returns those messages even
+   * though every ack was received: a false alarm now and then. */
   close_channel(conn, CONSUME_CHANNEL);
-  ready = queue_ready_count(conn, CLEANUP_CHANNEL, g_queue);
-  if (ready != 0)
-    die("%" PRIu32 " messages were not acked (back in the queue)", ready);
+  if (strcmp(o->queue_type, "classic") == 0) {
+    ready = queue_ready_count(conn, CLEANUP_CHANNEL, g_queue);
+    if (ready != 0)
+      die("%" PRIu32 " messages were not acked (back in the queue)", ready);
+  }
   return t;
 }
 
