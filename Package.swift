@@ -29,6 +29,10 @@ let package = Package(
             path: "Shared/AMQP"
         ),
 
+        // The message contracts every service and the ops tool share.
+        .target(name: "Messages", path: "Shared/Messages"),
+        .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"], path: "Tests/MessagesTests"),
+
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(
             name: "TestSupport",

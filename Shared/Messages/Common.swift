@@ -1,0 +1,57 @@
+import Foundation
+
+/// The three languages people in a delegation speak here.
+public enum Language: String, Sendable, Codable, CaseIterable, Hashable {
+    case vietnamese = "vi"
+    case chineseSimplified = "zh-Hans"
+    case english = "en"
+}
+
+/// Text in several languages, keyed by language code (`vi`, `zh-Hans`, `en`).
+public struct LocalizedText: Sendable, Codable, Hashable {
+    public var values: [String: String]
+
+    public init(_ values: [String: String]) { self.values = values }
+    public init(en: String, vi: String? = nil, zhHans: String? = nil) {
+        var values = ["en": en]
+        values["vi"] = vi
+        values["zh-Hans"] = zhHans
+        self.values = values
+    }
+
+    /// The text in `language`, else English, else any.
+    public func text(in language: Language) -> String {
+        values[language.rawValue] ?? values["en"] ?? values.values.sorted().first ?? ""
+    }
+
+    public init(from decoder: any Decoder) throws {
+        values = try decoder.singleValueContainer().decode([String: String].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(values)
+    }
+}
+
+/// A point on the map (WGS 84).
+public struct Coordinates: Sendable, Codable, Hashable {
+    public var latitude: Double
+    public var longitude: Double
+
+    public init(latitude: Double, longitude: Double) {
+        self.latitude = latitude
+        self.longitude = longitude
+    }
+}
+
+/// A span of time.
+public struct TimeWindow: Sendable, Codable, Hashable {
+    public var start: Date
+    public var end: Date
+
+    public init(start: Date, end: Date) {
+        self.start = start
+        self.end = end
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// JSON as every message body is written: ISO-8601 times (`2026-01-13T14:00:00+07:00` and
+/// `…Z` both read; written in UTC, with milliseconds when there are any).
+public enum MessageCoding {
+    public static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(format(date))
+        }
+        return encoder
+    }
+
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO-8601 date-time with a time zone (e.g. 2026-01-13T14:00:00+07:00)")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        try makeEncoder().encode(value)
+    }
+
+    /// Decodes a body; the error says which field is wrong and how.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
+        do {
+            return try makeDecoder().decode(type, from: data)
+        } catch let error as DecodingError {
+            throw MessageDecodingError(error)
+        } catch {
+            throw MessageDecodingError(path: "", reason: "\(error)")
+        }
+    }
+
+    /// `2026-01-13T07:00:00Z`, or `…07:00:00.250Z` with milliseconds.
+    public static func format(_ date: Date) -> String {
+        let hasFraction = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) != 0
+        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: hasFraction).timeZone(separator: .omitted))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+    }
+}
+
+/// A body that does not decode as its type: which field (`delegates[1].language`) and why.
+public struct MessageDecodingError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    init(_ error: DecodingError) {
+        func render(_ path: [any CodingKey]) -> String {
+            var text = ""
+            for key in path {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return text
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            path = render(context.codingPath + [key])
+            reason = "is required"
+        case .typeMismatch(let type, let context):
+            path = render(context.codingPath)
+            reason = "has the wrong type (expected \(type))"
+        case .valueNotFound(let type, let context):
+            path = render(context.codingPath)
+            reason = "must not be null (expected \(type))"
+        case .dataCorrupted(let context):
+            path = render(context.codingPath)
+            reason = context.codingPath.isEmpty ? "is not valid JSON" : context.debugDescription
+        @unknown default:
+            path = ""
+            reason = "\(error)"
+        }
+    }
+
+    public var description: String { path.isEmpty ? "body \(reason)" : "\(path) \(reason)" }
+}

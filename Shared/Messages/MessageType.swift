@@ -1,0 +1,57 @@
+/// Every message the system carries. The raw value is the routing key on the domain exchange
+/// and the AMQP `type` property.
+public enum MessageType: String, Sendable, CaseIterable, Codable {
+    case registrationSubmitted = "registration.submitted"
+    case registrationCancelRequested = "registration.cancel-requested"
+    case registrationAccepted = "registration.accepted"
+    case registrationWaitlisted = "registration.waitlisted"
+    case registrationRejected = "registration.rejected"
+    case registrationCancelled = "registration.cancelled"
+    case programmePublished = "programme.published"
+    case itineraryPlanned = "itinerary.planned"
+    case itineraryChanged = "itinerary.changed"
+    case notificationDelivered = "notification.delivered"
+    case notificationFailed = "notification.failed"
+
+    /// The Swift type of this message's body.
+    public var payloadType: any MessagePayload.Type {
+        switch self {
+        case .registrationSubmitted: return RegistrationSubmitted.self
+        case .registrationCancelRequested: return RegistrationCancelRequested.self
+        case .registrationAccepted: return RegistrationAccepted.self
+        case .registrationWaitlisted: return RegistrationWaitlisted.self
+        case .registrationRejected: return RegistrationRejected.self
+        case .registrationCancelled: return RegistrationCancelled.self
+        case .programmePublished: return ProgrammePublished.self
+        case .itineraryPlanned: return ItineraryPlanned.self
+        case .itineraryChanged: return ItineraryChanged.self
+        case .notificationDelivered: return NotificationDelivered.self
+        case .notificationFailed: return NotificationFailed.self
+        }
+    }
+}
+
+/// The body of a message: plain JSON that any client can produce.
+public protocol MessagePayload: Codable, Sendable, Equatable {
+    static var messageType: MessageType { get }
+}
+
+/// The contract version. A message whose `schema-version` header has another major version is
+/// rejected with a clear reason; minor versions only add optional fields.
+public enum SchemaVersion {
+    public static let current = "1.0"
+    public static let supportedMajor = 1
+
+    /// nil if `header` (absent means current) is acceptable, else why not.
+    public static func problem(with header: String?) -> String? {
+        guard let header, !header.isEmpty else { return nil }
+        let majorText = header.split(separator: ".", maxSplits: 1).first.map(String.init) ?? header
+        guard let major = Int(majorText) else {
+            return "schema-version '\(header)' is not a version number (expected \(current))"
+        }
+        guard major == supportedMajor else {
+            return "schema-version \(header) is not supported: this service reads major version \(supportedMajor)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// What a notification is about.
+public enum NotificationKind: String, Sendable, Codable, Hashable, CaseIterable {
+    case accepted, waitlisted, rejected, cancelled, itineraryPlanned = "itinerary-planned", itineraryChanged = "itinerary-changed", digest
+}
+
+public enum NotificationChannel: String, Sendable, Codable, Hashable, CaseIterable {
+    case email, webhook
+}
+
+/// `notification.delivered`: a notification reached its channel (SMTP accepted it, the webhook
+/// answered 2xx).
+public struct NotificationDelivered: MessagePayload {
+    public static let messageType = MessageType.notificationDelivered
+
+    public var notificationID: String
+    /// (recipient, kind, subject, version): the same key is never sent twice.
+    public var idempotencyKey: String
+    public var registrationID: String?
+    public var kind: NotificationKind
+    public var channel: NotificationChannel
+    public var language: Language
+    public var attempts: Int
+    public var deliveredAt: Date
+
+    public init(notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, language: Language, attempts: Int, deliveredAt: Date) {
+        self.notificationID = notificationID
+        self.idempotencyKey = idempotencyKey
+        self.registrationID = registrationID
+        self.kind = kind
+        self.channel = channel
+        self.language = language
+        self.attempts = attempts
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// `notification.failed`: a notification could not be delivered on any channel.
+public struct NotificationFailed: MessagePayload {
+    public static let messageType = MessageType.notificationFailed
+
+    public var notificationID: String
+    public var idempotencyKey: String
+    public var registrationID: String?
+    public var kind: NotificationKind
+    public var channel: NotificationChannel
+    public var reason: String
+    /// False if it gave up after retries on a transient error.
+    public var permanent: Bool
+    public var attempts: Int
+    public var failedAt: Date
+
+    public init(notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, reason: String, permanent: Bool, attempts: Int, failedAt: Date) {
+        self.notificationID = notificationID
+        self.idempotencyKey = idempotencyKey
+        self.registrationID = registrationID
+        self.kind = kind
+        self.channel = channel
+        self.reason = reason
+        self.permanent = permanent
+        self.attempts = attempts
+        self.failedAt = failedAt
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// `registration.submitted`: an integration registers (or amends) a company delegation.
+///
+/// `(eventID, reference)` identifies the registration: `reference` is the integration's own
+/// id, its idempotency key. A higher `revision` amends it; a lower or equal one is ignored.
+public struct RegistrationSubmitted: MessagePayload {
+    public static let messageType = MessageType.registrationSubmitted
+
+    public var eventID: String
+    public var reference: String
+    public var revision: Int
+    public var organisation: Organisation
+    public var role: DelegationRole
+    public var leadContact: Contact
+    public var delegates: [Delegate]
+    public var interests: Interests
+    public var preferredVisits: [String]
+    public var consent: Consent
+    public var submittedAt: Date?
+
+    public init(
+        eventID: String, reference: String, revision: Int = 1, delegation: Delegation, consent: Consent, submittedAt: Date? = nil
+    ) {
+        self.eventID = eventID
+        self.reference = reference
+        self.revision = revision
+        self.organisation = delegation.organisation
+        self.role = delegation.role
+        self.leadContact = delegation.leadContact
+        self.delegates = delegation.delegates
+        self.interests = delegation.interests
+        self.preferredVisits = delegation.preferredVisits
+        self.consent = consent
+        self.submittedAt = submittedAt
+    }
+
+    public var delegation: Delegation {
+        Delegation(organisation: organisation, role: role, leadContact: leadContact, delegates: delegates, interests: interests, preferredVisits: preferredVisits)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case eventID, reference, revision, organisation, role, leadContact, delegates, interests, preferredVisits, consent, submittedAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        eventID = try c.decode(String.self, forKey: .eventID)
+        reference = try c.decode(String.self, forKey: .reference)
+        revision = try c.decodeIfPresent(Int.self, forKey: .revision) ?? 1
+        organisation = try c.decode(Organisation.self, forKey: .organisation)
+        role = try c.decode(DelegationRole.self, forKey: .role)
+        leadContact = try c.decode(Contact.self, forKey: .leadContact)
+        delegates = try c.decode([Delegate].self, forKey: .delegates)
+        interests = try c.decodeIfPresent(Interests.self, forKey: .interests) ?? Interests()
+        preferredVisits = try c.decodeIfPresent([String].self, forKey: .preferredVisits) ?? []
+        consent = try c.decode(Consent.self, forKey: .consent)
+        submittedAt = try c.decodeIfPresent(Date.self, forKey: .submittedAt)
+    }
+}
+
+/// `registration.cancel-requested`: the integration withdraws a registration.
+public struct RegistrationCancelRequested: MessagePayload {
+    public static let messageType = MessageType.registrationCancelRequested
+
+    public var eventID: String
+    public var reference: String
+    public var reason: String?
+    public var requestedAt: Date?
+
+    public init(eventID: String, reference: String, reason: String? = nil, requestedAt: Date? = nil) {
+        self.eventID = eventID
+        self.reference = reference
+        self.reason = reason
+        self.requestedAt = requestedAt
+    }
+}
+
+/// `registration.accepted`: the delegation has its places (first time, after an amendment, or
+/// promoted from the waiting list). The one message that carries identity documents, for the
+/// access lists of restricted sites.
+public struct RegistrationAccepted: MessagePayload {
+    public static let messageType = MessageType.registrationAccepted
+
+    public var registrationID: String
+    public var eventID: String
+    public var reference: String
+    public var revision: Int
+    public var delegation: Delegation
+    /// True when it came off the waiting list.
+    public var promoted: Bool
+    public var acceptedAt: Date
+
+    public init(registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false, acceptedAt: Date) {
+        self.registrationID = registrationID
+        self.eventID = eventID
+        self.reference = reference
+        self.revision = revision
+        self.delegation = delegation
+        self.promoted = promoted
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// `registration.waitlisted`: the event is full; the delegation waits at `position` (1 = next).
+public struct RegistrationWaitlisted: MessagePayload {
+    public static let messageType = MessageType.registrationWaitlisted
+
+    public var registrationID: String
+    public var eventID: String
+    public var reference: String
+    public var revision: Int
+    public var position: Int
+    /// Without identity documents.
+    public var delegation: Delegation
+    public var waitlistedAt: Date
+
+    public init(registrationID: String, eventID: String, reference: String, revision: Int, position: Int, delegation: Delegation, waitlistedAt: Date) {
+        self.registrationID = registrationID
+        self.eventID = eventID
+        self.reference = reference
+        self.revision = revision
+        self.position = position
+        self.delegation = delegation
+        self.waitlistedAt = waitlistedAt
+    }
+}
+
+/// One thing wrong with a submission: where, what rule, and a sentence for a person.
+public struct ValidationIssue: Sendable, Codable, Hashable {
+    /// JSON path of the field, e.g. `delegates[2].email`.
+    public var path: String
+    /// Stable code: `required`, `invalid_format`, `invalid_value`, `too_long`, `too_many`, …
+    public var code: String
+    public var message: String
+
+    public init(path: String, code: String, message: String) {
+        self.path = path
+        self.code = code
+        self.message = message
+    }
+}
+
+/// `registration.rejected`: the submission was not accepted; every reason at once. Sent with
+/// the submission's `correlation_id`.
+public struct RegistrationRejected: MessagePayload {
+    public static let messageType = MessageType.registrationRejected
+
+    public var eventID: String?
+    public var reference: String?
+    public var revision: Int?
+    public var issues: [ValidationIssue]
+    /// Where to answer the people concerned, if the submission named a valid contact.
+    public var leadContact: Contact?
+    public var rejectedAt: Date
+
+    public init(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], leadContact: Contact? = nil, rejectedAt: Date) {
+        self.eventID = eventID
+        self.reference = reference
+        self.revision = revision
+        self.issues = issues
+        self.leadContact = leadContact
+        self.rejectedAt = rejectedAt
+    }
+}
+
+/// `registration.cancelled`: the registration is withdrawn and its places are free.
+public struct RegistrationCancelled: MessagePayload {
+    public static let messageType = MessageType.registrationCancelled
+
+    public var registrationID: String
+    public var eventID: String
+    public var reference: String
+    public var reason: String?
+    /// Without identity documents.
+    public var delegation: Delegation
+    public var cancelledAt: Date
+
+    public init(registrationID: String, eventID: String, reference: String, reason: String?, delegation: Delegation, cancelledAt: Date) {
+        self.registrationID = registrationID
+        self.eventID = eventID
+        self.reference = reference
+        self.reason = reason
+        self.delegation = delegation
+        self.cancelledAt = cancelledAt
+    }
+}
