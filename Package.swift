@@ -10,6 +10,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C boundary: the system librabbitmq (Debian librabbitmq-dev). Only AMQP imports it.
@@ -32,6 +38,45 @@ let package = Package(
         // The message contracts every service and the ops tool share.
         .target(name: "Messages", path: "Shared/Messages"),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"], path: "Tests/MessagesTests"),
+
+        // What every service runs on: configuration, logging, store, consumer pipeline, outbox,
+        // topology, HTTP health and metrics, graceful shutdown.
+        .target(
+            name: "ServiceRuntime",
+            dependencies: [
+                "AMQP", "Messages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/ServiceRuntime"
+        ),
+        .testTarget(name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/ServiceRuntimeTests"),
+
+        // The registrations service: a library (handlers, store, rules) and a thin executable.
+        .target(
+            name: "RegistrationsCore",
+            dependencies: [
+                "ServiceRuntime", "Messages", "AMQP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/Registrations/Core"
+        ),
+        .executableTarget(
+            name: "registrations",
+            dependencies: [
+                "RegistrationsCore", "ServiceRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Registrations/Main"
+        ),
+        .testTarget(name: "RegistrationsTests", dependencies: ["RegistrationsCore", "TestSupport"], path: "Tests/RegistrationsTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(

@@ -222,6 +222,13 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         }
     }
 
+    /// As `cancel()`, without waiting for the broker's answer (for shutdown handlers, which
+    /// cannot await).
+    public func requestCancel() {
+        let (channel, tag) = (self.channel, self.tag)
+        mailbox.submit { engine in engine.cancelConsumer(channel: channel, tag: tag, waiter: nil) }
+    }
+
     public func makeAsyncIterator() -> AsyncThrowingStream<Delivery, any Error>.AsyncIterator {
         stream.makeAsyncIterator()
     }

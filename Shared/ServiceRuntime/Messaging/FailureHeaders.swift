@@ -1,0 +1,32 @@
+/// Headers the runtime adds to a message it parks in a dead-letter queue or sends for retry.
+/// The ops tool reads them.
+public enum FailureHeader {
+    /// The service that gave up on the message.
+    public static let service = "x-failure-service"
+    /// Why: a sentence for a person.
+    public static let reason = "x-failure-reason"
+    /// `invalid-body`, `unsupported-version`, `unexpected-type`, `permanent`, `retries-exhausted`.
+    public static let kind = "x-failure-kind"
+    /// Which attempt failed (1-based).
+    public static let attempt = "x-failure-attempt"
+    /// When (AMQP timestamp).
+    public static let time = "x-failure-time"
+    /// Where the message was first published to.
+    public static let originalExchange = "x-original-exchange"
+    public static let originalRoutingKey = "x-original-routing-key"
+    /// The attempt a retried message is on (set when it goes to a delay queue).
+    public static let retryAttempt = "x-attempt"
+    /// The contract version of the body.
+    public static let schemaVersion = "schema-version"
+    /// The message id of the message whose handling emitted this one.
+    public static let causationID = "causation-id"
+}
+
+/// Why a message was parked.
+public enum FailureKind: String, Sendable, CaseIterable {
+    case invalidBody = "invalid-body"
+    case unsupportedVersion = "unsupported-version"
+    case unexpectedType = "unexpected-type"
+    case permanent
+    case retriesExhausted = "retries-exhausted"
+}

@@ -1,0 +1,54 @@
+import Prometheus
+
+/// The service's Prometheus metrics, served at `/metrics`.
+///
+/// - `messages_consumed_total{service,type,outcome}`: outcome `handled`, `duplicate`, `retried`,
+///   `dead_lettered`, `requeued`
+/// - `messages_published_total{service,type}`: outbox messages confirmed by the broker
+/// - `messages_retried_total{service,type}`, `messages_dead_lettered_total{service,type,reason}`
+/// - `handler_duration_seconds{service,type}`: time in the handler, per message
+/// - `outbox_backlog{service}`: rows waiting to be published
+public final class ServiceMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let service: String
+    private let backlog: Gauge
+
+    public init(service: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.service = service
+        backlog = registry.makeGauge(name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
+    }
+
+    public func consumed(_ type: String, outcome: String) {
+        registry.makeCounter(name: "messages_consumed_total", labels: [("service", service), ("type", type), ("outcome", outcome)], help: "Messages taken from the inbox, by outcome").increment()
+    }
+
+    public func published(_ type: String, count: Int = 1) {
+        registry.makeCounter(name: "messages_published_total", labels: [("service", service), ("type", type)], help: "Messages published from the outbox and confirmed").increment(by: Int64(count))
+    }
+
+    public func retried(_ type: String) {
+        registry.makeCounter(name: "messages_retried_total", labels: [("service", service), ("type", type)], help: "Messages sent to a delay queue for another attempt").increment()
+    }
+
+    public func deadLettered(_ type: String, reason: String) {
+        registry.makeCounter(name: "messages_dead_lettered_total", labels: [("service", service), ("type", type), ("reason", reason)], help: "Messages parked in the dead-letter queue").increment()
+    }
+
+    public func handlerDuration(_ type: String, _ duration: Duration) {
+        registry.makeDurationHistogram(
+            name: "handler_duration_seconds", labels: [("service", service), ("type", type)],
+            buckets: [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)],
+            help: "Time spent in the handler per message"
+        ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    public func outboxBacklog(_ rows: Int) { backlog.set(Double(rows)) }
+
+    /// The exposition text.
+    public func render() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+@testable import Messages
+
+/// Values of every message type built in Swift, for the drift tests in `ContractTests`.
+///
+/// `full` sets every optional and fills every array (ContractTests checks that it does), so a
+/// field added to a type but not to its schema shows up as an unexpected property. `minimal`
+/// leaves every optional nil and every defaulted field at its default, so a schema that
+/// requires a field the type does not always write shows up as a missing property.
+enum Fixtures {
+    static func full(_ type: MessageType) -> any MessagePayload {
+        switch type {
+        case .registrationSubmitted:
+            return RegistrationSubmitted(
+                eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
+                consent: Consent(dataProcessing: true, givenAt: time("2026-01-05T10:12:00+07:00")),
+                submittedAt: time("2026-01-05T10:15:00+07:00")
+            )
+        case .registrationCancelRequested:
+            return RegistrationCancelRequested(
+                eventID: eventID, reference: "fixture-0001", reason: "Flight cancelled.", requestedAt: time("2026-01-12T18:20:00+07:00")
+            )
+        case .registrationAccepted:
+            return RegistrationAccepted(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
+                promoted: true, acceptedAt: time("2026-01-10T08:00:00+07:00")
+            )
+        case .registrationWaitlisted:
+            return RegistrationWaitlisted(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", revision: 2, position: 1,
+                delegation: fullDelegation, waitlistedAt: time("2026-01-09T16:42:10+07:00")
+            )
+        case .registrationRejected:
+            return RegistrationRejected(
+                eventID: eventID, reference: "fixture-0001", revision: 1,
+                issues: [ValidationIssue(path: "delegates[0].email", code: "invalid_format", message: "Not an e-mail address.")],
+                leadContact: fullContact, rejectedAt: time("2026-01-06T09:03:44+07:00")
+            )
+        case .registrationCancelled:
+            return RegistrationCancelled(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", reason: "Flight cancelled.",
+                delegation: fullDelegation, cancelledAt: time("2026-01-12T18:20:03+07:00")
+            )
+        case .programmePublished:
+            return ProgrammePublished(
+                eventID: eventID, version: 1, name: text("Da Nang – China networking"), timeZone: "Asia/Ho_Chi_Minh",
+                days: ["2026-01-13"], capacity: EventCapacity(organisations: 35, delegates: 110),
+                registrationDeadline: time("2026-01-09T17:00:00+07:00"),
+                sessions: [
+                    FixedSession(
+                        id: "networking", title: text("Networking session"), venueID: "lien-chieu-port",
+                        start: time("2026-01-13T08:30:00+07:00"), end: time("2026-01-13T10:00:00+07:00")
+                    ),
+                ],
+                venues: [
+                    Venue(
+                        id: "lien-chieu-port", name: text("Lien Chieu Port"), address: "Cảng Liên Chiểu, Liên Chiểu, Đà Nẵng",
+                        coordinates: Coordinates(latitude: 16.1224, longitude: 108.1301),
+                        openingWindows: [TimeWindow(start: time("2026-01-14T08:00:00+07:00"), end: time("2026-01-14T11:30:00+07:00"))],
+                        visitMinutes: 90, capacityPerVisit: 60, topics: ["logistics"],
+                        restrictedAccess: RestrictedAccess(documents: [.passport, .nationalID], deadline: time("2026-01-09T17:00:00+07:00")),
+                        isSiteVisit: true
+                    ),
+                ],
+                buses: [Bus(id: "bus-1", seats: 45)],
+                travel: TravelTimes(matrix: [TravelTime(from: "lien-chieu-port", to: "hightech-park-ftz", minutes: 35)], roadSpeedKmh: 30, detourFactor: 1.4),
+                interpreters: [Interpreter(id: "interp-01", languages: [.chineseSimplified, .vietnamese])],
+                meetingSlots: [
+                    MeetingSlot(id: "b2b-1", venueID: "lien-chieu-port", start: time("2026-01-13T10:00:00+07:00"), end: time("2026-01-13T10:30:00+07:00"), tables: 12),
+                ],
+                publishedAt: time("2026-01-08T15:00:00.250+07:00")
+            )
+        case .itineraryPlanned:
+            return ItineraryPlanned(
+                eventID: eventID, registrationID: "reg-fixture", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                items: [fullItem], unmet: [fullUnmet], plannedAt: time("2026-01-09T17:30:00+07:00")
+            )
+        case .itineraryChanged:
+            var moved = fullItem
+            moved.start = time("2026-01-13T14:30:00+07:00")
+            moved.end = time("2026-01-13T15:00:00+07:00")
+            return ItineraryChanged(
+                eventID: eventID, registrationID: "reg-fixture", planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                changes: [ItineraryChange(uid: fullItem.uid, kind: .moved, before: fullItem, after: moved)],
+                items: [moved], unmet: [fullUnmet], changedAt: time("2026-01-13T11:45:00+07:00")
+            )
+        case .notificationDelivered:
+            return NotificationDelivered(
+                notificationID: "ntf-fixture", idempotencyKey: "a@b.example|accepted|reg-fixture|2", registrationID: "reg-fixture",
+                kind: .accepted, channel: .email, language: .vietnamese, attempts: 1, deliveredAt: time("2026-01-10T08:00:05+07:00")
+            )
+        case .notificationFailed:
+            return NotificationFailed(
+                notificationID: "ntf-fixture", idempotencyKey: "a@b.example|accepted|reg-fixture|2", registrationID: "reg-fixture",
+                kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6, failedAt: time("2026-01-10T09:00:00+07:00")
+            )
+        }
+    }
+
+    static func minimal(_ type: MessageType) -> any MessagePayload {
+        switch type {
+        case .registrationSubmitted:
+            return RegistrationSubmitted(eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))
+        case .registrationCancelRequested:
+            return RegistrationCancelRequested(eventID: eventID, reference: "fixture-0002")
+        case .registrationAccepted:
+            return RegistrationAccepted(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0002", revision: 1, delegation: minimalDelegation,
+                acceptedAt: time("2026-01-10T08:00:00+07:00")
+            )
+        case .registrationWaitlisted:
+            return RegistrationWaitlisted(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0002", revision: 1, position: 1,
+                delegation: minimalDelegation, waitlistedAt: time("2026-01-09T16:42:10+07:00")
+            )
+        case .registrationRejected:
+            return RegistrationRejected(
+                eventID: nil, reference: nil, revision: nil,
+                issues: [ValidationIssue(path: "", code: "invalid_value", message: "The body is not a registration.")],
+                rejectedAt: time("2026-01-06T09:03:44+07:00")
+            )
+        case .registrationCancelled:
+            return RegistrationCancelled(
+                registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0002", reason: nil, delegation: minimalDelegation,
+                cancelledAt: time("2026-01-12T18:20:03+07:00")
+            )
+        case .programmePublished:
+            return ProgrammePublished(
+                eventID: eventID, version: 1, name: text("Da Nang – China networking"), timeZone: "Asia/Ho_Chi_Minh", days: ["2026-01-13"],
+                capacity: EventCapacity(organisations: 0, delegates: 0), sessions: [], venues: [], buses: [], travel: TravelTimes(),
+                interpreters: [], meetingSlots: [], publishedAt: time("2026-01-08T15:00:00+07:00")
+            )
+        case .itineraryPlanned:
+            return ItineraryPlanned(
+                eventID: eventID, registrationID: "reg-fixture", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh", items: [], unmet: [],
+                plannedAt: time("2026-01-09T17:30:00+07:00")
+            )
+        case .itineraryChanged:
+            return ItineraryChanged(
+                eventID: eventID, registrationID: "reg-fixture", planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                changes: [], items: [], unmet: [], changedAt: time("2026-01-13T11:45:00+07:00")
+            )
+        case .notificationDelivered:
+            return NotificationDelivered(
+                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email, language: .english,
+                attempts: 1, deliveredAt: time("2026-01-10T08:00:05+07:00")
+            )
+        case .notificationFailed:
+            return NotificationFailed(
+                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email, reason: "550 5.1.1",
+                permanent: true, attempts: 1, failedAt: time("2026-01-10T09:00:00+07:00")
+            )
+        }
+    }
+
+    static let eventID = "danang-cn-2026-01"
+
+    static let fullContact = Contact(name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001", language: .chineseSimplified)
+
+    static let fullDelegation = Delegation(
+        organisation: Organisation(
+            name: "Shenzhen Hailian Cross-Border Logistics Co., Ltd.", localName: "深圳市海联跨境物流有限公司", country: "CN",
+            sectors: ["logistics"], website: "https://www.hailian-logistics.example"
+        ),
+        role: .visiting,
+        leadContact: fullContact,
+        delegates: [
+            Delegate(
+                name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001",
+                language: .chineseSimplified, needsInterpreter: true, accessibilityNeeds: "wheelchair",
+                identityDocument: IdentityDocument(
+                    kind: .passport, number: "E00000001", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1978-03-15", expiresOn: "2031-06-30"
+                )
+            ),
+        ],
+        interests: Interests(sectors: ["logistics"], topics: ["supply-chain"]),
+        preferredVisits: ["lien-chieu-port"]
+    )
+
+    static let minimalDelegation = Delegation(
+        organisation: Organisation(name: "Công ty Cổ phần Logistics Sông Hàn", country: "VN"),
+        role: .host,
+        leadContact: Contact(name: "Nguyễn Thị Thu Hà", email: "ha.nguyen@songhan-logistics.example.vn", language: .vietnamese),
+        delegates: [Delegate(name: "Nguyễn Thị Thu Hà", language: .vietnamese)]
+    )
+
+    static let fullItem = ItineraryItem(
+        uid: "reg-fixture.meeting.b2b-1", kind: .meeting, title: text("Meeting: Song Han Logistics JSC"), venueID: "enosta-hall",
+        address: "280–282 Trần Hưng Đạo, Công viên Phần mềm số 2, Đà Nẵng", start: time("2026-01-13T10:00:00+07:00"),
+        end: time("2026-01-13T10:30:00+07:00"), busID: "bus-1", counterpart: "Công ty Cổ phần Logistics Sông Hàn", table: 4
+    )
+
+    static let fullUnmet = UnmetPreference(venueID: "dsac", reason: .documentsMissing, detail: "No passport on file.")
+
+    static func text(_ english: String) -> LocalizedText {
+        LocalizedText(en: english, vi: "(vi) \(english)", zhHans: "(zh) \(english)")
+    }
+
+    /// A fixed time written in the fixtures; a typo here is a bug in the test, not input.
+    static func time(_ text: String) -> Date {
+        guard let date = MessageCoding.parse(text) else { preconditionFailure("fixture time '\(text)' is not ISO-8601") }
+        return date
+    }
+}
