@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "AMQP",
+                "AMQP", "Messages", "ServiceRuntime",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"

@@ -23,7 +23,7 @@ public final class ServiceHost: Sendable {
     public let consuming: AMQPConnection
     private let handler: any MessageHandler
     private let logger: Logger
-    private let routes: @Sendable (Router<BasicRequestContext>) -> Void
+    private let routes: @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void
     private let listeningPort = Mutex<Int?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)
 
@@ -32,7 +32,7 @@ public final class ServiceHost: Sendable {
     public init(
         configuration: ServiceConfiguration, handler: any MessageHandler, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void = { _ in },
-        routes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+        routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void = { _, _ in },
         connectPatience: Double = 60
     ) async throws {
         self.configuration = configuration
@@ -81,7 +81,7 @@ public final class ServiceHost: Sendable {
         let relay = OutboxRelay(store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
         let http = ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store), metrics: metrics, logger: logger,
-            routes: routes, onListening: { [self] port in
+            routes: { [routes, store] router in routes(router, store) }, onListening: { [self] port in
                 listeningPort.withLock { $0 = port }
                 logger.info("HTTP listening", metadata: ["http.address": "\(configuration.httpHost):\(port)"])
             })

@@ -29,7 +29,7 @@ struct ContractTests {
     func exampleAndReencodingMatchSchema(_ messageType: MessageType) async throws {
         let reencoded = try MessageCoding.encode(decodePayload(messageType, from: Contracts.example(messageType)))
         try await withTemporaryFile(reencoded) { reencodedFile in
-            let errors = try await SchemaValidator.errors(schema: Contracts.schemaURL(messageType), instances: [Contracts.exampleURL(messageType), reencodedFile])
+            let errors = try await SchemaValidator.errors(schema: Contracts.schemaURL(messageType), instances: [Contracts.exampleURL(messageType).path, reencodedFile])
             #expect(errors.isEmpty, "\(errors.joined(separator: "\n"))")
         }
     }
@@ -457,17 +457,17 @@ struct SwiftEnum: Sendable {
     /// Every raw value, for enums that are `CaseIterable`.
     var allRawValues: [String]?
 
-    init<E: Decodable & RawRepresentable>(_: E.Type) where E.RawValue == String {
+    init<E: Decodable & Sendable & RawRepresentable>(_: E.Type) where E.RawValue == String {
         decodes = Self.decoder(E.self)
         allRawValues = nil
     }
 
-    init<E: Decodable & RawRepresentable & CaseIterable>(_: E.Type) where E.RawValue == String {
+    init<E: Decodable & Sendable & RawRepresentable & CaseIterable>(_: E.Type) where E.RawValue == String {
         decodes = Self.decoder(E.self)
         allRawValues = E.allCases.map(\.rawValue)
     }
 
-    private static func decoder<E: Decodable>(_: E.Type) -> @Sendable (String) -> Bool {
+    private static func decoder<E: Decodable & Sendable>(_: E.Type) -> @Sendable (String) -> Bool {
         { value in (try? JSONDecoder().decode(E.self, from: Data("\"\(value)\"".utf8))) != nil }
     }
 

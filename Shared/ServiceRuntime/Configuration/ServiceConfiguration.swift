@@ -19,6 +19,8 @@ import Logging
 /// | `EXCHANGE` | `delegation` | the domain topic exchange |
 /// | `ARCHIVE_MAX_AGE` | `30D` | retention of the archive stream |
 /// | `LOG_LEVEL` / `LOG_FORMAT` | `info` / `json` | `trace`…`critical`; `json` or `text` |
+/// | `<P>_NAME` | the service | instance name: prefixes its queues (`<name>.inbox`…), e.g. for shards |
+/// | `<P>_FAULT` | none | testing only: `crash-after-commit:N` kills the process (SIGKILL) after its N-th commit, before the acks |
 public struct ServiceConfiguration: Sendable {
     public enum Synchronous: String, Sendable { case full, normal }
     public enum LogFormat: String, Sendable { case json, text }
@@ -38,6 +40,8 @@ public struct ServiceConfiguration: Sendable {
     public var shutdownTimeout: Double
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// Testing only: crash (SIGKILL) after this many commits, before acking.
+    public var crashAfterCommit: Int?
 
     /// The environment prefix, e.g. `REGISTRATIONS`.
     public static func prefix(for service: String) -> String { service.uppercased().replacingOccurrences(of: "-", with: "_") }
@@ -46,7 +50,7 @@ public struct ServiceConfiguration: Sendable {
         serviceName: String, amqp: AMQPConfiguration, exchange: String = "delegation", archiveMaxAge: String = "30D",
         storePath: String, synchronous: Synchronous = .full, httpHost: String = "127.0.0.1", httpPort: Int = 0,
         prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
-        shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json
+        shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil
     ) {
         self.serviceName = serviceName
         self.amqp = amqp
@@ -63,6 +67,7 @@ public struct ServiceConfiguration: Sendable {
         self.shutdownTimeout = shutdownTimeout
         self.logLevel = logLevel
         self.logFormat = logFormat
+        self.crashAfterCommit = crashAfterCommit
     }
 
     /// Reads the shared settings; `reader` keeps collecting problems for the service's own.
@@ -80,8 +85,18 @@ public struct ServiceConfiguration: Sendable {
         let level = reader.string("LOG_LEVEL", default: "info").lowercased()
         let logLevel = Logger.Level(rawValue: level)
         if logLevel == nil { reader.problem("LOG_LEVEL='\(level)' must be one of trace, debug, info, notice, warning, error, critical") }
+        var crashAfterCommit: Int?
+        if let fault = reader.optionalString("\(p)_FAULT") {
+            if fault.hasPrefix("crash-after-commit:"), let n = Int(fault.dropFirst("crash-after-commit:".count)), n > 0 {
+                crashAfterCommit = n
+            } else {
+                reader.problem("\(p)_FAULT='\(fault)' must be crash-after-commit:N")
+            }
+        }
+        let name = reader.string("\(p)_NAME", default: service)
+        amqp.connectionName = name
         return ServiceConfiguration(
-            serviceName: service,
+            serviceName: name,
             amqp: amqp,
             exchange: reader.string("EXCHANGE", default: "delegation"),
             archiveMaxAge: reader.string("ARCHIVE_MAX_AGE", default: "30D"),
@@ -95,7 +110,8 @@ public struct ServiceConfiguration: Sendable {
             deliveryLimit: reader.integer("\(p)_DELIVERY_LIMIT", default: 5, in: 1...1_000),
             shutdownTimeout: reader.seconds("\(p)_SHUTDOWN_TIMEOUT", default: 20, in: 1...3600),
             logLevel: logLevel ?? .info,
-            logFormat: reader.choice("LOG_FORMAT", default: .json, from: [LogFormat.json, .text])
+            logFormat: reader.choice("LOG_FORMAT", default: .json, from: [LogFormat.json, .text]),
+            crashAfterCommit: crashAfterCommit
         )
     }
 

@@ -30,6 +30,7 @@ public final class MessagePipeline: Service {
     private let metrics: ServiceMetrics
     private let logger: Logger
     private let consumes: Set<MessageType>
+    private let commits = Mutex(0)
 
     public init(
         configuration: ServiceConfiguration, store: ServiceStore, handler: any MessageHandler, consuming: AMQPConnection,
@@ -105,6 +106,7 @@ public final class MessagePipeline: Service {
                     toHandle.map { index, message in (index, self.apply(message, in: db)) }
                 }
                 for (index, outcome) in results { outcomes[index] = outcome }
+                injectCrashIfConfigured()
             } catch {
                 // The store itself failed (disk full, locked): give the deliveries back.
                 logger.error("store transaction failed; messages go back to the queue", metadata: ["error": "\(error)", "count": "\(toHandle.count)"])
@@ -204,6 +206,19 @@ public final class MessagePipeline: Service {
         }
         metrics.handlerDuration(message.type.rawValue, ContinuousClock.now - started)
         return outcome
+    }
+
+    /// Fault injection for tests: die between commit and ack, as a power cut would.
+    private func injectCrashIfConfigured() {
+        guard let limit = configuration.crashAfterCommit else { return }
+        let count = commits.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        if count >= limit {
+            logger.critical("fault injection: crashing after commit \(count), before the acks")
+            kill(getpid(), SIGKILL)
+        }
     }
 
     private func retryOrGiveUp(_ message: IncomingMessage, _ reason: String) -> Outcome {

@@ -1,0 +1,197 @@
+import Foundation
+import GRDB
+import Messages
+
+/// A registration as the store keeps it. Identity documents are not here: they live encrypted
+/// in their own column and are read only to build `registration.accepted`.
+public struct RegistrationRecord: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case accepted, waitlisted, cancelled
+    }
+
+    public var registrationID: String
+    public var eventID: String
+    public var reference: String
+    public var revision: Int
+    public var status: Status
+    /// Without identity documents.
+    public var delegation: Delegation
+    /// Arrival order on the waiting list (nil unless waitlisted).
+    public var waitlistSequence: Int64?
+    public var correlationID: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public var delegateCount: Int { delegation.delegates.count }
+}
+
+/// The registrations service's tables and queries (run inside the pipeline's transaction).
+public enum RegistrationStore {
+    public static func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("registrations-1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    event_id TEXT PRIMARY KEY,
+                    programme_version INTEGER NOT NULL,
+                    capacity_organisations INTEGER NOT NULL,
+                    capacity_delegates INTEGER NOT NULL,
+                    registration_deadline TEXT,
+                    site_visits TEXT NOT NULL
+                );
+                CREATE TABLE registrations (
+                    registration_id TEXT PRIMARY KEY,
+                    event_id TEXT NOT NULL,
+                    reference TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    organisation TEXT NOT NULL,
+                    delegate_count INTEGER NOT NULL,
+                    delegation TEXT NOT NULL,
+                    identity_key_id TEXT,
+                    identity_ciphertext BLOB,
+                    waitlist_seq INTEGER,
+                    correlation_id TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    UNIQUE (event_id, reference)
+                );
+                CREATE INDEX registrations_waitlist ON registrations(event_id, waitlist_seq) WHERE status = 'waitlisted';
+                CREATE TABLE rejections (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_id TEXT,
+                    reference TEXT,
+                    revision INTEGER,
+                    issues TEXT NOT NULL,
+                    rejected_at TEXT NOT NULL
+                );
+                """)
+        }
+    }
+
+    // MARK: Events
+
+    public static func event(_ eventID: String, in db: Database) throws -> EventProgramme? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM events WHERE event_id = ?", arguments: [eventID]) else { return nil }
+        let visits: String = row["site_visits"]
+        return EventProgramme(
+            eventID: row["event_id"], version: row["programme_version"],
+            capacity: EventCapacity(organisations: row["capacity_organisations"], delegates: row["capacity_delegates"]),
+            registrationDeadline: (row["registration_deadline"] as String?).flatMap(MessageCoding.parse),
+            siteVisitIDs: Set(visits.split(separator: ",").map(String.init)))
+    }
+
+    public static func save(_ event: EventProgramme, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO events (event_id, programme_version, capacity_organisations, capacity_delegates, registration_deadline, site_visits)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(event_id) DO UPDATE SET programme_version = excluded.programme_version,
+                    capacity_organisations = excluded.capacity_organisations, capacity_delegates = excluded.capacity_delegates,
+                    registration_deadline = excluded.registration_deadline, site_visits = excluded.site_visits
+                """,
+            arguments: [
+                event.eventID, event.version, event.capacity.organisations, event.capacity.delegates,
+                event.registrationDeadline.map(MessageCoding.format), event.siteVisitIDs.sorted().joined(separator: ","),
+            ])
+    }
+
+    // MARK: Registrations
+
+    public static func registration(eventID: String, reference: String, in db: Database) throws -> RegistrationRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE event_id = ? AND reference = ?", arguments: [eventID, reference]).map(record)
+    }
+
+    public static func registration(id: String, in db: Database) throws -> RegistrationRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE registration_id = ?", arguments: [id]).map(record)
+    }
+
+    public static func registrations(eventID: String, in db: Database) throws -> [RegistrationRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM registrations WHERE event_id = ? ORDER BY created_at, registration_id", arguments: [eventID]).map(record)
+    }
+
+    /// Inserts or updates the record; identity documents are set apart with `setIdentity`.
+    public static func save(_ record: RegistrationRecord, in db: Database) throws {
+        let delegation = String(decoding: try MessageCoding.encode(record.delegation.withoutIdentityDocuments), as: UTF8.self)
+        try db.execute(
+            sql: """
+                INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
+                    waitlist_seq, correlation_id, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(registration_id) DO UPDATE SET revision = excluded.revision, status = excluded.status,
+                    organisation = excluded.organisation, delegate_count = excluded.delegate_count, delegation = excluded.delegation,
+                    waitlist_seq = excluded.waitlist_seq, correlation_id = excluded.correlation_id, updated_at = excluded.updated_at
+                """,
+            arguments: [
+                record.registrationID, record.eventID, record.reference, record.revision, record.status.rawValue,
+                record.delegation.organisation.name, record.delegateCount, delegation,
+                record.waitlistSequence, record.correlationID, MessageCoding.format(record.createdAt), MessageCoding.format(record.updatedAt),
+            ])
+    }
+
+    /// Replaces the sealed identity documents (nil removes them).
+    public static func setIdentity(registrationID: String, _ sealed: (keyID: String, ciphertext: Data)?, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE registrations SET identity_key_id = ?, identity_ciphertext = ? WHERE registration_id = ?",
+            arguments: [sealed?.keyID, sealed?.ciphertext, registrationID])
+    }
+
+    public static func identity(registrationID: String, in db: Database) throws -> (keyID: String, ciphertext: Data)? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT identity_key_id, identity_ciphertext FROM registrations WHERE registration_id = ?", arguments: [registrationID]),
+            let keyID: String = row[0], let ciphertext: Data = row[1]
+        else { return nil }
+        return (keyID, ciphertext)
+    }
+
+    /// Places taken by accepted registrations of the event.
+    public static func usage(eventID: String, excluding registrationID: String? = nil, in db: Database) throws -> (organisations: Int, delegates: Int) {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT COUNT(*), COALESCE(SUM(delegate_count), 0) FROM registrations WHERE event_id = ? AND status = 'accepted' AND registration_id != ?",
+            arguments: [eventID, registrationID ?? ""])
+        return (row?[0] ?? 0, row?[1] ?? 0)
+    }
+
+    /// The waiting list in arrival order.
+    public static func waitlist(eventID: String, in db: Database) throws -> [RegistrationRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM registrations WHERE event_id = ? AND status = 'waitlisted' ORDER BY waitlist_seq", arguments: [eventID]).map(record)
+    }
+
+    public static func nextWaitlistSequence(eventID: String, in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(waitlist_seq), 0) + 1 FROM registrations WHERE event_id = ?", arguments: [eventID]) ?? 1
+    }
+
+    /// 1-based position on the waiting list.
+    public static func waitlistPosition(of record: RegistrationRecord, in db: Database) throws -> Int {
+        guard let sequence = record.waitlistSequence else { return 0 }
+        return try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM registrations WHERE event_id = ? AND status = 'waitlisted' AND waitlist_seq <= ?",
+            arguments: [record.eventID, sequence]) ?? 0
+    }
+
+    public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO rejections (event_id, reference, revision, issues, rejected_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [eventID, reference, revision, String(decoding: try MessageCoding.encode(issues), as: UTF8.self), MessageCoding.format(Date())])
+    }
+
+    public static func rejectionCount(eventID: String, in db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rejections WHERE event_id = ?", arguments: [eventID]) ?? 0
+    }
+
+    /// Every row with sealed identity documents (for key rotation).
+    public static func sealedIdentities(in db: Database) throws -> [(registrationID: String, keyID: String, ciphertext: Data)] {
+        try Row.fetchAll(db, sql: "SELECT registration_id, identity_key_id, identity_ciphertext FROM registrations WHERE identity_ciphertext IS NOT NULL").map {
+            ($0[0], $0[1], $0[2])
+        }
+    }
+
+    private static func record(_ row: Row) throws -> RegistrationRecord {
+        let delegationText: String = row["delegation"]
+        return RegistrationRecord(
+            registrationID: row["registration_id"], eventID: row["event_id"], reference: row["reference"], revision: row["revision"],
+            status: RegistrationRecord.Status(rawValue: row["status"]) ?? .cancelled,
+            delegation: try MessageCoding.decode(Delegation.self, from: Data(delegationText.utf8)),
+            waitlistSequence: row["waitlist_seq"], correlationID: row["correlation_id"],
+            createdAt: (row["created_at"] as String?).flatMap(MessageCoding.parse) ?? Date(timeIntervalSince1970: 0),
+            updatedAt: (row["updated_at"] as String?).flatMap(MessageCoding.parse) ?? Date(timeIntervalSince1970: 0))
+    }
+}

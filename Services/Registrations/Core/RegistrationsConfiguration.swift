@@ -1,0 +1,38 @@
+import Foundation
+import ServiceRuntime
+
+/// The registrations service's settings: the shared ones (`ServiceConfiguration`) plus
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `REGISTRATIONS_IDENTITY_KEYS` | (required) | `id:base64key[,id:base64key…]`, AES-256 keys for identity documents, current first |
+/// | `REGISTRATIONS_MAX_DELEGATES` | 50 | delegates per delegation |
+public struct RegistrationsConfiguration: Sendable {
+    public var service: ServiceConfiguration
+    public var vault: IdentityVault
+    public var maxDelegates: Int
+
+    public static let defaultHTTPPort = 8081
+
+    public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50) {
+        self.service = service
+        self.vault = vault
+        self.maxDelegates = maxDelegates
+    }
+
+    /// Reads the environment; throws one error listing every invalid setting.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RegistrationsConfiguration {
+        var reader = EnvironmentReader(environment)
+        let service = ServiceConfiguration.read(service: "registrations", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
+        var vault: IdentityVault?
+        if let spec = reader.optionalString("REGISTRATIONS_IDENTITY_KEYS") {
+            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("\(error)") }
+        } else {
+            reader.problem("REGISTRATIONS_IDENTITY_KEYS is required: the AES-256 key(s) for identity documents, e.g. k1:$(openssl rand -base64 32)")
+        }
+        try reader.validate()
+        guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
+        return RegistrationsConfiguration(service: service, vault: vault, maxDelegates: maxDelegates)
+    }
+}

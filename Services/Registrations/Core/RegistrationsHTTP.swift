@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import Hummingbird
+import Messages
+import ServiceRuntime
+
+/// Read-only HTTP: an event's registrations and its counts. No personal data beyond the
+/// organisation's name; identity documents never.
+///
+/// - `GET /events/{eventID}/registrations` → `{"eventID", "counts", "registrations": [...]}`
+/// - `GET /events/{eventID}/counts` → accepted / waitlisted / cancelled / rejected, delegates, capacity
+public enum RegistrationsHTTP {
+    public struct Summary: Codable, Sendable, Equatable {
+        public var registrationID: String
+        public var reference: String
+        public var revision: Int
+        public var status: String
+        public var organisation: String
+        public var country: String
+        public var role: String
+        public var delegates: Int
+        public var waitlistPosition: Int?
+        public var updatedAt: Date
+    }
+
+    public struct Counts: Codable, Sendable, Equatable {
+        public var accepted: Int
+        public var waitlisted: Int
+        public var cancelled: Int
+        public var rejected: Int
+        public var delegatesAccepted: Int
+        public var delegatesWaitlisted: Int
+        public var capacityOrganisations: Int?
+        public var capacityDelegates: Int?
+    }
+
+    public struct Listing: Codable, Sendable, Equatable {
+        public var eventID: String
+        public var counts: Counts
+        public var registrations: [Summary]
+    }
+
+    @Sendable public static func addRoutes(to router: Router<BasicRequestContext>, store: ServiceStore) {
+        router.get("/events/:eventID/registrations") { _, context -> Response in
+            let eventID = try context.parameters.require("eventID")
+            let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
+            return ServiceHTTP.json(result)
+        }
+        router.get("/events/:eventID/counts") { _, context -> Response in
+            let eventID = try context.parameters.require("eventID")
+            let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
+            return ServiceHTTP.json(result.counts)
+        }
+    }
+
+    public static func listing(eventID: String, in db: Database) throws -> Listing {
+        let records = try RegistrationStore.registrations(eventID: eventID, in: db)
+        let waiting = records.filter { $0.status == .waitlisted }.sorted { ($0.waitlistSequence ?? 0) < ($1.waitlistSequence ?? 0) }
+        var positions: [String: Int] = [:]
+        for (index, record) in waiting.enumerated() { positions[record.registrationID] = index + 1 }
+        let event = try RegistrationStore.event(eventID, in: db)
+        let counts = Counts(
+            accepted: records.count { $0.status == .accepted },
+            waitlisted: waiting.count,
+            cancelled: records.count { $0.status == .cancelled },
+            rejected: try RegistrationStore.rejectionCount(eventID: eventID, in: db),
+            delegatesAccepted: records.filter { $0.status == .accepted }.reduce(0) { $0 + $1.delegateCount },
+            delegatesWaitlisted: waiting.reduce(0) { $0 + $1.delegateCount },
+            capacityOrganisations: event?.capacity.organisations,
+            capacityDelegates: event?.capacity.delegates)
+        let summaries = records.map { record in
+            Summary(
+                registrationID: record.registrationID, reference: record.reference, revision: record.revision, status: record.status.rawValue,
+                organisation: record.delegation.organisation.name, country: record.delegation.organisation.country,
+                role: record.delegation.role.rawValue, delegates: record.delegateCount, waitlistPosition: positions[record.registrationID],
+                updatedAt: record.updatedAt)
+        }
+        return Listing(eventID: eventID, counts: counts, registrations: summaries)
+    }
+}

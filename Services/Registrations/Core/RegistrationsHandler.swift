@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// The registrations service's rules, applied inside the pipeline's transaction.
+///
+/// - `registration.submitted`: validated (every issue at once → `registration.rejected`);
+///   deduplicated by (event, reference); a higher revision amends and re-emits the status, a
+///   lower or equal one is ignored; a new delegation is accepted if the event has room for one
+///   more organisation and its delegates and nobody waits ahead of it, else waitlisted.
+/// - `registration.cancel-requested`: frees the places and promotes from the waiting list in
+///   arrival order (strictly: the head must fit before anyone behind it moves up).
+/// - `programme.published`: the event's capacity and deadline; more room promotes.
+public struct RegistrationsHandler: MessageHandler {
+    public let consumes: [MessageType] = [.registrationSubmitted, .registrationCancelRequested, .programmePublished]
+
+    private let vault: IdentityVault
+    private let validator: RegistrationValidator
+    private let clock: @Sendable () -> Date
+
+    public init(vault: IdentityVault, validator: RegistrationValidator = RegistrationValidator(), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.vault = vault
+        self.validator = validator
+        self.clock = clock
+    }
+
+    public func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
+        switch message.payload {
+        case let submission as RegistrationSubmitted:
+            return try submit(submission, message, db)
+        case let request as RegistrationCancelRequested:
+            return try cancel(request, db)
+        case let programme as ProgrammePublished:
+            return try publish(programme, db)
+        default:
+            throw HandlerFailure.permanent("registrations does not handle \(message.type.rawValue)")
+        }
+    }
+
+    /// Stable across replays: the same (event, reference) always gets the same id.
+    public static func registrationID(eventID: String, reference: String) -> String {
+        let digest = SHA256.hash(data: Data("\(eventID)|\(reference)".utf8))
+        return "reg-" + digest.prefix(10).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Submissions
+
+    private func submit(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+        let correlation = message.correlationID ?? message.messageID
+        let programme = try RegistrationStore.event(submission.eventID, in: db)
+        var issues = validator.issues(in: submission, programme: programme)
+        if programme == nil, !submission.eventID.isEmpty {
+            issues.insert(ValidationIssue(path: "eventID", code: "unknown_event", message: "no programme is published for event '\(submission.eventID)'; registrations open once it is"), at: 0)
+        }
+        guard issues.isEmpty, let programme else {
+            return [try reject(submission, issues: issues, correlation: correlation, db)]
+        }
+
+        let now = clock()
+        let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
+        if let existing, submission.revision <= existing.revision {
+            return []  // stale or repeated revision: the newer one stands
+        }
+        var record = RegistrationRecord(
+            registrationID: existing?.registrationID ?? Self.registrationID(eventID: submission.eventID, reference: submission.reference),
+            eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
+            status: existing?.status ?? .waitlisted, delegation: submission.delegation, waitlistSequence: existing?.waitlistSequence,
+            correlationID: correlation, createdAt: existing?.createdAt ?? now, updatedAt: now)
+
+        switch existing?.status {
+        case .accepted?:
+            let usage = try RegistrationStore.usage(eventID: record.eventID, excluding: record.registrationID, in: db)
+            guard fits(record, usage: usage, capacity: programme.capacity) else {
+                let free = programme.capacity.delegates - usage.delegates
+                let issue = ValidationIssue(
+                    path: "delegates", code: "capacity_exceeded",
+                    message: "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; revision \(existing?.revision ?? 0) still stands")
+                return [try reject(submission, issues: [issue], correlation: correlation, db)]
+            }
+            try store(record, documents: submission.delegates, db)
+            return [try accepted(record, documents: submission.delegates, promoted: false)] + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
+        case .waitlisted?:
+            try store(record, documents: submission.delegates, db)
+            let promotions = try promote(eventID: record.eventID, capacity: programme.capacity, db)
+            if promotions.contains(where: { (try? $0.decode(RegistrationAccepted.self).registrationID) == record.registrationID }) {
+                return promotions
+            }
+            return [try waitlisted(record, db)] + promotions
+        case .cancelled?, nil:
+            let usage = try RegistrationStore.usage(eventID: record.eventID, in: db)
+            let nobodyWaiting = try RegistrationStore.waitlist(eventID: record.eventID, in: db).isEmpty
+            if nobodyWaiting, fits(record, usage: usage, capacity: programme.capacity) {
+                record.status = .accepted
+                record.waitlistSequence = nil
+                try store(record, documents: submission.delegates, db)
+                return [try accepted(record, documents: submission.delegates, promoted: false)]
+            }
+            record.status = .waitlisted
+            record.waitlistSequence = try RegistrationStore.nextWaitlistSequence(eventID: record.eventID, in: db)
+            try store(record, documents: submission.delegates, db)
+            return [try waitlisted(record, db)]
+        }
+    }
+
+    private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws -> OutboundMessage {
+        try RegistrationStore.recordRejection(eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
+        let contactValid = !issues.contains { $0.path.hasPrefix("leadContact") }
+        return try OutboundMessage(
+            RegistrationRejected(
+                eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues,
+                leadContact: contactValid ? submission.leadContact : nil, rejectedAt: clock()),
+            correlationID: correlation)
+    }
+
+    // MARK: Cancellations
+
+    private func cancel(_ request: RegistrationCancelRequested, _ db: Database) throws -> [OutboundMessage] {
+        guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else {
+            // The submission may still be on its way: retry, and park it if it never comes.
+            throw HandlerFailure.transient("no registration '\(request.reference)' for event '\(request.eventID)' (yet)")
+        }
+        guard record.status != .cancelled else { return [] }
+        let wasAccepted = record.status == .accepted
+        record.status = .cancelled
+        record.waitlistSequence = nil
+        record.updatedAt = clock()
+        try RegistrationStore.save(record, in: db)
+        // Identity documents are kept only while they may be needed.
+        try RegistrationStore.setIdentity(registrationID: record.registrationID, nil, in: db)
+        var messages = [try OutboundMessage(
+            RegistrationCancelled(
+                registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
+                delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
+            correlationID: record.correlationID)]
+        if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
+            messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
+        }
+        return messages
+    }
+
+    // MARK: Programme
+
+    private func publish(_ programme: ProgrammePublished, _ db: Database) throws -> [OutboundMessage] {
+        if let known = try RegistrationStore.event(programme.eventID, in: db), known.version >= programme.version {
+            return []
+        }
+        let event = EventProgramme(programme)
+        try RegistrationStore.save(event, in: db)
+        return try promote(eventID: event.eventID, capacity: event.capacity, db)
+    }
+
+    // MARK: Places
+
+    private func fits(_ record: RegistrationRecord, usage: (organisations: Int, delegates: Int), capacity: EventCapacity) -> Bool {
+        usage.organisations + 1 <= capacity.organisations && usage.delegates + record.delegateCount <= capacity.delegates
+    }
+
+    /// Moves waiting registrations up, in arrival order, while the head fits.
+    private func promote(eventID: String, capacity: EventCapacity, _ db: Database) throws -> [OutboundMessage] {
+        var usage = try RegistrationStore.usage(eventID: eventID, in: db)
+        var messages: [OutboundMessage] = []
+        for var candidate in try RegistrationStore.waitlist(eventID: eventID, in: db) {
+            guard fits(candidate, usage: usage, capacity: capacity) else { break }
+            candidate.status = .accepted
+            candidate.waitlistSequence = nil
+            candidate.updatedAt = clock()
+            try RegistrationStore.save(candidate, in: db)
+            usage.organisations += 1
+            usage.delegates += candidate.delegateCount
+            messages.append(try accepted(candidate, documents: try documents(of: candidate, db), promoted: true))
+        }
+        return messages
+    }
+
+    // MARK: Identity documents and messages
+
+    private func store(_ record: RegistrationRecord, documents delegates: [Delegate], _ db: Database) throws {
+        try RegistrationStore.save(record, in: db)
+        let documents = delegates.map(\.identityDocument)
+        let sealed = documents.contains { $0 != nil } ? try vault.seal(documents, registrationID: record.registrationID) : nil
+        try RegistrationStore.setIdentity(registrationID: record.registrationID, sealed, in: db)
+    }
+
+    private func documents(of record: RegistrationRecord, _ db: Database) throws -> [Delegate] {
+        var delegates = record.delegation.delegates
+        guard let sealed = try RegistrationStore.identity(registrationID: record.registrationID, in: db) else { return delegates }
+        let documents: [IdentityDocument?]
+        do {
+            documents = try vault.open(sealed.ciphertext, keyID: sealed.keyID, registrationID: record.registrationID)
+        } catch {
+            throw HandlerFailure.transient("cannot open the identity documents of \(record.registrationID): \(error)")
+        }
+        for index in delegates.indices where index < documents.count {
+            delegates[index].identityDocument = documents[index]
+        }
+        return delegates
+    }
+
+    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool) throws -> OutboundMessage {
+        var delegation = record.delegation
+        delegation.delegates = delegates
+        return try OutboundMessage(
+            RegistrationAccepted(
+                registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
+                delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt),
+            correlationID: record.correlationID)
+    }
+
+    private func waitlisted(_ record: RegistrationRecord, _ db: Database) throws -> OutboundMessage {
+        try OutboundMessage(
+            RegistrationWaitlisted(
+                registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
+                position: try RegistrationStore.waitlistPosition(of: record, in: db), delegation: record.delegation.withoutIdentityDocuments,
+                waitlistedAt: record.updatedAt),
+            correlationID: record.correlationID)
+    }
+}
