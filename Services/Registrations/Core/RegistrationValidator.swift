@@ -14,7 +14,7 @@ public struct RegistrationValidator: Sendable {
     public func issues(in submission: RegistrationSubmitted, programme: EventProgramme?) -> [ValidationIssue] {
         var issues = IssueList()
         identifier(submission.eventID, path: "eventID", max: 64, into: &issues)
-        if submission.reference.trimmingCharacters(in: .whitespaces).isEmpty {
+        if submission.reference.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             issues.add("reference", "required", "reference must name the registration in your system")
         } else if submission.reference.count > 128 {
             issues.add("reference", "too_long", "reference must be at most 128 characters")
@@ -30,7 +30,7 @@ public struct RegistrationValidator: Sendable {
         }
         country(organisation.country, path: "organisation.country", into: &issues)
         tags(organisation.sectors, path: "organisation.sectors", into: &issues)
-        if let website = organisation.website, !(website.hasPrefix("https://") || website.hasPrefix("http://")) || URL(string: website)?.host == nil {
+        if let website = organisation.website, !["https://", "http://"].contains(where: website.lowercased().hasPrefix) || URL(string: website)?.host == nil {
             issues.add("organisation.website", "invalid_format", "website must be an http(s) URL, e.g. https://example.cn")
         }
 
@@ -127,8 +127,8 @@ public struct RegistrationValidator: Sendable {
     }
 
     private func phone(_ value: String, path: String, into issues: inout IssueList) {
-        let digits = value.filter(\.isNumber).count
-        let allowed = value.allSatisfy { $0.isNumber || " +-().".contains($0) }
+        let digits = value.unicodeScalars.filter { ("0"..."9").contains($0) }.count
+        let allowed = value.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || " +-().".unicodeScalars.contains($0) }
         if !allowed || digits < 6 || digits > 15 {
             issues.add(path, "invalid_format", "\(path) must be a phone number with 6 to 15 digits, e.g. +86 755 1234 5678")
         }
@@ -154,7 +154,8 @@ public struct RegistrationValidator: Sendable {
             issues.add("\(path).dateOfBirth", "invalid_format", "dateOfBirth must be a date as YYYY-MM-DD")
         }
         if let expiry = Self.day(document.expiresOn) {
-            if expiry < today() {
+            // Valid through its expiry day.
+            if expiry < Self.utcCalendar.startOfDay(for: today()) {
                 issues.add("\(path).expiresOn", "expired", "the document expired on \(document.expiresOn)")
             }
         } else {
@@ -162,17 +163,21 @@ public struct RegistrationValidator: Sendable {
         }
     }
 
-    /// Parses `YYYY-MM-DD` (UTC midnight).
+    static let utcCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        return calendar
+    }()
+
+    /// Parses `YYYY-MM-DD` (UTC midnight); nil for anything else, including 2026-02-30.
     static func day(_ text: String) -> Date? {
-        let parts = text.split(separator: "-")
-        guard text.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-            (1...12).contains(m), (1...31).contains(d)
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), (1...31).contains(d)
         else { return nil }
         var components = DateComponents()
         (components.year, components.month, components.day) = (y, m, d)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
-        guard let date = calendar.date(from: components), calendar.component(.day, from: date) == d else { return nil }
+        guard let date = utcCalendar.date(from: components), utcCalendar.component(.day, from: date) == d else { return nil }
         return date
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import RegistrationsCore
 import ServiceRuntime
 
+@main
 struct Registrations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrations",
@@ -97,4 +98,3 @@ func loadConfiguration() throws -> RegistrationsConfiguration {
     }
 }
 
-await Registrations.main()
