@@ -1,7 +1,7 @@
 import Foundation
 
 /// Whether a company comes to visit or receives visitors.
-public enum DelegationRole: String, Sendable, Codable, Hashable {
+public enum DelegationRole: String, Sendable, Codable, Hashable, CaseIterable {
     /// A visiting enterprise (e.g. from China).
     case visiting
     /// A local host company meeting visitors.
@@ -24,6 +24,17 @@ public struct Organisation: Sendable, Codable, Hashable {
         self.country = country
         self.sectors = sectors
         self.website = website
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, localName, country, sectors, website }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        localName = try c.decodeIfPresent(String.self, forKey: .localName)
+        country = try c.decode(String.self, forKey: .country)
+        sectors = try c.decodeIfPresent([String].self, forKey: .sectors) ?? []
+        website = try c.decodeIfPresent(String.self, forKey: .website)
     }
 }
 
@@ -126,6 +137,14 @@ public struct Interests: Sendable, Codable, Hashable {
 
     /// All tags, for matching against venues and other companies.
     public var tags: Set<String> { Set(sectors + topics) }
+
+    private enum CodingKeys: String, CodingKey { case sectors, topics }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sectors = try c.decodeIfPresent([String].self, forKey: .sectors) ?? []
+        topics = try c.decodeIfPresent([String].self, forKey: .topics) ?? []
+    }
 }
 
 public struct Consent: Sendable, Codable, Hashable {
@@ -156,6 +175,18 @@ public struct Delegation: Sendable, Codable, Hashable {
         self.delegates = delegates
         self.interests = interests
         self.preferredVisits = preferredVisits
+    }
+
+    private enum CodingKeys: String, CodingKey { case organisation, role, leadContact, delegates, interests, preferredVisits }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        organisation = try c.decode(Organisation.self, forKey: .organisation)
+        role = try c.decode(DelegationRole.self, forKey: .role)
+        leadContact = try c.decode(Contact.self, forKey: .leadContact)
+        delegates = try c.decode([Delegate].self, forKey: .delegates)
+        interests = try c.decodeIfPresent(Interests.self, forKey: .interests) ?? Interests()
+        preferredVisits = try c.decodeIfPresent([String].self, forKey: .preferredVisits) ?? []
     }
 
     /// The same delegation without identity documents, for messages that do not need them.

@@ -2,7 +2,7 @@ import Foundation
 
 /// One entry in a delegation's itinerary.
 public struct ItineraryItem: Sendable, Codable, Hashable {
-    public enum Kind: String, Sendable, Codable, Hashable {
+    public enum Kind: String, Sendable, Codable, Hashable, CaseIterable {
         case session, visit, meeting, travel
     }
 
@@ -38,7 +38,7 @@ public struct ItineraryItem: Sendable, Codable, Hashable {
 
 /// A wish the plan could not meet, and why.
 public struct UnmetPreference: Sendable, Codable, Hashable {
-    public enum Reason: String, Sendable, Codable, Hashable {
+    public enum Reason: String, Sendable, Codable, Hashable, CaseIterable {
         case full
         case closed
         case documentsMissing = "documents-missing"
@@ -82,7 +82,7 @@ public struct ItineraryPlanned: MessagePayload {
 
 /// One change to an itinerary item.
 public struct ItineraryChange: Sendable, Codable, Hashable {
-    public enum Kind: String, Sendable, Codable, Hashable {
+    public enum Kind: String, Sendable, Codable, Hashable, CaseIterable {
         case added, removed, moved, updated
     }
 

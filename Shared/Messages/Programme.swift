@@ -104,6 +104,24 @@ public struct Venue: Sendable, Codable, Hashable {
         self.restrictedAccess = restrictedAccess
         self.isSiteVisit = isSiteVisit
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, name, address, coordinates, openingWindows, visitMinutes, capacityPerVisit, topics, restrictedAccess, isSiteVisit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decode(LocalizedText.self, forKey: .name)
+        address = try c.decode(String.self, forKey: .address)
+        coordinates = try c.decode(Coordinates.self, forKey: .coordinates)
+        openingWindows = try c.decode([TimeWindow].self, forKey: .openingWindows)
+        visitMinutes = try c.decode(Int.self, forKey: .visitMinutes)
+        capacityPerVisit = try c.decode(Int.self, forKey: .capacityPerVisit)
+        topics = try c.decodeIfPresent([String].self, forKey: .topics) ?? []
+        restrictedAccess = try c.decodeIfPresent(RestrictedAccess.self, forKey: .restrictedAccess)
+        isSiteVisit = try c.decodeIfPresent(Bool.self, forKey: .isSiteVisit) ?? true
+    }
 }
 
 public struct RestrictedAccess: Sendable, Codable, Hashable {
@@ -139,6 +157,15 @@ public struct TravelTimes: Sendable, Codable, Hashable {
         self.matrix = matrix
         self.roadSpeedKmh = roadSpeedKmh
         self.detourFactor = detourFactor
+    }
+
+    private enum CodingKeys: String, CodingKey { case matrix, roadSpeedKmh, detourFactor }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        matrix = try c.decodeIfPresent([TravelTime].self, forKey: .matrix) ?? []
+        roadSpeedKmh = try c.decodeIfPresent(Double.self, forKey: .roadSpeedKmh) ?? 30
+        detourFactor = try c.decodeIfPresent(Double.self, forKey: .detourFactor) ?? 1.4
     }
 }
 

@@ -100,6 +100,19 @@ public struct RegistrationAccepted: MessagePayload {
         self.promoted = promoted
         self.acceptedAt = acceptedAt
     }
+
+    private enum CodingKeys: String, CodingKey { case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        registrationID = try c.decode(String.self, forKey: .registrationID)
+        eventID = try c.decode(String.self, forKey: .eventID)
+        reference = try c.decode(String.self, forKey: .reference)
+        revision = try c.decode(Int.self, forKey: .revision)
+        delegation = try c.decode(Delegation.self, forKey: .delegation)
+        promoted = try c.decodeIfPresent(Bool.self, forKey: .promoted) ?? false
+        acceptedAt = try c.decode(Date.self, forKey: .acceptedAt)
+    }
 }
 
 /// `registration.waitlisted`: the event is full; the delegation waits at `position` (1 = next).
