@@ -78,6 +78,10 @@ let package = Package(
         ),
         .testTarget(name: "RegistrationsTests", dependencies: ["RegistrationsCore", "TestSupport"], path: "Tests/RegistrationsTests"),
 
+        // The itinerary planning service: a pure planner, the service library, the executable.
+        .target(name: "ItineraryPlanner", dependencies: ["Messages"], path: "Services/Itineraries/Planner"),
+        .testTarget(name: "ItineraryPlannerTests", dependencies: ["ItineraryPlanner", "TestSupport"], path: "Tests/ItineraryPlannerTests"),
+
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(
             name: "TestSupport",

@@ -1,0 +1,61 @@
+import Foundation
+import Messages
+
+/// Says, for each delegation, which preferred visits the plan does not give it and why.
+struct Explainer {
+    let model: EventModel
+    let plan: Plan
+    let sizes: [String: Int]
+
+    init(model: EventModel, plan: Plan, delegations: [PlanningDelegation]) {
+        self.model = model
+        self.plan = plan
+        sizes = Dictionary(delegations.map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func explained(_ visitors: [PlanningDelegation]) -> Plan {
+        var plan = plan
+        var unmet: [String: [UnmetPreference]] = [:]
+        for delegation in visitors {
+            let mine = plan.tours.filter { $0.passengers.contains(delegation.id) }
+            let seen = Set(mine.flatMap(\.stops).map(\.venueID))
+            var reasons: [UnmetPreference] = []
+            for venueID in delegation.preferredVisits where !seen.contains(venueID) {
+                reasons.append(reason(delegation, venueID, myTours: mine))
+            }
+            if !reasons.isEmpty { unmet[delegation.id] = reasons }
+        }
+        plan.unmet = unmet
+        return plan
+    }
+
+    private func reason(_ delegation: PlanningDelegation, _ venueID: String, myTours: [Tour]) -> UnmetPreference {
+        guard let venue = model.venues[venueID], venue.isSiteVisit else {
+            return UnmetPreference(venueID: venueID, reason: .unknownVenue, detail: "'\(venueID)' is not a site visit of this event")
+        }
+        let openDays = model.days.filter { day in day.openVenues.contains { $0.venue.id == venueID } }
+        guard !openDays.isEmpty else {
+            return UnmetPreference(venueID: venueID, reason: .closed, detail: "\(venue.name.text(in: .english)) has no opening that fits between the sessions on the event's days")
+        }
+        if !delegation.mayEnter(venue.restrictedAccess) {
+            return UnmetPreference(venueID: venueID, reason: .documentsMissing, detail: "\(venue.name.text(in: .english)) admits only visitors whose identity documents were complete before the deadline")
+        }
+        if delegation.size > venue.capacityPerVisit {
+            return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation (\(delegation.size)) is larger than a visit group there (\(venue.capacityPerVisit))")
+        }
+        let name = venue.name.text(in: .english)
+        let toursThere = plan.tours.filter { tour in openDays.contains { $0.date == tour.day } }
+        guard let mine = myTours.first(where: { tour in openDays.contains { $0.date == tour.day } }) else {
+            return UnmetPreference(venueID: venueID, reason: .full, detail: "no seat was free on a bus on the days \(name) is open")
+        }
+        let groupSize = mine.passengers.reduce(0) { sum, id in sum + (sizes[id] ?? 0) }
+        if groupSize > venue.capacityPerVisit {
+            return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation's bus group (\(groupSize)) is larger than a visit group at \(name) (\(venue.capacityPerVisit))")
+        }
+        let groupsThere = toursThere.filter { tour in tour.stops.contains { $0.venueID == venueID } }
+        if !groupsThere.isEmpty, groupsThere.allSatisfy({ tour in tour.passengers.reduce(0) { $0 + (sizes[$1] ?? 0) } + delegation.size > venue.capacityPerVisit }) {
+            return UnmetPreference(venueID: venueID, reason: .full, detail: "the visit groups to \(name) are full")
+        }
+        return UnmetPreference(venueID: venueID, reason: .clash, detail: "the delegation's tour that day could not fit \(name) around its other visits and the travel between them")
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+import Messages
+
+/// Plans who visits what, when, on which bus, and who meets whom.
+///
+/// Pure and deterministic: the same input (and previous plan) gives the same plan. Visiting
+/// delegations travel as units; each day every bus runs at most one tour (a route of visits
+/// inside the gap the fixed sessions and meeting slots leave). Hard constraints — seats, a
+/// venue's capacity per visit and one group at a time, opening windows, travel times, documents
+/// for restricted venues, one place at a time — are never broken; preferences and shared
+/// interests are maximised greedily and improved by moving delegations between buses.
+///
+/// With a `previous` plan it re-plans stably: tours keep their passengers and stops where they
+/// are still valid, newcomers are added where they fit best, and only what a change forces moves.
+public struct Planner: Sendable {
+    /// Visits per tour at most.
+    public var maxStopsPerTour = 3
+    /// Improvement rounds (move a delegation to a bus whose route suits it better).
+    public var improvementRounds = 2
+
+    public init() {}
+
+    public func plan(_ input: PlanningInput, previous: Plan? = nil) -> Plan {
+        let model = EventModel(input.programme)
+        let delegations = Dictionary(input.delegations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let visitors = input.delegations.filter { $0.role == .visiting && $0.size > 0 }
+        var visited: [String: Set<String>] = [:]
+        var tours: [Tour] = []
+        for day in model.days {
+            var builder = DayPlanner(model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour)
+            let kept = previous?.tours.filter { $0.day == day.date } ?? []
+            let dayTours: [Tour]
+            if kept.isEmpty {
+                dayTours = builder.planFresh(visitors: visitors, buses: input.programme.buses, rounds: improvementRounds)
+            } else {
+                dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept)
+            }
+            let assigned = assignInterpreters(dayTours, delegations: delegations, interpreters: input.programme.interpreters)
+            for tour in assigned {
+                for passenger in tour.passengers { visited[passenger, default: []].formUnion(tour.stops.map(\.venueID)) }
+            }
+            tours += assigned
+        }
+        let meetings = MeetingScheduler(model: model, delegations: input.delegations, tours: tours)
+            .schedule(keeping: previous?.meetings ?? [])
+        let plan = Plan(eventID: input.programme.eventID, programmeVersion: input.programme.version, tours: tours, meetings: meetings, unmet: [:])
+        return Explainer(model: model, plan: plan, delegations: input.delegations).explained(visitors)
+    }
+
+    /// One interpreter per tour per day, where the passengers' languages need one.
+    private func assignInterpreters(_ tours: [Tour], delegations: [String: PlanningDelegation], interpreters: [Interpreter]) -> [Tour] {
+        var tours = tours
+        var free = interpreters.sorted { $0.id < $1.id }
+        let needs = tours.indices.map { index in
+            Set(tours[index].passengers.flatMap { delegations[$0]?.interpreterLanguages ?? [] })
+        }
+        let order = tours.indices.filter { !needs[$0].isEmpty && !tours[$0].stops.isEmpty }
+            .sorted { (needs[$0].count, tours[$1].id) > (needs[$1].count, tours[$0].id) }
+        for index in order {
+            let ranked = free.enumerated()
+                .map { ($0.offset, Set($0.element.languages).intersection(needs[index]).count) }
+                .filter { $0.1 > 0 }
+                .max { ($0.1, $1.0) < ($1.1, $0.0) }
+            guard let (choice, _) = ranked else { continue }
+            tours[index].interpreterID = free[choice].id
+            free.remove(at: choice)
+        }
+        return tours
+    }
+}
+
+/// Builds one day's tours.
+struct DayPlanner {
+    let model: EventModel
+    let day: EventModel.Day
+    let delegations: [String: PlanningDelegation]
+    let visited: [String: Set<String>]
+    let maxStops: Int
+    private let windows: [String: TimeWindow]
+    /// Venue id → times taken by tours.
+    private var reservations: [String: [(start: Date, end: Date)]] = [:]
+
+    init(model: EventModel, day: EventModel.Day, delegations: [String: PlanningDelegation], visited: [String: Set<String>], maxStops: Int) {
+        self.model = model
+        self.day = day
+        self.delegations = delegations
+        self.visited = visited
+        self.maxStops = maxStops
+        windows = Dictionary(day.openVenues.map { ($0.venue.id, $0.window) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// What `delegation` would gain from visiting `venue` today: 0 if it saw it on an earlier
+    /// day, may not enter it, or is larger than a visit group there.
+    func gain(_ delegation: PlanningDelegation, _ venueID: String) -> Double {
+        guard let venue = model.venues[venueID], visited[delegation.id]?.contains(venueID) != true,
+            delegation.size <= venue.capacityPerVisit, delegation.mayEnter(venue.restrictedAccess)
+        else { return 0 }
+        return Preference.weight(delegation, venue)
+    }
+
+    private func load(_ passengers: [String]) -> Int { passengers.reduce(0) { $0 + (delegations[$1]?.size ?? 0) } }
+
+    /// Whether the group may visit the venue: capacity and documents.
+    private func admits(_ venue: Venue, _ passengers: [String]) -> Bool {
+        load(passengers) <= venue.capacityPerVisit
+            && passengers.allSatisfy { delegations[$0]?.mayEnter(venue.restrictedAccess) ?? false }
+    }
+
+    // MARK: From scratch
+
+    mutating func planFresh(visitors: [PlanningDelegation], buses: [Bus], rounds: Int) -> [Tour] {
+        guard !day.openVenues.isEmpty, !buses.isEmpty else { return [] }
+        let buses = buses.sorted { $0.id < $1.id }
+        var groups = assign(visitors, to: buses)
+        var tours: [Tour] = []
+        for round in 0...rounds {
+            reservations.removeAll()
+            tours = buses.indices.compactMap { index in
+                groups[index].isEmpty ? nil : route(bus: buses[index], passengers: groups[index].sorted())
+            }
+            guard round < rounds, improve(&groups, tours: tours, buses: buses) else { break }
+        }
+        return tours
+    }
+
+    /// Puts delegations on buses, largest first. A bus is anchored on the visit its first
+    /// passenger wants most; it takes only as many people as that visit admits (and its seats),
+    /// and only passengers who may enter it. Each delegation boards the bus whose anchor and
+    /// passengers' wishes it shares most.
+    private func assign(_ visitors: [PlanningDelegation], to buses: [Bus]) -> [[String]] {
+        var groups = Array(repeating: [String](), count: buses.count)
+        var loads = Array(repeating: 0, count: buses.count)
+        var limits = buses.map(\.seats)
+        var anchors = Array(repeating: Venue?.none, count: buses.count)
+        var wishes = Array(repeating: [String: Double](), count: buses.count)
+        let open = day.openVenues.map(\.venue.id)
+        for delegation in visitors.sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) }) {
+            let wish = Dictionary(uniqueKeysWithValues: open.map { ($0, gain(delegation, $0)) }.filter { $0.1 > 0 })
+            guard let favourite = wish.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { continue }
+            var best: (index: Int, affinity: Double)?
+            for index in buses.indices where loads[index] + delegation.size <= limits[index] {
+                var affinity: Double
+                if let anchor = anchors[index] {
+                    guard delegation.mayEnter(anchor.restrictedAccess) else { continue }
+                    affinity = 2 * (wish[anchor.id] ?? 0)
+                    for (venue, weight) in wish { affinity += min(weight, wishes[index][venue] ?? 0) / Double(groups[index].count) }
+                } else {
+                    affinity = favourite.value / 2
+                }
+                if affinity > (best?.affinity ?? -1) { best = (index, affinity) }
+            }
+            guard let best else { continue }
+            if anchors[best.index] == nil, let venue = model.venues[favourite.key] {
+                anchors[best.index] = venue
+                limits[best.index] = min(buses[best.index].seats, venue.capacityPerVisit)
+            }
+            groups[best.index].append(delegation.id)
+            loads[best.index] += delegation.size
+            for (venue, weight) in wish { wishes[best.index][venue, default: 0] += weight }
+        }
+        return groups
+    }
+
+    /// Moves delegations to a bus whose route gives them more; true if anything moved.
+    private func improve(_ groups: inout [[String]], tours: [Tour], buses: [Bus]) -> Bool {
+        let tourOf = Dictionary(tours.map { ($0.busID, $0) }, uniquingKeysWith: { first, _ in first })
+        var moved = false
+        for from in buses.indices {
+            for id in groups[from].sorted() {
+                guard let delegation = delegations[id] else { continue }
+                let current = tourOf[buses[from].id]?.stops.reduce(0) { $0 + gain(delegation, $1.venueID) } ?? 0
+                var best: (index: Int, value: Double)?
+                for to in buses.indices where to != from && load(groups[to]) + delegation.size <= buses[to].seats {
+                    guard let tour = tourOf[buses[to].id], !tour.stops.isEmpty else { continue }
+                    let fits = tour.stops.allSatisfy { stop in
+                        model.venues[stop.venueID].map { admits($0, groups[to] + [id]) } ?? false
+                    }
+                    guard fits else { continue }
+                    let value = tour.stops.reduce(0) { $0 + gain(delegation, $1.venueID) }
+                    if value > current + 0.5, value > (best?.value ?? 0) { best = (to, value) }
+                }
+                if let best {
+                    groups[from].removeAll { $0 == id }
+                    groups[best.index].append(id)
+                    moved = true
+                }
+            }
+        }
+        return moved
+    }
+
+    /// The best route for a group: greedily the visit worth most to its passengers next, within
+    /// windows, travel times and the venue's free times.
+    private mutating func route(bus: Bus, passengers: [String], startingWith stops: [Stop] = []) -> Tour {
+        var stops = stops
+        var cursor = stops.last?.departure ?? day.touringStart
+        var position = stops.last?.venueID ?? day.depot
+        let riders = passengers.compactMap { delegations[$0] }
+        while stops.count < maxStops {
+            var best: (stop: Stop, value: Double)?
+            for (venue, window) in day.openVenues where !stops.contains(where: { $0.venueID == venue.id }) {
+                guard admits(venue, passengers) else { continue }
+                let value = riders.reduce(0) { $0 + gain($1, venue.id) }
+                guard value > 0, let slot = earliestSlot(venue, window: window, after: cursor, from: position) else { continue }
+                if let current = best, (value, -slot.departure.timeIntervalSince1970) <= (current.value, -current.stop.departure.timeIntervalSince1970) { continue }
+                best = (slot, value)
+            }
+            guard let chosen = best?.stop else { break }
+            reserve(chosen)
+            stops.append(chosen)
+            cursor = chosen.departure
+            position = chosen.venueID
+        }
+        return Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted())
+    }
+
+    /// The first visit of `venue` after `time` (plus travel from `position`) that fits its window
+    /// and does not overlap another group's visit.
+    private func earliestSlot(_ venue: Venue, window: TimeWindow, after time: Date, from position: String?) -> Stop? {
+        let duration = Double(venue.visitMinutes * 60)
+        var arrival = max(window.start, time.addingTimeInterval(Double(model.travelMinutes(from: position, to: venue.id) * 60)))
+        for taken in (reservations[venue.id] ?? []).sorted(by: { $0.start < $1.start }) where arrival < taken.end && arrival.addingTimeInterval(duration) > taken.start {
+            arrival = taken.end
+        }
+        let departure = arrival.addingTimeInterval(duration)
+        guard departure <= window.end, departure <= day.touringEnd else { return nil }
+        return Stop(venueID: venue.id, arrival: arrival, departure: departure)
+    }
+
+    private mutating func reserve(_ stop: Stop) {
+        reservations[stop.venueID, default: []].append((stop.arrival, stop.departure))
+    }
+
+    // MARK: Stable re-planning
+
+    /// Keeps the previous tours where they still hold, drops what no longer does, and fits the
+    /// delegations that have no place yet.
+    mutating func replan(visitors: [PlanningDelegation], buses: [Bus], previous: [Tour]) -> [Tour] {
+        guard !day.openVenues.isEmpty else { return [] }
+        let busByID = Dictionary(buses.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let present = Set(visitors.map(\.id))
+        var tours: [Tour] = []
+        for old in previous.sorted(by: { $0.busID < $1.busID }) {
+            guard let bus = busByID[old.busID] else { continue }
+            var passengers = old.passengers.filter(present.contains)
+            // A delegation that grew past the seats leaves (the latest-added last in id order).
+            while load(passengers) > bus.seats, let last = passengers.max(by: { (delegations[$0]?.size ?? 0, $1) < (delegations[$1]?.size ?? 0, $0) }) {
+                passengers.removeAll { $0 == last }
+            }
+            guard !passengers.isEmpty else { continue }
+            var stops: [Stop] = []
+            var position = day.depot
+            var cursor = day.touringStart
+            for stop in old.stops {
+                guard let venue = model.venues[stop.venueID], let window = windows[stop.venueID], admits(venue, passengers) else { continue }
+                let earliest = cursor.addingTimeInterval(Double(model.travelMinutes(from: position, to: venue.id) * 60))
+                let duration = Double(venue.visitMinutes * 60)
+                let stillValid = stop.arrival >= earliest && stop.arrival >= window.start && stop.departure <= window.end
+                    && stop.departure.timeIntervalSince(stop.arrival) >= duration && !overlapsReservation(stop)
+                let kept = stillValid ? stop : earliestSlot(venue, window: window, after: cursor, from: position)
+                guard let kept else { continue }
+                reserve(kept)
+                stops.append(kept)
+                cursor = kept.departure
+                position = kept.venueID
+            }
+            tours.append(Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted()))
+        }
+        // Newcomers (and those who lost their seat) go where the route suits them best.
+        let placed = Set(tours.flatMap(\.passengers))
+        var waiting: [PlanningDelegation] = []
+        for delegation in visitors.filter({ !placed.contains($0.id) }).sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) }) {
+            var best: (index: Int, value: Double)?
+            for index in tours.indices {
+                guard let bus = busByID[tours[index].busID], load(tours[index].passengers) + delegation.size <= bus.seats else { continue }
+                let group = tours[index].passengers + [delegation.id]
+                guard tours[index].stops.allSatisfy({ model.venues[$0.venueID].map { admits($0, group) } ?? false }) else { continue }
+                let value = tours[index].stops.reduce(0) { $0 + gain(delegation, $1.venueID) }
+                if value > 0, value > (best?.value ?? 0) { best = (index, value) }
+            }
+            if let best {
+                tours[best.index].passengers = (tours[best.index].passengers + [delegation.id]).sorted()
+            } else {
+                waiting.append(delegation)
+            }
+        }
+        // The rest ride buses without a tour yet.
+        let used = Set(tours.map(\.busID))
+        let idle = buses.filter { !used.contains($0.id) }.sorted { $0.id < $1.id }
+        if !waiting.isEmpty, !idle.isEmpty {
+            let groups = assign(waiting, to: idle)
+            for index in idle.indices where !groups[index].isEmpty {
+                tours.append(route(bus: idle[index], passengers: groups[index].sorted()))
+            }
+        }
+        // Tours that lost stops may take new ones at the end (nobody else moves).
+        for index in tours.indices where tours[index].stops.count < maxStops {
+            guard let bus = busByID[tours[index].busID] else { continue }
+            tours[index] = route(bus: bus, passengers: tours[index].passengers, startingWith: tours[index].stops)
+        }
+        return tours.filter { !$0.stops.isEmpty }.sorted { $0.busID < $1.busID }
+    }
+
+    private func overlapsReservation(_ stop: Stop) -> Bool {
+        (reservations[stop.venueID] ?? []).contains { stop.arrival < $0.end && stop.departure > $0.start }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Messages
+
+/// A delegation as the planner sees it: a unit that travels together.
+public struct PlanningDelegation: Sendable, Codable, Hashable {
+    /// The registration id.
+    public var id: String
+    public var name: String
+    public var role: DelegationRole
+    public var size: Int
+    /// Languages that delegates who need an interpreter speak.
+    public var interpreterLanguages: [Language]
+    /// Sector and topic tags (interests, plus the organisation's sectors).
+    public var interests: [String]
+    /// What the organisation does (for meetings: what others may be interested in).
+    public var sectors: [String]
+    /// Venue ids, most wanted first.
+    public var preferredVisits: [String]
+    /// The document kind each delegate holds (nil: none given).
+    public var documentKinds: [IdentityDocument.Kind?]
+    /// When the documents were handed in (the registration's acceptance).
+    public var documentsGivenAt: Date
+
+    public init(
+        id: String, name: String, role: DelegationRole, size: Int, interpreterLanguages: [Language], interests: [String], sectors: [String],
+        preferredVisits: [String], documentKinds: [IdentityDocument.Kind?], documentsGivenAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.size = size
+        self.interpreterLanguages = interpreterLanguages
+        self.interests = interests
+        self.sectors = sectors
+        self.preferredVisits = preferredVisits
+        self.documentKinds = documentKinds
+        self.documentsGivenAt = documentsGivenAt
+    }
+
+    /// From an accepted registration.
+    public init(_ accepted: RegistrationAccepted) {
+        let delegation = accepted.delegation
+        self.init(
+            id: accepted.registrationID, name: delegation.organisation.name, role: delegation.role, size: delegation.delegates.count,
+            interpreterLanguages: Array(Set(delegation.delegates.filter(\.needsInterpreter).map(\.language))).sorted { $0.rawValue < $1.rawValue },
+            interests: Array(delegation.interests.tags.union(delegation.organisation.sectors)).sorted(),
+            sectors: delegation.organisation.sectors.sorted(),
+            preferredVisits: delegation.preferredVisits,
+            documentKinds: delegation.delegates.map { $0.identityDocument?.kind },
+            documentsGivenAt: accepted.acceptedAt)
+    }
+
+    /// Whether every delegate holds an accepted document, handed in before the deadline.
+    public func mayEnter(_ access: RestrictedAccess?) -> Bool {
+        guard let access else { return true }
+        return documentsGivenAt <= access.deadline && documentKinds.allSatisfy { kind in kind.map(access.documents.contains) ?? false }
+    }
+}
+
+/// Everything one plan is made from.
+public struct PlanningInput: Sendable, Codable, Equatable {
+    public var programme: ProgrammePublished
+    public var delegations: [PlanningDelegation]
+
+    public init(programme: ProgrammePublished, delegations: [PlanningDelegation]) {
+        self.programme = programme
+        self.delegations = delegations.sorted { $0.id < $1.id }
+    }
+}
