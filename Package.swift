@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "ICalendarTests", dependencies: ["ICalendar", "TestSupport"], path: "Tests/ICalendarTests"),
 
         // The itinerary planning service: a pure planner, the service library, the executable.
-        .target(name: "ItineraryPlanner", dependencies: ["Messages"], path: "Services/Itineraries/Planner"),
+        .target(name: "ItineraryPlanner", dependencies: ["Messages", "ICalendar"], path: "Services/Itineraries/Planner"),
         .testTarget(name: "ItineraryPlannerTests", dependencies: ["ItineraryPlanner", "TestSupport"], path: "Tests/ItineraryPlannerTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.

@@ -18,10 +18,12 @@ public struct ItineraryItem: Sendable, Codable, Hashable {
     /// For a meeting: the other company.
     public var counterpart: String?
     public var table: Int?
+    /// How often this item changed since it was first sent (the iCalendar `SEQUENCE`).
+    public var sequence: Int
 
     public init(
         uid: String, kind: Kind, title: LocalizedText, venueID: String? = nil, address: String? = nil, start: Date, end: Date,
-        busID: String? = nil, counterpart: String? = nil, table: Int? = nil
+        busID: String? = nil, counterpart: String? = nil, table: Int? = nil, sequence: Int = 0
     ) {
         self.uid = uid
         self.kind = kind
@@ -33,6 +35,24 @@ public struct ItineraryItem: Sendable, Codable, Hashable {
         self.busID = busID
         self.counterpart = counterpart
         self.table = table
+        self.sequence = sequence
+    }
+
+    private enum CodingKeys: String, CodingKey { case uid, kind, title, venueID, address, start, end, busID, counterpart, table, sequence }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        uid = try c.decode(String.self, forKey: .uid)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        title = try c.decode(LocalizedText.self, forKey: .title)
+        venueID = try c.decodeIfPresent(String.self, forKey: .venueID)
+        address = try c.decodeIfPresent(String.self, forKey: .address)
+        start = try c.decode(Date.self, forKey: .start)
+        end = try c.decode(Date.self, forKey: .end)
+        busID = try c.decodeIfPresent(String.self, forKey: .busID)
+        counterpart = try c.decodeIfPresent(String.self, forKey: .counterpart)
+        table = try c.decodeIfPresent(Int.self, forKey: .table)
+        sequence = try c.decodeIfPresent(Int.self, forKey: .sequence) ?? 0
     }
 }
 

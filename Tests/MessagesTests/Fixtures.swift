@@ -187,7 +187,7 @@ enum Fixtures {
     static let fullItem = ItineraryItem(
         uid: "reg-fixture.meeting.b2b-1", kind: .meeting, title: text("Meeting: Song Han Logistics JSC"), venueID: "enosta-hall",
         address: "280–282 Trần Hưng Đạo, Công viên Phần mềm số 2, Đà Nẵng", start: time("2026-01-13T10:00:00+07:00"),
-        end: time("2026-01-13T10:30:00+07:00"), busID: "bus-1", counterpart: "Công ty Cổ phần Logistics Sông Hàn", table: 4
+        end: time("2026-01-13T10:30:00+07:00"), busID: "bus-1", counterpart: "Công ty Cổ phần Logistics Sông Hàn", table: 4, sequence: 2
     )
 
     static let fullUnmet = UnmetPreference(venueID: "dsac", reason: .documentsMissing, detail: "No passport on file.")

@@ -27,7 +27,7 @@ public struct RegistrationsConfiguration: Sendable {
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
         var vault: IdentityVault?
         if let spec = reader.optionalString("REGISTRATIONS_IDENTITY_KEYS") {
-            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("\(error)") }
+            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("REGISTRATIONS_IDENTITY_KEYS: \(error)") }
         } else {
             reader.problem("REGISTRATIONS_IDENTITY_KEYS is required: the AES-256 key(s) for identity documents, e.g. k1:$(openssl rand -base64 32)")
         }

@@ -2,13 +2,13 @@ import Crypto
 import Foundation
 import Messages
 
-/// Encrypts identity documents at rest with AES-256-GCM.
+/// Encrypts identity documents at rest with AES-256-GCM (registrations and itineraries hold them).
 ///
 /// Keys are named: every ciphertext records the id of the key that sealed it, and the row's
 /// registration id is authenticated with it (a ciphertext moved to another row does not open).
-/// Rotation: put the new key first in `REGISTRATIONS_IDENTITY_KEYS` (keeping the old ones after
-/// it), restart, run `registrations rotate-keys` to re-seal every row under the new key, then
-/// drop the old key.
+/// Rotation: put the new key first in the service's `…_IDENTITY_KEYS` (keeping the old ones after
+/// it), restart, run the service's `rotate-keys` command to re-seal every row under the new key,
+/// then drop the old key.
 public struct IdentityVault: Sendable {
     public let currentKeyID: String
     /// Raw key bytes by id (`SymmetricKey` is not `Sendable`; one is made per use).
@@ -70,7 +70,7 @@ public struct IdentityVault: Sendable {
 
         public var description: String {
             switch self {
-            case .badKeySpec(let reason): return "REGISTRATIONS_IDENTITY_KEYS: \(reason)"
+            case .badKeySpec(let reason): return reason
             case .unknownKey(let id): return "identity key '\(id)' is not configured (rotation: keep old keys after the current one until `rotate-keys` has run)"
             case .sealFailed: return "could not seal identity documents"
             }
