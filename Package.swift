@@ -85,6 +85,24 @@ let package = Package(
         // The itinerary planning service: a pure planner, the service library, the executable.
         .target(name: "ItineraryPlanner", dependencies: ["Messages", "ICalendar"], path: "Services/Itineraries/Planner"),
         .testTarget(name: "ItineraryPlannerTests", dependencies: ["ItineraryPlanner", "TestSupport"], path: "Tests/ItineraryPlannerTests"),
+        .target(
+            name: "ItinerariesCore",
+            dependencies: [
+                "ItineraryPlanner", "ServiceRuntime", "Messages", "ICalendar",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/Itineraries/Core"
+        ),
+        .executableTarget(
+            name: "itineraries",
+            dependencies: [
+                "ItinerariesCore", "ItineraryPlanner", "ServiceRuntime", "Messages",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Itineraries/Main"
+        ),
+        .testTarget(name: "ItinerariesTests", dependencies: ["ItinerariesCore", "TestSupport"], path: "Tests/ItinerariesTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(

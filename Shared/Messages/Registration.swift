@@ -90,8 +90,10 @@ public struct RegistrationAccepted: MessagePayload {
     /// True when it came off the waiting list.
     public var promoted: Bool
     public var acceptedAt: Date
+    /// When the accepted revision was submitted (what document deadlines are measured against).
+    public var submittedAt: Date?
 
-    public init(registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false, acceptedAt: Date) {
+    public init(registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false, acceptedAt: Date, submittedAt: Date? = nil) {
         self.registrationID = registrationID
         self.eventID = eventID
         self.reference = reference
@@ -99,9 +101,10 @@ public struct RegistrationAccepted: MessagePayload {
         self.delegation = delegation
         self.promoted = promoted
         self.acceptedAt = acceptedAt
+        self.submittedAt = submittedAt
     }
 
-    private enum CodingKeys: String, CodingKey { case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt }
+    private enum CodingKeys: String, CodingKey { case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -112,6 +115,7 @@ public struct RegistrationAccepted: MessagePayload {
         delegation = try c.decode(Delegation.self, forKey: .delegation)
         promoted = try c.decodeIfPresent(Bool.self, forKey: .promoted) ?? false
         acceptedAt = try c.decode(Date.self, forKey: .acceptedAt)
+        submittedAt = try c.decodeIfPresent(Date.self, forKey: .submittedAt)
     }
 }
 

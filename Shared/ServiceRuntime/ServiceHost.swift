@@ -24,6 +24,17 @@ public final class ServiceHost: Sendable {
     private let handler: any MessageHandler
     private let logger: Logger
     private let routes: @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void
+    private let extraServices: @Sendable (Context) -> [any Service]
+
+    /// What a service's own background services (e.g. a planner) get to work with.
+    public struct Context: Sendable {
+        public let configuration: ServiceConfiguration
+        public let store: ServiceStore
+        public let metrics: ServiceMetrics
+        public let logger: Logger
+        /// Ring after committing outbox rows, so the relay publishes them at once.
+        public let outbox: Doorbell
+    }
     private let listeningPort = Mutex<Int?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)
 
@@ -33,12 +44,14 @@ public final class ServiceHost: Sendable {
         configuration: ServiceConfiguration, handler: any MessageHandler, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void = { _ in },
         routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void = { _, _ in },
+        extraServices: @escaping @Sendable (Context) -> [any Service] = { _ in [] },
         connectPatience: Double = 60
     ) async throws {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
         self.routes = routes
+        self.extraServices = extraServices
         store = try ServiceStore(path: configuration.storePath, synchronous: configuration.synchronous, migrations: migrations)
         metrics = ServiceMetrics(service: configuration.serviceName)
         var publishingConfiguration = configuration.amqp
@@ -85,12 +98,12 @@ public final class ServiceHost: Sendable {
                 listeningPort.withLock { $0 = port }
                 logger.info("HTTP listening", metadata: ["http.address": "\(configuration.httpHost):\(port)"])
             })
+        let extras = extraServices(Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell))
+        // Shut down in reverse: the pipeline stops first, the relay flushes last.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: http),
-                .init(service: relay),
-                .init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            services: [.init(service: http), .init(service: relay)]
+                + extras.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) }
+                + [.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: signals,
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = Duration.seconds(configuration.shutdownTimeout)

@@ -23,7 +23,7 @@ enum Fixtures {
         case .registrationAccepted:
             return RegistrationAccepted(
                 registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
-                promoted: true, acceptedAt: time("2026-01-10T08:00:00+07:00")
+                promoted: true, acceptedAt: time("2026-01-10T08:00:00+07:00"), submittedAt: time("2026-01-06T11:20:00+07:00")
             )
         case .registrationWaitlisted:
             return RegistrationWaitlisted(

@@ -270,16 +270,23 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
     @Test func registrationClosesAfterTheProgrammesDeadline() {
         let deadline = Samples.danang(day: 10, 17)
         let programme = EventProgramme(Samples.programme(deadline: deadline))
-        let submission = Self.sample()
+        var submission = Self.sample()
+        submission.submittedAt = nil
 
+        // Without submittedAt, the time of processing counts.
         #expect(Self.validator(today: Samples.danang(day: 9, 12)).issues(in: submission, programme: programme) == [])
         #expect(Self.validator(today: deadline).issues(in: submission, programme: programme) == [])
-
         let late = Self.validator(today: Samples.danang(day: 10, 17, 1)).issues(in: submission, programme: programme)
         #expect(late.map(\.path) == ["eventID"])
         #expect(late.map(\.code) == ["registration_closed"])
         #expect(late.first?.message.contains("danang-2026-01") == true)
         #expect(late.first?.message.contains("closed") == true)
+
+        // With submittedAt, the submission counts from when it was made, however late it is processed.
+        submission.submittedAt = Samples.danang(day: 10, 16)
+        #expect(Self.validator(today: Samples.danang(day: 20, 9)).issues(in: submission, programme: programme) == [])
+        submission.submittedAt = Samples.danang(day: 10, 17, 1)
+        #expect(Self.validator(today: Samples.danang(day: 9, 9)).issues(in: submission, programme: programme).map(\.code) == ["registration_closed"])
     }
 
     @Test func deadlineIsNotCheckedWithoutAProgramme() {

@@ -18,7 +18,7 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
     public var preferredVisits: [String]
     /// The document kind each delegate holds (nil: none given).
     public var documentKinds: [IdentityDocument.Kind?]
-    /// When the documents were handed in (the registration's acceptance).
+    /// When the documents were handed in (the accepted revision's submission).
     public var documentsGivenAt: Date
 
     public init(
@@ -47,7 +47,7 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
             sectors: delegation.organisation.sectors.sorted(),
             preferredVisits: delegation.preferredVisits,
             documentKinds: delegation.delegates.map { $0.identityDocument?.kind },
-            documentsGivenAt: accepted.acceptedAt)
+            documentsGivenAt: accepted.submittedAt ?? accepted.acceptedAt)
     }
 
     /// Whether every delegate holds an accepted document, handed in before the deadline.

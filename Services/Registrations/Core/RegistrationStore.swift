@@ -19,6 +19,8 @@ public struct RegistrationRecord: Sendable, Equatable, Codable {
     /// Arrival order on the waiting list (nil unless waitlisted).
     public var waitlistSequence: Int64?
     public var correlationID: String?
+    /// The accepted revision's own `submittedAt`, if it gave one.
+    public var submittedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -65,6 +67,9 @@ public enum RegistrationStore {
                     rejected_at TEXT NOT NULL
                 );
                 """)
+        }
+        migrator.registerMigration("registrations-2") { db in
+            try db.execute(sql: "ALTER TABLE registrations ADD COLUMN submitted_at TEXT")
         }
     }
 
@@ -115,16 +120,18 @@ public enum RegistrationStore {
         try db.execute(
             sql: """
                 INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                    waitlist_seq, correlation_id, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    waitlist_seq, correlation_id, submitted_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(registration_id) DO UPDATE SET revision = excluded.revision, status = excluded.status,
                     organisation = excluded.organisation, delegate_count = excluded.delegate_count, delegation = excluded.delegation,
-                    waitlist_seq = excluded.waitlist_seq, correlation_id = excluded.correlation_id, updated_at = excluded.updated_at
+                    waitlist_seq = excluded.waitlist_seq, correlation_id = excluded.correlation_id, submitted_at = excluded.submitted_at,
+                    updated_at = excluded.updated_at
                 """,
             arguments: [
                 record.registrationID, record.eventID, record.reference, record.revision, record.status.rawValue,
                 record.delegation.organisation.name, record.delegateCount, delegation,
-                record.waitlistSequence, record.correlationID, MessageCoding.format(record.createdAt), MessageCoding.format(record.updatedAt),
+                record.waitlistSequence, record.correlationID, record.submittedAt.map(MessageCoding.format),
+                MessageCoding.format(record.createdAt), MessageCoding.format(record.updatedAt),
             ])
     }
 
@@ -191,6 +198,7 @@ public enum RegistrationStore {
             status: RegistrationRecord.Status(rawValue: row["status"]) ?? .cancelled,
             delegation: try MessageCoding.decode(Delegation.self, from: Data(delegationText.utf8)),
             waitlistSequence: row["waitlist_seq"], correlationID: row["correlation_id"],
+            submittedAt: (row["submitted_at"] as String?).flatMap(MessageCoding.parse),
             createdAt: (row["created_at"] as String?).flatMap(MessageCoding.parse) ?? Date(timeIntervalSince1970: 0),
             updatedAt: (row["updated_at"] as String?).flatMap(MessageCoding.parse) ?? Date(timeIntervalSince1970: 0))
     }

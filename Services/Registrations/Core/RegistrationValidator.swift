@@ -77,7 +77,8 @@ public struct RegistrationValidator: Sendable {
         if !submission.consent.dataProcessing {
             issues.add("consent.dataProcessing", "consent_required", "the delegation must consent to the processing of its data for the event")
         }
-        if let programme, let deadline = programme.registrationDeadline, today() > deadline {
+        // A submission counts from when it was made (its `submittedAt`), not when it is processed.
+        if let programme, let deadline = programme.registrationDeadline, (submission.submittedAt ?? today()) > deadline {
             issues.add("eventID", "registration_closed", "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline))")
         }
         return issues.items

@@ -67,7 +67,7 @@ public struct RegistrationsHandler: MessageHandler {
             registrationID: existing?.registrationID ?? Self.registrationID(eventID: submission.eventID, reference: submission.reference),
             eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
             status: existing?.status ?? .waitlisted, delegation: submission.delegation, waitlistSequence: existing?.waitlistSequence,
-            correlationID: correlation, createdAt: existing?.createdAt ?? now, updatedAt: now)
+            correlationID: correlation, submittedAt: submission.submittedAt, createdAt: existing?.createdAt ?? now, updatedAt: now)
 
         switch existing?.status {
         case .accepted?:
@@ -204,7 +204,7 @@ public struct RegistrationsHandler: MessageHandler {
         return try OutboundMessage(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
-                delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt),
+                delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt, submittedAt: record.submittedAt),
             correlationID: record.correlationID)
     }
 

@@ -1,0 +1,42 @@
+import Foundation
+import ServiceRuntime
+
+/// The itineraries service's settings: the shared ones (`ServiceConfiguration`, prefix
+/// `ITINERARIES`) plus
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `ITINERARIES_IDENTITY_KEYS` | (required) | `id:base64key[,…]`: AES-256 keys sealing the identity documents kept for access lists, current first |
+/// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
+/// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
+public struct ItinerariesConfiguration: Sendable {
+    public var service: ServiceConfiguration
+    public var vault: IdentityVault
+    public var debounce: Double
+    public var maxWait: Double
+
+    public static let defaultHTTPPort = 8082
+
+    public init(service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5) {
+        self.service = service
+        self.vault = vault
+        self.debounce = debounce
+        self.maxWait = maxWait
+    }
+
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ItinerariesConfiguration {
+        var reader = EnvironmentReader(environment)
+        let service = ServiceConfiguration.read(service: "itineraries", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
+        let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
+        var vault: IdentityVault?
+        if let spec = reader.optionalString("ITINERARIES_IDENTITY_KEYS") {
+            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("ITINERARIES_IDENTITY_KEYS: \(error)") }
+        } else {
+            reader.problem("ITINERARIES_IDENTITY_KEYS is required: the AES-256 key(s) sealing identity documents, e.g. k1:$(openssl rand -base64 32)")
+        }
+        try reader.validate()
+        guard let vault else { throw ConfigurationError(problems: ["ITINERARIES_IDENTITY_KEYS is missing"]) }
+        return ItinerariesConfiguration(service: service, vault: vault, debounce: debounce, maxWait: maxWait)
+    }
+}

@@ -1,0 +1,156 @@
+// The itineraries service (`itineraries serve`, the default) and its offline tools: plan and
+// score without a broker, export from the store. Configuration comes from the environment.
+import ArgumentParser
+import Foundation
+import ItinerariesCore
+import ItineraryPlanner
+import Logging
+import Messages
+import ServiceRuntime
+
+@main
+struct Itineraries: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "itineraries",
+        abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
+        subcommands: [Serve.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.")
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        StructuredLogHandler.bootstrap(level: configuration.service.logLevel, format: configuration.service.logFormat)
+        let logger = Logger(label: "itineraries")
+        logger.info("starting", metadata: ["store": "\(configuration.service.storePath)", "broker": "\(configuration.service.amqp)"])
+        try await ItinerariesService.makeHost(configuration, logger: logger).run()
+    }
+}
+
+/// The programme and registrations files the offline commands read.
+struct InputFiles: ParsableArguments {
+    @Option(name: .long, help: "A programme.published JSON file.") var programme: String
+    @Option(name: .long, help: "A JSON array of registration.accepted (or registration.submitted) payloads.") var registrations: String
+
+    func load() throws -> PlanningInput {
+        let programme = try MessageCoding.decode(ProgrammePublished.self, from: try read(self.programme))
+        let data = try read(registrations)
+        let delegations: [PlanningDelegation]
+        if let accepted = try? MessageCoding.decode([RegistrationAccepted].self, from: data) {
+            delegations = accepted.filter { $0.eventID == programme.eventID }.map(PlanningDelegation.init)
+        } else {
+            let submitted = try MessageCoding.decode([RegistrationSubmitted].self, from: data)
+            delegations = submitted.filter { $0.eventID == programme.eventID }.map { submission in
+                PlanningDelegation(RegistrationAccepted(
+                    registrationID: submission.reference, eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
+                    delegation: submission.delegation, acceptedAt: submission.submittedAt ?? programme.publishedAt, submittedAt: submission.submittedAt))
+            }
+        }
+        return PlanningInput(programme: programme, delegations: delegations)
+    }
+
+    private func read(_ path: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read '\(path)'") }
+        return data
+    }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Plan offline: programme + registrations → plan JSON.")
+
+    @OptionGroup var files: InputFiles
+    @Option(name: .long, help: "Where to write the plan (default: standard output).") var out: String?
+    @Option(name: .long, help: "A previous plan to re-plan from (stable).") var previous: String?
+
+    func run() async throws {
+        let input = try files.load()
+        let previousPlan = try previous.map { path in try MessageCoding.decode(Plan.self, from: FileManager.default.contents(atPath: path) ?? Data()) }
+        let started = ContinuousClock.now
+        let plan = Planner().plan(input, previous: previousPlan)
+        let elapsed = ContinuousClock.now - started
+        let checker = PlanChecker()
+        let data = try MessageCoding.encode(plan)
+        if let out { try data.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(data + Data("\n".utf8)) }
+        let score = checker.score(of: plan, for: input)
+        let violations = checker.violations(of: plan, for: input)
+        FileHandle.standardError.write(Data("""
+            planned \(input.delegations.count) delegations in \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))): \(plan.tours.count) tours, \(plan.meetings.count) meetings, score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
+            """.utf8))
+    }
+}
+
+struct ScoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Check any plan: hard-constraint violations and soft score (exit 1 if any violation).")
+
+    @OptionGroup var files: InputFiles
+    @Option(name: .long, help: "The plan JSON to check.") var plan: String
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let input = try files.load()
+        let plan = try MessageCoding.decode(Plan.self, from: FileManager.default.contents(atPath: self.plan) ?? Data())
+        let checker = PlanChecker()
+        let violations = checker.violations(of: plan, for: input)
+        let score = checker.score(of: plan, for: input)
+        if json {
+            struct Report: Codable { var violations: [PlanChecker.Violation]; var score: PlanChecker.Score }
+            print(String(decoding: try MessageCoding.encode(Report(violations: violations, score: score)), as: UTF8.self))
+        } else {
+            print("hard-constraint violations: \(violations.count)")
+            for violation in violations { print("  - \(violation)") }
+            print("""
+                score: \(String(format: "%.1f", score.total))
+                  visit value \(String(format: "%.1f", score.visitValue)); preferred visits \(score.preferredGranted)/\(score.preferredAsked)
+                  meetings \(score.mutualMeetings) mutual, \(score.oneSidedMeetings) one-sided
+                  interpreter needs covered \(score.interpreterCovered)/\(score.interpreterNeeded)
+                """)
+        }
+        if !violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), headcounts.")
+
+    @Option(name: .long, help: "The event id.") var event: String
+    @Option(name: .long, help: "A delegation (registration id).") var delegation: String?
+    @Option(name: .long, help: "A bus id.") var bus: String?
+    @Option(name: .long, help: "json or ics.") var format = "json"
+    @Option(name: .long, help: "Language of titles in .ics: vi, zh-Hans, en.") var language = "en"
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+        let output = try await store.database.read { db in
+            try ItineraryExport.render(event: event, delegation: delegation, bus: bus, format: format, language: Language(rawValue: language) ?? .english, in: db)
+        }
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the environment and print the settings (no secrets).")
+
+    func run() async throws {
+        let c = try loadConfiguration()
+        print("""
+            broker:           \(c.service.amqp)
+            store:            \(c.service.storePath)
+            http:             \(c.service.httpHost):\(c.service.httpPort)
+            re-plan:          after \(c.debounce) s of quiet, at most \(c.maxWait) s after a change
+            identity key:     \(c.vault.currentKeyID)
+            """)
+    }
+}
+
+func loadConfiguration() throws -> ItinerariesConfiguration {
+    do {
+        return try ItinerariesConfiguration.fromEnvironment()
+    } catch {
+        FileHandle.standardError.write(Data("itineraries: \(error)\n".utf8))
+        throw ExitCode(78)
+    }
+}
