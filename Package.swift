@@ -126,7 +126,8 @@ let package = Package(
             path: "Tests/Smoke"
         ),
 
-        // Benchmarks (release build, run by deploy/bench).
+        // Benchmarks (release builds, run by deploy/bench and deploy/bench-planner).
+        .executableTarget(name: "planner-bench", dependencies: ["ItineraryPlanner", "Messages"], path: "Tests/Benchmarks/PlannerBenchmark"),
         .executableTarget(
             name: "amqp-bench",
             dependencies: [

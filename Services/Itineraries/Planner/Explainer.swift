@@ -16,12 +16,16 @@ struct Explainer {
     func explained(_ visitors: [PlanningDelegation]) -> Plan {
         var plan = plan
         var unmet: [String: [UnmetPreference]] = [:]
+        var toursOf: [String: [Tour]] = [:]
+        for tour in plan.tours { for passenger in tour.passengers { toursOf[passenger, default: []].append(tour) } }
+        var visitsTo: [String: [Tour]] = [:]
+        for tour in plan.tours { for stop in tour.stops { visitsTo[stop.venueID, default: []].append(tour) } }
         for delegation in visitors {
-            let mine = plan.tours.filter { $0.passengers.contains(delegation.id) }
+            let mine = toursOf[delegation.id] ?? []
             let seen = Set(mine.flatMap(\.stops).map(\.venueID))
             var reasons: [UnmetPreference] = []
             for venueID in delegation.preferredVisits where !seen.contains(venueID) {
-                reasons.append(reason(delegation, venueID, myTours: mine))
+                reasons.append(reason(delegation, venueID, myTours: mine, groupsThere: visitsTo[venueID] ?? []))
             }
             if !reasons.isEmpty { unmet[delegation.id] = reasons }
         }
@@ -29,7 +33,7 @@ struct Explainer {
         return plan
     }
 
-    private func reason(_ delegation: PlanningDelegation, _ venueID: String, myTours: [Tour]) -> UnmetPreference {
+    private func reason(_ delegation: PlanningDelegation, _ venueID: String, myTours: [Tour], groupsThere: [Tour]) -> UnmetPreference {
         guard let venue = model.venues[venueID], venue.isSiteVisit else {
             return UnmetPreference(venueID: venueID, reason: .unknownVenue, detail: "'\(venueID)' is not a site visit of this event")
         }
@@ -44,7 +48,6 @@ struct Explainer {
             return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation (\(delegation.size)) is larger than a visit group there (\(venue.capacityPerVisit))")
         }
         let name = venue.name.text(in: .english)
-        let toursThere = plan.tours.filter { tour in openDays.contains { $0.date == tour.day } }
         guard let mine = myTours.first(where: { tour in openDays.contains { $0.date == tour.day } }) else {
             return UnmetPreference(venueID: venueID, reason: .full, detail: "no seat was free on a bus on the days \(name) is open")
         }
@@ -52,7 +55,6 @@ struct Explainer {
         if groupSize > venue.capacityPerVisit {
             return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation's bus group (\(groupSize)) is larger than a visit group at \(name) (\(venue.capacityPerVisit))")
         }
-        let groupsThere = toursThere.filter { tour in tour.stops.contains { $0.venueID == venueID } }
         if !groupsThere.isEmpty, groupsThere.allSatisfy({ tour in tour.passengers.reduce(0) { $0 + (sizes[$1] ?? 0) } + delegation.size > venue.capacityPerVisit }) {
             return UnmetPreference(venueID: venueID, reason: .full, detail: "the visit groups to \(name) are full")
         }

@@ -9,13 +9,28 @@ public struct Plan: Sendable, Codable, Equatable {
     public var meetings: [Meeting]
     /// Preferences not met, by delegation id.
     public var unmet: [String: [UnmetPreference]]
+    /// Every delegation the plan was made for (placed or not), so a re-plan can tell newcomers.
+    public var delegations: [String]
 
-    public init(eventID: String, programmeVersion: Int, tours: [Tour], meetings: [Meeting], unmet: [String: [UnmetPreference]]) {
+    public init(eventID: String, programmeVersion: Int, tours: [Tour], meetings: [Meeting], unmet: [String: [UnmetPreference]], delegations: [String] = []) {
         self.eventID = eventID
         self.programmeVersion = programmeVersion
         self.tours = tours
         self.meetings = meetings
         self.unmet = unmet
+        self.delegations = delegations
+    }
+
+    private enum CodingKeys: String, CodingKey { case eventID, programmeVersion, tours, meetings, unmet, delegations }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        eventID = try c.decode(String.self, forKey: .eventID)
+        programmeVersion = try c.decode(Int.self, forKey: .programmeVersion)
+        tours = try c.decode([Tour].self, forKey: .tours)
+        meetings = try c.decode([Meeting].self, forKey: .meetings)
+        unmet = try c.decodeIfPresent([String: [UnmetPreference]].self, forKey: .unmet) ?? [:]
+        delegations = try c.decodeIfPresent([String].self, forKey: .delegations) ?? []
     }
 
     /// The tour a delegation rides on `day`, if any.

@@ -24,6 +24,7 @@ public struct Planner: Sendable {
         let model = EventModel(input.programme)
         let delegations = Dictionary(input.delegations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let visitors = input.delegations.filter { $0.role == .visiting && $0.size > 0 }
+        let considered = Set(previous?.delegations ?? [])
         var visited: [String: Set<String>] = [:]
         var tours: [Tour] = []
         for day in model.days {
@@ -33,7 +34,7 @@ public struct Planner: Sendable {
             if kept.isEmpty {
                 dayTours = builder.planFresh(visitors: visitors, buses: input.programme.buses, rounds: improvementRounds)
             } else {
-                dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept)
+                dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept, considered: considered)
             }
             let assigned = assignInterpreters(dayTours, delegations: delegations, interpreters: input.programme.interpreters)
             for tour in assigned {
@@ -41,20 +42,41 @@ public struct Planner: Sendable {
             }
             tours += assigned
         }
+        // Meetings are looked for anew only for companies whose situation changed (new, gone,
+        // on another tour, or who lost a meeting); the others keep theirs.
+        let changed: Set<String>? = previous.map { previous in
+            var changed = Set(input.delegations.map(\.id)).symmetricDifference(considered)
+            let before = Dictionary(grouping: previous.tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues { $0.map(\.1) }
+            let after = Dictionary(grouping: tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues { $0.map(\.1) }
+            for id in Set(before.keys).union(after.keys) where before[id] ?? [] != after[id] ?? [] { changed.insert(id) }
+            for meeting in previous.meetings where changed.contains(meeting.visitorID) || changed.contains(meeting.hostID) {
+                changed.formUnion([meeting.visitorID, meeting.hostID])
+            }
+            return changed
+        }
         let meetings = MeetingScheduler(model: model, delegations: input.delegations, tours: tours)
-            .schedule(keeping: previous?.meetings ?? [])
-        let plan = Plan(eventID: input.programme.eventID, programmeVersion: input.programme.version, tours: tours, meetings: meetings, unmet: [:])
+            .schedule(keeping: previous?.meetings ?? [], lookingFor: changed)
+        let plan = Plan(
+            eventID: input.programme.eventID, programmeVersion: input.programme.version, tours: tours, meetings: meetings, unmet: [:],
+            delegations: input.delegations.map(\.id))
         return Explainer(model: model, plan: plan, delegations: input.delegations).explained(visitors)
     }
 
-    /// One interpreter per tour per day, where the passengers' languages need one.
+    /// One interpreter per tour per day, where the passengers' languages need one. A tour keeps
+    /// the interpreter it had while they are still needed there.
     private func assignInterpreters(_ tours: [Tour], delegations: [String: PlanningDelegation], interpreters: [Interpreter]) -> [Tour] {
         var tours = tours
-        var free = interpreters.sorted { $0.id < $1.id }
         let needs = tours.indices.map { index in
             Set(tours[index].passengers.flatMap { delegations[$0]?.interpreterLanguages ?? [] })
         }
-        let order = tours.indices.filter { !needs[$0].isEmpty && !tours[$0].stops.isEmpty }
+        let known = Dictionary(interpreters.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for index in tours.indices {
+            guard let id = tours[index].interpreterID else { continue }
+            if known[id].map({ !needs[index].isDisjoint(with: $0.languages) }) != true { tours[index].interpreterID = nil }
+        }
+        let taken = Set(tours.compactMap(\.interpreterID))
+        var free = interpreters.filter { !taken.contains($0.id) }.sorted { $0.id < $1.id }
+        let order = tours.indices.filter { !needs[$0].isEmpty && !tours[$0].stops.isEmpty && tours[$0].interpreterID == nil }
             .sorted { (needs[$0].count, tours[$1].id) > (needs[$1].count, tours[$0].id) }
         for index in order {
             let ranked = free.enumerated()
@@ -120,7 +142,8 @@ struct DayPlanner {
             }
             guard round < rounds, improve(&groups, tours: tours, buses: buses) else { break }
         }
-        return tours
+        // A group for which no visit fits goes nowhere: it has no tour.
+        return tours.filter { !$0.stops.isEmpty }
     }
 
     /// Puts delegations on buses, largest first. A bus is anchored on the visit its first
@@ -135,22 +158,23 @@ struct DayPlanner {
         var wishes = Array(repeating: [String: Double](), count: buses.count)
         let open = day.openVenues.map(\.venue.id)
         for delegation in visitors.sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) }) {
-            let wish = Dictionary(uniqueKeysWithValues: open.map { ($0, gain(delegation, $0)) }.filter { $0.1 > 0 })
-            guard let favourite = wish.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { continue }
+            // In venue order, so that sums (and the plan) are the same in every process.
+            let wish = open.map { (venue: $0, weight: gain(delegation, $0)) }.filter { $0.weight > 0 }
+            guard let favourite = wish.max(by: { ($0.weight, $1.venue) < ($1.weight, $0.venue) }) else { continue }
             var best: (index: Int, affinity: Double)?
             for index in buses.indices where loads[index] + delegation.size <= limits[index] {
                 var affinity: Double
                 if let anchor = anchors[index] {
                     guard delegation.mayEnter(anchor.restrictedAccess) else { continue }
-                    affinity = 2 * (wish[anchor.id] ?? 0)
+                    affinity = 2 * (wish.first { $0.venue == anchor.id }?.weight ?? 0)
                     for (venue, weight) in wish { affinity += min(weight, wishes[index][venue] ?? 0) / Double(groups[index].count) }
                 } else {
-                    affinity = favourite.value / 2
+                    affinity = favourite.weight / 2
                 }
                 if affinity > (best?.affinity ?? -1) { best = (index, affinity) }
             }
             guard let best else { continue }
-            if anchors[best.index] == nil, let venue = model.venues[favourite.key] {
+            if anchors[best.index] == nil, let venue = model.venues[favourite.venue] {
                 anchors[best.index] = venue
                 limits[best.index] = min(buses[best.index].seats, venue.capacityPerVisit)
             }
@@ -164,24 +188,26 @@ struct DayPlanner {
     /// Moves delegations to a bus whose route gives them more; true if anything moved.
     private func improve(_ groups: inout [[String]], tours: [Tour], buses: [Bus]) -> Bool {
         let tourOf = Dictionary(tours.map { ($0.busID, $0) }, uniquingKeysWith: { first, _ in first })
+        let stopVenues = buses.map { bus in tourOf[bus.id]?.stops.compactMap { model.venues[$0.venueID] } ?? [] }
+        var loads = groups.map(load)
         var moved = false
         for from in buses.indices {
             for id in groups[from].sorted() {
                 guard let delegation = delegations[id] else { continue }
-                let current = tourOf[buses[from].id]?.stops.reduce(0) { $0 + gain(delegation, $1.venueID) } ?? 0
+                let current = stopVenues[from].reduce(0) { $0 + gain(delegation, $1.id) }
                 var best: (index: Int, value: Double)?
-                for to in buses.indices where to != from && load(groups[to]) + delegation.size <= buses[to].seats {
-                    guard let tour = tourOf[buses[to].id], !tour.stops.isEmpty else { continue }
-                    let fits = tour.stops.allSatisfy { stop in
-                        model.venues[stop.venueID].map { admits($0, groups[to] + [id]) } ?? false
-                    }
+                for to in buses.indices where to != from && !stopVenues[to].isEmpty && loads[to] + delegation.size <= buses[to].seats {
+                    // The route was built for a group that may enter every stop; the newcomer must too.
+                    let fits = stopVenues[to].allSatisfy { loads[to] + delegation.size <= $0.capacityPerVisit && delegation.mayEnter($0.restrictedAccess) }
                     guard fits else { continue }
-                    let value = tour.stops.reduce(0) { $0 + gain(delegation, $1.venueID) }
+                    let value = stopVenues[to].reduce(0) { $0 + gain(delegation, $1.id) }
                     if value > current + 0.5, value > (best?.value ?? 0) { best = (to, value) }
                 }
                 if let best {
                     groups[from].removeAll { $0 == id }
                     groups[best.index].append(id)
+                    loads[from] -= delegation.size
+                    loads[best.index] += delegation.size
                     moved = true
                 }
             }
@@ -234,16 +260,19 @@ struct DayPlanner {
     // MARK: Stable re-planning
 
     /// Keeps the previous tours where they still hold, drops what no longer does, and fits the
-    /// delegations that have no place yet.
-    mutating func replan(visitors: [PlanningDelegation], buses: [Bus], previous: [Tour]) -> [Tour] {
+    /// delegations that have no place yet: newcomers anywhere there is room, delegations that
+    /// were already without a tour only where a place was freed. Nobody else moves; tours that
+    /// changed may add a visit at the end.
+    mutating func replan(visitors: [PlanningDelegation], buses: [Bus], previous: [Tour], considered: Set<String>) -> [Tour] {
         guard !day.openVenues.isEmpty else { return [] }
         let busByID = Dictionary(buses.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let present = Set(visitors.map(\.id))
         var tours: [Tour] = []
+        var changed = Set<String>()  // bus ids
         for old in previous.sorted(by: { $0.busID < $1.busID }) {
             guard let bus = busByID[old.busID] else { continue }
             var passengers = old.passengers.filter(present.contains)
-            // A delegation that grew past the seats leaves (the latest-added last in id order).
+            // A delegation that grew past the seats leaves (the largest first).
             while load(passengers) > bus.seats, let last = passengers.max(by: { (delegations[$0]?.size ?? 0, $1) < (delegations[$1]?.size ?? 0, $0) }) {
                 passengers.removeAll { $0 == last }
             }
@@ -264,14 +293,19 @@ struct DayPlanner {
                 cursor = kept.departure
                 position = kept.venueID
             }
-            tours.append(Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted()))
+            if passengers != old.passengers || stops != old.stops { changed.insert(bus.id) }
+            tours.append(Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted(), interpreterID: old.interpreterID))
         }
-        // Newcomers (and those who lost their seat) go where the route suits them best.
         let placed = Set(tours.flatMap(\.passengers))
+        let wasAboard = Set(previous.flatMap(\.passengers))
+        let unplaced = visitors.filter { !placed.contains($0.id) }.sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) })
         var waiting: [PlanningDelegation] = []
-        for delegation in visitors.filter({ !placed.contains($0.id) }).sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) }) {
+        for delegation in unplaced {
+            // Newcomers (and anyone who lost their seat) may go anywhere; the others only where
+            // a place was freed.
+            let isNew = !considered.contains(delegation.id) || wasAboard.contains(delegation.id)
             var best: (index: Int, value: Double)?
-            for index in tours.indices {
+            for index in tours.indices where isNew || changed.contains(tours[index].busID) {
                 guard let bus = busByID[tours[index].busID], load(tours[index].passengers) + delegation.size <= bus.seats else { continue }
                 let group = tours[index].passengers + [delegation.id]
                 guard tours[index].stops.allSatisfy({ model.venues[$0.venueID].map { admits($0, group) } ?? false }) else { continue }
@@ -280,11 +314,12 @@ struct DayPlanner {
             }
             if let best {
                 tours[best.index].passengers = (tours[best.index].passengers + [delegation.id]).sorted()
-            } else {
+                changed.insert(tours[best.index].busID)
+            } else if isNew {
                 waiting.append(delegation)
             }
         }
-        // The rest ride buses without a tour yet.
+        // Newcomers left over ride buses without a tour yet.
         let used = Set(tours.map(\.busID))
         let idle = buses.filter { !used.contains($0.id) }.sorted { $0.id < $1.id }
         if !waiting.isEmpty, !idle.isEmpty {
@@ -293,10 +328,12 @@ struct DayPlanner {
                 tours.append(route(bus: idle[index], passengers: groups[index].sorted()))
             }
         }
-        // Tours that lost stops may take new ones at the end (nobody else moves).
-        for index in tours.indices where tours[index].stops.count < maxStops {
+        // Tours that changed may take another visit at the end (nobody moves for it).
+        for index in tours.indices where changed.contains(tours[index].busID) && tours[index].stops.count < maxStops {
             guard let bus = busByID[tours[index].busID] else { continue }
+            let interpreter = tours[index].interpreterID
             tours[index] = route(bus: bus, passengers: tours[index].passengers, startingWith: tours[index].stops)
+            tours[index].interpreterID = interpreter
         }
         return tours.filter { !$0.stops.isEmpty }.sorted { $0.busID < $1.busID }
     }
