@@ -712,6 +712,15 @@ def validate(programme: dict, registrations: list):
 # ---------------------------------------------------------------------------------------------
 
 
+def score_plan(binary: Path, inst: Instance, plan_path: Path) -> dict:
+    """`itineraries score --json`: PlanChecker's violations and score of any plan file."""
+    args = ["--programme", str(inst.programme_path), "--registrations", str(inst.registrations_path), "--plan", str(plan_path), "--json"]
+    scored = subprocess.run([str(binary), "score", *args], capture_output=True, text=True)
+    if scored.returncode not in (0, 1):
+        raise SystemExit(f"itineraries score failed ({scored.returncode}): {scored.stderr.strip()}")
+    return json.loads(scored.stdout)
+
+
 def run_planner(binary: Path, inst: Instance, folder: Path) -> dict:
     plan_path = folder / f"{inst.name}.plan.json"
     args = ["--programme", str(inst.programme_path), "--registrations", str(inst.registrations_path)]
@@ -720,10 +729,7 @@ def run_planner(binary: Path, inst: Instance, folder: Path) -> dict:
     wall = time.monotonic() - started
     if planned.returncode != 0:
         raise SystemExit(f"itineraries plan failed ({planned.returncode}): {planned.stderr.strip()}")
-    scored = subprocess.run([str(binary), "score", *args, "--plan", str(plan_path), "--json"], capture_output=True, text=True)
-    if scored.returncode not in (0, 1):
-        raise SystemExit(f"itineraries score failed ({scored.returncode}): {scored.stderr.strip()}")
-    report = json.loads(scored.stdout)
+    report = score_plan(binary, inst, plan_path)
     match = re.search(r"in ([0-9.,]+)\s*ms", planned.stderr)
     return {
         "plan": json.loads(plan_path.read_text()),
@@ -749,6 +755,16 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
     solved = model.solve(args.time_limit, args.workers, hint=assignment)
     value = ours["score"]["visitValue"]
     best, bound = solved.get("best"), solved.get("bound")
+    # CP-SAT's best tours as a plan, checked and scored by our own PlanChecker (the CLI).
+    checked = None
+    if solved.get("tours") is not None:
+        plan = {"eventID": inst.programme["eventID"], "programmeVersion": ours["plan"].get("programmeVersion", 1),
+                "tours": solved["tours"], "meetings": [], "unmet": {}}
+        path = Path(ours["planPath"]).with_name(f"{inst.name.split(' ')[0]}.cpsat-{timing}.plan.json")
+        path.write_text(json.dumps(plan, indent=2) + "\n")
+        report = score_plan(args.bin / "itineraries", inst, path)
+        checked = {"plan": str(path), "visitValue": report["score"]["visitValue"],
+                   "violations": [f"{v['rule']}: {v['detail']}" for v in report["violations"]]}
     row = {
         "instance": inst.name,
         "timing": timing,
@@ -769,6 +785,7 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
         "buildSeconds": round(build_seconds, 3),
         "model": model.stats(),
         "replay": {"status": replay["status"], "value": replay.get("best"), "problems": problems},
+        "cpsatChecked": checked,
         "cpsatTours": solved.get("tours"),
     }
     # Our plan must be a point of the model worth exactly visitValue, and can never beat a
@@ -778,6 +795,8 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
         warnings.append(f"our plan is not feasible in the {timing} model ({replay['status']}; {'; '.join(problems) or 'fixed values infeasible'})")
     elif replay.get("best") != round(value):
         warnings.append(f"the {timing} model values our plan at {replay.get('best')}, PlanChecker at {value}")
+    if checked is not None and (checked["violations"] or checked["visitValue"] != best):
+        warnings.append(f"PlanChecker scores CP-SAT's {timing} plan at {checked['visitValue']} (model: {best}) with {len(checked['violations'])} violations")
     if bound is not None and value > bound + 1e-9:
         warnings.append(f"our plan ({value}) beats the {timing} model's bound ({bound}): the model does not match the planner")
     row["warnings"] = warnings
@@ -785,7 +804,7 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
 
 
 def table(rows: list) -> str:
-    header = ["instance", "timing", "deleg. (visiting)", "ours", "CP-SAT best", "CP-SAT bound", "gap %", "status", "plan replays", "planner ms", "CP-SAT s"]
+    header = ["instance", "timing", "deleg. (visiting)", "ours", "CP-SAT best", "CP-SAT bound", "gap %", "status", "ours in model", "CP-SAT plan checked", "planner ms", "CP-SAT s"]
     lines = []
     for r in rows:
         lines.append([
@@ -793,6 +812,7 @@ def table(rows: list) -> str:
             "–" if r["best"] is None else str(r["best"]), "–" if r["bound"] is None else str(r["bound"]),
             "–" if r["gapPercent"] is None else f"{r['gapPercent']:.1f}", r["status"],
             "yes" if r["replay"]["status"] in ("OPTIMAL", "FEASIBLE") and r["replay"]["value"] == round(r["ours"]) else "NO",
+            "–" if r["cpsatChecked"] is None else (f"{len(r['cpsatChecked']['violations'])} viol., {r['cpsatChecked']['visitValue']:g}"),
             "–" if r["plannerMs"] is None else f"{r['plannerMs']:.1f}", f"{r['solverSeconds']:.2f}",
         ])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)] if lines else [len(h) for h in header]

@@ -1,0 +1,128 @@
+import AMQP
+import Foundation
+import GRDB
+import ItinerariesCore
+import ItineraryPlanner
+import Messages
+import ServiceRuntime
+import Testing
+import TestSupport
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The itineraries service in-process, fed the seed scenario through the real broker.
+@Suite struct ItinerariesServiceTests {
+    static let sample = URL(fileURLWithPath: TestBroker.root).appendingPathComponent("deploy/sample-data")
+
+    static func seed() throws -> (ProgrammePublished, [RegistrationAccepted]) {
+        let programme = try MessageCoding.decode(ProgrammePublished.self, from: Data(contentsOf: sample.appendingPathComponent("programme.json")))
+        let submissions = try MessageCoding.decode([RegistrationSubmitted].self, from: Data(contentsOf: sample.appendingPathComponent("registrations.json")))
+        let accepted = submissions.map { s in
+            RegistrationAccepted(
+                registrationID: "reg-\(s.reference)", eventID: s.eventID, reference: s.reference, revision: s.revision, delegation: s.delegation,
+                acceptedAt: s.submittedAt ?? programme.publishedAt, submittedAt: s.submittedAt)
+        }
+        return (programme, accepted)
+    }
+
+    static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
+        let bed = try await ServiceTestBed(service: "itineraries")
+        let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
+        let host = try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+        let running = Task { try await host.run(signals: []) }
+        do {
+            try await body(bed, host)
+        } catch {
+            await host.shutdown()
+            _ = try? await running.value
+            await bed.tearDown()
+            throw error
+        }
+        await host.shutdown()
+        try await running.value
+        await bed.tearDown()
+    }
+
+    @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {
+        let (programme, accepted) = try Self.seed()
+        try await Self.withService { bed, host in
+            try await bed.publish(programme)
+            for registration in accepted { try await bed.publish(registration) }
+            let planned = await bed.waitFor(ItineraryPlanned.self, count: accepted.count, within: 30)
+            #expect(Set(planned.map(\.registrationID)) == Set(accepted.map(\.registrationID)))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(bed.seen(ItineraryPlanned.self).count == accepted.count, "each delegation hears of its plan once")
+
+            // The stored plan holds every hard constraint and gives visits and meetings.
+            let (version, plan) = try #require(try await host.store.database.read { db in try ItineraryStore.latestPlan(eventID: programme.eventID, in: db) })
+            let input = PlanningInput(programme: programme, delegations: accepted.map(PlanningDelegation.init))
+            #expect(PlanChecker().violations(of: plan, for: input).isEmpty)
+            #expect(!plan.tours.isEmpty && !plan.meetings.isEmpty)
+            #expect(planned.allSatisfy { $0.planVersion <= version })
+            let visits = planned.flatMap(\.items).filter { $0.kind == .visit }
+            #expect(!visits.isEmpty)
+            #expect(planned.allSatisfy { $0.items.contains { $0.kind == .session } }, "everyone attends the networking session")
+            // Delegations without documents never reach the port or the free trade zone.
+            let restricted = Set(programme.venues.filter { $0.restrictedAccess != nil }.map(\.id))
+            for registration in accepted where registration.delegation.delegates.contains(where: { $0.identityDocument == nil }) {
+                let mine = planned.first { $0.registrationID == registration.registrationID }
+                #expect(mine?.items.allSatisfy { !restricted.contains($0.venueID ?? "") } == true)
+            }
+
+            // Over HTTP: the iCalendar file of a delegation with a visit parses, in its language.
+            let port = try #require(host.httpPort)
+            let someone = try #require(planned.first { $0.items.contains { $0.kind == .visit } })
+            let url = URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/delegations/\(someone.registrationID)/itinerary.ics?lang=zh-Hans")!
+            let (data, response) = try await URLSession.shared.data(from: url)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            let file = bed.directory.appendingPathComponent("itinerary.ics")
+            try data.write(to: file)
+            let parsed = try await TestBroker.run("/usr/bin/python3", ["-c", "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(len(list(c.walk('VEVENT'))), len(list(c.walk('VTIMEZONE'))))", file.path])
+            #expect(parsed.trimmingCharacters(in: .whitespacesAndNewlines) == "\(someone.items.count) 1")
+
+            // The access list of the port names only documented visitors, with their numbers.
+            let (list, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/venues/lien-chieu-port/access-list")!)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let entries = try decoder.decode([ItinerariesHTTP.AccessEntry].self, from: list)
+            let portVisitors = Set(plan.tours.filter { $0.stops.contains { $0.venueID == "lien-chieu-port" } }.flatMap(\.passengers))
+            #expect(Set(entries.map(\.registrationID)) == portVisitors)
+            #expect(entries.allSatisfy { !$0.number.isEmpty })
+        }
+    }
+
+    @Test func aCancellationTellsOnlyTheDelegationsItConcerns() async throws {
+        let (programme, accepted) = try Self.seed()
+        try await Self.withService { bed, host in
+            try await bed.publish(programme)
+            for registration in accepted { try await bed.publish(registration) }
+            let planned = await bed.waitFor(ItineraryPlanned.self, count: accepted.count, within: 30)
+            let before = Dictionary(uniqueKeysWithValues: planned.map { ($0.registrationID, $0.items) })
+            let (_, plan) = try #require(try await host.store.database.read { db in try ItineraryStore.latestPlan(eventID: programme.eventID, in: db) })
+            // Someone on a tour and in a meeting cancels.
+            let leaving = try #require(accepted.first { r in
+                plan.tours.contains { $0.passengers.contains(r.registrationID) } && plan.meetings.contains { $0.visitorID == r.registrationID }
+            })
+            try await bed.publish(RegistrationCancelled(
+                registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference, reason: "flight cancelled",
+                delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
+            let changed = await bed.waitFor(ItineraryChanged.self, count: 1, within: 15)
+            try await Task.sleep(for: .seconds(1))
+            let all = bed.seen(ItineraryChanged.self)
+            let mine = try #require(all.first { $0.registrationID == leaving.registrationID })
+            #expect(mine.items.isEmpty)
+            #expect(mine.changes.allSatisfy { $0.kind == .removed })
+            #expect(Set(mine.changes.map(\.uid)) == Set(before[leaving.registrationID]?.map(\.uid) ?? []))
+            // Everyone else who heard something really had a change, and most heard nothing.
+            for message in all where message.registrationID != leaving.registrationID {
+                #expect(!message.changes.isEmpty)
+                #expect(message.items != before[message.registrationID])
+                // A changed item's iCalendar SEQUENCE goes up.
+                #expect(message.changes.filter { $0.kind == .moved || $0.kind == .updated }.allSatisfy { ($0.after?.sequence ?? 0) > ($0.before?.sequence ?? 0) })
+            }
+            #expect(all.count < accepted.count / 2, "\(all.count) delegations told of a change after one cancellation")
+            #expect(!changed.isEmpty)
+        }
+    }
+}
