@@ -122,6 +122,16 @@ import FoundationNetworking
                 #expect(message.changes.filter { $0.kind == .moved || $0.kind == .updated }.allSatisfy { ($0.after?.sequence ?? 0) > ($0.before?.sequence ?? 0) })
             }
             #expect(all.count < accepted.count / 2, "\(all.count) delegations told of a change after one cancellation")
+
+            // Its calendar client gets METHOD:CANCEL for every withdrawn event.
+            let port = try #require(host.httpPort)
+            let url = URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/delegations/\(leaving.registrationID)/cancellations.ics")!
+            let (data, _) = try await URLSession.shared.data(from: url)
+            let file = bed.directory.appendingPathComponent("cancel.ics")
+            try data.write(to: file)
+            let script = "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(set(str(e['STATUS']) for e in c.walk('VEVENT'))), len(list(c.walk('VEVENT'))))"
+            let parsed = try await TestBroker.run("/usr/bin/python3", ["-c", script, file.path])
+            #expect(parsed.trimmingCharacters(in: .whitespacesAndNewlines) == "CANCEL ['CANCELLED'] \(mine.changes.count)")
             #expect(!changed.isEmpty)
         }
     }

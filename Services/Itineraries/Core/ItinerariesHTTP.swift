@@ -13,6 +13,7 @@ import ServiceRuntime
 ///
 /// - `GET /events/{e}/plan` — the latest plan with its version, score and any violations
 /// - `GET /events/{e}/delegations/{id}/itinerary` (`.ics` for iCalendar; `?lang=vi|zh-Hans|en`)
+/// - `GET /events/{e}/delegations/{id}/cancellations.ics` — METHOD:CANCEL for visits taken out
 /// - `GET /events/{e}/buses/{bus}/itinerary` (`.ics`)
 /// - `GET /events/{e}/headcount`
 /// - `GET /events/{e}/venues/{venue}/access-list` (`.csv`)
@@ -78,6 +79,13 @@ public enum ItinerariesHTTP {
                 let told = try await store.database.read { db in try ItineraryStore.told(eventID: s.programme.eventID, in: db)[id]?.items }
                 let items = told ?? s.builder.items(for: id, in: s.plan)
                 return calendar(s.builder.calendar(items, name: name, language: language(request)))
+            }
+            router.get("/events/:eventID/delegations/:id/cancellations.ics") { request, context -> Response in
+                let s = try await load(context)
+                let id = try context.parameters.require("id")
+                let name = s.delegations.first { $0.planning.id == id }?.planning.name ?? id
+                let withdrawn = try await store.database.read { db in try ItineraryStore.told(eventID: s.programme.eventID, in: db)[id]?.withdrawn } ?? []
+                return calendar(s.builder.calendar(withdrawn, name: name, language: language(request), method: .cancel))
             }
             router.get("/events/:eventID/buses/:bus/itinerary") { _, context -> Response in
                 let s = try await load(context)

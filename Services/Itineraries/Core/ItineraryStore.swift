@@ -49,6 +49,10 @@ public enum ItineraryStore {
                 );
                 """)
         }
+        migrator.registerMigration("itineraries-2") { db in
+            // Items taken out of a delegation's itinerary, for the METHOD:CANCEL calendar.
+            try db.execute(sql: "ALTER TABLE itineraries ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '[]'")
+        }
     }
 
     // MARK: Programmes
@@ -126,23 +130,34 @@ public enum ItineraryStore {
             arguments: [plan.eventID, version, String(decoding: try MessageCoding.encode(plan), as: UTF8.self), MessageCoding.format(Date())])
     }
 
-    public static func told(eventID: String, in db: Database) throws -> [String: (version: Int, items: [ItineraryItem])] {
-        var result: [String: (version: Int, items: [ItineraryItem])] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT registration_id, plan_version, items FROM itineraries WHERE event_id = ?", arguments: [eventID]) {
-            let items: String = row[2]
-            result[row[0]] = (row[1], try MessageCoding.decode([ItineraryItem].self, from: Data(items.utf8)))
+    /// What a delegation was last told: its items, and those withdrawn since the first plan.
+    public struct Told: Sendable {
+        public var version: Int
+        public var items: [ItineraryItem]
+        public var withdrawn: [ItineraryItem]
+    }
+
+    public static func told(eventID: String, in db: Database) throws -> [String: Told] {
+        var result: [String: Told] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT registration_id, plan_version, items, withdrawn FROM itineraries WHERE event_id = ?", arguments: [eventID]) {
+            let items: String = row[2], withdrawn: String = row[3]
+            result[row[0]] = Told(
+                version: row[1], items: try MessageCoding.decode([ItineraryItem].self, from: Data(items.utf8)),
+                withdrawn: try MessageCoding.decode([ItineraryItem].self, from: Data(withdrawn.utf8)))
         }
         return result
     }
 
-    public static func saveTold(eventID: String, registrationID: String, version: Int, items: [ItineraryItem], in db: Database) throws {
+    public static func saveTold(eventID: String, registrationID: String, _ told: Told, in db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO itineraries (event_id, registration_id, plan_version, items) VALUES (?, ?, ?, ?) ON CONFLICT(event_id, registration_id) DO UPDATE SET plan_version = excluded.plan_version, items = excluded.items",
-            arguments: [eventID, registrationID, version, String(decoding: try MessageCoding.encode(items), as: UTF8.self)])
-    }
-
-    public static func forgetTold(eventID: String, registrationID: String, in db: Database) throws {
-        try db.execute(sql: "DELETE FROM itineraries WHERE event_id = ? AND registration_id = ?", arguments: [eventID, registrationID])
+            sql: """
+                INSERT INTO itineraries (event_id, registration_id, plan_version, items, withdrawn) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(event_id, registration_id) DO UPDATE SET plan_version = excluded.plan_version, items = excluded.items, withdrawn = excluded.withdrawn
+                """,
+            arguments: [
+                eventID, registrationID, told.version, String(decoding: try MessageCoding.encode(told.items), as: UTF8.self),
+                String(decoding: try MessageCoding.encode(told.withdrawn), as: UTF8.self),
+            ])
     }
 
     // MARK: Re-planning queue

@@ -40,6 +40,16 @@ public final class PlanningService: Service {
         }
     }
 
+    /// The new record of what a delegation was told: withdrawn items accumulate (latest
+    /// sequence), and an item that comes back is no longer withdrawn.
+    static func told(_ version: Int, _ items: [ItineraryItem], _ changes: [ItineraryChange], _ before: ItineraryStore.Told) -> ItineraryStore.Told {
+        let current = Set(items.map(\.uid))
+        let removed = changes.filter { $0.kind == .removed }.compactMap(\.before)
+        let removedIDs = Set(removed.map(\.uid))
+        let withdrawn = before.withdrawn.filter { !current.contains($0.uid) && !removedIDs.contains($0.uid) } + removed
+        return ItineraryStore.Told(version: version, items: items, withdrawn: withdrawn.sorted { $0.uid < $1.uid })
+    }
+
     /// Plans `eventID` now; returns the number of messages emitted.
     @discardableResult
     public func replan(_ eventID: String) async throws -> Int {
@@ -70,17 +80,17 @@ public final class PlanningService: Service {
                             eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: programme.timeZone,
                             changes: changes, items: current, unmet: unmet, changedAt: now),
                         correlationID: delegation.correlationID))
-                    try ItineraryStore.saveTold(eventID: eventID, registrationID: id, version: version, items: current, in: db)
+                    try ItineraryStore.saveTold(eventID: eventID, registrationID: id, Self.told(version, current, changes, before), in: db)
                 } else {
                     outbound.append(try OutboundMessage(
                         ItineraryPlanned(eventID: eventID, registrationID: id, planVersion: version, timeZone: programme.timeZone, items: items, unmet: unmet, plannedAt: now),
                         correlationID: delegation.correlationID))
-                    try ItineraryStore.saveTold(eventID: eventID, registrationID: id, version: version, items: items, in: db)
+                    try ItineraryStore.saveTold(eventID: eventID, registrationID: id, .init(version: version, items: items, withdrawn: told[id]?.withdrawn ?? []), in: db)
                 }
             }
             // Delegations no longer taking part: every item is withdrawn.
             let active = Set(stored.map(\.planning.id))
-            for (id, before) in told.sorted(by: { $0.key < $1.key }) where !active.contains(id) {
+            for (id, before) in told.sorted(by: { $0.key < $1.key }) where !active.contains(id) && !before.items.isEmpty {
                 let (_, changes) = ItineraryBuilder.changes(from: before.items, to: [])
                 let correlation = try ItineraryStore.delegation(id, in: db)?.correlationID
                 outbound.append(try OutboundMessage(
@@ -88,7 +98,7 @@ public final class PlanningService: Service {
                         eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: programme.timeZone,
                         changes: changes, items: [], unmet: [], changedAt: now),
                     correlationID: correlation))
-                try ItineraryStore.forgetTold(eventID: eventID, registrationID: id, in: db)
+                try ItineraryStore.saveTold(eventID: eventID, registrationID: id, Self.told(version, [], changes, before), in: db)
             }
             guard !outbound.isEmpty || previous?.plan != plan else { return (0, previous?.version ?? 0, stored.count) }
             try ItineraryStore.savePlan(plan, version: version, in: db)
