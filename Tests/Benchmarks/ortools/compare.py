@@ -424,6 +424,18 @@ class TourModel:
         for ivs in intervals.values():
             if len(ivs) > 1:
                 m.add_no_overlap(ivs)
+        # Redundant: two routes that cannot both run on the same day (a shared venue would hold
+        # two groups at once, whatever the order) exclude each other. Per route r of bus b and
+        # other bus b': x[b,r] + sum of x[b',r'] over r' in conflict with r <= 1.
+        for t, day in enumerate(ev.days):
+            conflicts = self._conflicts(t)
+            for bus, _ in self.buses:
+                for other, _ in self.buses:
+                    if other == bus:
+                        continue
+                    for ri, clashing in conflicts.items():
+                        if clashing and (bus, t, ri) in self.x:
+                            m.add(self.x[bus, t, ri] + sum(self.x[other, t, rj] for rj in clashing) <= 1)
         for qs in rides.values():  # one bus per delegation and day
             m.add(sum(qs) <= 1)
         # Redundant: a venue hosts at most (window length // visit length) groups a day.
@@ -447,6 +459,45 @@ class TourModel:
                 self.weights[d.id, vid] = w
                 objective.append(w * zv)
         m.maximize(sum(objective))
+
+    def _conflicts(self, t: int) -> dict:
+        """Route index -> indices of the routes (on another bus) it cannot run beside."""
+        ev, day, routes = self.inst.event, self.inst.event.days[t], self.routes[t]
+        windows = dict(day.open)
+        latest = {vid: seconds(we - day.start) - ev.venues[vid].visit_minutes * 60 for vid, (_, we) in windows.items()}
+        duration = {vid: ev.venues[vid].visit_minutes * 60 for vid in windows}
+
+        def compatible(r1, r2) -> bool:
+            shared = sorted({s[0] for s in r1} & {s[0] for s in r2})
+            if not shared:
+                return True
+            if self.timing == "greedy":  # fixed times: overlap at a shared venue
+                t1, t2 = {s[0]: s[1] for s in r1}, {s[0]: s[1] for s in r2}
+                return all(t1[v] + duration[v] <= t2[v] or t2[v] + duration[v] <= t1[v] for v in shared)
+            for order in range(1 << len(shared)):  # which group goes first at each shared venue
+                first = {v: (order >> i) & 1 for i, v in enumerate(shared)}
+                a = [[s[1] for s in r1], [s[1] for s in r2]]
+                index = [{s[0]: k for k, s in enumerate(r1)}, {s[0]: k for k, s in enumerate(r2)}]
+                ok, changed = True, True
+                while ok and changed:
+                    changed = False
+                    for side, route in ((0, r1), (1, r2)):
+                        for k in range(1, len(route)):
+                            prev, cur = route[k - 1][0], route[k][0]
+                            need = a[side][k - 1] + duration[prev] + ev.travel_minutes(prev, cur) * 60
+                            if a[side][k] < need:
+                                a[side][k], changed = need, True
+                    for v in shared:
+                        before, after = (0, 1) if first[v] == 0 else (1, 0)
+                        need = a[before][index[before][v]] + duration[v]
+                        if a[after][index[after][v]] < need:
+                            a[after][index[after][v]], changed = need, True
+                    ok = all(a[side][k] <= latest[route[k][0]] for side, route in ((0, r1), (1, r2)) for k in range(len(route)))
+                if ok:
+                    return True
+            return False
+
+        return {i: [j for j, r2 in enumerate(routes) if not compatible(r1, r2)] for i, r1 in enumerate(routes)}
 
     def stats(self) -> dict:
         return {
