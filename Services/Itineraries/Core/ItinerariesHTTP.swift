@@ -37,7 +37,7 @@ public enum ItinerariesHTTP {
     }
 
     /// Everything a route needs from the store for one event.
-    struct Snapshot {
+    public struct Snapshot: Sendable {
         let programme: ProgrammePublished
         let version: Int
         let plan: Plan
@@ -49,7 +49,7 @@ public enum ItinerariesHTTP {
         }
     }
 
-    static func snapshot(_ eventID: String, in db: Database) throws -> Snapshot? {
+    public static func snapshot(_ eventID: String, in db: Database) throws -> Snapshot? {
         guard let programme = try ItineraryStore.programme(eventID, in: db), let latest = try ItineraryStore.latestPlan(eventID: eventID, in: db) else { return nil }
         return Snapshot(programme: programme, version: latest.version, plan: latest.plan, delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db))
     }
@@ -108,19 +108,24 @@ public enum ItinerariesHTTP {
             router.get("/events/:eventID/venues/:venue/access-list.csv") { _, context -> Response in
                 let s = try await load(context)
                 let entries = try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault)
-                var csv = "registration_id,organisation,full_name,document,number,issuing_country,bus,arrival\r\n"
-                for e in entries {
-                    csv += [e.registrationID, e.organisation, e.fullName, e.document, e.number, e.issuingCountry, e.busID, MessageCoding.format(e.arrival)]
-                        .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
-                        .joined(separator: ",") + "\r\n"
-                }
-                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: csv(entries))))
             }
         }
     }
 
+    /// The access list as CSV (RFC 4180).
+    public static func csv(_ entries: [AccessEntry]) -> String {
+        var csv = "registration_id,organisation,full_name,document,number,issuing_country,bus,arrival\r\n"
+        for e in entries {
+            csv += [e.registrationID, e.organisation, e.fullName, e.document, e.number, e.issuingCountry, e.busID, MessageCoding.format(e.arrival)]
+                .map { $0.unicodeScalars.contains { ",\"\r\n".unicodeScalars.contains($0) } ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
+                .joined(separator: ",") + "\r\n"
+        }
+        return csv
+    }
+
     /// Who will enter a restricted venue, with the documents the site needs in advance.
-    static func accessList(_ s: Snapshot, venue: String, store: ServiceStore, vault: IdentityVault) async throws -> [AccessEntry] {
+    public static func accessList(_ s: Snapshot, venue: String, store: ServiceStore, vault: IdentityVault) async throws -> [AccessEntry] {
         guard s.programme.venues.contains(where: { $0.id == venue }) else { throw HTTPError(.notFound, message: "no venue '\(venue)' in the programme") }
         let visits = s.plan.tours.flatMap { tour in tour.stops.filter { $0.venueID == venue }.map { (tour, $0) } }
         let names = Dictionary(s.delegations.map { ($0.planning.id, $0.planning.name) }, uniquingKeysWith: { first, _ in first })

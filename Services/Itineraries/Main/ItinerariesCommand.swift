@@ -113,17 +113,27 @@ struct ScoreCommand: AsyncParsableCommand {
 }
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), headcounts.")
+    static let configuration = CommandConfiguration(
+        abstract: "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), a restricted venue's access list (CSV), or headcounts.")
 
     @Option(name: .long, help: "The event id.") var event: String
     @Option(name: .long, help: "A delegation (registration id).") var delegation: String?
     @Option(name: .long, help: "A bus id.") var bus: String?
     @Option(name: .long, help: "json or ics.") var format = "json"
     @Option(name: .long, help: "Language of titles in .ics: vi, zh-Hans, en.") var language = "en"
+    @Option(name: .customLong("access-list"), help: "A venue id: who enters it, with their documents (CSV).") var accessList: String?
 
     func run() async throws {
         let configuration = try loadConfiguration()
         let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+        if let venue = accessList {
+            guard let snapshot = try await store.database.read({ db in try ItinerariesHTTP.snapshot(event, in: db) }) else {
+                throw ValidationError("no plan for event '\(event)' in this store")
+            }
+            let entries = try await ItinerariesHTTP.accessList(snapshot, venue: venue, store: store, vault: configuration.vault)
+            FileHandle.standardOutput.write(Data(ItinerariesHTTP.csv(entries).utf8))
+            return
+        }
         let output = try await store.database.read { db in
             try ItineraryExport.render(event: event, delegation: delegation, bus: bus, format: format, language: Language(rawValue: language) ?? .english, in: db)
         }
