@@ -15,8 +15,9 @@ import Messages
 public struct Planner: Sendable {
     /// Visits per tour at most.
     public var maxStopsPerTour = 3
-    /// Improvement rounds (move a delegation to a bus whose route suits it better).
-    public var improvementRounds = 2
+    /// Improvement rounds (move a delegation to a bus whose route suits it better, or move
+    /// the few who keep a group from a visit it wants).
+    public var improvementRounds = 3
 
     public init() {}
 
@@ -101,6 +102,8 @@ struct DayPlanner {
     private let windows: [String: TimeWindow]
     /// Venue id → times taken by tours.
     private var reservations: [String: [(start: Date, end: Date)]] = [:]
+    /// Whether a route may insert a visit before those already chosen (else only after).
+    private var insertion = true
 
     init(model: EventModel, day: EventModel.Day, delegations: [String: PlanningDelegation], visited: [String: Set<String>], maxStops: Int) {
         self.model = model
@@ -133,13 +136,39 @@ struct DayPlanner {
     mutating func planFresh(visitors: [PlanningDelegation], buses: [Bus], rounds: Int) -> [Tour] {
         guard !day.openVenues.isEmpty, !buses.isEmpty else { return [] }
         let buses = buses.sorted { $0.id < $1.id }
-        var groups = assign(visitors, to: buses)
+        // Two ways of grouping: mixing delegations freely, or keeping those who may not enter a
+        // restricted site apart from those who want one. Small events try both and keep the
+        // better day; large ones, where each bus matters less and time does, mix.
+        // Routes can also be built strictly in time order (each next visit after the last) or
+        // with insertion; small events try all four combinations.
+        let variants = visitors.count <= 300 ? [(false, true), (true, true), (false, false), (true, false)] : [(false, true)]
+        var best: (tours: [Tour], value: Double, reservations: [String: [(start: Date, end: Date)]])?
+        for (segregate, insertion) in variants {
+            reservations.removeAll()
+            self.insertion = insertion
+            let tours = planVariant(visitors: visitors, buses: buses, rounds: rounds, segregate: segregate)
+            let value = tours.reduce(0) { sum, tour in
+                sum + tour.passengers.compactMap { delegations[$0] }.reduce(0) { s, d in s + tour.stops.reduce(0) { $0 + gain(d, $1.venueID) } }
+            }
+            if best == nil || value > best?.value ?? 0 { best = (tours, value, reservations) }
+        }
+        reservations = best?.reservations ?? [:]
+        insertion = true
+        return best?.tours ?? []
+    }
+
+    private mutating func planVariant(visitors: [PlanningDelegation], buses: [Bus], rounds: Int, segregate: Bool) -> [Tour] {
+        var groups = assign(visitors, to: buses, segregate: segregate)
         var tours: [Tour] = []
         for round in 0...rounds {
             reservations.removeAll()
-            tours = buses.indices.compactMap { index in
-                groups[index].isEmpty ? nil : route(bus: buses[index], passengers: groups[index].sorted())
-            }
+            // The groups that stand to gain most choose their visits first.
+            let order = buses.indices.filter { !groups[$0].isEmpty }.map { index in
+                (index, groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) } })
+            }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+            var routed: [Tour] = []
+            for (index, _) in order { routed.append(route(bus: buses[index], passengers: groups[index].sorted())) }
+            tours = routed.sorted { $0.busID < $1.busID }
             guard round < rounds, improve(&groups, tours: tours, buses: buses) else { break }
         }
         // A group for which no visit fits goes nowhere: it has no tour.
@@ -150,24 +179,39 @@ struct DayPlanner {
     /// passenger wants most; it takes only as many people as that visit admits (and its seats),
     /// and only passengers who may enter it. Each delegation boards the bus whose anchor and
     /// passengers' wishes it shares most.
-    private func assign(_ visitors: [PlanningDelegation], to buses: [Bus]) -> [[String]] {
+    private func assign(_ visitors: [PlanningDelegation], to buses: [Bus], segregate: Bool = false) -> [[String]] {
         var groups = Array(repeating: [String](), count: buses.count)
         var loads = Array(repeating: 0, count: buses.count)
         var limits = buses.map(\.seats)
         var anchors = Array(repeating: Venue?.none, count: buses.count)
         var wishes = Array(repeating: [String: Double](), count: buses.count)
+        var excluded = Array(repeating: false, count: buses.count)  // carries someone kept out of a restricted site
         let open = day.openVenues.map(\.venue.id)
+        let restricted = day.openVenues.map(\.venue).filter { $0.restrictedAccess != nil }
         for delegation in visitors.sorted(by: { ($0.size, $1.id) > ($1.size, $0.id) }) {
             // In venue order, so that sums (and the plan) are the same in every process.
             let wish = open.map { (venue: $0, weight: gain(delegation, $0)) }.filter { $0.weight > 0 }
             guard let favourite = wish.max(by: { ($0.weight, $1.venue) < ($1.weight, $0.venue) }) else { continue }
+            let keptOut = restricted.contains { !delegation.mayEnter($0.restrictedAccess) }
+            let wantsRestricted = wish.contains { item in restricted.contains { $0.id == item.venue } }
             var best: (index: Int, affinity: Double)?
             for index in buses.indices where loads[index] + delegation.size <= limits[index] {
+                if segregate, !groups[index].isEmpty {
+                    let busWantsRestricted = restricted.contains { (wishes[index][$0.id] ?? 0) > 0 }
+                    if (keptOut && busWantsRestricted) || (wantsRestricted && excluded[index]) { continue }
+                }
                 var affinity: Double
                 if let anchor = anchors[index] {
                     guard delegation.mayEnter(anchor.restrictedAccess) else { continue }
                     affinity = 2 * (wish.first { $0.venue == anchor.id }?.weight ?? 0)
                     for (venue, weight) in wish { affinity += min(weight, wishes[index][venue] ?? 0) / Double(groups[index].count) }
+                    // Boarding a group that wants a restricted visit this delegation may not make
+                    // would keep the whole group out.
+                    for (venue, weight) in wishes[index] where weight > 0 {
+                        if let restricted = model.venues[venue]?.restrictedAccess, !delegation.mayEnter(restricted) {
+                            affinity -= weight / Double(groups[index].count)
+                        }
+                    }
                 } else {
                     affinity = favourite.weight / 2
                 }
@@ -176,10 +220,13 @@ struct DayPlanner {
             guard let best else { continue }
             if anchors[best.index] == nil, let venue = model.venues[favourite.venue] {
                 anchors[best.index] = venue
-                limits[best.index] = min(buses[best.index].seats, venue.capacityPerVisit)
+                // Room for the visits this group is likely to make, not only the first.
+                let likely = wish.sorted { ($0.weight, $1.venue) > ($1.weight, $0.venue) }.prefix(maxStops).compactMap { model.venues[$0.venue] }
+                limits[best.index] = min(buses[best.index].seats, likely.map(\.capacityPerVisit).min() ?? venue.capacityPerVisit)
             }
             groups[best.index].append(delegation.id)
             loads[best.index] += delegation.size
+            if keptOut { excluded[best.index] = true }
             for (venue, weight) in wish { wishes[best.index][venue, default: 0] += weight }
         }
         return groups
@@ -212,32 +259,110 @@ struct DayPlanner {
                 }
             }
         }
+        if unblock(&groups, loads: &loads, stopVenues: stopVenues, buses: buses) { moved = true }
         return moved
     }
 
-    /// The best route for a group: greedily the visit worth most to its passengers next, within
-    /// windows, travel times and the venue's free times.
-    private mutating func route(bus: Bus, passengers: [String], startingWith stops: [Stop] = []) -> Tour {
-        var stops = stops
-        var cursor = stops.last?.departure ?? day.touringStart
-        var position = stops.last?.venueID ?? day.depot
+    /// Finds, per group, the visit it wants most but cannot make because a few passengers may
+    /// not enter or make it too large, and moves those few to other buses whose routes take
+    /// them, when the group gains more than they lose.
+    private func unblock(_ groups: inout [[String]], loads: inout [Int], stopVenues: [[Venue]], buses: [Bus]) -> Bool {
+        var moved = false
+        var touched = Set<Int>()
+        for from in buses.indices where !stopVenues[from].isEmpty && !touched.contains(from) {
+            let riders = groups[from].compactMap { delegations[$0] }
+            let visiting = Set(stopVenues[from].map(\.id))
+            var bestPlan: (blockers: [PlanningDelegation], value: Double)?
+            for (venue, _) in day.openVenues where !visiting.contains(venue.id) {
+                let value = riders.reduce(0) { $0 + gain($1, venue.id) }
+                guard value > 0 else { continue }
+                var blockers = riders.filter { !$0.mayEnter(venue.restrictedAccess) }
+                var load = loads[from] - blockers.reduce(0) { $0 + $1.size }
+                for rider in riders.filter({ $0.mayEnter(venue.restrictedAccess) }).sorted(by: { (gain($0, venue.id), $1.id) < (gain($1, venue.id), $0.id) }) where load > venue.capacityPerVisit {
+                    blockers.append(rider)
+                    load -= rider.size
+                }
+                guard !blockers.isEmpty, blockers.count < riders.count else { continue }
+                let kept = value - blockers.reduce(0) { $0 + gain($1, venue.id) }
+                if kept > (bestPlan?.value ?? 0) { bestPlan = (blockers, kept) }
+            }
+            guard let plan = bestPlan else { continue }
+            // Every blocker needs a bus whose route admits them; the move must pay.
+            var destinations: [(String, Int)] = []
+            var lost = 0.0
+            var extra = Array(repeating: 0, count: buses.count)
+            for blocker in plan.blockers {
+                let current = stopVenues[from].reduce(0) { $0 + gain(blocker, $1.id) }
+                let options = buses.indices.filter { to in
+                    to != from && !stopVenues[to].isEmpty && loads[to] + extra[to] + blocker.size <= buses[to].seats
+                        && stopVenues[to].allSatisfy { loads[to] + extra[to] + blocker.size <= $0.capacityPerVisit && blocker.mayEnter($0.restrictedAccess) }
+                }
+                guard let to = options.max(by: { a, b in
+                    (stopVenues[a].reduce(0) { $0 + gain(blocker, $1.id) }, b) < (stopVenues[b].reduce(0) { $0 + gain(blocker, $1.id) }, a)
+                }) else { destinations = []; break }
+                lost += current - stopVenues[to].reduce(0) { $0 + gain(blocker, $1.id) }
+                extra[to] += blocker.size
+                destinations.append((blocker.id, to))
+            }
+            guard destinations.count == plan.blockers.count, plan.value > lost + 0.5 else { continue }
+            for (id, to) in destinations {
+                let size = delegations[id]?.size ?? 0
+                groups[from].removeAll { $0 == id }
+                groups[to].append(id)
+                loads[from] -= size
+                loads[to] += size
+                touched.insert(to)
+            }
+            touched.insert(from)
+            moved = true
+        }
+        return moved
+    }
+
+    /// The best route for a group: greedily the visit worth most to its passengers, inserted
+    /// wherever in the route it fits (a morning visit can still go before an afternoon one),
+    /// within windows, travel times and the venue's free times. `fixed` stops (kept from an
+    /// earlier plan) stay as they are; new visits only follow them.
+    private mutating func route(bus: Bus, passengers: [String], startingWith fixed: [Stop] = []) -> Tour {
         let riders = passengers.compactMap { delegations[$0] }
-        while stops.count < maxStops {
-            var best: (stop: Stop, value: Double)?
-            for (venue, window) in day.openVenues where !stops.contains(where: { $0.venueID == venue.id }) {
+        let start = fixed.last?.departure ?? day.touringStart
+        let from = fixed.last?.venueID ?? day.depot
+        var chosen: [Venue] = []
+        var schedule: [Stop] = []
+        while fixed.count + chosen.count < maxStops {
+            var best: (sequence: [Venue], stops: [Stop], value: Double)?
+            for (venue, _) in day.openVenues where !chosen.contains(where: { $0.id == venue.id }) && !fixed.contains(where: { $0.venueID == venue.id }) {
                 guard admits(venue, passengers) else { continue }
                 let value = riders.reduce(0) { $0 + gain($1, venue.id) }
-                guard value > 0, let slot = earliestSlot(venue, window: window, after: cursor, from: position) else { continue }
-                if let current = best, (value, -slot.departure.timeIntervalSince1970) <= (current.value, -current.stop.departure.timeIntervalSince1970) { continue }
-                best = (slot, value)
+                guard value > 0, value >= (best?.value ?? 0) else { continue }
+                for position in (insertion ? 0 : chosen.count)...chosen.count {
+                    var sequence = chosen
+                    sequence.insert(venue, at: position)
+                    guard let stops = timetable(sequence, after: start, from: from) else { continue }
+                    if let current = best, (value, -(stops.last?.departure.timeIntervalSince1970 ?? 0)) <= (current.value, -(current.stops.last?.departure.timeIntervalSince1970 ?? 0)) { continue }
+                    best = (sequence, stops, value)
+                }
             }
-            guard let chosen = best?.stop else { break }
-            reserve(chosen)
-            stops.append(chosen)
-            cursor = chosen.departure
-            position = chosen.venueID
+            guard let chosenNow = best else { break }
+            chosen = chosenNow.sequence
+            schedule = chosenNow.stops
         }
-        return Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted())
+        for stop in schedule { reserve(stop) }
+        return Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: fixed + schedule, passengers: passengers.sorted())
+    }
+
+    /// The earliest times for visiting `venues` in this order, or nil if one does not fit.
+    private func timetable(_ venues: [Venue], after start: Date, from position: String?) -> [Stop]? {
+        var stops: [Stop] = []
+        var cursor = start
+        var position = position
+        for venue in venues {
+            guard let window = windows[venue.id], let stop = earliestSlot(venue, window: window, after: cursor, from: position) else { return nil }
+            stops.append(stop)
+            cursor = stop.departure
+            position = venue.id
+        }
+        return stops
     }
 
     /// The first visit of `venue` after `time` (plus travel from `position`) that fits its window
