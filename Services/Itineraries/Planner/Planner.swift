@@ -147,9 +147,7 @@ struct DayPlanner {
             reservations.removeAll()
             self.insertion = insertion
             let tours = planVariant(visitors: visitors, buses: buses, rounds: rounds, segregate: segregate)
-            let value = tours.reduce(0) { sum, tour in
-                sum + tour.passengers.compactMap { delegations[$0] }.reduce(0) { s, d in s + tour.stops.reduce(0) { $0 + gain(d, $1.venueID) } }
-            }
+            let value = dayValue(tours)
             if best == nil || value > best?.value ?? 0 { best = (tours, value, reservations) }
         }
         reservations = best?.reservations ?? [:]
@@ -161,18 +159,29 @@ struct DayPlanner {
         var groups = assign(visitors, to: buses, segregate: segregate)
         var tours: [Tour] = []
         for round in 0...rounds {
-            reservations.removeAll()
-            // The groups that stand to gain most choose their visits first.
-            let order = buses.indices.filter { !groups[$0].isEmpty }.map { index in
-                (index, groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) } })
-            }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
-            var routed: [Tour] = []
-            for (index, _) in order { routed.append(route(bus: buses[index], passengers: groups[index].sorted())) }
-            tours = routed.sorted { $0.busID < $1.busID }
+            tours = routeAll(groups, buses: buses)
             guard round < rounds, improve(&groups, tours: tours, buses: buses) else { break }
         }
         // A group for which no visit fits goes nowhere: it has no tour.
         return tours.filter { !$0.stops.isEmpty }
+    }
+
+    /// Routes every group afresh; the groups that stand to gain most choose their visits first.
+    private mutating func routeAll(_ groups: [[String]], buses: [Bus]) -> [Tour] {
+        reservations.removeAll()
+        let order = buses.indices.filter { !groups[$0].isEmpty }.map { index in
+            (index, groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) } })
+        }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+        var routed: [Tour] = []
+        for (index, _) in order { routed.append(route(bus: buses[index], passengers: groups[index].sorted())) }
+        return routed.sorted { $0.busID < $1.busID }
+    }
+
+    /// What the day's tours are worth to their passengers.
+    private func dayValue(_ tours: [Tour]) -> Double {
+        tours.reduce(0) { sum, tour in
+            sum + tour.passengers.compactMap { delegations[$0] }.reduce(0) { s, d in s + tour.stops.reduce(0) { $0 + gain(d, $1.venueID) } }
+        }
     }
 
     /// Puts delegations on buses, largest first. A bus is anchored on the visit its first
