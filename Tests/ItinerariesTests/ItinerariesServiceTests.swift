@@ -53,21 +53,10 @@ import FoundationNetworking
     }
 
     static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
-        let bed = try await ServiceTestBed(service: "itineraries")
-        let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
-        let host = try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
-        let running = Task { try await host.run(signals: []) }
-        do {
-            try await body(bed, host)
-        } catch {
-            await host.shutdown()
-            _ = try? await running.value
-            await bed.tearDown()
-            throw error
-        }
-        await host.shutdown()
-        try await running.value
-        await bed.tearDown()
+        try await ServiceTestBed.withRunningService("itineraries", { bed in
+            let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
+            return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+        }, body)
     }
 
     @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {

@@ -14,21 +14,10 @@ import TestSupport
 @Suite struct RegistrationFlowTests {
     /// Runs the service for the duration of `body`.
     static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
-        let bed = try await ServiceTestBed(service: "registrations")
-        let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral())
-        let host = try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
-        let running = Task { try await host.run(signals: []) }
-        do {
-            try await body(bed, host)
-        } catch {
-            await host.shutdown()
-            _ = try? await running.value
-            await bed.tearDown()
-            throw error
-        }
-        await host.shutdown()
-        try await running.value
-        await bed.tearDown()
+        try await ServiceTestBed.withRunningService("registrations", { bed in
+            let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral())
+            return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+        }, body)
     }
 
     @Test func capacityFillsThenWaitsThenPromotesOnCancellation() async throws {

@@ -158,3 +158,32 @@ public final class ServiceProcess: Sendable {
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 }
+
+extension ServiceTestBed {
+    /// Runs the host `make` builds on a fresh bed for the duration of `body`, then shuts it down
+    /// gracefully and tears the bed down (also when `body` throws).
+    public static func withRunningService(
+        _ service: String, _ make: (ServiceTestBed) async throws -> ServiceHost, _ body: (ServiceTestBed, ServiceHost) async throws -> Void
+    ) async throws {
+        let bed = try await ServiceTestBed(service: service)
+        let host: ServiceHost
+        do {
+            host = try await make(bed)
+        } catch {
+            await bed.tearDown()
+            throw error
+        }
+        let running = Task { try await host.run(signals: []) }
+        do {
+            try await body(bed, host)
+        } catch {
+            await host.shutdown()
+            _ = try? await running.value
+            await bed.tearDown()
+            throw error
+        }
+        await host.shutdown()
+        try await running.value
+        await bed.tearDown()
+    }
+}
