@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C boundary: the system librabbitmq (Debian librabbitmq-dev). Only AMQP imports it.
@@ -103,6 +106,23 @@ let package = Package(
             path: "Services/Itineraries/Main"
         ),
         .testTarget(name: "ItinerariesTests", dependencies: ["ItinerariesCore", "TestSupport"], path: "Tests/ItinerariesTests"),
+
+        // The notifications service: who hears what, in which language, on which channel.
+        .target(
+            name: "NotificationsCore",
+            dependencies: [
+                "ServiceRuntime", "Messages", "ICalendar",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Services/Notifications/Core"
+        ),
+        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests", exclude: ["Servers"]),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(

@@ -1,0 +1,142 @@
+import Foundation
+
+/// An e-mail as RFC 5322 and MIME (RFC 2045–2047) want it: UTF-8 display names and subject as
+/// encoded words, a text and an HTML alternative, and optional attachments (the itinerary's
+/// iCalendar file), every part base64 so that Vietnamese and Chinese text survives any relay.
+public struct MIMEMessage: Sendable, Equatable {
+    public struct Address: Sendable, Equatable {
+        public var name: String?
+        public var email: String
+
+        public init(name: String? = nil, email: String) {
+            self.name = name
+            self.email = email
+        }
+
+        /// `=?UTF-8?B?…?= <email>` (or the bare address), folded so no line passes 78 octets.
+        func header(_ field: String) -> String {
+            guard let name, !name.isEmpty else { return "\(field): <\(email)>" }
+            let plain = name.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && !"\"\\,;:<>()[]@".unicodeScalars.contains($0) }
+            let display = plain ? name : MIMEMessage.encodedWords(name, prefix: field.count + 2)
+            let line = "\(field): \(display) <\(email)>"
+            let last = line.components(separatedBy: "\r\n").last ?? line
+            return last.utf8.count <= 78 ? line : "\(field): \(display)\r\n <\(email)>"
+        }
+    }
+
+    public struct Attachment: Sendable, Equatable {
+        public var filename: String
+        /// e.g. `text/calendar; charset=UTF-8; method=PUBLISH`
+        public var contentType: String
+        public var data: Data
+
+        public init(filename: String, contentType: String, data: Data) {
+            self.filename = filename
+            self.contentType = contentType
+            self.data = data
+        }
+    }
+
+    public var from: Address
+    public var to: Address
+    public var subject: String
+    public var text: String
+    public var html: String
+    public var attachments: [Attachment]
+    /// Stable per notification: a resent message has the same id, so clients can drop it.
+    public var messageID: String
+    public var date: Date
+    public var headers: [(String, String)]
+
+    public init(from: Address, to: Address, subject: String, text: String, html: String, attachments: [Attachment] = [], messageID: String, date: Date, headers: [(String, String)] = []) {
+        self.from = from
+        self.to = to
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.attachments = attachments
+        self.messageID = messageID
+        self.date = date
+        self.headers = headers
+    }
+
+    public static func == (a: MIMEMessage, b: MIMEMessage) -> Bool {
+        a.from == b.from && a.to == b.to && a.subject == b.subject && a.text == b.text && a.html == b.html && a.attachments == b.attachments
+            && a.messageID == b.messageID && a.date == b.date && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+    }
+
+    /// The message in wire format (CRLF line ends). `boundary` is derived from the message id,
+    /// so the same message renders the same bytes.
+    public func rendered() -> Data {
+        let seed = String(UInt64(bitPattern: Int64(truncatingIfNeeded: messageID.utf8.reduce(5381) { ($0 << 5) &+ $0 &+ Int($1) })), radix: 36)
+        let mixed = "=_mixed_\(seed)", alternative = "=_alt_\(seed)"
+        var lines: [String] = [
+            "Message-ID: <\(messageID)>",
+            "Date: \(Self.rfc5322Date(date))",
+            from.header("From"),
+            to.header("To"),
+            "Subject: \(Self.encodedWords(subject, prefix: 9))",
+            "MIME-Version: 1.0",
+        ]
+        lines += headers.map { "\($0.0): \($0.1)" }
+        lines += ["Content-Type: multipart/mixed; boundary=\"\(mixed)\"", "", "This is a multi-part message in MIME format.", ""]
+        lines += ["--\(mixed)", "Content-Type: multipart/alternative; boundary=\"\(alternative)\"", ""]
+        lines += part(contentType: "text/plain; charset=UTF-8", data: Data(text.utf8), boundary: alternative)
+        lines += part(contentType: "text/html; charset=UTF-8", data: Data(html.utf8), boundary: alternative)
+        lines += ["--\(alternative)--", ""]
+        for attachment in attachments {
+            lines += part(
+                contentType: "\(attachment.contentType); name=\"\(attachment.filename)\"", data: attachment.data, boundary: mixed,
+                extra: ["Content-Disposition: attachment; filename=\"\(attachment.filename)\""])
+        }
+        lines += ["--\(mixed)--", ""]
+        return Data(lines.joined(separator: "\r\n").utf8)
+    }
+
+    private func part(contentType: String, data: Data, boundary: String, extra: [String] = []) -> [String] {
+        ["--\(boundary)", "Content-Type: \(contentType)", "Content-Transfer-Encoding: base64"] + extra + [""] + Self.base64Lines(data) + [""]
+    }
+
+    static func base64Lines(_ data: Data) -> [String] {
+        let text = data.base64EncodedString()
+        var lines: [String] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let end = text.index(index, offsetBy: 76, limitedBy: text.endIndex) ?? text.endIndex
+            lines.append(String(text[index..<end]))
+            index = end
+        }
+        return lines
+    }
+
+    /// RFC 2047 B-encoded words, split between characters, joined with folding white space, so
+    /// that no line passes 78 octets; `prefix` is how much of the first line the field name
+    /// takes (ASCII-only text stays as it is).
+    static func encodedWords(_ text: String, prefix: Int = 0) -> String {
+        if text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 }) && text.utf8.count + prefix <= 78 { return text }
+        var words: [String] = []
+        var chunk = ""
+        // A word is "=?UTF-8?B?" + base64 + "?=": 12 octets around 4 base64 characters per 3 bytes.
+        // Continuation lines start with a space: 78 − 1 − 12 = 65 → 48 bytes; the first line has
+        // the field name before it.
+        var limit = max(3, (78 - prefix - 12) / 4 * 3)
+        for character in text {
+            if (chunk + String(character)).utf8.count > limit {
+                limit = 48
+                words.append("=?UTF-8?B?\(Data(chunk.utf8).base64EncodedString())?=")
+                chunk = ""
+            }
+            chunk.append(character)
+        }
+        if !chunk.isEmpty { words.append("=?UTF-8?B?\(Data(chunk.utf8).base64EncodedString())?=") }
+        return words.joined(separator: "\r\n ")
+    }
+
+    static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Where and how to deliver e-mail.
+public struct SMTPConfiguration: Sendable {
+    public enum Security: String, Sendable {
+        /// Plain SMTP (a local relay).
+        case none
+        /// Upgrade with STARTTLS after EHLO (RFC 3207); fail if the server does not offer it.
+        case startTLS = "starttls"
+        /// TLS from the first byte (port 465).
+        case tls
+    }
+
+    public var host: String
+    public var port: Int
+    public var security: Security
+    public var username: String?
+    public var password: String?
+    /// PEM file of CAs to trust instead of the system's (a private relay).
+    public var caFile: String?
+    public var verifyCertificate: Bool
+    /// The name given in EHLO.
+    public var heloName: String
+    public var timeout: Double
+
+    public init(host: String = "127.0.0.1", port: Int = 25, security: Security = .none, username: String? = nil, password: String? = nil, caFile: String? = nil, verifyCertificate: Bool = true, heloName: String = "delegation-notifications", timeout: Double = 15) {
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.caFile = caFile
+        self.verifyCertificate = verifyCertificate
+        self.heloName = heloName
+        self.timeout = timeout
+    }
+}
+
+/// A delivery failure, sorted the way retries need it.
+public enum DeliveryError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// Worth trying again later: connection refused, timeout, 4xx SMTP, 5xx HTTP, 408, 429.
+    case transient(String)
+    /// Will never work: 5xx SMTP (mailbox unknown), 4xx HTTP, a bad address.
+    case permanent(String)
+
+    public var description: String {
+        switch self {
+        case .transient(let reason): return "transient: \(reason)"
+        case .permanent(let reason): return "permanent: \(reason)"
+        }
+    }
+
+    public var isPermanent: Bool { if case .permanent = self { return true } else { return false } }
+}
+
+/// A minimal SMTP client (RFC 5321): EHLO, STARTTLS, AUTH PLAIN, one message per connection.
+/// Replies 2xx succeed, 4xx are transient, 5xx permanent.
+public struct SMTPClient: Sendable {
+    public let configuration: SMTPConfiguration
+
+    public init(configuration: SMTPConfiguration) { self.configuration = configuration }
+
+    /// Sends `message` (already rendered) from `sender` to `recipient`.
+    public func send(_ message: Data, from sender: String, to recipient: String) async throws(DeliveryError) {
+        do {
+            try await deliver(message, from: sender, to: recipient)
+        } catch let error as DeliveryError {
+            throw error
+        } catch let error as NIOSSLError {
+            throw .transient("TLS with \(configuration.host):\(configuration.port) failed: \(error)")
+        } catch {
+            throw .transient("SMTP to \(configuration.host):\(configuration.port) failed: \(error)")
+        }
+    }
+
+    private func deliver(_ message: Data, from sender: String, to recipient: String) async throws {
+        let replies = SMTPReplyHandler()
+        let tls = try makeTLSContext()
+        let host = configuration.host
+        let implicitTLS = configuration.security == .tls
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(Int64(max(1, configuration.timeout))))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if implicitTLS, let tls {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(CRLFLineDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(replies)
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .get()
+        defer { channel.close(promise: nil) }
+
+        func command(_ line: String?, expect: ClosedRange<Int>) async throws -> SMTPReply {
+            let reply = try await replies.next(on: channel, sending: line, timeout: configuration.timeout)
+            guard expect.contains(reply.code) else {
+                let text = "\(line.map { $0.hasPrefix("AUTH") ? "AUTH" : $0 } ?? "greeting") → \(reply.code) \(reply.text)"
+                throw (400..<500).contains(reply.code) ? DeliveryError.transient(text) : DeliveryError.permanent(text)
+            }
+            return reply
+        }
+
+        _ = try await command(nil, expect: 220...220)
+        var features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
+        if configuration.security == .startTLS {
+            guard features.lines.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) else {
+                throw DeliveryError.transient("\(host) does not offer STARTTLS")
+            }
+            _ = try await command("STARTTLS", expect: 220...220)
+            guard let tls else { throw DeliveryError.permanent("no TLS context") }
+            try await channel.pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first).get()
+            features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
+        }
+        if let user = configuration.username, let password = configuration.password {
+            let token = Data("\u{0}\(user)\u{0}\(password)".utf8).base64EncodedString()
+            _ = try await command("AUTH PLAIN \(token)", expect: 235...235)
+        }
+        _ = try await command("MAIL FROM:<\(sender)>" + (features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") } ? " SMTPUTF8" : ""), expect: 250...250)
+        _ = try await command("RCPT TO:<\(recipient)>", expect: 250...251)
+        _ = try await command("DATA", expect: 354...354)
+        _ = try await command(Self.dotStuffed(message) + ".", expect: 250...250)
+        _ = try? await command("QUIT", expect: 221...221)
+    }
+
+    private func makeTLSContext() throws -> NIOSSLContext? {
+        guard configuration.security != .none else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = configuration.caFile { tls.trustRoots = .file(caFile) }
+        if !configuration.verifyCertificate { tls.certificateVerification = .none }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    /// Lines starting with "." get another "." (RFC 5321 §4.5.2); ends with CRLF.
+    static func dotStuffed(_ message: Data) -> String {
+        var text = String(decoding: message, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+        if !text.hasSuffix("\r\n") { text += "\r\n" }
+        return text.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+    }
+}
+
+/// One SMTP reply: its code and lines (a multi-line reply has `250-…` continuations).
+struct SMTPReply: Sendable {
+    let code: Int
+    let lines: [String]
+    var text: String { lines.joined(separator: " ") }
+}
+
+/// Splits the byte stream at CRLF.
+struct CRLFLineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = String
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let index = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
+        let length = index - buffer.readerIndex + 1
+        guard var line = buffer.readString(length: length) else { return .needMoreData }
+        line = line.trimmingCharacters(in: .newlines)
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+}
+
+/// Collects reply lines and hands each complete reply to the command waiting for it.
+final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
+    // Touched only on the channel's event loop.
+    typealias InboundIn = String
+
+    private var lines: [String] = []
+    private var waiting: [(id: Int, promise: EventLoopPromise<SMTPReply>)] = []
+    private var counter = 0
+    private var ready: [SMTPReply] = []
+    private var failure: Error?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let line = unwrapInboundIn(data)
+        guard line.count >= 3, let code = Int(line.prefix(3)) else { return }
+        lines.append(line.count > 4 ? String(line.dropFirst(4)) : "")
+        // "250-…" continues, "250 …" ends the reply.
+        if line.count > 3, line[line.index(line.startIndex, offsetBy: 3)] == "-" { return }
+        let reply = SMTPReply(code: code, lines: lines)
+        lines = []
+        if waiting.isEmpty { ready.append(reply) } else { waiting.removeFirst().promise.succeed(reply) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(DeliveryError.transient("the SMTP server closed the connection"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    private func fail(_ error: Error) {
+        failure = failure ?? error
+        let pending = waiting
+        waiting = []
+        for entry in pending { entry.promise.fail(error) }
+    }
+
+    /// Writes `line` (if any) and returns the next reply; after `timeout` seconds without one
+    /// the connection is closed and a transient error thrown.
+    func next(on channel: Channel, sending line: String?, timeout: Double) async throws -> SMTPReply {
+        let promise = channel.eventLoop.makePromise(of: SMTPReply.self)
+        channel.eventLoop.execute {
+            if let failure = self.failure {
+                promise.fail(failure)
+            } else if !self.ready.isEmpty {
+                promise.succeed(self.ready.removeFirst())
+            } else {
+                self.counter += 1
+                let id = self.counter
+                self.waiting.append((id, promise))
+                // Every completion happens on the event loop, so the timeout and a reply cannot
+                // both complete the promise: whichever comes first removes it from `waiting`.
+                let deadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
+                    guard let index = self.waiting.firstIndex(where: { $0.id == id }) else { return }
+                    self.waiting.remove(at: index)
+                    promise.fail(DeliveryError.transient("no SMTP reply within \(timeout) s"))
+                    channel.close(promise: nil)
+                }
+                promise.futureResult.whenComplete { _ in deadline.cancel() }
+            }
+            if let line {
+                channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil)
+            }
+        }
+        return try await promise.futureResult.get()
+    }
+}
+

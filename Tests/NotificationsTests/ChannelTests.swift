@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+@testable import NotificationsCore
+import Testing
+import TestSupport
+
+/// The channels against real servers: aiosmtpd and a Python HTTP server.
+@Suite struct ChannelTests {
+    static let calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nEND:VCALENDAR\r\n"
+
+    static func message(to: String = "li.wei@example.cn") -> MIMEMessage {
+        MIMEMessage(
+            from: .init(name: "Trung tâm Khởi nghiệp Đà Nẵng", email: "noreply@delegation.example"),
+            to: .init(name: "李伟 (Lǐ Wěi)", email: to),
+            subject: "Lịch trình của quý vị – 您的行程已确认 – Da Nang, 13–14 January 2026 (a long subject that must be folded)",
+            text: "Kính gửi 李伟,\n.\nA line that starts with a dot.\n", html: "<p>Kính gửi <b>李伟</b></p>",
+            attachments: [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data(calendar.utf8))],
+            messageID: "n-123@notifications.delegation", date: Date(timeIntervalSince1970: 1_767_319_200))
+    }
+
+    @Test func anEmailArrivesWithItsUTF8HeadersPartsAndCalendar() async throws {
+        let server = try await SMTPTestServer()
+        defer { server.stop() }
+        let client = SMTPClient(configuration: SMTPConfiguration(port: server.port))
+        try await client.send(Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+        let received = try #require(server.messages.first)
+        // Byte by byte where it matters: every header line is 7-bit, CRLF, at most 998 octets.
+        let head = String(decoding: received.prefix { $0 != 0 }, as: UTF8.self).components(separatedBy: "\r\n\r\n")[0]
+        #expect(head.utf8.allSatisfy { $0 < 0x80 }, "headers are ASCII (RFC 2047 encoded words)")
+        #expect(head.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+        #expect(head.contains("Message-ID: <n-123@notifications.delegation>"))
+        let mail = try await inspectEmail(received)
+        #expect(mail["subject"] == Self.message().subject)
+        #expect(mail["to"] == "\"李伟 (Lǐ Wěi)\" <li.wei@example.cn>", "parentheses are specials: the decoded name is quoted")
+        #expect(mail["from"] == "Trung tâm Khởi nghiệp Đà Nẵng <noreply@delegation.example>")
+        #expect(mail["text/plain"]?.replacingOccurrences(of: "\r\n", with: "\n") == Self.message().text, "dot-stuffing undone, text intact")
+        #expect(mail["text/html"]?.contains("<b>李伟</b>") == true)
+        #expect(mail["attachment"] == "itinerary.ics")
+        #expect(mail["attachment-type"] == "text/calendar")
+        #expect(mail["attachment-body"] == Self.calendar)
+    }
+
+    @Test func starttlsAndAuthAreUsedWhenConfigured() async throws {
+        let cert = "\(TestBroker.root)/.run/broker/tls/server.pem", key = "\(TestBroker.root)/.run/broker/tls/server.key"
+        let server = try await SMTPTestServer(starttls: (cert, key), auth: "notifier:s3cret")
+        defer { server.stop() }
+        var configuration = SMTPConfiguration(host: "localhost", port: server.port, security: .startTLS, username: "notifier", password: "s3cret", caFile: TestBroker.caFile)
+        try await SMTPClient(configuration: configuration).send(Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+        #expect(server.messages.count == 1)
+        let envelope = try #require(try FileManager.default.contentsOfDirectory(atPath: server.directory.path).first { $0.hasSuffix(".json") })
+        #expect(String(decoding: FileManager.default.contents(atPath: server.directory.appendingPathComponent(envelope).path) ?? Data(), as: UTF8.self).contains("\"tls\": true"))
+        // A wrong password is a permanent failure (535).
+        configuration.password = "wrong"
+        await #expect(throws: DeliveryError.self) {
+            try await SMTPClient(configuration: configuration).send(Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+        }
+    }
+
+    @Test func a4xxIsTransientAnd5xxPermanentAndNothingListeningTransient() async throws {
+        let server = try await SMTPTestServer(transient: 1, reject: ["unknown"])
+        defer { server.stop() }
+        let client = SMTPClient(configuration: SMTPConfiguration(port: server.port))
+        await #expect(throws: DeliveryError.self) { try await client.send(Self.message().rendered(), from: "a@b.example", to: "li.wei@example.cn") }
+        do {
+            try await client.send(Self.message().rendered(), from: "a@b.example", to: "li.wei@example.cn")
+        } catch {
+            Issue.record("the second attempt should succeed: \(error)")
+        }
+        do {
+            try await client.send(Self.message(to: "unknown@example.cn").rendered(), from: "a@b.example", to: "unknown@example.cn")
+            Issue.record("a rejected mailbox must fail")
+        } catch {
+            #expect(error.isPermanent)
+            #expect("\(error)".contains("550"))
+        }
+        do {
+            try await SMTPClient(configuration: SMTPConfiguration(port: 1, timeout: 2)).send(Data(), from: "a@b.example", to: "c@d.example")
+            Issue.record("nothing listens on port 1")
+        } catch {
+            #expect(!error.isPermanent)
+        }
+        #expect(server.messages.count == 1)
+    }
+
+    @Test func aWebhookIsSignedAndItsStatusSorted() async throws {
+        let server = try await WebhookTestServer(statuses: [200, 503, 404, 429])
+        defer { server.stop() }
+        let client = WebhookClient(configuration: WebhookConfiguration(url: server.url, secret: "hook-secret"))
+        let body = Data("{\"text\":\"Xin chào 你好\"}".utf8)
+        try await client.post(body, idempotencyKey: "key-1", now: Date(timeIntervalSince1970: 1_767_319_200))
+        for expected in [false, true, false] {
+            do {
+                try await client.post(body, idempotencyKey: "key-1")
+                Issue.record("should fail")
+            } catch {
+                #expect(error.isPermanent == expected)
+            }
+        }
+        let first = try #require(server.calls.first)
+        let headers = Dictionary(uniqueKeysWithValues: first.headers.map { ($0.key.lowercased(), $0.value) })
+        #expect(headers["x-delegation-timestamp"] == "1767319200")
+        #expect(headers["x-delegation-idempotency-key"] == "key-1")
+        #expect(first.body == "{\"text\":\"Xin chào 你好\"}")
+        // The bridge's check: HMAC-SHA256 over "<timestamp>.<body>".
+        let expected = HMAC<SHA256>.authenticationCode(for: Data("1767319200.".utf8) + body, using: SymmetricKey(data: Data("hook-secret".utf8)))
+        #expect(headers["x-delegation-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
+    }
+}

@@ -1,0 +1,36 @@
+"""A real HTTP server for the webhook tests. Records every POST in DIR as <n>.json (headers and
+body) and answers with the statuses given by --statuses (one per request, the last repeats).
+Prints "ready PORT" once listening."""
+import argparse, json, os, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--dir", required=True)
+parser.add_argument("--statuses", default="200")
+args = parser.parse_args()
+os.makedirs(args.dir, exist_ok=True)
+statuses = [int(s) for s in args.statuses.split(",")]
+lock = threading.Lock()
+count = [0]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with lock:
+            n = count[0]
+            count[0] += 1
+            status = statuses[min(n, len(statuses) - 1)]
+            with open(os.path.join(args.dir, "%05d.json" % (n + 1)), "w") as f:
+                json.dump({"headers": dict(self.headers), "body": body.decode("utf-8"), "status": status}, f, ensure_ascii=False)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print("ready %d" % server.server_address[1], flush=True)
+server.serve_forever()

@@ -1,0 +1,131 @@
+import Foundation
+import TestSupport
+
+/// A child process that prints "ready PORT" when it listens.
+final class ReadyProcess: @unchecked Sendable {
+    // Set up once in init, then only read.
+    let process = Process()
+    private(set) var port = 0
+
+    init(_ arguments: [String]) async throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let handle = output.fileHandleForReading
+        let line: String = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var data = Data()
+                while !data.contains(UInt8(ascii: "\n")) {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    data += chunk
+                }
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+        guard line.hasPrefix("ready "), let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw TestServerError(description: "server did not start: \(arguments.first ?? "") said '\(line)'")
+        }
+        self.port = port
+    }
+
+    /// Stops the server (not with `waitUntilExit`, which can hang inside Swift concurrency on Linux).
+    func stop() {
+        process.terminate()
+        for _ in 0..<40 where process.isRunning { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct TestServerError: Error, CustomStringConvertible { let description: String }
+
+/// aiosmtpd, writing what it receives to a folder.
+final class SMTPTestServer: Sendable {
+    let directory: URL
+    private let server: ReadyProcess
+    var port: Int { server.port }
+
+    init(starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = []) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString.prefix(8))")
+        var arguments = [Self.script("smtp_server.py"), "--maildir", directory.path, "--transient", String(transient)]
+        if let starttls { arguments += ["--starttls", starttls.cert, starttls.key] }
+        if let auth { arguments += ["--auth", auth] }
+        for pattern in reject { arguments += ["--reject", pattern] }
+        server = try await ReadyProcess(arguments)
+    }
+
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/\(name)").path
+    }
+
+    /// The received messages (raw bytes), in arrival order.
+    var messages: [Data] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".eml") }.sorted().compactMap { FileManager.default.contents(atPath: directory.appendingPathComponent($0).path) }
+    }
+
+    func stop() {
+        server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// An HTTP server recording webhook calls and answering with the given statuses in turn.
+final class WebhookTestServer: Sendable {
+    let directory: URL
+    private let server: ReadyProcess
+    var port: Int { server.port }
+    var url: URL { URL(string: "http://127.0.0.1:\(port)/hook")! }
+
+    init(statuses: [Int] = [200]) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("hook-\(UUID().uuidString.prefix(8))")
+        server = try await ReadyProcess([SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses", statuses.map(String.init).joined(separator: ",")])
+    }
+
+    struct Call: Decodable {
+        let headers: [String: String]
+        let body: String
+        let status: Int
+    }
+
+    var calls: [Call] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
+            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap { try? JSONDecoder().decode(Call.self, from: $0) }
+        }
+    }
+
+    func stop() {
+        server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Parses a received e-mail with Python's `email` package and returns what tests check.
+func inspectEmail(_ raw: Data) async throws -> [String: String] {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).eml")
+    try raw.write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let script = """
+        import email, json, sys
+        from email import policy
+        m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=policy.default)
+        out = {'subject': str(m['subject']), 'from': str(m['from']), 'to': str(m['to']), 'message-id': str(m['message-id']),
+               'content-type': m.get_content_type()}
+        for part in m.walk():
+            ct = part.get_content_type()
+            if ct in ('text/plain', 'text/html'):
+                out[ct] = part.get_content()
+            elif part.get_filename():
+                out['attachment'] = part.get_filename()
+                out['attachment-type'] = ct
+                out['attachment-body'] = part.get_payload(decode=True).decode('utf-8')
+        print(json.dumps(out, ensure_ascii=False))
+        """
+    let output = try await TestBroker.run("/usr/bin/python3", ["-c", script, file.path])
+    return try JSONDecoder().decode([String: String].self, from: Data(output.utf8))
+}
