@@ -122,6 +122,14 @@ let package = Package(
             ],
             path: "Services/Notifications/Core"
         ),
+        .executableTarget(
+            name: "notifications",
+            dependencies: [
+                "NotificationsCore", "ServiceRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Notifications/Main"
+        ),
         .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests", exclude: ["Servers"]),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.

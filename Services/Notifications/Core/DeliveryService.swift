@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import Logging
+import Messages
+import ServiceLifecycle
+import ServiceRuntime
+
+/// Sends due notifications, one worker per channel (a channel that is down does not hold up
+/// the other), a few at a time.
+///
+/// Each send is recorded as an attempt. Success ends in `sent` and `notification.delivered`. A
+/// transient failure is retried with exponential backoff and jitter up to `maxAttempts`; a
+/// permanent one (or the last attempt) moves to the next channel in the recipient's order, and
+/// when there is none ends in `failed` and `notification.failed`. A notification caught
+/// mid-send by a crash is sent again on restart (at least once; the e-mail keeps its
+/// Message-ID, the webhook its idempotency key, so receivers can drop the copy).
+public final class DeliveryService: Service {
+    private let context: ServiceHost.Context
+    private let configuration: NotificationsConfiguration
+    private let renderer: Renderer
+    private let clock: @Sendable () -> Date
+
+    public init(context: ServiceHost.Context, configuration: NotificationsConfiguration, renderer: Renderer, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.context = context
+        self.configuration = configuration
+        self.renderer = renderer
+        self.clock = clock
+    }
+
+    public func run() async throws {
+        let interrupted = try await context.store.database.write { db in try NotificationStore.resetInterrupted(in: db) }
+        if interrupted > 0 { context.logger.warning("sending again notifications interrupted by a stop", metadata: ["count": "\(interrupted)"]) }
+        await withTaskGroup(of: Void.self) { group in
+            for channel in NotificationChannel.allCases {
+                group.addTask { await self.work(channel) }
+            }
+        }
+    }
+
+    private func work(_ channel: NotificationChannel) async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let due = try await context.store.database.read { db in
+                    try NotificationStore.due(channel: channel, now: self.clock(), limit: self.configuration.concurrency, in: db)
+                }
+                if due.isEmpty {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    for record in due { group.addTask { await self.deliver(record) } }
+                }
+            } catch {
+                context.logger.error("delivery loop failed; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    func deliver(_ original: NotificationRecord) async {
+        guard let channel = original.channel else { return }
+        var record = original
+        record.status = .sending
+        record.attempts += 1
+        record.totalAttempts += 1
+        let started = clock()
+        do {
+            try await context.store.database.write { [record] db in try NotificationStore.update(record, in: db) }
+        } catch {
+            context.logger.error("cannot mark a notification as sending", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+            return
+        }
+        var outcome: DeliveryError?
+        do {
+            let eventID = record.eventID
+            let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
+            let rendered = try renderer.render(record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", now: started)
+            try await send(rendered, record: record, over: channel)
+        } catch let error as DeliveryError {
+            outcome = error
+        } catch {
+            outcome = .permanent("cannot render: \(error)")
+        }
+        await finish(record, channel: channel, started: started, outcome: outcome)
+    }
+
+    private func send(_ rendered: Renderer.Rendered, record: NotificationRecord, over channel: NotificationChannel) async throws(DeliveryError) {
+        switch channel {
+        case .email:
+            let message = MIMEMessage(
+                from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email), subject: rendered.subject,
+                text: rendered.text, html: rendered.html,
+                attachments: rendered.calendar.map { [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))] } ?? [],
+                messageID: "\(record.id)@notifications.delegation", date: clock(),
+                headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
+            try await SMTPClient(configuration: configuration.smtp).send(message.rendered(), from: configuration.sender.email, to: record.recipient.email)
+        case .webhook:
+            guard let webhook = configuration.webhook else { throw .permanent("no webhook configured") }
+            struct Payload: Encodable {
+                var notificationID: String
+                var idempotencyKey: String
+                var kind: String
+                var language: String
+                var registrationID: String?
+                var recipient: String
+                var subject: String
+                var text: String
+            }
+            let body: Data
+            do {
+                body = try MessageCoding.encode(Payload(
+                    notificationID: record.id, idempotencyKey: record.idempotencyKey, kind: record.kind.rawValue, language: rendered.language.rawValue,
+                    registrationID: record.registrationID, recipient: record.recipient.name, subject: rendered.subject, text: rendered.text))
+            } catch {
+                throw .permanent("cannot encode the webhook payload: \(error)")
+            }
+            try await WebhookClient(configuration: webhook).post(body, idempotencyKey: record.idempotencyKey, now: clock())
+        }
+    }
+
+    private func finish(_ sending: NotificationRecord, channel: NotificationChannel, started: Date, outcome: DeliveryError?) async {
+        var record = sending
+        let now = clock()
+        var emitted: OutboundMessage?
+        switch outcome {
+        case nil:
+            record.status = .sent
+            record.sentChannel = channel
+            record.lastError = nil
+            emitted = try? OutboundMessage(
+                NotificationDelivered(
+                    notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID, kind: record.kind,
+                    channel: channel, language: record.recipient.language, attempts: record.totalAttempts, deliveredAt: now),
+                correlationID: record.registrationID)
+        case .transient(let reason)? where record.attempts < configuration.maxAttempts:
+            record.status = .pending
+            record.lastError = reason
+            let ceiling = min(configuration.retryMax, configuration.retryBase * Double(1 << min(record.attempts - 1, 30)))
+            record.dueAt = now.addingTimeInterval(ceiling / 2 + Double.random(in: 0...(ceiling / 2)))
+        case let failure?:
+            record.lastError = failure.description
+            if record.channelIndex + 1 < record.channels.count {
+                // Fall back to the next channel in the recipient's order.
+                record.channelIndex += 1
+                record.attempts = 0
+                record.status = .pending
+                record.dueAt = now
+            } else {
+                record.status = .failed
+                emitted = try? OutboundMessage(
+                    NotificationFailed(
+                        notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID, kind: record.kind,
+                        channel: channel, reason: failure.description, permanent: failure.isPermanent, attempts: record.totalAttempts, failedAt: now),
+                    correlationID: record.registrationID)
+            }
+        }
+        let attempt = DeliveryAttempt(
+            notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: now,
+            outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
+        let service = context.configuration.serviceName
+        do {
+            try await context.store.database.write { [record, emitted] db in
+                try NotificationStore.update(record, in: db)
+                try NotificationStore.recordAttempt(attempt, in: db)
+                if let emitted { try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db) }
+            }
+        } catch {
+            context.logger.error("cannot record a delivery", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+        }
+        if emitted != nil { context.outbox.ring() }
+        context.logger.info("notification \(record.status.rawValue)", metadata: [
+            "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
+            "attempt": "\(record.totalAttempts)", "reason": "\(outcome?.description ?? "-")",
+        ])
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// Who a notification goes to.
+public struct Recipient: Sendable, Codable, Hashable {
+    public var name: String
+    public var email: String
+    public var language: Language
+
+    public init(name: String, email: String, language: Language) {
+        self.name = name
+        self.email = email
+        self.language = language
+    }
+}
+
+/// What a notification says, kept until it is sent (templates render it at send time).
+public struct NotificationContent: Sendable, Codable, Equatable {
+    public var organisation: String
+    public var reference: String?
+    public var delegates: Int?
+    public var position: Int?
+    public var promoted: Bool?
+    public var reason: String?
+    public var issues: [ValidationIssue] = []
+    public var items: [ItineraryItem] = []
+    public var changes: [ItineraryChange] = []
+    public var unmet: [UnmetPreference] = []
+    public var planVersion: Int?
+
+    public init(organisation: String, reference: String? = nil) {
+        self.organisation = organisation
+        self.reference = reference
+    }
+}
+
+/// One notification: to one recipient, of one kind, about one thing, at one version.
+public struct NotificationRecord: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case pending, sending, sent, failed, cancelled
+    }
+
+    public var id: String
+    public var idempotencyKey: String
+    public var registrationID: String?
+    public var eventID: String?
+    public var kind: NotificationKind
+    public var recipient: Recipient
+    public var timeZone: String
+    public var urgent: Bool
+    public var content: NotificationContent
+    public var channels: [NotificationChannel]
+    public var channelIndex: Int
+    public var attempts: Int
+    public var totalAttempts: Int
+    public var status: Status
+    public var dueAt: Date
+    public var createdAt: Date
+    public var lastError: String?
+    public var sentChannel: NotificationChannel?
+
+    public var channel: NotificationChannel? { channelIndex < channels.count ? channels[channelIndex] : nil }
+}
+
+/// One try on one channel.
+public struct DeliveryAttempt: Sendable, Codable, Equatable {
+    public var notificationID: String
+    public var attempt: Int
+    public var channel: NotificationChannel
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var outcome: String
+    public var detail: String?
+}
+
+/// The notifications service's tables.
+public enum NotificationStore {
+    public static func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("notifications-1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, version INTEGER NOT NULL);
+                CREATE TABLE contacts (
+                    registration_id TEXT PRIMARY KEY,
+                    event_id TEXT NOT NULL,
+                    organisation TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    recipients TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    cancelled INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    registration_id TEXT,
+                    event_id TEXT,
+                    kind TEXT NOT NULL,
+                    recipient_email TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    urgent INTEGER NOT NULL,
+                    content TEXT NOT NULL,
+                    channels TEXT NOT NULL,
+                    channel_index INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    total_attempts INTEGER NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL,
+                    due_at TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    last_error TEXT,
+                    sent_channel TEXT
+                );
+                CREATE INDEX notifications_due ON notifications(status, due_at);
+                CREATE INDEX notifications_registration ON notifications(registration_id);
+                CREATE INDEX notifications_recipient ON notifications(recipient_email);
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    notification_id TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    channel TEXT NOT NULL,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX attempts_notification ON attempts(notification_id);
+                """)
+        }
+    }
+
+    // MARK: Events and contacts
+
+    public static func saveEvent(_ programme: ProgrammePublished, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO events (event_id, name, time_zone, version) VALUES (?, ?, ?, ?) ON CONFLICT(event_id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone, version = excluded.version WHERE excluded.version > events.version",
+            arguments: [programme.eventID, json(programme.name), programme.timeZone, programme.version])
+    }
+
+    public static func event(_ eventID: String, in db: Database) throws -> (name: LocalizedText, timeZone: String)? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT name, time_zone FROM events WHERE event_id = ?", arguments: [eventID]) else { return nil }
+        return (try decode(LocalizedText.self, row[0]), row[1])
+    }
+
+    public struct Contacts: Sendable {
+        public var eventID: String
+        public var organisation: String
+        public var country: String
+        /// The lead contact first, then each delegate with an e-mail address.
+        public var recipients: [Recipient]
+        public var revision: Int
+        public var cancelled: Bool
+    }
+
+    public static func saveContacts(registrationID: String, _ contacts: Contacts, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO contacts (registration_id, event_id, organisation, country, recipients, revision, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(registration_id) DO UPDATE SET organisation = excluded.organisation, country = excluded.country,
+                    recipients = excluded.recipients, revision = excluded.revision, cancelled = excluded.cancelled
+                """,
+            arguments: [registrationID, contacts.eventID, contacts.organisation, contacts.country, json(contacts.recipients), contacts.revision, contacts.cancelled ? 1 : 0])
+    }
+
+    public static func contacts(_ registrationID: String, in db: Database) throws -> Contacts? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contacts WHERE registration_id = ?", arguments: [registrationID]) else { return nil }
+        return Contacts(
+            eventID: row["event_id"], organisation: row["organisation"], country: row["country"],
+            recipients: try decode([Recipient].self, row["recipients"]), revision: row["revision"], cancelled: (row["cancelled"] as Int) == 1)
+    }
+
+    // MARK: Notifications
+
+    /// Inserts unless a notification with the same idempotency key exists; true if inserted.
+    @discardableResult
+    public static func insert(_ record: NotificationRecord, in db: Database) throws -> Bool {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO notifications (id, idempotency_key, registration_id, event_id, kind, recipient_email, recipient, time_zone, urgent,
+                    content, channels, channel_index, attempts, total_attempts, status, due_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?)
+                """,
+            arguments: [
+                record.id, record.idempotencyKey, record.registrationID, record.eventID, record.kind.rawValue, record.recipient.email.lowercased(),
+                json(record.recipient), record.timeZone, record.urgent ? 1 : 0, json(record.content), json(record.channels), record.status.rawValue,
+                MessageCoding.format(record.dueAt), MessageCoding.format(record.createdAt), MessageCoding.format(record.createdAt),
+            ])
+        return db.changesCount > 0
+    }
+
+    public static func update(_ record: NotificationRecord, in db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE notifications SET content = ?, urgent = ?, channel_index = ?, attempts = ?, total_attempts = ?, status = ?, due_at = ?,
+                    updated_at = ?, last_error = ?, sent_channel = ?, idempotency_key = ? WHERE id = ?
+                """,
+            arguments: [
+                json(record.content), record.urgent ? 1 : 0, record.channelIndex, record.attempts, record.totalAttempts, record.status.rawValue,
+                MessageCoding.format(record.dueAt), MessageCoding.format(Date()), record.lastError, record.sentChannel?.rawValue, record.idempotencyKey, record.id,
+            ])
+    }
+
+    public static func notification(_ id: String, in db: Database) throws -> NotificationRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM notifications WHERE id = ?", arguments: [id]).map(record)
+    }
+
+    /// A pending itinerary change for the recipient and registration that has not gone yet:
+    /// the digest a new change joins.
+    public static func pendingDigest(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND recipient_email = ? AND kind IN ('itinerary-changed', 'digest') AND status = 'pending' AND attempts = 0 ORDER BY created_at LIMIT 1",
+            arguments: [registrationID, email.lowercased()]
+        ).map(record)
+    }
+
+    /// Notifications due on `channel` by `now` (oldest first).
+    public static func due(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            arguments: [MessageCoding.format(now), limit * 4]
+        ).map(record).filter { $0.channel == channel }.prefix(limit).map { $0 }
+    }
+
+    /// Pending notifications about a registration are withdrawn (it was cancelled).
+    public static func cancelPending(registrationID: String, except kinds: Set<NotificationKind>, in db: Database) throws -> Int {
+        let pending = try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND status = 'pending'", arguments: [registrationID]).map(record)
+        var count = 0
+        for var record in pending where !kinds.contains(record.kind) {
+            record.status = .cancelled
+            record.lastError = "the registration was cancelled"
+            try update(record, in: db)
+            count += 1
+        }
+        return count
+    }
+
+    /// A crash mid-send leaves `sending`: those go again (at least once).
+    public static func resetInterrupted(in db: Database) throws -> Int {
+        try db.execute(sql: "UPDATE notifications SET status = 'pending' WHERE status = 'sending'")
+        return db.changesCount
+    }
+
+    public static func recordAttempt(_ attempt: DeliveryAttempt, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO attempts (notification_id, attempt, channel, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                attempt.notificationID, attempt.attempt, attempt.channel.rawValue, MessageCoding.format(attempt.startedAt),
+                MessageCoding.format(attempt.finishedAt), attempt.outcome, attempt.detail,
+            ])
+    }
+
+    public static func attempts(_ notificationID: String, in db: Database) throws -> [DeliveryAttempt] {
+        try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE notification_id = ? ORDER BY id", arguments: [notificationID]).map { row in
+            DeliveryAttempt(
+                notificationID: row["notification_id"], attempt: row["attempt"], channel: NotificationChannel(rawValue: row["channel"]) ?? .email,
+                startedAt: MessageCoding.parse(row["started_at"]) ?? Date(), finishedAt: MessageCoding.parse(row["finished_at"]) ?? Date(),
+                outcome: row["outcome"], detail: row["detail"])
+        }
+    }
+
+    public static func notifications(registrationID: String, in db: Database) throws -> [NotificationRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE registration_id = ? ORDER BY created_at, id", arguments: [registrationID]).map(record)
+    }
+
+    public static func notifications(recipient email: String, in db: Database) throws -> [NotificationRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE recipient_email = ? ORDER BY created_at, id", arguments: [email.lowercased()]).map(record)
+    }
+
+    public static func counts(in db: Database) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM notifications GROUP BY status") { counts[row[0]] = row[1] }
+        return counts
+    }
+
+    private static func record(_ row: Row) throws -> NotificationRecord {
+        NotificationRecord(
+            id: row["id"], idempotencyKey: row["idempotency_key"], registrationID: row["registration_id"], eventID: row["event_id"],
+            kind: NotificationKind(rawValue: row["kind"]) ?? .accepted, recipient: try decode(Recipient.self, row["recipient"]),
+            timeZone: row["time_zone"], urgent: (row["urgent"] as Int) == 1, content: try decode(NotificationContent.self, row["content"]),
+            channels: try decode([NotificationChannel].self, row["channels"]), channelIndex: row["channel_index"], attempts: row["attempts"],
+            totalAttempts: row["total_attempts"], status: NotificationRecord.Status(rawValue: row["status"]) ?? .failed,
+            dueAt: MessageCoding.parse(row["due_at"]) ?? Date(), createdAt: MessageCoding.parse(row["created_at"]) ?? Date(),
+            lastError: row["last_error"], sentChannel: (row["sent_channel"] as String?).flatMap(NotificationChannel.init(rawValue:)))
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try MessageCoding.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try MessageCoding.decode(type, from: Data(text.utf8))
+    }
+}

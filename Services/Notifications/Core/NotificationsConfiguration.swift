@@ -1,0 +1,156 @@
+import Foundation
+import Messages
+import ServiceRuntime
+
+/// The notifications service's settings: the shared ones (`ServiceConfiguration`, prefix
+/// `NOTIFICATIONS`) plus
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `NOTIFICATIONS_SMTP_HOST` / `_PORT` | `127.0.0.1` / 25 | the mail relay |
+/// | `NOTIFICATIONS_SMTP_SECURITY` | `none` | `none`, `starttls` or `tls` |
+/// | `NOTIFICATIONS_SMTP_USER` / `_PASSWORD` | none | AUTH PLAIN when both are set |
+/// | `NOTIFICATIONS_SMTP_CA_FILE` | system CAs | PEM of CAs to trust for the relay |
+/// | `NOTIFICATIONS_FROM` / `_FROM_NAME` | `noreply@delegation.example` / `Da Nang Innovation Centre` | sender |
+/// | `NOTIFICATIONS_WEBHOOK_URL` / `_SECRET` | none | chat bridge endpoint and HMAC secret (both or neither) |
+/// | `NOTIFICATIONS_CHANNELS` | `default=email` | channel order by recipient language, e.g. `zh-Hans=webhook,email;default=email` |
+/// | `NOTIFICATIONS_TEMPLATES` | `Services/Notifications/Templates` | template folder |
+/// | `NOTIFICATIONS_MAX_ATTEMPTS` | 5 | sends per channel before falling back / giving up |
+/// | `NOTIFICATIONS_RETRY_BASE` / `_RETRY_MAX` | 2 / 300 | seconds: exponential backoff with jitter |
+/// | `NOTIFICATIONS_DIGEST_WINDOW` | 60 | seconds in which itinerary changes for one recipient become one digest |
+/// | `NOTIFICATIONS_QUIET_HOURS` | `22:00-07:00` | non-urgent messages wait until the end, in the recipient's zone (`off` to disable) |
+/// | `NOTIFICATIONS_COUNTRY_ZONES` | `CN=Asia/Shanghai,VN=Asia/Ho_Chi_Minh` | recipients' time zones by country; others get the event's |
+/// | `NOTIFICATIONS_CONCURRENCY` | 4 | sends in flight per channel |
+public struct NotificationsConfiguration: Sendable {
+    public var service: ServiceConfiguration
+    public var smtp: SMTPConfiguration
+    public var sender: MIMEMessage.Address
+    public var webhook: WebhookConfiguration?
+    public var channelOrder: [String: [NotificationChannel]]
+    public var templates: String
+    public var maxAttempts: Int
+    public var retryBase: Double
+    public var retryMax: Double
+    public var digestWindow: Double
+    /// Minutes after midnight; nil disables quiet hours.
+    public var quietHours: (start: Int, end: Int)?
+    public var countryZones: [String: String]
+    public var concurrency: Int
+
+    public static let defaultHTTPPort = 8083
+
+    public init(
+        service: ServiceConfiguration, smtp: SMTPConfiguration = SMTPConfiguration(),
+        sender: MIMEMessage.Address = .init(name: "Da Nang Innovation Centre", email: "noreply@delegation.example"),
+        webhook: WebhookConfiguration? = nil, channelOrder: [String: [NotificationChannel]] = ["default": [.email]],
+        templates: String = NotificationsConfiguration.defaultTemplates, maxAttempts: Int = 5, retryBase: Double = 2, retryMax: Double = 300,
+        digestWindow: Double = 60, quietHours: (start: Int, end: Int)? = (22 * 60, 7 * 60),
+        countryZones: [String: String] = ["CN": "Asia/Shanghai", "VN": "Asia/Ho_Chi_Minh"], concurrency: Int = 4
+    ) {
+        self.service = service
+        self.smtp = smtp
+        self.sender = sender
+        self.webhook = webhook
+        self.channelOrder = channelOrder
+        self.templates = templates
+        self.maxAttempts = maxAttempts
+        self.retryBase = retryBase
+        self.retryMax = retryMax
+        self.digestWindow = digestWindow
+        self.quietHours = quietHours
+        self.countryZones = countryZones
+        self.concurrency = concurrency
+    }
+
+    /// The templates next to this source file (for development and tests).
+    public static let defaultTemplates: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Templates").path
+    }()
+
+    /// Channels to try, in order, for a recipient writing `language`.
+    public func channels(for language: Language) -> [NotificationChannel] {
+        let order = channelOrder[language.rawValue] ?? channelOrder["default"] ?? [.email]
+        return order.filter { $0 != .webhook || webhook != nil }
+    }
+
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NotificationsConfiguration {
+        var reader = EnvironmentReader(environment)
+        let service = ServiceConfiguration.read(service: "notifications", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let p = "NOTIFICATIONS"
+        let security = reader.choice("\(p)_SMTP_SECURITY", default: SMTPConfiguration.Security.none, from: [.none, .startTLS, .tls])
+        let smtp = SMTPConfiguration(
+            host: reader.string("\(p)_SMTP_HOST", default: "127.0.0.1"), port: reader.integer("\(p)_SMTP_PORT", default: security == .tls ? 465 : 25, in: 1...65535),
+            security: security, username: reader.optionalString("\(p)_SMTP_USER"), password: reader.optionalString("\(p)_SMTP_PASSWORD"),
+            caFile: reader.optionalString("\(p)_SMTP_CA_FILE"))
+        let sender = MIMEMessage.Address(
+            name: reader.string("\(p)_FROM_NAME", default: "Da Nang Innovation Centre"), email: reader.string("\(p)_FROM", default: "noreply@delegation.example"))
+        var webhook: WebhookConfiguration?
+        switch (reader.optionalString("\(p)_WEBHOOK_URL"), reader.optionalString("\(p)_WEBHOOK_SECRET")) {
+        case (nil, nil):
+            break
+        case (let url?, let secret?):
+            if let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https" {
+                webhook = WebhookConfiguration(url: parsed, secret: secret)
+            } else {
+                reader.problem("\(p)_WEBHOOK_URL='\(url)' is not an http(s) URL")
+            }
+        default:
+            reader.problem("\(p)_WEBHOOK_URL and \(p)_WEBHOOK_SECRET go together (the secret signs every call)")
+        }
+        var order: [String: [NotificationChannel]] = ["default": [.email]]
+        for rule in reader.string("\(p)_CHANNELS", default: "default=email").split(separator: ";") {
+            let parts = rule.split(separator: "=", maxSplits: 1)
+            let channels = parts.count == 2 ? parts[1].split(separator: ",").map { NotificationChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) } : []
+            guard parts.count == 2, !channels.isEmpty, channels.allSatisfy({ $0 != nil }) else {
+                reader.problem("\(p)_CHANNELS rule '\(rule)' must look like zh-Hans=webhook,email (channels: email, webhook)")
+                continue
+            }
+            order[parts[0].trimmingCharacters(in: .whitespaces)] = channels.compactMap { $0 }
+        }
+        if webhook == nil, order.values.contains(where: { $0.contains(.webhook) }) {
+            reader.problem("\(p)_CHANNELS uses webhook but \(p)_WEBHOOK_URL is not set")
+        }
+        var quiet: (Int, Int)? = (22 * 60, 7 * 60)
+        let quietText = reader.string("\(p)_QUIET_HOURS", default: "22:00-07:00")
+        if quietText.lowercased() == "off" {
+            quiet = nil
+        } else if let parsed = Self.parseQuietHours(quietText) {
+            quiet = parsed
+        } else {
+            reader.problem("\(p)_QUIET_HOURS='\(quietText)' must be HH:MM-HH:MM or off")
+        }
+        var zones: [String: String] = [:]
+        for pair in reader.string("\(p)_COUNTRY_ZONES", default: "CN=Asia/Shanghai,VN=Asia/Ho_Chi_Minh").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, TimeZone(identifier: parts[1]) != nil else {
+                reader.problem("\(p)_COUNTRY_ZONES entry '\(pair)' must be COUNTRY=Zone/Name with a known zone")
+                continue
+            }
+            zones[parts[0]] = parts[1]
+        }
+        let configuration = NotificationsConfiguration(
+            service: service, smtp: smtp, sender: sender, webhook: webhook, channelOrder: order,
+            templates: reader.string("\(p)_TEMPLATES", default: defaultTemplates),
+            maxAttempts: reader.integer("\(p)_MAX_ATTEMPTS", default: 5, in: 1...100),
+            retryBase: reader.seconds("\(p)_RETRY_BASE", default: 2, in: 0.01...3600), retryMax: reader.seconds("\(p)_RETRY_MAX", default: 300, in: 0.01...86400),
+            digestWindow: reader.seconds("\(p)_DIGEST_WINDOW", default: 60, in: 0...86400), quietHours: quiet, countryZones: zones,
+            concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64))
+        if !FileManager.default.fileExists(atPath: configuration.templates) {
+            reader.problem("\(p)_TEMPLATES='\(configuration.templates)' is not a folder")
+        }
+        try reader.validate()
+        return configuration
+    }
+
+    /// `22:00-07:00` → minutes after midnight.
+    static func parseQuietHours(_ text: String) -> (Int, Int)? {
+        let parts = text.split(separator: "-")
+        func minutes(_ part: Substring) -> Int? {
+            let hm = part.split(separator: ":").compactMap { Int($0) }
+            guard hm.count == 2, (0..<24).contains(hm[0]), (0..<60).contains(hm[1]) else { return nil }
+            return hm[0] * 60 + hm[1]
+        }
+        guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start != end else { return nil }
+        return (start, end)
+    }
+}

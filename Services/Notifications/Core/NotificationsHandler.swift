@@ -1,0 +1,202 @@
+import Crypto
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// Decides who hears what: records contacts, turns each message into notifications (one per
+/// recipient, keyed by recipient, kind, subject and version, so that a redelivered or replayed
+/// message never queues a second one), merges bursts of itinerary changes into a digest, holds
+/// non-urgent ones through quiet hours, and withdraws what is pending for a cancelled
+/// registration. Sending is `DeliveryService`'s job.
+///
+/// - `registration.accepted`, `.waitlisted`, `.rejected`, `.cancelled`: to the lead contact.
+/// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
+public struct NotificationsHandler: MessageHandler {
+    public let consumes: [MessageType] = [
+        .programmePublished, .registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled,
+        .itineraryPlanned, .itineraryChanged,
+    ]
+    private let configuration: NotificationsConfiguration
+    private let clock: @Sendable () -> Date
+
+    public init(configuration: NotificationsConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
+        switch message.payload {
+        case let programme as ProgrammePublished:
+            try NotificationStore.saveEvent(programme, in: db)
+        case let accepted as RegistrationAccepted:
+            let contacts = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
+            var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
+            content.delegates = accepted.delegation.delegates.count
+            content.promoted = accepted.promoted
+            try queue(.accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
+                      to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
+                      country: contacts.country, content: content, in: db)
+        case let waitlisted as RegistrationWaitlisted:
+            let contacts = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
+            var content = NotificationContent(organisation: contacts.organisation, reference: waitlisted.reference)
+            content.delegates = waitlisted.delegation.delegates.count
+            content.position = waitlisted.position
+            try queue(.waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
+                      registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
+        case let rejected as RegistrationRejected:
+            guard let lead = rejected.leadContact else { return [] }  // nobody valid to tell; the sender has the message
+            var content = NotificationContent(organisation: "", reference: rejected.reference)
+            content.issues = rejected.issues
+            try queue(.rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
+                      to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: nil, eventID: rejected.eventID,
+                      country: nil, content: content, in: db)
+        case let cancelled as RegistrationCancelled:
+            var contacts = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
+            contacts.cancelled = true
+            try NotificationStore.saveContacts(registrationID: cancelled.registrationID, contacts, in: db)
+            _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
+            var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
+            content.delegates = cancelled.delegation.delegates.count
+            content.reason = cancelled.reason
+            try queue(.cancelled, subject: cancelled.registrationID, to: Array(contacts.recipients.prefix(1)), registrationID: cancelled.registrationID,
+                      eventID: cancelled.eventID, country: contacts.country, content: content, in: db)
+        case let planned as ItineraryPlanned:
+            try itinerary(.itineraryPlanned, registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
+                          items: planned.items, changes: [], unmet: planned.unmet, in: db)
+        case let changed as ItineraryChanged:
+            try itinerary(.itineraryChanged, registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion,
+                          items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
+        default:
+            throw HandlerFailure.permanent("notifications does not handle \(message.type.rawValue)")
+        }
+        return []
+    }
+
+    // MARK: Recipients
+
+    /// Stores who to write to about a registration (lead contact first, then delegates with an
+    /// address, each once).
+    private func remember(_ registrationID: String, _ eventID: String, _ delegation: Delegation, revision: Int, in db: Database) throws -> NotificationStore.Contacts {
+        if let known = try NotificationStore.contacts(registrationID, in: db), known.revision > revision, revision != .max { return known }
+        var recipients = [Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)]
+        for delegate in delegation.delegates {
+            guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
+            recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
+        }
+        let previous = try NotificationStore.contacts(registrationID, in: db)
+        let contacts = NotificationStore.Contacts(
+            eventID: eventID, organisation: delegation.organisation.name, country: delegation.organisation.country, recipients: recipients,
+            revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false)
+        try NotificationStore.saveContacts(registrationID: registrationID, contacts, in: db)
+        return contacts
+    }
+
+    private func itinerary(
+        _ kind: NotificationKind, registrationID: String, eventID: String, version: Int, items: [ItineraryItem], changes: [ItineraryChange],
+        unmet: [UnmetPreference], in db: Database
+    ) throws {
+        guard let contacts = try NotificationStore.contacts(registrationID, in: db) else {
+            // The acceptance with the contacts may still be on its way.
+            throw HandlerFailure.transient("no contacts for registration \(registrationID) yet")
+        }
+        guard !contacts.cancelled else { return }  // the cancellation notice says it all
+        var content = NotificationContent(organisation: contacts.organisation)
+        content.items = items
+        content.changes = changes
+        content.unmet = unmet
+        content.planVersion = version
+        let now = clock()
+        let soon = now.addingTimeInterval(24 * 3600)
+        let touched = kind == .itineraryPlanned ? items : changes.flatMap { [$0.before, $0.after].compactMap { $0 } }
+        let urgent = touched.contains { $0.start >= now && $0.start <= soon }
+        for recipient in contacts.recipients {
+            if kind == .itineraryChanged, var digest = try NotificationStore.pendingDigest(registrationID: registrationID, email: recipient.email, in: db) {
+                // A burst of changes becomes one digest (sent when the first one's window ends).
+                digest.kind = .digest
+                digest.content.changes = Self.merge(digest.content.changes, changes)
+                digest.content.items = items
+                digest.content.unmet = unmet
+                digest.content.planVersion = version
+                digest.urgent = digest.urgent || urgent
+                if urgent { digest.dueAt = min(digest.dueAt, now) }
+                digest.idempotencyKey = Self.key(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email)
+                try NotificationStore.update(digest, in: db)
+                try db.execute(sql: "UPDATE notifications SET kind = 'digest' WHERE id = ?", arguments: [digest.id])
+                continue
+            }
+            try queue(kind, subject: "\(registrationID)|v\(version)", to: [recipient], registrationID: registrationID, eventID: eventID,
+                      country: contacts.country, content: content, urgent: urgent, in: db)
+        }
+    }
+
+    /// Changes to the same item collapse: the first `before`, the last `after`; added and then
+    /// removed is no change at all.
+    static func merge(_ earlier: [ItineraryChange], _ later: [ItineraryChange]) -> [ItineraryChange] {
+        var byID = Dictionary(earlier.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
+        var order = earlier.map(\.uid)
+        for change in later {
+            guard let first = byID[change.uid] else {
+                byID[change.uid] = change
+                order.append(change.uid)
+                continue
+            }
+            switch (first.before, change.after) {
+            case (nil, nil):
+                byID[change.uid] = nil
+            case (nil, let after?):
+                byID[change.uid] = ItineraryChange(uid: change.uid, kind: .added, before: nil, after: after)
+            case (let before?, nil):
+                byID[change.uid] = ItineraryChange(uid: change.uid, kind: .removed, before: before, after: nil)
+            case (let before?, let after?):
+                let moved = before.start != after.start || before.end != after.end
+                byID[change.uid] = ItineraryChange(uid: change.uid, kind: moved ? .moved : .updated, before: before, after: after)
+            }
+        }
+        return order.compactMap { byID[$0] }.reduce(into: []) { result, change in
+            if !result.contains(where: { $0.uid == change.uid }) { result.append(change) }
+        }
+    }
+
+    // MARK: Queueing
+
+    static func key(_ kind: NotificationKind, subject: String, email: String) -> String {
+        "\(kind.rawValue)|\(subject)|\(email.lowercased())"
+    }
+
+    static func notificationID(_ key: String) -> String {
+        "ntf-" + SHA256.hash(data: Data(key.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func queue(
+        _ kind: NotificationKind, subject: String, to recipients: [Recipient], registrationID: String?, eventID: String?, country: String?,
+        content: NotificationContent, urgent: Bool = false, in db: Database
+    ) throws {
+        let eventZone = try eventID.flatMap { try NotificationStore.event($0, in: db)?.timeZone } ?? "Asia/Ho_Chi_Minh"
+        let zone = country.flatMap { configuration.countryZones[$0] } ?? eventZone
+        let now = clock()
+        for recipient in recipients {
+            let key = Self.key(kind, subject: subject, email: recipient.email)
+            var due = kind == .itineraryChanged && !urgent ? now.addingTimeInterval(configuration.digestWindow) : now
+            if !urgent { due = afterQuietHours(due, zone: zone) }
+            try NotificationStore.insert(NotificationRecord(
+                id: Self.notificationID(key), idempotencyKey: key, registrationID: registrationID, eventID: eventID, kind: kind, recipient: recipient,
+                timeZone: zone, urgent: urgent, content: content, channels: configuration.channels(for: recipient.language), channelIndex: 0,
+                attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now), in: db)
+        }
+    }
+
+    /// `date`, or the end of the quiet hours it falls in (in the recipient's zone).
+    func afterQuietHours(_ date: Date, zone: String) -> Date {
+        guard let quiet = configuration.quietHours, let timeZone = TimeZone(identifier: zone) else { return date }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.hour, .minute], from: date)
+        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+        let inside = quiet.start < quiet.end ? (minute >= quiet.start && minute < quiet.end) : (minute >= quiet.start || minute < quiet.end)
+        guard inside else { return date }
+        let wait = (quiet.end - minute + 24 * 60) % (24 * 60)
+        let seconds = Double(calendar.component(.second, from: date)) + date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
+        return date.addingTimeInterval(Double(wait * 60) - seconds)
+    }
+}

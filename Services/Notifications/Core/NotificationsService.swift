@@ -1,0 +1,20 @@
+import Foundation
+import Logging
+import ServiceRuntime
+
+/// Assembles the notifications service: its handler, tables, delivery workers and HTTP routes.
+public enum NotificationsService {
+    public static func makeHost(
+        _ configuration: NotificationsConfiguration, logger: Logger, connectPatience: Double = 60, clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> ServiceHost {
+        let renderer = try await Renderer(directory: configuration.templates)
+        return try await ServiceHost(
+            configuration: configuration.service,
+            handler: NotificationsHandler(configuration: configuration, clock: clock),
+            logger: logger,
+            migrations: NotificationStore.migrate,
+            routes: NotificationsHTTP.addRoutes,
+            extraServices: { context in [DeliveryService(context: context, configuration: configuration, renderer: renderer, clock: clock)] },
+            connectPatience: connectPatience)
+    }
+}

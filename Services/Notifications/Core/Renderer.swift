@@ -1,0 +1,186 @@
+import Foundation
+import ICalendar
+import Messages
+import Mustache
+
+/// Renders a notification in the recipient's language from the template files, with dates and
+/// times in the event's zone (named) and, where it differs, the recipient's.
+public struct Renderer: Sendable {
+    public struct Rendered: Sendable, Equatable {
+        public var language: Language
+        public var subject: String
+        public var text: String
+        public var html: String
+        /// The itinerary as iCalendar, for itinerary kinds.
+        public var calendar: String?
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case noTemplate(String)
+        public var description: String {
+            switch self {
+            case .noTemplate(let name): return "no template '\(name)' (and no English one to fall back on)"
+            }
+        }
+    }
+
+    private let library: MustacheLibrary
+
+    public init(directory: String) async throws {
+        library = try await MustacheLibrary(directory: directory)
+    }
+
+    /// The language used for `wanted`: its own if every template of `kind` exists, else English.
+    public func language(for kind: NotificationKind, wanted: Language) -> Language {
+        let complete = ["subject", "text", "html"].allSatisfy { library.getTemplate(named: "\(kind.rawValue)/\(wanted.rawValue).\($0)") != nil }
+        return complete ? wanted : .english
+    }
+
+    public func render(_ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, now: Date = Date()) throws -> Rendered {
+        let language = language(for: record.kind, wanted: record.recipient.language)
+        let context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone).dictionary
+        func render(_ part: String) throws -> String {
+            let name = "\(record.kind.rawValue)/\(language.rawValue).\(part)"
+            guard let output = library.render(context, withTemplate: name) else { throw Failure.noTemplate(name) }
+            return output
+        }
+        let subject = try render("subject").split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        var calendar: String?
+        if [.itineraryPlanned, .itineraryChanged, .digest].contains(record.kind), !record.content.items.isEmpty || !record.content.changes.isEmpty {
+            calendar = ICalendar(
+                method: .publish, name: "\(eventName?.text(in: language) ?? record.eventID ?? "") – \(record.content.organisation)", timeZone: eventZone,
+                events: record.content.items.map { item in
+                    CalendarEvent(
+                        uid: item.uid, start: item.start, end: item.end, summary: item.title.text(in: language),
+                        location: item.address, description: item.counterpart, sequence: item.sequence)
+                }
+            ).render(stamp: now)
+        }
+        return Rendered(language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar)
+    }
+
+    /// What templates see (Templates/README.md).
+    struct Context {
+        let record: NotificationRecord
+        let language: Language
+        let eventName: LocalizedText?
+        let eventZone: String
+
+        var dictionary: [String: Any] {
+            let content = record.content
+            var registration: [String: Any] = [:]
+            registration["reference"] = content.reference ?? ""
+            if let delegates = content.delegates { registration["delegates"] = delegates }
+            if let position = content.position { registration["position"] = position }
+            if content.promoted == true { registration["promoted"] = true }
+            if let reason = content.reason, !reason.isEmpty { registration["reason"] = reason }
+            return [
+                "recipient": ["name": record.recipient.name],
+                "organisation": content.organisation,
+                "event": ["name": eventName?.text(in: language) ?? record.eventID ?? "", "zoneName": zoneName(eventZone)],
+                "registration": registration,
+                "issues": content.issues.map { ["path": $0.path, "message": $0.message] },
+                "items": content.items.map(item),
+                "changes": content.changes.map(change),
+                "unmet": content.unmet.map { ["venue": venueName($0.venueID), "reason": reason($0.reason)] },
+                "hasCalendar": !content.items.isEmpty && record.channel != .webhook,
+                "urgent": record.urgent,
+            ]
+        }
+
+        private func item(_ item: ItineraryItem) -> [String: Any] {
+            var values = slot(item)
+            values["title"] = item.title.text(in: language)
+            if let bus = item.busID { values["bus"] = bus }
+            if let table = item.table { values["table"] = table }
+            if let counterpart = item.counterpart { values["counterpart"] = counterpart }
+            values["isSession"] = item.kind == .session
+            values["isVisit"] = item.kind == .visit
+            values["isMeeting"] = item.kind == .meeting
+            return values
+        }
+
+        private func change(_ change: ItineraryChange) -> [String: Any] {
+            var values: [String: Any] = ["title": (change.after ?? change.before)?.title.text(in: language) ?? ""]
+            values[change.kind.rawValue] = true
+            if let before = change.before { values["before"] = slot(before) }
+            if let after = change.after { values["after"] = slot(after) }
+            return values
+        }
+
+        private func slot(_ item: ItineraryItem) -> [String: Any] {
+            var values: [String: Any] = ["date": day(item.start, eventZone), "time": span(item.start, item.end, eventZone)]
+            if record.timeZone != eventZone, TimeZone(identifier: record.timeZone)?.secondsFromGMT(for: item.start) != TimeZone(identifier: eventZone)?.secondsFromGMT(for: item.start) {
+                values["localTime"] = "\(span(item.start, item.end, record.timeZone)) \(zoneName(record.timeZone))"
+            }
+            if let place = item.venueID { values["place"] = venueName(place, fallback: item.title.text(in: language)) }
+            if let address = item.address { values["address"] = address }
+            return values
+        }
+
+        private var locale: Locale {
+            switch language {
+            case .vietnamese: return Locale(identifier: "vi_VN")
+            case .chineseSimplified: return Locale(identifier: "zh_Hans_CN")
+            case .english: return Locale(identifier: "en_GB")
+            }
+        }
+
+        private func day(_ date: Date, _ zone: String) -> String {
+            let formatter = DateFormatter()
+            formatter.locale = locale
+            formatter.timeZone = TimeZone(identifier: zone)
+            formatter.dateStyle = .full
+            formatter.timeStyle = .none
+            return formatter.string(from: date)
+        }
+
+        private func span(_ start: Date, _ end: Date, _ zone: String) -> String {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_GB")
+            formatter.timeZone = TimeZone(identifier: zone)
+            formatter.dateFormat = "HH:mm"
+            return "\(formatter.string(from: start))–\(formatter.string(from: end))"
+        }
+
+        /// "Da Nang time (UTC+7)", "岘港时间 (UTC+7)", "giờ Đà Nẵng (UTC+7)".
+        private func zoneName(_ zone: String) -> String {
+            let offset = (TimeZone(identifier: zone)?.secondsFromGMT(for: record.content.items.first?.start ?? Date()) ?? 0) / 3600
+            let utc = "UTC\(offset >= 0 ? "+" : "")\(offset)"
+            let city: [String: (String, String, String)] = [
+                "Asia/Ho_Chi_Minh": ("giờ Đà Nẵng", "岘港时间", "Da Nang time"),
+                "Asia/Shanghai": ("giờ Bắc Kinh", "北京时间", "Beijing time"),
+            ]
+            guard let names = city[zone] else { return "\(zone) (\(utc))" }
+            switch language {
+            case .vietnamese: return "\(names.0) (\(utc))"
+            case .chineseSimplified: return "\(names.1) (\(utc))"
+            case .english: return "\(names.2) (\(utc))"
+            }
+        }
+
+        private func venueName(_ id: String, fallback: String? = nil) -> String {
+            record.content.items.first { $0.venueID == id && $0.kind == .visit }?.title.text(in: language) ?? fallback ?? id
+        }
+
+        private func reason(_ reason: UnmetPreference.Reason) -> String {
+            switch (reason, language) {
+            case (.full, .vietnamese): return "đã kín chỗ"
+            case (.full, .chineseSimplified): return "名额已满"
+            case (.full, .english): return "fully booked"
+            case (.closed, .vietnamese): return "không mở cửa vào thời gian phù hợp"
+            case (.closed, .chineseSimplified): return "在可安排的时间内不开放"
+            case (.closed, .english): return "not open at a time that fits"
+            case (.documentsMissing, .vietnamese): return "thiếu giấy tờ tùy thân trước hạn chót"
+            case (.documentsMissing, .chineseSimplified): return "未在截止日期前提交完整证件"
+            case (.documentsMissing, .english): return "identity documents were not complete before the deadline"
+            case (.clash, .vietnamese): return "trùng với lịch trình khác"
+            case (.clash, .chineseSimplified): return "与其他行程冲突"
+            case (.clash, .english): return "clashes with other visits"
+            case (.unknownVenue, .vietnamese): return "không có trong chương trình"
+            case (.unknownVenue, .chineseSimplified): return "不在活动安排中"
+            case (.unknownVenue, .english): return "not part of the programme"
+            }
+        }
+    }
+}
