@@ -28,7 +28,10 @@ public enum TestBroker {
         }
     }
 
-    public static func connect(_ name: String = #function, vhost: String? = nil, adjust: (inout AMQPConfiguration) -> Void = { _ in }) async throws -> AMQPConnection {
+    public static func connect(
+        _ name: String = #function, vhost: String? = nil, logger: Logger = TestBroker.logger,
+        adjust: (inout AMQPConfiguration) -> Void = { _ in }
+    ) async throws -> AMQPConnection {
         var configuration = configuration(name, vhost: vhost)
         adjust(&configuration)
         return try await AMQPConnection.connect(configuration, logger: logger)

@@ -74,7 +74,7 @@ public final class DeliveryService: Service {
         do {
             let eventID = record.eventID
             let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
-            let rendered = try renderer.render(record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", now: started)
+            let rendered = try renderer.render(record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:], now: started)
             try await send(rendered, record: record, over: channel)
         } catch let error as DeliveryError {
             outcome = error

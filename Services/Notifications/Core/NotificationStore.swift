@@ -80,7 +80,7 @@ public enum NotificationStore {
     public static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("notifications-1") { db in
             try db.execute(sql: """
-                CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, version INTEGER NOT NULL);
+                CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, venues TEXT NOT NULL, version INTEGER NOT NULL);
                 CREATE TABLE contacts (
                     registration_id TEXT PRIMARY KEY,
                     event_id TEXT NOT NULL,
@@ -133,14 +133,25 @@ public enum NotificationStore {
     // MARK: Events and contacts
 
     public static func saveEvent(_ programme: ProgrammePublished, in db: Database) throws {
+        let venues = Dictionary(programme.venues.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         try db.execute(
-            sql: "INSERT INTO events (event_id, name, time_zone, version) VALUES (?, ?, ?, ?) ON CONFLICT(event_id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone, version = excluded.version WHERE excluded.version > events.version",
-            arguments: [programme.eventID, json(programme.name), programme.timeZone, programme.version])
+            sql: """
+                INSERT INTO events (event_id, name, time_zone, venues, version) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(event_id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone, venues = excluded.venues, version = excluded.version
+                WHERE excluded.version > events.version
+                """,
+            arguments: [programme.eventID, json(programme.name), programme.timeZone, json(venues), programme.version])
     }
 
-    public static func event(_ eventID: String, in db: Database) throws -> (name: LocalizedText, timeZone: String)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT name, time_zone FROM events WHERE event_id = ?", arguments: [eventID]) else { return nil }
-        return (try decode(LocalizedText.self, row[0]), row[1])
+    public struct Event: Sendable {
+        public var name: LocalizedText
+        public var timeZone: String
+        public var venues: [String: LocalizedText]
+    }
+
+    public static func event(_ eventID: String, in db: Database) throws -> Event? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT name, time_zone, venues FROM events WHERE event_id = ?", arguments: [eventID]) else { return nil }
+        return Event(name: try decode(LocalizedText.self, row[0]), timeZone: row[1], venues: try decode([String: LocalizedText].self, row[2]))
     }
 
     public struct Contacts: Sendable {

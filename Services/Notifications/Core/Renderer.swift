@@ -26,8 +26,19 @@ public struct Renderer: Sendable {
 
     private let library: MustacheLibrary
 
+    /// Loads every `*.mustache` under `directory`, named by its path without the extension.
+    /// Subjects and text bodies are plain text: they are not HTML-escaped.
     public init(directory: String) async throws {
-        library = try await MustacheLibrary(directory: directory)
+        var library = MustacheLibrary()
+        let root = URL(fileURLWithPath: directory)
+        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".mustache") } ?? []
+        for file in files.sorted() {
+            let name = String(file.dropLast(".mustache".count))
+            var source = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+            if name.hasSuffix(".text") || name.hasSuffix(".subject") { source = "{{% CONTENT_TYPE: TEXT}}" + source }
+            try library.register(source, named: name)
+        }
+        self.library = library
     }
 
     /// The language used for `wanted`: its own if every template of `kind` exists, else English.
@@ -36,9 +47,9 @@ public struct Renderer: Sendable {
         return complete ? wanted : .english
     }
 
-    public func render(_ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, now: Date = Date()) throws -> Rendered {
+    public func render(_ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:], now: Date = Date()) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
-        let context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone).dictionary
+        let context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues).dictionary
         func render(_ part: String) throws -> String {
             let name = "\(record.kind.rawValue)/\(language.rawValue).\(part)"
             guard let output = library.render(context, withTemplate: name) else { throw Failure.noTemplate(name) }
@@ -65,11 +76,12 @@ public struct Renderer: Sendable {
         let language: Language
         let eventName: LocalizedText?
         let eventZone: String
+        let venues: [String: LocalizedText]
 
         var dictionary: [String: Any] {
             let content = record.content
             var registration: [String: Any] = [:]
-            registration["reference"] = content.reference ?? ""
+            if let reference = content.reference, !reference.isEmpty { registration["reference"] = reference }
             if let delegates = content.delegates { registration["delegates"] = delegates }
             if let position = content.position { registration["position"] = position }
             if content.promoted == true { registration["promoted"] = true }
@@ -113,7 +125,10 @@ public struct Renderer: Sendable {
             if record.timeZone != eventZone, TimeZone(identifier: record.timeZone)?.secondsFromGMT(for: item.start) != TimeZone(identifier: eventZone)?.secondsFromGMT(for: item.start) {
                 values["localTime"] = "\(span(item.start, item.end, record.timeZone)) \(zoneName(record.timeZone))"
             }
-            if let place = item.venueID { values["place"] = venueName(place, fallback: item.title.text(in: language)) }
+            // The place, unless it is what the title already says (a visit's title is its venue).
+            if let place = item.venueID.map({ venueName($0, fallback: item.title.text(in: language)) }), place != item.title.text(in: language) {
+                values["place"] = place
+            }
             if let address = item.address { values["address"] = address }
             return values
         }
@@ -160,7 +175,7 @@ public struct Renderer: Sendable {
         }
 
         private func venueName(_ id: String, fallback: String? = nil) -> String {
-            record.content.items.first { $0.venueID == id && $0.kind == .visit }?.title.text(in: language) ?? fallback ?? id
+            venues[id]?.text(in: language) ?? record.content.items.first { $0.venueID == id && $0.kind == .visit }?.title.text(in: language) ?? fallback ?? id
         }
 
         private func reason(_ reason: UnmetPreference.Reason) -> String {
