@@ -98,8 +98,7 @@ import FoundationNetworking
 
             // The access list of the port names only documented visitors, with their numbers.
             let (list, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/venues/lien-chieu-port/access-list")!)
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
+            let decoder = MessageCoding.makeDecoder()
             let entries = try decoder.decode([ItinerariesHTTP.AccessEntry].self, from: list)
             let portVisitors = Set(plan.tours.filter { $0.stops.contains { $0.venueID == "lien-chieu-port" } }.flatMap(\.passengers))
             #expect(Set(entries.map(\.registrationID)) == portVisitors)

@@ -1,5 +1,8 @@
 import AMQP
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GRDB
 import Messages
 @testable import NotificationsCore
@@ -103,7 +106,7 @@ import TestSupport
                 #expect(parsed.contains("visit-a@test") && parsed.contains("visit-b@test"))
             }
             #expect(calendars == 3)
-            #expect(try await eventually(within: 5) { bed.seen(NotificationDelivered.self).count == 4 })
+            #expect(await eventually(within: 5) { bed.seen(NotificationDelivered.self).count == 4 })
             _ = host
         }
     }
@@ -172,6 +175,47 @@ import TestSupport
             #expect(history.notification.sentChannel == .email)
             #expect(hook.calls.count == 1)
             #expect(smtp.messages.count == 1)
+        }
+    }
+
+    /// The webhook endpoint is down (nothing listens): the Chinese lead's notification keeps
+    /// retrying there while the English lead's e-mail goes at once; after the last webhook
+    /// attempt it falls back to e-mail. The HTTP history and counts show all of it.
+    @Test func aChannelThatIsDownHoldsUpNoOtherAndTheHistoryShowsIt() async throws {
+        let smtp = try await SMTPTestServer()
+        defer { smtp.stop() }
+        try await Self.withService(smtp: smtp, adjust: { configuration in
+            configuration.webhook = WebhookConfiguration(url: URL(string: "http://127.0.0.1:1/hook")!, secret: "s", timeout: 2)
+            configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]
+            configuration.maxAttempts = 3
+            configuration.retryBase = 0.5
+            configuration.retryMax = 1
+        }) { bed, host in
+            try await bed.publish(Self.accepted("down-zh", language: .chineseSimplified, email: "li.wei@example.cn"))
+            try await bed.publish(Self.accepted("down-en", email: "alex@example.com"))
+            #expect(await eventually(within: 10) { smtp.messages.count >= 1 })
+            let first = try await inspectEmail(try #require(smtp.messages.first))
+            #expect(first["to"]?.contains("alex@example.com") == true, "the e-mail did not wait for the webhook")
+            let waiting = try #require(try await Self.history(host, registration: "reg-down-zh").first)
+            #expect(waiting.notification.status != .sent && waiting.notification.channel == .webhook)
+
+            #expect(try await eventually(within: 20) { try await Self.history(host, registration: "reg-down-zh").first?.notification.status == .sent })
+            let port = try #require(host.httpPort)
+            let base = "http://127.0.0.1:\(port)"
+            let (byRegistration, response) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/registrations/reg-down-zh/notifications")))
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            let history = try MessageCoding.decode([NotificationsHTTP.History].self, from: byRegistration)
+            #expect(history.count == 1)
+            #expect(history.first?.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:transient", "webhook:transient", "webhook:transient", "email:sent"])
+            #expect(history.first?.attempts.first?.detail?.isEmpty == false, "each failed attempt keeps its reason")
+
+            let (byRecipient, _) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/recipients/alex@example.com/notifications")))
+            let mine = try MessageCoding.decode([NotificationsHTTP.History].self, from: byRecipient)
+            #expect(mine.map(\.notification.registrationID) == ["reg-down-en"])
+            #expect(mine.first?.attempts.map(\.outcome) == ["sent"])
+
+            let (counts, _) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/notifications/counts")))
+            #expect(try MessageCoding.decode([String: Int].self, from: counts) == ["sent": 2])
         }
     }
 

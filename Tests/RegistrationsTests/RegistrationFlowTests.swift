@@ -181,8 +181,7 @@ extension RegistrationFlowTests {
             let port = try #require(host.httpPort)
             let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/events/danang-2026-01/registrations")!)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
+            let decoder = MessageCoding.makeDecoder()
             let listing = try decoder.decode(RegistrationsHTTP.Listing.self, from: data)
             #expect(listing.counts.accepted == 1)
             #expect(listing.counts.waitlisted == 1)

@@ -66,11 +66,11 @@ public enum ItinerariesHTTP {
             router.get("/events/:eventID/plan") { _, context -> Response in
                 let s = try await load(context)
                 let checker = PlanChecker()
-                return ServiceHTTP.json(PlanView(version: s.version, plan: s.plan, score: checker.score(of: s.plan, for: s.input), violations: checker.violations(of: s.plan, for: s.input)))
+                return try ServiceHTTP.json(PlanView(version: s.version, plan: s.plan, score: checker.score(of: s.plan, for: s.input), violations: checker.violations(of: s.plan, for: s.input)))
             }
             router.get("/events/:eventID/delegations/:id/itinerary") { _, context -> Response in
                 let s = try await load(context)
-                return ServiceHTTP.json(s.builder.items(for: try context.parameters.require("id"), in: s.plan))
+                return try ServiceHTTP.json(s.builder.items(for: try context.parameters.require("id"), in: s.plan))
             }
             router.get("/events/:eventID/delegations/:id/itinerary.ics") { request, context -> Response in
                 let s = try await load(context)
@@ -89,7 +89,7 @@ public enum ItinerariesHTTP {
             }
             router.get("/events/:eventID/buses/:bus/itinerary") { _, context -> Response in
                 let s = try await load(context)
-                return ServiceHTTP.json(s.builder.items(forBus: try context.parameters.require("bus"), in: s.plan))
+                return try ServiceHTTP.json(s.builder.items(forBus: try context.parameters.require("bus"), in: s.plan))
             }
             router.get("/events/:eventID/buses/:bus/itinerary.ics") { request, context -> Response in
                 let s = try await load(context)
@@ -99,11 +99,11 @@ public enum ItinerariesHTTP {
             router.get("/events/:eventID/headcount") { _, context -> Response in
                 let s = try await load(context)
                 let sizes = Dictionary(s.delegations.map { ($0.planning.id, $0.planning.size) }, uniquingKeysWith: { first, _ in first })
-                return ServiceHTTP.json(s.builder.headcounts(s.plan, sizes: sizes))
+                return try ServiceHTTP.json(s.builder.headcounts(s.plan, sizes: sizes))
             }
             router.get("/events/:eventID/venues/:venue/access-list") { _, context -> Response in
                 let s = try await load(context)
-                return ServiceHTTP.json(try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault))
+                return try ServiceHTTP.json(try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault))
             }
             router.get("/events/:eventID/venues/:venue/access-list.csv") { _, context -> Response in
                 let s = try await load(context)

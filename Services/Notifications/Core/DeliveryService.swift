@@ -170,7 +170,7 @@ public final class DeliveryService: Service {
         if emitted != nil { context.outbox.ring() }
         context.logger.info("notification \(record.status.rawValue)", metadata: [
             "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
-            "attempt": "\(record.totalAttempts)", "reason": "\(outcome?.description ?? "-")",
+            "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
         ])
     }
 }

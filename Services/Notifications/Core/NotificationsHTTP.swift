@@ -19,18 +19,22 @@ public enum NotificationsHTTP {
     @Sendable public static func addRoutes(to router: Router<BasicRequestContext>, store: ServiceStore) {
         router.get("/registrations/:id/notifications") { _, context -> Response in
             let id = try context.parameters.require("id")
-            return ServiceHTTP.json(try await store.database.read { db in
-                try NotificationStore.notifications(registrationID: id, in: db).map { History(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db)) }
-            })
+            return try await histories(store) { db in try NotificationStore.notifications(registrationID: id, in: db) }
         }
         router.get("/recipients/:email/notifications") { _, context -> Response in
             let email = try context.parameters.require("email")
-            return ServiceHTTP.json(try await store.database.read { db in
-                try NotificationStore.notifications(recipient: email, in: db).map { History(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db)) }
-            })
+            return try await histories(store) { db in try NotificationStore.notifications(recipient: email, in: db) }
         }
         router.get("/notifications/counts") { _, _ -> Response in
-            ServiceHTTP.json(try await store.database.read { db in try NotificationStore.counts(in: db) })
+            try ServiceHTTP.json(await store.database.read { db in try NotificationStore.counts(in: db) })
         }
+    }
+
+    /// The notifications `fetch` finds, each with every attempt.
+    private static func histories(_ store: ServiceStore, _ fetch: @escaping @Sendable (Database) throws -> [NotificationRecord]) async throws -> Response {
+        let histories = try await store.database.read { db in
+            try fetch(db).map { History(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db)) }
+        }
+        return try ServiceHTTP.json(histories)
     }
 }

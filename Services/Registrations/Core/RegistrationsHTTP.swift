@@ -44,12 +44,12 @@ public enum RegistrationsHTTP {
         router.get("/events/:eventID/registrations") { _, context -> Response in
             let eventID = try context.parameters.require("eventID")
             let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
-            return ServiceHTTP.json(result)
+            return try ServiceHTTP.json(result)
         }
         router.get("/events/:eventID/counts") { _, context -> Response in
             let eventID = try context.parameters.require("eventID")
             let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
-            return ServiceHTTP.json(result.counts)
+            return try ServiceHTTP.json(result.counts)
         }
     }
 

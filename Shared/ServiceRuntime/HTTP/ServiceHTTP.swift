@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Hummingbird
 import Logging
+import Messages
 import NIOCore
 
 /// The service's HTTP side: `/health/live`, `/health/ready`, `/metrics`, plus the service's own
@@ -38,13 +39,13 @@ public enum ServiceHTTP {
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/health/live") { _, _ in
-            json(["status": "live", "service": configuration.serviceName])
+            try json(["status": "live", "service": configuration.serviceName])
         }
         router.get("/health/ready") { _, _ in
             let (ready, checks) = await readiness.check()
             var body = checks
             body["status"] = ready ? "ready" : "not ready"
-            return json(body, status: ready ? .ok : .serviceUnavailable)
+            return try json(body, status: ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             Response(
@@ -59,12 +60,9 @@ public enum ServiceHTTP {
             logger: logger)
     }
 
-    /// A JSON response.
-    public static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    /// A JSON response, written as message bodies are (`MessageCoding`: ISO-8601 times in UTC).
+    public static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try MessageCoding.encode(value)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
