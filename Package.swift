@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "notifications",
             dependencies: [
-                "NotificationsCore", "ServiceRuntime",
+                "NotificationsCore", "ServiceRuntime", "Messages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Notifications/Main"

@@ -4,10 +4,12 @@ import ServiceRuntime
 
 /// Assembles the notifications service: its handler, tables, delivery workers and HTTP routes.
 public enum NotificationsService {
+    /// `renderer`: the templates, loaded from `configuration.templates` when not given.
     public static func makeHost(
-        _ configuration: NotificationsConfiguration, logger: Logger, connectPatience: Double = 60, clock: @escaping @Sendable () -> Date = { Date() }
+        _ configuration: NotificationsConfiguration, renderer: Renderer? = nil, logger: Logger, connectPatience: Double = 60,
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> ServiceHost {
-        let renderer = try await Renderer(directory: configuration.templates)
+        let renderer = if let renderer { renderer } else { try await Renderer(directory: configuration.templates) }
         return try await ServiceHost(
             configuration: configuration.service,
             handler: NotificationsHandler(configuration: configuration, clock: clock),

@@ -17,17 +17,25 @@ public struct Renderer: Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case noTemplate(String)
+        case invalidTemplate(file: String, reason: String)
+        case missingEnglish([String])
+
         public var description: String {
             switch self {
             case .noTemplate(let name): return "no template '\(name)' (and no English one to fall back on)"
+            case .invalidTemplate(let file, let reason): return "template \(file) is not valid Mustache: \(reason)"
+            case .missingEnglish(let names): return "English templates are the fallback for every language, and these are missing: \(names.joined(separator: ", "))"
             }
         }
     }
 
+    static let parts = ["subject", "text", "html"]
+
     private let library: MustacheLibrary
 
     /// Loads every `*.mustache` under `directory`, named by its path without the extension.
-    /// Subjects and text bodies are plain text: they are not HTML-escaped.
+    /// Subjects and text bodies are plain text: they are not HTML-escaped. Fails, naming the
+    /// file, on a template that does not parse, and when an English template is missing.
     public init(directory: String) async throws {
         var library = MustacheLibrary()
         let root = URL(fileURLWithPath: directory)
@@ -36,14 +44,21 @@ public struct Renderer: Sendable {
             let name = String(file.dropLast(".mustache".count))
             var source = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             if name.hasSuffix(".text") || name.hasSuffix(".subject") { source = "{{% CONTENT_TYPE: TEXT}}" + source }
-            try library.register(source, named: name)
+            do {
+                try library.register(source, named: name)
+            } catch {
+                throw Failure.invalidTemplate(file: file, reason: "\(error)")
+            }
         }
+        let missing = NotificationKind.allCases.flatMap { kind in Self.parts.map { "\(kind.rawValue)/en.\($0).mustache" } }
+            .filter { library.getTemplate(named: String($0.dropLast(".mustache".count))) == nil }
+        if !missing.isEmpty { throw Failure.missingEnglish(missing) }
         self.library = library
     }
 
     /// The language used for `wanted`: its own if every template of `kind` exists, else English.
     public func language(for kind: NotificationKind, wanted: Language) -> Language {
-        let complete = ["subject", "text", "html"].allSatisfy { library.getTemplate(named: "\(kind.rawValue)/\(wanted.rawValue).\($0)") != nil }
+        let complete = Self.parts.allSatisfy { library.getTemplate(named: "\(kind.rawValue)/\(wanted.rawValue).\($0)") != nil }
         return complete ? wanted : .english
     }
 
@@ -125,11 +140,16 @@ public struct Renderer: Sendable {
             if record.timeZone != eventZone, TimeZone(identifier: record.timeZone)?.secondsFromGMT(for: item.start) != TimeZone(identifier: eventZone)?.secondsFromGMT(for: item.start) {
                 values["localTime"] = "\(span(item.start, item.end, record.timeZone)) \(zoneName(record.timeZone))"
             }
-            // The place, unless it is what the title already says (a visit's title is its venue).
-            if let place = item.venueID.map({ venueName($0, fallback: item.title.text(in: language)) }), place != item.title.text(in: language) {
-                values["place"] = place
+            // The venue and its address; when the title already names the venue (a visit's
+            // title is its venue), the address alone is the place.
+            let title = item.title.text(in: language)
+            let venue = item.venueID.map { venueName($0, fallback: title) }
+            if let venue, venue != title {
+                values["place"] = venue
+                if let address = item.address { values["address"] = address }
+            } else if let address = item.address {
+                values["place"] = address
             }
-            if let address = item.address { values["address"] = address }
             return values
         }
 

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Messages
 import NotificationsCore
 import ServiceRuntime
 
@@ -23,7 +24,8 @@ struct Serve: AsyncParsableCommand {
         StructuredLogHandler.bootstrap(level: configuration.service.logLevel, format: configuration.service.logFormat)
         let logger = Logger(label: "notifications")
         logger.info("starting", metadata: ["store": "\(configuration.service.storePath)", "broker": "\(configuration.service.amqp)", "smtp": "\(configuration.smtp.host):\(configuration.smtp.port)"])
-        try await NotificationsService.makeHost(configuration, logger: logger).run()
+        let renderer = try await loadTemplates(configuration)
+        try await NotificationsService.makeHost(configuration, renderer: renderer, logger: logger).run()
     }
 }
 
@@ -32,6 +34,10 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let c = try loadConfiguration()
+        let renderer = try await loadTemplates(c)
+        let languages = NotificationKind.allCases.map { kind in
+            "\(kind.rawValue) (\(Language.allCases.filter { renderer.language(for: kind, wanted: $0) == $0 }.map(\.rawValue).joined(separator: ", ")))"
+        }
         print("""
             broker:        \(c.service.amqp)
             store:         \(c.service.storePath)
@@ -40,9 +46,20 @@ struct CheckConfig: AsyncParsableCommand {
             webhook:       \(c.webhook?.url.absoluteString ?? "none")
             channels:      \(c.channelOrder.map { "\($0.key)=\($0.value.map(\.rawValue).joined(separator: ","))" }.sorted().joined(separator: "; "))
             templates:     \(c.templates)
+                           \(languages.joined(separator: "; "))
             retries:       \(c.maxAttempts) per channel, \(c.retryBase)–\(c.retryMax) s
             digest window: \(c.digestWindow) s; quiet hours: \(c.quietHours.map { String(format: "%02d:%02d-%02d:%02d", $0.start / 60, $0.start % 60, $0.end / 60, $0.end % 60) } ?? "off")
             """)
+    }
+}
+
+/// The templates, or exit 78 with the file at fault.
+func loadTemplates(_ configuration: NotificationsConfiguration) async throws -> Renderer {
+    do {
+        return try await Renderer(directory: configuration.templates)
+    } catch {
+        FileHandle.standardError.write(Data("notifications: \(error)\n".utf8))
+        throw ExitCode(78)
     }
 }
 
