@@ -131,6 +131,7 @@ let package = Package(
             path: "Services/Notifications/Main"
         ),
         .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests", exclude: ["Servers"]),
+        .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/DeploymentTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(
@@ -154,8 +155,18 @@ let package = Package(
             path: "Tests/Smoke"
         ),
 
-        // Benchmarks (release builds, run by deploy/bench and deploy/bench-planner).
+        // Benchmarks (release builds, run by deploy/bench, deploy/bench-planner and deploy/bench-notifications).
         .executableTarget(name: "planner-bench", dependencies: ["ItineraryPlanner", "Messages"], path: "Tests/Benchmarks/PlannerBenchmark"),
+        .executableTarget(
+            name: "notifications-bench",
+            dependencies: [
+                "NotificationsCore", "ServiceRuntime", "Messages", "AMQP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/Benchmarks/NotificationsBenchmark"
+        ),
         .executableTarget(
             name: "amqp-bench",
             dependencies: [

@@ -102,14 +102,9 @@ public final class OutboxRelay: Service {
         metrics.outboxBacklog(rows.count)
         guard !rows.isEmpty else { return 0 }
         let messages = rows.map { row in
-            OutgoingMessage(
-                body: row.body, exchange: configuration.exchange, routingKey: row.type,
-                properties: MessageProperties(
-                    contentType: "application/json",
-                    headers: [FailureHeader.schemaVersion: .string(SchemaVersion.current), FailureHeader.causationID: .string(row.causationID ?? "")],
-                    deliveryMode: .persistent, correlationID: row.correlationID, messageID: row.messageID,
-                    timestamp: MessageCoding.parse(row.createdAt) ?? Date(), type: row.type, appID: configuration.serviceName),
-                mandatory: true)
+            OutgoingMessage.domain(
+                type: row.type, body: row.body, exchange: configuration.exchange, messageID: row.messageID, correlationID: row.correlationID,
+                causationID: row.causationID ?? "", timestamp: MessageCoding.parse(row.createdAt) ?? Date(), appID: configuration.serviceName)
         }
         let results = await connection.publish(messages)
         var confirmed: [Int64] = []

@@ -1,0 +1,248 @@
+// The notifications service's end-to-end benchmark; run it through `deploy/bench-notifications`.
+//
+//   notifications-bench --url amqp://guest:guest@127.0.0.1:5673/ --count N [--concurrency C]
+//
+// In one process, on the real broker and a real SQLite file (synchronous=full, as in
+// production), with an SMTP server of its own on 127.0.0.1 that accepts everything:
+//
+//   end-to-end  N `registration.accepted` are published at once; the service consumes them,
+//               records one notification each (inbox, notification, outbox in one commit),
+//               renders it (Mustache, three parts) and sends it over SMTP, then records the
+//               attempt and emits `notification.delivered`. Timed from the first publish to
+//               the N-th message the SMTP server has accepted.
+//   smtp-only   the same N messages, rendered beforehand, sent by the same SMTP client with
+//               the same concurrency: what the channel alone allows.
+//   render-only the renderer on the same N notifications: what the templates alone cost.
+//
+// Prints one JSON line per stage.
+import AMQP
+import Foundation
+import Logging
+import Messages
+import NIOCore
+import NIOPosix
+import NotificationsCore
+import ServiceRuntime
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct Options {
+    var url = "amqp://guest:guest@127.0.0.1:5673/"
+    var count = 2000
+    var concurrency = 4
+
+    init(_ arguments: [String]) throws {
+        var iterator = arguments.makeIterator()
+        while let flag = iterator.next() {
+            guard let value = iterator.next() else { throw Failure(description: "\(flag) needs a value") }
+            switch flag {
+            case "--url": url = value
+            case "--count": count = try Self.positive(flag, value)
+            case "--concurrency": concurrency = try Self.positive(flag, value)
+            default: throw Failure(description: "unknown option \(flag)")
+            }
+        }
+    }
+
+    static func positive(_ flag: String, _ value: String) throws -> Int {
+        guard let n = Int(value), n > 0 else { throw Failure(description: "\(flag) must be a positive whole number") }
+        return n
+    }
+}
+
+/// An SMTP server that accepts every message and counts them (one connection per message, as
+/// the client sends).
+final class SMTPSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received = 0
+    private(set) var port = 0
+    private var channel: Channel?
+
+    var count: Int { lock.withLock { received } }
+
+    func start() async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(Session(sink: self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        self.channel = channel
+        port = channel.localAddress?.port ?? 0
+    }
+
+    func stop() async { try? await channel?.close() }
+
+    fileprivate func accepted() { lock.withLock { received += 1 } }
+
+    struct LineDecoder: ByteToMessageDecoder {
+        typealias InboundOut = String
+        mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+            guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
+            let length = newline - buffer.readerIndex + 1
+            guard let line = buffer.readString(length: length) else { return .needMoreData }
+            context.fireChannelRead(wrapInboundOut(line.trimmingCharacters(in: .newlines)))
+            return .continue
+        }
+    }
+
+    final class Session: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = String
+        typealias OutboundOut = ByteBuffer
+        let sink: SMTPSink
+        var inData = false
+
+        init(sink: SMTPSink) { self.sink = sink }
+
+        func channelActive(context: ChannelHandlerContext) { reply("220 sink ESMTP", context) }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let line = unwrapInboundIn(data)
+            if inData {
+                if line == "." {
+                    inData = false
+                    sink.accepted()
+                    reply("250 2.0.0 queued", context)
+                }
+                return
+            }
+            switch line.prefix(4).uppercased() {
+            case "EHLO": reply("250-sink\r\n250 8BITMIME", context)
+            case "DATA":
+                inData = true
+                reply("354 go ahead", context)
+            case "QUIT":
+                reply("221 bye", context)
+                context.close(promise: nil)
+            default: reply("250 ok", context)
+            }
+        }
+
+        func reply(_ text: String, _ context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text + "\r\n")), promise: nil)
+        }
+    }
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSMegabytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss / 1024)
+}
+
+func report(_ stage: String, count: Int, seconds: Double, cpu: Double, extra: [String: Any] = [:]) {
+    var line: [String: Any] = [
+        "stage": stage, "count": count, "seconds": (seconds * 1000).rounded() / 1000,
+        "per_second": Int((Double(count) / seconds).rounded()), "cpu_seconds": (cpu * 100).rounded() / 100, "peak_rss_mb": peakRSSMegabytes(),
+    ]
+    line.merge(extra) { $1 }
+    if let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+}
+
+func accepted(_ index: Int) -> RegistrationAccepted {
+    let reference = "bench-\(index)"
+    let lead = Contact(
+        name: ["Nguyễn Thị Thu Hà", "李伟", "Alex Chen"][index % 3], title: "Director", email: "lead.\(reference)@example.cn", phone: "+86 755 1234 5678",
+        language: Language.allCases[index % 3])
+    let delegation = Delegation(
+        organisation: Organisation(name: "Benchmark Enterprise \(index)", localName: "基准企业\(index)", country: "CN", sectors: ["logistics"], website: nil),
+        role: .visiting, leadContact: lead, delegates: [], interests: Interests(sectors: ["logistics"], topics: []), preferredVisits: [])
+    return RegistrationAccepted(registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation, acceptedAt: Date())
+}
+
+func run(_ options: Options) async throws {
+    var logger = Logger(label: "notifications-bench")
+    logger.logLevel = .warning
+    let sink = SMTPSink()
+    try await sink.start()
+    defer { Task { await sink.stop() } }
+
+    let id = String(UUID().uuidString.prefix(6)).lowercased()
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("notifications-bench-\(id)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    var amqp = try AMQPConfiguration(url: options.url)
+    amqp.connectionName = "notifications-bench"
+    let exchange = "bench-\(id)"
+    let service = ServiceConfiguration(
+        serviceName: "notifications-bench-\(id)", amqp: amqp, exchange: exchange, archiveMaxAge: "1h",
+        storePath: directory.appendingPathComponent("notifications.sqlite").path, synchronous: .full, logLevel: .warning)
+    let configuration = NotificationsConfiguration(
+        service: service, smtp: SMTPConfiguration(port: sink.port, timeout: 10), digestWindow: 0, quietHours: nil, concurrency: options.concurrency)
+    let host = try await NotificationsService.makeHost(configuration, logger: logger, connectPatience: 10)
+    let running = Task { try await host.run(signals: []) }
+
+    let publisher = try await AMQPConnection.connect(amqp, logger: logger)
+    let messages = try (0..<options.count).map { try OutgoingMessage.domain(accepted($0), exchange: exchange, appID: "notifications-bench") }
+
+    // End to end.
+    var cpu = cpuSeconds()
+    var started = Date()
+    for result in await publisher.publish(messages) { try result.get() }
+    while sink.count < options.count {
+        try await Task.sleep(for: .milliseconds(5))
+        if Date().timeIntervalSince(started) > 600 { throw Failure(description: "only \(sink.count) of \(options.count) e-mails after 10 minutes") }
+    }
+    report("end-to-end", count: options.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu, extra: ["concurrency": options.concurrency])
+    await host.shutdown()
+    try await running.value
+    let names = ServiceNames(service: service.serviceName, exchange: exchange)
+    let topology = ServiceTopology.service(names, consumes: [], retryDelays: service.retryDelays, deliveryLimit: service.deliveryLimit)
+        .merging(ServiceTopology.domain(exchange: exchange, archiveMaxAge: "1h"))
+    for queue in topology.queues { _ = try? await publisher.delete(queue: queue.name) }
+    for exchange in topology.exchanges { _ = try? await publisher.delete(exchange: exchange.name) }
+    await publisher.close()
+
+    // The same notifications, from the store, for the other two stages.
+    let records = try await host.store.database.read { db in
+        try (0..<options.count).flatMap { try NotificationStore.notifications(registrationID: "reg-bench-\($0)", in: db) }
+    }
+    let renderer = try await Renderer(directory: configuration.templates)
+    cpu = cpuSeconds()
+    started = Date()
+    var rendered: [(Data, String)] = []
+    for record in records {
+        let output = try renderer.render(record, eventName: nil, eventZone: "Asia/Ho_Chi_Minh")
+        let message = MIMEMessage(
+            from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email), subject: output.subject,
+            text: output.text, html: output.html, messageID: "\(record.id)@bench", date: Date())
+        rendered.append((message.rendered(), record.recipient.email))
+    }
+    report("render-only", count: records.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu)
+
+    let before = sink.count
+    cpu = cpuSeconds()
+    started = Date()
+    let client = SMTPClient(configuration: configuration.smtp)
+    let sender = configuration.sender.email
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for lane in 0..<options.concurrency {
+            group.addTask {
+                for index in stride(from: lane, to: rendered.count, by: options.concurrency) {
+                    try await client.send(rendered[index].0, from: sender, to: rendered[index].1)
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    report("smtp-only", count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu, extra: ["concurrency": options.concurrency])
+}
+
+do {
+    try await run(try Options(Array(CommandLine.arguments.dropFirst())))
+} catch {
+    FileHandle.standardError.write(Data("notifications-bench: \(error)\n".utf8))
+    exit(1)
+}

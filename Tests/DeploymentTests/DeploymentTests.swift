@@ -1,0 +1,1 @@
+// Placeholder: the deployment definitions' tests are being written.
