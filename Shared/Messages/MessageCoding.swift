@@ -47,6 +47,12 @@ public enum MessageCoding {
         return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: hasFraction).timeZone(separator: .omitted))
     }
 
+    /// `2026-01-13T07:00:00.000Z`: always with milliseconds, so that text order is time order
+    /// (for database columns that are compared or sorted).
+    public static func formatSortable(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
     public static func parse(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
         return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)

@@ -18,6 +18,20 @@ import TestSupport
             messageID: "n-123@notifications.delegation", date: Date(timeIntervalSince1970: 1_767_319_200))
     }
 
+    @Test(arguments: [
+        ("a\r\n.b\r\n..c", "a\r\n..b\r\n...c\r\n"),
+        (".first\nbare lf\n", "..first\r\nbare lf\r\n"),
+        ("no dot. here.\r\n", "no dot. here.\r\n"),
+    ])
+    func dataLinesStartingWithADotAreStuffed(input: String, expected: String) {
+        #expect(SMTPClient.dotStuffed(Data(input.utf8)) == expected)
+    }
+
+    @Test func theDateHeaderIsRFC5322InUTC() {
+        #expect(MIMEMessage.rfc5322Date(Date(timeIntervalSince1970: 1_768_285_800)) == "Tue, 13 Jan 2026 06:30:00 +0000")
+        #expect(MIMEMessage.rfc5322Date(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+    }
+
     @Test func anEmailArrivesWithItsUTF8HeadersPartsAndCalendar() async throws {
         let server = try await SMTPTestServer()
         defer { server.stop() }

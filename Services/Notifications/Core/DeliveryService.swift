@@ -4,6 +4,7 @@ import Logging
 import Messages
 import ServiceLifecycle
 import ServiceRuntime
+import Synchronization
 
 /// Sends due notifications, one worker per channel (a channel that is down does not hold up
 /// the other), a few at a time.
@@ -37,39 +38,42 @@ public final class DeliveryService: Service {
         }
     }
 
+    /// Keeps up to `concurrency` sends in flight on `channel`: whenever one ends, the next due
+    /// notifications are claimed (marked `sending` in one transaction) and started.
     private func work(_ channel: NotificationChannel) async {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let due = try await context.store.database.read { db in
-                    try NotificationStore.due(channel: channel, now: self.clock(), limit: self.configuration.concurrency, in: db)
+        let finished = Doorbell()
+        let inFlight = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let free = configuration.concurrency - inFlight.value
+                var claimed: [NotificationRecord] = []
+                if free > 0 {
+                    do {
+                        claimed = try await context.store.database.write { db in
+                            try NotificationStore.claim(channel: channel, now: self.clock(), limit: free, in: db)
+                        }
+                    } catch {
+                        context.logger.error("cannot claim due notifications; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+                    }
                 }
-                if due.isEmpty {
-                    try? await Task.sleep(for: .milliseconds(100))
-                    continue
+                for record in claimed {
+                    inFlight.add(1)
+                    group.addTask {
+                        await self.deliver(record)
+                        inFlight.add(-1)
+                        finished.ring()
+                    }
                 }
-                await withTaskGroup(of: Void.self) { group in
-                    for record in due { group.addTask { await self.deliver(record) } }
-                }
-            } catch {
-                context.logger.error("delivery loop failed; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                if claimed.isEmpty { await finished.wait(timeout: .milliseconds(100)) }
             }
+            await group.waitForAll()
         }
     }
 
-    func deliver(_ original: NotificationRecord) async {
-        guard let channel = original.channel else { return }
-        var record = original
-        record.status = .sending
-        record.attempts += 1
-        record.totalAttempts += 1
+    /// Sends a claimed notification once on its current channel and records the outcome.
+    func deliver(_ record: NotificationRecord) async {
+        guard let channel = record.channel else { return }
         let started = clock()
-        do {
-            try await context.store.database.write { [record] db in try NotificationStore.update(record, in: db) }
-        } catch {
-            context.logger.error("cannot mark a notification as sending", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
-            return
-        }
         var outcome: DeliveryError?
         do {
             let eventID = record.eventID
@@ -173,4 +177,11 @@ public final class DeliveryService: Service {
             "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
         ])
     }
+}
+
+/// Sends in flight on one channel.
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func add(_ delta: Int) { count.withLock { $0 += delta } }
 }

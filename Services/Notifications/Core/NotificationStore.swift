@@ -128,6 +128,16 @@ public enum NotificationStore {
                 CREATE INDEX attempts_notification ON attempts(notification_id);
                 """)
         }
+        // The channel a notification is waiting for, as a column, so that each channel's worker
+        // finds its own work however much waits for another channel.
+        migrator.registerMigration("notifications-2") { db in
+            try db.execute(sql: """
+                ALTER TABLE notifications ADD COLUMN channel TEXT;
+                UPDATE notifications SET channel = json_extract(channels, '$[' || channel_index || ']');
+                DROP INDEX notifications_due;
+                CREATE INDEX notifications_due ON notifications(status, channel, due_at);
+                """)
+        }
     }
 
     // MARK: Events and contacts
@@ -189,13 +199,14 @@ public enum NotificationStore {
         try db.execute(
             sql: """
                 INSERT OR IGNORE INTO notifications (id, idempotency_key, registration_id, event_id, kind, recipient_email, recipient, time_zone, urgent,
-                    content, channels, channel_index, attempts, total_attempts, status, due_at, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?)
+                    content, channels, channel, channel_index, attempts, total_attempts, status, due_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?)
                 """,
             arguments: [
                 record.id, record.idempotencyKey, record.registrationID, record.eventID, record.kind.rawValue, record.recipient.email.lowercased(),
-                json(record.recipient), record.timeZone, record.urgent ? 1 : 0, json(record.content), json(record.channels), record.status.rawValue,
-                MessageCoding.format(record.dueAt), MessageCoding.format(record.createdAt), MessageCoding.format(record.createdAt),
+                json(record.recipient), record.timeZone, record.urgent ? 1 : 0, json(record.content), json(record.channels), record.channels.first?.rawValue,
+                record.status.rawValue, MessageCoding.formatSortable(record.dueAt), MessageCoding.formatSortable(record.createdAt),
+                MessageCoding.formatSortable(record.createdAt),
             ])
         return db.changesCount > 0
     }
@@ -203,12 +214,12 @@ public enum NotificationStore {
     public static func update(_ record: NotificationRecord, in db: Database) throws {
         try db.execute(
             sql: """
-                UPDATE notifications SET content = ?, urgent = ?, channel_index = ?, attempts = ?, total_attempts = ?, status = ?, due_at = ?,
-                    updated_at = ?, last_error = ?, sent_channel = ?, idempotency_key = ? WHERE id = ?
+                UPDATE notifications SET content = ?, urgent = ?, channel = ?, channel_index = ?, attempts = ?, total_attempts = ?, status = ?,
+                    due_at = ?, updated_at = ?, last_error = ?, sent_channel = ?, idempotency_key = ? WHERE id = ?
                 """,
             arguments: [
-                json(record.content), record.urgent ? 1 : 0, record.channelIndex, record.attempts, record.totalAttempts, record.status.rawValue,
-                MessageCoding.format(record.dueAt), MessageCoding.format(Date()), record.lastError, record.sentChannel?.rawValue, record.idempotencyKey, record.id,
+                json(record.content), record.urgent ? 1 : 0, record.channel?.rawValue, record.channelIndex, record.attempts, record.totalAttempts,
+                record.status.rawValue, MessageCoding.formatSortable(record.dueAt), MessageCoding.formatSortable(Date()), record.lastError, record.sentChannel?.rawValue, record.idempotencyKey, record.id,
             ])
     }
 
@@ -226,11 +237,21 @@ public enum NotificationStore {
     }
 
     /// Notifications due on `channel` by `now` (oldest first).
-    public static func due(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
-        try Row.fetchAll(
-            db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-            arguments: [MessageCoding.format(now), limit * 4]
-        ).map(record).filter { $0.channel == channel }.prefix(limit).map { $0 }
+    /// Takes up to `limit` notifications due on `channel` for sending: each is marked `sending`
+    /// with its attempt counted, in the caller's transaction.
+    public static func claim(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
+        let due = try Row.fetchAll(
+            db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND channel = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            arguments: [channel.rawValue, MessageCoding.formatSortable(now), limit]
+        ).map(record)
+        return try due.map { original in
+            var record = original
+            record.status = .sending
+            record.attempts += 1
+            record.totalAttempts += 1
+            try update(record, in: db)
+            return record
+        }
     }
 
     /// Pending notifications about a registration are withdrawn (it was cancelled).
@@ -256,8 +277,8 @@ public enum NotificationStore {
         try db.execute(
             sql: "INSERT INTO attempts (notification_id, attempt, channel, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [
-                attempt.notificationID, attempt.attempt, attempt.channel.rawValue, MessageCoding.format(attempt.startedAt),
-                MessageCoding.format(attempt.finishedAt), attempt.outcome, attempt.detail,
+                attempt.notificationID, attempt.attempt, attempt.channel.rawValue, MessageCoding.formatSortable(attempt.startedAt),
+                MessageCoding.formatSortable(attempt.finishedAt), attempt.outcome, attempt.detail,
             ])
     }
 

@@ -162,20 +162,20 @@ public struct Renderer: Sendable {
         }
 
         private func day(_ date: Date, _ zone: String) -> String {
-            let formatter = DateFormatter()
-            formatter.locale = locale
-            formatter.timeZone = TimeZone(identifier: zone)
-            formatter.dateStyle = .full
-            formatter.timeStyle = .none
-            return formatter.string(from: date)
+            let style = Date.FormatStyle(date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: zone) ?? .gmt)
+            return date.formatted(style)
         }
 
+        /// "13:30–14:30" in `zone`.
         private func span(_ start: Date, _ end: Date, _ zone: String) -> String {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_GB")
-            formatter.timeZone = TimeZone(identifier: zone)
-            formatter.dateFormat = "HH:mm"
-            return "\(formatter.string(from: start))–\(formatter.string(from: end))"
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: zone) ?? .gmt
+            func clock(_ date: Date) -> String {
+                let parts = calendar.dateComponents([.hour, .minute], from: date)
+                let hour = parts.hour ?? 0, minute = parts.minute ?? 0
+                return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
+            }
+            return "\(clock(start))–\(clock(end))"
         }
 
         /// "Da Nang time (UTC+7)", "岘港时间 (UTC+7)", "giờ Đà Nẵng (UTC+7)".

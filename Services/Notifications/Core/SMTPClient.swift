@@ -113,7 +113,9 @@ public struct SMTPClient: Sendable {
             }
             _ = try await command("STARTTLS", expect: 220...220)
             guard let tls else { throw DeliveryError.permanent("no TLS context") }
-            try await channel.pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first).get()
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
+            }.get()
             features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
         }
         if let user = configuration.username, let password = configuration.password {
@@ -135,11 +137,21 @@ public struct SMTPClient: Sendable {
         return try NIOSSLContext(configuration: tls)
     }
 
-    /// Lines starting with "." get another "." (RFC 5321 §4.5.2); ends with CRLF.
+    /// Lines starting with "." get another "." (RFC 5321 §4.5.2); bare LFs become CRLF; ends
+    /// with CRLF. Works on the bytes: messages are mostly base64 lines.
     static func dotStuffed(_ message: Data) -> String {
-        var text = String(decoding: message, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
-        if !text.hasSuffix("\r\n") { text += "\r\n" }
-        return text.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n"), dot = UInt8(ascii: ".")
+        var output: [UInt8] = []
+        output.reserveCapacity(message.count + 64)
+        var previous: UInt8 = lf
+        for byte in message {
+            if byte == lf && previous != cr { output.append(cr) }
+            if byte == dot && previous == lf { output.append(dot) }
+            output.append(byte)
+            previous = byte
+        }
+        if !output.isEmpty && previous != lf { output += [cr, lf] }
+        return String(decoding: output, as: UTF8.self)
     }
 }
 
@@ -156,9 +168,10 @@ struct CRLFLineDecoder: ByteToMessageDecoder {
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let index = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
-        let length = index - buffer.readerIndex + 1
-        guard var line = buffer.readString(length: length) else { return .needMoreData }
-        line = line.trimmingCharacters(in: .newlines)
+        let length = index - buffer.readerIndex
+        let carriageReturn = length > 0 && buffer.getInteger(at: index - 1, as: UInt8.self) == UInt8(ascii: "\r")
+        guard let line = buffer.readString(length: carriageReturn ? length - 1 : length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: carriageReturn ? 2 : 1)
         context.fireChannelRead(wrapInboundOut(line))
         return .continue
     }

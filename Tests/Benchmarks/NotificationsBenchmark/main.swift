@@ -81,19 +81,22 @@ final class SMTPSink: @unchecked Sendable {
 
     fileprivate func accepted() { lock.withLock { received += 1 } }
 
+    /// Lines as bytes, without their CRLF (a message body is mostly long base64 lines that
+    /// only need to be skipped).
     struct LineDecoder: ByteToMessageDecoder {
-        typealias InboundOut = String
+        typealias InboundOut = ByteBuffer
         mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
             guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
-            let length = newline - buffer.readerIndex + 1
-            guard let line = buffer.readString(length: length) else { return .needMoreData }
-            context.fireChannelRead(wrapInboundOut(line.trimmingCharacters(in: .newlines)))
+            let length = newline - buffer.readerIndex
+            guard var line = buffer.readSlice(length: length + 1) else { return .needMoreData }
+            line.moveWriterIndex(to: line.writerIndex - (length > 0 && line.getInteger(at: length - 1) == UInt8(ascii: "\r") ? 2 : 1))
+            context.fireChannelRead(wrapInboundOut(line))
             return .continue
         }
     }
 
     final class Session: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = String
+        typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let sink: SMTPSink
         var inData = false
@@ -103,16 +106,16 @@ final class SMTPSink: @unchecked Sendable {
         func channelActive(context: ChannelHandlerContext) { reply("220 sink ESMTP", context) }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let line = unwrapInboundIn(data)
+            let bytes = unwrapInboundIn(data)
             if inData {
-                if line == "." {
+                if bytes.readableBytes == 1 && bytes.readableBytesView.first == UInt8(ascii: ".") {
                     inData = false
                     sink.accepted()
                     reply("250 2.0.0 queued", context)
                 }
                 return
             }
-            switch line.prefix(4).uppercased() {
+            switch String(buffer: bytes).prefix(4).uppercased() {
             case "EHLO": reply("250-sink\r\n250 8BITMIME", context)
             case "DATA":
                 inData = true
@@ -132,13 +135,13 @@ final class SMTPSink: @unchecked Sendable {
 
 func cpuSeconds() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 func peakRSSMegabytes() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss / 1024)
 }
 
@@ -227,11 +230,12 @@ func run(_ options: Options) async throws {
     started = Date()
     let client = SMTPClient(configuration: configuration.smtp)
     let sender = configuration.sender.email
+    let outgoing = rendered
     try await withThrowingTaskGroup(of: Void.self) { group in
         for lane in 0..<options.concurrency {
             group.addTask {
-                for index in stride(from: lane, to: rendered.count, by: options.concurrency) {
-                    try await client.send(rendered[index].0, from: sender, to: rendered[index].1)
+                for index in stride(from: lane, to: outgoing.count, by: options.concurrency) {
+                    try await client.send(outgoing[index].0, from: sender, to: outgoing[index].1)
                 }
             }
         }
