@@ -130,7 +130,23 @@ let package = Package(
             ],
             path: "Services/Notifications/Main"
         ),
-        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests", exclude: ["Servers"]),
+        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests"),
+        // The ops tool: a library (tested) and the `delegation-ops` executable.
+        .target(
+            name: "OpsCore",
+            dependencies: [
+                "AMQP", "Messages", "ServiceRuntime", "RegistrationsCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Ops/Core"
+        ),
+        .executableTarget(
+            name: "delegation-ops",
+            dependencies: ["OpsCore", "AMQP", "Messages", "ServiceRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Ops/Main"
+        ),
+        .testTarget(name: "OpsTests", dependencies: ["OpsCore", "RegistrationsCore", "NotificationsCore", "ItinerariesCore", "TestSupport"], path: "Tests/OpsTests"),
         .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/DeploymentTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
@@ -140,7 +156,8 @@ let package = Package(
                 "AMQP", "Messages", "ServiceRuntime",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/TestSupport"
+            path: "Tests/TestSupport",
+            exclude: ["Servers"]
         ),
         .testTarget(
             name: "AMQPTests",

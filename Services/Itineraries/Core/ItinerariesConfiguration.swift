@@ -15,7 +15,7 @@ public struct ItinerariesConfiguration: Sendable {
     public var debounce: Double
     public var maxWait: Double
 
-    public static let defaultHTTPPort = 8082
+    public static let defaultHTTPPort = SystemServices.itineraries.defaultHTTPPort
 
     public init(service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5) {
         self.service = service

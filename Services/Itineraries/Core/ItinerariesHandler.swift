@@ -8,7 +8,7 @@ import ServiceRuntime
 /// marks the event for re-planning. The plan itself is made by `PlanningService`, once a burst
 /// of changes has settled, not once per message.
 public struct ItinerariesHandler: MessageHandler {
-    public let consumes: [MessageType] = [.programmePublished, .registrationAccepted, .registrationCancelled]
+    public let consumes = SystemServices.itineraries.consumes
     private let vault: IdentityVault
 
     public init(vault: IdentityVault) { self.vault = vault }

@@ -37,7 +37,7 @@ public struct NotificationsConfiguration: Sendable {
     public var countryZones: [String: String]
     public var concurrency: Int
 
-    public static let defaultHTTPPort = 8083
+    public static let defaultHTTPPort = SystemServices.notifications.defaultHTTPPort
 
     public init(
         service: ServiceConfiguration, smtp: SMTPConfiguration = SMTPConfiguration(),

@@ -13,10 +13,7 @@ import ServiceRuntime
 /// - `registration.accepted`, `.waitlisted`, `.rejected`, `.cancelled`: to the lead contact.
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
 public struct NotificationsHandler: MessageHandler {
-    public let consumes: [MessageType] = [
-        .programmePublished, .registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled,
-        .itineraryPlanned, .itineraryChanged,
-    ]
+    public let consumes = SystemServices.notifications.consumes
     private let configuration: NotificationsConfiguration
     private let clock: @Sendable () -> Date
 

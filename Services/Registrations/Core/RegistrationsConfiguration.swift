@@ -12,7 +12,7 @@ public struct RegistrationsConfiguration: Sendable {
     public var vault: IdentityVault
     public var maxDelegates: Int
 
-    public static let defaultHTTPPort = 8081
+    public static let defaultHTTPPort = SystemServices.registrations.defaultHTTPPort
 
     public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50) {
         self.service = service

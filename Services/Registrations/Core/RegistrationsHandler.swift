@@ -14,7 +14,7 @@ import ServiceRuntime
 ///   arrival order (strictly: the head must fit before anyone behind it moves up).
 /// - `programme.published`: the event's capacity and deadline; more room promotes.
 public struct RegistrationsHandler: MessageHandler {
-    public let consumes: [MessageType] = [.registrationSubmitted, .registrationCancelRequested, .programmePublished]
+    public let consumes = SystemServices.registrations.consumes
 
     private let vault: IdentityVault
     private let validator: RegistrationValidator

@@ -1,13 +1,12 @@
 import Foundation
-import TestSupport
 
 /// A child process that prints "ready PORT" when it listens.
-final class ReadyProcess: @unchecked Sendable {
+public final class ReadyProcess: @unchecked Sendable {
     // Set up once in init, then only read.
     let process = Process()
-    private(set) var port = 0
+    public private(set) var port = 0
 
-    init(_ arguments: [String]) async throws {
+    public init(_ arguments: [String]) async throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = arguments
         let output = Pipe()
@@ -34,22 +33,22 @@ final class ReadyProcess: @unchecked Sendable {
     }
 
     /// Stops the server (not with `waitUntilExit`, which can hang inside Swift concurrency on Linux).
-    func stop() {
+    public func stop() {
         process.terminate()
         for _ in 0..<40 where process.isRunning { usleep(50_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
 
-struct TestServerError: Error, CustomStringConvertible { let description: String }
+public struct TestServerError: Error, CustomStringConvertible { public let description: String }
 
 /// aiosmtpd, writing what it receives to a folder.
-final class SMTPTestServer: Sendable {
-    let directory: URL
+public final class SMTPTestServer: Sendable {
+    public let directory: URL
     private let server: ReadyProcess
-    var port: Int { server.port }
+    public var port: Int { server.port }
 
-    init(starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = []) async throws {
+    public init(starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = []) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString.prefix(8))")
         var arguments = [Self.script("smtp_server.py"), "--maildir", directory.path, "--transient", String(transient)]
         if let starttls { arguments += ["--starttls", starttls.cert, starttls.key] }
@@ -58,55 +57,55 @@ final class SMTPTestServer: Sendable {
         server = try await ReadyProcess(arguments)
     }
 
-    static func script(_ name: String) -> String {
+    public static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/\(name)").path
     }
 
     /// The received messages (raw bytes), in arrival order.
-    var messages: [Data] {
+    public var messages: [Data] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return files.filter { $0.hasSuffix(".eml") }.sorted().compactMap { FileManager.default.contents(atPath: directory.appendingPathComponent($0).path) }
     }
 
-    func stop() {
+    public func stop() {
         server.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 }
 
 /// An HTTP server recording webhook calls and answering with the given statuses in turn.
-final class WebhookTestServer: Sendable {
-    let directory: URL
+public final class WebhookTestServer: Sendable {
+    public let directory: URL
     private let server: ReadyProcess
-    var port: Int { server.port }
-    var url: URL { URL(string: "http://127.0.0.1:\(port)/hook")! }
+    public var port: Int { server.port }
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)/hook")! }
 
-    init(statuses: [Int] = [200]) async throws {
+    public init(statuses: [Int] = [200]) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hook-\(UUID().uuidString.prefix(8))")
         server = try await ReadyProcess([SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses", statuses.map(String.init).joined(separator: ",")])
     }
 
-    struct Call: Decodable {
-        let headers: [String: String]
-        let body: String
-        let status: Int
+    public struct Call: Decodable, Sendable {
+        public let headers: [String: String]
+        public let body: String
+        public let status: Int
     }
 
-    var calls: [Call] {
+    public var calls: [Call] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
             FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap { try? JSONDecoder().decode(Call.self, from: $0) }
         }
     }
 
-    func stop() {
+    public func stop() {
         server.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 }
 
 /// Parses a received e-mail with Python's `email` package and returns what tests check.
-func inspectEmail(_ raw: Data) async throws -> [String: String] {
+public func inspectEmail(_ raw: Data) async throws -> [String: String] {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).eml")
     try raw.write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }

@@ -1,0 +1,326 @@
+import AMQP
+import Crypto
+import Foundation
+import Messages
+import ServiceRuntime
+
+/// A message parked in a service's dead-letter queue (`<service>.dead-letters`), as the ops tool
+/// shows it.
+public struct FailedMessage: Sendable {
+    /// Stable across runs: derived from the service, the message id, the failure time and the
+    /// body, never from what changes when the message is looked at (delivery counts).
+    public let id: String
+    public let service: String
+    /// The message type (`type` property, else the original routing key).
+    public let type: String
+    /// `invalid-body`, `unsupported-version`, `unexpected-type`, `permanent`,
+    /// `retries-exhausted` (set by the service), or `crash-loop` (the broker's delivery limit).
+    public let kind: String
+    public let reason: String
+    public let failedAt: Date?
+    public let properties: MessageProperties
+    public let body: Data
+
+    public var messageID: String? { properties.messageID }
+    public var deaths: [DeathRecord] { DeathRecord.decode(from: properties.headers) }
+
+    /// Messages that failed the same way: same service, type, kind and reason (numbers and
+    /// quoted values in the reason do not count).
+    public var group: String { Self.digest("\(service)|\(type)|\(kind)|\(Self.reasonPattern(reason))", length: 8) }
+
+    init(delivery: Delivery, service: String) {
+        let headers = delivery.properties.headers
+        let deaths = delivery.deaths
+        self.service = service
+        properties = delivery.properties
+        body = delivery.body
+        type = delivery.properties.type ?? headers[FailureHeader.originalRoutingKey]?.stringValue ?? deaths.last?.routingKeys.first ?? delivery.routingKey
+        if let kind = headers[FailureHeader.kind]?.stringValue {
+            self.kind = kind
+            reason = headers[FailureHeader.reason]?.stringValue ?? "(no reason given)"
+            failedAt = headers[FailureHeader.time].flatMap { if case .timestamp(let date) = $0 { return date } else { return nil } }
+        } else if let death = deaths.first {
+            kind = death.reason == .deliveryLimit ? "crash-loop" : "broker-\(death.reason.text)"
+            reason = death.reason == .deliveryLimit
+                ? "delivered \(delivery.deliveryCount > 0 ? "\(delivery.deliveryCount) times" : "too often") without being settled: the service stopped while handling it each time"
+                : "dead-lettered by the broker from \(death.queue) (\(death.reason.text))"
+            failedAt = death.time
+        } else {
+            kind = "unknown"
+            reason = "no failure headers and no x-death: published to the dead-letter queue by hand?"
+            failedAt = nil
+        }
+        let identity = "\(service)|\(delivery.properties.messageID ?? "")|\(failedAt.map { MessageCoding.formatSortable($0) } ?? "")|"
+        id = Self.digest(identity, body: delivery.body, length: 12)
+    }
+
+    static func digest(_ text: String, body: Data = Data(), length: Int) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Data(text.utf8))
+        hasher.update(data: body)
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(length).description
+    }
+
+    /// The reason with numbers and quoted values blanked, so that "delegates[3].email" and
+    /// "delegates[7].email" fail the same way.
+    static func reasonPattern(_ reason: String) -> String {
+        reason.replacing(/'[^']*'|"[^"]*"/, with: "…").replacing(/[0-9]+/, with: "N")
+    }
+}
+
+/// Which failed messages a command acts on.
+public enum FailedSelection: Sendable, Equatable {
+    case ids(Set<String>)
+    case group(String)
+    case all
+    /// By type and reason text, as `failed list` filters.
+    case matching(type: String?, reason: String?)
+
+    public func contains(_ message: FailedMessage) -> Bool {
+        switch self {
+        case .ids(let ids): return ids.contains(message.id) || message.messageID.map(ids.contains) == true
+        case .group(let group): return message.group == group
+        case .all: return true
+        case .matching(let type, let reason):
+            return (type.map { Glob($0).matches(message.type) } ?? true)
+                && (reason.map { message.reason.localizedCaseInsensitiveContains($0) || message.kind == $0 } ?? true)
+        }
+    }
+}
+
+/// One line of `failed list`: a group of messages that failed the same way.
+public struct FailedGroup: Sendable, Codable, Equatable {
+    public var group: String
+    public var service: String
+    public var type: String
+    public var kind: String
+    /// The reason of the first message of the group.
+    public var reason: String
+    public var count: Int
+    public var firstSeen: Date?
+    public var lastSeen: Date?
+    /// Ids of the group's messages (for `failed show` and `failed retry`).
+    public var ids: [String]
+}
+
+public enum FailedMessages {
+    /// Every message in `service`'s dead-letter queue, read without removing any (each is
+    /// fetched unacknowledged and returned to the queue when the connection closes).
+    public static func browse(_ service: ServiceNames, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
+        try await withConnection(configuration, name: "delegation-ops browse") { connection in
+            var messages: [FailedMessage] = []
+            while messages.count < limit, let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
+                messages.append(FailedMessage(delivery: delivery, service: service.service))
+            }
+            return messages
+        }
+    }
+
+    /// Groups by service, type, kind and reason; the largest first.
+    public static func groups(_ messages: [FailedMessage]) -> [FailedGroup] {
+        var groups: [String: FailedGroup] = [:]
+        for message in messages {
+            var group = groups[message.group] ?? FailedGroup(
+                group: message.group, service: message.service, type: message.type, kind: message.kind, reason: message.reason, count: 0, ids: [])
+            group.count += 1
+            group.ids.append(message.id)
+            if let time = message.failedAt {
+                group.firstSeen = min(group.firstSeen ?? time, time)
+                group.lastSeen = max(group.lastSeen ?? time, time)
+            }
+            groups[message.group] = group
+        }
+        return groups.values.sorted { ($0.count, $1.group) > ($1.count, $0.group) }
+    }
+
+    /// Progress of a retry or purge, for the caller to print.
+    public struct Progress: Sendable {
+        public var examined = 0
+        public var selected = 0
+        public var done = 0
+    }
+
+    /// Moves the selected messages of `service`'s dead-letter queue back into its inbox: each
+    /// copy is published (to the inbox only, through the default exchange) and confirmed, the
+    /// retry written to the audit log, and only then is the dead-lettered original acked. A run
+    /// that is killed leaves every message either still parked or already copied (a message
+    /// copied but not yet acked is copied again next time; the service drops the second copy
+    /// by its message id).
+    ///
+    /// `crashAfterCopy` (testing only, `DELEGATION_OPS_FAULT=crash-after-copy:N`) kills the
+    /// process right after the N-th copy is confirmed and logged, before its original is acked.
+    public static func retry(
+        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, audit: AuditLog?, dryRun: Bool = false,
+        crashAfterCopy: Int? = nil, progress: @Sendable (Progress) -> Void = { _ in }
+    ) async throws -> [FailedMessage] {
+        try await withConnection(configuration, name: "delegation-ops retry (read)") { reader in
+            try await withConnection(configuration, name: "delegation-ops retry (write)") { writer in
+                var state = Progress()
+                var retried: [FailedMessage] = []
+                while let (delivery, _) = try await reader.get(queue: service.deadLetterQueue) {
+                    state.examined += 1
+                    let message = FailedMessage(delivery: delivery, service: service.service)
+                    guard selection.contains(message) else { continue }  // left unacked: back in the queue at close
+                    state.selected += 1
+                    if !dryRun {
+                        try await writer.publish(
+                            message.body, exchange: "", routingKey: service.inbox, properties: retryProperties(message, by: audit?.user ?? "unknown"),
+                            mandatory: true)
+                        try audit?.record(action: "retry", message: message, detail: "to \(service.inbox)")
+                        if state.done + 1 == crashAfterCopy { kill(getpid(), SIGKILL) }
+                        delivery.ack()
+                        state.done += 1
+                    }
+                    retried.append(message)
+                    progress(state)
+                }
+                return retried
+            }
+        }
+    }
+
+    /// Removes the selected messages of `service`'s dead-letter queue, after writing every one of
+    /// them (properties, headers and body) to `file` as JSON lines and syncing it to disk.
+    public static func purge(
+        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, to file: URL, audit: AuditLog?
+    ) async throws -> [FailedMessage] {
+        try await withConnection(configuration, name: "delegation-ops purge") { connection in
+            var selected: [(FailedMessage, Delivery)] = []
+            while let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
+                let message = FailedMessage(delivery: delivery, service: service.service)
+                if selection.contains(message) { selected.append((message, delivery)) }
+            }
+            guard !selected.isEmpty else { return [] }
+            try writeLines(selected.map { Self.record($0.0) }, to: file)
+            for (message, delivery) in selected {
+                try audit?.record(action: "purge", message: message, detail: "saved to \(file.path)")
+                delivery.ack()
+            }
+            return selected.map(\.0)
+        }
+    }
+
+    /// The copy that goes back to the inbox: the original's properties and headers without the
+    /// failure and retry bookkeeping (so the service counts attempts afresh), and who retried it.
+    static func retryProperties(_ message: FailedMessage, by user: String) -> MessageProperties {
+        var properties = message.properties
+        var headers: [String: AMQPFieldValue] = [:]
+        for (key, value) in message.properties.headers where !key.hasPrefix("x-failure-") && !key.hasPrefix("x-death") && !key.hasPrefix("x-first-death")
+            && !key.hasPrefix("x-last-death") && key != "x-delivery-count" && key != FailureHeader.retryAttempt
+        {
+            headers[key] = value
+        }
+        headers["x-retried-from"] = .string(message.id)
+        headers["x-retried-by"] = .string(user)
+        headers["x-retried-at"] = .timestamp(Date())
+        properties.headers = AMQPTable(headers)
+        properties.messageID = message.messageID ?? "retried-\(message.id)"
+        properties.deliveryMode = .persistent
+        return properties
+    }
+
+    /// A failed message as one JSON object (what `failed show --json` prints and purge saves).
+    public static func record(_ message: FailedMessage) -> [String: Any] {
+        var properties: [String: Any] = [:]
+        let p = message.properties
+        if let v = p.contentType { properties["content_type"] = v }
+        if let v = p.messageID { properties["message_id"] = v }
+        if let v = p.correlationID { properties["correlation_id"] = v }
+        if let v = p.type { properties["type"] = v }
+        if let v = p.appID { properties["app_id"] = v }
+        if let v = p.timestamp { properties["timestamp"] = MessageCoding.format(v) }
+        if let v = p.deliveryMode { properties["delivery_mode"] = v == .persistent ? 2 : 1 }
+        var record: [String: Any] = [
+            "id": message.id, "service": message.service, "type": message.type, "kind": message.kind, "reason": message.reason,
+            "group": message.group, "properties": properties, "headers": p.headers.entries.mapValues(json),
+            "body_base64": message.body.base64EncodedString(),
+        ]
+        if let time = message.failedAt { record["failed_at"] = MessageCoding.format(time) }
+        if let text = String(data: message.body, encoding: .utf8) { record["body"] = text }
+        if !message.deaths.isEmpty {
+            record["deaths"] = message.deaths.map { death -> [String: Any] in
+                var entry: [String: Any] = ["queue": death.queue, "reason": death.reason.text, "count": death.count, "exchange": death.exchange, "routing_keys": death.routingKeys]
+                if let time = death.time { entry["time"] = MessageCoding.format(time) }
+                return entry
+            }
+        }
+        return record
+    }
+
+    static func json(_ value: AMQPFieldValue) -> Any {
+        switch value {
+        case .bool(let v): return v
+        case .string(let v): return v
+        case .timestamp(let v): return MessageCoding.format(v)
+        case .array(let v): return v.map(json)
+        case .table(let v): return v.entries.mapValues(json)
+        case .float(let v): return Double(v)
+        case .double(let v): return v
+        case .bytes(let v): return Data(v).base64EncodedString()
+        case .void: return NSNull()
+        case .decimal(let scale, let value): return Double(value) / pow(10, Double(scale))
+        default: return value.intValue ?? "\(value)"
+        }
+    }
+
+    static func writeLines(_ records: [[String: Any]], to file: URL) throws {
+        var data = Data()
+        for record in records {
+            data.append(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]))
+            data.append(0x0A)
+        }
+        guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+            throw OpsError.invalidInput("cannot create \(file.path); nothing was purged")
+        }
+        let handle = try FileHandle(forWritingTo: file)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+    }
+}
+
+/// Opens a connection for one command and always closes it (returning what was fetched and
+/// not acked to its queue).
+func withConnection<T>(_ configuration: AMQPConfiguration, name: String, _ body: (AMQPConnection) async throws -> T) async throws -> T {
+    var configuration = configuration
+    configuration.connectionName = name
+    configuration.recovery.enabled = false
+    let connection: AMQPConnection
+    do {
+        connection = try await AMQPConnection.connect(configuration)
+    } catch {
+        throw OpsError.from(error, doing: "connecting to \(configuration.host):\(configuration.port)")
+    }
+    do {
+        let result = try await body(connection)
+        await connection.close()
+        return result
+    } catch {
+        await connection.close()
+        throw error
+    }
+}
+
+/// A shell-style pattern: `*` any run of characters, `?` one; `registration.*`.
+struct Glob: Sendable {
+    let pattern: String
+    init(_ pattern: String) { self.pattern = pattern }
+
+    func matches(_ text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var pi = 0, ti = 0, star = -1, mark = 0
+        while ti < t.count {
+            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) {
+                pi += 1; ti += 1
+            } else if pi < p.count && p[pi] == "*" {
+                star = pi; mark = ti; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+}

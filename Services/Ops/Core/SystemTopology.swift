@@ -1,0 +1,85 @@
+import AMQP
+import Foundation
+import ServiceRuntime
+
+/// Everything the system needs on the broker: the domain exchange and archive stream, and each
+/// service's inbox, delay queues and dead-letter queue, with the arguments the services declare
+/// them with.
+public struct SystemTopology: Sendable {
+    public var exchange = "delegation"
+    public var archiveMaxAge = "30D"
+    public var retryDelays: [Double] = [1, 5, 30, 120]
+    public var deliveryLimit = 5
+    public var services = SystemServices.all
+
+    public init() {}
+
+    public var topology: Topology {
+        services.reduce(ServiceTopology.domain(exchange: exchange, archiveMaxAge: archiveMaxAge)) { topology, service in
+            topology.merging(ServiceTopology.service(service.names(exchange: exchange), consumes: service.consumes, retryDelays: retryDelays, deliveryLimit: deliveryLimit))
+        }
+    }
+
+    /// One difference between the broker and what the services need.
+    public struct Drift: Sendable, Equatable, CustomStringConvertible {
+        public enum Kind: String, Sendable { case missing, differs }
+        public var kind: Kind
+        public var object: String
+        public var detail: String
+
+        public var description: String { "\(kind == .missing ? "MISSING" : "DIFFERS") \(object): \(detail)" }
+    }
+
+    /// Declares everything (idempotent). Throws `PRECONDITION_FAILED` if something exists with
+    /// other arguments: `verify` says what.
+    public func apply(connection configuration: AMQPConfiguration) async throws -> Topology {
+        let topology = self.topology
+        try await withConnection(configuration, name: "delegation-ops topology apply") { connection in
+            do {
+                try await connection.declare(topology)
+            } catch {
+                throw OpsError.from(error, doing: "declaring the topology")
+            }
+        }
+        return topology
+    }
+
+    /// Checks without creating or changing anything: every exchange and queue exists, and
+    /// each queue has the expected arguments (re-declaring an existing queue with identical
+    /// arguments changes nothing; different ones are refused with PRECONDITION_FAILED, which
+    /// is the drift). Bindings cannot be read over AMQP 0-9-1: `apply` re-asserts them.
+    public func verify(connection configuration: AMQPConfiguration) async throws -> [Drift] {
+        let topology = self.topology
+        return try await withConnection(configuration, name: "delegation-ops topology verify") { connection in
+            var drift: [Drift] = []
+            for exchange in topology.exchanges {
+                if try await !connection.exchangeExists(exchange.name) {
+                    drift.append(Drift(kind: .missing, object: "exchange \(exchange.name)", detail: "a \(exchange.type) exchange"))
+                    continue
+                }
+                do {
+                    try await connection.declare(Topology(exchanges: [exchange]))
+                } catch let error as AMQPError where error.replyCode == .preconditionFailed {
+                    drift.append(Drift(kind: .differs, object: "exchange \(exchange.name)", detail: Self.brokerText(error)))
+                }
+            }
+            for queue in topology.queues {
+                if try await !connection.queueExists(queue.name) {
+                    drift.append(Drift(kind: .missing, object: "queue \(queue.name)", detail: "a \(queue.kind) queue"))
+                    continue
+                }
+                do {
+                    try await connection.declare(Topology(queues: [queue]))
+                } catch let error as AMQPError where error.replyCode == .preconditionFailed {
+                    drift.append(Drift(kind: .differs, object: "queue \(queue.name)", detail: Self.brokerText(error)))
+                }
+            }
+            return drift
+        }
+    }
+
+    static func brokerText(_ error: AMQPError) -> String {
+        if case .channelClosedByBroker(_, let text) = error { return text }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,398 @@
+// `delegation-ops`: what ops on call use. See docs/operations.md for the runbook.
+import AMQP
+import ArgumentParser
+import Foundation
+import Messages
+import OpsCore
+import ServiceRuntime
+
+@main
+struct DelegationOps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delegation-ops",
+        abstract: "Operate the delegation system: topology, publishing, failed messages, replay, status.",
+        discussion: """
+            Exit codes: 0 done; 1 done but something needs attention (drift, failures, parked messages); 64 wrong \
+            command line; 65 invalid input (nothing sent); 66 not found; 69 broker unreachable; 77 refused \
+            (credentials or permissions); 75 interrupted midway (safe to run again).
+            """,
+        subcommands: [TopologyCommand.self, PublishCommand.self, FailedCommand.self, ReplayCommand.self, StatusCommand.self])
+}
+
+/// Where the broker is. The URL comes from `--url`, `DELEGATION_OPS_URL` or `AMQP_URL`.
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "AMQP URL (default: $DELEGATION_OPS_URL, $AMQP_URL, amqp://guest:guest@127.0.0.1:5672/).")
+    var url: String?
+
+    @Option(help: "The domain exchange (default: $EXCHANGE or delegation).")
+    var exchange: String?
+
+    var exchangeName: String { exchange ?? ProcessInfo.processInfo.environment["EXCHANGE"] ?? "delegation" }
+
+    func configuration() throws -> AMQPConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let text = url ?? environment["DELEGATION_OPS_URL"] ?? environment["AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        do {
+            return try AMQPConfiguration(url: text)
+        } catch {
+            throw OpsError.usage("\(error)")
+        }
+    }
+}
+
+/// Runs a command body, printing an `OpsError` to stderr and exiting with its code.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        let ops = OpsError.from(error, doing: "delegation-ops")
+        FileHandle.standardError.write(Data("delegation-ops: \(ops)\n".utf8))
+        throw ExitCode(ops.exitCode)
+    }
+}
+
+func knownService(_ name: String) throws -> ServiceDescription {
+    guard let service = SystemServices.named(name) else {
+        throw OpsError.usage("unknown service '\(name)': name one of \(SystemServices.all.map(\.name).joined(separator: ", ")), or an instance of one (registrations-2)")
+    }
+    return service
+}
+
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+func note(_ text: String) { FileHandle.standardError.write(Data("\(text)\n".utf8)) }
+
+// MARK: topology
+
+struct TopologyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology", abstract: "Declare or check every exchange and queue the services need.", subcommands: [Apply.self, Verify.self])
+
+    struct Settings: ParsableArguments {
+        @Option(help: "Seconds before each retry, as the services are configured (<P>_RETRY_DELAYS).")
+        var retryDelays = "1,5,30,120"
+        @Option(help: "Inbox delivery limit (<P>_DELIVERY_LIMIT).")
+        var deliveryLimit = 5
+        @Option(help: "Archive stream retention (ARCHIVE_MAX_AGE).")
+        var archiveMaxAge = "30D"
+
+        func topology(exchange: String) throws -> SystemTopology {
+            var topology = SystemTopology()
+            topology.exchange = exchange
+            topology.archiveMaxAge = archiveMaxAge
+            topology.deliveryLimit = deliveryLimit
+            let delays = retryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else { throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120") }
+            topology.retryDelays = delays.compactMap { $0 }
+            return topology
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Declare everything (idempotent).")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var settings: Settings
+
+        func run() async throws {
+            try await reportingErrors {
+                let topology = try await settings.topology(exchange: broker.exchangeName).apply(connection: try broker.configuration())
+                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings")
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check without changing anything; exit 1 on drift.")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var settings: Settings
+
+        func run() async throws {
+            try await reportingErrors {
+                let topology = try settings.topology(exchange: broker.exchangeName)
+                let drift = try await topology.verify(connection: try broker.configuration())
+                for line in drift { print(line) }
+                if !drift.isEmpty {
+                    throw OpsError.attention("\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured")
+                }
+                print("topology matches: \(topology.topology.exchanges.count) exchanges, \(topology.topology.queues.count) queues")
+            }
+        }
+    }
+}
+
+// MARK: publish
+
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish", abstract: "Validate records, then publish them with confirms.", subcommands: [Registrations.self, Programme.self])
+
+    struct Registrations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).")
+        @OptionGroup var broker: BrokerOptions
+        @Flag(help: "Validate only; send nothing.") var dryRun = false
+        @Argument(help: "Files: .json (object or array), .ndjson/.jsonl, .csv") var files: [String]
+
+        func run() async throws {
+            try await reportingErrors {
+                let (records, problems) = RecordReader.registrations(from: files)
+                try await PublishCommand.publish(records, problems: problems, dryRun: dryRun, broker: broker)
+            }
+        }
+    }
+
+    struct Programme: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "programme.published from a JSON file.")
+        @OptionGroup var broker: BrokerOptions
+        @Flag(help: "Validate only; send nothing.") var dryRun = false
+        @Argument(help: "The programme file (.json)") var file: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let (records, problems) = RecordReader.programmes(from: [file])
+                try await PublishCommand.publish(records, problems: problems, dryRun: dryRun, broker: broker)
+            }
+        }
+    }
+
+    static func publish<Value: MessagePayload>(_ records: [InputRecord<Value>], problems: [InputProblem], dryRun: Bool, broker: BrokerOptions) async throws {
+        for problem in problems { print(problem) }
+        guard problems.isEmpty else {
+            throw OpsError.invalidInput("\(problems.count) problem(s) in the input; nothing was sent")
+        }
+        guard !records.isEmpty else { throw OpsError.invalidInput("no records in the input; nothing was sent") }
+        if dryRun {
+            print("\(records.count) \(Value.messageType.rawValue) record(s) are valid; nothing sent (--dry-run)")
+            return
+        }
+        let outcomes = try await Publishing.publish(records, exchange: broker.exchangeName, connection: try broker.configuration()) { done in
+            note("published \(done)/\(records.count)")
+        }
+        let failed = outcomes.filter { $0.error != nil }
+        for outcome in failed { print("\(outcome.file):\(outcome.line): NOT SENT: \(outcome.error ?? "")") }
+        print("confirmed \(outcomes.count - failed.count) of \(outcomes.count) \(Value.messageType.rawValue) to exchange '\(broker.exchangeName)'")
+        if !failed.isEmpty { throw OpsError.attention("\(failed.count) record(s) were not confirmed; running the same command again is safe") }
+    }
+}
+
+// MARK: failed
+
+struct FailedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "failed", abstract: "Dead-lettered messages: list, show, retry, purge.", subcommands: [List.self, Show.self, Retry.self, Purge.self])
+
+    struct Filter: ParsableArguments {
+        @Option(help: "Only this service: registrations, itineraries, notifications, or an instance (registrations-2).") var service: String?
+
+        func services() throws -> [ServiceDescription] { try service.map { [try knownService($0)] } ?? SystemServices.all }
+    }
+
+    struct AuditOptions: ParsableArguments {
+        @Option(help: "Audit log (default: $DELEGATION_OPS_AUDIT_LOG or ~/.local/state/delegation-ops/audit.log).") var auditLog: String?
+
+        func open() throws -> AuditLog { try AuditLog(file: auditLog.map { URL(fileURLWithPath: $0) } ?? AuditLog.defaultFile()) }
+    }
+
+    static func browse(_ services: [ServiceDescription], broker: BrokerOptions) async throws -> [FailedMessage] {
+        let configuration = try broker.configuration()
+        var messages: [FailedMessage] = []
+        for service in services {
+            messages += try await FailedMessages.browse(service.names(exchange: broker.exchangeName), connection: configuration)
+        }
+        return messages
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Failed messages grouped by service, type and reason, with counts and first/last seen.")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var filter: Filter
+        @Option(help: "Only this type (a pattern: registration.*).") var type: String?
+        @Option(help: "Only reasons containing this text, or this kind (invalid-body, crash-loop, …).") var reason: String?
+        @Flag(help: "JSON for scripts.") var json = false
+
+        func run() async throws {
+            try await reportingErrors {
+                let selection = FailedSelection.matching(type: type, reason: reason)
+                let messages = try await FailedCommand.browse(try filter.services(), broker: broker).filter(selection.contains)
+                let groups = FailedMessages.groups(messages)
+                if json {
+                    let encoder = MessageCoding.makeEncoder()
+                    encoder.outputFormatting.insert(.prettyPrinted)
+                    print(String(decoding: try encoder.encode(groups), as: UTF8.self))
+                    return
+                }
+                if groups.isEmpty { print("no failed messages"); return }
+                for group in groups {
+                    let seen = [group.firstSeen, group.lastSeen].compactMap { $0.map(MessageCoding.format) }
+                    print("group \(group.group)  \(group.count) × \(group.service) \(group.type) [\(group.kind)]  \(seen.first ?? "?") … \(seen.last ?? "?")")
+                    print("    \(group.reason)")
+                    print("    ids: \(group.ids.prefix(5).joined(separator: " "))\(group.ids.count > 5 ? " …" : "")")
+                }
+                print("\(messages.count) failed message(s) in \(groups.count) group(s); `delegation-ops failed retry --group G` moves a group back")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One failed message: headers (failure and x-death), properties and body.")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var filter: Filter
+        @Argument(help: "The id from `failed list` (or the message id).") var id: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let messages = try await FailedCommand.browse(try filter.services(), broker: broker)
+                guard let message = messages.first(where: FailedSelection.ids([id]).contains) else {
+                    throw OpsError.notFound("no failed message with id \(id)")
+                }
+                try printJSON(FailedMessages.record(message))
+            }
+        }
+    }
+
+    struct Selection: ParsableArguments {
+        @Argument(help: "Ids from `failed list`.") var ids: [String] = []
+        @Option(help: "Every message of this group.") var group: String?
+        @Flag(help: "Every message (of --service, or of every service).") var all = false
+
+        func selection() throws -> FailedSelection {
+            switch (ids.isEmpty, group, all) {
+            case (false, nil, false): return .ids(Set(ids))
+            case (true, let group?, false): return .group(group)
+            case (true, nil, true): return .all
+            default: throw OpsError.usage("name ids, or --group G, or --all (one of them)")
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move failed messages back to their service's inbox (confirmed before they leave the dead-letter queue).")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var filter: Filter
+        @OptionGroup var which: Selection
+        @OptionGroup var audit: AuditOptions
+        @Flag(help: "Show what would be retried; change nothing.") var dryRun = false
+
+        /// Testing only: `DELEGATION_OPS_FAULT=crash-after-copy:N`.
+        static var fault: Int? {
+            guard let text = ProcessInfo.processInfo.environment["DELEGATION_OPS_FAULT"], text.hasPrefix("crash-after-copy:") else { return nil }
+            return Int(text.dropFirst("crash-after-copy:".count))
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let selection = try which.selection()
+                let log = dryRun ? nil : try audit.open()
+                let configuration = try broker.configuration()
+                var total = 0
+                for service in try filter.services() {
+                    let names = service.names(exchange: broker.exchangeName)
+                    let retried = try await FailedMessages.retry(
+                        selection, in: names, connection: configuration, audit: log, dryRun: dryRun, crashAfterCopy: Self.fault
+                    ) { progress in
+                        if progress.selected % 100 == 0 { note("\(service.name): \(progress.done) retried of \(progress.selected) selected (\(progress.examined) examined)") }
+                    }
+                    for message in retried { print("\(dryRun ? "would retry" : "retried") \(message.id) \(message.type) → \(names.inbox)") }
+                    total += retried.count
+                }
+                print("\(dryRun ? "would retry" : "retried") \(total) message(s)\(log.map { "; audit log: \($0.file.path)" } ?? "")")
+                if total == 0, case .ids = selection { throw OpsError.notFound("none of the ids is in a dead-letter queue") }
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete failed messages for good, after saving them to a file.")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var filter: Filter
+        @OptionGroup var which: Selection
+        @OptionGroup var audit: AuditOptions
+        @Option(help: "Where the purged messages are saved first (JSON lines).") var out: String
+        @Flag(help: "Required: yes, delete them.") var confirm = false
+
+        func run() async throws {
+            try await reportingErrors {
+                guard confirm else { throw OpsError.usage("purge deletes messages for good: add --confirm (they are saved to --out first)") }
+                let selection = try which.selection()
+                let log = try audit.open()
+                let configuration = try broker.configuration()
+                var total = 0
+                for (index, service) in try filter.services().enumerated() {
+                    let file = URL(fileURLWithPath: index == 0 ? out : "\(out).\(service.name)")
+                    let purged = try await FailedMessages.purge(selection, in: service.names(exchange: broker.exchangeName), connection: configuration, to: file, audit: log)
+                    if !purged.isEmpty { print("\(service.name): purged \(purged.count), saved in \(file.path)") }
+                    total += purged.count
+                }
+                print("purged \(total) message(s); audit log: \(log.file.path)")
+            }
+        }
+    }
+}
+
+// MARK: replay
+
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay", abstract: "Re-send archived messages from a time range to one service's inbox (duplicates are dropped by the service).")
+    @OptionGroup var broker: BrokerOptions
+    @Option(help: "From: ISO-8601 (2026-01-13T08:00:00+07:00) or a time ago (90m, 2h, 3d).") var since: String
+    @Option(help: "Until (same forms); default: now.") var until: String?
+    @Option(help: "Only types matching this pattern (registration.*).") var type: String?
+    @Option(help: "The service to rebuild.") var to: String
+    @Option(help: "Stop after this many seconds without a message (the end of the archive).") var idle: Double = 2
+    @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let target = try knownService(to)
+            let options = Replay.Options(since: try OpsTime.parse(since), until: try until.map { try OpsTime.parse($0) } ?? Date(), types: type, dryRun: dryRun, idle: idle)
+            let summary = try await Replay.run(to: target, exchange: broker.exchangeName, options: options, connection: try broker.configuration()) { summary in
+                note("read \(summary.read), \(dryRun ? "would replay" : "replayed") \(summary.replayed)")
+            }
+            for (type, count) in summary.byType.sorted(by: { $0.key < $1.key }) { print("  \(type): \(count)") }
+            print("\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) to \(target.names(exchange: broker.exchangeName).inbox)")
+        }
+    }
+}
+
+// MARK: status
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Queue depths, consumers, failed messages and each service's health; exit 1 if anything needs attention.")
+    @OptionGroup var broker: BrokerOptions
+    @Option(name: .customLong("health"), help: "service=URL of a service's HTTP port (default: http://127.0.0.1:<its default port>).")
+    var health: [String] = []
+    @Flag(help: "Do not ask the services' health endpoints.") var noHealth = false
+    @Flag(help: "JSON for scripts.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            var urls: [String: URL] = [:]
+            if !noHealth {
+                for service in SystemServices.all { urls[service.name] = URL(string: "http://127.0.0.1:\(service.defaultHTTPPort)") }
+                for entry in health {
+                    let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, SystemServices.named(parts[0]) != nil, let url = URL(string: parts[1]) else {
+                        throw OpsError.usage("--health takes service=URL, e.g. notifications=http://127.0.0.1:8083")
+                    }
+                    urls[parts[0]] = url
+                }
+            }
+            let status = try await SystemStatus.read(exchange: broker.exchangeName, health: urls, connection: try broker.configuration())
+            if json {
+                let encoder = MessageCoding.makeEncoder()
+                encoder.outputFormatting.insert(.prettyPrinted)
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            } else {
+                print(status.text)
+            }
+            if !status.problems.isEmpty { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import AMQP
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Messages
+import NotificationsCore
+@testable import OpsCore
+import ServiceRuntime
+import Testing
+import TestSupport
+
+/// The command line on a virtual host of its own: the system's real names, nothing shared.
+@Suite struct OpsToolTests {
+    static func url(_ vhost: String) -> String { TestBroker.url.hasSuffix("/") ? TestBroker.url + vhost : TestBroker.url + "/" + vhost }
+
+    static func ops(_ vhost: String, _ arguments: [String]) async throws -> OpsTool.Result {
+        try await OpsTool.run(arguments, environment: ["DELEGATION_OPS_URL": url(vhost), "EXCHANGE": "delegation"])
+    }
+
+    @Test func topologyIsVerifiedAppliedAndItsDriftReported() async throws {
+        try await TestBroker.withVirtualHost { vhost in
+            let empty = try await Self.ops(vhost, ["topology", "verify"])
+            #expect(empty.status == 1)
+            #expect(empty.output.contains("MISSING exchange delegation"))
+            #expect(empty.output.contains("MISSING queue notifications.inbox"))
+            #expect(empty.output.contains("MISSING queue delegation.archive"))
+
+            let applied = try await Self.ops(vhost, ["topology", "apply"])
+            #expect(applied.status == 0, "\(applied.output)")
+            #expect(applied.output.contains("declared 4 exchanges, 19 queues"))
+            let clean = try await Self.ops(vhost, ["topology", "verify"])
+            #expect(clean.status == 0, "\(clean.output)")
+            #expect(clean.output.contains("topology matches"))
+
+            // Someone re-creates a delay queue by hand with another TTL.
+            let connection = try await TestBroker.connect(vhost: vhost)
+            _ = try await connection.delete(queue: "notifications.retry.2")
+            try await connection.declare(Topology(queues: [QueueDeclaration(name: "notifications.retry.2", kind: .quorum, deadLetterExchange: "", deadLetterRoutingKey: "notifications.inbox", messageTTL: 9000)]))
+            await connection.close()
+            let drift = try await Self.ops(vhost, ["topology", "verify"])
+            #expect(drift.status == 1)
+            #expect(drift.output.contains("DIFFERS queue notifications.retry.2"))
+            #expect(drift.output.contains("x-message-ttl"))
+            #expect(!drift.output.contains("registrations.retry.2"))
+        }
+    }
+
+    @Test func brokerProblemsGiveClearMessagesAndExitCodes() async throws {
+        let badURL = try await OpsTool.run(["status", "--no-health", "--url", "http://localhost"])
+        #expect(badURL.status == 64 && badURL.output.contains("unsupported URL scheme"))
+        let nobody = try await OpsTool.run(["status", "--no-health", "--url", "amqp://guest:guest@127.0.0.1:1/"])
+        #expect(nobody.status == 69 && nobody.output.contains("Is the broker running"))
+        let wrongPassword = try await OpsTool.run(["status", "--no-health", "--url", TestBroker.url.replacingOccurrences(of: "guest:guest", with: "guest:wrong")])
+        #expect(wrongPassword.status == 77 && wrongPassword.output.contains("ACCESS_REFUSED"))
+        #expect(!wrongPassword.output.contains("wrong"), "the password is not printed")
+        let noVhost = try await OpsTool.run(["status", "--no-health", "--url", Self.url("no-such-vhost")])
+        #expect(noVhost.status == 77)
+        let noQueue = try await OpsTool.run(["failed", "list", "--service", "notifications", "--url", Self.url("no-such-vhost")])
+        #expect(noQueue.status == 77)
+        let unknown = try await OpsTool.run(["failed", "retry", "--all", "--service", "billing"])
+        #expect(unknown.status == 64)
+    }
+
+    /// docs/operations.md, "Notifications down for an hour", step by step: messages wait in its
+    /// inbox while it is down, `status` says so, and once it runs again every notification goes
+    /// out once.
+    @Test func runbookNotificationsDownForAnHour() async throws {
+        try await TestBroker.withVirtualHost { vhost in
+            #expect(try await Self.ops(vhost, ["topology", "apply"]).status == 0)
+            let smtp = try await SMTPTestServer()
+            defer { smtp.stop() }
+
+            // While notifications is down, registrations keeps accepting.
+            let publisher = try await TestBroker.connect(vhost: vhost)
+            let accepted = (0..<25).map { index -> RegistrationAccepted in
+                var submission = Samples.submission(reference: "down-\(index)", delegates: 0)
+                submission.leadContact.email = "lead.\(index)@example.cn"
+                return RegistrationAccepted(
+                    registrationID: "reg-down-\(index)", eventID: "danang-2026-01", reference: "down-\(index)", revision: 1,
+                    delegation: submission.delegation, acceptedAt: Date())
+            }
+            for result in await publisher.publish(try accepted.map { try OutgoingMessage.domain($0, exchange: "delegation", appID: "registrations") }) {
+                try result.get()
+            }
+            await publisher.close()
+
+            // 1. Notice: status exits 1, the inbox holds the 25 messages and nothing consumes it.
+            let down = try await Self.ops(vhost, ["status", "--no-health", "--json"])
+            #expect(down.status == 1)
+            let downStatus = try MessageCoding.decode(SystemStatus.self, from: Data(down.output.utf8))
+            let inbox = try #require(downStatus.services.first { $0.name == "notifications" }?.inbox)
+            #expect(inbox.messages == 25 && inbox.consumers == 0)
+            #expect(downStatus.problems.contains("nothing consumes notifications.inbox"))
+
+            // 2. Start the service again (here in-process, as systemd would restart it).
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runbook-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let service = ServiceConfiguration(
+                serviceName: "notifications", amqp: TestBroker.configuration(vhost: vhost), storePath: directory.appendingPathComponent("n.sqlite").path,
+                synchronous: .normal, logLevel: TestBroker.logger.logLevel)
+            let configuration = NotificationsConfiguration(service: service, smtp: SMTPConfiguration(port: smtp.port, timeout: 5), digestWindow: 0, quietHours: nil)
+            let host = try await NotificationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+            let running = Task { try await host.run(signals: []) }
+
+            // 3. Verify: the backlog drains, each lead hears once, nothing failed.
+            #expect(await eventually(within: 30) { smtp.messages.count >= 25 })
+            try await Task.sleep(for: .seconds(1))
+            #expect(smtp.messages.count == 25)
+            let up = try await Self.ops(vhost, ["status", "--no-health", "--json"])
+            let upStatus = try MessageCoding.decode(SystemStatus.self, from: Data(up.output.utf8))
+            let notifications = try #require(upStatus.services.first { $0.name == "notifications" })
+            #expect(notifications.inbox.messages == 0 && notifications.inbox.consumers == 1 && notifications.deadLetters.messages == 0)
+            let failed = try await Self.ops(vhost, ["failed", "list", "--service", "notifications"])
+            #expect(failed.output.contains("no failed messages"))
+            let port = try #require(host.httpPort)
+            let (counts, _) = try await URLSession.shared.data(from: try #require(URL(string: "http://127.0.0.1:\(port)/notifications/counts")))
+            #expect(try MessageCoding.decode([String: Int].self, from: counts) == ["sent": 25])
+
+            await host.shutdown()
+            try await running.value
+        }
+    }
+}
