@@ -57,6 +57,8 @@ public struct InputProblem: Sendable, Equatable, CustomStringConvertible {
 /// that duplicates another stays in it (the duplicate is a problem). Publish only when
 /// `problems` is empty. Nothing is logged: problem messages may quote personal data.
 public enum RecordReader {
+    /// `registration.submitted` payloads from `.json`, `.ndjson`/`.jsonl` and `.csv` files,
+    /// checked with the registrations service's rules.
     public static func registrations(from files: [String]) -> (records: [InputRecord<RegistrationSubmitted>], problems: [InputProblem]) {
         let validator = RegistrationValidator()
         var reading = Reading<RegistrationSubmitted>()
@@ -72,7 +74,7 @@ public enum RecordReader {
                     let (line, path) = candidate.locate(issue.path)
                     // The CSV layer has already said what is wrong with this cell.
                     if candidate.problems.contains(where: { $0.line == line && $0.path == path }) { return nil }
-                    return InputProblem(file: candidate.file, line: line, path: path, message: issue.message)
+                    return InputProblem(file: candidate.file, line: line, path: path, message: candidate.explain(issue.message))
                 }
             } key: { value in
                 (
@@ -84,6 +86,7 @@ public enum RecordReader {
         return (reading.records, reading.problems)
     }
 
+    /// `programme.published` payloads from `.json` and `.ndjson`/`.jsonl` files.
     public static func programmes(from files: [String]) -> (records: [InputRecord<ProgrammePublished>], problems: [InputProblem]) {
         var reading = Reading<ProgrammePublished>()
         for file in files {
@@ -208,6 +211,13 @@ extension RecordReader {
         func locate(_ jsonPath: String) -> (line: Int, path: String) {
             guard let delegateLines else { return (line, jsonPath) }
             return RegistrationSheet.locate(jsonPath, delegateLines: delegateLines, firstLine: line)
+        }
+
+        /// A validator message as it reads for this record: for CSV input, a delegate named by
+        /// index (`… given for delegates[0]`) is named by its row instead.
+        func explain(_ message: String) -> String {
+            guard let delegateLines else { return message }
+            return RegistrationSheet.namingRows(in: message, delegateLines: delegateLines)
         }
     }
 
@@ -922,6 +932,25 @@ extension RecordReader {
             }
             let column = RegistrationColumn.allCases.first { !$0.isPerDelegate && $0.jsonPath == withoutIndex(jsonPath) }
             return (firstLine, column?.rawValue ?? jsonPath)
+        }
+
+        /// `delegates[0]` (not followed by a field) → `the delegate on line 2`.
+        static func namingRows(in message: String, delegateLines: [Int]) -> String {
+            var text = message
+            for (index, line) in delegateLines.enumerated().reversed() {
+                let name = "delegates[\(index)]"
+                var searchStart = text.startIndex
+                while let found = text.range(of: name, range: searchStart..<text.endIndex) {
+                    if found.upperBound < text.endIndex, text[found.upperBound] == "." {
+                        searchStart = found.upperBound
+                        continue
+                    }
+                    let replacement = "the delegate on line \(line)"
+                    text.replaceSubrange(found, with: replacement)
+                    searchStart = text.index(found.lowerBound, offsetBy: replacement.count)
+                }
+            }
+            return text
         }
 
         /// `organisation.sectors[1]` → `organisation.sectors`.
