@@ -51,27 +51,27 @@ public struct SystemTopology: Sendable {
     public func verify(connection configuration: AMQPConfiguration) async throws -> [Drift] {
         let topology = self.topology
         return try await withConnection(configuration, name: "delegation-ops topology verify") { connection in
+            // An existing object re-declared with identical arguments is left as it is.
+            func check(_ object: String, expected: String, exists: Bool, as declared: Topology) async throws -> Drift? {
+                guard exists else { return Drift(kind: .missing, object: object, detail: expected) }
+                do {
+                    try await connection.declare(declared)
+                    return nil
+                } catch let error as AMQPError where error.replyCode == .preconditionFailed {
+                    return Drift(kind: .differs, object: object, detail: Self.brokerText(error))
+                }
+            }
             var drift: [Drift] = []
             for exchange in topology.exchanges {
-                if try await !connection.exchangeExists(exchange.name) {
-                    drift.append(Drift(kind: .missing, object: "exchange \(exchange.name)", detail: "a \(exchange.type) exchange"))
-                    continue
-                }
-                do {
-                    try await connection.declare(Topology(exchanges: [exchange]))
-                } catch let error as AMQPError where error.replyCode == .preconditionFailed {
-                    drift.append(Drift(kind: .differs, object: "exchange \(exchange.name)", detail: Self.brokerText(error)))
+                let exists = try await connection.exchangeExists(exchange.name)
+                if let found = try await check("exchange \(exchange.name)", expected: "a \(exchange.type) exchange", exists: exists, as: Topology(exchanges: [exchange])) {
+                    drift.append(found)
                 }
             }
             for queue in topology.queues {
-                if try await !connection.queueExists(queue.name) {
-                    drift.append(Drift(kind: .missing, object: "queue \(queue.name)", detail: "a \(queue.kind) queue"))
-                    continue
-                }
-                do {
-                    try await connection.declare(Topology(queues: [queue]))
-                } catch let error as AMQPError where error.replyCode == .preconditionFailed {
-                    drift.append(Drift(kind: .differs, object: "queue \(queue.name)", detail: Self.brokerText(error)))
+                let exists = try await connection.queueExists(queue.name)
+                if let found = try await check("queue \(queue.name)", expected: "a \(queue.kind) queue", exists: exists, as: Topology(queues: [queue])) {
+                    drift.append(found)
                 }
             }
             return drift
