@@ -5,15 +5,16 @@ DELEGATION_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN_DIR=${DELEGATION_RUN_DIR:-$DELEGATION_ROOT/.run}
 
 # Debian packages needed to build, test and run (build-time -dev packages included).
-DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev openssl python3-aiosmtpd python3-jsonschema python3-icalendar)
+DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev openssl python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml)
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs whatever of DEBIAN_PACKAGES is missing (as root); says what is missing otherwise.
+# Installs whatever of DEBIAN_PACKAGES (and the packages named as arguments) is missing (as
+# root); says what is missing otherwise.
 ensure_packages() {
   local missing=() pkg
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  for pkg in "${DEBIAN_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
