@@ -147,6 +147,8 @@ let package = Package(
             path: "Services/Ops/Main"
         ),
         .testTarget(name: "OpsTests", dependencies: ["OpsCore", "RegistrationsCore", "NotificationsCore", "ItinerariesCore", "TestSupport"], path: "Tests/OpsTests"),
+        // The whole system as processes, under faults.
+        .testTarget(name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "TestSupport"], path: "Tests/SystemTests"),
         .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/DeploymentTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.

@@ -28,7 +28,7 @@ import TestSupport
                     try await registrations.publish(Samples.submission(reference: "v2-\(UUID().uuidString.prefix(4))"), headers: ["schema-version": "2.0"])
                 }
                 for index in 0..<4 { try await deploy.publish(Samples.submission(reference: "deploy-\(index)")) }
-                #expect(await eventually(within: 15) {
+                #expect(await eventually(within: 30) {
                     let parked = (try? await registrations.messagesIn(registrations.names.deadLetterQueue), try? await deploy.messagesIn(deploy.names.deadLetterQueue))
                     return parked.0 == 5 && parked.1 == 4
                 })
@@ -83,7 +83,7 @@ import TestSupport
                 ids.append(id)
                 try await bed.publish(Samples.programme(version: index + 1), messageID: id)
             }
-            #expect(await eventually(within: 15) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 30 })
+            #expect(await eventually(within: 30) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 30 })
             broken.withLock { $0 = false }
 
             let configuration = TestBroker.configuration()
@@ -104,7 +104,7 @@ import TestSupport
             let rest = try await FailedMessages.retry(.all, in: bed.names, connection: configuration, audit: audit)
             #expect(rest.count == 19)
 
-            #expect(try await eventually(within: 15) { try await DeployableHandler.applied(host).count == 30 })
+            #expect(try await eventually(within: 30) { try await DeployableHandler.applied(host).count == 30 })
             try await Task.sleep(for: .seconds(0.5))
             let applied = try await DeployableHandler.applied(host)
             #expect(Set(applied.keys) == Set(ids))
@@ -125,7 +125,7 @@ import TestSupport
         try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { bed, host in
             let ids = (0..<40).map { "m-\($0)" }
             for (index, id) in ids.enumerated() { try await bed.publish(Samples.submission(reference: "k-\(index)"), messageID: id) }
-            #expect(await eventually(within: 15) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 40 })
+            #expect(await eventually(within: 30) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 40 })
             broken.withLock { $0 = false }
 
             let auditFile = bed.directory.appendingPathComponent("audit.log").path
@@ -138,7 +138,7 @@ import TestSupport
             let again = try await OpsTool.run(arguments, bed: bed)
             #expect(again.status == 0, "\(again.output)")
             #expect(again.output.contains("retried 26 message(s)"))
-            #expect(try await eventually(within: 15) { try await DeployableHandler.applied(host).count == 40 })
+            #expect(try await eventually(within: 30) { try await DeployableHandler.applied(host).count == 40 })
             try await Task.sleep(for: .seconds(0.5))
             let applied = try await DeployableHandler.applied(host)
             #expect(Set(applied.keys) == Set(ids))
@@ -156,7 +156,7 @@ import TestSupport
         let broken = Locked(true)
         try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { bed, _ in
             for index in 0..<6 { try await bed.publish(Samples.submission(reference: "p-\(index)"), messageID: "p-\(index)") }
-            #expect(await eventually(within: 15) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 6 })
+            #expect(await eventually(within: 30) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 6 })
             let configuration = TestBroker.configuration()
             let audit = try Self.audit(bed)
 

@@ -74,7 +74,7 @@ public enum TestBroker {
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) async throws -> String {
         let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputFile) }
         let handle = try FileHandle(forWritingTo: outputFile)
         let process = Process()
@@ -98,6 +98,13 @@ public enum TestBroker {
         public let command: String
         public let status: Int32
         public let output: String
+
+        public init(command: String, status: Int32, output: String) {
+            self.command = command
+            self.status = status
+            self.output = output
+        }
+
         public var description: String { "\(command) exited with \(status): \(output)" }
     }
 }

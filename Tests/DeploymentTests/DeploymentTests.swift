@@ -1,1 +1,0 @@
-// Placeholder: the deployment definitions' tests are being written.
