@@ -182,7 +182,7 @@ import TestSupport
         // Settled: all inboxes empty, nothing pending, the same counts twice in a row.
         var last = ""
         var settled = false
-        for _ in 0..<180 {
+        for _ in 0..<300 {
             try await Task.sleep(for: .seconds(1))
             var depth = 0
             for service in ["registrations", "itineraries", "notifications"] {
