@@ -32,6 +32,26 @@ import TestSupport
             let clean = try await Self.ops(vhost, ["topology", "verify"])
             #expect(clean.status == 0, "\(clean.output)")
             #expect(clean.output.contains("topology matches"))
+            #expect(clean.output.contains("bindings and policies not checked"))
+
+            // With rabbitmqctl: the policies of the definitions file are missing until applied,
+            // and a binding removed by hand is reported.
+            let control = ["--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions", "\(TestBroker.root)/deploy/rabbitmq/definitions.json"]
+            let noPolicies = try await Self.ops(vhost, ["topology", "verify"] + control)
+            #expect(noPolicies.status == 1, "\(noPolicies.output)")
+            #expect(noPolicies.output.contains("MISSING policy delegation-inboxes"))
+            #expect(!noPolicies.output.contains("MISSING binding"))
+            let withPolicies = try await Self.ops(vhost, ["topology", "apply"] + control)
+            #expect(withPolicies.status == 0 && withPolicies.output.contains("set 3 policies"), "\(withPolicies.output)")
+            let complete = try await Self.ops(vhost, ["topology", "verify"] + control)
+            #expect(complete.status == 0 && complete.output.contains("bindings and the policies"), "\(complete.output)")
+            let unbinder = try await TestBroker.connect(vhost: vhost)
+            try await unbinder.unbind(Binding(queue: "notifications.inbox", exchange: "delegation", routingKey: "itinerary.planned"))
+            await unbinder.close()
+            let unbound = try await Self.ops(vhost, ["topology", "verify"] + control)
+            #expect(unbound.status == 1)
+            #expect(unbound.output.contains("MISSING binding delegation → notifications.inbox (itinerary.planned)"), "\(unbound.output)")
+            #expect(try await Self.ops(vhost, ["topology", "apply"]).status == 0)
 
             // Someone re-creates a delay queue by hand with another TTL.
             let connection = try await TestBroker.connect(vhost: vhost)

@@ -30,9 +30,9 @@ public struct SystemTopology: Sendable {
         public var description: String { "\(kind == .missing ? "MISSING" : "DIFFERS") \(object): \(detail)" }
     }
 
-    /// Declares everything (idempotent). Throws `PRECONDITION_FAILED` if something exists with
-    /// other arguments: `verify` says what.
-    public func apply(connection configuration: AMQPConfiguration) async throws -> Topology {
+    /// Declares everything (idempotent), and with `control` sets `policies` too. Throws
+    /// `PRECONDITION_FAILED` if something exists with other arguments: `verify` says what.
+    public func apply(connection configuration: AMQPConfiguration, control: BrokerControl? = nil, policies: [BrokerControl.Policy] = []) async throws -> Topology {
         let topology = self.topology
         try await withConnection(configuration, name: "delegation-ops topology apply") { connection in
             do {
@@ -41,7 +41,32 @@ public struct SystemTopology: Sendable {
                 throw OpsError.from(error, doing: "declaring the topology")
             }
         }
+        if let control {
+            for policy in policies { try await control.set(policy, vhost: configuration.virtualHost) }
+        }
         return topology
+    }
+
+    /// With `control` (rabbitmqctl on the broker's host): the bindings, and the policies of the
+    /// definitions file, which AMQP cannot read.
+    public func verifyBindingsAndPolicies(_ control: BrokerControl, vhost: String, policies expected: [BrokerControl.Policy]) async throws -> [Drift] {
+        var drift: [Drift] = []
+        let bindings = try await control.bindings(vhost: vhost)
+        for binding in topology.bindings {
+            let wanted = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
+            if !bindings.contains(wanted) { drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the queue")) }
+        }
+        let present = try await control.policies(vhost: vhost)
+        for policy in expected {
+            guard let found = present.first(where: { $0.name == policy.name }) else {
+                drift.append(Drift(kind: .missing, object: "policy \(policy.name)", detail: "\(policy.pattern) \(policy.definition)"))
+                continue
+            }
+            if found != policy {
+                drift.append(Drift(kind: .differs, object: "policy \(policy.name)", detail: "is \(found.pattern) \(found.applyTo) \(found.priority) \(found.definition); expected \(policy.pattern) \(policy.applyTo) \(policy.priority) \(policy.definition)"))
+            }
+        }
+        return drift
     }
 
     /// Checks without creating or changing anything: every exchange and queue exists, and

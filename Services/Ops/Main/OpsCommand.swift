@@ -80,6 +80,18 @@ struct TopologyCommand: AsyncParsableCommand {
         var deliveryLimit = 5
         @Option(help: "Archive stream retention (ARCHIVE_MAX_AGE).")
         var archiveMaxAge = "30D"
+        @Option(help: "rabbitmqctl on the broker's host (e.g. 'rabbitmqctl -n rabbit@db1'), to check bindings and apply/check policies.")
+        var rabbitmqctl: String?
+        @Option(help: "The definitions file whose policies apply and verify use (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json).")
+        var definitions: String?
+
+        var control: BrokerControl? { rabbitmqctl.map(BrokerControl.init(commandLine:)) }
+
+        func policies() throws -> [BrokerControl.Policy] {
+            guard control != nil else { return [] }
+            let path = definitions ?? (FileManager.default.fileExists(atPath: "deploy/rabbitmq/definitions.json") ? "deploy/rabbitmq/definitions.json" : "/etc/rabbitmq/definitions.json")
+            return try BrokerControl.policies(inDefinitions: path)
+        }
 
         func topology(exchange: String) throws -> SystemTopology {
             var topology = SystemTopology()
@@ -100,8 +112,11 @@ struct TopologyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let topology = try await settings.topology(exchange: broker.exchangeName).apply(connection: try broker.configuration())
-                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings")
+                let policies = try settings.policies()
+                let topology = try await settings.topology(exchange: broker.exchangeName)
+                    .apply(connection: try broker.configuration(), control: settings.control, policies: policies)
+                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings"
+                    + (settings.control == nil ? " (policies: give --rabbitmqctl)" : "; set \(policies.count) policies"))
             }
         }
     }
@@ -114,12 +129,19 @@ struct TopologyCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let topology = try settings.topology(exchange: broker.exchangeName)
-                let drift = try await topology.verify(connection: try broker.configuration())
+                let configuration = try broker.configuration()
+                var drift = try await topology.verify(connection: configuration)
+                if let control = settings.control {
+                    drift += try await topology.verifyBindingsAndPolicies(control, vhost: configuration.virtualHost, policies: try settings.policies())
+                } else {
+                    note("bindings and policies not checked: AMQP cannot read them (give --rabbitmqctl on the broker's host)")
+                }
                 for line in drift { print(line) }
                 if !drift.isEmpty {
                     throw OpsError.attention("\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured")
                 }
-                print("topology matches: \(topology.topology.exchanges.count) exchanges, \(topology.topology.queues.count) queues")
+                let checked = settings.control == nil ? "" : ", \(topology.topology.bindings.count) bindings and the policies"
+                print("topology matches: \(topology.topology.exchanges.count) exchanges, \(topology.topology.queues.count) queues\(checked)")
             }
         }
     }
