@@ -164,10 +164,3 @@ public struct CSV: Sendable, Equatable {
         }
     }
 }
-
-extension UInt8 {
-    fileprivate static let comma = UInt8(ascii: ",")
-    fileprivate static let quote = UInt8(ascii: "\"")
-    fileprivate static let lineFeed = UInt8(ascii: "\n")
-    fileprivate static let carriageReturn = UInt8(ascii: "\r")
-}
