@@ -334,7 +334,7 @@ struct FailedCommand: AsyncParsableCommand {
         @OptionGroup var filter: Filter
         @OptionGroup var which: Selection
         @OptionGroup var audit: AuditOptions
-        @Option(help: "Where the purged messages are saved first (JSON lines).") var out: String
+        @Option(help: "Where the purged messages are saved first (JSON lines); without --service, one file per service: FILE.<service>.") var out: String
         @Flag(help: "Required: yes, delete them.") var confirm = false
 
         func run() async throws {
@@ -344,8 +344,9 @@ struct FailedCommand: AsyncParsableCommand {
                 let log = try audit.open()
                 let configuration = try broker.configuration()
                 var total = 0
-                for (index, service) in try filter.services().enumerated() {
-                    let file = URL(fileURLWithPath: index == 0 ? out : "\(out).\(service.name)")
+                let services = try filter.services()
+                for service in services {
+                    let file = URL(fileURLWithPath: services.count == 1 ? out : "\(out).\(service.name)")
                     let purged = try await FailedMessages.purge(selection, in: service.names(exchange: broker.exchangeName), connection: configuration, to: file, audit: log)
                     if !purged.isEmpty { print("\(service.name): purged \(purged.count), saved in \(file.path)") }
                     total += purged.count
