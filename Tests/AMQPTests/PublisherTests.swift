@@ -76,22 +76,33 @@ import TestSupport
         let started = Date()
         let body = Data(repeating: 0x41, count: 256 * 1024)
         // Enough bytes to fill every socket buffer between us and the broker.
-        let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+        let errors = try await withThrowingTaskGroup(of: AMQPError?.self) { group in
             for _ in 0..<64 {
                 group.addTask {
                     do {
                         try await connection.publish(body, exchange: "", routingKey: queue)
-                        return false
+                        return nil
+                    } catch let error as AMQPError {
+                        return error
                     } catch {
-                        return true
+                        return .library(operation: "publish", status: 0, message: "\(error)")
                     }
                 }
             }
-            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            return try await group.reduce(into: [AMQPError?]()) { $0.append($1) }
         }
         let elapsed = Date().timeIntervalSince(started)
-        #expect(failures == 64)
-        #expect(elapsed < 8, "every publish ended within its deadline (took \(elapsed) s)")
+        // Every publish ends with an error from its own deadline or the I/O watchdog (2 s each),
+        // not by luck: the reasons show which. The time bound only tells "ended" from "hung";
+        // a loaded runner needs several times the deadlines to schedule 64 writes of 256 KB.
+        #expect(errors.count == 64)
+        #expect(errors.allSatisfy { error in
+            switch error {
+            case .timeout?, .connectionLost?: return true
+            default: return false
+            }
+        }, "\(Set(errors.map { "\($0.map(String.init(describing:)) ?? "confirmed")" }))")
+        #expect(elapsed < 20, "every publish ended within its deadline (took \(elapsed) s)")
         await connection.close(timeout: 1)
         proxy.stop()
     }

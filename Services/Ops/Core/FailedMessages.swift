@@ -107,12 +107,28 @@ public enum FailedMessages {
     /// Every message in `service`'s dead-letter queue, read without removing any (each is
     /// fetched unacknowledged and returned to the queue when the connection closes).
     public static func browse(_ service: ServiceNames, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
-        try await withConnection(configuration, name: "delegation-ops browse") { connection in
+        let (messages, before) = try await withConnection(configuration, name: "delegation-ops browse") { connection in
+            let before = try await connection.queueState(service.deadLetterQueue).messageCount
             var messages: [FailedMessage] = []
             while messages.count < limit, let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
                 messages.append(FailedMessage(delivery: delivery, service: service.service))
             }
-            return messages
+            return (messages, before)
+        }
+        try await awaitReturned(service.deadLetterQueue, count: before, connection: configuration)
+        return messages
+    }
+
+    /// Messages fetched and not acked go back to their queue when the connection closes, but a
+    /// quorum queue takes them back asynchronously. Waits (up to 3 s) until `count` are ready
+    /// again, so that the next command sees what this one left.
+    static func awaitReturned(_ queue: String, count: Int, connection configuration: AMQPConfiguration) async throws {
+        guard count > 0 else { return }
+        try await withConnection(configuration, name: "delegation-ops check") { connection in
+            let deadline = Date().addingTimeInterval(3)
+            while try await connection.queueState(queue).messageCount < count, Date() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
     }
 
@@ -153,8 +169,9 @@ public enum FailedMessages {
         _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, audit: AuditLog?, dryRun: Bool = false,
         crashAfterCopy: Int? = nil, progress: @Sendable (Progress) -> Void = { _ in }
     ) async throws -> [FailedMessage] {
-        try await withConnection(configuration, name: "delegation-ops retry (read)") { reader in
+        let (retried, left) = try await withConnection(configuration, name: "delegation-ops retry (read)") { reader in
             try await withConnection(configuration, name: "delegation-ops retry (write)") { writer in
+                let before = try await reader.queueState(service.deadLetterQueue).messageCount
                 var state = Progress()
                 var retried: [FailedMessage] = []
                 while let (delivery, _) = try await reader.get(queue: service.deadLetterQueue) {
@@ -174,9 +191,11 @@ public enum FailedMessages {
                     retried.append(message)
                     progress(state)
                 }
-                return retried
+                return (retried, before - state.done)
             }
         }
+        try await awaitReturned(service.deadLetterQueue, count: left, connection: configuration)
+        return retried
     }
 
     /// Removes the selected messages of `service`'s dead-letter queue, after writing every one of
@@ -184,19 +203,36 @@ public enum FailedMessages {
     public static func purge(
         _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, to file: URL, audit: AuditLog?
     ) async throws -> [FailedMessage] {
+        let before = try await withConnection(configuration, name: "delegation-ops purge (count)") { connection in
+            try await connection.queueState(service.deadLetterQueue).messageCount
+        }
+        let outcome: (purged: [FailedMessage], left: Int)
+        do {
+            outcome = try await purgeSelected(selection, in: service, connection: configuration, before: before, to: file, audit: audit)
+        } catch {
+            try? await awaitReturned(service.deadLetterQueue, count: before, connection: configuration)
+            throw error
+        }
+        try await awaitReturned(service.deadLetterQueue, count: outcome.left, connection: configuration)
+        return outcome.purged
+    }
+
+    private static func purgeSelected(
+        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, before: Int, to file: URL, audit: AuditLog?
+    ) async throws -> (purged: [FailedMessage], left: Int) {
         try await withConnection(configuration, name: "delegation-ops purge") { connection in
             var selected: [(FailedMessage, Delivery)] = []
             while let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
                 let message = FailedMessage(delivery: delivery, service: service.service)
                 if selection.contains(message) { selected.append((message, delivery)) }
             }
-            guard !selected.isEmpty else { return [] }
+            guard !selected.isEmpty else { return ([FailedMessage](), before) }
             try writeLines(selected.map { Self.record($0.0) }, to: file)
             for (message, delivery) in selected {
                 try audit?.record(action: "purge", message: message, detail: "saved to \(file.path)")
                 delivery.ack()
             }
-            return selected.map(\.0)
+            return (selected.map(\.0), before - selected.count)
         }
     }
 
