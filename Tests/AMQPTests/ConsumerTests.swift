@@ -38,7 +38,7 @@ import TestSupport
         #expect(second.properties.messageID == "one")
         second.reject(requeue: false)
 
-        #expect(try await eventually(within: 5) { try await connection.queueState(names.parked).messageCount == 1 })
+        #expect(try await eventually(within: 30) { try await connection.queueState(names.parked).messageCount == 1 })
         let parked = try #require(try await connection.get(queue: names.parked))
         let deaths = parked.delivery.deaths
         #expect(deaths.count == 1)
@@ -61,7 +61,7 @@ import TestSupport
         try await connection.publish(Data("{}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "two"))
         let taken = try #require(try await connection.get(queue: names.work))
         taken.delivery.nack(requeue: false)
-        #expect(try await eventually(within: 5) { try await connection.queueState(names.parked).messageCount == 1 })
+        #expect(try await eventually(within: 30) { try await connection.queueState(names.parked).messageCount == 1 })
         let parked = try #require(try await connection.get(queue: names.parked))
         #expect(parked.delivery.deaths.map(\.reason) == [.rejected])
         parked.delivery.ack()
@@ -85,7 +85,7 @@ import TestSupport
             seen += 1
         }
         #expect(seen == 3, "delivered once and redelivered up to the limit of 2")
-        #expect(try await eventually(within: 5) { try await connection.queueState(names.parked).messageCount == 1 })
+        #expect(try await eventually(within: 30) { try await connection.queueState(names.parked).messageCount == 1 })
         let parked = try #require(try await connection.get(queue: names.parked))
         #expect(parked.delivery.deaths.first?.reason == .deliveryLimit)
         parked.delivery.ack()
@@ -121,7 +121,7 @@ import TestSupport
         }
         #expect(collector.deliveries.map { String(decoding: $0.body, as: UTF8.self) } == (0..<20).map(String.init))
         await consumer.cancel()
-        #expect(try await eventually(within: 5) { try await connection.queueState(queue).messageCount == 0 })
+        #expect(try await eventually(within: 30) { try await connection.queueState(queue).messageCount == 0 })
         try await connection.delete(queue: queue)
         await connection.close()
     }
@@ -153,7 +153,7 @@ import TestSupport
         await consumer.cancel()
         #expect(await collector.waitUntilFinished())
         for delivery in deliveries { delivery.ack() }
-        #expect(try await eventually(within: 5) { try await connection.queueState(queue).consumerCount == 0 })
+        #expect(try await eventually(within: 30) { try await connection.queueState(queue).consumerCount == 0 })
         await connection.close()
         // Had the acks been lost, closing would have put the three messages back.
         let check = try await TestBroker.connect("check")

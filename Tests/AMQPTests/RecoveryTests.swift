@@ -34,11 +34,11 @@ import TestSupport
             let confirmed = Locked<Set<String>>([])
             let stop = Locked(false)
             let publishers = Task { try await Self.publish(on: connection, to: queue, until: stop, recording: confirmed) }
-            #expect(await eventually(within: 10) { confirmed.value.count > 500 })
+            #expect(await eventually(within: 30) { confirmed.value.count > 500 })
             try await TestBroker.ctl("close_all_connections", "-p", vhost, "recovery test")
             #expect(await eventually(within: 15) { connection.status == .open })
             let afterRecovery = confirmed.value.count
-            #expect(await eventually(within: 10) { confirmed.value.count > afterRecovery + 500 }, "publishing carries on after recovery")
+            #expect(await eventually(within: 30) { confirmed.value.count > afterRecovery + 500 }, "publishing carries on after recovery")
             stop.withLock { $0 = true }
             try await publishers.value
 

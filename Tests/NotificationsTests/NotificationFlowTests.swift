@@ -106,7 +106,7 @@ import TestSupport
                 #expect(parsed.contains("visit-a@test") && parsed.contains("visit-b@test"))
             }
             #expect(calendars == 3)
-            #expect(await eventually(within: 5) { bed.seen(NotificationDelivered.self).count == 4 })
+            #expect(await eventually(within: 30) { bed.seen(NotificationDelivered.self).count == 4 })
             _ = host
         }
     }
@@ -122,7 +122,7 @@ import TestSupport
             try await bed.publish(accepted, messageID: "acc-1")
             try await bed.publish(accepted, messageID: "acc-1")  // redelivered
             try await bed.publish(accepted, messageID: "acc-1-again")  // the same content again
-            #expect(try await eventually(within: 10) { try await Self.history(host, registration: "reg-once-1").first?.attempts.count ?? 0 >= 2 })
+            #expect(try await eventually(within: 30) { try await Self.history(host, registration: "reg-once-1").first?.attempts.count ?? 0 >= 2 })
             let store = host.store
             await host.shutdown()
             // The service restarts with the relay up (same store and queues).
@@ -265,7 +265,7 @@ import TestSupport
             moved.start = soon.start.addingTimeInterval(3600)
             moved.end = soon.end.addingTimeInterval(3600)
             try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: soon.uid, kind: .moved, before: soon, after: moved)], items: [moved], unmet: [], changedAt: Date()))
-            #expect(await eventually(within: 10) { smtp.messages.count >= 1 })
+            #expect(await eventually(within: 30) { smtp.messages.count >= 1 })
             try await Task.sleep(for: .seconds(1))
             #expect(smtp.messages.count == 1, "only the urgent change went out")
             let records = try await Self.history(host, registration: accepted.registrationID).map(\.notification)
@@ -282,12 +282,12 @@ import TestSupport
         try await Self.withService(smtp: smtp, adjust: { $0.digestWindow = 30 }) { bed, host in
             let accepted = Self.accepted("gone-1")
             try await bed.publish(accepted)
-            _ = await eventually(within: 10) { smtp.messages.count >= 1 }
+            _ = await eventually(within: 30) { smtp.messages.count >= 1 }
             let a = Self.item("visit-a@test", startingIn: 72)
             try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: a.uid, kind: .added, before: nil, after: a)], items: [a], unmet: [], changedAt: Date()))
-            #expect(try await eventually(within: 5) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .itineraryChanged } })
+            #expect(try await eventually(within: 30) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .itineraryChanged } })
             try await bed.publish(RegistrationCancelled(registrationID: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, reason: "travel ban", delegation: accepted.delegation.withoutIdentityDocuments, cancelledAt: Date()))
-            #expect(try await eventually(within: 10) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .cancelled && $0.notification.status == .sent } })
+            #expect(try await eventually(within: 30) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .cancelled && $0.notification.status == .sent } })
             let records = try await Self.history(host, registration: accepted.registrationID).map(\.notification)
             #expect(records.filter { $0.kind == .itineraryChanged }.allSatisfy { $0.status == .cancelled })
             #expect(smtp.messages.count == 2, "the acceptance and the cancellation; no itinerary change")

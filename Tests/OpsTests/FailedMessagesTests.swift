@@ -92,7 +92,7 @@ import TestSupport
             let one = try #require(parked.first { $0.messageID == "sub-3" })
             let retriedOne = try await FailedMessages.retry(.ids([one.id]), in: bed.names, connection: configuration, audit: audit)
             #expect(retriedOne.map(\.messageID) == ["sub-3"])
-            #expect(try await eventually(within: 10) { try await DeployableHandler.applied(host)["sub-3"] == 1 })
+            #expect(try await eventually(within: 30) { try await DeployableHandler.applied(host)["sub-3"] == 1 })
 
             let programmeGroup = try #require(FailedMessages.groups(parked).first { $0.type == "programme.published" })
             let retriedGroup = try await FailedMessages.retry(.group(programmeGroup.group), in: bed.names, connection: configuration, audit: audit)
@@ -133,7 +133,7 @@ import TestSupport
             let killed = try await OpsTool.run(arguments, bed: bed, environment: ["DELEGATION_OPS_FAULT": "crash-after-copy:15"])
             #expect(killed.status == SIGKILL, "\(killed.output)")
             // 14 moved; the 15th copied but still parked (its ack never went); 25 untouched.
-            #expect(try await eventually(within: 5) { try await bed.messagesIn(bed.names.deadLetterQueue) == 26 })
+            #expect(try await eventually(within: 30) { try await bed.messagesIn(bed.names.deadLetterQueue) == 26 })
 
             let again = try await OpsTool.run(arguments, bed: bed)
             #expect(again.status == 0, "\(again.output)")

@@ -124,7 +124,7 @@ extension RegistrationFlowTests {
             try await bed.publish(Samples.submission(reference: "after"))
             await bed.waitFor(RegistrationAccepted.self, count: 1)
             var parked: [Delivery] = []
-            _ = try await eventually(within: 5) {
+            _ = try await eventually(within: 30) {
                 parked += try await bed.drainDeadLetters()
                 return !parked.isEmpty
             }

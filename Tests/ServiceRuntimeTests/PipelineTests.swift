@@ -69,7 +69,7 @@ struct ScriptedHandler: MessageHandler {
 
     static func waitForDeadLetters(_ bed: ServiceTestBed, count: Int) async throws -> [Delivery] {
         var parked: [Delivery] = []
-        _ = try await eventually(within: 10) {
+        _ = try await eventually(within: 30) {
             parked += try await bed.drainDeadLetters()
             return parked.count >= count
         }
@@ -97,7 +97,7 @@ struct ScriptedHandler: MessageHandler {
             #expect(byID["bad-language"]?.headers[FailureHeader.originalRoutingKey]?.stringValue == "registration.submitted")
             #expect(byID["bad-language"]?.headers[FailureHeader.time]?.dateValue != nil)
             #expect(byID["bad-language"]?.properties.type == "registration.submitted", "the original properties are kept")
-            #expect(try await eventually(within: 5) { try await Self.applied(host).map(\.reference) == ["good"] })
+            #expect(try await eventually(within: 30) { try await Self.applied(host).map(\.reference) == ["good"] })
         }
     }
 
@@ -114,7 +114,7 @@ struct ScriptedHandler: MessageHandler {
             #expect(byID["v2"]?.headers[FailureHeader.kind]?.stringValue == "unsupported-version")
             #expect(byID["v2"]?.headers[FailureHeader.reason]?.stringValue?.contains("2.0") == true)
             #expect(byID["stray"]?.headers[FailureHeader.kind]?.stringValue == "unexpected-type")
-            #expect(try await eventually(within: 5) { try await Self.applied(host).map(\.reference) == ["v1"] }, "a newer minor version is read")
+            #expect(try await eventually(within: 30) { try await Self.applied(host).map(\.reference) == ["v1"] }, "a newer minor version is read")
         }
     }
 
@@ -128,7 +128,7 @@ struct ScriptedHandler: MessageHandler {
             try await bed.publishRaw(body, type: "registration.submitted", messageID: nil)
             try await bed.publishRaw(body, type: "registration.submitted", messageID: nil)
             try await bed.publish(Samples.submission(reference: "marker"))
-            #expect(try await eventually(within: 5) { try await Self.applied(host).map(\.reference).contains("marker") })
+            #expect(try await eventually(within: 30) { try await Self.applied(host).map(\.reference).contains("marker") })
             let applied = try await Self.applied(host).map(\.reference)
             #expect(applied.filter { $0 == "twice" }.count == 1)
             #expect(applied.filter { $0 == "no-id" }.count == 1)
@@ -142,7 +142,7 @@ struct ScriptedHandler: MessageHandler {
         try await Self.withHost { bed, host in
             let started = Date()
             try await bed.publish(Samples.submission(reference: "transient-2"), messageID: "flaky")
-            #expect(try await eventually(within: 10) { try await Self.applied(host).map(\.reference) == ["transient-2"] })
+            #expect(try await eventually(within: 30) { try await Self.applied(host).map(\.reference) == ["transient-2"] })
             let elapsed = Date().timeIntervalSince(started)
             #expect(try await Self.applied(host).first?.attempt == 3)
             #expect(elapsed >= 0.3 + 0.6, "waited for both delay queues (took \(elapsed) s)")
@@ -177,7 +177,7 @@ struct ScriptedHandler: MessageHandler {
         }) { bed, host in
             let seen = await bed.waitFor(RegistrationRejected.self, count: 5)
             #expect(Set(seen.compactMap(\.reference)) == Set((0..<5).map { "left-\($0)" }))
-            #expect(try await eventually(within: 5) { try await host.store.outboxBacklog() == 0 })
+            #expect(try await eventually(within: 30) { try await host.store.outboxBacklog() == 0 })
             let delivery = try #require(bed.deliveries(ofType: .registrationRejected).first)
             #expect(delivery.properties.appID == bed.serviceName)
             #expect(delivery.properties.deliveryMode == .persistent)
@@ -198,7 +198,7 @@ struct ScriptedHandler: MessageHandler {
                 configuration: bed.configuration(), handler: ScriptedHandler(delay: .milliseconds(20)), logger: TestBroker.logger,
                 migrations: ScriptedHandler.migrate, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
-            _ = try await eventually(within: 10) { try await Self.applied(host).count >= min(count, (round + 1) * 20) }
+            _ = try await eventually(within: 30) { try await Self.applied(host).count >= min(count, (round + 1) * 20) }
             await host.shutdown()
             try await running.value
             applied = try await Self.applied(host).map(\.reference)
