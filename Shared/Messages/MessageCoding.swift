@@ -30,6 +30,16 @@ public enum MessageCoding {
         try makeEncoder().encode(value)
     }
 
+    /// `value` as JSON text, as stores keep it in a column.
+    public static func encodeText<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encode(value), as: UTF8.self)
+    }
+
+    /// A value from JSON text (a store's column).
+    public static func decode<T: Decodable>(_ type: T.Type, fromText text: String) throws(MessageDecodingError) -> T {
+        try decode(type, from: Data(text.utf8))
+    }
+
     /// Decodes a body; the error says which field is wrong and how.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
         do {

@@ -29,11 +29,11 @@ public enum ItineraryExport {
             name = "Bus \(bus)"
         } else {
             let sizes = Dictionary(s.delegations.map { ($0.planning.id, $0.planning.size) }, uniquingKeysWith: { first, _ in first })
-            return String(decoding: try MessageCoding.encode(builder.headcounts(s.plan, sizes: sizes)), as: UTF8.self) + "\n"
+            return try MessageCoding.encodeText(builder.headcounts(s.plan, sizes: sizes)) + "\n"
         }
         switch format {
         case "ics": return builder.calendar(items, name: name, language: language).render(stamp: Date())
-        case "json": return String(decoding: try MessageCoding.encode(items), as: UTF8.self) + "\n"
+        case "json": return try MessageCoding.encodeText(items) + "\n"
         default: throw Failure.badRequest("--format is json or ics")
         }
     }

@@ -59,13 +59,13 @@ public enum ItineraryStore {
 
     public static func programme(_ eventID: String, in db: Database) throws -> ProgrammePublished? {
         guard let body = try String.fetchOne(db, sql: "SELECT body FROM programmes WHERE event_id = ?", arguments: [eventID]) else { return nil }
-        return try MessageCoding.decode(ProgrammePublished.self, from: Data(body.utf8))
+        return try MessageCoding.decode(ProgrammePublished.self, fromText: body)
     }
 
     public static func save(_ programme: ProgrammePublished, in db: Database) throws {
         try db.execute(
             sql: "INSERT INTO programmes (event_id, version, body) VALUES (?, ?, ?) ON CONFLICT(event_id) DO UPDATE SET version = excluded.version, body = excluded.body",
-            arguments: [programme.eventID, programme.version, String(decoding: try MessageCoding.encode(programme), as: UTF8.self)])
+            arguments: [programme.eventID, programme.version, try MessageCoding.encodeText(programme)])
     }
 
     // MARK: Delegations
@@ -97,7 +97,7 @@ public enum ItineraryStore {
                 """,
             arguments: [
                 delegation.planning.id, delegation.eventID, delegation.revision, delegation.active ? 1 : 0,
-                String(decoding: try MessageCoding.encode(delegation.planning), as: UTF8.self), delegation.correlationID,
+                try MessageCoding.encodeText(delegation.planning), delegation.correlationID,
                 sealed?.keyID, sealed?.ciphertext, MessageCoding.format(Date()),
             ])
     }
@@ -112,7 +112,7 @@ public enum ItineraryStore {
     private static func stored(_ row: Row) throws -> StoredDelegation {
         let planning: String = row["planning"]
         return StoredDelegation(
-            planning: try MessageCoding.decode(PlanningDelegation.self, from: Data(planning.utf8)), eventID: row["event_id"], revision: row["revision"],
+            planning: try MessageCoding.decode(PlanningDelegation.self, fromText: planning), eventID: row["event_id"], revision: row["revision"],
             active: (row["active"] as Int) == 1, correlationID: row["correlation_id"])
     }
 
@@ -121,13 +121,13 @@ public enum ItineraryStore {
     public static func latestPlan(eventID: String, in db: Database) throws -> (version: Int, plan: Plan)? {
         guard let row = try Row.fetchOne(db, sql: "SELECT version, body FROM plans WHERE event_id = ? ORDER BY version DESC LIMIT 1", arguments: [eventID]) else { return nil }
         let body: String = row[1]
-        return (row[0], try MessageCoding.decode(Plan.self, from: Data(body.utf8)))
+        return (row[0], try MessageCoding.decode(Plan.self, fromText: body))
     }
 
     public static func savePlan(_ plan: Plan, version: Int, in db: Database) throws {
         try db.execute(
             sql: "INSERT INTO plans (event_id, version, body, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [plan.eventID, version, String(decoding: try MessageCoding.encode(plan), as: UTF8.self), MessageCoding.format(Date())])
+            arguments: [plan.eventID, version, try MessageCoding.encodeText(plan), MessageCoding.format(Date())])
     }
 
     /// What a delegation was last told: its items, and those withdrawn since the first plan.
@@ -142,8 +142,8 @@ public enum ItineraryStore {
         for row in try Row.fetchAll(db, sql: "SELECT registration_id, plan_version, items, withdrawn FROM itineraries WHERE event_id = ?", arguments: [eventID]) {
             let items: String = row[2], withdrawn: String = row[3]
             result[row[0]] = Told(
-                version: row[1], items: try MessageCoding.decode([ItineraryItem].self, from: Data(items.utf8)),
-                withdrawn: try MessageCoding.decode([ItineraryItem].self, from: Data(withdrawn.utf8)))
+                version: row[1], items: try MessageCoding.decode([ItineraryItem].self, fromText: items),
+                withdrawn: try MessageCoding.decode([ItineraryItem].self, fromText: withdrawn))
         }
         return result
     }
@@ -155,8 +155,8 @@ public enum ItineraryStore {
                 ON CONFLICT(event_id, registration_id) DO UPDATE SET plan_version = excluded.plan_version, items = excluded.items, withdrawn = excluded.withdrawn
                 """,
             arguments: [
-                eventID, registrationID, told.version, String(decoding: try MessageCoding.encode(told.items), as: UTF8.self),
-                String(decoding: try MessageCoding.encode(told.withdrawn), as: UTF8.self),
+                eventID, registrationID, told.version, try MessageCoding.encodeText(told.items),
+                try MessageCoding.encodeText(told.withdrawn),
             ])
     }
 

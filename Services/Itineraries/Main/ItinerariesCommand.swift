@@ -97,7 +97,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let score = checker.score(of: plan, for: input)
         if json {
             struct Report: Codable { var violations: [PlanChecker.Violation]; var score: PlanChecker.Score }
-            print(String(decoding: try MessageCoding.encode(Report(violations: violations, score: score)), as: UTF8.self))
+            print(try MessageCoding.encodeText(Report(violations: violations, score: score)))
         } else {
             print("hard-constraint violations: \(violations.count)")
             for violation in violations { print("  - \(violation)") }

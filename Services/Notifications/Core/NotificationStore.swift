@@ -150,7 +150,7 @@ public enum NotificationStore {
                 ON CONFLICT(event_id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone, venues = excluded.venues, version = excluded.version
                 WHERE excluded.version > events.version
                 """,
-            arguments: [programme.eventID, json(programme.name), programme.timeZone, json(venues), programme.version])
+            arguments: [programme.eventID, MessageCoding.encodeText(programme.name), programme.timeZone, MessageCoding.encodeText(venues), programme.version])
     }
 
     public struct Event: Sendable {
@@ -161,7 +161,7 @@ public enum NotificationStore {
 
     public static func event(_ eventID: String, in db: Database) throws -> Event? {
         guard let row = try Row.fetchOne(db, sql: "SELECT name, time_zone, venues FROM events WHERE event_id = ?", arguments: [eventID]) else { return nil }
-        return Event(name: try decode(LocalizedText.self, row[0]), timeZone: row[1], venues: try decode([String: LocalizedText].self, row[2]))
+        return Event(name: try MessageCoding.decode(LocalizedText.self, fromText: row[0]), timeZone: row[1], venues: try MessageCoding.decode([String: LocalizedText].self, fromText: row[2]))
     }
 
     public struct Contacts: Sendable {
@@ -181,14 +181,14 @@ public enum NotificationStore {
                 ON CONFLICT(registration_id) DO UPDATE SET organisation = excluded.organisation, country = excluded.country,
                     recipients = excluded.recipients, revision = excluded.revision, cancelled = excluded.cancelled
                 """,
-            arguments: [registrationID, contacts.eventID, contacts.organisation, contacts.country, json(contacts.recipients), contacts.revision, contacts.cancelled ? 1 : 0])
+            arguments: [registrationID, contacts.eventID, contacts.organisation, contacts.country, MessageCoding.encodeText(contacts.recipients), contacts.revision, contacts.cancelled ? 1 : 0])
     }
 
     public static func contacts(_ registrationID: String, in db: Database) throws -> Contacts? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contacts WHERE registration_id = ?", arguments: [registrationID]) else { return nil }
         return Contacts(
             eventID: row["event_id"], organisation: row["organisation"], country: row["country"],
-            recipients: try decode([Recipient].self, row["recipients"]), revision: row["revision"], cancelled: (row["cancelled"] as Int) == 1)
+            recipients: try MessageCoding.decode([Recipient].self, fromText: row["recipients"]), revision: row["revision"], cancelled: (row["cancelled"] as Int) == 1)
     }
 
     // MARK: Notifications
@@ -204,7 +204,7 @@ public enum NotificationStore {
                 """,
             arguments: [
                 record.id, record.idempotencyKey, record.registrationID, record.eventID, record.kind.rawValue, record.recipient.email.lowercased(),
-                json(record.recipient), record.timeZone, record.urgent ? 1 : 0, json(record.content), json(record.channels), record.channels.first?.rawValue,
+                MessageCoding.encodeText(record.recipient), record.timeZone, record.urgent ? 1 : 0, MessageCoding.encodeText(record.content), MessageCoding.encodeText(record.channels), record.channels.first?.rawValue,
                 record.status.rawValue, MessageCoding.formatSortable(record.dueAt), MessageCoding.formatSortable(record.createdAt),
                 MessageCoding.formatSortable(record.createdAt),
             ])
@@ -218,7 +218,7 @@ public enum NotificationStore {
                     due_at = ?, updated_at = ?, last_error = ?, sent_channel = ?, idempotency_key = ? WHERE id = ?
                 """,
             arguments: [
-                json(record.content), record.urgent ? 1 : 0, record.channel?.rawValue, record.channelIndex, record.attempts, record.totalAttempts,
+                MessageCoding.encodeText(record.content), record.urgent ? 1 : 0, record.channel?.rawValue, record.channelIndex, record.attempts, record.totalAttempts,
                 record.status.rawValue, MessageCoding.formatSortable(record.dueAt), MessageCoding.formatSortable(Date()), record.lastError, record.sentChannel?.rawValue, record.idempotencyKey, record.id,
             ])
     }
@@ -308,19 +308,11 @@ public enum NotificationStore {
     private static func record(_ row: Row) throws -> NotificationRecord {
         NotificationRecord(
             id: row["id"], idempotencyKey: row["idempotency_key"], registrationID: row["registration_id"], eventID: row["event_id"],
-            kind: NotificationKind(rawValue: row["kind"]) ?? .accepted, recipient: try decode(Recipient.self, row["recipient"]),
-            timeZone: row["time_zone"], urgent: (row["urgent"] as Int) == 1, content: try decode(NotificationContent.self, row["content"]),
-            channels: try decode([NotificationChannel].self, row["channels"]), channelIndex: row["channel_index"], attempts: row["attempts"],
+            kind: NotificationKind(rawValue: row["kind"]) ?? .accepted, recipient: try MessageCoding.decode(Recipient.self, fromText: row["recipient"]),
+            timeZone: row["time_zone"], urgent: (row["urgent"] as Int) == 1, content: try MessageCoding.decode(NotificationContent.self, fromText: row["content"]),
+            channels: try MessageCoding.decode([NotificationChannel].self, fromText: row["channels"]), channelIndex: row["channel_index"], attempts: row["attempts"],
             totalAttempts: row["total_attempts"], status: NotificationRecord.Status(rawValue: row["status"]) ?? .failed,
             dueAt: MessageCoding.parse(row["due_at"]) ?? Date(), createdAt: MessageCoding.parse(row["created_at"]) ?? Date(),
             lastError: row["last_error"], sentChannel: (row["sent_channel"] as String?).flatMap(NotificationChannel.init(rawValue:)))
-    }
-
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try MessageCoding.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try MessageCoding.decode(type, from: Data(text.utf8))
     }
 }

@@ -116,7 +116,7 @@ public enum RegistrationStore {
 
     /// Inserts or updates the record; identity documents are set apart with `setIdentity`.
     public static func save(_ record: RegistrationRecord, in db: Database) throws {
-        let delegation = String(decoding: try MessageCoding.encode(record.delegation.withoutIdentityDocuments), as: UTF8.self)
+        let delegation = try MessageCoding.encodeText(record.delegation.withoutIdentityDocuments)
         try db.execute(
             sql: """
                 INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
@@ -177,7 +177,7 @@ public enum RegistrationStore {
     public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database) throws {
         try db.execute(
             sql: "INSERT INTO rejections (event_id, reference, revision, issues, rejected_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [eventID, reference, revision, String(decoding: try MessageCoding.encode(issues), as: UTF8.self), MessageCoding.format(Date())])
+            arguments: [eventID, reference, revision, try MessageCoding.encodeText(issues), MessageCoding.format(Date())])
     }
 
     public static func rejectionCount(eventID: String, in db: Database) throws -> Int {
@@ -196,7 +196,7 @@ public enum RegistrationStore {
         return RegistrationRecord(
             registrationID: row["registration_id"], eventID: row["event_id"], reference: row["reference"], revision: row["revision"],
             status: RegistrationRecord.Status(rawValue: row["status"]) ?? .cancelled,
-            delegation: try MessageCoding.decode(Delegation.self, from: Data(delegationText.utf8)),
+            delegation: try MessageCoding.decode(Delegation.self, fromText: delegationText),
             waitlistSequence: row["waitlist_seq"], correlationID: row["correlation_id"],
             submittedAt: (row["submitted_at"] as String?).flatMap(MessageCoding.parse),
             createdAt: (row["created_at"] as String?).flatMap(MessageCoding.parse) ?? Date(timeIntervalSince1970: 0),
