@@ -39,7 +39,7 @@ let package = Package(
         ),
 
         // The message contracts every service and the ops tool share.
-        .target(name: "Messages", path: "Shared/Messages"),
+        .target(name: "Messages", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Shared/Messages"),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"], path: "Tests/MessagesTests"),
 
         // What every service runs on: configuration, logging, store, consumer pipeline, outbox,
@@ -157,6 +157,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "Messages", "ServiceRuntime",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/TestSupport",
             exclude: ["Servers"]

@@ -4,9 +4,15 @@
 /// percent-decoded (`/` is `%2F`; an empty path means the default vhost `/`). Query parameters
 /// from RabbitMQ's URI spec are honoured: `heartbeat` (seconds), `connection_timeout` (ms),
 /// and for TLS `cacertfile`, `certfile`, `keyfile`, `verify` (`verify_peer` | `verify_none`).
+///
+/// Several nodes of one cluster go in the host part, separated by commas
+/// (`amqp://user:password@10.0.0.1:5672,10.0.0.2:5672/vhost`): the connection starts on the
+/// first that answers and, when it loses one, recovers on the next.
 public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// More nodes of the same cluster, tried in turn after `host:port`.
+    public var failover: [Endpoint] = []
     public var virtualHost: String
     public var user: String
     public var password: String
@@ -29,6 +35,31 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectionName: String = "delegation"
     /// What happens after the connection is lost.
     public var recovery: Recovery = Recovery()
+
+    /// One node's address.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port` (`[v6]:port`).
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// `host:port` first, then `failover`.
+    public var endpoints: [Endpoint] { [Endpoint(host: host, port: port)] + failover }
+
+    /// This configuration aimed at `endpoint` (one of `endpoints`).
+    public func at(_ endpoint: Endpoint) -> AMQPConfiguration {
+        var copy = self
+        copy.host = endpoint.host
+        copy.port = endpoint.port
+        return copy
+    }
 
     public struct TLS: Sendable {
         /// PEM file of the CA(s) that sign the broker's certificate.
@@ -125,14 +156,20 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
             user = try Self.percentDecoded(parts[0], what: "user")
             password = parts.count > 1 ? try Self.percentDecoded(parts[1], what: "password") : ""
         }
-        let (hostText, portText) = try Self.splitHostAndPort(rest)
-        host = hostText.isEmpty ? "localhost" : hostText
-        if let portText {
-            guard let p = Int(portText), (1...65535).contains(p) else {
-                throw AMQPError.invalidConfiguration("port '\(portText)' is not a number from 1 to 65535")
+        let defaultPort = port
+        let endpoints = try rest.split(separator: ",", omittingEmptySubsequences: false).map { text in
+            let (hostText, portText) = try Self.splitHostAndPort(text)
+            var endpoint = Endpoint(host: hostText.isEmpty ? "localhost" : hostText, port: defaultPort)
+            if let portText {
+                guard let p = Int(portText), (1...65535).contains(p) else {
+                    throw AMQPError.invalidConfiguration("port '\(portText)' is not a number from 1 to 65535")
+                }
+                endpoint.port = p
             }
-            port = p
+            return endpoint
         }
+        (host, port) = (endpoints[0].host, endpoints[0].port)
+        failover = Array(endpoints.dropFirst())
         virtualHost = path.isEmpty ? "/" : try Self.percentDecoded(path, what: "vhost")
 
         for pair in query.split(separator: "&") where !pair.isEmpty {
@@ -173,12 +210,12 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// `host:port`, for messages.
-    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var endpoint: String { Endpoint(host: host, port: port).description }
 
     /// The URL without the password, safe to log.
     public var description: String {
         let vhost = virtualHost == "/" ? "" : Self.percentEncoded(virtualHost)
-        return "\(tls == nil ? "amqp" : "amqps")://\(Self.percentEncoded(user))@\(endpoint)/\(vhost)"
+        return "\(tls == nil ? "amqp" : "amqps")://\(Self.percentEncoded(user))@\(endpoints.map(\.description).joined(separator: ","))/\(vhost)"
     }
 
     /// Replaces the password in a URL with `***`, for error messages.

@@ -22,7 +22,11 @@ public struct ExchangeDeclaration: Sendable, Hashable {
     public static func fanout(_ name: String) -> ExchangeDeclaration { ExchangeDeclaration(name: name, type: "fanout") }
     /// Routes by a hash of the routing key; a binding's routing key is its weight
     /// (plugin `rabbitmq_consistent_hash_exchange`).
-    public static func consistentHash(_ name: String) -> ExchangeDeclaration { ExchangeDeclaration(name: name, type: "x-consistent-hash") }
+    /// A consistent-hash exchange (plugin `rabbitmq_consistent_hash_exchange`): hashes the
+    /// routing key, or `hashHeader`'s value; a queue's binding key is its weight.
+    public static func consistentHash(_ name: String, hashHeader: String? = nil) -> ExchangeDeclaration {
+        ExchangeDeclaration(name: name, type: "x-consistent-hash", arguments: hashHeader.map { ["hash-header": .string($0)] } ?? [:])
+    }
 }
 
 /// A queue to declare (or check), with the arguments RabbitMQ knows as typed fields.
@@ -125,6 +129,20 @@ public struct Binding: Sendable, Hashable {
 }
 
 /// What a queue holds now (from `queue.declare-ok`).
+/// An exchange bound to another (a RabbitMQ extension): what `source` routes with `routingKey`
+/// also goes through `destination`, with its routing key unchanged.
+public struct ExchangeBinding: Sendable, Hashable {
+    public var destination: String
+    public var source: String
+    public var routingKey: String
+
+    public init(destination: String, source: String, routingKey: String) {
+        self.destination = destination
+        self.source = source
+        self.routingKey = routingKey
+    }
+}
+
 public struct QueueState: Sendable, Hashable {
     public var name: String
     /// Messages ready for delivery (not counting unacknowledged ones).
@@ -137,11 +155,13 @@ public struct Topology: Sendable, Hashable {
     public var exchanges: [ExchangeDeclaration]
     public var queues: [QueueDeclaration]
     public var bindings: [Binding]
+    public var exchangeBindings: [ExchangeBinding]
 
-    public init(exchanges: [ExchangeDeclaration] = [], queues: [QueueDeclaration] = [], bindings: [Binding] = []) {
+    public init(exchanges: [ExchangeDeclaration] = [], queues: [QueueDeclaration] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = []) {
         self.exchanges = exchanges
         self.queues = queues
         self.bindings = bindings
+        self.exchangeBindings = exchangeBindings
     }
 
     /// Both topologies' declarations, without repeats.
@@ -150,6 +170,8 @@ public struct Topology: Sendable, Hashable {
             var seen = Set(a)
             return a + b.filter { seen.insert($0).inserted }
         }
-        return Topology(exchanges: union(exchanges, other.exchanges), queues: union(queues, other.queues), bindings: union(bindings, other.bindings))
+        return Topology(
+            exchanges: union(exchanges, other.exchanges), queues: union(queues, other.queues), bindings: union(bindings, other.bindings),
+            exchangeBindings: union(exchangeBindings, other.exchangeBindings))
     }
 }

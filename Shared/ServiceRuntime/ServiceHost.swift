@@ -62,8 +62,12 @@ public final class ServiceHost: Sendable {
         consuming = try await Self.connect(consumingConfiguration, patience: connectPatience, logger: logger)
         try await publishing.declare(ServiceTopology.domain(exchange: configuration.exchange, archiveMaxAge: configuration.archiveMaxAge))
         try await publishing.declare(ServiceTopology.service(
-            configuration.names, consumes: handler.consumes, retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit))
-        logger.info("topology declared", metadata: ["inbox": "\(configuration.names.inbox)", "consumes": "\(handler.consumes.map(\.rawValue).joined(separator: ","))"])
+            configuration.names, consumes: handler.consumes, retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit,
+            sharding: configuration.sharding))
+        logger.info("topology declared", metadata: [
+            "inbox": "\(configuration.names.inbox)", "consumes": "\(handler.consumes.map(\.rawValue).joined(separator: ","))",
+            "shard_of": "\(configuration.sharding?.exchange ?? "-")",
+        ])
     }
 
     /// Connects, retrying while the broker is unreachable (not on refused credentials).

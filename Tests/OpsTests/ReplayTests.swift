@@ -76,7 +76,7 @@ import TestSupport
         let early = try await replay(["--since", MessageCoding.format(since), "--until", MessageCoding.format(until)])
         #expect(early.output.contains("registration.submitted: 12"))
         #expect(await eventually(within: 15) { (try? await Self.state(host).count) == 12 })
-        #expect(try await Self.state(host).allSatisfy { $0.id != RegistrationsHandler.registrationID(eventID: "danang-2026-01", reference: "late-0") })
+        #expect(try await Self.state(host).allSatisfy { $0.id != registrationID(eventID: "danang-2026-01", reference: "late-0") })
         _ = try await replay(["--since", MessageCoding.format(until)])
         #expect(await eventually(within: 15) { (try? await Self.state(host).count) == 14 })
         try await Task.sleep(for: .seconds(0.5))

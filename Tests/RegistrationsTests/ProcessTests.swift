@@ -73,11 +73,18 @@ import TestSupport
         try await Self.declareTopology(bed)
         try await bed.publish(Samples.programme(organisations: 1000, delegates: 10000))
         let references = (0..<300).map { "term-\($0)" }
+        func publish(_ slice: ArraySlice<String>) async throws {
+            for reference in slice { try await bed.publish(Samples.submission(reference: reference), messageID: "msg-\(reference)") }
+        }
         let first = try Self.start(bed, log: "first.log")
-        for reference in references { try await bed.publish(Samples.submission(reference: reference), messageID: "msg-\(reference)") }
+        try await publish(references[0..<100])
         _ = await eventually(within: 20) { Self.outcomes(bed).count >= 40 }
+        // SIGTERM while work arrives: the second hundred lands during the drain, the last after
+        // the exit, so the restart has work however fast the first process was.
         first.signal(SIGTERM)
+        try await publish(references[100..<200])
         #expect(await first.wait(within: 20) == 0, "graceful exit: \(first.log.suffix(500))")
+        try await publish(references[200...])
         let afterFirst = Self.outcomes(bed).count
         #expect(afterFirst < references.count, "stopped before the end (\(afterFirst)), so the restart has work")
 

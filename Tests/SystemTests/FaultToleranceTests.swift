@@ -34,58 +34,6 @@ import TestSupport
         }
     }
 
-    final class System: @unchecked Sendable {
-        let directory: URL
-        let smtp: SMTPTestServer
-        var processes: [String: ServiceProcess] = [:]
-        let keys = ["REGISTRATIONS_IDENTITY_KEYS": "k1:\(Data((0..<32).map { UInt8($0) }).base64EncodedString())",
-                    "ITINERARIES_IDENTITY_KEYS": "k1:\(Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString())"]
-
-        init(directory: URL, smtp: SMTPTestServer) {
-            self.directory = directory
-            self.smtp = smtp
-        }
-
-        func store(_ service: String) -> String { directory.appendingPathComponent("\(service).sqlite").path }
-
-        func start(_ service: String) throws {
-            let prefix = service.uppercased()
-            var environment = ProcessInfo.processInfo.environment
-            environment["AMQP_URL"] = FaultBroker.url
-            environment["LOG_FORMAT"] = "text"
-            environment["LOG_LEVEL"] = "warning"
-            environment["\(prefix)_STORE_PATH"] = store(service)
-            environment["\(prefix)_HTTP_PORT"] = "0"
-            environment["\(prefix)_RETRY_DELAYS"] = "0.3,1"
-            environment.merge(keys) { $1 }
-            environment["NOTIFICATIONS_SMTP_PORT"] = String(smtp.port)
-            environment["NOTIFICATIONS_QUIET_HOURS"] = "off"
-            environment["NOTIFICATIONS_DIGEST_WINDOW"] = "1"
-            environment["NOTIFICATIONS_RETRY_BASE"] = "0.2"
-            environment["NOTIFICATIONS_RETRY_MAX"] = "1"
-            processes[service] = try ServiceProcess(
-                executable: ServiceTestBed.executable(service), arguments: ["serve"], environment: environment,
-                logFile: directory.appendingPathComponent("\(service).log"))
-        }
-
-        func kill(_ service: String) async {
-            guard let process = processes[service] else { return }
-            process.signal(SIGKILL)
-            _ = await process.wait(within: 10)
-        }
-
-        func stopAll() async {
-            for process in processes.values { process.signal(SIGTERM) }
-            for process in processes.values where await process.wait(within: 20) == nil { process.signal(SIGKILL) }
-        }
-
-        func read<T>(_ service: String, _ body: (Database) throws -> T) throws -> T {
-            var configuration = Configuration()
-            configuration.readonly = true
-            return try DatabaseQueue(path: store(service), configuration: configuration).read(body)
-        }
-    }
-
     /// Publishes until confirmed, through losses and broker restarts (same message id: the
     /// services drop a copy).
     static func publish(_ message: OutgoingMessage, on connection: AMQPConnection) async {
@@ -104,12 +52,10 @@ import TestSupport
         try? FileManager.default.removeItem(atPath: FaultBroker.environment["DELEGATION_BROKER_DIR"] ?? "")
         _ = try await FaultBroker.run(["start"])
         let smtp = try await SMTPTestServer()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let system = System(directory: directory, smtp: smtp)
+        let system = try RunningSystem(amqpURL: FaultBroker.url, smtpPort: smtp.port)
         defer {
             smtp.stop()
-            try? FileManager.default.removeItem(at: directory)
+            system.removeFiles()
         }
         for service in ["registrations", "itineraries", "notifications"] { try system.start(service) }
 
@@ -161,13 +107,13 @@ import TestSupport
             }
         }
         let faults: [Int: (String, @Sendable () async throws -> Void)] = [
-            stream.count / 8: ("kill -9 registrations", { await system.kill("registrations"); try system.start("registrations") }),
-            stream.count * 2 / 8: ("kill -9 itineraries", { await system.kill("itineraries"); try system.start("itineraries") }),
-            stream.count * 3 / 8: ("kill -9 notifications", { await system.kill("notifications"); try system.start("notifications") }),
+            stream.count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
+            stream.count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
+            stream.count * 3 / 8: ("kill -9 notifications", { try await system.restart("notifications") }),
             stream.count * 4 / 8: ("close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }),
             stream.count * 5 / 8: ("stop and start the broker", { _ = try await FaultBroker.run(["stop"]); _ = try await FaultBroker.run(["start"]) }),
-            stream.count * 6 / 8: ("kill -9 registrations again", { await system.kill("registrations"); try system.start("registrations") }),
-            stream.count * 7 / 8: ("kill -9 notifications again", { await system.kill("notifications"); try system.start("notifications") }),
+            stream.count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),
+            stream.count * 7 / 8: ("kill -9 notifications again", { try await system.restart("notifications") }),
         ]
         var injected: [String] = []
         for (position, message) in stream.enumerated() {
@@ -180,10 +126,7 @@ import TestSupport
         }
 
         // Settled: all inboxes empty, nothing pending, the same counts twice in a row.
-        var last = ""
-        var settled = false
-        for _ in 0..<300 {
-            try await Task.sleep(for: .seconds(1))
+        let (settled, last) = await RunningSystem.settle(within: 300) {
             var depth = 0
             for service in ["registrations", "itineraries", "notifications"] {
                 depth += (try? await publisher.queueState("\(service).inbox").messageCount) ?? 1
@@ -191,9 +134,7 @@ import TestSupport
                 depth += (try? await publisher.queueState("\(service).retry.2").messageCount) ?? 0
             }
             let pending = (try? system.read("notifications") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") ?? 0 }) ?? 1
-            let state = "\(depth) \(pending) \(smtp.messages.count)"
-            if depth == 0 && pending == 0 && state == last { settled = true; break }
-            last = state
+            return (depth == 0 && pending == 0, "\(depth) \(pending) \(smtp.messages.count)")
         }
         #expect(settled, "the system did not settle: \(last)")
 
@@ -217,13 +158,7 @@ import TestSupport
         }
         #expect(notifications.allSatisfy { $0.status == "sent" || $0.status == "cancelled" }, "\(Dictionary(grouping: notifications, by: \.status).mapValues(\.count))")
         let sent = notifications.filter { $0.status == "sent" }
-        var received: [String: Int] = [:]
-        for raw in smtp.messages {
-            let head = String(decoding: raw.prefix(2000), as: UTF8.self)
-            if let line = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("Message-ID: <") }) {
-                received[String(line.dropFirst(13).prefix { $0 != "@" }), default: 0] += 1
-            }
-        }
+        let received = RunningSystem.receivedMessageIDs(smtp)
         let lost = sent.filter { received[$0.id] == nil }.count
         let duplicated = received.values.reduce(0) { $0 + max(0, $1 - 1) }
         #expect(lost == 0, "sent but never received")

@@ -55,7 +55,7 @@ public final class PlanningService: Service {
     public func replan(_ eventID: String) async throws -> Int {
         let started = ContinuousClock.now
         let planner = self.planner
-        let service = context.configuration.serviceName
+        let service = context.configuration.kind
         let result = try await context.store.database.write { db -> (count: Int, version: Int, delegations: Int)? in
             try ItineraryStore.clearDirty(eventID, in: db)
             guard let programme = try ItineraryStore.programme(eventID, in: db) else { return nil }

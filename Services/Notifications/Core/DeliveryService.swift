@@ -161,7 +161,7 @@ public final class DeliveryService: Service {
         let attempt = DeliveryAttempt(
             notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: now,
             outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
-        let service = context.configuration.serviceName
+        let service = context.configuration.kind
         do {
             try await context.store.database.write { [record, emitted] db in
                 try NotificationStore.update(record, in: db)

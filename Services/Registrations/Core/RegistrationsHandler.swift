@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import Messages
@@ -39,12 +38,6 @@ public struct RegistrationsHandler: MessageHandler {
         }
     }
 
-    /// Stable across replays: the same (event, reference) always gets the same id.
-    public static func registrationID(eventID: String, reference: String) -> String {
-        let digest = SHA256.hash(data: Data("\(eventID)|\(reference)".utf8))
-        return "reg-" + digest.prefix(10).map { String(format: "%02x", $0) }.joined()
-    }
-
     // MARK: Submissions
 
     private func submit(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
@@ -64,7 +57,7 @@ public struct RegistrationsHandler: MessageHandler {
             return []  // stale or repeated revision: the newer one stands
         }
         var record = RegistrationRecord(
-            registrationID: existing?.registrationID ?? Self.registrationID(eventID: submission.eventID, reference: submission.reference),
+            registrationID: existing?.registrationID ?? Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
             eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
             status: existing?.status ?? .waitlisted, delegation: submission.delegation, waitlistSequence: existing?.waitlistSequence,
             correlationID: correlation, submittedAt: submission.submittedAt, createdAt: existing?.createdAt ?? now, updatedAt: now)

@@ -68,6 +68,9 @@ final class ConnectionEngine: @unchecked Sendable {
     static let adminChannel: UInt16 = 2
 
     let configuration: AMQPConfiguration
+    /// Which of `configuration.endpoints` the connection uses (or tries next).
+    private var endpointIndex = 0
+    private var endpoint: AMQPConfiguration.Endpoint { configuration.endpoints[endpointIndex] }
     let logger: Logger
     let mailbox: Mailbox
     let ioGuard = IOGuard()
@@ -107,10 +110,9 @@ final class ConnectionEngine: @unchecked Sendable {
     func start(connected: CheckedContinuation<Void, any Error>) {
         let thread = Thread { [self] in
             do {
-                try establish()
+                try establishOnAnyEndpoint()
                 connected.resume()
             } catch {
-                teardown()
                 phase = .closed
                 publicStatus.withLock { $0 = .closed }
                 connected.resume(throwing: error)
@@ -208,8 +210,31 @@ final class ConnectionEngine: @unchecked Sendable {
 
     // MARK: Connecting and recovering
 
+    /// The first connection: each endpoint in turn until one answers; the last error otherwise.
+    private func establishOnAnyEndpoint() throws {
+        var lastError: (any Error)?
+        for _ in configuration.endpoints {
+            do {
+                return try establish()
+            } catch {
+                teardown()
+                lastError = error
+                guard (error as? AMQPError)?.isTransient ?? true else { throw error }
+                nextEndpoint()
+            }
+        }
+        throw lastError ?? AMQPError.connectionLost("no endpoint")
+    }
+
+    /// Moves on to the next node of the cluster, after one did not answer.
+    private func nextEndpoint() {
+        guard configuration.endpoints.count > 1 else { return }
+        endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
+        logger.info("AMQP trying the next node", metadata: ["amqp.endpoint": "\(endpoint)"])
+    }
+
     private func establish() throws {
-        let raw = try RawConnection(configuration: configuration)
+        let raw = try RawConnection(configuration: configuration.at(endpoint))
         self.raw = raw
         try raw.open()
         ioGuard.attach(descriptor: raw.descriptor)
@@ -246,7 +271,7 @@ final class ConnectionEngine: @unchecked Sendable {
         do {
             try establish()
             logger.info("AMQP connection recovered", metadata: [
-                "amqp.endpoint": "\(configuration.endpoint)", "amqp.attempts": "\(recoveryAttempt)",
+                "amqp.endpoint": "\(endpoint)", "amqp.attempts": "\(recoveryAttempt)",
                 "amqp.republishing": "\(confirms.waiting.count)",
             ])
             recoveryAttempt = 0
@@ -255,9 +280,10 @@ final class ConnectionEngine: @unchecked Sendable {
             let delay = configuration.recovery.delay(forAttempt: recoveryAttempt + 1)
             nextRecoveryAt = monotonicNanoseconds() + nanoseconds(delay)
             logger.warning("AMQP reconnect failed", metadata: [
-                "amqp.endpoint": "\(configuration.endpoint)", "amqp.attempt": "\(recoveryAttempt)",
+                "amqp.endpoint": "\(endpoint)", "amqp.attempt": "\(recoveryAttempt)",
                 "amqp.error": "\(error)", "amqp.retry_in_s": "\(String(format: "%.2f", delay))",
             ])
+            nextEndpoint()
         }
     }
 
@@ -663,6 +689,10 @@ final class ConnectionEngine: @unchecked Sendable {
             try raw.bindQueue(channel, binding)
             if record { recorded = recorded.merging(Topology(bindings: [binding])) }
         }
+        for binding in topology.exchangeBindings {
+            try raw.bindExchange(channel, binding)
+            if record { recorded = recorded.merging(Topology(exchangeBindings: [binding])) }
+        }
     }
 
     /// Forgets recorded declarations (after deleting them on purpose).
@@ -670,6 +700,7 @@ final class ConnectionEngine: @unchecked Sendable {
         recorded.queues.removeAll { $0.name == queue }
         recorded.exchanges.removeAll { $0.name == exchange }
         recorded.bindings.removeAll { $0.queue == queue || $0.exchange == exchange }
+        recorded.exchangeBindings.removeAll { $0.source == exchange || $0.destination == exchange }
     }
 
     func unrecord(_ binding: Binding) {

@@ -364,6 +364,12 @@ final class RawConnection: @unchecked Sendable {
         try checkReply(channel, "binding queue '\(binding.queue)' to exchange '\(binding.exchange)' with '\(binding.routingKey)'")
     }
 
+    func bindExchange(_ channel: UInt16, _ binding: ExchangeBinding) throws {
+        defer { arena.reset() }
+        amqp_exchange_bind(state, channel, try arena.bytes(binding.destination), try arena.bytes(binding.source), try arena.bytes(binding.routingKey), amqp_empty_table)
+        try checkReply(channel, "binding exchange '\(binding.destination)' to exchange '\(binding.source)' with '\(binding.routingKey)'")
+    }
+
     func unbindQueue(_ channel: UInt16, _ binding: Binding) throws {
         defer { arena.reset() }
         amqp_queue_unbind(state, channel, try arena.bytes(binding.queue), try arena.bytes(binding.exchange), try arena.bytes(binding.routingKey), try arena.table(binding.arguments))

@@ -20,12 +20,19 @@ import Logging
 /// | `ARCHIVE_MAX_AGE` | `30D` | retention of the archive stream |
 /// | `LOG_LEVEL` / `LOG_FORMAT` | `info` / `json` | `trace`…`critical`; `json` or `text` |
 /// | `<P>_NAME` | the service | instance name: prefixes its queues (`<name>.inbox`…), e.g. for shards |
+/// | `<P>_SHARDED` | `false` | `true`: this instance is one shard; the `<exchange>.<service>.shards` consistent-hash exchange gives it its share of the partition keys |
 /// | `<P>_FAULT` | none | testing only: `crash-after-commit:N` kills the process (SIGKILL) after its N-th commit, before the acks |
 public struct ServiceConfiguration: Sendable {
     public enum Synchronous: String, Sendable { case full, normal }
     public enum LogFormat: String, Sendable { case json, text }
 
+    /// The instance's name (`<P>_NAME`): its queues and connections are named after it.
     public var serviceName: String
+    /// The service it is an instance of: messages it emits get ids derived from this, so that
+    /// whichever shard handles a message emits the same ids.
+    public var kind: String
+    /// Set when this instance is one shard of several.
+    public var sharding: ServiceTopology.Sharding?
     public var amqp: AMQPConfiguration
     public var exchange: String
     public var archiveMaxAge: String
@@ -47,12 +54,14 @@ public struct ServiceConfiguration: Sendable {
     public static func prefix(for service: String) -> String { service.uppercased().replacingOccurrences(of: "-", with: "_") }
 
     public init(
-        serviceName: String, amqp: AMQPConfiguration, exchange: String = "delegation", archiveMaxAge: String = "30D",
+        serviceName: String, kind: String? = nil, sharding: ServiceTopology.Sharding? = nil, amqp: AMQPConfiguration, exchange: String = "delegation", archiveMaxAge: String = "30D",
         storePath: String, synchronous: Synchronous = .full, httpHost: String = "127.0.0.1", httpPort: Int = 0,
         prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
         shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil
     ) {
         self.serviceName = serviceName
+        self.kind = kind ?? serviceName
+        self.sharding = sharding
         self.amqp = amqp
         self.exchange = exchange
         self.archiveMaxAge = archiveMaxAge
@@ -95,10 +104,16 @@ public struct ServiceConfiguration: Sendable {
         }
         let name = reader.string("\(p)_NAME", default: service)
         amqp.connectionName = name
+        let exchange = reader.string("EXCHANGE", default: "delegation")
+        var sharding: ServiceTopology.Sharding?
+        if reader.boolean("\(p)_SHARDED", default: false) {
+            sharding = SystemServices.named(service)?.sharding(exchange: exchange)
+            if sharding == nil { reader.problem("\(p)_SHARDED: '\(service)' is not a service that can run as shards") }
+        }
         return ServiceConfiguration(
-            serviceName: name,
+            serviceName: name, kind: service, sharding: sharding,
             amqp: amqp,
-            exchange: reader.string("EXCHANGE", default: "delegation"),
+            exchange: exchange,
             archiveMaxAge: reader.string("ARCHIVE_MAX_AGE", default: "30D"),
             storePath: reader.string("\(p)_STORE_PATH", default: "./\(service).sqlite"),
             synchronous: reader.choice("\(p)_STORE_SYNCHRONOUS", default: .full, from: [Synchronous.full, .normal]),

@@ -5,14 +5,18 @@ import Messages
 extension OutgoingMessage {
     /// A domain message as every publisher in the system sends it: routing key and `type` are
     /// the message type, persistent JSON, `schema-version` header, message id, optional
-    /// correlation and causation ids, the publisher in `app_id`, and `mandatory` so that a
-    /// message no queue takes fails instead of vanishing.
+    /// correlation and causation ids, the partition keys a sharded service hashes
+    /// (`PartitionKeys`, the message id where the body names none), the publisher in `app_id`,
+    /// and `mandatory` so that a message no queue takes fails instead of vanishing.
     public static func domain(
         type: String, body: Data, exchange: String, messageID: String, correlationID: String? = nil, causationID: String? = nil,
         timestamp: Date = Date(), appID: String
     ) -> OutgoingMessage {
         var headers: AMQPTable = [FailureHeader.schemaVersion: .string(SchemaVersion.current)]
         if let causationID { headers[FailureHeader.causationID] = .string(causationID) }
+        let keys = PartitionKeys(body: body)
+        headers[PartitionKeys.eventHeader] = .string(keys.event ?? messageID)
+        headers[PartitionKeys.recipientHeader] = .string(keys.recipient ?? messageID)
         return OutgoingMessage(
             body: body, exchange: exchange, routingKey: type,
             properties: MessageProperties(

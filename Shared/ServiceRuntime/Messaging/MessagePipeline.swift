@@ -193,7 +193,7 @@ public final class MessagePipeline: Service {
                     sql: "INSERT INTO inbox (message_id, message_type, received_at) VALUES (?, ?, ?)",
                     arguments: [message.messageID, message.type.rawValue, MessageCoding.format(Date())])
                 let outgoing = try handler.handle(message, in: db)
-                try Outbox.append(outgoing, causedBy: message.messageID, service: configuration.serviceName, in: db)
+                try Outbox.append(outgoing, causedBy: message.messageID, service: configuration.kind, in: db)
                 outcome = .handled(emitted: outgoing.count)
                 return .commit
             }
