@@ -32,10 +32,20 @@ import Testing
         #expect(c.endpoint == "[::1]:5673")
     }
 
+    @Test func parsesSeveralNodesOfACluster() throws {
+        let c = try AMQPConfiguration(url: "amqp://u:p@node-a:5701,node-b,[::1]:5703/v")
+        #expect(c.endpoints.map(\.description) == ["node-a:5701", "node-b:5672", "[::1]:5703"])
+        #expect(c.endpoint == "node-a:5701")
+        #expect(c.description == "amqp://u@node-a:5701,node-b:5672,[::1]:5703/v")
+        #expect(c.at(c.failover[0]).endpoint == "node-b:5672")
+        #expect(try AMQPConfiguration(url: "amqps://h1,h2/").endpoints.map(\.port) == [5671, 5671])
+    }
+
     @Test(arguments: [
         ("http://localhost/", "unsupported URL scheme"),
         ("localhost:5672", "not an AMQP URL"),
         ("amqp://h:99999/", "port '99999'"),
+        ("amqp://h1:5672,h2:x/", "port 'x'"),
         ("amqp://h/?heartbeat=-1", "heartbeat"),
         ("amqp://h/?cacertfile=/x", "needs an amqps:// URL"),
         ("amqp://h/?frobnicate=1", "unknown URL parameter 'frobnicate'"),

@@ -31,6 +31,29 @@ import TestSupport
         }
     }
 
+    /// A cluster's nodes in one URL: a node that does not answer is passed over, at the first
+    /// connection and after a loss (the cluster test stops nodes under load).
+    @Test func theFirstNodeThatAnswersIsUsed() async throws {
+        let broker = try AMQPConfiguration(url: TestBroker.url)
+        let log = LogCapture()
+        let connection = try await TestBroker.connect(logger: log.logger) {
+            $0.port = 1
+            $0.failover = [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2), AMQPConfiguration.Endpoint(host: broker.host, port: broker.port)]
+            $0.connectTimeout = 2
+        }
+        #expect(try await connection.queueExists("amq.nothing-\(UUID().uuidString)") == false)
+        let tried = log.all.filter { $0.message == "AMQP trying the next node" }.compactMap { $0.metadata["amqp.endpoint"] }
+        #expect(tried == ["127.0.0.1:2", "\(broker.host):\(broker.port)"])
+        await connection.close()
+
+        await #expect {
+            _ = try await TestBroker.connect { $0.port = 1; $0.failover = [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2)]; $0.connectTimeout = 2 }
+        } throws: { error in
+            guard case AMQPError.connectionFailed(let endpoint, _) = error else { return false }
+            return endpoint == "127.0.0.1:2"  // the last one tried
+        }
+    }
+
     /// The broker's heartbeats stop (the proxy forwards nothing more) while the client is idle.
     /// The client must drop the connection because of the missed heartbeats, well before the
     /// I/O watchdog (15 s) or TCP would. The reason is what proves the mechanism; the time is

@@ -1,0 +1,64 @@
+import AMQP
+import Foundation
+import Testing
+import TestSupport
+
+/// The three services and a publisher on a three-node cluster (deploy/cluster), each connection
+/// given all three nodes: under the stream, the node everyone is connected to is stopped (its
+/// connections drop, the quorum queues it led elect new leaders on the others) and started
+/// again, then another node is stopped. Nothing is lost and nothing doubled.
+@Suite(.serialized) struct ClusterTests {
+    /// The cluster's own ports and folder, apart from the other test brokers.
+    static let environment = [
+        "DELEGATION_CLUSTER_PORT": "5721", "DELEGATION_CLUSTER_DIST_PORT": "25721", "DELEGATION_CLUSTER_EPMD_PORT": "4391",
+        "DELEGATION_CLUSTER_DIR": "\(TestBroker.root)/.run/cluster-test",
+    ]
+    static let url = "amqp://guest:guest@127.0.0.1:5721,127.0.0.1:5722,127.0.0.1:5723/"
+
+    static func cluster(_ arguments: [String]) async throws -> String {
+        try await TestBroker.run("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" }.sorted() + ["\(TestBroker.root)/deploy/cluster"] + arguments)
+    }
+
+    @Test func stoppingANodeUnderLoadLosesNothing() async throws {
+        _ = try? await Self.cluster(["stop"])
+        try? FileManager.default.removeItem(atPath: Self.environment["DELEGATION_CLUSTER_DIR"] ?? "")
+        _ = try await Self.cluster(["start"])
+        let smtp = try await SMTPTestServer()
+        let system = try RunningSystem(amqpURL: Self.url, smtpPort: smtp.port)
+        defer {
+            smtp.stop()
+            system.removeFiles()
+        }
+        for service in ["registrations", "itineraries", "notifications"] { try system.start(service) }
+        var amqp = try AMQPConfiguration(url: Self.url)
+        amqp.connectionName = "cluster test publisher"
+        amqp.recovery.maxDelay = 1
+        let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
+        #expect(await Workload.servicesDeclared(on: publisher))
+
+        let workload = try Workload(total: 600, poison: false)
+        let stream = workload.stream
+        let faults: [Int: (String, @Sendable () async throws -> Void)] = [
+            stream.count / 4: ("stop node 1 (every client's first node)", { _ = try await Self.cluster(["stop-node", "1"]) }),
+            stream.count / 2: ("start node 1 again", { _ = try await Self.cluster(["start-node", "1"]) }),
+            stream.count * 3 / 4: ("stop node 2", { _ = try await Self.cluster(["stop-node", "2"]) }),
+        ]
+        let injected = try await workload.run(on: publisher, faults: faults)
+        let (settled, last) = await Workload.settle(system, smtp, publisher)
+        #expect(settled, "the system did not settle: \(last)")
+        let counts = try await workload.verify(system, smtp, publisher, kills: 0)
+        // Every service is still up, having lost node 1 and moved to a node that runs.
+        for (instance, process) in system.processes {
+            #expect(process.isRunning, "\(instance)")
+            #expect(process.log.contains("AMQP connection lost"), "\(instance) was on node 1 and had to move")
+        }
+
+        let figures = "cluster test: \(workload.summary); faults: \(injected.joined(separator: "; ")); \(counts)"
+        print(figures)
+        try figures.write(toFile: "\(TestBroker.root)/.run/cluster-test-figures.txt", atomically: true, encoding: .utf8)
+
+        await publisher.close()
+        await system.stopAll()
+        _ = try? await Self.cluster(["stop"])
+    }
+}
