@@ -66,6 +66,42 @@ import TestSupport
         }
     }
 
+    @Test func shardsAreDeclaredVerifiedAndShownByInstance() async throws {
+        try await TestBroker.withVirtualHost { vhost in
+            let control = ["--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions", "\(TestBroker.root)/deploy/rabbitmq/definitions.json"]
+            let applied = try await Self.ops(vhost, ["topology", "apply", "--shards", "notifications=2"] + control)
+            #expect(applied.status == 0, "\(applied.output)")
+            let verified = try await Self.ops(vhost, ["topology", "verify", "--shards", "notifications=2"] + control)
+            #expect(verified.status == 0, "\(verified.output)")
+            let unsharded = try await Self.ops(vhost, ["topology", "verify"])
+            #expect(unsharded.status == 1 && unsharded.output.contains("MISSING queue notifications.inbox"), "\(unsharded.output)")
+            let bad = try await Self.ops(vhost, ["topology", "apply", "--shards", "planner=2"])
+            #expect(bad.status == 64 && bad.output.contains("--shards takes service=N"))
+
+            // Each registration's news reaches one shard; the programme reaches both.
+            let publisher = try await TestBroker.connect(vhost: vhost)
+            for index in 0..<40 {
+                var submission = Samples.submission(reference: "shard-\(index)", delegates: 0)
+                submission.leadContact.email = "lead\(index)@example.cn"
+                let accepted = RegistrationAccepted(
+                    registrationID: registrationID(eventID: submission.eventID, reference: submission.reference), eventID: submission.eventID,
+                    reference: submission.reference, revision: 1, delegation: submission.delegation, promoted: false, acceptedAt: Date())
+                let message = try OutgoingMessage.domain(accepted, exchange: "delegation", appID: "test")
+                try await publisher.publish(message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: true)
+            }
+            let programme = try OutgoingMessage.domain(Samples.programme(), exchange: "delegation", appID: "test")
+            try await publisher.publish(programme.body, exchange: programme.exchange, routingKey: programme.routingKey, properties: programme.properties, mandatory: true)
+            let depths = [try await publisher.queueState("notifications-1.inbox").messageCount, try await publisher.queueState("notifications-2.inbox").messageCount]
+            #expect(depths.reduce(0, +) == 40 + 2, "\(depths)")
+            #expect(depths.allSatisfy { $0 > 1 }, "\(depths)")
+            await publisher.close()
+
+            let status = try await Self.ops(vhost, ["status", "--no-health", "--shards", "notifications=2"])
+            #expect(status.output.contains("notifications-1") && status.output.contains("notifications-2"), "\(status.output)")
+            #expect(!status.output.contains("notifications.inbox"))
+        }
+    }
+
     @Test func brokerProblemsGiveClearMessagesAndExitCodes() async throws {
         let badURL = try await OpsTool.run(["status", "--no-health", "--url", "http://localhost"])
         #expect(badURL.status == 64 && badURL.output.contains("unsupported URL scheme"))

@@ -10,11 +10,13 @@ public struct BrokerControl: Sendable {
         command = commandLine.split(separator: " ").map(String.init)
     }
 
+    /// A binding from `exchange` to a queue, or (with `toExchange`) to another exchange.
     public struct Binding: Sendable, Hashable, CustomStringConvertible {
         public var exchange: String
         public var queue: String
         public var routingKey: String
-        public var description: String { "\(exchange) → \(queue) (\(routingKey.isEmpty ? "no key" : routingKey))" }
+        public var toExchange = false
+        public var description: String { "\(exchange) → \(toExchange ? "exchange " : "")\(queue) (\(routingKey.isEmpty ? "no key" : routingKey))" }
     }
 
     /// A policy as `definitions.json` and `rabbitmqctl list_policies` write it.
@@ -51,10 +53,10 @@ public struct BrokerControl: Sendable {
     public func bindings(vhost: String) async throws -> Set<Binding> {
         let rows = try await json(["list_bindings", "-p", vhost, "source_name", "destination_name", "destination_kind", "routing_key", "--formatter", "json"])
         return Set(rows.compactMap { row in
-            guard row["destination_kind"] as? String == "queue", let source = row["source_name"] as? String, !source.isEmpty,
-                let queue = row["destination_name"] as? String
+            guard let kind = row["destination_kind"] as? String, let source = row["source_name"] as? String, !source.isEmpty,
+                let destination = row["destination_name"] as? String
             else { return nil }
-            return Binding(exchange: source, queue: queue, routingKey: row["routing_key"] as? String ?? "")
+            return Binding(exchange: source, queue: destination, routingKey: row["routing_key"] as? String ?? "", toExchange: kind == "exchange")
         })
     }
 

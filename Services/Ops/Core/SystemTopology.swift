@@ -11,12 +11,25 @@ public struct SystemTopology: Sendable {
     public var retryDelays: [Double] = [1, 5, 30, 120]
     public var deliveryLimit = 5
     public var services = SystemServices.all
+    /// Services that run as shards, by name, with how many: `registrations: 2` means instances
+    /// `registrations-1` and `registrations-2` (their `<P>_NAME`), each with `<P>_SHARDED=true`.
+    public var shards: [String: Int] = [:]
 
     public init() {}
 
+    /// Each running instance with its sharding: the services, a sharded one as its shards.
+    public var instances: [(service: ServiceDescription, sharding: ServiceTopology.Sharding?)] {
+        services.flatMap { service -> [(service: ServiceDescription, sharding: ServiceTopology.Sharding?)] in
+            guard let count = shards[service.name], count > 0 else { return [(service, nil)] }
+            return (1...count).compactMap { SystemServices.named("\(service.name)-\($0)") }.map { ($0, $0.sharding(exchange: exchange)) }
+        }
+    }
+
     public var topology: Topology {
-        services.reduce(ServiceTopology.domain(exchange: exchange, archiveMaxAge: archiveMaxAge)) { topology, service in
-            topology.merging(ServiceTopology.service(service.names(exchange: exchange), consumes: service.consumes, retryDelays: retryDelays, deliveryLimit: deliveryLimit))
+        instances.reduce(ServiceTopology.domain(exchange: exchange, archiveMaxAge: archiveMaxAge)) { topology, instance in
+            topology.merging(ServiceTopology.service(
+                instance.service.names(exchange: exchange), consumes: instance.service.consumes, retryDelays: retryDelays, deliveryLimit: deliveryLimit,
+                sharding: instance.sharding))
         }
     }
 
@@ -55,6 +68,10 @@ public struct SystemTopology: Sendable {
         for binding in topology.bindings {
             let wanted = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
             if !bindings.contains(wanted) { drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the queue")) }
+        }
+        for binding in topology.exchangeBindings {
+            let wanted = BrokerControl.Binding(exchange: binding.source, queue: binding.destination, routingKey: binding.routingKey, toExchange: true)
+            if !bindings.contains(wanted) { drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the shards")) }
         }
         let present = try await control.policies(vhost: vhost)
         for policy in expected {

@@ -84,6 +84,8 @@ struct TopologyCommand: AsyncParsableCommand {
         var rabbitmqctl: String?
         @Option(help: "The definitions file whose policies apply and verify use (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json).")
         var definitions: String?
+        @Option(help: "service=N: the service runs as N shards, instances <service>-1 … <service>-N (repeatable).")
+        var shards: [String] = []
 
         var control: BrokerControl? { rabbitmqctl.map(BrokerControl.init(commandLine:)) }
 
@@ -101,8 +103,22 @@ struct TopologyCommand: AsyncParsableCommand {
             let delays = retryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else { throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120") }
             topology.retryDelays = delays.compactMap { $0 }
+            topology.shards = try TopologyCommand.shards(shards)
             return topology
         }
+    }
+
+    /// `service=N` options: how many shards each sharded service runs as.
+    static func shards(_ entries: [String]) throws -> [String: Int] {
+        var shards: [String: Int] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, SystemServices.all.contains(where: { $0.name == parts[0] }), let count = Int(parts[1]), (1...64).contains(count) else {
+                throw OpsError.usage("--shards takes service=N with N from 1 to 64, e.g. notifications=2")
+            }
+            shards[parts[0]] = count
+        }
+        return shards
     }
 
     struct Apply: AsyncParsableCommand {
@@ -115,7 +131,7 @@ struct TopologyCommand: AsyncParsableCommand {
                 let policies = try settings.policies()
                 let topology = try await settings.topology(exchange: broker.exchangeName)
                     .apply(connection: try broker.configuration(), control: settings.control, policies: policies)
-                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings"
+                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count + topology.exchangeBindings.count) bindings"
                     + (settings.control == nil ? " (policies: give --rabbitmqctl)" : "; set \(policies.count) policies"))
             }
         }
@@ -393,6 +409,8 @@ struct StatusCommand: AsyncParsableCommand {
     var health: [String] = []
     @Flag(help: "Do not ask the services' health endpoints.") var noHealth = false
     @Flag(help: "JSON for scripts.") var json = false
+    @Option(help: "service=N: the service runs as N shards, <service>-1 … <service>-N (repeatable; give each one's --health).")
+    var shards: [String] = []
 
     func run() async throws {
         try await reportingErrors {
@@ -407,7 +425,13 @@ struct StatusCommand: AsyncParsableCommand {
                     urls[parts[0]] = url
                 }
             }
-            let status = try await SystemStatus.read(exchange: broker.exchangeName, health: urls, connection: try broker.configuration())
+            var deployment = SystemTopology()
+            deployment.exchange = broker.exchangeName
+            deployment.shards = try TopologyCommand.shards(shards)
+            let services = deployment.instances.map(\.service)
+            let status = try await SystemStatus.read(
+                exchange: broker.exchangeName, services: services, health: urls.filter { url in services.contains { $0.name == url.key } },
+                connection: try broker.configuration())
             if json {
                 let encoder = MessageCoding.makeEncoder()
                 encoder.outputFormatting.insert(.prettyPrinted)
