@@ -11,6 +11,11 @@ import ServiceRuntime
 /// properties, to that service's inbox only (through the default exchange), with confirms.
 /// Services drop a message id they have seen, so a replay never doubles an effect; a service
 /// whose store was lost applies everything again, in the original order.
+///
+/// With `shards` (re-sharding a service that runs as N shards, docs/operations.md), each message
+/// goes through the service's consistent-hash exchange instead, so that every shard gets the
+/// keys it owns now, and the messages every shard takes (the programme, for notifications) go
+/// to each shard's inbox.
 public enum Replay {
     public struct Options: Sendable {
         public var since: Date
@@ -20,13 +25,17 @@ public enum Replay {
         public var dryRun = false
         /// The stream has no end: the replay stops once nothing has arrived for this long.
         public var idle: Double = 2
+        /// The service runs as this many shards (`<service>-1`…): replay through its shards
+        /// exchange.
+        public var shards: Int?
 
-        public init(since: Date, until: Date? = nil, types: String? = nil, dryRun: Bool = false, idle: Double = 2) {
+        public init(since: Date, until: Date? = nil, types: String? = nil, dryRun: Bool = false, idle: Double = 2, shards: Int? = nil) {
             self.since = since
             self.until = until
             self.types = types
             self.dryRun = dryRun
             self.idle = idle
+            self.shards = shards
         }
     }
 
@@ -51,8 +60,14 @@ public enum Replay {
                 guard try await reader.queueExists(names.archive) else {
                     throw OpsError.notFound("the archive stream \(names.archive) does not exist; run `delegation-ops topology apply`")
                 }
-                if !options.dryRun, try await !writer.queueExists(names.inbox) {
-                    throw OpsError.notFound("\(names.inbox) does not exist: start \(service.name) once, or run `delegation-ops topology apply`")
+                let targets = try await destinations(service, exchange: exchange, shards: options.shards)
+                if !options.dryRun {
+                    for inbox in targets.inboxes where try await !writer.queueExists(inbox) {
+                        throw OpsError.notFound("\(inbox) does not exist: start it once, or run `delegation-ops topology apply`")
+                    }
+                    if let shards = targets.shards, try await !writer.exchangeExists(shards) {
+                        throw OpsError.notFound("the exchange \(shards) does not exist: run `delegation-ops topology apply --shards \(service.name)=N`")
+                    }
                 }
                 // Streams deliver from the chunk holding `since`; earlier messages are skipped below.
                 let consumer = try await reader.consume(queue: names.archive, prefetch: 500, arguments: ["x-stream-offset": .timestamp(options.since)])
@@ -69,7 +84,13 @@ public enum Replay {
                     if !options.dryRun {
                         var properties = delivery.properties
                         properties.headers = delivery.properties.headers.merging(["x-replayed-at": .timestamp(Date())])
-                        try await writer.publish(delivery.body, exchange: "", routingKey: names.inbox, properties: properties, mandatory: true)
+                        if let shards = targets.shards, !service.everyShard.contains(where: { $0.rawValue == type }) {
+                            try await writer.publish(delivery.body, exchange: shards, routingKey: type, properties: properties, mandatory: true)
+                        } else {
+                            for inbox in targets.inboxes {
+                                try await writer.publish(delivery.body, exchange: "", routingKey: inbox, properties: properties, mandatory: true)
+                            }
+                        }
                     }
                     summary.replayed += 1
                     summary.byType[type, default: 0] += 1
@@ -80,6 +101,17 @@ public enum Replay {
                 return summary
             }
         }
+    }
+
+    /// Where replayed messages go: the service's inbox; or, for a service run as `shards`, its
+    /// shards exchange and (for the messages every shard takes) each shard's inbox.
+    private static func destinations(_ service: ServiceDescription, exchange: String, shards: Int?) async throws -> (shards: String?, inboxes: [String]) {
+        guard let shards else { return (nil, [service.names(exchange: exchange).inbox]) }
+        guard service.name == service.kind, shards > 0 else {
+            throw OpsError.usage("with shards, replay to the service (\(service.kind)), not to one instance")
+        }
+        let inboxes = (1...shards).compactMap { SystemServices.named("\(service.kind)-\($0)")?.names(exchange: exchange).inbox }
+        return (service.sharding(exchange: exchange).exchange, inboxes)
     }
 
     /// The next delivery, or nil when none comes within `seconds`.

@@ -384,12 +384,16 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Only types matching this pattern (registration.*).") var type: String?
     @Option(help: "The service to rebuild.") var to: String
     @Option(help: "Stop after this many seconds without a message (the end of the archive).") var idle: Double = 2
+    @Option(help: "The service runs as N shards (<service>-1…N): send each message through its consistent-hash exchange, so every shard gets the keys it owns (re-sharding).")
+    var throughShards: Int?
     @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
 
     func run() async throws {
         try await reportingErrors {
             let target = try knownService(to)
-            let options = Replay.Options(since: try OpsTime.parse(since), until: try until.map { try OpsTime.parse($0) } ?? Date(), types: type, dryRun: dryRun, idle: idle)
+            let options = Replay.Options(
+                since: try OpsTime.parse(since), until: try until.map { try OpsTime.parse($0) } ?? Date(), types: type, dryRun: dryRun, idle: idle,
+                shards: throughShards)
             let summary = try await Replay.run(to: target, exchange: broker.exchangeName, options: options, connection: try broker.configuration()) { summary in
                 note("read \(summary.read), \(dryRun ? "would replay" : "replayed") \(summary.replayed)")
             }
