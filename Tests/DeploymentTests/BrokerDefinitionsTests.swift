@@ -31,19 +31,33 @@ import TestSupport
         return (domain, own, names)
     }
 
+    /// The same service run as two shards (`<service>-1`, `<service>-2`, `<P>_SHARDED=true`).
+    static func shardTopologies(_ service: Deployment.Service) throws -> [(own: Topology, names: ServiceNames)] {
+        let (_, own, names) = try topologies(service)
+        let delays = own.queues.compactMap(\.messageTTL).map { Double($0) / 1000 }
+        let deliveryLimit = Int(own.queues.first { $0.name == names.inbox }?.deliveryLimit ?? 5)
+        return (1...2).map { index in
+            let shard = ServiceNames(service: "\(service.name)-\(index)", exchange: names.exchange)
+            return (ServiceTopology.service(
+                shard, consumes: Array(service.consumes), retryDelays: delays, deliveryLimit: deliveryLimit,
+                sharding: service.system.sharding(exchange: names.exchange)), shard)
+        }
+    }
+
     static func declared(_ topology: Topology) -> Set<String> {
         Set(topology.exchanges.map(\.name) + topology.queues.map(\.name))
     }
 
     /// What declaring `topology` takes: configure on each name; for a binding, write on the
-    /// queue and read on the exchange; for a queue with a dead-letter exchange, read on the
-    /// queue and write on that exchange (`""` is `amq.default`).
+    /// queue (or destination exchange) and read on the (source) exchange; for a queue with a
+    /// dead-letter exchange, read on the queue and write on that exchange (`""` is `amq.default`).
     static func declaring(_ topology: Topology) -> Needs {
         let dlx = topology.queues.filter { $0.deadLetterExchange != nil }
         return Needs(
             configure: declared(topology),
-            write: Set(topology.bindings.map(\.queue) + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" }),
-            read: Set(topology.bindings.map(\.exchange) + dlx.map(\.name)))
+            write: Set(topology.bindings.map(\.queue) + topology.exchangeBindings.map(\.destination)
+                + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" }),
+            read: Set(topology.bindings.map(\.exchange) + topology.exchangeBindings.map(\.source) + dlx.map(\.name)))
     }
 
     /// A service: declare its topology and the domain's (ServiceHost); publish to the domain
@@ -51,17 +65,22 @@ import TestSupport
     /// (MessagePipeline); consume its inbox.
     static func serviceNeeds(_ service: Deployment.Service) throws -> Needs {
         let (domain, own, names) = try topologies(service)
-        return declaring(domain) + declaring(own) + Needs(write: ["amq.default", names.exchange, names.deadLetterExchange], read: [names.inbox])
+        return try ([(own, names)] + shardTopologies(service)).reduce(declaring(domain)) { needs, instance in
+            needs + declaring(instance.own)
+                + Needs(write: ["amq.default", instance.names.exchange, instance.names.deadLetterExchange], read: [instance.names.inbox])
+        }
     }
 
     /// The ops tool: apply every topology (which, for queues with a dead-letter exchange, takes
     /// read on the queue: the inboxes too), read dead letters and the archive, publish to inboxes
-    /// (default exchange) and to the domain exchange.
+    /// (default exchange), to the domain exchange and, re-sharding, to a service's shards exchange.
     static func opsNeeds() throws -> Needs {
         var needs = Needs(write: ["amq.default"])
         for service in Deployment.services {
             let (domain, own, names) = try topologies(service)
-            needs = needs + declaring(domain) + declaring(own) + Needs(write: [names.exchange], read: [names.deadLetterQueue, names.archive])
+            needs = needs + declaring(domain) + declaring(own)
+                + Needs(write: [names.exchange, service.system.sharding(exchange: names.exchange).exchange], read: [names.deadLetterQueue, names.archive])
+            for shard in try shardTopologies(service) { needs = needs + declaring(shard.own) + Needs(read: [shard.names.deadLetterQueue]) }
         }
         return needs
     }
@@ -72,7 +91,11 @@ import TestSupport
         for service in Deployment.services {
             let (domain, own, serviceNames) = try topologies(service)
             names.formUnion(declared(domain).union(declared(own)))
-            names.formUnion(["\(service.name)Xinbox", "\(service.name).inbox.copy", "x.\(service.name).inbox", "\(service.name)-2.inbox", serviceNames.retryQueue(1) + "x"])
+            for shard in try shardTopologies(service) { names.formUnion(declared(shard.own)) }
+            names.formUnion([
+                "\(service.name)Xinbox", "\(service.name).inbox.copy", "x.\(service.name).inbox", "\(service.name)-x.inbox", "\(service.name)-.inbox",
+                serviceNames.retryQueue(1) + "x", "delegation.\(service.name).shards.x", "\(service.name).shards",
+            ])
         }
         return names
     }
@@ -135,8 +158,10 @@ import TestSupport
         var expected: [String: String] = [:]
         for service in Deployment.services {
             let (domain, own, names) = try Self.topologies(service)
-            expected[names.inbox] = "delegation-inboxes"
-            for queue in own.queues where queue.name.hasPrefix("\(service.name).retry.") { expected[queue.name] = "delegation-retries" }
+            for instance in try [(own, names)] + Self.shardTopologies(service) {
+                expected[instance.names.inbox] = "delegation-inboxes"
+                for queue in instance.own.queues where queue.name.hasPrefix("\(instance.names.service).retry.") { expected[queue.name] = "delegation-retries" }
+            }
             for queue in domain.queues { expected[queue.name] = "delegation-archive" }
         }
         for name in try Self.universe().sorted() {
