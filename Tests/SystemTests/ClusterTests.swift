@@ -23,42 +23,21 @@ import TestSupport
         _ = try? await Self.cluster(["stop"])
         try? FileManager.default.removeItem(atPath: Self.environment["DELEGATION_CLUSTER_DIR"] ?? "")
         _ = try await Self.cluster(["start"])
-        let smtp = try await SMTPTestServer()
-        let system = try RunningSystem(amqpURL: Self.url, smtpPort: smtp.port)
-        defer {
-            smtp.stop()
-            system.removeFiles()
-        }
-        for service in ["registrations", "itineraries", "notifications"] { try system.start(service) }
-        var amqp = try AMQPConfiguration(url: Self.url)
-        amqp.connectionName = "cluster test publisher"
-        amqp.recovery.maxDelay = 1
-        let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
-        #expect(await Workload.servicesDeclared(on: publisher))
-
         let workload = try Workload(total: 600, poison: false)
-        let stream = workload.stream
-        let faults: [Int: (String, @Sendable () async throws -> Void)] = [
-            stream.count / 4: ("stop node 1 (every client's first node)", { _ = try await Self.cluster(["stop-node", "1"]) }),
-            stream.count / 2: ("start node 1 again", { _ = try await Self.cluster(["start-node", "1"]) }),
-            stream.count * 3 / 4: ("stop node 2", { _ = try await Self.cluster(["stop-node", "2"]) }),
-        ]
-        let injected = try await workload.run(on: publisher, faults: faults)
-        let (settled, last) = await Workload.settle(system, smtp, publisher)
-        #expect(settled, "the system did not settle: \(last)")
-        let counts = try await workload.verify(system, smtp, publisher, kills: 0)
-        // Every service is still up, having lost node 1 and moved to a node that runs.
-        for (instance, process) in system.processes {
-            #expect(process.isRunning, "\(instance)")
-            #expect(process.log.contains("AMQP connection lost"), "\(instance) was on node 1 and had to move")
+        let count = workload.stream.count
+        try await workload.prove(on: Self.url, name: "cluster-test", kills: 0) { _ in
+            [
+                count / 4: ("stop node 1 (every client's first node)", { _ = try await Self.cluster(["stop-node", "1"]) }),
+                count / 2: ("start node 1 again", { _ = try await Self.cluster(["start-node", "1"]) }),
+                count * 3 / 4: ("stop node 2", { _ = try await Self.cluster(["stop-node", "2"]) }),
+            ]
+        } afterwards: { system in
+            // Every service is still up, having lost node 1 and moved to a node that runs.
+            for (instance, process) in system.processes {
+                #expect(process.isRunning, "\(instance)")
+                #expect(process.log.contains("AMQP connection lost"), "\(instance) was on node 1 and had to move")
+            }
         }
-
-        let figures = "cluster test: \(workload.summary); faults: \(injected.joined(separator: "; ")); \(counts)"
-        print(figures)
-        try figures.write(toFile: "\(TestBroker.root)/.run/cluster-test-figures.txt", atomically: true, encoding: .utf8)
-
-        await publisher.close()
-        await system.stopAll()
         _ = try? await Self.cluster(["stop"])
     }
 }

@@ -38,42 +38,19 @@ import TestSupport
         _ = try? await FaultBroker.run(["stop"])
         try? FileManager.default.removeItem(atPath: FaultBroker.environment["DELEGATION_BROKER_DIR"] ?? "")
         _ = try await FaultBroker.run(["start"])
-        let smtp = try await SMTPTestServer()
-        let system = try RunningSystem(amqpURL: FaultBroker.url, smtpPort: smtp.port)
-        defer {
-            smtp.stop()
-            system.removeFiles()
-        }
-        for service in ["registrations", "itineraries", "notifications"] { try system.start(service) }
-
-        var amqp = try AMQPConfiguration(url: FaultBroker.url)
-        amqp.connectionName = "fault test publisher"
-        amqp.recovery.maxDelay = 1
-        let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
-        #expect(await Workload.servicesDeclared(on: publisher))
-
         let workload = try Workload(total: 1500, poison: true)
-        let stream = workload.stream
-        let faults: [Int: (String, @Sendable () async throws -> Void)] = [
-            stream.count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
-            stream.count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
-            stream.count * 3 / 8: ("kill -9 notifications", { try await system.restart("notifications") }),
-            stream.count * 4 / 8: ("close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }),
-            stream.count * 5 / 8: ("stop and start the broker", { _ = try await FaultBroker.run(["stop"]); _ = try await FaultBroker.run(["start"]) }),
-            stream.count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),
-            stream.count * 7 / 8: ("kill -9 notifications again", { try await system.restart("notifications") }),
-        ]
-        let injected = try await workload.run(on: publisher, faults: faults)
-        let (settled, last) = await Workload.settle(system, smtp, publisher)
-        #expect(settled, "the system did not settle: \(last)")
-        let counts = try await workload.verify(system, smtp, publisher, kills: 3)
-
-        let figures = "fault test: \(workload.summary); faults: \(injected.joined(separator: "; ")); \(counts)"
-        print(figures)
-        try figures.write(toFile: "\(TestBroker.root)/.run/fault-test-figures.txt", atomically: true, encoding: .utf8)
-
-        await publisher.close()
-        await system.stopAll()
+        let count = workload.stream.count
+        try await workload.prove(on: FaultBroker.url, name: "fault-test", kills: 3) { system in
+            [
+                count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
+                count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
+                count * 3 / 8: ("kill -9 notifications", { try await system.restart("notifications") }),
+                count * 4 / 8: ("close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }),
+                count * 5 / 8: ("stop and start the broker", { _ = try await FaultBroker.run(["stop"]); _ = try await FaultBroker.run(["start"]) }),
+                count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),
+                count * 7 / 8: ("kill -9 notifications again", { try await system.restart("notifications") }),
+            ]
+        }
         _ = try? await FaultBroker.run(["stop"])
     }
 }

@@ -57,6 +57,40 @@ struct Workload {
         "\(stream.count) messages (\(total) submissions, \(amended.count) amendments, \(cancelled.count) cancellations, \(poison.count) poison)"
     }
 
+    /// The whole proof on the broker (or cluster) at `url`: starts the three services and a
+    /// publisher, publishes the stream while injecting `faults`, waits until everything settles,
+    /// counts, lets `afterwards` check more, writes the figures to `.run/<name>-figures.txt` and
+    /// stops the services.
+    func prove(
+        on url: String, name: String, kills: Int, faults: (RunningSystem) -> [Int: (String, @Sendable () async throws -> Void)],
+        afterwards: (RunningSystem) -> Void = { _ in }
+    ) async throws {
+        let smtp = try await SMTPTestServer()
+        let system = try RunningSystem(amqpURL: url, smtpPort: smtp.port)
+        defer {
+            smtp.stop()
+            system.removeFiles()
+        }
+        for service in ["registrations", "itineraries", "notifications"] { try system.start(service) }
+        var amqp = try AMQPConfiguration(url: url)
+        amqp.connectionName = "\(name) publisher"
+        amqp.recovery.maxDelay = 1
+        let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
+        #expect(await Self.servicesDeclared(on: publisher))
+
+        let injected = try await run(on: publisher, faults: faults(system))
+        let (settled, last) = await Self.settle(system, smtp, publisher)
+        #expect(settled, "the system did not settle: \(last)")
+        let counts = try await verify(system, smtp, publisher, kills: kills)
+        afterwards(system)
+
+        let figures = "\(name.replacingOccurrences(of: "-", with: " ")): \(summary); faults: \(injected.joined(separator: "; ")); \(counts)"
+        print(figures)
+        try figures.write(toFile: "\(TestBroker.root)/.run/\(name)-figures.txt", atomically: true, encoding: .utf8)
+        await publisher.close()
+        await system.stopAll()
+    }
+
     /// Waits until the services have declared their queues.
     static func servicesDeclared(on publisher: AMQPConnection) async -> Bool {
         await eventually(within: 60) {
