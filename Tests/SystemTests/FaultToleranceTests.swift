@@ -40,7 +40,7 @@ import TestSupport
         _ = try await FaultBroker.run(["start"])
         let workload = try Workload(total: 1500, poison: true)
         let count = workload.stream.count
-        try await workload.prove(on: FaultBroker.url, name: "fault-test", kills: 3) { system in
+        try await workload.prove(on: FaultBroker.url, name: "fault-test", kills: 2) { system in
             [
                 count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
                 count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
