@@ -5,7 +5,7 @@ import Foundation
 /// same (event, reference) always gets the same id.
 public func registrationID(eventID: String, reference: String) -> String {
     let digest = SHA256.hash(data: Data("\(eventID)|\(reference)".utf8))
-    return "reg-" + digest.prefix(10).map { String(format: "%02x", $0) }.joined()
+    return "reg-" + digest.prefix(10).hexString
 }
 
 /// What a domain message is about, for sharding. Every publisher in the system puts both keys in
@@ -40,4 +40,9 @@ public struct PartitionKeys: Sendable, Hashable {
         recipient = fields?.registrationID
             ?? fields.flatMap { fields in fields.eventID.flatMap { event in fields.reference.map { registrationID(eventID: event, reference: $0) } } }
     }
+}
+
+extension Sequence<UInt8> {
+    /// Lowercase hexadecimal, two digits a byte (digests in ids and signatures).
+    public var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }

@@ -162,7 +162,7 @@ public struct NotificationsHandler: MessageHandler {
     }
 
     static func notificationID(_ key: String) -> String {
-        "ntf-" + SHA256.hash(data: Data(key.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        "ntf-" + SHA256.hash(data: Data(key.utf8)).prefix(12).hexString
     }
 
     private func queue(

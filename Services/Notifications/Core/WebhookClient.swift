@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Messages
 
 /// Where chat bridges (Zalo, WeChat, DingTalk) take notifications.
 public struct WebhookConfiguration: Sendable {
@@ -32,7 +33,7 @@ public struct WebhookClient: Sendable {
 
     public static func signature(secret: String, timestamp: Int, body: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.hexString
     }
 
     public func post(_ body: Data, idempotencyKey: String, now: Date = Date()) async throws(DeliveryError) {

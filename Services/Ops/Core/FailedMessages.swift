@@ -58,7 +58,7 @@ public struct FailedMessage: Sendable {
         var hasher = SHA256()
         hasher.update(data: Data(text.utf8))
         hasher.update(data: body)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(length).description
+        return hasher.finalize().hexString.prefix(length).description
     }
 
     /// The reason with numbers and quoted values blanked, so that "delegates[3].email" and

@@ -51,6 +51,6 @@ public enum Publishing {
         var hasher = SHA256()
         hasher.update(data: Data(type.rawValue.utf8))
         hasher.update(data: body)
-        return "ops-" + hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(32)
+        return "ops-" + hasher.finalize().hexString.prefix(32)
     }
 }

@@ -270,7 +270,7 @@ public final class MessagePipeline: Service {
     /// For messages published without a `message_id`: the same body twice is the same message.
     static func derivedMessageID(type: MessageType, body: Data) -> String {
         let digest = SHA256.hash(data: Data(type.rawValue.utf8) + body)
-        return "sha256:" + digest.map { String(format: "%02x", $0) }.joined()
+        return "sha256:" + digest.hexString
     }
 
     // MARK: Copies

@@ -26,7 +26,7 @@ public enum Outbox {
 
     static func messageID(service: String, cause: String, index: Int) -> String {
         let digest = SHA256.hash(data: Data("\(service)|\(cause)|\(index)".utf8))
-        return "\(service)-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "\(service)-" + digest.prefix(16).hexString
     }
 
     struct Row: Sendable {
