@@ -2,13 +2,17 @@
 
   measure.py data --count N --out DIR        a programme with room for everyone and N submissions
   measure.py sink --maildir DIR              an SMTP server that accepts everything (prints "ready PORT")
+  measure.py pace --rate R --file F.ndjson --out PUBLISHED.json -- OPS...
+                                              publishes F with `OPS publish registrations` R a second,
+                                              writing when each registration was published
   measure.py wait --count N --ports R I N --store NOTIFICATIONS.sqlite --pids P... --started T
-                                              waits until all N are decided, planned and notified;
-                                              prints one JSON line of figures
+        [--published PUBLISHED.json]          waits until all N are decided, planned and notified;
+                                              prints one JSON line of figures (latency from each
+                                              registration's own publish with --published)
 
 The submissions are the seed scenario's 38 (deploy/sample-data), repeated with new references.
 """
-import argparse, asyncio, copy, json, os, sqlite3, sys, time, urllib.error, urllib.parse, urllib.request
+import argparse, asyncio, copy, hashlib, json, os, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.parse, urllib.request
 from datetime import datetime
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "deploy", "sample-data")
@@ -27,6 +31,34 @@ def data(args):
             submission["reference"] = f"{submission['reference']}-b{index}"
             f.write(json.dumps(submission, ensure_ascii=False) + "\n")
     print(programme["eventID"])
+
+
+def registration_id(event, reference):
+    """As the services name a registration (Shared/Messages/Partitioning.swift)."""
+    return "reg-" + hashlib.sha256(f"{event}|{reference}".encode()).hexdigest()[:20]
+
+
+def pace(args):
+    """One batch a second of `rate` registrations, each through delegation-ops (with confirms)."""
+    lines = open(args.file, encoding="utf-8").read().splitlines()
+    published = {}
+    start = time.time()
+    with tempfile.TemporaryDirectory() as folder:
+        for second, first in enumerate(range(0, len(lines), args.rate)):
+            batch = lines[first:first + args.rate]
+            time.sleep(max(0, start + second - time.time()))
+            at = time.time()
+            path = os.path.join(folder, f"batch-{second}.ndjson")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(batch) + "\n")
+            subprocess.run(args.ops + ["publish", "registrations", path], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for line in batch:
+                record = json.loads(line)
+                published[registration_id(record["eventID"], record["reference"])] = at
+            late = time.time() - (start + second + 1)
+            if late > 0.5:
+                print(f"  batch {second} took {late + 1:.1f} s to publish: the rate is above what publishing keeps up with", file=sys.stderr)
+    json.dump(published, open(args.out, "w"))
 
 
 class Sink(asyncio.Protocol):
@@ -139,8 +171,9 @@ def wait(args):
         finished[registration] = parse_time(at)
     emails = db.execute("SELECT count(*) FROM notifications WHERE status = 'sent'").fetchone()[0]
     db.close()
-    latencies = sorted(at - args.started for at in finished.values())
-    last = max(latencies)
+    published = json.load(open(args.published)) if args.published else {}
+    latencies = sorted(at - published.get(registration, args.started) for registration, at in finished.items())
+    last = max(finished.values()) - args.started
 
     def pct(p):
         return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))])
@@ -148,7 +181,7 @@ def wait(args):
     print(json.dumps({
         "registrations": args.count, "accepted": len(accepted), "emails": emails, "seconds": round(last, 2),
         "registrations_per_second": round(args.count / last, 1),
-        "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": round(1000 * last)},
+        "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": round(1000 * latencies[-1])},
         "peak_rss_mb": {name: peak_rss_mb(pid) for name, pid in args.pids.items()},
         "cpu_seconds": {name: round((cpu_seconds(pid) or 0) - (cpu_before[name] or 0), 1) for name, pid in args.pids.items()},
     }))
@@ -157,7 +190,11 @@ def wait(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["data", "sink", "wait"])
+    parser.add_argument("command", choices=["data", "sink", "wait", "pace"])
+    parser.add_argument("--rate", type=int)
+    parser.add_argument("--file")
+    parser.add_argument("--published")
+    parser.add_argument("ops", nargs="*", help="pace: the delegation-ops command line, after --")
     parser.add_argument("--count", type=int)
     parser.add_argument("--out")
     parser.add_argument("--maildir")
@@ -169,7 +206,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
     args.pids = dict((p.split("=")[0], int(p.split("=")[1])) for p in args.pids)
-    return {"data": data, "sink": sink, "wait": wait}[args.command](args) or 0
+    return {"data": data, "sink": sink, "wait": wait, "pace": pace}[args.command](args) or 0
 
 
 if __name__ == "__main__":
