@@ -60,7 +60,7 @@ public enum Replay {
                 guard try await reader.queueExists(names.archive) else {
                     throw OpsError.notFound("the archive stream \(names.archive) does not exist; run `delegation-ops topology apply`")
                 }
-                let targets = try await destinations(service, exchange: exchange, shards: options.shards)
+                let targets = try destinations(service, exchange: exchange, shards: options.shards)
                 if !options.dryRun {
                     for inbox in targets.inboxes where try await !writer.queueExists(inbox) {
                         throw OpsError.notFound("\(inbox) does not exist: start it once, or run `delegation-ops topology apply`")
@@ -105,7 +105,7 @@ public enum Replay {
 
     /// Where replayed messages go: the service's inbox; or, for a service run as `shards`, its
     /// shards exchange and (for the messages every shard takes) each shard's inbox.
-    private static func destinations(_ service: ServiceDescription, exchange: String, shards: Int?) async throws -> (shards: String?, inboxes: [String]) {
+    private static func destinations(_ service: ServiceDescription, exchange: String, shards: Int?) throws -> (shards: String?, inboxes: [String]) {
         guard let shards else { return (nil, [service.names(exchange: exchange).inbox]) }
         guard service.name == service.kind, shards > 0 else {
             throw OpsError.usage("with shards, replay to the service (\(service.kind)), not to one instance")

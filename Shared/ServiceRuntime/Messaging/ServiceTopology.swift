@@ -54,7 +54,7 @@ public enum ServiceTopology {
 
     /// A service run as several instances, each with its own store and a share of the keys.
     public struct Sharding: Sendable, Hashable {
-        /// The consistent-hash exchange in front of the shards (`<service>.shards`).
+        /// The consistent-hash exchange in front of the shards (`<exchange>.<service>.shards`).
         public var exchange: String
         /// The header it hashes (`PartitionKeys`).
         public var hashHeader: String

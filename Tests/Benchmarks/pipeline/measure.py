@@ -194,7 +194,7 @@ def main():
     parser.add_argument("--rate", type=int)
     parser.add_argument("--file")
     parser.add_argument("--published")
-    parser.add_argument("ops", nargs="*", help="pace: the delegation-ops command line, after --")
+
     parser.add_argument("--count", type=int)
     parser.add_argument("--out")
     parser.add_argument("--maildir")
@@ -204,7 +204,10 @@ def main():
     parser.add_argument("--pids", nargs="*", default=[], help="name=pid")
     parser.add_argument("--started", type=float)
     parser.add_argument("--timeout", type=float, default=900)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    ops = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:len(argv) - len(ops) - (1 if ops else 0)])
+    args.ops = ops  # pace: the delegation-ops command line, after --
     args.pids = dict((p.split("=")[0], int(p.split("=")[1])) for p in args.pids)
     return {"data": data, "sink": sink, "wait": wait, "pace": pace}[args.command](args) or 0
 
