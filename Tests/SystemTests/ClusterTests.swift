@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import ServiceRuntime
 import Testing
 import TestSupport
 
@@ -25,7 +26,13 @@ import TestSupport
         _ = try await Self.cluster(["start"])
         let workload = try Workload(total: 600, poison: false)
         let count = workload.stream.count
-        try await workload.prove(on: Self.url, name: "cluster-test", kills: 0) { _ in
+        // Retries as in production, spread over longer than a fail-over takes: a message whose
+        // copy to one queue was lost with its node is published again after the reconnection,
+        // so another service may meanwhile see what it caused first (an itinerary before the
+        // acceptance it follows) and must retry until it arrives, not park it after 1.3 s.
+        let delays = "1,5,30"
+        let settings = Dictionary(uniqueKeysWithValues: SystemServices.all.map { ("\(ServiceConfiguration.prefix(for: $0.name))_RETRY_DELAYS", delays) })
+        try await workload.prove(on: Self.url, name: "cluster-test", kills: 0, settings: settings) { _ in
             [
                 count / 4: ("stop node 1 (every client's first node)", { _ = try await Self.cluster(["stop-node", "1"]) }),
                 count / 2: ("start node 1 again", { _ = try await Self.cluster(["start-node", "1"]) }),
