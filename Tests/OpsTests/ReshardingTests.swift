@@ -29,9 +29,7 @@ import TestSupport
                 queues: [QueueDeclaration(name: observer)], bindings: [Binding(queue: observer, exchange: "delegation", routingKey: "registration.#")]))
 
             // The reference's queues are bound before anything is published.
-            try await connection.declare(ServiceTopology.service(
-                ServiceNames(service: "registrations-reference"), consumes: SystemServices.registrations.consumes,
-                retryDelays: RunningSystem.retryDelays.split(separator: ",").compactMap { Double($0) }, deliveryLimit: 5))
+            try await system.declareQueues(of: "registrations-reference", on: connection)
             let sharded = ["REGISTRATIONS_SHARDED": "true"]
             try system.start("registrations-1", extra: sharded)
             try system.start("registrations-reference")

@@ -85,14 +85,8 @@ import TestSupport
         // Every shard's queue is bound before anything is published (as `delegation-ops topology
         // apply` does in production): a shard bound later takes over keys whose history went to
         // another (README, "Adding a shard").
-        let retryDelays = RunningSystem.retryDelays.split(separator: ",").compactMap { Double($0) }
-        try await connection.declare(ServiceTopology.domain(exchange: exchange, archiveMaxAge: "1h"))
         for kind in SystemServices.all {
-            for instance in instances(kind.name) {
-                try await connection.declare(ServiceTopology.service(
-                    ServiceNames(service: instance, exchange: exchange), consumes: kind.consumes, retryDelays: retryDelays, deliveryLimit: 5,
-                    sharding: shards == 1 ? nil : kind.sharding(exchange: exchange)))
-            }
+            for instance in instances(kind.name) { try await system.declareQueues(of: instance, sharded: shards > 1, on: connection) }
         }
         for instance in instances("registrations") { try system.start(instance, extra: extra) }
         for message in try stream(exchange: exchange) {

@@ -79,12 +79,7 @@ struct Workload {
         let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
         // The services' queues and bindings exist before the first message (as `delegation-ops
         // topology apply` makes them in production): a queue that exists is not yet bound.
-        try await publisher.declare(ServiceTopology.domain(exchange: "delegation", archiveMaxAge: "30D"))
-        for service in SystemServices.all {
-            let delays = system.environment["\(ServiceConfiguration.prefix(for: service.name))_RETRY_DELAYS"] ?? RunningSystem.retryDelays
-            try await publisher.declare(ServiceTopology.service(
-                service.names(), consumes: service.consumes, retryDelays: delays.split(separator: ",").compactMap { Double($0) }, deliveryLimit: 5))
-        }
+        for service in SystemServices.all { try await system.declareQueues(of: service.name, on: publisher) }
         for service in SystemServices.all { try system.start(service.name) }
 
         let injected = try await run(on: publisher, faults: faults(system))

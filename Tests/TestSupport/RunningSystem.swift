@@ -47,6 +47,22 @@ public final class RunningSystem: @unchecked Sendable {
             logFile: directory.appendingPathComponent("\(instance).log"))
     }
 
+    /// Declares what `instance` declares at start (the domain exchange and archive, its queues
+    /// and bindings, with this system's exchange, retention and retry delays; as one shard of
+    /// its service with `sharded`), so that messages published before it runs reach it: a queue
+    /// that exists is not yet bound.
+    public func declareQueues(of instance: String, sharded: Bool = false, on connection: AMQPConnection) async throws {
+        guard let service = SystemServices.named(instance) else {
+            throw TestBroker.CommandFailed(command: "declare \(instance)", status: 64, output: "not a service or an instance of one")
+        }
+        let exchange = environment["EXCHANGE"] ?? "delegation"
+        let delays = environment["\(ServiceConfiguration.prefix(for: service.kind))_RETRY_DELAYS"] ?? Self.retryDelays
+        try await connection.declare(ServiceTopology.domain(exchange: exchange, archiveMaxAge: environment["ARCHIVE_MAX_AGE"] ?? "30D"))
+        try await connection.declare(ServiceTopology.service(
+            service.names(exchange: exchange), consumes: service.consumes, retryDelays: delays.split(separator: ",").compactMap { Double($0) },
+            deliveryLimit: 5, sharding: sharded ? service.sharding(exchange: exchange) : nil))
+    }
+
     public func kill(_ instance: String) async {
         guard let process = processes[instance] else { return }
         process.signal(SIGKILL)

@@ -63,6 +63,7 @@ public struct SystemTopology: Sendable {
     /// With `control` (rabbitmqctl on the broker's host): the bindings, and the policies of the
     /// definitions file, which AMQP cannot read.
     public func verifyBindingsAndPolicies(_ control: BrokerControl, vhost: String, policies expected: [BrokerControl.Policy]) async throws -> [Drift] {
+        let topology = self.topology
         var drift: [Drift] = []
         let bindings = try await control.bindings(vhost: vhost)
         for binding in topology.bindings {

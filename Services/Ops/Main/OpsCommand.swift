@@ -156,8 +156,9 @@ struct TopologyCommand: AsyncParsableCommand {
                 if !drift.isEmpty {
                     throw OpsError.attention("\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured")
                 }
-                let checked = settings.control == nil ? "" : ", \(topology.topology.bindings.count) bindings and the policies"
-                print("topology matches: \(topology.topology.exchanges.count) exchanges, \(topology.topology.queues.count) queues\(checked)")
+                let expected = topology.topology
+                let checked = settings.control == nil ? "" : ", \(expected.bindings.count + expected.exchangeBindings.count) bindings and the policies"
+                print("topology matches: \(expected.exchanges.count) exchanges, \(expected.queues.count) queues\(checked)")
             }
         }
     }
