@@ -38,6 +38,10 @@ let package = Package(
             path: "Shared/AMQP"
         ),
 
+        // The system zlib (Debian zlib1g-dev), for gzip and deflate message bodies. Only
+        // ServiceRuntime imports it.
+        .systemLibrary(name: "CZlib", path: "Shared/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
         // The message contracts every service and the ops tool share.
         .target(name: "Messages", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Shared/Messages"),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"], path: "Tests/MessagesTests"),
@@ -47,7 +51,7 @@ let package = Package(
         .target(
             name: "ServiceRuntime",
             dependencies: [
-                "AMQP", "Messages",
+                "AMQP", "Messages", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -5,6 +5,16 @@ public enum Language: String, Sendable, Codable, CaseIterable, Hashable {
     case vietnamese = "vi"
     case chineseSimplified = "zh-Hans"
     case english = "en"
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let code = try container.decode(String.self)
+        guard let language = Language(rawValue: code) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(code)' is not a supported language (\(Language.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self = language
+    }
 }
 
 /// Text in several languages, keyed by language code (`vi`, `zh-Hans`, `en`).

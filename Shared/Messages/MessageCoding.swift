@@ -35,19 +35,28 @@ public enum MessageCoding {
         String(decoding: try encode(value), as: UTF8.self)
     }
 
-    /// A value from JSON text (a store's column).
+    /// A value from JSON text (a store's column, written by `encodeText`).
     public static func decode<T: Decodable>(_ type: T.Type, fromText text: String) throws(MessageDecodingError) -> T {
-        try decode(type, from: Data(text.utf8))
+        try decodeTrusted(type, from: Data(text.utf8))
     }
 
-    /// Decodes a body; the error says which field is wrong and how.
+    /// Decodes a body; the error says which field is wrong and how. A body that repeats a key
+    /// in one object is refused: parsers disagree on which value counts.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
+        if let path = DuplicateKeys.first(in: data) {
+            throw MessageDecodingError(
+                path: path, reason: "is given twice in one object; which value was meant is ambiguous, so the body is refused", code: "duplicate_key")
+        }
+        return try decodeTrusted(type, from: data)
+    }
+
+    private static func decodeTrusted<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
         do {
             return try makeDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             throw MessageDecodingError(error)
         } catch {
-            throw MessageDecodingError(path: "", reason: "\(error)")
+            throw MessageDecodingError(path: "", reason: "\(error)", code: "invalid_json")
         }
     }
 
@@ -73,10 +82,14 @@ public enum MessageCoding {
 public struct MessageDecodingError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var reason: String
+    /// A stable code, as validation issues have: `required`, `invalid_type`, `invalid_value`,
+    /// `invalid_json`, `duplicate_key`.
+    public var code: String
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, code: String = "invalid_value") {
         self.path = path
         self.reason = reason
+        self.code = code
     }
 
     init(_ error: DecodingError) {
@@ -95,18 +108,35 @@ public struct MessageDecodingError: Error, Sendable, CustomStringConvertible {
         case .keyNotFound(let key, let context):
             path = render(context.codingPath + [key])
             reason = "is required"
+            code = "required"
         case .typeMismatch(let type, let context):
             path = render(context.codingPath)
-            reason = "has the wrong type (expected \(type))"
+            reason = "has the wrong type (expected \(Self.name(of: type)))"
+            code = "invalid_type"
         case .valueNotFound(let type, let context):
             path = render(context.codingPath)
-            reason = "must not be null (expected \(type))"
+            reason = "must not be null (expected \(Self.name(of: type)))"
+            code = "required"
         case .dataCorrupted(let context):
             path = render(context.codingPath)
             reason = context.codingPath.isEmpty ? "is not valid JSON" : context.debugDescription
+            code = context.codingPath.isEmpty ? "invalid_json" : "invalid_value"
         @unknown default:
             path = ""
             reason = "\(error)"
+            code = "invalid_value"
+        }
+    }
+
+    /// `a string`, `a number`, … for the JSON type a Swift type is written as.
+    private static func name(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Double.Type, is Int64.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is [Any].Type: return "an array"
+        case is [String: Any].Type: return "an object"
+        default: return "\(type)"
         }
     }
 

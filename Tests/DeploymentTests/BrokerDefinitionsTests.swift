@@ -50,14 +50,18 @@ import TestSupport
 
     /// What declaring `topology` takes: configure on each name; for a binding, write on the
     /// queue (or destination exchange) and read on the (source) exchange; for a queue with a
-    /// dead-letter exchange, read on the queue and write on that exchange (`""` is `amq.default`).
+    /// dead-letter exchange, read on the queue and write on that exchange (`""` is `amq.default`);
+    /// for an exchange with an alternate exchange, read on it and write on the alternate.
     static func declaring(_ topology: Topology) -> Needs {
         let dlx = topology.queues.filter { $0.deadLetterExchange != nil }
+        let alternates = topology.exchanges.compactMap { exchange in
+            exchange.arguments["alternate-exchange"]?.stringValue.map { (exchange: exchange.name, alternate: $0) }
+        }
         return Needs(
             configure: declared(topology),
             write: Set(topology.bindings.map(\.queue) + topology.exchangeBindings.map(\.destination)
-                + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" }),
-            read: Set(topology.bindings.map(\.exchange) + topology.exchangeBindings.map(\.source) + dlx.map(\.name)))
+                + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" } + alternates.map(\.alternate)),
+            read: Set(topology.bindings.map(\.exchange) + topology.exchangeBindings.map(\.source) + dlx.map(\.name) + alternates.map(\.exchange)))
     }
 
     /// A service: declare its topology and the domain's (ServiceHost); publish to the domain
@@ -79,7 +83,9 @@ import TestSupport
         for service in Deployment.services {
             let (domain, own, names) = try topologies(service)
             needs = needs + declaring(domain) + declaring(own)
-                + Needs(write: [names.exchange, service.system.sharding(exchange: names.exchange).exchange], read: [names.deadLetterQueue, names.archive])
+                + Needs(
+                    write: [names.exchange, service.system.sharding(exchange: names.exchange).exchange],
+                    read: [names.deadLetterQueue, names.archive, names.unroutedQueue])
             for shard in try shardTopologies(service) { needs = needs + declaring(shard.own) + Needs(read: [shard.names.deadLetterQueue]) }
         }
         return needs
@@ -87,7 +93,10 @@ import TestSupport
 
     /// Every name in play, plus look-alikes no regex may let through.
     static func universe() throws -> Set<String> {
-        var names: Set<String> = ["amq.default", "amq.topic", "amq.direct", "delegationXarchive", "delegation.archive.old", "x.delegation"]
+        var names: Set<String> = [
+            "amq.default", "amq.topic", "amq.direct", "delegationXarchive", "delegation.archive.old", "x.delegation", "delegation.unrouted.x", "delegation.unrouted.messages.x",
+            "delegation.type-checkX",
+        ]
         for service in Deployment.services {
             let (domain, own, serviceNames) = try topologies(service)
             names.formUnion(declared(domain).union(declared(own)))
@@ -162,7 +171,7 @@ import TestSupport
                 expected[instance.names.inbox] = "delegation-inboxes"
                 for queue in instance.own.queues where queue.name.hasPrefix("\(instance.names.service).retry.") { expected[queue.name] = "delegation-retries" }
             }
-            for queue in domain.queues { expected[queue.name] = "delegation-archive" }
+            for queue in domain.queues where queue.kind == .stream { expected[queue.name] = "delegation-archive" }
         }
         for name in try Self.universe().sorted() {
             let applying = policies.filter { Deployment.permits($0["pattern"] as? String ?? "", name) }.compactMap { $0["name"] as? String }

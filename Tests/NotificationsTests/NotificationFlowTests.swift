@@ -128,6 +128,7 @@ import TestSupport
             // The service restarts with the relay up (same store and queues).
             let restarted = try await NotificationsService.makeHost(Self.configuration(bed, smtpPort: smtp.port), logger: TestBroker.logger, connectPatience: 5)
             let running = Task { try await restarted.run(signals: []) }
+            try await restarted.waitUntilStarted()
             _ = await eventually(within: 15) { smtp.messages.count >= 1 }
             try await Task.sleep(for: .seconds(1))
             await restarted.shutdown()

@@ -159,6 +159,7 @@ import TestSupport
             let configuration = NotificationsConfiguration(service: service, smtp: SMTPConfiguration(port: smtp.port, timeout: 5), digestWindow: 0, quietHours: nil)
             let host = try await NotificationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
+            try await host.waitUntilStarted()
 
             // 3. Verify: the backlog drains, each lead hears once, nothing failed.
             #expect(await eventually(within: 30) { smtp.messages.count >= 25 })

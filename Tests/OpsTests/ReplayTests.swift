@@ -42,6 +42,7 @@ import TestSupport
         let since = Date().addingTimeInterval(-1)
         var host = try await Self.host(bed)
         var running = Task { [host] in try await host.run(signals: []) }
+        try await host.waitUntilStarted()
         try await bed.publish(Samples.programme(organisations: 8, delegates: 100), messageID: "programme-1")
         for index in 0..<12 {
             try await bed.publish(Samples.submission(reference: "early-\(index)", delegates: 2), messageID: "early-\(index)")
@@ -61,6 +62,7 @@ import TestSupport
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: bed.storePath + suffix) }
         host = try await Self.host(bed)
         running = Task { [host] in try await host.run(signals: []) }
+        try await host.waitUntilStarted()
         #expect(try await Self.state(host).isEmpty)
         let bystanderBefore = try await bed.messagesIn(bystander)
         #expect(bystanderBefore == 15)

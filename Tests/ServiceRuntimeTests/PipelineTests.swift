@@ -48,6 +48,7 @@ struct ScriptedHandler: MessageHandler {
             configuration: bed.configuration(retryDelays: retryDelays), handler: ScriptedHandler(delay: delay), logger: TestBroker.logger,
             migrations: ScriptedHandler.migrate, connectPatience: 5)
         let running = Task { try await host.run(signals: []) }
+        try await host.waitUntilStarted()
         do {
             try await body(bed, host)
             await host.shutdown()
@@ -198,6 +199,7 @@ struct ScriptedHandler: MessageHandler {
                 configuration: bed.configuration(), handler: ScriptedHandler(delay: .milliseconds(20)), logger: TestBroker.logger,
                 migrations: ScriptedHandler.migrate, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
+            try await host.waitUntilStarted()
             _ = try await eventually(within: 30) { try await Self.applied(host).count >= min(count, (round + 1) * 20) }
             await host.shutdown()
             try await running.value

@@ -175,6 +175,7 @@ extension ServiceTestBed {
         }
         let running = Task { try await host.run(signals: []) }
         do {
+            try await host.waitUntilStarted()
             try await body(bed, host)
         } catch {
             await host.shutdown()

@@ -153,4 +153,11 @@ public struct ServiceNames: Sendable, Hashable {
     public func retryQueue(_ attempt: Int) -> String { "\(service).retry.\(attempt)" }
     /// The stream every domain message is archived in.
     public var archive: String { "\(exchange).archive" }
+    /// Where messages of a type no service knows end up: an exchange, and the queue behind it
+    /// (named apart, so that reading it, which only ops may, is a permission of its own).
+    public var unroutedExchange: String { "\(exchange).unrouted" }
+    public var unroutedQueue: String { "\(exchange).unrouted.messages" }
+    /// The exchange that tells known types from unknown ones, and the sink for the known.
+    public var typeCheck: String { "\(exchange).type-check" }
+    public var knownTypes: String { "\(exchange).known-types" }
 }

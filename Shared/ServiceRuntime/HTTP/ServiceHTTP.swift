@@ -8,14 +8,17 @@ import NIOCore
 /// The service's HTTP side: `/health/live`, `/health/ready`, `/metrics`, plus the service's own
 /// read-only routes.
 public enum ServiceHTTP {
-    /// What readiness checks: both broker connections open, the store writable.
+    /// What readiness checks: both broker connections open, the store file takes a committed
+    /// write, and the pipeline is not paused.
     public struct Readiness: Sendable {
         let connections: [AMQPConnection]
         let store: ServiceStore
+        let pipeline: PipelineStatus?
 
-        public init(connections: [AMQPConnection], store: ServiceStore) {
+        public init(connections: [AMQPConnection], store: ServiceStore, pipeline: PipelineStatus? = nil) {
             self.connections = connections
             self.store = store
+            self.pipeline = pipeline
         }
 
         func check() async -> (ready: Bool, checks: [String: String]) {
@@ -24,9 +27,21 @@ public enum ServiceHTTP {
                 checks["broker.\(connection.configuration.connectionName)"] = "\(connection.status)"
             }
             let brokerReady = connections.allSatisfy { $0.status == .open }
-            let storeReady = await store.isWritable()
-            checks["store"] = storeReady ? "writable" : "not writable"
-            return (brokerReady && storeReady, checks)
+            let storeProblem = await store.probeWrite()
+            checks["store"] = storeProblem.map { "cannot commit: \($0)" } ?? "writable"
+            var pipelineReady = true
+            switch pipeline?.current {
+            case .paused(let reason)?:
+                checks["pipeline"] = "paused: the store cannot commit (\(reason))"
+                pipelineReady = false
+            case .consuming?:
+                checks["pipeline"] = "consuming"
+            case .starting?:
+                checks["pipeline"] = "starting"
+            case nil:
+                break
+            }
+            return (brokerReady && storeProblem == nil && pipelineReady, checks)
         }
     }
 

@@ -5,7 +5,8 @@ public enum FailureHeader {
     public static let service = "x-failure-service"
     /// Why: a sentence for a person.
     public static let reason = "x-failure-reason"
-    /// `invalid-body`, `unsupported-version`, `unexpected-type`, `permanent`, `retries-exhausted`.
+    /// `invalid-body`, `unsupported-version`, `unexpected-type`, `conflicting-duplicate`,
+    /// `permanent`, `retries-exhausted`.
     public static let kind = "x-failure-kind"
     /// Which attempt failed (1-based).
     public static let attempt = "x-failure-attempt"
@@ -20,6 +21,13 @@ public enum FailureHeader {
     public static let schemaVersion = "schema-version"
     /// The message id of the message whose handling emitted this one.
     public static let causationID = "causation-id"
+    /// When the service first received the message (AMQP timestamp). Honoured only on messages
+    /// that reach the inbox through the default exchange (retries, returns, the ops tool), which
+    /// integrations cannot publish to; set on every copy the runtime makes.
+    public static let receivedAt = "x-received-at"
+    /// Set by `delegation-ops failed retry`: the message is processed again even though it was
+    /// parked before.
+    public static let retriedBy = "x-retried-by"
 }
 
 /// Why a message was parked.
@@ -27,6 +35,8 @@ public enum FailureKind: String, Sendable, CaseIterable {
     case invalidBody = "invalid-body"
     case unsupportedVersion = "unsupported-version"
     case unexpectedType = "unexpected-type"
+    /// A message id seen before with another body: the copy was not applied.
+    case conflictingDuplicate = "conflicting-duplicate"
     case permanent
     case retriesExhausted = "retries-exhausted"
 }

@@ -10,16 +10,31 @@ import Synchronization
 /// Consumes the service's inbox and applies each message exactly once in effect.
 ///
 /// For every delivery: find its type (`type` property, else the routing key) → check the
-/// `schema-version` header → decode the body. A message that fails any of these can never
-/// succeed: it is copied to the dead-letter queue at once with the reason in headers, and acked.
-/// The rest of a batch is handled in one SQLite transaction, each message in a savepoint: if its
-/// `message_id` is already in the inbox table it is a duplicate and skipped; otherwise it is
-/// recorded there, the handler applies it and its outgoing messages go to the outbox. After the
-/// commit the deliveries are acked. A handler's transient failure sends a copy to the next delay
-/// queue (attempt count in `x-attempt`), which returns it to the inbox later; a permanent
-/// failure, or the last attempt's, parks it in the dead-letter queue. Copies are published with
-/// confirms before the original is acked, so a crash anywhere loses nothing (the broker
-/// redelivers, the inbox table drops what was already applied).
+/// `schema-version` header and the content type → undo a `gzip`/`deflate` content encoding →
+/// decode the body (a key given twice is refused). A message that fails any of these can never
+/// succeed: it is parked in the dead-letter queue at once with the reason in headers, and the
+/// handler may answer its sender (`MessageHandler.answers(to:)`).
+///
+/// A batch is handled in one SQLite transaction, each message in a savepoint. A message id
+/// already applied with the same body is a duplicate and skipped; with another body it is a
+/// conflict and parked. Otherwise the id and a digest of the body go into the inbox table, the
+/// handler applies it and its outgoing messages go to the outbox. After the commit the
+/// deliveries are acked. A handler's transient failure sends a copy to the next delay queue
+/// (attempt count in `x-attempt`), which returns it to the inbox later; a permanent failure, or
+/// the last attempt's, parks it.
+///
+/// Parking is recorded in the store (table `parked`) in the batch's transaction, before the
+/// copy is published; the record is marked once the broker confirms the copy. A redelivery or
+/// a replay of a parked message is then acked without a second copy (unless the copy was never
+/// confirmed), and only `delegation-ops failed retry` (header `x-retried-by`) processes it again.
+///
+/// When the store cannot commit at all (disk full, I/O error, read-only file), the pipeline
+/// pauses: it cancels its consumer, returns every delivery it holds to the inbox queue as a new
+/// copy (so the quorum queue's delivery limit is not used up), reports not ready, probes the
+/// store with backoff, and consumes again once a write commits.
+///
+/// Copies are published with confirms before the original is acked, so a crash anywhere loses
+/// nothing (the broker redelivers, the inbox table drops what was already applied).
 public final class MessagePipeline: Service {
     private let configuration: ServiceConfiguration
     private let store: ServiceStore
@@ -28,13 +43,15 @@ public final class MessagePipeline: Service {
     private let publishing: AMQPConnection
     private let doorbell: Doorbell
     private let metrics: ServiceMetrics
+    private let status: PipelineStatus
     private let logger: Logger
     private let consumes: Set<MessageType>
     private let commits = Mutex(0)
+    private let consumer = Mutex<AMQPConsumer?>(nil)
 
     public init(
         configuration: ServiceConfiguration, store: ServiceStore, handler: any MessageHandler, consuming: AMQPConnection,
-        publishing: AMQPConnection, doorbell: Doorbell, metrics: ServiceMetrics, logger: Logger
+        publishing: AMQPConnection, doorbell: Doorbell, metrics: ServiceMetrics, status: PipelineStatus = PipelineStatus(), logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
@@ -43,98 +60,155 @@ public final class MessagePipeline: Service {
         self.publishing = publishing
         self.doorbell = doorbell
         self.metrics = metrics
+        self.status = status
         self.logger = logger
         self.consumes = Set(handler.consumes)
     }
 
     public func run() async throws {
-        let consumer = try await consuming.consume(queue: configuration.names.inbox, prefetch: UInt16(configuration.prefetch))
-        logger.info("consuming", metadata: ["queue": "\(configuration.names.inbox)", "prefetch": "\(configuration.prefetch)"])
-        let buffer = DeliveryBuffer()
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await delivery in consumer { buffer.append(delivery) }
-                        buffer.finish(nil)
-                    } catch {
-                        buffer.finish(error)
-                    }
-                }
-                group.addTask {
-                    while let batch = await buffer.next(max: self.configuration.batchSize) {
-                        await self.process(batch)
-                    }
-                }
-                try await group.waitForAll()
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let consumer = try await consuming.consume(queue: configuration.names.inbox, prefetch: UInt16(configuration.prefetch))
+                self.consumer.withLock { $0 = consumer }
+                // A shutdown that came while subscribing found no consumer to cancel.
+                if Task.isShuttingDownGracefully { consumer.requestCancel() }
+                status.set(.consuming)
+                logger.info("consuming", metadata: ["queue": "\(configuration.names.inbox)", "prefetch": "\(configuration.prefetch)"])
+                guard let failure = try await consume(consumer) else { break }
+                status.set(.paused(failure.description))
+                metrics.paused(true)
+                await waitForStore(failure)
+                metrics.paused(false)
             }
         } onGracefulShutdown: {
             // Stop new deliveries; what was delivered is still processed and acked.
-            consumer.requestCancel()
+            self.consumer.withLock { $0 }?.requestCancel()
         }
-        if let error = buffer.error { throw error }
         logger.info("stopped consuming; in-flight messages finished", metadata: ["queue": "\(configuration.names.inbox)"])
+    }
+
+    /// Processes `consumer`'s deliveries until its sequence ends (nil), or until the store cannot
+    /// commit (the failure): then the consumer is cancelled and everything held is returned.
+    private func consume(_ consumer: AMQPConsumer) async throws -> StoreUnavailable? {
+        let buffer = DeliveryBuffer()
+        let failure = await withTaskGroup(of: StoreUnavailable?.self) { group in
+            group.addTask {
+                do {
+                    for try await delivery in consumer { buffer.append(delivery) }
+                    buffer.finish(nil)
+                } catch {
+                    buffer.finish(error)
+                }
+                return nil
+            }
+            group.addTask {
+                while let batch = await buffer.next(max: self.configuration.batchSize) {
+                    guard let failure = await self.process(batch) else { continue }
+                    consumer.requestCancel()
+                    var held = batch
+                    while let more = await buffer.next(max: .max) { held += more }
+                    await self.giveBack(held, because: failure)
+                    return failure
+                }
+                return nil
+            }
+            var failure: StoreUnavailable?
+            for await result in group where result != nil { failure = result }
+            return failure
+        }
+        if let failure { return failure }
+        if let error = buffer.error { throw error }
+        return nil
+    }
+
+    /// Probes the store with backoff until a write commits (or the service shuts down).
+    private func waitForStore(_ failure: StoreUnavailable) async {
+        logger.error("the store cannot commit; stopped consuming until it can", metadata: ["store": "\(store.path)", "reason": "\(failure)"])
+        var delay = 0.5
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let pause = delay
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(pause)) }
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            guard let reason = await store.probeWrite() else {
+                logger.notice("the store commits again; consuming again", metadata: ["store": "\(store.path)"])
+                return
+            }
+            status.set(.paused(reason))
+            delay = min(delay * 2, 30)
+            logger.warning("the store still cannot commit", metadata: ["reason": "\(reason)", "retry_in_s": "\(delay)"])
+        }
     }
 
     // MARK: One batch
 
-    private enum Verdict {
-        case handle(IncomingMessage)
-        case park(FailureKind, String)
+    /// A delivery the runtime could read, with what it needs to know about its body.
+    struct Candidate {
+        var message: IncomingMessage
+        /// SHA-256 of the (decoded) body.
+        var digest: String
+        /// Sent back by `delegation-ops failed retry`: processed even if parked before.
+        var retriedByOps: Bool
     }
 
-    private enum Outcome {
+    /// A delivery that can never be processed, found before the transaction.
+    struct Unprocessable {
+        var type: String
+        var kind: FailureKind
+        var reason: String
+        var messageID: String
+        var digest: String
+        var retriedByOps: Bool
+        var answers: [OutboundMessage]
+    }
+
+    enum Verdict {
+        case handle(Candidate)
+        case park(Unprocessable)
+    }
+
+    enum Outcome {
         case handled(emitted: Int)
         case duplicate
+        /// Parked before, its copy confirmed: acked without another copy.
+        case alreadyParked
         case retry(String)
-        case park(FailureKind, String)
+        /// To be copied to the dead-letter queue; the store has a record under this key.
+        case park(FailureKind, String, messageID: String, digest: String)
     }
 
-    func process(_ batch: [Delivery]) async {
+    /// Processes one batch; returns the store's failure if the batch could not be committed (its
+    /// deliveries are then untouched: the caller returns them).
+    func process(_ batch: [Delivery]) async -> StoreUnavailable? {
         let verdicts = batch.map(classify)
-        var outcomes = verdicts.map { verdict -> Outcome? in
-            if case .park(let kind, let reason) = verdict { return .park(kind, reason) }
-            return nil
-        }
-        let toHandle = verdicts.enumerated().compactMap { index, verdict -> (Int, IncomingMessage)? in
-            if case .handle(let message) = verdict { return (index, message) }
-            return nil
-        }
-        if !toHandle.isEmpty {
-            do {
-                let results = try await store.database.write { db in
-                    toHandle.map { index, message in (index, self.apply(message, in: db)) }
+        let outcomes: [Outcome]
+        do {
+            outcomes = try await store.database.write { db in
+                try verdicts.map { verdict in
+                    switch verdict {
+                    case .handle(let candidate): return try self.apply(candidate, in: db)
+                    case .park(let unprocessable): return try self.park(unprocessable, in: db)
+                    }
                 }
-                for (index, outcome) in results { outcomes[index] = outcome }
-                injectCrashIfConfigured()
-            } catch {
-                // The store itself failed (disk full, locked): give the deliveries back.
-                logger.error("store transaction failed; messages go back to the queue", metadata: ["error": "\(error)", "count": "\(toHandle.count)"])
-                try? await Task.sleep(for: .seconds(1))
-                for (index, _) in toHandle {
-                    batch[index].nack(requeue: true)
-                    metrics.consumed(typeName(batch[index]), outcome: "requeued")
-                }
-                for (index, _) in toHandle { outcomes[index] = nil }
-                await settleCopies(batch, outcomes)
-                return
             }
+            injectCrashIfConfigured()
+        } catch {
+            return error as? StoreUnavailable ?? StoreUnavailable(description: StoreUnavailable.describe(error))
         }
-        await settleCopies(batch, outcomes)
+        await settle(batch, outcomes)
+        return nil
     }
 
-    /// Publishes retry and dead-letter copies (with confirms), then acks every original whose
-    /// fate is sealed: handled, duplicate, or copied. A copy that fails is requeued instead.
-    private func settleCopies(_ batch: [Delivery], _ outcomes: [Outcome?]) async {
+    /// Publishes retry and dead-letter copies (with confirms), marks the parked ones copied, then
+    /// acks every original whose fate is sealed. A copy that fails is requeued instead.
+    private func settle(_ batch: [Delivery], _ outcomes: [Outcome]) async {
         var copies: [(index: Int, message: OutgoingMessage)] = []
         for (index, outcome) in outcomes.enumerated() {
-            guard let outcome else { continue }
             switch outcome {
             case .retry(let reason):
                 copies.append((index, retryCopy(of: batch[index], reason: reason)))
-            case .park(let kind, let reason):
+            case .park(let kind, let reason, _, _):
                 copies.append((index, deadLetterCopy(of: batch[index], kind: kind, reason: reason)))
-            case .handled, .duplicate:
+            case .handled, .duplicate, .alreadyParked:
                 break
             }
         }
@@ -143,13 +217,25 @@ public final class MessagePipeline: Service {
             let results = await publishing.publish(copies.map(\.message))
             for (copy, result) in zip(copies, results) { copyResults[copy.index] = result }
         }
+        let copiedParkings = outcomes.enumerated().compactMap { index, outcome -> (messageID: String, digest: String)? in
+            guard case .park(_, _, let messageID, let digest) = outcome, case .success? = copyResults[index] else { return nil }
+            return (messageID, digest)
+        }
+        if !copiedParkings.isEmpty {
+            do {
+                try await store.database.write { db in try Inbox.markCopied(copiedParkings, in: db) }
+            } catch {
+                // The copies are safe; only a redelivery of these ids would copy them again.
+                logger.warning("could not record parked copies as confirmed", metadata: ["error": "\(error)", "count": "\(copiedParkings.count)"])
+            }
+        }
         var emitted = 0
         for (index, outcome) in outcomes.enumerated() {
-            guard let outcome else { continue }
             let delivery = batch[index]
             let type = typeName(delivery)
+            let messageID = delivery.properties.messageID ?? "-"
             if case .failure(let error)? = copyResults[index] {
-                logger.error("could not copy a failed message; it goes back to the queue", metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "error": "\(error)"])
+                logger.error("could not copy a failed message; it goes back to the queue", metadata: ["message.id": "\(messageID)", "error": "\(error)"])
                 delivery.nack(requeue: true)
                 metrics.consumed(type, outcome: "requeued")
                 continue
@@ -161,51 +247,81 @@ public final class MessagePipeline: Service {
                 metrics.consumed(type, outcome: "handled")
             case .duplicate:
                 metrics.consumed(type, outcome: "duplicate")
-                logger.debug("duplicate skipped", metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "message.type": "\(type)"])
+                logger.debug("duplicate skipped", metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])
+            case .alreadyParked:
+                metrics.consumed(type, outcome: "already_parked")
+                logger.info(
+                    "parked before; not parked again (delegation-ops failed retry processes it again)",
+                    metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])
             case .retry(let reason):
                 metrics.consumed(type, outcome: "retried")
                 metrics.retried(type)
                 logger.warning("handler failed; will retry", metadata: [
-                    "message.id": "\(delivery.properties.messageID ?? "-")", "message.type": "\(type)",
-                    "attempt": "\(attempt(of: delivery))", "reason": "\(reason)",
+                    "message.id": "\(messageID)", "message.type": "\(type)", "attempt": "\(attempt(of: delivery))", "reason": "\(reason)",
                 ])
-            case .park(let kind, let reason):
+            case .park(let kind, let reason, _, _):
                 metrics.consumed(type, outcome: "dead_lettered")
                 metrics.deadLettered(type, reason: kind.rawValue)
                 logger.warning("message parked in the dead-letter queue", metadata: [
-                    "message.id": "\(delivery.properties.messageID ?? "-")", "message.type": "\(type)",
-                    "failure.kind": "\(kind.rawValue)", "reason": "\(reason)",
+                    "message.id": "\(messageID)", "message.type": "\(type)", "failure.kind": "\(kind.rawValue)", "reason": "\(reason)",
                 ])
             }
         }
-        if emitted > 0 { doorbell.ring() }
+        if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
     }
 
-    /// Inside the transaction: dedupe, record, handle, write the outbox, in a savepoint.
-    private func apply(_ message: IncomingMessage, in db: Database) -> Outcome {
+    /// Inside the transaction: skip what was parked or applied before, else record, handle and
+    /// write the outbox, in a savepoint.
+    private func apply(_ candidate: Candidate, in db: Database) throws -> Outcome {
+        let message = candidate.message
+        if !candidate.retriedByOps, let parked = try Inbox.parked(message.messageID, digest: candidate.digest, in: db) {
+            return parked.copied ? .alreadyParked : .park(parked.kind, parked.reason, messageID: message.messageID, digest: candidate.digest)
+        }
         var outcome = Outcome.duplicate
         let started = ContinuousClock.now
         do {
             try db.inSavepoint {
-                let seen = try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE message_id = ?", arguments: [message.messageID]) ?? false
-                if seen { return .commit }
-                try db.execute(
-                    sql: "INSERT INTO inbox (message_id, message_type, received_at) VALUES (?, ?, ?)",
-                    arguments: [message.messageID, message.type.rawValue, MessageCoding.format(Date())])
+                switch try Inbox.seen(message.messageID, digest: candidate.digest, in: db) {
+                case .duplicate:
+                    return .commit
+                case .conflict(let previous):
+                    let reason = "message id '\(message.messageID)' was applied before with another body (sha256 \(previous.prefix(12))…, this one \(candidate.digest.prefix(12))…); this copy was not applied: publish a changed message with a new message id"
+                    outcome = .park(.conflictingDuplicate, reason, messageID: message.messageID, digest: candidate.digest)
+                    return .commit
+                case .new:
+                    break
+                }
+                try Inbox.record(message, digest: candidate.digest, in: db)
                 let outgoing = try handler.handle(message, in: db)
                 try Outbox.append(outgoing, causedBy: message.messageID, service: configuration.kind, in: db)
                 outcome = .handled(emitted: outgoing.count)
                 return .commit
             }
+        } catch let error as DatabaseError {
+            if let unavailable = StoreUnavailable.classify(error) { throw unavailable }
+            outcome = retryOrGiveUp(message, candidate.digest, "\(error)")
         } catch HandlerFailure.permanent(let reason) {
-            outcome = .park(.permanent, reason)
+            outcome = .park(.permanent, reason, messageID: message.messageID, digest: candidate.digest)
         } catch HandlerFailure.transient(let reason) {
-            outcome = retryOrGiveUp(message, reason)
+            outcome = retryOrGiveUp(message, candidate.digest, reason)
         } catch {
-            outcome = retryOrGiveUp(message, "\(error)")
+            outcome = retryOrGiveUp(message, candidate.digest, "\(error)")
         }
         metrics.handlerDuration(message.type.rawValue, ContinuousClock.now - started)
+        if case .park(let kind, let reason, let messageID, let digest) = outcome {
+            try Inbox.recordParking(messageID, digest: digest, type: message.type.rawValue, kind: kind, reason: reason, at: Date(), in: db)
+        }
         return outcome
+    }
+
+    /// Inside the transaction: records an unprocessable message as parked, with its answers.
+    private func park(_ message: Unprocessable, in db: Database) throws -> Outcome {
+        if !message.retriedByOps, let parked = try Inbox.parked(message.messageID, digest: message.digest, in: db), parked.copied {
+            return .alreadyParked
+        }
+        try Inbox.recordParking(message.messageID, digest: message.digest, type: message.type, kind: message.kind, reason: message.reason, at: Date(), in: db)
+        try Outbox.append(message.answers, causedBy: message.messageID, service: configuration.kind, in: db)
+        return .park(message.kind, message.reason, messageID: message.messageID, digest: message.digest)
     }
 
     /// Fault injection for tests: die between commit and ack, as a power cut would.
@@ -221,9 +337,9 @@ public final class MessagePipeline: Service {
         }
     }
 
-    private func retryOrGiveUp(_ message: IncomingMessage, _ reason: String) -> Outcome {
+    private func retryOrGiveUp(_ message: IncomingMessage, _ digest: String, _ reason: String) -> Outcome {
         guard message.attempt <= configuration.retryDelays.count else {
-            return .park(.retriesExhausted, "gave up after \(message.attempt) attempts; last failure: \(reason)")
+            return .park(.retriesExhausted, "gave up after \(message.attempt) attempts; last failure: \(reason)", messageID: message.messageID, digest: digest)
         }
         return .retry(reason)
     }
@@ -238,69 +354,150 @@ public final class MessagePipeline: Service {
         Int(delivery.headers[FailureHeader.retryAttempt]?.intValue ?? 1)
     }
 
+    /// When the service first received `delivery`: its `x-received-at` if it came back through
+    /// the default exchange (a retry, a return, the ops tool), else now.
+    private func receivedAt(_ delivery: Delivery) -> Date {
+        guard delivery.envelope.exchange.isEmpty, let stamped = delivery.headers[FailureHeader.receivedAt]?.dateValue else { return Date() }
+        return stamped
+    }
+
     private func classify(_ delivery: Delivery) -> Verdict {
         let name = typeName(delivery)
+        let retriedByOps = delivery.headers[FailureHeader.retriedBy] != nil
+        func unprocessable(_ kind: FailureKind, _ reason: String, body: Data = delivery.body, answers: [OutboundMessage] = []) -> Verdict {
+            let messageID = Self.messageID(of: delivery, type: name, body: body)
+            return .park(Unprocessable(
+                type: name, kind: kind, reason: reason, messageID: messageID, digest: Self.digest(body), retriedByOps: retriedByOps, answers: answers))
+        }
         guard let type = MessageType(rawValue: name), consumes.contains(type) else {
-            return .park(.unexpectedType, "'\(name)' is not a message type \(configuration.serviceName) consumes (\(handler.consumes.map(\.rawValue).joined(separator: ", ")))")
+            return unprocessable(
+                .unexpectedType,
+                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(handler.consumes.map(\.rawValue).joined(separator: ", ")))")
         }
         let version = delivery.headers[FailureHeader.schemaVersion]
         let versionText = version?.stringValue ?? version?.intValue.map(String.init)
         if let problem = SchemaVersion.problem(with: versionText) {
-            return .park(.unsupportedVersion, problem)
+            return unprocessable(.unsupportedVersion, problem)
         }
         if let contentType = delivery.properties.contentType, !contentType.lowercased().hasPrefix("application/json") {
-            return .park(.invalidBody, "content type '\(contentType)' is not application/json")
+            return unprocessable(.invalidBody, "content type '\(contentType)' is not application/json")
         }
+        let body: Data
+        do {
+            body = try ContentEncoding.decode(delivery.body, encoding: delivery.properties.contentEncoding)
+        } catch {
+            return unprocessable(.invalidBody, error.description)
+        }
+        let messageID = Self.messageID(of: delivery, type: name, body: body)
+        let received = receivedAt(delivery)
         let payload: any MessagePayload
         do {
-            payload = try Self.decode(type.payloadType, delivery.body)
+            payload = try Self.decode(type.payloadType, body)
         } catch {
-            return .park(.invalidBody, "the body is not a valid \(type.rawValue): \(error)")
+            let unreadable = UnreadableMessage(
+                type: type, body: body, problem: error, messageID: messageID, correlationID: delivery.properties.correlationID, receivedAt: received)
+            return unprocessable(.invalidBody, "the body is not a valid \(type.rawValue): \(error)", body: body, answers: handler.answers(to: unreadable))
         }
-        let messageID = delivery.properties.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? Self.derivedMessageID(type: type, body: delivery.body)
-        return .handle(IncomingMessage(
-            type: type, payload: payload, messageID: messageID, correlationID: delivery.properties.correlationID,
-            timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery)))
+        return .handle(Candidate(
+            message: IncomingMessage(
+                type: type, payload: payload, messageID: messageID, correlationID: delivery.properties.correlationID,
+                timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery), receivedAt: received),
+            digest: Self.digest(body), retriedByOps: retriedByOps))
     }
 
-    private static func decode<T: MessagePayload>(_ type: T.Type, _ body: Data) throws -> any MessagePayload {
+    private static func decode<T: MessagePayload>(_ type: T.Type, _ body: Data) throws(MessageDecodingError) -> any MessagePayload {
         try MessageCoding.decode(type, from: body)
     }
 
+    private static func messageID(of delivery: Delivery, type: String, body: Data) -> String {
+        delivery.properties.messageID.flatMap { $0.isEmpty ? nil : $0 } ?? derivedMessageID(type: type, body: body)
+    }
+
     /// For messages published without a `message_id`: the same body twice is the same message.
-    static func derivedMessageID(type: MessageType, body: Data) -> String {
-        let digest = SHA256.hash(data: Data(type.rawValue.utf8) + body)
-        return "sha256:" + digest.hexString
+    static func derivedMessageID(type: String, body: Data) -> String {
+        "sha256:" + SHA256.hash(data: Data(type.utf8) + body).hexString
+    }
+
+    static func digest(_ body: Data) -> String {
+        SHA256.hash(data: body).hexString
     }
 
     // MARK: Copies
 
-    private func retryCopy(of delivery: Delivery, reason: String) -> OutgoingMessage {
-        let attempt = attempt(of: delivery)
+    /// The headers every copy keeps: where it was first published, when it was first received;
+    /// the quorum queue's delivery count is the queue's own and is dropped.
+    private func copyProperties(of delivery: Delivery) -> MessageProperties {
         var properties = delivery.properties
         properties.type = properties.type ?? typeName(delivery)
         properties.deliveryMode = .persistent
-        properties.headers[FailureHeader.retryAttempt] = .int64(Int64(attempt + 1))
-        properties.headers[FailureHeader.reason] = .string(reason)
         properties.headers[FailureHeader.originalExchange] = properties.headers[FailureHeader.originalExchange] ?? .string(delivery.envelope.exchange)
         properties.headers[FailureHeader.originalRoutingKey] = properties.headers[FailureHeader.originalRoutingKey] ?? .string(delivery.routingKey)
+        properties.headers[FailureHeader.receivedAt] = .timestamp(receivedAt(delivery))
         properties.headers["x-delivery-count"] = nil
-        return OutgoingMessage(body: delivery.body, exchange: "", routingKey: configuration.names.retryQueue(attempt), properties: properties, mandatory: true)
+        return properties
+    }
+
+    private func retryCopy(of delivery: Delivery, reason: String) -> OutgoingMessage {
+        var properties = copyProperties(of: delivery)
+        properties.headers[FailureHeader.retryAttempt] = .int64(Int64(attempt(of: delivery) + 1))
+        properties.headers[FailureHeader.reason] = .string(reason)
+        return OutgoingMessage(
+            body: delivery.body, exchange: "", routingKey: configuration.names.retryQueue(attempt(of: delivery)), properties: properties, mandatory: true)
     }
 
     private func deadLetterCopy(of delivery: Delivery, kind: FailureKind, reason: String) -> OutgoingMessage {
-        var properties = delivery.properties
-        properties.deliveryMode = .persistent
+        var properties = copyProperties(of: delivery)
         properties.headers[FailureHeader.service] = .string(configuration.serviceName)
         properties.headers[FailureHeader.kind] = .string(kind.rawValue)
         properties.headers[FailureHeader.reason] = .string(reason)
         properties.headers[FailureHeader.attempt] = .int64(Int64(attempt(of: delivery)))
         properties.headers[FailureHeader.time] = .timestamp(Date())
-        properties.headers[FailureHeader.originalExchange] = properties.headers[FailureHeader.originalExchange] ?? .string(delivery.envelope.exchange)
-        properties.headers[FailureHeader.originalRoutingKey] = properties.headers[FailureHeader.originalRoutingKey] ?? .string(delivery.routingKey)
-        properties.headers["x-delivery-count"] = nil
-        return OutgoingMessage(body: delivery.body, exchange: configuration.names.deadLetterExchange, routingKey: typeName(delivery), properties: properties, mandatory: true)
+        return OutgoingMessage(
+            body: delivery.body, exchange: configuration.names.deadLetterExchange, routingKey: typeName(delivery), properties: properties, mandatory: true)
     }
+
+    /// Returns deliveries to the inbox queue as new copies (confirmed, then the originals acked),
+    /// so that a pause does not count against the quorum queue's delivery limit. A copy the
+    /// broker does not confirm is requeued the ordinary way.
+    private func giveBack(_ deliveries: [Delivery], because failure: StoreUnavailable) async {
+        guard !deliveries.isEmpty else { return }
+        let copies = deliveries.map { delivery in
+            OutgoingMessage(body: delivery.body, exchange: "", routingKey: configuration.names.inbox, properties: copyProperties(of: delivery), mandatory: true)
+        }
+        let results = await publishing.publish(copies)
+        var returned = 0
+        for (delivery, result) in zip(deliveries, results) {
+            switch result {
+            case .success:
+                delivery.ack()
+                returned += 1
+                metrics.consumed(typeName(delivery), outcome: "returned")
+            case .failure(let error):
+                logger.error("could not return a message to the inbox; requeued", metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "error": "\(error)"])
+                delivery.nack(requeue: true)
+                metrics.consumed(typeName(delivery), outcome: "requeued")
+            }
+        }
+        logger.warning("the store cannot commit; messages returned to the inbox", metadata: ["count": "\(returned)", "reason": "\(failure)"])
+    }
+}
+
+/// What the pipeline is doing, for readiness: consuming, or paused because the store cannot
+/// commit.
+public final class PipelineStatus: Sendable {
+    public enum State: Sendable, Equatable {
+        case starting
+        case consuming
+        case paused(String)
+    }
+
+    private let state = Mutex(State.starting)
+
+    public init() {}
+
+    public var current: State { state.withLock { $0 } }
+
+    func set(_ new: State) { state.withLock { $0 = new } }
 }
 
 /// Deliveries taken off the consumer, handed to the pipeline in batches of what is available.

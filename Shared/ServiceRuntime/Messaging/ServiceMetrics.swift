@@ -3,20 +3,24 @@ import Prometheus
 /// The service's Prometheus metrics, served at `/metrics`.
 ///
 /// - `messages_consumed_total{service,type,outcome}`: outcome `handled`, `duplicate`, `retried`,
-///   `dead_lettered`, `requeued`
+///   `dead_lettered`, `already_parked`, `requeued`, `returned` (given back while the store cannot
+///   commit)
 /// - `messages_published_total{service,type}`: outbox messages confirmed by the broker
 /// - `messages_retried_total{service,type}`, `messages_dead_lettered_total{service,type,reason}`
 /// - `handler_duration_seconds{service,type}`: time in the handler, per message
 /// - `outbox_backlog{service}`: rows waiting to be published
+/// - `pipeline_paused{service}`: 1 while consuming is paused because the store cannot commit
 public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let service: String
     private let backlog: Gauge
+    private let pausedGauge: Gauge
 
     public init(service: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.service = service
         backlog = registry.makeGauge(name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
+        pausedGauge = registry.makeGauge(name: "pipeline_paused", labels: [("service", service)], help: "1 while consuming is paused: the store cannot commit")
     }
 
     public func consumed(_ type: String, outcome: String) {
@@ -44,6 +48,8 @@ public final class ServiceMetrics: Sendable {
     }
 
     public func outboxBacklog(_ rows: Int) { backlog.set(Double(rows)) }
+
+    public func paused(_ paused: Bool) { pausedGauge.set(paused ? 1.0 : 0.0) }
 
     /// The exposition text.
     public func render() -> String {

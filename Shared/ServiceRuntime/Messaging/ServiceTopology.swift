@@ -3,14 +3,36 @@ import Messages
 
 /// The broker objects the system and each service need, declared idempotently at start-up.
 public enum ServiceTopology {
-    /// The domain exchange (topic, routing key = message type) and the archive stream bound to
-    /// every routing key, kept for `maxAge` (`30D`), from which ops replay.
-    public static func domain(exchange: String, archiveMaxAge: String) -> Topology {
-        let archive = ServiceNames(service: "", exchange: exchange).archive
+    /// The domain exchange (topic, routing key = message type), the archive stream bound to
+    /// every routing key, kept for `maxAge` (`30D`), from which ops replay, and the check for
+    /// unknown types.
+    ///
+    /// The archive takes every message, so a message of a type no service consumes is routed and
+    /// confirmed, and `mandatory` cannot catch it. The check makes it visible: every message also
+    /// goes to `<exchange>.type-check` (internal), which sends the contract's types on to
+    /// `<exchange>.known-types` (bound to nothing) and everything else to its alternate exchange,
+    /// `<exchange>.unrouted`, whose queue `<exchange>.unrouted.messages` keeps the latest
+    /// `unroutedLimit` such messages for `delegation-ops status` and `failed list`.
+    public static func domain(exchange: String, archiveMaxAge: String, unroutedLimit: Int64 = 10_000) -> Topology {
+        let names = ServiceNames(service: "", exchange: exchange)
         return Topology(
-            exchanges: [.topic(exchange)],
-            queues: [.stream(archive, maxAge: archiveMaxAge)],
-            bindings: [Binding(queue: archive, exchange: exchange, routingKey: "#")])
+            exchanges: [
+                .topic(exchange),
+                ExchangeDeclaration(name: names.unroutedExchange, type: "fanout", internal: true),
+                ExchangeDeclaration(name: names.knownTypes, type: "fanout", internal: true),
+                ExchangeDeclaration(
+                    name: names.typeCheck, type: "topic", internal: true, arguments: ["alternate-exchange": .string(names.unroutedExchange)]),
+            ],
+            queues: [
+                .stream(names.archive, maxAge: archiveMaxAge),
+                QueueDeclaration(name: names.unroutedQueue, kind: .quorum, maxLength: unroutedLimit, overflow: "drop-head"),
+            ],
+            bindings: [
+                Binding(queue: names.archive, exchange: exchange, routingKey: "#"),
+                Binding(queue: names.unroutedQueue, exchange: names.unroutedExchange, routingKey: ""),
+            ],
+            exchangeBindings: [ExchangeBinding(destination: names.typeCheck, source: exchange, routingKey: "#")]
+                + MessageType.allCases.map { ExchangeBinding(destination: names.knownTypes, source: names.typeCheck, routingKey: $0.rawValue) })
     }
 
     /// A service's own queues:

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Messages
 
 /// A service's own SQLite file: WAL (one writer, concurrent readers), migrations, and the
 /// runtime's inbox and outbox tables next to the service's.
@@ -47,20 +48,71 @@ public final class ServiceStore: Sendable {
                 CREATE INDEX outbox_pending ON outbox(sequence) WHERE published_at IS NULL;
                 """)
         }
+        // A digest of each applied body (a reused message id is noticed), the messages parked
+        // (a redelivery or replay is not parked twice), and a row the readiness probe rewrites.
+        migrator.registerMigration("runtime-2") { db in
+            try db.execute(sql: """
+                ALTER TABLE inbox ADD COLUMN body_digest TEXT;
+                CREATE TABLE parked (
+                    message_id TEXT NOT NULL,
+                    body_digest TEXT NOT NULL,
+                    message_type TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    parked_at TEXT NOT NULL,
+                    copied INTEGER NOT NULL CHECK (copied IN (0, 1)),
+                    PRIMARY KEY (message_id, body_digest)
+                );
+                CREATE TABLE store_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    written_at TEXT NOT NULL
+                );
+                """)
+        }
     }
 
-    /// Whether a write transaction can be taken now (for readiness).
-    public func isWritable() async -> Bool {
+    /// Whether the store file takes a committed write now: nil if it does, else why not. Writes
+    /// one row of the store itself (a temporary table would not touch its disk).
+    public func probeWrite() async -> String? {
         do {
-            try await database.write { db in try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS health_probe(x); DELETE FROM health_probe") }
-            return true
+            try await database.write { db in
+                try db.execute(
+                    sql: "INSERT INTO store_probe (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                    arguments: [MessageCoding.formatSortable(Date())])
+            }
+            return nil
         } catch {
-            return false
+            return StoreUnavailable.describe(error)
         }
     }
 
     /// Messages written to the outbox and not yet confirmed by the broker.
     public func outboxBacklog() async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") ?? 0 }
+    }
+}
+
+/// The store cannot commit at all (disk full, I/O error, a read-only or locked file): no
+/// message can be applied until that changes, so the pipeline pauses instead of retrying or
+/// parking messages that are not at fault.
+public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    /// Whether `error` is one of SQLite's "the file cannot take this write" results, rather than
+    /// something about the data (a constraint, a bad row).
+    public static func classify(_ error: any Error) -> StoreUnavailable? {
+        guard let error = error as? DatabaseError else { return nil }
+        let unavailable: [ResultCode] = [
+            .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_NOMEM,
+            .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_PROTOCOL,
+        ]
+        guard unavailable.contains(error.resultCode.primaryResultCode) else { return nil }
+        return StoreUnavailable(description: describe(error))
+    }
+
+    /// A short reason for logs and readiness: SQLite's own words for the result code.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DatabaseError else { return "\(error)" }
+        return "\(error.resultCode) (\(error.message ?? "no message"))"
     }
 }

@@ -186,6 +186,7 @@ func run(_ options: Options) async throws {
         service: service, smtp: SMTPConfiguration(port: sink.port, timeout: 10), digestWindow: 0, quietHours: nil, concurrency: options.concurrency)
     let host = try await NotificationsService.makeHost(configuration, logger: logger, connectPatience: 10)
     let running = Task { try await host.run(signals: []) }
+    try await host.waitUntilStarted()
 
     let publisher = try await AMQPConnection.connect(amqp, logger: logger)
     let messages = try (0..<options.count).map { try OutgoingMessage.domain(accepted($0), exchange: exchange, appID: "notifications-bench") }
