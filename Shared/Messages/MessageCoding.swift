@@ -72,7 +72,12 @@ public enum MessageCoding {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
+    /// Reads an RFC 3339 date-time; one without an offset (`Z` or `±hh:mm`) is not a time at all,
+    /// since it could be in any zone.
     public static func parse(_ text: String) -> Date? {
+        guard let time = text.firstIndex(where: { $0 == "T" || $0 == "t" }) else { return nil }
+        let clock = text[text.index(after: time)...]
+        guard clock.hasSuffix("Z") || clock.hasSuffix("z") || clock.contains("+") || clock.contains("-") else { return nil }
         if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
         return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }

@@ -158,8 +158,12 @@ public struct ValidationIssue: Sendable, Codable, Hashable {
     }
 }
 
-/// `registration.rejected`: the submission was not accepted; every reason at once. Sent with
-/// the submission's `correlation_id`.
+/// `registration.rejected`: a request was not carried out; every reason at once. Sent with the
+/// request's `correlation_id` (its `message_id` when it had none).
+///
+/// Usually the request is a submission that was not accepted. `request` says when it was a
+/// cancellation (for a reference that never arrived). When an amendment is refused, `standing`
+/// says that the registration stands as it was, at that revision and status.
 public struct RegistrationRejected: MessagePayload {
     public static let messageType = MessageType.registrationRejected
 
@@ -170,14 +174,41 @@ public struct RegistrationRejected: MessagePayload {
     /// Where to answer the people concerned, if the submission named a valid contact.
     public var leadContact: Contact?
     public var rejectedAt: Date
+    /// The type of the request refused; absent means `registration.submitted`.
+    public var request: MessageType?
+    /// The registration the request was about, when it exists.
+    public var registrationID: String?
+    /// When an amendment was refused: what still stands.
+    public var standing: Standing?
 
-    public init(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], leadContact: Contact? = nil, rejectedAt: Date) {
+    /// The registration as it stands after a refused amendment.
+    public struct Standing: Sendable, Codable, Hashable {
+        public enum Status: String, Sendable, Codable, Hashable {
+            case accepted, waitlisted
+        }
+
+        public var revision: Int
+        public var status: Status
+
+        public init(revision: Int, status: Status) {
+            self.revision = revision
+            self.status = status
+        }
+    }
+
+    public init(
+        eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], leadContact: Contact? = nil, rejectedAt: Date,
+        request: MessageType? = nil, registrationID: String? = nil, standing: Standing? = nil
+    ) {
         self.eventID = eventID
         self.reference = reference
         self.revision = revision
         self.issues = issues
         self.leadContact = leadContact
         self.rejectedAt = rejectedAt
+        self.request = request
+        self.registrationID = registrationID
+        self.standing = standing
     }
 }
 

@@ -34,7 +34,8 @@ enum Fixtures {
             return RegistrationRejected(
                 eventID: eventID, reference: "fixture-0001", revision: 1,
                 issues: [ValidationIssue(path: "delegates[0].email", code: "invalid_format", message: "Not an e-mail address.")],
-                leadContact: fullContact, rejectedAt: time("2026-01-06T09:03:44+07:00")
+                leadContact: fullContact, rejectedAt: time("2026-01-06T09:03:44+07:00"), request: .registrationSubmitted,
+                registrationID: "reg-fixture", standing: .init(revision: 1, status: .accepted)
             )
         case .registrationCancelled:
             return RegistrationCancelled(

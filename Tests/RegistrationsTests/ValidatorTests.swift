@@ -282,11 +282,15 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         #expect(late.first?.message.contains("danang-2026-01") == true)
         #expect(late.first?.message.contains("closed") == true)
 
-        // With submittedAt, the submission counts from when it was made, however late it is processed.
+        // The time the service received it counts, not the sender's submittedAt: a backdated
+        // submission does not pass a closed deadline, nor does a post-dated one fail an open one.
         submission.submittedAt = Samples.danang(day: 10, 16)
-        #expect(Self.validator(today: Samples.danang(day: 20, 9)).issues(in: submission, programme: programme) == [])
+        #expect(
+            Self.validator().issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 20, 9)).map(\.code) == ["registration_closed"])
         submission.submittedAt = Samples.danang(day: 10, 17, 1)
-        #expect(Self.validator(today: Samples.danang(day: 9, 9)).issues(in: submission, programme: programme).map(\.code) == ["registration_closed"])
+        #expect(Self.validator(today: Samples.danang(day: 20, 9)).issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 9, 9)) == [])
+        let received = Self.validator().issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 10, 17, 1))
+        #expect(received.first?.message.contains("received at") == true)
     }
 
     @Test func deadlineIsNotCheckedWithoutAProgramme() {

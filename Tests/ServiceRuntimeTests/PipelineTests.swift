@@ -19,7 +19,9 @@ struct ScriptedHandler: MessageHandler {
 
     static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("scripted-1") { db in
-            try db.execute(sql: "CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL)")
+            try db.execute(sql: """
+                CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL, received_at REAL NOT NULL)
+                """)
         }
     }
 
@@ -30,7 +32,9 @@ struct ScriptedHandler: MessageHandler {
         if submission.reference.hasPrefix("transient-"), let failures = Int(submission.reference.dropFirst("transient-".count)), message.attempt <= failures {
             throw HandlerFailure.transient("attempt \(message.attempt) fails on purpose")
         }
-        try db.execute(sql: "INSERT INTO applied (message_id, reference, attempt) VALUES (?, ?, ?)", arguments: [message.messageID, submission.reference, message.attempt])
+        try db.execute(
+            sql: "INSERT INTO applied (message_id, reference, attempt, received_at) VALUES (?, ?, ?, ?)",
+            arguments: [message.messageID, submission.reference, message.attempt, message.receivedAt.timeIntervalSince1970])
         return [try OutboundMessage(
             RegistrationRejected(eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: [], rejectedAt: Date()),
             correlationID: message.correlationID)]
@@ -147,6 +151,9 @@ struct ScriptedHandler: MessageHandler {
             let elapsed = Date().timeIntervalSince(started)
             #expect(try await Self.applied(host).first?.attempt == 3)
             #expect(elapsed >= 0.3 + 0.6, "waited for both delay queues (took \(elapsed) s)")
+            // The third attempt still knows when the message first came in.
+            let received = try await host.store.database.read { db in try Double.fetchOne(db, sql: "SELECT received_at FROM applied") } ?? 0
+            #expect(received >= started.timeIntervalSince1970 - 1 && received < started.timeIntervalSince1970 + 0.3, "received \(received - started.timeIntervalSince1970) s after publishing")
             let metrics = host.metrics.render()
             #expect(metrics.contains("messages_retried_total{service=\"\(bed.serviceName)\",type=\"registration.submitted\"} 2"))
         }

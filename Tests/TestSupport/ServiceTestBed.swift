@@ -117,8 +117,11 @@ public final class ServiceTestBed: Sendable {
         observer.stop()
         var queues = [names.inbox, names.deadLetterQueue, names.archive, observerQueue]
         queues += (1...max(1, retryQueues)).map(names.retryQueue)
+        queues.append(names.unroutedQueue)
         for queue in queues { _ = try? await connection.delete(queue: queue) }
-        _ = try? await connection.delete(exchange: names.deadLetterExchange)
+        for other in [names.deadLetterExchange, names.typeCheck, names.knownTypes, names.unroutedExchange] {
+            _ = try? await connection.delete(exchange: other)
+        }
         _ = try? await connection.delete(exchange: exchange)
         await connection.close()
         try? FileManager.default.removeItem(at: directory)

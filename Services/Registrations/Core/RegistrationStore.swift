@@ -71,6 +71,22 @@ public enum RegistrationStore {
         migrator.registerMigration("registrations-2") { db in
             try db.execute(sql: "ALTER TABLE registrations ADD COLUMN submitted_at TEXT")
         }
+        // Cancellations that arrived before their submission, waiting for it.
+        migrator.registerMigration("registrations-3") { db in
+            try db.execute(sql: """
+                CREATE TABLE pending_cancellations (
+                    event_id TEXT NOT NULL,
+                    reference TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    correlation_id TEXT NOT NULL,
+                    reason TEXT,
+                    received_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    PRIMARY KEY (event_id, reference)
+                );
+                CREATE INDEX pending_cancellations_expiry ON pending_cancellations(expires_at);
+                """)
+        }
     }
 
     // MARK: Events
@@ -98,6 +114,69 @@ public enum RegistrationStore {
                 event.eventID, event.version, event.capacity.organisations, event.capacity.delegates,
                 event.registrationDeadline.map(MessageCoding.format), event.siteVisitIDs.sorted().joined(separator: ","),
             ])
+    }
+
+    // MARK: Cancellations waiting for their submission
+
+    /// A `registration.cancel-requested` for a reference not (yet) known.
+    public struct PendingCancellation: Sendable, Equatable {
+        public var eventID: String
+        public var reference: String
+        /// The request's message id and the id its answer carries.
+        public var messageID: String
+        public var correlationID: String
+        public var reason: String?
+        public var receivedAt: Date
+        /// When it is answered with `unknown_reference` if no submission came.
+        public var expiresAt: Date
+    }
+
+    /// Keeps the first request for a reference (a later one changes nothing: one cancellation
+    /// is enough).
+    public static func savePending(_ cancellation: PendingCancellation, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO pending_cancellations (event_id, reference, message_id, correlation_id, reason, received_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                cancellation.eventID, cancellation.reference, cancellation.messageID, cancellation.correlationID, cancellation.reason,
+                MessageCoding.formatSortable(cancellation.receivedAt), MessageCoding.formatSortable(cancellation.expiresAt),
+            ])
+    }
+
+    public static func pendingCancellation(eventID: String, reference: String, in db: Database) throws -> PendingCancellation? {
+        try Row.fetchOne(db, sql: "SELECT * FROM pending_cancellations WHERE event_id = ? AND reference = ?", arguments: [eventID, reference])
+            .map(pendingCancellation)
+    }
+
+    /// Those whose wait ended by `now`, oldest first.
+    public static func expiredCancellations(now: Date, in db: Database) throws -> [PendingCancellation] {
+        try Row.fetchAll(db, sql: "SELECT * FROM pending_cancellations WHERE expires_at <= ? ORDER BY expires_at", arguments: [MessageCoding.formatSortable(now)])
+            .map(pendingCancellation)
+    }
+
+    /// When the next one expires, if any waits.
+    public static func nextCancellationExpiry(in db: Database) throws -> Date? {
+        guard let text = try String.fetchOne(db, sql: "SELECT MIN(expires_at) FROM pending_cancellations") else { return nil }
+        return try date(text, column: "pending_cancellations.expires_at")
+    }
+
+    public static func removePending(eventID: String, reference: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM pending_cancellations WHERE event_id = ? AND reference = ?", arguments: [eventID, reference])
+    }
+
+    private static func pendingCancellation(_ row: Row) throws -> PendingCancellation {
+        PendingCancellation(
+            eventID: row["event_id"], reference: row["reference"], messageID: row["message_id"], correlationID: row["correlation_id"],
+            reason: row["reason"], receivedAt: try date(row["received_at"], column: "received_at"),
+            expiresAt: try date(row["expires_at"], column: "expires_at"))
+    }
+
+    /// A stored time; a value that does not read is an error naming it, never a default.
+    private static func date(_ text: String, column: String) throws -> Date {
+        guard let date = MessageCoding.parse(text) else { throw DatabaseError(message: "\(column) holds '\(text)', which is not a time") }
+        return date
     }
 
     // MARK: Registrations

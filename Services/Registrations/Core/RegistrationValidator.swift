@@ -11,7 +11,9 @@ public struct RegistrationValidator: Sendable {
 
     public init() {}
 
-    public func issues(in submission: RegistrationSubmitted, programme: EventProgramme?) -> [ValidationIssue] {
+    /// Every issue with `submission`. `receivedAt` is when the service first received it (the
+    /// deadline is judged on that, never on the sender's `submittedAt`); nil means now.
+    public func issues(in submission: RegistrationSubmitted, programme: EventProgramme?, receivedAt: Date? = nil) -> [ValidationIssue] {
         var issues = IssueList()
         identifier(submission.eventID, path: "eventID", max: 64, into: &issues)
         if submission.reference.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -77,9 +79,13 @@ public struct RegistrationValidator: Sendable {
         if !submission.consent.dataProcessing {
             issues.add("consent.dataProcessing", "consent_required", "the delegation must consent to the processing of its data for the event")
         }
-        // A submission counts from when it was made (its `submittedAt`), not when it is processed.
-        if let programme, let deadline = programme.registrationDeadline, (submission.submittedAt ?? today()) > deadline {
-            issues.add("eventID", "registration_closed", "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline))")
+        // Judged on when the system received the submission: `submittedAt` is the sender's claim
+        // and could be backdated.
+        let received = receivedAt ?? today()
+        if let programme, let deadline = programme.registrationDeadline, received > deadline {
+            issues.add(
+                "eventID", "registration_closed",
+                "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline)); this submission was received at \(MessageCoding.format(received))")
         }
         return issues.items
     }

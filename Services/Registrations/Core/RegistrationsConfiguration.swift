@@ -7,17 +7,20 @@ import ServiceRuntime
 /// |---|---|---|
 /// | `REGISTRATIONS_IDENTITY_KEYS` | (required) | `id:base64key[,id:base64key…]`, AES-256 keys for identity documents, current first |
 /// | `REGISTRATIONS_MAX_DELEGATES` | 50 | delegates per delegation |
+/// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission before it is answered with `unknown_reference` |
 public struct RegistrationsConfiguration: Sendable {
     public var service: ServiceConfiguration
     public var vault: IdentityVault
     public var maxDelegates: Int
+    public var cancellationWait: Double
 
     public static let defaultHTTPPort = SystemServices.registrations.defaultHTTPPort
 
-    public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50) {
+    public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900) {
         self.service = service
         self.vault = vault
         self.maxDelegates = maxDelegates
+        self.cancellationWait = cancellationWait
     }
 
     /// Reads the environment; throws one error listing every invalid setting.
@@ -25,6 +28,7 @@ public struct RegistrationsConfiguration: Sendable {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(service: "registrations", defaultHTTPPort: defaultHTTPPort, from: &reader)
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
+        let cancellationWait = reader.seconds("REGISTRATIONS_CANCEL_WAIT", default: 900, in: 0...604_800)
         var vault: IdentityVault?
         if let spec = reader.optionalString("REGISTRATIONS_IDENTITY_KEYS") {
             do { vault = try IdentityVault(spec: spec) } catch { reader.problem("REGISTRATIONS_IDENTITY_KEYS: \(error)") }
@@ -33,6 +37,6 @@ public struct RegistrationsConfiguration: Sendable {
         }
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
-        return RegistrationsConfiguration(service: service, vault: vault, maxDelegates: maxDelegates)
+        return RegistrationsConfiguration(service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait)
     }
 }

@@ -10,18 +10,28 @@ import ServiceRuntime
 ///   lower or equal one is ignored; a new delegation is accepted if the event has room for one
 ///   more organisation and its delegates and nobody waits ahead of it, else waitlisted.
 /// - `registration.cancel-requested`: frees the places and promotes from the waiting list in
-///   arrival order (strictly: the head must fit before anyone behind it moves up).
+///   arrival order (strictly: the head must fit before anyone behind it moves up). A request for
+///   a reference not known yet waits up to `cancellationWait` for its submission (which is then
+///   cancelled as soon as it is placed); if none comes, the request is answered with
+///   `registration.rejected`, code `unknown_reference` (`expireCancellations`).
 /// - `programme.published`: the event's capacity and deadline; more room promotes.
+///
+/// Every answer carries the `correlation_id` of the request it answers.
 public struct RegistrationsHandler: MessageHandler {
     public let consumes = SystemServices.registrations.consumes
 
     private let vault: IdentityVault
     private let validator: RegistrationValidator
+    private let cancellationWait: Double
     private let clock: @Sendable () -> Date
 
-    public init(vault: IdentityVault, validator: RegistrationValidator = RegistrationValidator(), clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        vault: IdentityVault, validator: RegistrationValidator = RegistrationValidator(), cancellationWait: Double = 900,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.vault = vault
         self.validator = validator
+        self.cancellationWait = cancellationWait
         self.clock = clock
     }
 
@@ -30,7 +40,7 @@ public struct RegistrationsHandler: MessageHandler {
         case let submission as RegistrationSubmitted:
             return try submit(submission, message, db)
         case let request as RegistrationCancelRequested:
-            return try cancel(request, db)
+            return try cancel(request, message, db)
         case let programme as ProgrammePublished:
             return try publish(programme, db)
         default:
@@ -41,9 +51,20 @@ public struct RegistrationsHandler: MessageHandler {
     // MARK: Submissions
 
     private func submit(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
-        let correlation = message.correlationID ?? message.messageID
+        let placed = try place(submission, message, db)
+        // A cancellation that arrived first takes effect once the registration exists.
+        guard let pending = try RegistrationStore.pendingCancellation(eventID: submission.eventID, reference: submission.reference, in: db),
+            try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db) != nil
+        else { return placed }
+        try RegistrationStore.removePending(eventID: pending.eventID, reference: pending.reference, in: db)
+        let request = RegistrationCancelRequested(eventID: pending.eventID, reference: pending.reference, reason: pending.reason)
+        return placed + (try cancelExisting(request, correlation: pending.correlationID, db))
+    }
+
+    private func place(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+        let correlation = message.answerCorrelationID
         let programme = try RegistrationStore.event(submission.eventID, in: db)
-        var issues = validator.issues(in: submission, programme: programme)
+        var issues = validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
         if programme == nil, !submission.eventID.isEmpty {
             issues.insert(ValidationIssue(path: "eventID", code: "unknown_event", message: "no programme is published for event '\(submission.eventID)'; registrations open once it is"), at: 0)
         }
@@ -97,23 +118,88 @@ public struct RegistrationsHandler: MessageHandler {
         }
     }
 
+    /// The answer to a submission that is refused. If it amends a registration that stands, the
+    /// answer says so (`standing`): the registration is unchanged.
     private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws -> OutboundMessage {
         try RegistrationStore.recordRejection(eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
         let contactValid = !issues.contains { $0.path.hasPrefix("leadContact") }
+        let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
+        let standing = existing.flatMap { record -> RegistrationRejected.Standing? in
+            switch record.status {
+            case .accepted: return .init(revision: record.revision, status: .accepted)
+            case .waitlisted: return .init(revision: record.revision, status: .waitlisted)
+            case .cancelled: return nil
+            }
+        }
         return try OutboundMessage(
             RegistrationRejected(
                 eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues,
-                leadContact: contactValid ? submission.leadContact : nil, rejectedAt: clock()),
+                leadContact: contactValid ? submission.leadContact : nil, rejectedAt: clock(), registrationID: existing?.registrationID,
+                standing: standing),
             correlationID: correlation)
+    }
+
+    // MARK: Submissions that cannot be read
+
+    /// A submission or cancellation whose body does not decode still says, often, which
+    /// registration it is about: its sender then hears what is wrong, as for any other refusal.
+    public func answers(to message: UnreadableMessage) -> [OutboundMessage] {
+        struct Lead: Decodable { var leadContact: Contact? }
+        // Each field read on its own, leniently; one given twice is not trusted.
+        let fields = (try? JSONSerialization.jsonObject(with: message.body)) as? [String: Any] ?? [:]
+        let problem = message.problem
+        guard let eventID = fields["eventID"] as? String, let reference = fields["reference"] as? String, !eventID.isEmpty, !reference.isEmpty,
+            !(problem.code == "duplicate_key" && ["eventID", "reference"].contains(problem.path))
+        else { return [] }
+        let revision = (fields["revision"] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
+        let lead = problem.path.hasPrefix("leadContact") ? nil : (try? MessageCoding.makeDecoder().decode(Lead.self, from: message.body))?.leadContact
+        let issue = ValidationIssue(path: problem.path, code: problem.code, message: problem.description)
+        let answer = try? OutboundMessage(
+            RegistrationRejected(
+                eventID: eventID, reference: reference, revision: message.type == .registrationSubmitted ? revision : nil, issues: [issue],
+                leadContact: message.type == .registrationSubmitted ? lead : nil, rejectedAt: clock(),
+                request: message.type == .registrationSubmitted ? nil : message.type),
+            correlationID: message.answerCorrelationID)
+        return answer.map { [$0] } ?? []
     }
 
     // MARK: Cancellations
 
-    private func cancel(_ request: RegistrationCancelRequested, _ db: Database) throws -> [OutboundMessage] {
-        guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else {
-            // The submission may still be on its way: retry, and park it if it never comes.
-            throw HandlerFailure.transient("no registration '\(request.reference)' for event '\(request.eventID)' (yet)")
+    private func cancel(_ request: RegistrationCancelRequested, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+        guard try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) != nil else {
+            // The submission may still be on its way: the request waits for it, and is answered
+            // if it never comes.
+            try RegistrationStore.savePending(
+                .init(
+                    eventID: request.eventID, reference: request.reference, messageID: message.messageID, correlationID: message.answerCorrelationID,
+                    reason: request.reason, receivedAt: message.receivedAt, expiresAt: message.receivedAt.addingTimeInterval(cancellationWait)),
+                in: db)
+            return []
         }
+        return try cancelExisting(request, correlation: message.answerCorrelationID, db)
+    }
+
+    /// Answers the cancellation requests that waited `cancellationWait` for a submission that
+    /// never came: `registration.rejected` with `unknown_reference`, to the request's sender.
+    /// Returns the answers, each with the message id of the request it answers.
+    public func expireCancellations(now: Date, in db: Database) throws -> [(cause: String, answer: OutboundMessage)] {
+        try RegistrationStore.expiredCancellations(now: now, in: db).map { pending in
+            try RegistrationStore.removePending(eventID: pending.eventID, reference: pending.reference, in: db)
+            let waited = Int(pending.expiresAt.timeIntervalSince(pending.receivedAt))
+            let issue = ValidationIssue(
+                path: "reference", code: "unknown_reference",
+                message: "no registration '\(pending.reference)' for event '\(pending.eventID)' arrived within \(waited) s of this request; nothing was cancelled")
+            let answer = try OutboundMessage(
+                RegistrationRejected(
+                    eventID: pending.eventID, reference: pending.reference, revision: nil, issues: [issue], rejectedAt: now,
+                    request: .registrationCancelRequested),
+                correlationID: pending.correlationID)
+            return (pending.messageID, answer)
+        }
+    }
+
+    private func cancelExisting(_ request: RegistrationCancelRequested, correlation: String, _ db: Database) throws -> [OutboundMessage] {
+        guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else { return [] }
         guard record.status != .cancelled else { return [] }
         let wasAccepted = record.status == .accepted
         record.status = .cancelled
@@ -126,7 +212,7 @@ public struct RegistrationsHandler: MessageHandler {
             RegistrationCancelled(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
                 delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
-            correlationID: record.correlationID)]
+            correlationID: correlation)]
         if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
             messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
         }

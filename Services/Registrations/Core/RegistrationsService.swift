@@ -7,12 +7,14 @@ public enum RegistrationsService {
     public static func makeHost(_ configuration: RegistrationsConfiguration, logger: Logger, connectPatience: Double = 60) async throws -> ServiceHost {
         var validator = RegistrationValidator()
         validator.maxDelegates = configuration.maxDelegates
+        let handler = RegistrationsHandler(vault: configuration.vault, validator: validator, cancellationWait: configuration.cancellationWait)
         return try await ServiceHost(
             configuration: configuration.service,
-            handler: RegistrationsHandler(vault: configuration.vault, validator: validator),
+            handler: handler,
             logger: logger,
             migrations: RegistrationStore.migrate,
             routes: RegistrationsHTTP.addRoutes,
+            extraServices: { context in [CancellationExpiry(context: context, handler: handler)] },
             connectPatience: connectPatience)
     }
 }

@@ -84,6 +84,8 @@ struct CheckConfig: AsyncParsableCommand {
             retry delays (s): \(s.retryDelays.map { String($0) }.joined(separator: ", "))
             delivery limit:   \(s.deliveryLimit)
             identity key:     \(configuration.vault.currentKeyID)
+            max delegates:    \(configuration.maxDelegates)
+            cancel wait (s):  \(configuration.cancellationWait)
             """)
     }
 }

@@ -1,12 +1,18 @@
 import Foundation
 import GRDB
 import Messages
+import Synchronization
 
 /// A service's own SQLite file: WAL (one writer, concurrent readers), migrations, and the
 /// runtime's inbox and outbox tables next to the service's.
 public final class ServiceStore: Sendable {
-    public let database: DatabasePool
     public let path: String
+    private let configuration: Configuration
+    private let pool: Mutex<DatabasePool>
+
+    /// The connections to the file. After a failure of the file itself (`probeWrite` found one),
+    /// this is a new pool: ask for it each time rather than keeping it.
+    public var database: DatabasePool { pool.withLock { $0 } }
 
     /// Opens (creating if needed) and migrates the store. `migrations` registers the service's
     /// own migrations after the runtime's.
@@ -19,7 +25,9 @@ public final class ServiceStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        database = try DatabasePool(path: path, configuration: configuration)
+        let database = try DatabasePool(path: path, configuration: configuration)
+        self.configuration = configuration
+        self.pool = Mutex(database)
         self.path = path
         var migrator = DatabaseMigrator()
         Self.registerRuntimeMigrations(&migrator)
@@ -73,7 +81,23 @@ public final class ServiceStore: Sendable {
 
     /// Whether the store file takes a committed write now: nil if it does, else why not. Writes
     /// one row of the store itself (a temporary table would not touch its disk).
+    ///
+    /// SQLite keeps a connection that hit a full disk or an I/O error in an error state until
+    /// nothing holds its pages, which a pool's cached statements may never allow: when the probe
+    /// fails, it tries once more on a new pool, and keeps that pool if it writes.
     public func probeWrite() async -> String? {
+        guard let problem = await Self.probe(database) else { return nil }
+        do {
+            let fresh = try DatabasePool(path: path, configuration: configuration)
+            guard await Self.probe(fresh) == nil else { return problem }
+            pool.withLock { $0 = fresh }
+            return nil
+        } catch {
+            return problem
+        }
+    }
+
+    private static func probe(_ database: DatabasePool) async -> String? {
         do {
             try await database.write { db in
                 try db.execute(

@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+import Messages
+import RegistrationsCore
+import ServiceRuntime
+import Testing
+import TestSupport
+
+/// The registrations service's rules in-process: the handler on a temporary store, messages in
+/// through its entry point, no broker.
+@Suite struct RegistrationRulesTests {
+    static let event = "danang-2026-01"
+
+    static func harness(cancellationWait: Double = 900, now: Date = Samples.danang(day: 5, 10)) throws -> (HandlerHarness, RegistrationsHandler) {
+        let handler = RegistrationsHandler(vault: .ephemeral(), cancellationWait: cancellationWait, clock: { now })
+        return (try HandlerHarness(handler, migrations: RegistrationStore.migrate), handler)
+    }
+
+    // MARK: Cancellations and their answers
+
+    @Test func aCancellationCarriesTheCorrelationIdOfTheRequestItAnswers() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        let accepted = try await harness.send(Samples.submission(reference: "a"), correlationID: "form-17")
+        #expect(accepted.map(\.correlationID) == ["form-17"])
+        let cancelled = try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "a", reason: "flights"), correlationID: "crm-cancel-3")
+        #expect(cancelled.of(RegistrationCancelled.self).map(\.reference) == ["a"])
+        #expect(cancelled.map(\.correlationID) == ["crm-cancel-3"])
+        // Without a correlation id of its own, the request's message id is what the answer carries.
+        try await harness.send(Samples.submission(reference: "b"))
+        let answered = try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "b"), messageID: "cancel-b-1")
+        #expect(answered.map(\.correlationID) == ["cancel-b-1"])
+    }
+
+    @Test func aCancellationForAReferenceThatNeverArrivesIsAnsweredAfterTheWait() async throws {
+        let received = Samples.danang(day: 5, 10)
+        let (harness, handler) = try Self.harness(cancellationWait: 600)
+        try await harness.send(Samples.programme())
+        let now = try await harness.send(
+            RegistrationCancelRequested(eventID: Self.event, reference: "ghost"), messageID: "cancel-ghost", correlationID: "crm-9", receivedAt: received)
+        #expect(now.isEmpty, "it waits for its submission instead of failing")
+
+        let early = try await harness.write { db in try handler.expireCancellations(now: received.addingTimeInterval(599), in: db) }
+        #expect(early.isEmpty)
+        let due = try await harness.write { db in try handler.expireCancellations(now: received.addingTimeInterval(600), in: db) }
+        #expect(due.map(\.cause) == ["cancel-ghost"])
+        let answer = try #require(due.first?.answer)
+        #expect(answer.correlationID == "crm-9")
+        let rejected = try answer.decode(RegistrationRejected.self)
+        #expect(rejected.request == .registrationCancelRequested)
+        #expect(rejected.reference == "ghost" && rejected.eventID == Self.event)
+        #expect(rejected.issues.map(\.code) == ["unknown_reference"])
+        #expect(rejected.issues.first?.message.contains("600 s") == true)
+        // Answered once.
+        let again = try await harness.write { db in try handler.expireCancellations(now: received.addingTimeInterval(3600), in: db) }
+        #expect(again.isEmpty)
+    }
+
+    @Test func aCancellationThatArrivesBeforeItsSubmissionCancelsItWhenItComes() async throws {
+        let (harness, handler) = try Self.harness(cancellationWait: 600)
+        try await harness.send(Samples.programme(organisations: 1))
+        try await harness.send(Samples.submission(reference: "waiting"), correlationID: "form-w")
+        try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "late", reason: "plans changed"), correlationID: "crm-late")
+        let emitted = try await harness.send(Samples.submission(reference: "late"), correlationID: "form-late")
+        // The submission is answered (waitlisted: the event is full), then the cancellation.
+        #expect(emitted.map(\.type) == [.registrationWaitlisted, .registrationCancelled])
+        #expect(emitted.map(\.correlationID) == ["form-late", "crm-late"])
+        #expect(emitted.of(RegistrationCancelled.self).first?.reason == "plans changed")
+        let record = try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "late", in: db) }
+        #expect(record?.status == .cancelled)
+        let expired = try await harness.write { db in try handler.expireCancellations(now: Samples.danang(day: 20, 9), in: db) }
+        #expect(expired.isEmpty, "nothing is left waiting")
+    }
+
+    // MARK: The deadline
+
+    @Test func theDeadlineIsJudgedOnWhenTheSubmissionWasReceivedNotOnItsSubmittedAt() async throws {
+        let deadline = Samples.danang(day: 10, 17)
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(deadline: deadline))
+        var backdated = Samples.submission(reference: "backdated")
+        backdated.submittedAt = Samples.danang(day: 1, 9)
+        let late = try await harness.send(backdated, receivedAt: Samples.danang(day: 11, 9))
+        #expect(late.of(RegistrationRejected.self).flatMap(\.issues).map(\.code) == ["registration_closed"])
+        let onTime = try await harness.send(Samples.submission(reference: "on-time"), receivedAt: Samples.danang(day: 10, 16))
+        #expect(onTime.of(RegistrationAccepted.self).map(\.reference) == ["on-time"])
+    }
+
+    // MARK: Refused amendments
+
+    @Test func aRefusedAmendmentSaysTheRegistrationStandsAsItWas() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(organisations: 5, delegates: 6))
+        try await harness.send(Samples.submission(reference: "a", delegates: 3))
+        try await harness.send(Samples.submission(reference: "b", delegates: 2))
+        let refused = try await harness.send(Samples.submission(reference: "a", revision: 2, delegates: 5), correlationID: "amend-a")
+        let rejection = try #require(refused.of(RegistrationRejected.self).first)
+        #expect(rejection.issues.map(\.code) == ["capacity_exceeded"])
+        #expect(rejection.standing == .init(revision: 1, status: .accepted))
+        #expect(rejection.registrationID == registrationID(eventID: Self.event, reference: "a"))
+        #expect(refused.map(\.correlationID) == ["amend-a"])
+        // A first submission that is refused has nothing standing.
+        var invalid = Samples.submission(reference: "c")
+        invalid.consent.dataProcessing = false
+        let first = try await harness.send(invalid)
+        #expect(first.of(RegistrationRejected.self).first?.standing == nil)
+        #expect(first.of(RegistrationRejected.self).first?.registrationID == nil)
+    }
+
+    // MARK: Bodies that do not decode
+
+    @Test func aSubmissionThatDoesNotDecodeIsAnsweredWithThePathAndTheProblem() throws {
+        let (harness, _) = try Self.harness()
+        let valid = String(decoding: try MessageCoding.encode(Samples.submission(reference: "fr-1")), as: UTF8.self)
+        let cases: [(body: String, path: String, code: String)] = [
+            (valid.replacingOccurrences(of: "\"language\":\"zh-Hans\"", with: "\"language\":\"fr\""), "leadContact.language", "invalid_value"),
+            (valid.replacingOccurrences(of: "\"revision\":1", with: "\"revision\":\"1\""), "revision", "invalid_type"),
+            (valid.replacingOccurrences(of: "\"submittedAt\":\"2026-01-03T03:00:00Z\"", with: "\"submittedAt\":\"2026-01-03T10:00:00\""), "submittedAt", "invalid_value"),
+            (valid.replacingOccurrences(of: "{\"dataProcessing\"", with: "{\"dataProcessing\":false,\"dataProcessing\""), "consent.dataProcessing", "duplicate_key"),
+        ]
+        for (body, path, code) in cases {
+            #expect(body != valid, "the case changes the body (\(path))")
+            let answers = harness.answers(toBody: body, type: .registrationSubmitted, correlationID: "form-x")
+            let rejected = try #require(answers.of(RegistrationRejected.self).first, "an answer for \(path)")
+            #expect(rejected.issues.map(\.path) == [path])
+            #expect(rejected.issues.map(\.code) == [code])
+            #expect(rejected.reference == "fr-1" && rejected.eventID == Self.event && rejected.revision == (path == "revision" ? nil : 1))
+            #expect(answers.map(\.correlationID) == ["form-x"])
+        }
+        let language = harness.answers(toBody: cases[0].body, type: .registrationSubmitted)
+        #expect(language.of(RegistrationRejected.self).first?.issues.first?.message.contains("'fr' is not a supported language") == true)
+    }
+
+    @Test func aBodyThatDoesNotSayWhoSentItGetsNoAnswer() throws {
+        let (harness, _) = try Self.harness()
+        #expect(harness.answers(toBody: "not json", type: .registrationSubmitted).isEmpty)
+        #expect(harness.answers(toBody: #"{"reference": "x", "delegates": 3}"#, type: .registrationSubmitted).isEmpty)
+        // A reference given twice is ambiguous: whose registration it is cannot be told.
+        let twice = #"{"eventID": "danang-2026-01", "reference": "a", "reference": "b"}"#
+        #expect(harness.answers(toBody: twice, type: .registrationSubmitted).isEmpty)
+        // A cancellation that does not decode is answered as a cancellation.
+        let cancel = harness.answers(toBody: #"{"eventID": "danang-2026-01", "reference": "a", "reason": 7}"#, type: .registrationCancelRequested)
+        #expect(cancel.of(RegistrationRejected.self).first?.request == .registrationCancelRequested)
+        #expect(cancel.of(RegistrationRejected.self).first?.issues.map(\.path) == ["reason"])
+    }
+}
