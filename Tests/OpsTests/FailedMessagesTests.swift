@@ -179,3 +179,42 @@ import TestSupport
         }
     }
 }
+
+extension FailedMessagesTests {
+    /// A message of a type no service consumes is confirmed (the archive takes every type) but
+    /// kept for ops: status counts it, `failed list` shows it, retry refuses it, purge removes it.
+    @Test func messagesOfAnUnknownTypeAreCountedListedAndPurgedButNotRetried() async throws {
+        try await ServiceTestBed.withRunningService("registrations", { bed in
+            try await RegistrationsService.makeHost(
+                RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger, connectPatience: 5)
+        }) { bed, _ in
+            for index in 0..<2 {
+                try await bed.publishRaw(Data("{\"eventID\": \"e\"}".utf8), type: "registration.submit", messageID: "typo-\(index)")
+            }
+            try await bed.publish(Samples.programme())
+            #expect(try await eventually(within: 10) { try await bed.messagesIn(bed.names.unroutedQueue) == 2 })
+
+            let status = try await OpsTool.run(["status", "--no-health", "--json"], bed: bed)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+            #expect((report["unrouted"] as? [String: Any])?["messages"] as? Int == 2)
+            let text = try await OpsTool.run(["status", "--no-health"], bed: bed)
+            #expect(text.status == 1)
+            #expect(text.output.contains("2 message(s) of a type no service consumes in \(bed.names.unroutedQueue)"))
+
+            let list = try await OpsTool.run(["failed", "list", "--service", "unrouted"], bed: bed)
+            #expect(list.status == 0, "\(list.output)")
+            #expect(list.output.contains("2 × unrouted registration.submit [unknown-type]"))
+            #expect(list.output.contains("no service consumes 'registration.submit'"))
+
+            let retry = try await OpsTool.run(["failed", "retry", "--all", "--service", "unrouted"], bed: bed)
+            #expect(retry.status == 64)
+            let saved = bed.directory.appendingPathComponent("unrouted.jsonl").path
+            let purge = try await OpsTool.run(
+                ["failed", "purge", "--all", "--service", "unrouted", "--out", saved, "--confirm",
+                 "--audit-log", bed.directory.appendingPathComponent("audit.log").path], bed: bed)
+            #expect(purge.status == 0, "\(purge.output)")
+            #expect(try await bed.messagesIn(bed.names.unroutedQueue) == 0)
+            #expect(try String(contentsOfFile: saved, encoding: .utf8).split(separator: "\n").count == 2)
+        }
+    }
+}

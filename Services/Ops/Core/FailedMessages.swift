@@ -39,6 +39,10 @@ public struct FailedMessage: Sendable {
             self.kind = kind
             reason = headers[FailureHeader.reason]?.stringValue ?? "(no reason given)"
             failedAt = headers[FailureHeader.time].flatMap { if case .timestamp(let date) = $0 { return date } else { return nil } }
+        } else if service == ParkingLot.unroutedName {
+            kind = "unknown-type"
+            reason = "no service consumes '\(type)': published to \(delivery.envelope.exchange.isEmpty ? "the default exchange" : delivery.envelope.exchange) with a type outside the contract (a typo, or a publisher ahead of the services)"
+            failedAt = delivery.properties.timestamp
         } else if let death = deaths.first {
             kind = death.reason == .deliveryLimit ? "crash-loop" : "broker-\(death.reason.text)"
             reason = death.reason == .deliveryLimit
@@ -103,19 +107,54 @@ public struct FailedGroup: Sendable, Codable, Equatable {
     public var ids: [String]
 }
 
+/// A queue where messages wait for a person: a service's dead-letter queue, or the queue of
+/// messages whose type no service consumes (which cannot be retried: there is no inbox for them).
+public struct ParkingLot: Sendable, Hashable {
+    public static let unroutedName = "unrouted"
+
+    /// The service instance, or `unrouted`.
+    public let name: String
+    public let queue: String
+    /// Where a retry sends a message; nil when there is none.
+    public let inbox: String?
+
+    public init(_ service: ServiceNames) {
+        name = service.service
+        queue = service.deadLetterQueue
+        inbox = service.inbox
+    }
+
+    /// `<exchange>.unrouted.messages`.
+    public static func unrouted(exchange: String) -> ParkingLot {
+        ParkingLot(name: unroutedName, queue: ServiceNames(service: "", exchange: exchange).unroutedQueue, inbox: nil)
+    }
+
+    private init(name: String, queue: String, inbox: String?) {
+        self.name = name
+        self.queue = queue
+        self.inbox = inbox
+    }
+}
+
 public enum FailedMessages {
     /// Every message in `service`'s dead-letter queue, read without removing any (each is
     /// fetched unacknowledged and returned to the queue when the connection closes).
     public static func browse(_ service: ServiceNames, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
+        try await browse(ParkingLot(service), connection: configuration, limit: limit)
+    }
+
+    /// Every message in `lot`, read without removing any.
+    public static func browse(_ lot: ParkingLot, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
         let (messages, before) = try await withConnection(configuration, name: "delegation-ops browse") { connection in
-            let before = try await connection.queueState(service.deadLetterQueue).messageCount
+            guard try await connection.queueExists(lot.queue) else { return ([FailedMessage](), 0) }
+            let before = try await connection.queueState(lot.queue).messageCount
             var messages: [FailedMessage] = []
-            while messages.count < limit, let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
-                messages.append(FailedMessage(delivery: delivery, service: service.service))
+            while messages.count < limit, let (delivery, _) = try await connection.get(queue: lot.queue) {
+                messages.append(FailedMessage(delivery: delivery, service: lot.name))
             }
             return (messages, before)
         }
-        try await awaitReturned(service.deadLetterQueue, count: before, connection: configuration)
+        try await awaitReturned(lot.queue, count: before, connection: configuration)
         return messages
     }
 
@@ -203,27 +242,34 @@ public enum FailedMessages {
     public static func purge(
         _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, to file: URL, audit: AuditLog?
     ) async throws -> [FailedMessage] {
+        try await purge(selection, in: ParkingLot(service), connection: configuration, to: file, audit: audit)
+    }
+
+    /// As above, for any parking lot (the unrouted messages too).
+    public static func purge(
+        _ selection: FailedSelection, in lot: ParkingLot, connection configuration: AMQPConfiguration, to file: URL, audit: AuditLog?
+    ) async throws -> [FailedMessage] {
         let before = try await withConnection(configuration, name: "delegation-ops purge (count)") { connection in
-            try await connection.queueState(service.deadLetterQueue).messageCount
+            try await connection.queueState(lot.queue).messageCount
         }
         let outcome: (purged: [FailedMessage], left: Int)
         do {
-            outcome = try await purgeSelected(selection, in: service, connection: configuration, before: before, to: file, audit: audit)
+            outcome = try await purgeSelected(selection, in: lot, connection: configuration, before: before, to: file, audit: audit)
         } catch {
-            try? await awaitReturned(service.deadLetterQueue, count: before, connection: configuration)
+            try? await awaitReturned(lot.queue, count: before, connection: configuration)
             throw error
         }
-        try await awaitReturned(service.deadLetterQueue, count: outcome.left, connection: configuration)
+        try await awaitReturned(lot.queue, count: outcome.left, connection: configuration)
         return outcome.purged
     }
 
     private static func purgeSelected(
-        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, before: Int, to file: URL, audit: AuditLog?
+        _ selection: FailedSelection, in lot: ParkingLot, connection configuration: AMQPConfiguration, before: Int, to file: URL, audit: AuditLog?
     ) async throws -> (purged: [FailedMessage], left: Int) {
         try await withConnection(configuration, name: "delegation-ops purge") { connection in
             var selected: [(FailedMessage, Delivery)] = []
-            while let (delivery, _) = try await connection.get(queue: service.deadLetterQueue) {
-                let message = FailedMessage(delivery: delivery, service: service.service)
+            while let (delivery, _) = try await connection.get(queue: lot.queue) {
+                let message = FailedMessage(delivery: delivery, service: lot.name)
                 if selection.contains(message) { selected.append((message, delivery)) }
             }
             guard !selected.isEmpty else { return ([FailedMessage](), before) }

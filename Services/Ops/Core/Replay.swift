@@ -10,7 +10,9 @@ import ServiceRuntime
 /// that the service consumes, and publishes each, with its original message id and
 /// properties, to that service's inbox only (through the default exchange), with confirms.
 /// Services drop a message id they have seen, so a replay never doubles an effect; a service
-/// whose store was lost applies everything again, in the original order.
+/// whose store was lost applies everything again, in the original order. Each copy carries the
+/// archived message's publish time as `x-received-at`, so that a rebuilt registrations store
+/// judges deadlines as the original did (as far as the publisher's clock can be trusted).
 ///
 /// With `shards` (re-sharding a service that runs as N shards, docs/operations.md), each message
 /// goes through the service's consistent-hash exchange instead, so that every shard gets the
@@ -84,6 +86,9 @@ public enum Replay {
                     if !options.dryRun {
                         var properties = delivery.properties
                         properties.headers = delivery.properties.headers.merging(["x-replayed-at": .timestamp(Date())])
+                        // What the archive knows of when the message first came: its publish
+                        // time. (A header of that name from the sender is never trusted.)
+                        properties.headers[FailureHeader.receivedAt] = published.map { .timestamp($0) }
                         if let shards = targets.shards, !service.everyShard.contains(where: { $0.rawValue == type }) {
                             try await writer.publish(delivery.body, exchange: shards, routingKey: type, properties: properties, mandatory: true)
                         } else {

@@ -27,6 +27,8 @@ public struct SystemStatus: Sendable, Codable, Equatable {
 
     public var services: [Service]
     public var archive: Queue
+    /// Messages of a type no service consumes (`<exchange>.unrouted.messages`).
+    public var unrouted: Queue
     public var time: Date
 
     /// Whether anything needs a person: a missing queue, an inbox without consumers, parked
@@ -34,6 +36,10 @@ public struct SystemStatus: Sendable, Codable, Equatable {
     public var problems: [String] {
         var problems: [String] = []
         if archive.messages == nil { problems.append("the archive stream \(archive.name) is missing") }
+        if unrouted.messages == nil { problems.append("\(unrouted.name) is missing: `delegation-ops topology apply` declares it") }
+        if let count = unrouted.messages, count > 0 {
+            problems.append("\(count) message(s) of a type no service consumes in \(unrouted.name): `delegation-ops failed list --service unrouted`")
+        }
         for service in services {
             if service.inbox.messages == nil { problems.append("\(service.inbox.name) is missing") }
             if service.inbox.consumers == 0 { problems.append("nothing consumes \(service.inbox.name)") }
@@ -71,7 +77,9 @@ public struct SystemStatus: Sendable, Codable, Equatable {
                     name: service.name, inbox: try await state(names.inbox), retries: retries, deadLetters: try await state(names.deadLetterQueue),
                     health: answer, healthURL: url?.absoluteString))
             }
-            return SystemStatus(services: result, archive: try await state(ServiceNames(service: "", exchange: exchange).archive), time: Date())
+            let domain = ServiceNames(service: "", exchange: exchange)
+            return SystemStatus(
+                services: result, archive: try await state(domain.archive), unrouted: try await state(domain.unroutedQueue), time: Date())
         }
     }
 
@@ -102,6 +110,7 @@ public struct SystemStatus: Sendable, Codable, Equatable {
                     + String(retrying).leftPadded(8) + "  " + count(service.deadLetters).leftPadded(6) + "  " + service.health)
         }
         lines.append("archive stream \(archive.name): \(archive.messages.map { "\($0) messages" } ?? "missing")")
+        lines.append("unknown types \(unrouted.name): \(unrouted.messages.map { "\($0) messages" } ?? "missing")")
         let problems = self.problems
         lines.append(problems.isEmpty ? "all well" : problems.map { "! \($0)" }.joined(separator: "\n"))
         return lines.joined(separator: "\n")

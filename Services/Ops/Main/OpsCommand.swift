@@ -225,9 +225,21 @@ struct FailedCommand: AsyncParsableCommand {
         commandName: "failed", abstract: "Dead-lettered messages: list, show, retry, purge.", subcommands: [List.self, Show.self, Retry.self, Purge.self])
 
     struct Filter: ParsableArguments {
-        @Option(help: "Only this service: registrations, itineraries, notifications, or an instance (registrations-2).") var service: String?
+        @Option(
+            help: "Only this service: registrations, itineraries, notifications, an instance (registrations-2), or 'unrouted' (messages of a type no service consumes).")
+        var service: String?
 
-        func services() throws -> [ServiceDescription] { try service.map { [try knownService($0)] } ?? SystemServices.all }
+        func services() throws -> [ServiceDescription] {
+            if service == ParkingLot.unroutedName { return [] }
+            return try service.map { [try knownService($0)] } ?? SystemServices.all
+        }
+
+        /// The queues to look in: the services' dead-letter queues, and the unrouted messages
+        /// unless one service was named.
+        func lots(exchange: String) throws -> [ParkingLot] {
+            let unrouted = service == nil || service == ParkingLot.unroutedName ? [ParkingLot.unrouted(exchange: exchange)] : []
+            return try services().map { ParkingLot($0.names(exchange: exchange)) } + unrouted
+        }
     }
 
     struct AuditOptions: ParsableArguments {
@@ -236,11 +248,11 @@ struct FailedCommand: AsyncParsableCommand {
         func open() throws -> AuditLog { try AuditLog(file: auditLog.map { URL(fileURLWithPath: $0) } ?? AuditLog.defaultFile()) }
     }
 
-    static func browse(_ services: [ServiceDescription], broker: BrokerOptions) async throws -> [FailedMessage] {
+    static func browse(_ filter: Filter, broker: BrokerOptions) async throws -> [FailedMessage] {
         let configuration = try broker.configuration()
         var messages: [FailedMessage] = []
-        for service in services {
-            messages += try await FailedMessages.browse(service.names(exchange: broker.exchangeName), connection: configuration)
+        for lot in try filter.lots(exchange: broker.exchangeName) {
+            messages += try await FailedMessages.browse(lot, connection: configuration)
         }
         return messages
     }
@@ -256,7 +268,7 @@ struct FailedCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let selection = FailedSelection.matching(type: type, reason: reason)
-                let messages = try await FailedCommand.browse(try filter.services(), broker: broker).filter(selection.contains)
+                let messages = try await FailedCommand.browse(filter, broker: broker).filter(selection.contains)
                 let groups = FailedMessages.groups(messages)
                 if json {
                     let encoder = MessageCoding.makeEncoder()
@@ -272,6 +284,9 @@ struct FailedCommand: AsyncParsableCommand {
                     print("    ids: \(group.ids.prefix(5).joined(separator: " "))\(group.ids.count > 5 ? " …" : "")")
                 }
                 print("\(messages.count) failed message(s) in \(groups.count) group(s); `delegation-ops failed retry --group G` moves a group back")
+                if messages.contains(where: { $0.service == ParkingLot.unroutedName }) {
+                    print("messages of an unknown type cannot be retried: correct the publisher, then `delegation-ops failed purge --service unrouted`")
+                }
             }
         }
     }
@@ -284,7 +299,7 @@ struct FailedCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let messages = try await FailedCommand.browse(try filter.services(), broker: broker)
+                let messages = try await FailedCommand.browse(filter, broker: broker)
                 guard let message = messages.first(where: FailedSelection.ids([id]).contains) else {
                     throw OpsError.notFound("no failed message with id \(id)")
                 }
@@ -328,6 +343,9 @@ struct FailedCommand: AsyncParsableCommand {
                 let selection = try which.selection()
                 let log = dryRun ? nil : try audit.open()
                 let configuration = try broker.configuration()
+                if filter.service == ParkingLot.unroutedName {
+                    throw OpsError.usage("messages of a type no service consumes have no inbox to go back to: correct the publisher and purge them")
+                }
                 var total = 0
                 for service in try filter.services() {
                     let names = service.names(exchange: broker.exchangeName)
@@ -361,11 +379,11 @@ struct FailedCommand: AsyncParsableCommand {
                 let log = try audit.open()
                 let configuration = try broker.configuration()
                 var total = 0
-                let services = try filter.services()
-                for service in services {
-                    let file = URL(fileURLWithPath: services.count == 1 ? out : "\(out).\(service.name)")
-                    let purged = try await FailedMessages.purge(selection, in: service.names(exchange: broker.exchangeName), connection: configuration, to: file, audit: log)
-                    if !purged.isEmpty { print("\(service.name): purged \(purged.count), saved in \(file.path)") }
+                let lots = try filter.lots(exchange: broker.exchangeName)
+                for lot in lots {
+                    let file = URL(fileURLWithPath: lots.count == 1 ? out : "\(out).\(lot.name)")
+                    let purged = try await FailedMessages.purge(selection, in: lot, connection: configuration, to: file, audit: log)
+                    if !purged.isEmpty { print("\(lot.name): purged \(purged.count), saved in \(file.path)") }
                     total += purged.count
                 }
                 print("purged \(total) message(s); audit log: \(log.file.path)")
