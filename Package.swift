@@ -134,7 +134,7 @@ let package = Package(
             ],
             path: "Services/Notifications/Main"
         ),
-        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "TestSupport"], path: "Tests/NotificationsTests"),
+        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
         // The ops tool: a library (tested) and the `delegation-ops` executable.
         .target(
             name: "OpsCore",

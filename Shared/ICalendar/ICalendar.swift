@@ -23,12 +23,29 @@ public struct ICalendar: Sendable, Equatable {
     public var timeZone: String
     public var events: [CalendarEvent]
     public var productID = "-//Delegation Backend//Itineraries 1.0//EN"
+    /// Who sends the calendar (`ORGANIZER`), and to whom (`ATTENDEE`): calendar programs match
+    /// a `CANCEL` to the entry it withdraws by UID and organizer.
+    public var organizer: Person?
+    public var attendee: Person?
 
-    public init(method: Method, name: String, timeZone: String, events: [CalendarEvent]) {
+    /// A name and an e-mail address.
+    public struct Person: Sendable, Equatable {
+        public var name: String
+        public var email: String
+
+        public init(name: String, email: String) {
+            self.name = name
+            self.email = email
+        }
+    }
+
+    public init(method: Method, name: String, timeZone: String, events: [CalendarEvent], organizer: Person? = nil, attendee: Person? = nil) {
         self.method = method
         self.name = name
         self.timeZone = timeZone
         self.events = events
+        self.organizer = organizer
+        self.attendee = attendee
     }
 
     /// The text of the calendar; `stamp` is `DTSTAMP` (when the object was made).
@@ -46,6 +63,8 @@ public struct ICalendar: Sendable, Equatable {
             lines.append("DTSTART;TZID=\(timeZone):\(Self.local(event.start, zone))")
             lines.append("DTEND;TZID=\(timeZone):\(Self.local(event.end, zone))")
             lines.append("SEQUENCE:\(event.sequence)")
+            if let organizer { lines.append("ORGANIZER;CN=\(Self.parameter(organizer.name)):mailto:\(organizer.email)") }
+            if let attendee { lines.append("ATTENDEE;CN=\(Self.parameter(attendee.name));ROLE=REQ-PARTICIPANT:mailto:\(attendee.email)") }
             lines.append("SUMMARY:\(Self.escape(event.summary))")
             if let location = event.location { lines.append("LOCATION:\(Self.escape(location))") }
             if let geo = event.geo { lines.append("GEO:\(geo.latitude);\(geo.longitude)") }
@@ -117,6 +136,12 @@ public struct ICalendar: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// A parameter value (§3.2): quoted, since a name may hold `,`, `;` or `:`; quotes and
+    /// line breaks, which a parameter cannot hold, are dropped.
+    static func parameter(_ text: String) -> String {
+        "\"" + text.filter { $0 != "\"" && !$0.isNewline } + "\""
     }
 
     /// Folds a content line at 75 octets (§3.1), never inside a UTF-8 sequence.

@@ -62,24 +62,19 @@ public enum MessageCoding {
 
     /// `2026-01-13T07:00:00Z`, or `…07:00:00.250Z` with milliseconds.
     public static func format(_ date: Date) -> String {
-        let hasFraction = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) != 0
-        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: hasFraction).timeZone(separator: .omitted))
+        RFC3339.format(date, milliseconds: RFC3339.hasFraction(date))
     }
 
     /// `2026-01-13T07:00:00.000Z`: always with milliseconds, so that text order is time order
     /// (for database columns that are compared or sorted).
     public static func formatSortable(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        RFC3339.format(date, milliseconds: true)
     }
 
     /// Reads an RFC 3339 date-time; one without an offset (`Z` or `±hh:mm`) is not a time at all,
     /// since it could be in any zone.
     public static func parse(_ text: String) -> Date? {
-        guard let time = text.firstIndex(where: { $0 == "T" || $0 == "t" }) else { return nil }
-        let clock = text[text.index(after: time)...]
-        guard clock.hasSuffix("Z") || clock.hasSuffix("z") || clock.contains("+") || clock.contains("-") else { return nil }
-        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        RFC3339.parse(text)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Messages
 @testable import NotificationsCore
+import ICalendar
 import Testing
 
 /// The shipped templates through the renderer: escaping, time zones, places, and a template
@@ -68,5 +69,46 @@ import Testing
         } throws: { error in
             "\(error)".contains("digest/en.html.mustache") && "\(error)".contains("not valid Mustache")
         }
+    }
+}
+
+extension RendererTests {
+    @Test func withdrawnEntriesComeAsACalendarCancellationThatOutranksThem() async throws {
+        let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
+        var record = Self.record(.cancelled, language: .english, zone: "Asia/Shanghai")
+        var visit = Self.portVisit
+        visit.sequence = 3
+        record.content.withdrawn = [visit]
+        let organizer = ICalendar.Person(name: "Da Nang Innovation Centre", email: "noreply@delegation.example")
+        let rendered = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh", organizer: organizer)
+        #expect(rendered.calendar == nil)
+        let cancel = try #require(rendered.cancellation)
+        #expect(cancel.contains("METHOD:CANCEL"))
+        #expect(cancel.contains("UID:visit-port@test"))
+        #expect(cancel.contains("SEQUENCE:4"), "one more than the entry had")
+        #expect(cancel.contains("STATUS:CANCELLED"))
+        #expect(cancel.contains("ORGANIZER;CN=\"Da Nang Innovation Centre\":mailto:noreply@delegation.example"))
+        #expect(cancel.contains("mailto:li.wei@example.cn"))
+        #expect(rendered.text.contains("These programme entries you received are withdrawn"))
+        #expect(rendered.text.contains("Lien Chieu Port"))
+
+        // A delegate an amendment removed is told that, not that the registration is cancelled.
+        record.content.removedFromDelegation = true
+        for language in Language.allCases {
+            record.recipient.language = language
+            let removed = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+            #expect(removed.cancellation != nil)
+            #expect(!removed.text.contains("has been cancelled") && !removed.text.contains("đã được hủy") && !removed.text.contains("报名已取消"), "\(language)")
+        }
+    }
+
+    @Test func itemsRemovedFromAnItineraryAreCancelledInTheCalendar() async throws {
+        let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
+        var record = Self.record(.itineraryChanged, language: .vietnamese, zone: "Asia/Ho_Chi_Minh")
+        record.content.changes = [ItineraryChange(uid: Self.portVisit.uid, kind: .removed, before: Self.portVisit, after: nil)]
+        let rendered = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        let cancel = try #require(rendered.cancellation)
+        #expect(cancel.contains("METHOD:CANCEL") && cancel.contains("UID:visit-port@test") && cancel.contains("SEQUENCE:1"))
+        #expect(rendered.calendar?.contains("UID:visit-port@test") != true, "the published calendar no longer has it")
     }
 }

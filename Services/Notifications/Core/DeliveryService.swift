@@ -39,11 +39,14 @@ public final class DeliveryService: Service {
     }
 
     /// Keeps up to `concurrency` sends in flight on `channel`: whenever one ends, the next due
-    /// notifications are claimed (marked `sending` in one transaction) and started.
+    /// notifications are claimed (marked `sending` in one transaction) and started. Finished
+    /// sends leave nothing behind (a discarding task group: a long run does not accumulate
+    /// them). When nothing is due it sleeps until the next notification is, or a send ends.
     private func work(_ channel: NotificationChannel) async {
         let finished = Doorbell()
         let inFlight = Counter()
-        await withTaskGroup(of: Void.self) { group in
+        var failures = 0
+        await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let free = configuration.concurrency - inFlight.value
                 var claimed: [NotificationRecord] = []
@@ -52,8 +55,14 @@ public final class DeliveryService: Service {
                         claimed = try await context.store.database.write { db in
                             try NotificationStore.claim(channel: channel, now: self.clock(), limit: free, in: db)
                         }
+                        failures = 0
                     } catch {
-                        context.logger.error("cannot claim due notifications; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+                        failures += 1
+                        let delay = min(30, 0.2 * Double(1 << min(failures, 8)))
+                        context.logger.error(
+                            "cannot claim due notifications; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)", "retry_in_s": "\(delay)"])
+                        await finished.wait(timeout: .seconds(delay))
+                        continue
                     }
                 }
                 for record in claimed {
@@ -66,7 +75,6 @@ public final class DeliveryService: Service {
                 }
                 if claimed.isEmpty { await finished.wait(timeout: .milliseconds(100)) }
             }
-            await group.waitForAll()
         }
     }
 
@@ -78,7 +86,9 @@ public final class DeliveryService: Service {
         do {
             let eventID = record.eventID
             let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
-            let rendered = try renderer.render(record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:], now: started)
+            let rendered = try renderer.render(
+                record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:], now: started,
+                organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email))
             try await send(rendered, record: record, over: channel)
         } catch let error as DeliveryError {
             outcome = error
@@ -94,7 +104,8 @@ public final class DeliveryService: Service {
             let message = MIMEMessage(
                 from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email), subject: rendered.subject,
                 text: rendered.text, html: rendered.html,
-                attachments: rendered.calendar.map { [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))] } ?? [],
+                attachments: (rendered.calendar.map { [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))] } ?? [])
+                    + (rendered.cancellation.map { [.init(filename: "cancelled.ics", contentType: "text/calendar; charset=UTF-8; method=CANCEL", data: Data($0.utf8))] } ?? []),
                 messageID: "\(record.id)@notifications.delegation", date: clock(),
                 headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
             try await SMTPClient(configuration: configuration.smtp).send(message.rendered(), from: configuration.sender.email, to: record.recipient.email)
@@ -162,14 +173,23 @@ public final class DeliveryService: Service {
             notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: now,
             outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
         let service = context.configuration.kind
-        do {
-            try await context.store.database.write { [record, emitted] db in
-                try NotificationStore.update(record, in: db)
-                try NotificationStore.recordAttempt(attempt, in: db)
-                if let emitted { try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db) }
+        // The outcome must be recorded, or the notification stays `sending` until a restart:
+        // keep trying (a full disk, say) until it is, unless the service is stopping.
+        var failures = 0
+        while true {
+            do {
+                try await context.store.database.write { [record, emitted] db in
+                    try NotificationStore.update(record, in: db)
+                    try NotificationStore.recordAttempt(attempt, in: db)
+                    if let emitted { try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db) }
+                }
+                break
+            } catch {
+                failures += 1
+                context.logger.error("cannot record a delivery; retrying", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+                if Task.isCancelled || (Task.isShuttingDownGracefully && failures > 3) { return }
+                try? await Task.sleep(for: .seconds(min(30, 0.2 * Double(1 << min(failures, 8)))))
             }
-        } catch {
-            context.logger.error("cannot record a delivery", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
         }
         if emitted != nil { context.outbox.ring() }
         context.logger.info("notification \(record.status.rawValue)", metadata: [

@@ -29,6 +29,13 @@ public struct NotificationContent: Sendable, Codable, Equatable {
     public var changes: [ItineraryChange] = []
     public var unmet: [UnmetPreference] = []
     public var planVersion: Int?
+    /// Calendar entries the recipient received that are now withdrawn (a cancellation, or a
+    /// delegate removed by an amendment): sent as an iCalendar `METHOD:CANCEL`.
+    public var withdrawn: [ItineraryItem]?
+    /// The recipient is no longer one of the delegation's people (an amendment removed them).
+    public var removedFromDelegation: Bool?
+    /// A refused amendment: the registration stands as it was.
+    public var standing: RegistrationRejected.Standing?
 
     public init(organisation: String, reference: String? = nil) {
         self.organisation = organisation
@@ -236,6 +243,36 @@ public enum NotificationStore {
         ).map(record)
     }
 
+    /// Itinerary notifications, the kinds that carry calendar entries.
+    static let itineraryKinds: [NotificationKind] = [.itineraryPlanned, .itineraryChanged, .digest]
+
+    /// The calendar entries `email` holds for the registration: those of the last itinerary
+    /// notification sent to it (or being sent), each of which carries the whole itinerary.
+    public static func heldEntries(registrationID: String, email: String, in db: Database) throws -> [ItineraryItem] {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT content FROM notifications WHERE registration_id = ? AND recipient_email = ? AND kind IN ('itinerary-planned', 'itinerary-changed', 'digest')
+                    AND status IN ('sent', 'sending') ORDER BY created_at DESC, id DESC LIMIT 1
+                """,
+            arguments: [registrationID, email.lowercased()])
+        guard let text: String = row?[0] else { return [] }
+        return try MessageCoding.decode(NotificationContent.self, fromText: text).items
+    }
+
+    /// The last notice about the registration's status (accepted, waitlisted, cancelled) queued
+    /// for `email` that was not withdrawn or given up.
+    public static func lastStatusNotice(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
+        try Row.fetchOne(
+            db,
+            sql: """
+                SELECT * FROM notifications WHERE registration_id = ? AND recipient_email = ? AND kind IN ('accepted', 'waitlisted', 'cancelled')
+                    AND status IN ('pending', 'sending', 'sent') ORDER BY created_at DESC, id DESC LIMIT 1
+                """,
+            arguments: [registrationID, email.lowercased()]
+        ).map(record)
+    }
+
     /// Notifications due on `channel` by `now` (oldest first).
     /// Takes up to `limit` notifications due on `channel` for sending: each is marked `sending`
     /// with its attempt counted, in the caller's transaction.
@@ -254,13 +291,17 @@ public enum NotificationStore {
         }
     }
 
-    /// Pending notifications about a registration are withdrawn (it was cancelled).
-    public static func cancelPending(registrationID: String, except kinds: Set<NotificationKind>, in db: Database) throws -> Int {
-        let pending = try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND status = 'pending'", arguments: [registrationID]).map(record)
+    /// Pending notifications about a registration (to `email` only, if given) are withdrawn.
+    public static func cancelPending(
+        registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>, because reason: String = "the registration was cancelled",
+        in db: Database
+    ) throws -> Int {
+        let pending = try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND status = 'pending'", arguments: [registrationID])
+            .map(record).filter { email == nil || $0.recipient.email.lowercased() == email?.lowercased() }
         var count = 0
         for var record in pending where !kinds.contains(record.kind) {
             record.status = .cancelled
-            record.lastError = "the registration was cancelled"
+            record.lastError = reason
             try update(record, in: db)
             count += 1
         }

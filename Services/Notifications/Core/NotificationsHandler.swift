@@ -10,7 +10,11 @@ import ServiceRuntime
 /// non-urgent ones through quiet hours, and withdraws what is pending for a cancelled
 /// registration. Sending is `DeliveryService`'s job.
 ///
-/// - `registration.accepted`, `.waitlisted`, `.rejected`, `.cancelled`: to the lead contact.
+/// - `registration.accepted`, `.waitlisted`, `.rejected`: to the lead contact, unless the last
+///   notice said the same (an amendment nobody would notice sends nothing).
+/// - `registration.cancelled`: to the lead contact, and to everyone else who received calendar
+///   entries, with those entries withdrawn (`METHOD:CANCEL`).
+/// - An amendment that removes people: each who received calendar entries gets them withdrawn.
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
 public struct NotificationsHandler: MessageHandler {
     public let consumes = SystemServices.notifications.consumes
@@ -27,37 +31,46 @@ public struct NotificationsHandler: MessageHandler {
         case let programme as ProgrammePublished:
             try NotificationStore.saveEvent(programme, in: db)
         case let accepted as RegistrationAccepted:
-            let contacts = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
+            let (contacts, removed) = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
             var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
             content.delegates = accepted.delegation.delegates.count
             content.promoted = accepted.promoted
-            try queue(.accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
-                      to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
-                      country: contacts.country, content: content, in: db)
+            try queueStatus(.accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
+                            to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
+                            country: contacts.country, content: content, in: db)
+            try withdraw(from: removed, registrationID: accepted.registrationID, revision: accepted.revision, reference: accepted.reference, contacts: contacts, in: db)
         case let waitlisted as RegistrationWaitlisted:
-            let contacts = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
+            let (contacts, removed) = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
             var content = NotificationContent(organisation: contacts.organisation, reference: waitlisted.reference)
             content.delegates = waitlisted.delegation.delegates.count
             content.position = waitlisted.position
-            try queue(.waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
-                      registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
+            try queueStatus(.waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
+                            registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
+            try withdraw(from: removed, registrationID: waitlisted.registrationID, revision: waitlisted.revision, reference: waitlisted.reference, contacts: contacts, in: db)
         case let rejected as RegistrationRejected:
             guard let lead = rejected.leadContact else { return [] }  // nobody valid to tell; the sender has the message
             var content = NotificationContent(organisation: "", reference: rejected.reference)
             content.issues = rejected.issues
+            content.standing = rejected.standing
             try queue(.rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
-                      to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: nil, eventID: rejected.eventID,
-                      country: nil, content: content, in: db)
+                      to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
+                      eventID: rejected.eventID, country: nil, content: content, in: db)
         case let cancelled as RegistrationCancelled:
-            var contacts = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
+            var (contacts, _) = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
             contacts.cancelled = true
             try NotificationStore.saveContacts(registrationID: cancelled.registrationID, contacts, in: db)
             _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
             var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
             content.delegates = cancelled.delegation.delegates.count
             content.reason = cancelled.reason
-            try queue(.cancelled, subject: cancelled.registrationID, to: Array(contacts.recipients.prefix(1)), registrationID: cancelled.registrationID,
-                      eventID: cancelled.eventID, country: contacts.country, content: content, in: db)
+            // The lead contact hears in any case; everyone else who holds calendar entries gets
+            // them withdrawn.
+            for (index, recipient) in contacts.recipients.enumerated() {
+                content.withdrawn = try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
+                guard index == 0 || content.withdrawn?.isEmpty == false else { continue }
+                try queue(.cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID,
+                          eventID: cancelled.eventID, country: contacts.country, content: content, in: db)
+            }
         case let planned as ItineraryPlanned:
             try itinerary(.itineraryPlanned, registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
                           items: planned.items, changes: [], unmet: planned.unmet, in: db)
@@ -73,20 +86,42 @@ public struct NotificationsHandler: MessageHandler {
     // MARK: Recipients
 
     /// Stores who to write to about a registration (lead contact first, then delegates with an
-    /// address, each once).
-    private func remember(_ registrationID: String, _ eventID: String, _ delegation: Delegation, revision: Int, in db: Database) throws -> NotificationStore.Contacts {
-        if let known = try NotificationStore.contacts(registrationID, in: db), known.revision > revision, revision != .max { return known }
+    /// address, each once). Returns them, and those an amendment removed.
+    private func remember(
+        _ registrationID: String, _ eventID: String, _ delegation: Delegation, revision: Int, in db: Database
+    ) throws -> (contacts: NotificationStore.Contacts, removed: [Recipient]) {
+        let previous = try NotificationStore.contacts(registrationID, in: db)
+        if let previous, previous.revision > revision, revision != .max { return (previous, []) }
         var recipients = [Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)]
         for delegate in delegation.delegates {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
             recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
         }
-        let previous = try NotificationStore.contacts(registrationID, in: db)
         let contacts = NotificationStore.Contacts(
             eventID: eventID, organisation: delegation.organisation.name, country: delegation.organisation.country, recipients: recipients,
             revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false)
         try NotificationStore.saveContacts(registrationID: registrationID, contacts, in: db)
-        return contacts
+        let current = Set(recipients.map { $0.email.lowercased() })
+        let removed = (previous?.recipients ?? []).filter { !current.contains($0.email.lowercased()) }
+        return (contacts, removed)
+    }
+
+    /// People an amendment removed from the delegation: what was still to be sent to them is
+    /// withdrawn, and whoever holds calendar entries gets them cancelled.
+    private func withdraw(
+        from removed: [Recipient], registrationID: String, revision: Int, reference: String, contacts: NotificationStore.Contacts, in db: Database
+    ) throws {
+        for recipient in removed {
+            _ = try NotificationStore.cancelPending(
+                registrationID: registrationID, email: recipient.email, except: [], because: "no longer in the delegation (revision \(revision))", in: db)
+            let held = try NotificationStore.heldEntries(registrationID: registrationID, email: recipient.email, in: db)
+            guard !held.isEmpty else { continue }
+            var content = NotificationContent(organisation: contacts.organisation, reference: reference)
+            content.withdrawn = held
+            content.removedFromDelegation = true
+            try queue(.cancelled, subject: "\(registrationID)|removed|rev\(revision)", to: [recipient], registrationID: registrationID,
+                      eventID: contacts.eventID, country: contacts.country, content: content, in: db)
+        }
     }
 
     private func itinerary(
@@ -163,6 +198,22 @@ public struct NotificationsHandler: MessageHandler {
 
     static func notificationID(_ key: String) -> String {
         "ntf-" + SHA256.hash(data: Data(key.utf8)).prefix(12).hexString
+    }
+
+    /// A notice of the registration's status, unless the recipient's last one says the same:
+    /// an amendment that changes nothing they see sends nothing.
+    private func queueStatus(
+        _ kind: NotificationKind, subject: String, to recipients: [Recipient], registrationID: String, eventID: String, country: String?,
+        content: NotificationContent, in db: Database
+    ) throws {
+        for recipient in recipients {
+            if let last = try NotificationStore.lastStatusNotice(registrationID: registrationID, email: recipient.email, in: db),
+                last.kind == kind, last.content == content, last.recipient == recipient
+            {
+                continue
+            }
+            try queue(kind, subject: subject, to: [recipient], registrationID: registrationID, eventID: eventID, country: country, content: content, in: db)
+        }
     }
 
     private func queue(

@@ -11,8 +11,11 @@ public struct Renderer: Sendable {
         public var subject: String
         public var text: String
         public var html: String
-        /// The itinerary as iCalendar, for itinerary kinds.
+        /// The itinerary as iCalendar (`METHOD:PUBLISH`), for itinerary kinds.
         public var calendar: String?
+        /// Entries withdrawn from the recipient's calendar (`METHOD:CANCEL`): a cancellation, a
+        /// delegate removed, items removed from an itinerary.
+        public var cancellation: String?
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -62,7 +65,11 @@ public struct Renderer: Sendable {
         return complete ? wanted : .english
     }
 
-    public func render(_ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:], now: Date = Date()) throws -> Rendered {
+    /// `organizer`: the sender, named in the calendars as their `ORGANIZER`.
+    public func render(
+        _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:], now: Date = Date(),
+        organizer: ICalendar.Person? = nil
+    ) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
         let context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues).dictionary
         func render(_ part: String) throws -> String {
@@ -71,18 +78,37 @@ public struct Renderer: Sendable {
             return output
         }
         let subject = try render("subject").split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        let calendarName = "\(eventName?.text(in: language) ?? record.eventID ?? "") – \(record.content.organisation)"
+        let attendee = ICalendar.Person(name: record.recipient.name, email: record.recipient.email)
+        func event(_ item: ItineraryItem, sequence: Int) -> CalendarEvent {
+            CalendarEvent(
+                uid: item.uid, start: item.start, end: item.end, summary: item.title.text(in: language), location: item.address,
+                description: item.counterpart, sequence: sequence)
+        }
         var calendar: String?
         if [.itineraryPlanned, .itineraryChanged, .digest].contains(record.kind), !record.content.items.isEmpty || !record.content.changes.isEmpty {
             calendar = ICalendar(
-                method: .publish, name: "\(eventName?.text(in: language) ?? record.eventID ?? "") – \(record.content.organisation)", timeZone: eventZone,
-                events: record.content.items.map { item in
-                    CalendarEvent(
-                        uid: item.uid, start: item.start, end: item.end, summary: item.title.text(in: language),
-                        location: item.address, description: item.counterpart, sequence: item.sequence)
-                }
+                method: .publish, name: calendarName, timeZone: eventZone, events: record.content.items.map { event($0, sequence: $0.sequence) },
+                organizer: organizer, attendee: attendee
             ).render(stamp: now)
         }
-        return Rendered(language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar)
+        var cancellation: String?
+        let withdrawn = Self.withdrawn(record.content)
+        if !withdrawn.isEmpty {
+            // A cancel must outrank what it withdraws: one sequence more than the entry had.
+            cancellation = ICalendar(
+                method: .cancel, name: calendarName, timeZone: eventZone, events: withdrawn.map { event($0, sequence: $0.sequence + 1) },
+                organizer: organizer, attendee: attendee
+            ).render(stamp: now)
+        }
+        return Rendered(
+            language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar, cancellation: cancellation)
+    }
+
+    /// The entries a notification takes out of the recipient's calendar: those it withdraws, and
+    /// the items its changes remove.
+    static func withdrawn(_ content: NotificationContent) -> [ItineraryItem] {
+        (content.withdrawn ?? []) + content.changes.filter { $0.kind == .removed }.compactMap(\.before)
     }
 
     /// What templates see (Templates/README.md).
@@ -101,6 +127,10 @@ public struct Renderer: Sendable {
             if let position = content.position { registration["position"] = position }
             if content.promoted == true { registration["promoted"] = true }
             if let reason = content.reason, !reason.isEmpty { registration["reason"] = reason }
+            if let standing = content.standing {
+                registration["stands"] = ["revision": standing.revision, standing.status.rawValue: true]
+            }
+            let withdrawn = Renderer.withdrawn(content)
             return [
                 "recipient": ["name": record.recipient.name],
                 "organisation": content.organisation,
@@ -111,6 +141,10 @@ public struct Renderer: Sendable {
                 "changes": content.changes.map(change),
                 "unmet": content.unmet.map { ["venue": venueName($0.venueID), "reason": reason($0.reason)] },
                 "hasCalendar": !content.items.isEmpty && record.channel != .webhook,
+                "withdrawn": (content.withdrawn ?? []).map(item),
+                "hasWithdrawn": !(content.withdrawn ?? []).isEmpty,
+                "hasCancellation": !withdrawn.isEmpty && record.channel != .webhook,
+                "removedFromDelegation": content.removedFromDelegation == true,
                 "urgent": record.urgent,
             ]
         }

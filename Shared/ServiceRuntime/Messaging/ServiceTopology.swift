@@ -25,7 +25,9 @@ public enum ServiceTopology {
             ],
             queues: [
                 .stream(names.archive, maxAge: archiveMaxAge),
-                QueueDeclaration(name: names.unroutedQueue, kind: .quorum, maxLength: unroutedLimit, overflow: "drop-head"),
+                // Classic: a record for people to look at (the archive keeps every message), not
+                // worth a replicated queue per exchange.
+                QueueDeclaration(name: names.unroutedQueue, kind: .classic, maxLength: unroutedLimit, overflow: "drop-head"),
             ],
             bindings: [
                 Binding(queue: names.archive, exchange: exchange, routingKey: "#"),

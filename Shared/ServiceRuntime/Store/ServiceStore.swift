@@ -1,18 +1,17 @@
 import Foundation
 import GRDB
 import Messages
-import Synchronization
 
 /// A service's own SQLite file: WAL (one writer, concurrent readers), migrations, and the
 /// runtime's inbox and outbox tables next to the service's.
 public final class ServiceStore: Sendable {
     public let path: String
     private let configuration: Configuration
-    private let pool: Mutex<DatabasePool>
+    private let pool: PoolBox
 
     /// The connections to the file. After a failure of the file itself (`probeWrite` found one),
     /// this is a new pool: ask for it each time rather than keeping it.
-    public var database: DatabasePool { pool.withLock { $0 } }
+    public var database: DatabasePool { pool.current }
 
     /// Opens (creating if needed) and migrates the store. `migrations` registers the service's
     /// own migrations after the runtime's.
@@ -27,7 +26,7 @@ public final class ServiceStore: Sendable {
         }
         let database = try DatabasePool(path: path, configuration: configuration)
         self.configuration = configuration
-        self.pool = Mutex(database)
+        self.pool = PoolBox(database)
         self.path = path
         var migrator = DatabaseMigrator()
         Self.registerRuntimeMigrations(&migrator)
@@ -90,7 +89,7 @@ public final class ServiceStore: Sendable {
         do {
             let fresh = try DatabasePool(path: path, configuration: configuration)
             guard await Self.probe(fresh) == nil else { return problem }
-            pool.withLock { $0 = fresh }
+            pool.replace(with: fresh)
             return nil
         } catch {
             return problem
@@ -138,5 +137,27 @@ public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
     static func describe(_ error: any Error) -> String {
         guard let error = error as? DatabaseError else { return "\(error)" }
         return "\(error.resultCode) (\(error.message ?? "no message"))"
+    }
+}
+
+/// The store's current pool, replaced after the file failed. A lock guards the one reference
+/// (`@unchecked Sendable` is safe: every access goes through the lock, and a pool is itself
+/// safe to use from any thread).
+private final class PoolBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pool: DatabasePool
+
+    init(_ pool: DatabasePool) { self.pool = pool }
+
+    var current: DatabasePool {
+        lock.lock()
+        defer { lock.unlock() }
+        return pool
+    }
+
+    func replace(with fresh: DatabasePool) {
+        lock.lock()
+        pool = fresh
+        lock.unlock()
     }
 }
