@@ -19,7 +19,7 @@ import TestSupport
 
         // Build: the release product with the Swift runtime linked in, from the sources only.
         #expect(build.runs.contains { $0.contains("swift build -c release --static-swift-stdlib --product \(service.name)") })
-        var buildPackages: Set = ["librabbitmq-dev", "libsqlite3-dev"]
+        var buildPackages: Set = ["librabbitmq-dev", "libsqlite3-dev", "zlib1g-dev"]
         if service.name == "notifications" { buildPackages.insert("libcurl4-openssl-dev") }  // links libcurl (FoundationNetworking)
         #expect(try build.aptPackages().isSuperset(of: buildPackages))
         for copy in build.all("COPY") {
@@ -28,7 +28,8 @@ import TestSupport
             }
         }
 
-        // Run: only the shared libraries the executable loads, plus CA certificates and zones.
+        // Run: only the shared libraries the executable loads, plus CA certificates and zones
+        // (zlib1g is part of every Debian image: it is essential).
         var expected: Set = ["librabbitmq4", "libsqlite3-0", "ca-certificates", "tzdata"]
         if service.name == "notifications" { expected.insert("libcurl4") }  // FoundationNetworking (webhooks)
         #expect(try run.aptPackages() == expected)

@@ -117,10 +117,16 @@ extension RegistrationFlowTests {
         }
     }
 
-    @Test func aMalformedSubmissionIsParkedAndTheNextOneIsProcessed() async throws {
+    @Test func aMalformedSubmissionIsParkedAnsweredAndTheNextOneIsProcessed() async throws {
         try await Self.withService { bed, _ in
             try await bed.publish(Samples.programme())
-            try await bed.publishRaw(Data("{\"eventID\":\"danang-2026-01\",\"reference\":\"x\",\"delegates\":\"many\"}".utf8), type: "registration.submitted", messageID: "malformed")
+            try await bed.publishRaw(
+                Data("{\"eventID\":\"danang-2026-01\",\"reference\":\"x\",\"delegates\":\"many\"}".utf8), type: "registration.submitted",
+                messageID: "malformed", correlationID: "form-x")
+            // The sender hears what is wrong, as for any refusal, since the body says who it is.
+            let answer = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
+            #expect(answer.reference == "x" && answer.issues.map(\.path) == ["organisation"] && answer.issues.map(\.code) == ["required"])
+            #expect(bed.deliveries(ofType: .registrationRejected).first?.properties.correlationID == "form-x")
             try await bed.publish(Samples.submission(reference: "after"))
             await bed.waitFor(RegistrationAccepted.self, count: 1)
             var parked: [Delivery] = []
@@ -133,7 +139,22 @@ extension RegistrationFlowTests {
         }
     }
 
-    @Test func aCancellationArrivingBeforeItsSubmissionSucceedsOnALaterAttempt() async throws {
+    @Test func aCancellationForAReferenceThatNeverArrivesIsAnsweredNotParked() async throws {
+        try await ServiceTestBed.withRunningService("registrations", { bed in
+            let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), cancellationWait: 1)
+            return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+        }) { bed, _ in
+            try await bed.publish(Samples.programme())
+            try await bed.publish(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "ghost"), correlationID: "crm-cancel-1")
+            let answer = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
+            #expect(answer.request == .registrationCancelRequested)
+            #expect(answer.issues.map(\.code) == ["unknown_reference"])
+            #expect(bed.deliveries(ofType: .registrationRejected).first?.properties.correlationID == "crm-cancel-1")
+            #expect(try await bed.drainDeadLetters().isEmpty, "not a failure of the service")
+        }
+    }
+
+    @Test func aCancellationArrivingBeforeItsSubmissionIsAppliedWhenItArrives() async throws {
         try await Self.withService { bed, _ in
             try await bed.publish(Samples.programme())
             try await bed.publish(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "late", reason: "plans changed"))

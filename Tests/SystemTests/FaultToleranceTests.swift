@@ -40,13 +40,20 @@ import TestSupport
         _ = try await FaultBroker.run(["start"])
         let workload = try Workload(total: 1500, poison: true)
         let count = workload.stream.count
-        try await workload.prove(on: FaultBroker.url, name: "fault-test", kills: 2) { system in
+        try await workload.prove(on: FaultBroker.url, name: "fault-test", kills: 2, parkingFaults: 5) { system in
             [
                 count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
                 count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
                 count * 3 / 8: ("kill -9 notifications", { try await system.restart("notifications") }),
                 count * 4 / 8: ("close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }),
-                count * 5 / 8: ("stop and start the broker", { _ = try await FaultBroker.run(["stop"]); _ = try await FaultBroker.run(["start"]) }),
+                // A service started while the broker is down waits for it (and through its
+                // recovery: queues whose home is not up yet), rather than exiting.
+                count * 5 / 8: ("stop the broker, restart registrations while it is down, start the broker", {
+                    _ = try await FaultBroker.run(["stop"])
+                    try await system.restart("registrations")
+                    try await Task.sleep(for: .seconds(1))
+                    _ = try await FaultBroker.run(["start"])
+                }),
                 count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),
                 count * 7 / 8: ("kill -9 notifications again", { try await system.restart("notifications") }),
             ]

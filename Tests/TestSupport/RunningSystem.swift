@@ -29,7 +29,10 @@ public final class RunningSystem: @unchecked Sendable {
     /// The retry delays every instance runs with (queue arguments: declare with the same).
     public static let retryDelays = "0.3,1"
 
-    public func store(_ instance: String) -> String { directory.appendingPathComponent("\(instance).sqlite").path }
+    /// Where an instance keeps its store, when not in `directory` (set before starting it).
+    public var storePaths: [String: String] = [:]
+
+    public func store(_ instance: String) -> String { storePaths[instance] ?? directory.appendingPathComponent("\(instance).sqlite").path }
 
     /// Starts `instance` (a service, or an instance of one by `<P>_NAME`) with `extra` settings.
     public func start(_ instance: String, extra: [String: String] = [:]) throws {

@@ -11,7 +11,8 @@ log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Installs whatever of DEBIAN_PACKAGES (and the packages named as arguments) is missing (as
-# root); says what is missing otherwise.
+# root); says what is missing otherwise. Works on a fresh clone: the run folder, where apt's
+# output is kept, may not exist yet.
 ensure_packages() {
   local missing=() pkg
   for pkg in "${DEBIAN_PACKAGES[@]}" "$@"; do
@@ -25,7 +26,8 @@ ensure_packages() {
   # The log goes to the run folder, which does not exist yet on a fresh clone.
   mkdir -p "$RUN_DIR"
   # A package's postinst must not start a system-wide broker: ours runs privately.
-  local policy=/usr/sbin/policy-rc.d created_policy=0
+  # (DELEGATION_POLICY_RC_D: another path, for the test of this function.)
+  local policy=${DELEGATION_POLICY_RC_D:-/usr/sbin/policy-rc.d} created_policy=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
   fi

@@ -4,16 +4,19 @@ import ServiceLifecycle
 import ServiceRuntime
 
 /// Answers cancellation requests whose submission never came (`RegistrationsHandler
-/// .expireCancellations`): wakes when the next one is due, and at least once a minute, writes the
-/// answers to the outbox and rings the relay.
+/// .expireCancellations`): wakes when the next one is due, writes the answers to the outbox and
+/// rings the relay. A request that comes in while it sleeps is due at least the wait later, so
+/// sleeping no longer than the wait (and a minute) misses none.
 public final class CancellationExpiry: Service {
     private let context: ServiceHost.Context
     private let handler: RegistrationsHandler
+    private let longestSleep: Double
     private let clock: @Sendable () -> Date
 
     public init(context: ServiceHost.Context, handler: RegistrationsHandler, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.context = context
         self.handler = handler
+        self.longestSleep = min(60, max(handler.cancellationWait, 0.05))
         self.clock = clock
     }
 
@@ -26,7 +29,7 @@ public final class CancellationExpiry: Service {
                 context.logger.error("cannot answer expired cancellation requests; retrying", metadata: ["error": "\(error)"])
                 next = clock().addingTimeInterval(5)
             }
-            let pause = min(max(next.map { $0.timeIntervalSince(clock()) } ?? 60, 0.05), 60)
+            let pause = min(max(next.map { $0.timeIntervalSince(clock()) } ?? longestSleep, 0.05), longestSleep)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(pause)) }
         }
     }

@@ -22,7 +22,8 @@ public struct RegistrationsHandler: MessageHandler {
 
     private let vault: IdentityVault
     private let validator: RegistrationValidator
-    private let cancellationWait: Double
+    /// Seconds a cancellation for an unknown reference waits for its submission.
+    public let cancellationWait: Double
     private let clock: @Sendable () -> Date
 
     public init(
