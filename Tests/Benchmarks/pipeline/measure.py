@@ -21,6 +21,8 @@ SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".
 def data(args):
     programme = json.load(open(os.path.join(SAMPLE, "programme.json")))
     programme["capacity"] = {"organisations": 1_000_000, "delegates": 10_000_000}
+    # The scenario's deadline (January 2026) is judged on when a submission arrives: lift it.
+    programme.pop("registrationDeadline", None)
     seed = json.load(open(os.path.join(SAMPLE, "registrations.json")))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "programme.json"), "w") as f:
