@@ -234,7 +234,7 @@ struct ContractTests {
 
     @Test("a body that is not JSON says so")
     func nonJSONBody() throws {
-        let body = Data("eventID=danang-cn-2026-01&reference=nic-form-2026-0042".utf8)
+        let body = Data("eventID=danang-china-2026-01&reference=nic-form-2026-0042".utf8)
         let error = try #require(throws: MessageDecodingError.self) { try MessageCoding.decode(RegistrationSubmitted.self, from: body) }
         #expect(error.path == "")
         #expect(error.reason.contains("not valid JSON"))

@@ -154,7 +154,7 @@ enum Fixtures {
         }
     }
 
-    static let eventID = "danang-cn-2026-01"
+    static let eventID = "danang-china-2026-01"
 
     static let fullContact = Contact(name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001", language: .chineseSimplified)
 

@@ -25,9 +25,9 @@ public enum ServiceTopology {
             ],
             queues: [
                 .stream(names.archive, maxAge: archiveMaxAge),
-                // Classic: a record for people to look at (the archive keeps every message), not
-                // worth a replicated queue per exchange.
-                QueueDeclaration(name: names.unroutedQueue, kind: .classic, maxLength: unroutedLimit, overflow: "drop-head"),
+                // Quorum, as every queue a service declares: a classic queue lives on one node,
+                // and re-declaring it while that node is down fails every client's recovery.
+                QueueDeclaration(name: names.unroutedQueue, kind: .quorum, maxLength: unroutedLimit, overflow: "drop-head"),
             ],
             bindings: [
                 Binding(queue: names.archive, exchange: exchange, routingKey: "#"),
