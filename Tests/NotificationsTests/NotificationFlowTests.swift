@@ -83,6 +83,39 @@ import TestSupport
         #expect(renderer.language(for: .waitlisted, wanted: .chineseSimplified) == .chineseSimplified)
     }
 
+    @Test func aCancellationWithdrawsTheCalendarEntriesOfEveryoneWhoReceivedThem() async throws {
+        let smtp = try await SMTPTestServer()
+        defer { smtp.stop() }
+        try await Self.withService(smtp: smtp) { bed, _ in
+            let accepted = Self.accepted("ics-cancel", language: .english)
+            try await bed.publish(accepted)
+            let items = [Self.item("visit-a@test", startingIn: 72), Self.item("visit-b@test", startingIn: 75, title: "Enosta Space")]
+            try await bed.publish(ItineraryPlanned(
+                eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 1, timeZone: "Asia/Ho_Chi_Minh", items: items,
+                unmet: [], plannedAt: Date()))
+            #expect(await eventually(within: 30) { bed.seen(NotificationDelivered.self).count == 4 }, "acceptance and three itineraries sent")
+            try await bed.publish(RegistrationCancelled(
+                registrationID: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, reason: "travel ban",
+                delegation: accepted.delegation, cancelledAt: Date()))
+            // The lead contact and both delegates received the entries: each gets them withdrawn.
+            #expect(await eventually(within: 30) { smtp.messages.count >= 7 })
+            var withdrawn: [String] = []
+            for raw in smtp.messages.dropFirst(4) {
+                let mail = try await inspectEmail(raw)
+                let calendar = try #require(mail["attachment:cancelled.ics"], "\(mail["to"] ?? "?") gets a cancellation calendar")
+                let file = bed.directory.appendingPathComponent("cancel-\(withdrawn.count).ics")
+                try calendar.write(to: file, atomically: true, encoding: .utf8)
+                let parsed = try await TestBroker.run("/usr/bin/python3", [
+                    "-c", "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(str(e['UID']) + ':' + str(e['STATUS']) for e in c.walk('VEVENT')))",
+                    file.path,
+                ])
+                #expect(parsed.trimmingCharacters(in: .whitespacesAndNewlines) == "CANCEL ['visit-a@test:CANCELLED', 'visit-b@test:CANCELLED']")
+                withdrawn.append(mail["to"] ?? "?")
+            }
+            #expect(withdrawn.count == 3)
+        }
+    }
+
     @Test func anItineraryEmailCarriesACalendarThatParsesAndEveryDelegateGetsOne() async throws {
         let smtp = try await SMTPTestServer()
         defer { smtp.stop() }

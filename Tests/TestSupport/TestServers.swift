@@ -104,7 +104,8 @@ public final class WebhookTestServer: Sendable {
     }
 }
 
-/// Parses a received e-mail with Python's `email` package and returns what tests check.
+/// Parses a received e-mail with Python's `email` package and returns what tests check (each
+/// attachment's text also under `attachment:<file name>`).
 public func inspectEmail(_ raw: Data) async throws -> [String: String] {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).eml")
     try raw.write(to: file)
@@ -123,6 +124,7 @@ public func inspectEmail(_ raw: Data) async throws -> [String: String] {
                 out['attachment'] = part.get_filename()
                 out['attachment-type'] = ct
                 out['attachment-body'] = part.get_payload(decode=True).decode('utf-8')
+                out['attachment:' + part.get_filename()] = out['attachment-body']
         print(json.dumps(out, ensure_ascii=False))
         """
     let output = try await TestBroker.run("/usr/bin/python3", ["-c", script, file.path])
