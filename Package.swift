@@ -62,7 +62,7 @@ let package = Package(
             ],
             path: "Shared/ServiceRuntime"
         ),
-        .testTarget(name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/ServiceRuntimeTests"),
+        .testTarget(name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/ServiceRuntimeTests"),
 
         // The registrations service: a library (handlers, store, rules) and a thin executable.
         .target(
@@ -135,11 +135,17 @@ let package = Package(
             path: "Services/Notifications/Main"
         ),
         .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
+        // Every service as it declares itself (its router's types, its partition, its port), for
+        // the ops tool, the deployment and the system tests.
+        .target(
+            name: "ServiceCatalog", dependencies: ["ServiceRuntime", "RegistrationsCore", "ItinerariesCore", "NotificationsCore"],
+            path: "Services/Catalog"),
+
         // The ops tool: a library (tested) and the `delegation-ops` executable.
         .target(
             name: "OpsCore",
             dependencies: [
-                "AMQP", "Messages", "ServiceRuntime", "RegistrationsCore",
+                "AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "RegistrationsCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,21 +153,22 @@ let package = Package(
         ),
         .executableTarget(
             name: "delegation-ops",
-            dependencies: ["OpsCore", "AMQP", "Messages", "ServiceRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["OpsCore", "AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Ops/Main"
         ),
         .testTarget(name: "OpsTests", dependencies: ["OpsCore", "RegistrationsCore", "NotificationsCore", "ItinerariesCore", "TestSupport"], path: "Tests/OpsTests"),
         // The whole system as processes, under faults.
-        .testTarget(name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "TestSupport"], path: "Tests/SystemTests"),
-        .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "TestSupport"], path: "Tests/DeploymentTests"),
+        .testTarget(name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/SystemTests"),
+        .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/DeploymentTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(
             name: "TestSupport",
             dependencies: [
-                "AMQP", "Messages", "ServiceRuntime",
+                "AMQP", "Messages", "ServiceRuntime", "ServiceCatalog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/TestSupport",
             exclude: ["Servers"]

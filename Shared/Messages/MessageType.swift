@@ -34,6 +34,10 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
 /// The body of a message: plain JSON that any client can produce.
 public protocol MessagePayload: Codable, Sendable, Equatable {
     static var messageType: MessageType { get }
+
+    /// What the message is about, for sharding: its event, and the registration whose people hear
+    /// of it. Every publisher puts both in headers (`PartitionKeys`).
+    var partitionKeys: PartitionKeys { get }
 }
 
 /// The contract version. A message whose `schema-version` header has another major version is

@@ -8,10 +8,11 @@ public func registrationID(eventID: String, reference: String) -> String {
     return "reg-" + digest.prefix(10).hexString
 }
 
-/// What a domain message is about, for sharding. Every publisher in the system puts both keys in
-/// headers; a sharded service's consistent-hash exchange hashes the one it partitions on, so that
-/// everything about one event (registrations, itineraries) or one recipient (notifications)
-/// reaches the same instance and its store.
+/// What a domain message is about, for sharding. Every payload type says (`MessagePayload
+/// .partitionKeys`), every publisher in the system puts both keys in headers, and a sharded
+/// service's consistent-hash exchange hashes the one it partitions on, so that everything about
+/// one event (registrations, itineraries) or one recipient (notifications) reaches the same
+/// instance and its store.
 public struct PartitionKeys: Sendable, Hashable {
     /// The event (`eventID`).
     public static let eventHeader = "partition-event"
@@ -27,19 +28,58 @@ public struct PartitionKeys: Sendable, Hashable {
         self.recipient = recipient
     }
 
-    /// Read from a message body (any type: the fields have the same names in every contract);
-    /// nil where the body does not say, or is not JSON.
-    public init(body: Data) {
-        struct Fields: Decodable {
-            var eventID: String?
-            var reference: String?
-            var registrationID: String?
-        }
-        let fields = try? JSONDecoder().decode(Fields.self, from: body)
-        event = fields?.eventID
-        recipient = fields?.registrationID
-            ?? fields.flatMap { fields in fields.eventID.flatMap { event in fields.reference.map { registrationID(eventID: event, reference: $0) } } }
+    /// The keys of a message about registration (`eventID`, `reference`).
+    public static func registration(eventID: String, reference: String) -> PartitionKeys {
+        PartitionKeys(event: eventID, recipient: Messages.registrationID(eventID: eventID, reference: reference))
     }
+}
+
+extension RegistrationSubmitted {
+    public var partitionKeys: PartitionKeys { .registration(eventID: eventID, reference: reference) }
+}
+
+extension RegistrationCancelRequested {
+    public var partitionKeys: PartitionKeys { .registration(eventID: eventID, reference: reference) }
+}
+
+extension RegistrationAccepted {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension RegistrationWaitlisted {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension RegistrationRejected {
+    /// A rejection of a body that named no event or reference has no keys.
+    public var partitionKeys: PartitionKeys {
+        let derived = eventID.flatMap { event in reference.map { Messages.registrationID(eventID: event, reference: $0) } }
+        return PartitionKeys(event: eventID, recipient: registrationID ?? derived)
+    }
+}
+
+extension RegistrationCancelled {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension ProgrammePublished {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
+}
+
+extension ItineraryPlanned {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension ItineraryChanged {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension NotificationDelivered {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: nil, recipient: registrationID) }
+}
+
+extension NotificationFailed {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: nil, recipient: registrationID) }
 }
 
 extension Sequence<UInt8> {

@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// Everything one service process runs, assembled from its configuration and handler:
+/// Everything one service process runs, assembled from its configuration and its routes:
 /// the store, two broker connections (publishing and consuming), the topology, the consumer
 /// pipeline, the outbox relay and the HTTP server, in one `ServiceGroup`.
 ///
@@ -22,7 +22,7 @@ public final class ServiceHost: Sendable {
     public let configuration: ServiceConfiguration
     public let store: ServiceStore
     public let metrics: ServiceMetrics
-    private let handler: any MessageHandler
+    private let dispatcher: Dispatcher
     private let logger: Logger
     private let routes: @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void
     private let extraServices: @Sendable (Context) -> [any Service]
@@ -44,14 +44,14 @@ public final class ServiceHost: Sendable {
 
     /// Opens (and migrates) the store; `run` does the rest.
     public init(
-        configuration: ServiceConfiguration, handler: any MessageHandler, logger: Logger,
+        configuration: ServiceConfiguration, dispatcher: Dispatcher, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void = { _ in },
         routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void = { _, _ in },
         extraServices: @escaping @Sendable (Context) -> [any Service] = { _ in [] },
         connectPatience: Double = 60
     ) async throws {
         self.configuration = configuration
-        self.handler = handler
+        self.dispatcher = dispatcher
         self.logger = logger
         self.routes = routes
         self.extraServices = extraServices
@@ -93,7 +93,7 @@ public final class ServiceHost: Sendable {
     private func runGroup(publishing: AMQPConnection, consuming: AMQPConnection, signals: [UnixSignal]) async throws {
         let doorbell = Doorbell()
         let pipeline = MessagePipeline(
-            configuration: configuration, store: store, handler: handler, consuming: consuming, publishing: publishing,
+            configuration: configuration, store: store, dispatcher: dispatcher, consuming: consuming, publishing: publishing,
             doorbell: doorbell, metrics: metrics, status: pipelineStatus, logger: logger)
         let relay = OutboxRelay(store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
         let http = ServiceHTTP.application(
@@ -157,10 +157,10 @@ public final class ServiceHost: Sendable {
     private func declareTopology(on connection: AMQPConnection) async throws {
         try await connection.declare(ServiceTopology.domain(exchange: configuration.exchange, archiveMaxAge: configuration.archiveMaxAge))
         try await connection.declare(ServiceTopology.service(
-            configuration.names, consumes: handler.consumes, retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit,
+            configuration.names, consumes: dispatcher.consumes, retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit,
             sharding: configuration.sharding))
         logger.info("topology declared", metadata: [
-            "inbox": "\(configuration.names.inbox)", "consumes": "\(handler.consumes.map(\.rawValue).joined(separator: ","))",
+            "inbox": "\(configuration.names.inbox)", "consumes": "\(dispatcher.consumes.map(\.rawValue).joined(separator: ","))",
             "shard_of": "\(configuration.sharding?.exchange ?? "-")",
         ])
     }

@@ -125,6 +125,12 @@ import TestSupport
     }
 
     @Test(arguments: Deployment.services)
+    func theRouterDeclaresEveryTypeTheServiceBuilds(_ service: Deployment.Service) throws {
+        #expect(!(try service.emits()).isEmpty)
+        #expect(try service.emits() == service.built(), "what \(service.name)'s router declares is what its code emits")
+    }
+
+    @Test(arguments: Deployment.services)
     func aServiceUserMayTouchItsOwnTopologyAndTheDomainsOnly(_ service: Deployment.Service) throws {
         try Self.check(service.name, try Self.serviceNeeds(service))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Messages
+import ServiceCatalog
 import ServiceRuntime
 import Testing
 import TestSupport
@@ -47,8 +48,12 @@ enum Deployment {
             return keys
         }
 
-        /// The message types it emits: every `OutboundMessage(<Payload>(` in its Core sources.
-        func emits() throws -> Set<MessageType> {
+        /// The message types it emits, as its router declares them.
+        func emits() throws -> Set<MessageType> { Set(system.emits) }
+
+        /// The message types its code builds: every `OutboundMessage(<Payload>(` in its Core
+        /// sources (routes and background work alike), to hold the declaration to.
+        func built() throws -> Set<MessageType> {
             let folderPath = "\(Deployment.root)/Services/\(folder)/Core"
             var payloads = Set<String>()
             for file in try FileManager.default.contentsOfDirectory(atPath: folderPath) where file.hasSuffix(".swift") {

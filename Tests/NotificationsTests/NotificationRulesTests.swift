@@ -15,7 +15,7 @@ import TestSupport
         let configuration = NotificationsConfiguration(
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("rules"), storePath: "unused"),
             digestWindow: 60, quietHours: nil)
-        return try HandlerHarness(NotificationsHandler(configuration: configuration, clock: { now }), migrations: NotificationStore.migrate)
+        return try HandlerHarness(NotificationsHandler(configuration: configuration, clock: { now }).dispatcher, migrations: NotificationStore.migrate)
     }
 
     /// Delegates 1…`delegates` with addresses, revision `revision`.

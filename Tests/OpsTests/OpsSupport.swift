@@ -10,11 +10,17 @@ import TestSupport
 /// A service for ops tests: it fails every message permanently while `broken` is set (a bad
 /// deploy) and otherwise records each message it applies in `applied`, with no uniqueness, so
 /// that a message applied twice shows as two rows.
-struct DeployableHandler: MessageHandler {
-    let consumes: [MessageType] = [.registrationSubmitted, .programmePublished]
+struct DeployableHandler: Sendable {
+    static let router: MessageRouter<DeployableHandler> = {
+        var router = MessageRouter<DeployableHandler>()
+        router.on(RegistrationSubmitted.self) { try $0.apply($1.metadata, $2) }
+        router.on(ProgrammePublished.self) { try $0.apply($1.metadata, $2) }
+        return router
+    }()
+
     let broken: Locked<Bool>
 
-    func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
+    func apply(_ message: MessageMetadata, _ db: Database) throws -> [OutboundMessage] {
         if broken.value { throw HandlerFailure.permanent("bug in release 1.4.2: cannot read message '\(message.messageID)'") }
         try db.execute(sql: "INSERT INTO applied (message_id, type) VALUES (?, ?)", arguments: [message.messageID, message.type.rawValue])
         return []
@@ -26,7 +32,7 @@ struct DeployableHandler: MessageHandler {
 
     static func makeHost(_ bed: ServiceTestBed, broken: Locked<Bool>) async throws -> ServiceHost {
         try await ServiceHost(
-            configuration: bed.configuration(retryDelays: [0.2]), handler: DeployableHandler(broken: broken), logger: TestBroker.logger,
+            configuration: bed.configuration(retryDelays: [0.2]), dispatcher: DeployableHandler.router.dispatcher(for: DeployableHandler(broken: broken)), logger: TestBroker.logger,
             migrations: migrations, connectPatience: 5)
     }
 

@@ -13,7 +13,7 @@ import TestSupport
 
     static func harness(cancellationWait: Double = 900, now: Date = Samples.danang(day: 5, 10)) throws -> (HandlerHarness, RegistrationsHandler) {
         let handler = RegistrationsHandler(vault: .ephemeral(), cancellationWait: cancellationWait, clock: { now })
-        return (try HandlerHarness(handler, migrations: RegistrationStore.migrate), handler)
+        return (try HandlerHarness(handler.dispatcher, migrations: RegistrationStore.migrate), handler)
     }
 
     // MARK: Cancellations and their answers

@@ -141,7 +141,7 @@ import TestSupport
         configuration.storePath = "\(disk.path)/pipeline.sqlite"
         configuration.batchSize = 4
         let host = try await ServiceHost(
-            configuration: configuration, handler: ScriptedHandler(), logger: TestBroker.logger, migrations: ScriptedHandler.migrate, connectPatience: 5)
+            configuration: configuration, dispatcher: ScriptedHandler().dispatcher, logger: TestBroker.logger, migrations: ScriptedHandler.migrate, connectPatience: 5)
         let running = Task { try await host.run(signals: []) }
         do {
             try await host.waitUntilStarted()

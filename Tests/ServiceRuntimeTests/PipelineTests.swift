@@ -7,15 +7,23 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// A handler whose behaviour the test chooses by the submission's reference:
+/// Routes whose behaviour the test chooses by the submission's reference:
 /// `transient-N` fails transiently on its first N attempts, `permanent` fails permanently,
 /// anything else is applied (a row in `applied`) and answered with a `registration.rejected`
 /// that carries the reference (just a message to see in the outbox).
-struct ScriptedHandler: MessageHandler {
-    let consumes: [MessageType] = [.registrationSubmitted]
+struct ScriptedHandler: Sendable {
+    static let router: MessageRouter<ScriptedHandler> = {
+        var router = MessageRouter<ScriptedHandler>()
+        router.on(RegistrationSubmitted.self) { try $0.handle($1, in: $2) }
+        router.emits(RegistrationRejected.self)
+        return router
+    }()
+
     let delay: Duration
 
     init(delay: Duration = .zero) { self.delay = delay }
+
+    var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
 
     static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("scripted-1") { db in
@@ -25,8 +33,8 @@ struct ScriptedHandler: MessageHandler {
         }
     }
 
-    func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
-        guard let submission = message.payload as? RegistrationSubmitted else { throw HandlerFailure.permanent("unexpected payload") }
+    func handle(_ message: Message<RegistrationSubmitted>, in db: Database) throws -> [OutboundMessage] {
+        let submission = message.payload
         if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
         if submission.reference == "permanent" { throw HandlerFailure.permanent("reference 'permanent' can never be applied") }
         if submission.reference.hasPrefix("transient-"), let failures = Int(submission.reference.dropFirst("transient-".count)), message.attempt <= failures {
@@ -49,7 +57,7 @@ struct ScriptedHandler: MessageHandler {
         let bed = try await ServiceTestBed(service: "pipeline")
         try await before(bed)
         let host = try await ServiceHost(
-            configuration: bed.configuration(retryDelays: retryDelays), handler: ScriptedHandler(delay: delay), logger: TestBroker.logger,
+            configuration: bed.configuration(retryDelays: retryDelays), dispatcher: ScriptedHandler(delay: delay).dispatcher, logger: TestBroker.logger,
             migrations: ScriptedHandler.migrate, connectPatience: 5)
         let running = Task { try await host.run(signals: []) }
         try await host.waitUntilStarted()
@@ -204,7 +212,7 @@ struct ScriptedHandler: MessageHandler {
         var applied: [String] = []
         for round in 0..<3 {
             let host = try await ServiceHost(
-                configuration: bed.configuration(), handler: ScriptedHandler(delay: .milliseconds(20)), logger: TestBroker.logger,
+                configuration: bed.configuration(), dispatcher: ScriptedHandler(delay: .milliseconds(20)).dispatcher, logger: TestBroker.logger,
                 migrations: ScriptedHandler.migrate, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
             try await host.waitUntilStarted()

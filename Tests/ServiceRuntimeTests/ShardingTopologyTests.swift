@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Messages
+import ServiceCatalog
 import ServiceRuntime
 import Testing
 import TestSupport
@@ -18,7 +19,13 @@ import TestSupport
         #expect(programme.properties.headers[PartitionKeys.recipientHeader]?.stringValue == "m2", "no recipient: the message id spreads them")
         let broken = OutgoingMessage.domain(type: "registration.submitted", body: Data("{not json".utf8), exchange: "x", messageID: "m3", appID: "t")
         #expect(broken.properties.headers[PartitionKeys.eventHeader]?.stringValue == "m3")
-        #expect(PartitionKeys(body: Data(#"{"eventID":"e","registrationID":"reg-1","reference":"r"}"#.utf8)) == PartitionKeys(event: "e", recipient: "reg-1"))
+        // Every payload type says what it is about.
+        let accepted = RegistrationAccepted(
+            registrationID: "reg-1", eventID: "e", reference: "r", revision: 1, delegation: Samples.submission(reference: "r").delegation, acceptedAt: Date())
+        #expect(accepted.partitionKeys == PartitionKeys(event: "e", recipient: "reg-1"))
+        let rejected = RegistrationRejected(eventID: "e", reference: "r", revision: 1, issues: [], rejectedAt: Date())
+        #expect(rejected.partitionKeys == PartitionKeys(event: "e", recipient: registrationID(eventID: "e", reference: "r")))
+        #expect(RegistrationRejected(eventID: nil, reference: nil, revision: nil, issues: [], rejectedAt: Date()).partitionKeys == PartitionKeys(event: nil, recipient: nil))
     }
 
     @Test func aShardTakesHashedMessagesThroughTheServiceExchangeAndReferenceDataDirectly() {
@@ -39,15 +46,15 @@ import TestSupport
 
     @Test func theSettingMakesAnInstanceAShardOfItsService() {
         var reader = EnvironmentReader(["REGISTRATIONS_NAME": "registrations-2", "REGISTRATIONS_SHARDED": "true", "EXCHANGE": "dx"])
-        let configuration = ServiceConfiguration.read(service: "registrations", defaultHTTPPort: 8081, from: &reader)
+        let configuration = ServiceConfiguration.read(SystemServices.registrations, from: &reader)
         #expect(reader.problems.isEmpty)
         #expect(configuration.serviceName == "registrations-2")
         #expect(configuration.kind == "registrations")
         #expect(configuration.sharding?.exchange == "dx.registrations.shards")
         var unsharded = EnvironmentReader([:])
-        #expect(ServiceConfiguration.read(service: "registrations", defaultHTTPPort: 8081, from: &unsharded).sharding == nil)
+        #expect(ServiceConfiguration.read(SystemServices.registrations, from: &unsharded).sharding == nil)
         var bad = EnvironmentReader(["REGISTRATIONS_SHARDED": "sometimes"])
-        _ = ServiceConfiguration.read(service: "registrations", defaultHTTPPort: 8081, from: &bad)
+        _ = ServiceConfiguration.read(SystemServices.registrations, from: &bad)
         #expect(bad.problems.contains { $0.contains("REGISTRATIONS_SHARDED='sometimes'") })
     }
 }

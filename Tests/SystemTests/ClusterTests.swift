@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import ServiceCatalog
 import ServiceRuntime
 import Testing
 import TestSupport

@@ -5,6 +5,7 @@ import FoundationNetworking
 #endif
 import GRDB
 import Messages
+import ServiceCatalog
 import ServiceRuntime
 import Testing
 import TestSupport

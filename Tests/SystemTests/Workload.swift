@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import GRDB
 import Messages
+import ServiceCatalog
 import ServiceRuntime
 import Testing
 import TestSupport

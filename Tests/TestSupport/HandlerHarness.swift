@@ -1,52 +1,72 @@
+import Crypto
 import Foundation
 import GRDB
 import Messages
 import ServiceRuntime
 
-/// A service's handler on a store of its own in a temporary file: messages go in through the
-/// handler's entry point as the pipeline calls it (one write transaction each, outgoing messages
-/// into the outbox), with no broker and no sleeps. For business rules.
+/// A service's routes on a store of its own in a temporary file: messages go in through the
+/// same dispatch and inbox transaction the pipeline runs (`Dispatcher`, `InboxTransaction`),
+/// one write transaction each, with no broker and no sleeps. For business rules.
 public final class HandlerHarness: Sendable {
     public let store: ServiceStore
-    private let handler: any MessageHandler
+    private let dispatcher: Dispatcher
+    private let transaction: InboxTransaction
     private let directory: URL
 
-    public init(_ handler: any MessageHandler, migrations: (inout DatabaseMigrator) -> Void) throws {
+    /// What a message did not do: the runtime would retry it, or park it.
+    public struct NotApplied: Error, CustomStringConvertible {
+        public let outcome: InboxTransaction.Outcome
+        public var description: String { "not applied: \(outcome)" }
+    }
+
+    public init(_ dispatcher: Dispatcher, attempts: Int = 5, migrations: (inout DatabaseMigrator) -> Void) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("harness-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try ServiceStore(path: directory.appendingPathComponent("store.sqlite").path, synchronous: .normal, migrations: migrations)
-        self.handler = handler
+        self.dispatcher = dispatcher
+        transaction = InboxTransaction(service: "harness", attempts: attempts)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
-    /// Applies `payload` and returns what the handler emitted.
+    /// Applies `payload` as the pipeline would and returns what was emitted (nothing for a
+    /// duplicate); throws `NotApplied` when it would be retried or parked.
     @discardableResult
     public func send<T: MessagePayload>(
         _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1
     ) async throws -> [OutboundMessage] {
-        let message = IncomingMessage(
-            type: T.messageType, payload: payload, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt)
-        let handler = self.handler
-        return try await store.database.write { db in
-            let outgoing = try handler.handle(message, in: db)
-            try Outbox.append(outgoing, causedBy: messageID, service: "harness", in: db)
-            return outgoing
+        switch try await apply(payload, messageID: messageID, correlationID: correlationID, receivedAt: receivedAt, attempt: attempt) {
+        case .handled(let emitted): return emitted
+        case .duplicate: return []
+        case let outcome: throw NotApplied(outcome: outcome)
         }
     }
 
-    /// What the handler answers to a message of `type` whose body does not decode.
+    /// What the inbox transaction made of `payload`.
+    public func apply<T: MessagePayload>(
+        _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1
+    ) async throws -> InboxTransaction.Outcome {
+        let body = try MessageCoding.encode(payload)
+        let metadata = MessageMetadata(type: T.messageType, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt)
+        guard let message = try dispatcher.decode(body, metadata: metadata) else {
+            throw NotApplied(outcome: .park(.unexpectedType, "no route for \(T.messageType.rawValue)", messageID: messageID, digest: ""))
+        }
+        let digest = SHA256.hash(data: body).hexString
+        let transaction = self.transaction
+        return try await store.database.write { db in try transaction.apply(message, digest: digest, in: db) }
+    }
+
+    /// What the routes answer to a message of `type` whose body does not decode.
     public func answers(toBody body: String, type: MessageType, messageID: String = UUID().uuidString, correlationID: String? = nil) -> [OutboundMessage] {
         let data = Data(body.utf8)
-        let problem: MessageDecodingError
+        let metadata = MessageMetadata(type: type, messageID: messageID, correlationID: correlationID, receivedAt: Date())
         do {
-            _ = try MessageCoding.decodeAny(type.payloadType, from: data)
+            _ = try dispatcher.decode(data, metadata: metadata)
             return []
         } catch {
-            problem = error
+            return dispatcher.answers(
+                to: UnreadableMessage(type: type, body: data, problem: error, messageID: messageID, correlationID: correlationID, receivedAt: Date()))
         }
-        return handler.answers(
-            to: UnreadableMessage(type: type, body: data, problem: problem, messageID: messageID, correlationID: correlationID, receivedAt: Date()))
     }
 
     /// Reads the store.
@@ -57,14 +77,6 @@ public final class HandlerHarness: Sendable {
     /// Writes to the store (for the parts of a service that run beside the pipeline).
     public func write<T: Sendable>(_ block: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await store.database.write(block)
-    }
-}
-
-extension MessageCoding {
-    /// Decodes a body as the Swift type of `type`.
-    static func decodeAny(_ type: any MessagePayload.Type, from data: Data) throws(MessageDecodingError) -> any MessagePayload {
-        func open<T: MessagePayload>(_ type: T.Type) throws(MessageDecodingError) -> any MessagePayload { try MessageCoding.decode(T.self, from: data) }
-        return try open(type)
     }
 }
 

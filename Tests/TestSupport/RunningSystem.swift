@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import GRDB
+import ServiceCatalog
 import ServiceRuntime
 
 /// The services as processes for system tests: each instance (`registrations`,

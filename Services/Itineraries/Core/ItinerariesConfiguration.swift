@@ -15,7 +15,7 @@ public struct ItinerariesConfiguration: Sendable {
     public var debounce: Double
     public var maxWait: Double
 
-    public static let defaultHTTPPort = SystemServices.itineraries.defaultHTTPPort
+    public static let defaultHTTPPort = ItinerariesService.description.defaultHTTPPort
 
     public init(service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5) {
         self.service = service
@@ -26,7 +26,7 @@ public struct ItinerariesConfiguration: Sendable {
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ItinerariesConfiguration {
         var reader = EnvironmentReader(environment)
-        let service = ServiceConfiguration.read(service: "itineraries", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
         let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
         let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
         var vault: IdentityVault?

@@ -37,7 +37,7 @@ public struct NotificationsConfiguration: Sendable {
     public var countryZones: [String: String]
     public var concurrency: Int
 
-    public static let defaultHTTPPort = SystemServices.notifications.defaultHTTPPort
+    public static let defaultHTTPPort = NotificationsService.description.defaultHTTPPort
 
     public init(
         service: ServiceConfiguration, smtp: SMTPConfiguration = SMTPConfiguration(),
@@ -75,7 +75,7 @@ public struct NotificationsConfiguration: Sendable {
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NotificationsConfiguration {
         var reader = EnvironmentReader(environment)
-        let service = ServiceConfiguration.read(service: "notifications", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let service = ServiceConfiguration.read(NotificationsService.description, from: &reader)
         let p = "NOTIFICATIONS"
         let security = reader.choice("\(p)_SMTP_SECURITY", default: SMTPConfiguration.Security.none, from: [.none, .startTLS, .tls])
         let smtp = SMTPConfiguration(

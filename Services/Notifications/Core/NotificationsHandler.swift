@@ -16,8 +16,33 @@ import ServiceRuntime
 ///   entries, with those entries withdrawn (`METHOD:CANCEL`).
 /// - An amendment that removes people: each who received calendar entries gets them withdrawn.
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
-public struct NotificationsHandler: MessageHandler {
-    public let consumes = SystemServices.notifications.consumes
+public struct NotificationsHandler: Sendable {
+    /// What notifications consumes, and with what.
+    public static let router: MessageRouter<NotificationsHandler> = {
+        var router = MessageRouter<NotificationsHandler>()
+        router.on(ProgrammePublished.self) { _, message, db in try NotificationStore.saveEvent(message.payload, in: db); return [] }
+        router.on(RegistrationAccepted.self) { try $0.accepted($1.payload, $2) }
+        router.on(RegistrationWaitlisted.self) { try $0.waitlisted($1.payload, $2) }
+        router.on(RegistrationRejected.self) { try $0.rejected($1.payload, $2) }
+        router.on(RegistrationCancelled.self) { try $0.cancelled($1.payload, $2) }
+        router.on(ItineraryPlanned.self) { handler, message, db in
+            let planned = message.payload
+            try handler.itinerary(
+                .itineraryPlanned, registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
+                items: planned.items, changes: [], unmet: planned.unmet, in: db)
+            return []
+        }
+        router.on(ItineraryChanged.self) { handler, message, db in
+            let changed = message.payload
+            try handler.itinerary(
+                .itineraryChanged, registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion,
+                items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
+            return []
+        }
+        router.emits(NotificationDelivered.self, NotificationFailed.self)  // by the delivery workers
+        return router
+    }()
+
     private let configuration: NotificationsConfiguration
     private let clock: @Sendable () -> Date
 
@@ -26,59 +51,62 @@ public struct NotificationsHandler: MessageHandler {
         self.clock = clock
     }
 
-    public func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
-        switch message.payload {
-        case let programme as ProgrammePublished:
-            try NotificationStore.saveEvent(programme, in: db)
-        case let accepted as RegistrationAccepted:
-            let (contacts, removed) = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
-            var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
-            content.delegates = accepted.delegation.delegates.count
-            content.promoted = accepted.promoted
-            try queueStatus(.accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
-                            to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
-                            country: contacts.country, content: content, in: db)
-            try withdraw(from: removed, registrationID: accepted.registrationID, revision: accepted.revision, reference: accepted.reference, contacts: contacts, in: db)
-        case let waitlisted as RegistrationWaitlisted:
-            let (contacts, removed) = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
-            var content = NotificationContent(organisation: contacts.organisation, reference: waitlisted.reference)
-            content.delegates = waitlisted.delegation.delegates.count
-            content.position = waitlisted.position
-            try queueStatus(.waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
-                            registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
-            try withdraw(from: removed, registrationID: waitlisted.registrationID, revision: waitlisted.revision, reference: waitlisted.reference, contacts: contacts, in: db)
-        case let rejected as RegistrationRejected:
-            guard let lead = rejected.leadContact else { return [] }  // nobody valid to tell; the sender has the message
-            var content = NotificationContent(organisation: "", reference: rejected.reference)
-            content.issues = rejected.issues
-            content.standing = rejected.standing
-            try queue(.rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
-                      to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
-                      eventID: rejected.eventID, country: nil, content: content, in: db)
-        case let cancelled as RegistrationCancelled:
-            var (contacts, _) = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
-            contacts.cancelled = true
-            try NotificationStore.saveContacts(registrationID: cancelled.registrationID, contacts, in: db)
-            _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
-            var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
-            content.delegates = cancelled.delegation.delegates.count
-            content.reason = cancelled.reason
-            // The lead contact hears in any case; everyone else who holds calendar entries gets
-            // them withdrawn.
-            for (index, recipient) in contacts.recipients.enumerated() {
-                content.withdrawn = try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
-                guard index == 0 || content.withdrawn?.isEmpty == false else { continue }
-                try queue(.cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID,
-                          eventID: cancelled.eventID, country: contacts.country, content: content, in: db)
-            }
-        case let planned as ItineraryPlanned:
-            try itinerary(.itineraryPlanned, registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
-                          items: planned.items, changes: [], unmet: planned.unmet, in: db)
-        case let changed as ItineraryChanged:
-            try itinerary(.itineraryChanged, registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion,
-                          items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
-        default:
-            throw HandlerFailure.permanent("notifications does not handle \(message.type.rawValue)")
+    /// The routes bound to this handler.
+    public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
+
+    func accepted(_ accepted: RegistrationAccepted, _ db: Database) throws -> [OutboundMessage] {
+        let (contacts, removed) = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
+        var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
+        content.delegates = accepted.delegation.delegates.count
+        content.promoted = accepted.promoted
+        try queueStatus(
+            .accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
+            to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID, country: contacts.country,
+            content: content, in: db)
+        try withdraw(from: removed, registrationID: accepted.registrationID, revision: accepted.revision, reference: accepted.reference, contacts: contacts, in: db)
+        return []
+    }
+
+    func waitlisted(_ waitlisted: RegistrationWaitlisted, _ db: Database) throws -> [OutboundMessage] {
+        let (contacts, removed) = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
+        var content = NotificationContent(organisation: contacts.organisation, reference: waitlisted.reference)
+        content.delegates = waitlisted.delegation.delegates.count
+        content.position = waitlisted.position
+        try queueStatus(
+            .waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
+            registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
+        try withdraw(from: removed, registrationID: waitlisted.registrationID, revision: waitlisted.revision, reference: waitlisted.reference, contacts: contacts, in: db)
+        return []
+    }
+
+    func rejected(_ rejected: RegistrationRejected, _ db: Database) throws -> [OutboundMessage] {
+        guard let lead = rejected.leadContact else { return [] }  // nobody valid to tell; the sender has the message
+        var content = NotificationContent(organisation: "", reference: rejected.reference)
+        content.issues = rejected.issues
+        content.standing = rejected.standing
+        try queue(
+            .rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
+            to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
+            eventID: rejected.eventID, country: nil, content: content, in: db)
+        return []
+    }
+
+    func cancelled(_ cancelled: RegistrationCancelled, _ db: Database) throws -> [OutboundMessage] {
+        var (contacts, _) = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
+        contacts.cancelled = true
+        try NotificationStore.saveContacts(registrationID: cancelled.registrationID, contacts, in: db)
+        _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
+        var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
+        content.delegates = cancelled.delegation.delegates.count
+        content.reason = cancelled.reason
+        // The lead contact hears in any case; everyone else who holds calendar entries gets
+        // them withdrawn.
+        for (index, recipient) in contacts.recipients.enumerated() {
+            content.withdrawn = try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
+            guard index == 0 || content.withdrawn?.isEmpty == false else { continue }
+            try queue(
+                .cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID, eventID: cancelled.eventID,
+                country: contacts.country, content: content, in: db)
         }
         return []
     }

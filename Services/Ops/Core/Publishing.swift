@@ -24,7 +24,8 @@ public enum Publishing {
         let messages = try records.map { record in
             let body = try MessageCoding.encode(record.value)
             return OutgoingMessage.domain(
-                type: Value.messageType.rawValue, body: body, exchange: exchange, messageID: messageID(Value.messageType, body: body), appID: "delegation-ops")
+                type: Value.messageType.rawValue, body: body, exchange: exchange, messageID: messageID(Value.messageType, body: body), appID: "delegation-ops",
+                partitionKeys: record.value.partitionKeys)
         }
         return try await withConnection(configuration, name: "delegation-ops publish") { connection in
             guard try await connection.exchangeExists(exchange) else {

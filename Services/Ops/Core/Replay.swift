@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Messages
+import ServiceCatalog
 import ServiceRuntime
 
 /// Re-sends archived messages to one service, to rebuild what it lost or missed.

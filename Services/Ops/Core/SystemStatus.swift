@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import ServiceCatalog
 import ServiceRuntime
 
 /// The state of the system on one screen: per service, its queues' depths and consumers and

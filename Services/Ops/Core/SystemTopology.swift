@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import ServiceCatalog
 import ServiceRuntime
 
 /// Everything the system needs on the broker: the domain exchange and archive stream, and each

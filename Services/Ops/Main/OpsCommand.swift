@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Messages
 import OpsCore
+import ServiceCatalog
 import ServiceRuntime
 
 @main

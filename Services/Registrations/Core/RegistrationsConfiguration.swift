@@ -14,7 +14,7 @@ public struct RegistrationsConfiguration: Sendable {
     public var maxDelegates: Int
     public var cancellationWait: Double
 
-    public static let defaultHTTPPort = SystemServices.registrations.defaultHTTPPort
+    public static let defaultHTTPPort = RegistrationsService.description.defaultHTTPPort
 
     public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900) {
         self.service = service
@@ -26,7 +26,7 @@ public struct RegistrationsConfiguration: Sendable {
     /// Reads the environment; throws one error listing every invalid setting.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RegistrationsConfiguration {
         var reader = EnvironmentReader(environment)
-        let service = ServiceConfiguration.read(service: "registrations", defaultHTTPPort: defaultHTTPPort, from: &reader)
+        let service = ServiceConfiguration.read(RegistrationsService.description, from: &reader)
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
         let cancellationWait = reader.seconds("REGISTRATIONS_CANCEL_WAIT", default: 900, in: 0...604_800)
         var vault: IdentityVault?

@@ -17,8 +17,16 @@ import ServiceRuntime
 /// - `programme.published`: the event's capacity and deadline; more room promotes.
 ///
 /// Every answer carries the `correlation_id` of the request it answers.
-public struct RegistrationsHandler: MessageHandler {
-    public let consumes = SystemServices.registrations.consumes
+public struct RegistrationsHandler: Sendable {
+    /// What registrations consumes, and with what.
+    public static let router: MessageRouter<RegistrationsHandler> = {
+        var router = MessageRouter<RegistrationsHandler>()
+        router.on(RegistrationSubmitted.self, unreadable: { $0.answers(to: $1) }) { try $0.submit($1, $2) }
+        router.on(RegistrationCancelRequested.self, unreadable: { $0.answers(to: $1) }) { try $0.cancel($1, $2) }
+        router.on(ProgrammePublished.self) { try $0.publish($1.payload, $2) }
+        router.emits(RegistrationAccepted.self, RegistrationWaitlisted.self, RegistrationRejected.self, RegistrationCancelled.self)
+        return router
+    }()
 
     private let vault: IdentityVault
     private let validator: RegistrationValidator
@@ -36,22 +44,13 @@ public struct RegistrationsHandler: MessageHandler {
         self.clock = clock
     }
 
-    public func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage] {
-        switch message.payload {
-        case let submission as RegistrationSubmitted:
-            return try submit(submission, message, db)
-        case let request as RegistrationCancelRequested:
-            return try cancel(request, message, db)
-        case let programme as ProgrammePublished:
-            return try publish(programme, db)
-        default:
-            throw HandlerFailure.permanent("registrations does not handle \(message.type.rawValue)")
-        }
-    }
+    /// The routes bound to this handler.
+    public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
 
     // MARK: Submissions
 
-    private func submit(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+    func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
+        let submission = message.payload
         let placed = try place(submission, message, db)
         // A cancellation that arrived first takes effect once the registration exists.
         guard let pending = try RegistrationStore.pendingCancellation(eventID: submission.eventID, reference: submission.reference, in: db),
@@ -62,7 +61,7 @@ public struct RegistrationsHandler: MessageHandler {
         return placed + (try cancelExisting(request, correlation: pending.correlationID, db))
     }
 
-    private func place(_ submission: RegistrationSubmitted, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+    private func place(_ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
         let correlation = message.answerCorrelationID
         let programme = try RegistrationStore.event(submission.eventID, in: db)
         var issues = validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
@@ -166,7 +165,8 @@ public struct RegistrationsHandler: MessageHandler {
 
     // MARK: Cancellations
 
-    private func cancel(_ request: RegistrationCancelRequested, _ message: IncomingMessage, _ db: Database) throws -> [OutboundMessage] {
+    func cancel(_ message: Message<RegistrationCancelRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
         guard try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) != nil else {
             // The submission may still be on its way: the request waits for it, and is answered
             // if it never comes.
@@ -222,7 +222,7 @@ public struct RegistrationsHandler: MessageHandler {
 
     // MARK: Programme
 
-    private func publish(_ programme: ProgrammePublished, _ db: Database) throws -> [OutboundMessage] {
+    func publish(_ programme: ProgrammePublished, _ db: Database) throws -> [OutboundMessage] {
         if let known = try RegistrationStore.event(programme.eventID, in: db), known.version >= programme.version {
             return []
         }

@@ -4,13 +4,18 @@ import ServiceRuntime
 
 /// Assembles the registrations service: its handler, tables and HTTP routes on the runtime.
 public enum RegistrationsService {
+    /// The service as the broker and the deployment see it: what its router consumes and emits,
+    /// how its shards are keyed, its HTTP port.
+    public static let description = ServiceDescription(
+        name: "registrations", consumes: RegistrationsHandler.router.consumes, emits: RegistrationsHandler.router.emits, partition: .event, defaultHTTPPort: 8081)
+
     public static func makeHost(_ configuration: RegistrationsConfiguration, logger: Logger, connectPatience: Double = 60) async throws -> ServiceHost {
         var validator = RegistrationValidator()
         validator.maxDelegates = configuration.maxDelegates
         let handler = RegistrationsHandler(vault: configuration.vault, validator: validator, cancellationWait: configuration.cancellationWait)
         return try await ServiceHost(
             configuration: configuration.service,
-            handler: handler,
+            dispatcher: handler.dispatcher,
             logger: logger,
             migrations: RegistrationStore.migrate,
             routes: RegistrationsHTTP.addRoutes,

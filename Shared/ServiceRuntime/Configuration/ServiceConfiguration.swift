@@ -79,8 +79,11 @@ public struct ServiceConfiguration: Sendable {
         self.crashAfterCommit = crashAfterCommit
     }
 
-    /// Reads the shared settings; `reader` keeps collecting problems for the service's own.
-    public static func read(service: String, defaultHTTPPort: Int, from reader: inout EnvironmentReader) -> ServiceConfiguration {
+    /// Reads the shared settings of `description`'s service; `reader` keeps collecting problems
+    /// for the service's own.
+    public static func read(_ description: ServiceDescription, from reader: inout EnvironmentReader) -> ServiceConfiguration {
+        let service = description.name
+        let defaultHTTPPort = description.defaultHTTPPort
         let p = prefix(for: service)
         let url = reader.optionalString("\(p)_AMQP_URL") ?? reader.string("AMQP_URL", default: "amqp://guest:guest@127.0.0.1:5672/")
         var amqp = AMQPConfiguration()
@@ -107,8 +110,7 @@ public struct ServiceConfiguration: Sendable {
         let exchange = reader.string("EXCHANGE", default: "delegation")
         var sharding: ServiceTopology.Sharding?
         if reader.boolean("\(p)_SHARDED", default: false) {
-            sharding = SystemServices.named(service)?.sharding(exchange: exchange)
-            if sharding == nil { reader.problem("\(p)_SHARDED: '\(service)' is not a service that can run as shards") }
+            sharding = description.sharding(exchange: exchange)
         }
         return ServiceConfiguration(
             serviceName: name, kind: service, sharding: sharding,

@@ -5,18 +5,17 @@ import Messages
 extension OutgoingMessage {
     /// A domain message as every publisher in the system sends it: routing key and `type` are
     /// the message type, persistent JSON, `schema-version` header, message id, optional
-    /// correlation and causation ids, the partition keys a sharded service hashes
-    /// (`PartitionKeys`, the message id where the body names none), the publisher in `app_id`,
-    /// and `mandatory` so that a message no queue takes fails instead of vanishing.
+    /// correlation and causation ids, the partition keys a sharded service hashes (the message
+    /// id where the message names none), the publisher in `app_id`, and `mandatory` so that a
+    /// message no queue takes fails instead of vanishing.
     public static func domain(
         type: String, body: Data, exchange: String, messageID: String, correlationID: String? = nil, causationID: String? = nil,
-        timestamp: Date = Date(), appID: String
+        timestamp: Date = Date(), appID: String, partitionKeys: PartitionKeys = PartitionKeys(event: nil, recipient: nil)
     ) -> OutgoingMessage {
         var headers: AMQPTable = [FailureHeader.schemaVersion: .string(SchemaVersion.current)]
         if let causationID { headers[FailureHeader.causationID] = .string(causationID) }
-        let keys = PartitionKeys(body: body)
-        headers[PartitionKeys.eventHeader] = .string(keys.event ?? messageID)
-        headers[PartitionKeys.recipientHeader] = .string(keys.recipient ?? messageID)
+        headers[PartitionKeys.eventHeader] = .string(partitionKeys.event ?? messageID)
+        headers[PartitionKeys.recipientHeader] = .string(partitionKeys.recipient ?? messageID)
         return OutgoingMessage(
             body: body, exchange: exchange, routingKey: type,
             properties: MessageProperties(
@@ -25,10 +24,12 @@ extension OutgoingMessage {
             mandatory: true)
     }
 
-    /// `payload` encoded as a domain message.
+    /// `payload` encoded as a domain message, with its partition keys.
     public static func domain<T: MessagePayload>(
         _ payload: T, exchange: String, messageID: String = UUID().uuidString, correlationID: String? = nil, appID: String
     ) throws -> OutgoingMessage {
-        domain(type: T.messageType.rawValue, body: try MessageCoding.encode(payload), exchange: exchange, messageID: messageID, correlationID: correlationID, appID: appID)
+        domain(
+            type: T.messageType.rawValue, body: try MessageCoding.encode(payload), exchange: exchange, messageID: messageID,
+            correlationID: correlationID, appID: appID, partitionKeys: payload.partitionKeys)
     }
 }

@@ -22,7 +22,7 @@ enum Inbox {
         return .conflict(previousDigest: previous)
     }
 
-    static func record(_ message: IncomingMessage, digest: String, in db: Database) throws {
+    static func record(_ message: MessageMetadata, digest: String, in db: Database) throws {
         try db.execute(
             sql: "INSERT INTO inbox (message_id, message_type, received_at, body_digest) VALUES (?, ?, ?, ?)",
             arguments: [message.messageID, message.type.rawValue, MessageCoding.formatSortable(message.receivedAt), digest])

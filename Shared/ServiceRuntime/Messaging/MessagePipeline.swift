@@ -13,15 +13,15 @@ import Synchronization
 /// `schema-version` header and the content type → undo a `gzip`/`deflate` content encoding →
 /// decode the body (a key given twice is refused). A message that fails any of these can never
 /// succeed: it is parked in the dead-letter queue at once with the reason in headers, and the
-/// handler may answer its sender (`MessageHandler.answers(to:)`).
+/// route of its type may answer its sender (`MessageRouter.Unreadable`).
 ///
-/// A batch is handled in one SQLite transaction, each message in a savepoint. A message id
-/// already applied with the same body is a duplicate and skipped; with another body it is a
-/// conflict and parked. Otherwise the id and a digest of the body go into the inbox table, the
-/// handler applies it and its outgoing messages go to the outbox. After the commit the
-/// deliveries are acked. A handler's transient failure sends a copy to the next delay queue
-/// (attempt count in `x-attempt`), which returns it to the inbox later; a permanent failure, or
-/// the last attempt's, parks it.
+/// A batch is handled in one SQLite transaction, each message in a savepoint (`InboxTransaction`).
+/// A message id already applied with the same body is a duplicate and skipped; with another body
+/// it is a conflict and parked. Otherwise the id and a digest of the body go into the inbox
+/// table, the message's route (`Dispatcher`) applies it and its outgoing messages go to the
+/// outbox. After the commit the deliveries are acked. A transient failure sends a copy to the
+/// next delay queue (attempt count in `x-attempt`), which returns it to the inbox later; a
+/// permanent failure, or the last attempt's, parks it.
 ///
 /// Parking is recorded in the store (table `parked`) in the batch's transaction, before the
 /// copy is published; the record is marked once the broker confirms the copy. A redelivery or
@@ -38,31 +38,31 @@ import Synchronization
 public final class MessagePipeline: Service {
     private let configuration: ServiceConfiguration
     private let store: ServiceStore
-    private let handler: any MessageHandler
+    private let dispatcher: Dispatcher
+    private let transaction: InboxTransaction
     private let consuming: AMQPConnection
     private let publishing: AMQPConnection
     private let doorbell: Doorbell
     private let metrics: ServiceMetrics
     private let status: PipelineStatus
     private let logger: Logger
-    private let consumes: Set<MessageType>
     private let commits = Mutex(0)
     private let consumer = Mutex<AMQPConsumer?>(nil)
 
     public init(
-        configuration: ServiceConfiguration, store: ServiceStore, handler: any MessageHandler, consuming: AMQPConnection,
+        configuration: ServiceConfiguration, store: ServiceStore, dispatcher: Dispatcher, consuming: AMQPConnection,
         publishing: AMQPConnection, doorbell: Doorbell, metrics: ServiceMetrics, status: PipelineStatus = PipelineStatus(), logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
-        self.handler = handler
+        self.dispatcher = dispatcher
+        self.transaction = InboxTransaction(service: configuration.kind, attempts: configuration.retryDelays.count + 1)
         self.consuming = consuming
         self.publishing = publishing
         self.doorbell = doorbell
         self.metrics = metrics
         self.status = status
         self.logger = logger
-        self.consumes = Set(handler.consumes)
     }
 
     public func run() async throws {
@@ -143,7 +143,7 @@ public final class MessagePipeline: Service {
 
     /// A delivery the runtime could read, with what it needs to know about its body.
     struct Candidate {
-        var message: IncomingMessage
+        var message: DecodedMessage
         /// SHA-256 of the (decoded) body.
         var digest: String
         /// Sent back by `delegation-ops failed retry`: processed even if parked before.
@@ -166,15 +166,7 @@ public final class MessagePipeline: Service {
         case park(Unprocessable)
     }
 
-    enum Outcome {
-        case handled(emitted: Int)
-        case duplicate
-        /// Parked before, its copy confirmed: acked without another copy.
-        case alreadyParked
-        case retry(String)
-        /// To be copied to the dead-letter queue; the store has a record under this key.
-        case park(FailureKind, String, messageID: String, digest: String)
-    }
+    typealias Outcome = InboxTransaction.Outcome
 
     /// Processes one batch; returns the store's failure if the batch could not be committed (its
     /// deliveries are then untouched: the caller returns them).
@@ -185,8 +177,14 @@ public final class MessagePipeline: Service {
             outcomes = try await store.database.write { db in
                 try verdicts.map { verdict in
                     switch verdict {
-                    case .handle(let candidate): return try self.apply(candidate, in: db)
-                    case .park(let unprocessable): return try self.park(unprocessable, in: db)
+                    case .handle(let candidate):
+                        let started = ContinuousClock.now
+                        defer { self.metrics.handlerDuration(candidate.message.metadata.type.rawValue, ContinuousClock.now - started) }
+                        return try self.transaction.apply(candidate.message, digest: candidate.digest, retriedByOps: candidate.retriedByOps, in: db)
+                    case .park(let message):
+                        return try self.transaction.park(
+                            messageID: message.messageID, digest: message.digest, type: message.type, kind: message.kind, reason: message.reason,
+                            answers: message.answers, retriedByOps: message.retriedByOps, in: db)
                     }
                 }
             }
@@ -242,8 +240,8 @@ public final class MessagePipeline: Service {
             }
             delivery.ack()
             switch outcome {
-            case .handled(let count):
-                emitted += count
+            case .handled(let outgoing):
+                emitted += outgoing.count
                 metrics.consumed(type, outcome: "handled")
             case .duplicate:
                 metrics.consumed(type, outcome: "duplicate")
@@ -270,60 +268,6 @@ public final class MessagePipeline: Service {
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
     }
 
-    /// Inside the transaction: skip what was parked or applied before, else record, handle and
-    /// write the outbox, in a savepoint.
-    private func apply(_ candidate: Candidate, in db: Database) throws -> Outcome {
-        let message = candidate.message
-        if !candidate.retriedByOps, let parked = try Inbox.parked(message.messageID, digest: candidate.digest, in: db) {
-            return parked.copied ? .alreadyParked : .park(parked.kind, parked.reason, messageID: message.messageID, digest: candidate.digest)
-        }
-        var outcome = Outcome.duplicate
-        let started = ContinuousClock.now
-        do {
-            try db.inSavepoint {
-                switch try Inbox.seen(message.messageID, digest: candidate.digest, in: db) {
-                case .duplicate:
-                    return .commit
-                case .conflict(let previous):
-                    let reason = "message id '\(message.messageID)' was applied before with another body (sha256 \(previous.prefix(12))…, this one \(candidate.digest.prefix(12))…); this copy was not applied: publish a changed message with a new message id"
-                    outcome = .park(.conflictingDuplicate, reason, messageID: message.messageID, digest: candidate.digest)
-                    return .commit
-                case .new:
-                    break
-                }
-                try Inbox.record(message, digest: candidate.digest, in: db)
-                let outgoing = try handler.handle(message, in: db)
-                try Outbox.append(outgoing, causedBy: message.messageID, service: configuration.kind, in: db)
-                outcome = .handled(emitted: outgoing.count)
-                return .commit
-            }
-        } catch let error as DatabaseError {
-            if let unavailable = StoreUnavailable.classify(error) { throw unavailable }
-            outcome = retryOrGiveUp(message, candidate.digest, "\(error)")
-        } catch HandlerFailure.permanent(let reason) {
-            outcome = .park(.permanent, reason, messageID: message.messageID, digest: candidate.digest)
-        } catch HandlerFailure.transient(let reason) {
-            outcome = retryOrGiveUp(message, candidate.digest, reason)
-        } catch {
-            outcome = retryOrGiveUp(message, candidate.digest, "\(error)")
-        }
-        metrics.handlerDuration(message.type.rawValue, ContinuousClock.now - started)
-        if case .park(let kind, let reason, let messageID, let digest) = outcome {
-            try Inbox.recordParking(messageID, digest: digest, type: message.type.rawValue, kind: kind, reason: reason, at: Date(), in: db)
-        }
-        return outcome
-    }
-
-    /// Inside the transaction: records an unprocessable message as parked, with its answers.
-    private func park(_ message: Unprocessable, in db: Database) throws -> Outcome {
-        if !message.retriedByOps, let parked = try Inbox.parked(message.messageID, digest: message.digest, in: db), parked.copied {
-            return .alreadyParked
-        }
-        try Inbox.recordParking(message.messageID, digest: message.digest, type: message.type, kind: message.kind, reason: message.reason, at: Date(), in: db)
-        try Outbox.append(message.answers, causedBy: message.messageID, service: configuration.kind, in: db)
-        return .park(message.kind, message.reason, messageID: message.messageID, digest: message.digest)
-    }
-
     /// Fault injection for tests: die between commit and ack, as a power cut would.
     private func injectCrashIfConfigured() {
         guard let limit = configuration.crashAfterCommit else { return }
@@ -335,13 +279,6 @@ public final class MessagePipeline: Service {
             logger.critical("fault injection: crashing after commit \(count), before the acks")
             kill(getpid(), SIGKILL)
         }
-    }
-
-    private func retryOrGiveUp(_ message: IncomingMessage, _ digest: String, _ reason: String) -> Outcome {
-        guard message.attempt <= configuration.retryDelays.count else {
-            return .park(.retriesExhausted, "gave up after \(message.attempt) attempts; last failure: \(reason)", messageID: message.messageID, digest: digest)
-        }
-        return .retry(reason)
     }
 
     // MARK: Classifying
@@ -369,10 +306,10 @@ public final class MessagePipeline: Service {
             return .park(Unprocessable(
                 type: name, kind: kind, reason: reason, messageID: messageID, digest: Self.digest(body), retriedByOps: retriedByOps, answers: answers))
         }
-        guard let type = MessageType(rawValue: name), consumes.contains(type) else {
+        guard let type = MessageType(rawValue: name), dispatcher.routes(type) else {
             return unprocessable(
                 .unexpectedType,
-                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(handler.consumes.map(\.rawValue).joined(separator: ", ")))")
+                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(dispatcher.consumes.map(\.rawValue).joined(separator: ", ")))")
         }
         let version = delivery.headers[FailureHeader.schemaVersion]
         let versionText = version?.stringValue ?? version?.intValue.map(String.init)
@@ -388,25 +325,20 @@ public final class MessagePipeline: Service {
         } catch {
             return unprocessable(.invalidBody, error.description)
         }
-        let messageID = Self.messageID(of: delivery, type: name, body: body)
-        let received = receivedAt(delivery)
-        let payload: any MessagePayload
+        let metadata = MessageMetadata(
+            type: type, messageID: Self.messageID(of: delivery, type: name, body: body), correlationID: delivery.properties.correlationID,
+            timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery), receivedAt: receivedAt(delivery))
         do {
-            payload = try Self.decode(type.payloadType, body)
+            guard let message = try dispatcher.decode(body, metadata: metadata) else {
+                return unprocessable(.unexpectedType, "'\(name)' has no route in \(configuration.serviceName)")
+            }
+            return .handle(Candidate(message: message, digest: Self.digest(body), retriedByOps: retriedByOps))
         } catch {
             let unreadable = UnreadableMessage(
-                type: type, body: body, problem: error, messageID: messageID, correlationID: delivery.properties.correlationID, receivedAt: received)
-            return unprocessable(.invalidBody, "the body is not a valid \(type.rawValue): \(error)", body: body, answers: handler.answers(to: unreadable))
+                type: type, body: body, problem: error, messageID: metadata.messageID, correlationID: metadata.correlationID, receivedAt: metadata.receivedAt)
+            return unprocessable(
+                .invalidBody, "the body is not a valid \(type.rawValue): \(error)", body: body, answers: dispatcher.answers(to: unreadable))
         }
-        return .handle(Candidate(
-            message: IncomingMessage(
-                type: type, payload: payload, messageID: messageID, correlationID: delivery.properties.correlationID,
-                timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery), receivedAt: received),
-            digest: Self.digest(body), retriedByOps: retriedByOps))
-    }
-
-    private static func decode<T: MessagePayload>(_ type: T.Type, _ body: Data) throws(MessageDecodingError) -> any MessagePayload {
-        try MessageCoding.decode(type, from: body)
     }
 
     private static func messageID(of delivery: Delivery, type: String, body: Data) -> String {

@@ -17,10 +17,13 @@ public enum Outbox {
         for (index, message) in messages.enumerated() {
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO outbox (message_id, message_type, correlation_id, causation_id, body, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO outbox (message_id, message_type, correlation_id, causation_id, body, created_at, partition_event, partition_recipient)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [messageID(service: service, cause: cause, index: index), message.type.rawValue, message.correlationID, cause, message.body, now])
+                arguments: [
+                    messageID(service: service, cause: cause, index: index), message.type.rawValue, message.correlationID, cause, message.body, now,
+                    message.partitionKeys.event, message.partitionKeys.recipient,
+                ])
         }
     }
 
@@ -37,14 +40,21 @@ public enum Outbox {
         let causationID: String?
         let body: Data
         let createdAt: String
+        let partitionKeys: PartitionKeys
     }
 
     static func pending(limit: Int, in db: Database) throws -> [Row] {
         try GRDB.Row.fetchAll(
-            db, sql: "SELECT sequence, message_id, message_type, correlation_id, causation_id, body, created_at FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?",
+            db,
+            sql: """
+                SELECT sequence, message_id, message_type, correlation_id, causation_id, body, created_at, partition_event, partition_recipient
+                FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?
+                """,
             arguments: [limit]
         ).map { row in
-            Row(sequence: row[0], messageID: row[1], type: row[2], correlationID: row[3], causationID: row[4], body: row[5], createdAt: row[6])
+            Row(
+                sequence: row[0], messageID: row[1], type: row[2], correlationID: row[3], causationID: row[4], body: row[5], createdAt: row[6],
+                partitionKeys: PartitionKeys(event: row[7], recipient: row[8]))
         }
     }
 }
@@ -104,7 +114,8 @@ public final class OutboxRelay: Service {
         let messages = rows.map { row in
             OutgoingMessage.domain(
                 type: row.type, body: row.body, exchange: configuration.exchange, messageID: row.messageID, correlationID: row.correlationID,
-                causationID: row.causationID ?? "", timestamp: MessageCoding.parse(row.createdAt) ?? Date(), appID: configuration.serviceName)
+                causationID: row.causationID ?? "", timestamp: MessageCoding.parse(row.createdAt) ?? Date(), appID: configuration.serviceName,
+                partitionKeys: row.partitionKeys)
         }
         let results = await connection.publish(messages)
         var confirmed: [Int64] = []

@@ -76,6 +76,24 @@ public final class ServiceStore: Sendable {
                 );
                 """)
         }
+        // The partition keys of outgoing messages, from their payloads; rows written before are
+        // given theirs by decoding them as their type.
+        migrator.registerMigration("runtime-3") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN partition_event TEXT; ALTER TABLE outbox ADD COLUMN partition_recipient TEXT")
+            for row in try Row.fetchAll(db, sql: "SELECT sequence, message_type, body FROM outbox WHERE published_at IS NULL") {
+                let sequence: Int64 = row[0]
+                guard let type = MessageType(rawValue: row[1]) else {
+                    throw DatabaseError(message: "outbox row \(sequence) has an unknown message type '\(row[1] as String)'")
+                }
+                let keys = try Self.partitionKeys(type.payloadType, body: row[2])
+                try db.execute(
+                    sql: "UPDATE outbox SET partition_event = ?, partition_recipient = ? WHERE sequence = ?", arguments: [keys.event, keys.recipient, sequence])
+            }
+        }
+    }
+
+    private static func partitionKeys<T: MessagePayload>(_ type: T.Type, body: Data) throws -> PartitionKeys {
+        try MessageCoding.decode(type, from: body).partitionKeys
     }
 
     /// Whether the store file takes a committed write now: nil if it does, else why not. Writes

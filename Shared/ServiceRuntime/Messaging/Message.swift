@@ -1,11 +1,9 @@
 import Foundation
-import GRDB
 import Messages
 
-/// A message as a handler sees it: the decoded body and its metadata.
-public struct IncomingMessage: Sendable {
+/// What the runtime knows of a message besides its body.
+public struct MessageMetadata: Sendable, Equatable {
     public let type: MessageType
-    public let payload: any MessagePayload
     /// The AMQP `message_id`, or, if the sender set none, a hash of type and body.
     public let messageID: String
     public let correlationID: String?
@@ -18,11 +16,10 @@ public struct IncomingMessage: Sendable {
     public let receivedAt: Date
 
     public init(
-        type: MessageType, payload: any MessagePayload, messageID: String, correlationID: String? = nil, timestamp: Date? = nil,
-        appID: String? = nil, attempt: Int = 1, receivedAt: Date
+        type: MessageType, messageID: String, correlationID: String? = nil, timestamp: Date? = nil, appID: String? = nil, attempt: Int = 1,
+        receivedAt: Date
     ) {
         self.type = type
-        self.payload = payload
         self.messageID = messageID
         self.correlationID = correlationID
         self.timestamp = timestamp
@@ -35,8 +32,26 @@ public struct IncomingMessage: Sendable {
     public var answerCorrelationID: String { correlationID ?? messageID }
 }
 
+/// A message as its handler sees it: the decoded body, typed, and its metadata.
+public struct Message<Payload: MessagePayload>: Sendable {
+    public let payload: Payload
+    public let metadata: MessageMetadata
+
+    public init(_ payload: Payload, metadata: MessageMetadata) {
+        self.payload = payload
+        self.metadata = metadata
+    }
+
+    public var messageID: String { metadata.messageID }
+    public var correlationID: String? { metadata.correlationID }
+    public var receivedAt: Date { metadata.receivedAt }
+    public var attempt: Int { metadata.attempt }
+    /// The id answers to this message carry (`MessageMetadata.answerCorrelationID`).
+    public var answerCorrelationID: String { metadata.answerCorrelationID }
+}
+
 /// A message of a type the service consumes whose body could not be read (not JSON, a key
-/// given twice, a field of the wrong type or value): what a handler may answer it from.
+/// given twice, a field of the wrong type or value): what a route may answer it from.
 public struct UnreadableMessage: Sendable {
     public let type: MessageType
     /// The body as JSON bytes (decompressed), which may still yield who sent it.
@@ -64,11 +79,14 @@ public struct OutboundMessage: Sendable, Equatable {
     public let type: MessageType
     public let body: Data
     public let correlationID: String?
+    /// The payload's, for the headers sharded services hash.
+    public let partitionKeys: PartitionKeys
 
     public init<T: MessagePayload>(_ payload: T, correlationID: String?) throws {
         self.type = T.messageType
         self.body = try MessageCoding.encode(payload)
         self.correlationID = correlationID
+        self.partitionKeys = payload.partitionKeys
     }
 
     /// The payload, decoded again (for tests and tools).
@@ -77,33 +95,11 @@ public struct OutboundMessage: Sendable, Equatable {
     }
 }
 
-/// A service's business logic for the messages it consumes.
-public protocol MessageHandler: Sendable {
-    /// The message types the service's inbox is bound to.
-    var consumes: [MessageType] { get }
-
-    /// Applies one message inside the store's write transaction, once per message id (the
-    /// runtime skips duplicates), and returns the messages to emit.
-    ///
-    /// Throw `HandlerFailure.transient` for a failure worth retrying later (the message comes
-    /// back after a delay), `.permanent` for one that will never succeed (it is parked in the
-    /// dead-letter queue with the reason). Any other error counts as transient. Either way the
-    /// transaction's changes for this message are rolled back.
-    func handle(_ message: IncomingMessage, in db: Database) throws -> [OutboundMessage]
-
-    /// Answers to a message whose body could not be read, so that its sender hears why. The
-    /// message is parked for ops either way; the answers are written to the outbox in the same
-    /// transaction that records the parking. Return none when the body does not say who sent
-    /// it (the default).
-    func answers(to message: UnreadableMessage) -> [OutboundMessage]
-}
-
-extension MessageHandler {
-    public func answers(to message: UnreadableMessage) -> [OutboundMessage] { [] }
-}
-
+/// How a handler says a message failed. Any other error counts as transient.
 public enum HandlerFailure: Error, Sendable, CustomStringConvertible {
+    /// Worth retrying later: the message comes back after a delay.
     case transient(String)
+    /// Will never succeed: the message is parked with the reason.
     case permanent(String)
 
     public var description: String {
