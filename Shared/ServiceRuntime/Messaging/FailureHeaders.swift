@@ -31,7 +31,7 @@ public enum FailureHeader {
 }
 
 /// Why a message was parked.
-public enum FailureKind: String, Sendable, CaseIterable {
+public enum FailureKind: String, Sendable, Codable, CaseIterable {
     case invalidBody = "invalid-body"
     case unsupportedVersion = "unsupported-version"
     case unexpectedType = "unexpected-type"

@@ -13,17 +13,13 @@ public enum Outbox {
     /// message id and their position, so handling the same message again (a replay into a rebuilt
     /// store) emits the same ids and downstream deduplication drops the copies.
     public static func append(_ messages: [OutboundMessage], causedBy cause: String, service: String, in db: Database) throws {
-        let now = MessageCoding.format(Date())
+        let now = Date()
         for (index, message) in messages.enumerated() {
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO outbox (message_id, message_type, correlation_id, causation_id, body, created_at, partition_event, partition_recipient)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    messageID(service: service, cause: cause, index: index), message.type.rawValue, message.correlationID, cause, message.body, now,
-                    message.partitionKeys.event, message.partitionKeys.recipient,
-                ])
+            var entry = OutboxEntry(
+                messageID: messageID(service: service, cause: cause, index: index), messageType: message.type, correlationID: message.correlationID,
+                causationID: cause, body: message.body, createdAt: now, partitionEvent: message.partitionKeys.event,
+                partitionRecipient: message.partitionKeys.recipient)
+            try entry.insert(db, onConflict: .ignore)
         }
     }
 
@@ -32,30 +28,21 @@ public enum Outbox {
         return "\(service)-" + digest.prefix(16).hexString
     }
 
-    struct Row: Sendable {
-        let sequence: Int64
-        let messageID: String
-        let type: String
-        let correlationID: String?
-        let causationID: String?
-        let body: Data
-        let createdAt: String
-        let partitionKeys: PartitionKeys
+    static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
+        try OutboxEntry.records(db, OutboxEntry.filter(Column("published_at") == nil).order(Column("sequence")).limit(limit))
     }
 
-    static func pending(limit: Int, in db: Database) throws -> [Row] {
-        try GRDB.Row.fetchAll(
-            db,
-            sql: """
-                SELECT sequence, message_id, message_type, correlation_id, causation_id, body, created_at, partition_event, partition_recipient
-                FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?
-                """,
-            arguments: [limit]
-        ).map { row in
-            Row(
-                sequence: row[0], messageID: row[1], type: row[2], correlationID: row[3], causationID: row[4], body: row[5], createdAt: row[6],
-                partitionKeys: PartitionKeys(event: row[7], recipient: row[8]))
-        }
+    static func markPublished(_ sequences: [Int64], at time: Date, in db: Database) throws {
+        try OutboxEntry.filter(keys: sequences).updateAll(db, Column("published_at").set(to: MessageCoding.formatSortable(time)))
+    }
+
+    static func removePublished(before cutoff: Date, in db: Database) throws {
+        try OutboxEntry.filter(Column("published_at") != nil && Column("published_at") < MessageCoding.formatSortable(cutoff)).deleteAll(db)
+    }
+
+    /// Messages written and not yet confirmed by the broker.
+    static func backlog(in db: Database) throws -> Int {
+        try OutboxEntry.filter(Column("published_at") == nil).fetchCount(db)
     }
 }
 
@@ -113,8 +100,8 @@ public final class OutboxRelay: Service {
         guard !rows.isEmpty else { return 0 }
         let messages = rows.map { row in
             OutgoingMessage.domain(
-                type: row.type, body: row.body, exchange: configuration.exchange, messageID: row.messageID, correlationID: row.correlationID,
-                causationID: row.causationID ?? "", timestamp: MessageCoding.parse(row.createdAt) ?? Date(), appID: configuration.serviceName,
+                type: row.messageType.rawValue, body: row.body, exchange: configuration.exchange, messageID: row.messageID,
+                correlationID: row.correlationID, causationID: row.causationID ?? "", timestamp: row.createdAt, appID: configuration.serviceName,
                 partitionKeys: row.partitionKeys)
         }
         let results = await connection.publish(messages)
@@ -123,27 +110,21 @@ public final class OutboxRelay: Service {
         for (row, result) in zip(rows, results) {
             switch result {
             case .success:
-                confirmed.append(row.sequence)
-                metrics.published(row.type)
+                if let sequence = row.sequence { confirmed.append(sequence) }
+                metrics.published(row.messageType.rawValue)
             case .failure(let error):
                 firstError = firstError ?? error
             }
         }
         if !confirmed.isEmpty {
-            let now = MessageCoding.format(Date())
             let confirmed = confirmed
-            try await store.database.write { db in
-                try db.execute(sql: "UPDATE outbox SET published_at = ? WHERE sequence IN (\(confirmed.map(String.init).joined(separator: ",")))", arguments: [now])
-            }
+            try await store.database.write { db in try Outbox.markPublished(confirmed, at: Date(), in: db) }
         }
         if let firstError { throw firstError }
         return confirmed.count
     }
 
     private func removePublished(olderThan seconds: Double) async throws {
-        let cutoff = MessageCoding.format(Date().addingTimeInterval(-seconds))
-        try await store.database.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?", arguments: [cutoff])
-        }
+        try await store.database.write { db in try Outbox.removePublished(before: Date().addingTimeInterval(-seconds), in: db) }
     }
 }

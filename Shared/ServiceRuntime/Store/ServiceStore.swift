@@ -28,10 +28,16 @@ public final class ServiceStore: Sendable {
         self.configuration = configuration
         self.pool = PoolBox(database)
         self.path = path
+        try Self.migrator(migrations).migrate(database)
+    }
+
+    /// Every migration of a store: the runtime's, then the service's (`migrations`).
+    public static func migrator(_ migrations: (inout DatabaseMigrator) -> Void) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        Self.registerRuntimeMigrations(&migrator)
+        registerRuntimeMigrations(&migrator)
+        registerSortableTimes(&migrator)
         migrations(&migrator)
-        try migrator.migrate(database)
+        return migrator
     }
 
     private static func registerRuntimeMigrations(_ migrator: inout DatabaseMigrator) {
@@ -92,6 +98,14 @@ public final class ServiceStore: Sendable {
         }
     }
 
+    private static func registerSortableTimes(_ migrator: inout DatabaseMigrator) {
+        // Times in one sortable form (`MessageCoding.formatSortable`): text order is time order.
+        migrator.registerMigration("runtime-4") { db in
+            try DatabaseMigrator.rewriteTimes(in: db, table: "inbox", key: "message_id", columns: ["received_at"])
+            try DatabaseMigrator.rewriteTimes(in: db, table: "outbox", key: "sequence", columns: ["created_at", "published_at"])
+        }
+    }
+
     private static func partitionKeys<T: MessagePayload>(_ type: T.Type, body: Data) throws -> PartitionKeys {
         try MessageCoding.decode(type, from: body).partitionKeys
     }
@@ -116,11 +130,7 @@ public final class ServiceStore: Sendable {
 
     private static func probe(_ database: DatabasePool) async -> String? {
         do {
-            try await database.write { db in
-                try db.execute(
-                    sql: "INSERT INTO store_probe (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
-                    arguments: [MessageCoding.formatSortable(Date())])
-            }
+            try await database.write { db in try StoreProbe(writtenAt: Date()).upsert(db) }
             return nil
         } catch {
             return StoreUnavailable.describe(error)
@@ -129,7 +139,7 @@ public final class ServiceStore: Sendable {
 
     /// Messages written to the outbox and not yet confirmed by the broker.
     public func outboxBacklog() async throws -> Int {
-        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") ?? 0 }
+        try await database.read { db in try Outbox.backlog(in: db) }
     }
 }
 

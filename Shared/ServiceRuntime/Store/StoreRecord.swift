@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import Messages
+
+/// A row of a service's table as a Codable GRDB record, stored the way every store here is:
+/// times as sortable UTC text (`2026-01-13T07:00:00.000Z`: text order is time order), nested
+/// values as the message contracts' JSON. A row the code cannot read (an unknown enum value, a
+/// time that is not one, broken JSON) is an error naming its table, key and column, never a
+/// default, and never its values (they may be personal data).
+public protocol StoreRecord: Codable, FetchableRecord, PersistableRecord, Sendable {}
+
+extension StoreRecord {
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
+        .custom { value in String.fromDatabaseValue(value).flatMap(MessageCoding.parse) }
+    }
+
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .custom { MessageCoding.formatSortable($0) }
+    }
+
+    public static func databaseJSONDecoder(for column: String) -> JSONDecoder { MessageCoding.makeDecoder() }
+
+    public static func databaseJSONEncoder(for column: String) -> JSONEncoder { MessageCoding.makeEncoder() }
+
+    /// The records `request` selects, each checked (`UnreadableRow`).
+    public static func records(_ db: Database, _ request: QueryInterfaceRequest<Self>) throws -> [Self] {
+        try Row.fetchAll(db, request.asRequest(of: Row.self)).map { try checked($0, db) }
+    }
+
+    /// The first record `request` selects, checked.
+    public static func record(_ db: Database, _ request: QueryInterfaceRequest<Self>) throws -> Self? {
+        try Row.fetchOne(db, request.asRequest(of: Row.self)).map { try checked($0, db) }
+    }
+
+    /// The records an SQL query selects, checked.
+    public static func records(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Self] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map { try checked($0, db) }
+    }
+
+    /// The record with this primary key, checked.
+    public static func record(_ db: Database, key: some DatabaseValueConvertible) throws -> Self? {
+        try record(db, filter(key: key))
+    }
+
+    private static func checked(_ row: Row, _ db: Database) throws -> Self {
+        do {
+            return try Self(row: row)
+        } catch {
+            let key = (try? db.primaryKey(databaseTableName).columns)?.map { column in
+                row[column].map { "\($0)" } ?? "NULL"
+            }.joined(separator: ", ") ?? "?"
+            throw UnreadableRow(table: databaseTableName, key: key, error: error)
+        }
+    }
+}
+
+/// A row the code cannot read: which table, which row (its primary key) and which column; the
+/// values are left out (they may be personal data).
+public struct UnreadableRow: Error, Sendable, CustomStringConvertible {
+    public let table: String
+    public let key: String
+    public let column: String?
+
+    init(table: String, key: String, error: any Error) {
+        self.table = table
+        self.key = key
+        let text = "\(error)"
+        column = text.firstMatch(of: /column: "([^"]+)"/).map { String($0.1) }
+    }
+
+    public var description: String {
+        "row \(key) of table \(table): \(column.map { "column \($0)" } ?? "a column") holds a value the code cannot read (an unknown value, a time that is not one, or broken JSON)"
+    }
+}
+
+extension DatabaseMigrator {
+    /// Rewrites `columns` of `table` (times written as `MessageCoding.format` wrote them, which
+    /// do not sort as time) in the sortable form; a value that is not a time stops the migration,
+    /// naming its row.
+    public static func rewriteTimes(in db: Database, table: String, key: String, columns: [String]) throws {
+        for row in try Row.fetchAll(db, sql: "SELECT \(key), \(columns.joined(separator: ", ")) FROM \(table)") {
+            let id: DatabaseValue = row[0]
+            var values: [DatabaseValueConvertible?] = []
+            for (index, column) in columns.enumerated() {
+                guard let text: String = row[index + 1] else {
+                    values.append(nil)
+                    continue
+                }
+                guard let date = MessageCoding.parse(text) else {
+                    throw DatabaseError(message: "row \(id) of table \(table): column \(column) holds '\(text)', which is not a time")
+                }
+                values.append(MessageCoding.formatSortable(date))
+            }
+            try db.execute(
+                sql: "UPDATE \(table) SET \(columns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(key) = ?",
+                arguments: StatementArguments(values + [id]))
+        }
+    }
+}
