@@ -38,6 +38,9 @@ public final class ServiceHost: Sendable {
         public let logger: Logger
         /// Ring after committing outbox rows, so the relay publishes them at once.
         public let outbox: Doorbell
+        /// Rung by the pipeline after each commit that applied messages: wait on it (or on a
+        /// timer for the next due item) for new work.
+        public let changes: ChangeSignal
     }
     private let listeningPort = Mutex<Int?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)
@@ -92,9 +95,10 @@ public final class ServiceHost: Sendable {
 
     private func runGroup(publishing: AMQPConnection, consuming: AMQPConnection, signals: [UnixSignal]) async throws {
         let doorbell = Doorbell()
+        let changes = ChangeSignal()
         let pipeline = MessagePipeline(
             configuration: configuration, store: store, dispatcher: dispatcher, consuming: consuming, publishing: publishing,
-            doorbell: doorbell, metrics: metrics, status: pipelineStatus, logger: logger)
+            doorbell: doorbell, changes: changes, metrics: metrics, status: pipelineStatus, logger: logger)
         let relay = OutboxRelay(store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
         let http = ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store, pipeline: pipelineStatus),
@@ -103,7 +107,7 @@ public final class ServiceHost: Sendable {
                 listeningPort.withLock { $0 = port }
                 logger.info("HTTP listening", metadata: ["http.address": "\(configuration.httpHost):\(port)"])
             })
-        let extras = extraServices(Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell))
+        let extras = extraServices(Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell, changes: changes))
         // Shut down in reverse: the pipeline stops first, the relay flushes last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: http), .init(service: relay)]

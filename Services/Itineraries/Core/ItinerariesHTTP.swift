@@ -41,7 +41,7 @@ public enum ItinerariesHTTP {
         let programme: ProgrammePublished
         let version: Int
         let plan: Plan
-        let delegations: [ItineraryStore.StoredDelegation]
+        let delegations: [DelegationRecord]
 
         var input: PlanningInput { PlanningInput(programme: programme, delegations: delegations.map(\.planning)) }
         var builder: ItineraryBuilder {

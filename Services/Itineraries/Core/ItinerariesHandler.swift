@@ -29,7 +29,7 @@ public struct ItinerariesHandler: Sendable {
         let programme = message.payload
         if let known = try ItineraryStore.programme(programme.eventID, in: db), known.version >= programme.version { return [] }
         try ItineraryStore.save(programme, in: db)
-        try ItineraryStore.markDirty(programme.eventID, in: db)
+        try ItineraryStore.markChanged(programme.eventID, in: db)
         return []
     }
 
@@ -43,7 +43,7 @@ public struct ItinerariesHandler: Sendable {
                 planning: PlanningDelegation(accepted), eventID: accepted.eventID, revision: accepted.revision, active: true,
                 correlationID: message.correlationID),
             sealed: sealed, in: db)
-        try ItineraryStore.markDirty(accepted.eventID, in: db)
+        try ItineraryStore.markChanged(accepted.eventID, in: db)
         return []
     }
 
@@ -52,7 +52,7 @@ public struct ItinerariesHandler: Sendable {
         guard var known = try ItineraryStore.delegation(cancelled.registrationID, in: db), known.active else { return [] }
         known.active = false
         try ItineraryStore.save(known, sealed: nil, in: db)
-        try ItineraryStore.markDirty(cancelled.eventID, in: db)
+        try ItineraryStore.markChanged(cancelled.eventID, in: db)
         return []
     }
 }

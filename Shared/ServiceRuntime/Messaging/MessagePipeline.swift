@@ -43,6 +43,7 @@ public final class MessagePipeline: Service {
     private let consuming: AMQPConnection
     private let publishing: AMQPConnection
     private let doorbell: Doorbell
+    private let changes: ChangeSignal
     private let metrics: ServiceMetrics
     private let status: PipelineStatus
     private let logger: Logger
@@ -51,7 +52,8 @@ public final class MessagePipeline: Service {
 
     public init(
         configuration: ServiceConfiguration, store: ServiceStore, dispatcher: Dispatcher, consuming: AMQPConnection,
-        publishing: AMQPConnection, doorbell: Doorbell, metrics: ServiceMetrics, status: PipelineStatus = PipelineStatus(), logger: Logger
+        publishing: AMQPConnection, doorbell: Doorbell, changes: ChangeSignal = ChangeSignal(), metrics: ServiceMetrics,
+        status: PipelineStatus = PipelineStatus(), logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
@@ -60,6 +62,7 @@ public final class MessagePipeline: Service {
         self.consuming = consuming
         self.publishing = publishing
         self.doorbell = doorbell
+        self.changes = changes
         self.metrics = metrics
         self.status = status
         self.logger = logger
@@ -266,6 +269,7 @@ public final class MessagePipeline: Service {
             }
         }
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
+        if outcomes.contains(where: { if case .handled = $0 { return true } else { return false } }) { changes.ring() }
     }
 
     /// Fault injection for tests: die between commit and ack, as a power cut would.

@@ -1,0 +1,179 @@
+import Foundation
+import GRDB
+import ItineraryPlanner
+import Messages
+import ServiceRuntime
+
+/// The itineraries service's tables: programmes, delegations (and their sealed identity
+/// documents, for access lists), plan versions, what each delegation was last told, and what
+/// each event's plan was last made from.
+public enum ItineraryStore {
+    public static func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("itineraries-1") { db in
+            try db.execute(sql: """
+                CREATE TABLE programmes (
+                    event_id TEXT PRIMARY KEY,
+                    version INTEGER NOT NULL,
+                    body TEXT NOT NULL
+                );
+                CREATE TABLE delegations (
+                    registration_id TEXT PRIMARY KEY,
+                    event_id TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    active INTEGER NOT NULL,
+                    planning TEXT NOT NULL,
+                    correlation_id TEXT,
+                    identity_key_id TEXT,
+                    identity_ciphertext BLOB,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX delegations_event ON delegations(event_id, active);
+                CREATE TABLE plans (
+                    event_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    body TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (event_id, version)
+                );
+                CREATE TABLE itineraries (
+                    event_id TEXT NOT NULL,
+                    registration_id TEXT NOT NULL,
+                    plan_version INTEGER NOT NULL,
+                    items TEXT NOT NULL,
+                    PRIMARY KEY (event_id, registration_id)
+                );
+                CREATE TABLE dirty (
+                    event_id TEXT PRIMARY KEY,
+                    since TEXT NOT NULL,
+                    last_change TEXT NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("itineraries-2") { db in
+            // Items taken out of a delegation's itinerary, for the METHOD:CANCEL calendar.
+            try db.execute(sql: "ALTER TABLE itineraries ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '[]'")
+        }
+        // Records: times in one sortable form, identity documents in a table of their own, and
+        // the re-planning queue as a generation per event (a plan is saved only for the inputs
+        // it was made from).
+        migrator.registerMigration("itineraries-3") { db in
+            try DatabaseMigrator.rewriteTimes(in: db, table: "delegations", key: "registration_id", columns: ["updated_at"])
+            try DatabaseMigrator.rewriteTimes(in: db, table: "plans", key: "rowid", columns: ["created_at"])
+            try DatabaseMigrator.rewriteTimes(in: db, table: "dirty", key: "event_id", columns: ["since", "last_change"])
+            try db.execute(sql: """
+                CREATE TABLE delegation_identities (
+                    registration_id TEXT PRIMARY KEY REFERENCES delegations(registration_id) ON DELETE CASCADE,
+                    key_id TEXT NOT NULL,
+                    ciphertext BLOB NOT NULL
+                );
+                INSERT INTO delegation_identities (registration_id, key_id, ciphertext)
+                    SELECT registration_id, identity_key_id, identity_ciphertext FROM delegations
+                    WHERE identity_key_id IS NOT NULL AND identity_ciphertext IS NOT NULL;
+                ALTER TABLE delegations DROP COLUMN identity_key_id;
+                ALTER TABLE delegations DROP COLUMN identity_ciphertext;
+                CREATE TABLE plan_inputs (
+                    event_id TEXT PRIMARY KEY,
+                    generation INTEGER NOT NULL CHECK (generation >= 0),
+                    planned_generation INTEGER NOT NULL CHECK (planned_generation BETWEEN 0 AND generation),
+                    first_change TEXT,
+                    last_change TEXT,
+                    CHECK ((first_change IS NULL) = (last_change IS NULL))
+                );
+                INSERT INTO plan_inputs (event_id, generation, planned_generation, first_change, last_change)
+                    SELECT event_id, 1, 0, since, last_change FROM dirty;
+                DROP TABLE dirty;
+                """)
+        }
+    }
+
+    // MARK: Programmes
+
+    public static func programme(_ eventID: String, in db: Database) throws -> ProgrammePublished? {
+        try ProgrammeRecord.record(db, key: eventID)?.body
+    }
+
+    public static func save(_ programme: ProgrammePublished, in db: Database) throws {
+        try ProgrammeRecord(eventID: programme.eventID, version: programme.version, body: programme).upsert(db)
+    }
+
+    // MARK: Delegations
+
+    public static func delegation(_ registrationID: String, in db: Database) throws -> DelegationRecord? {
+        try DelegationRecord.record(db, key: registrationID)
+    }
+
+    public static func activeDelegations(eventID: String, in db: Database) throws -> [DelegationRecord] {
+        try DelegationRecord.records(db, DelegationRecord.filter(Column("event_id") == eventID && Column("active") == true).order(Column("registration_id")))
+    }
+
+    /// Saves the delegation and replaces its sealed identity documents (nil removes them).
+    public static func save(_ delegation: DelegationRecord, sealed: (keyID: String, ciphertext: Data)?, in db: Database) throws {
+        var delegation = delegation
+        delegation.updatedAt = Date()
+        try delegation.upsert(db)
+        if let sealed {
+            try DelegationIdentity(registrationID: delegation.registrationID, keyID: sealed.keyID, ciphertext: sealed.ciphertext).upsert(db)
+        } else {
+            _ = try DelegationIdentity.deleteOne(db, key: delegation.registrationID)
+        }
+    }
+
+    public static func identity(_ registrationID: String, in db: Database) throws -> (keyID: String, ciphertext: Data)? {
+        try DelegationIdentity.record(db, key: registrationID).map { ($0.keyID, $0.ciphertext) }
+    }
+
+    // MARK: Plans and itineraries
+
+    public static func latestPlan(eventID: String, in db: Database) throws -> (version: Int, plan: Plan)? {
+        try PlanRecord.record(db, PlanRecord.filter(Column("event_id") == eventID).order(Column("version").desc).limit(1)).map { ($0.version, $0.body) }
+    }
+
+    public static func savePlan(_ plan: Plan, version: Int, in db: Database) throws {
+        try PlanRecord(eventID: plan.eventID, version: version, body: plan, createdAt: Date()).insert(db)
+    }
+
+    /// What each delegation of the event was last told, by registration id.
+    public static func told(eventID: String, in db: Database) throws -> [String: ToldRecord] {
+        let records = try ToldRecord.records(db, ToldRecord.filter(Column("event_id") == eventID))
+        return Dictionary(records.map { ($0.registrationID, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public static func saveTold(_ told: ToldRecord, in db: Database) throws {
+        try told.upsert(db)
+    }
+
+    // MARK: Re-planning
+
+    /// Records that what the event's plan depends on changed at `time`.
+    public static func markChanged(_ eventID: String, at time: Date = Date(), in db: Database) throws {
+        var inputs = try PlanInputs.record(db, key: eventID)
+            ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, firstChange: nil, lastChange: nil)
+        inputs.generation += 1
+        inputs.firstChange = inputs.firstChange ?? time
+        inputs.lastChange = time
+        try inputs.upsert(db)
+    }
+
+    /// The events due for planning at `now`, and when the next one not yet due will be.
+    public static func planning(now: Date, debounce: Double, maxWait: Double, in db: Database) throws -> (due: [String], next: Date?) {
+        let waiting = try PlanInputs.records(db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
+        let times = waiting.compactMap { inputs in inputs.due(debounce: debounce, maxWait: maxWait).map { (inputs.eventID, $0) } }
+        return (times.filter { $0.1 <= now }.map(\.0), times.filter { $0.1 > now }.map(\.1).min())
+    }
+
+    /// The event's inputs' generation now (0 before any change).
+    public static func generation(_ eventID: String, in db: Database) throws -> Int {
+        try PlanInputs.record(db, key: eventID)?.generation ?? 0
+    }
+
+    /// Marks the inputs at `generation` planned (later changes still wait).
+    public static func markPlanned(_ eventID: String, generation: Int, in db: Database) throws {
+        guard var inputs = try PlanInputs.record(db, key: eventID) else { return }
+        inputs.plannedGeneration = max(inputs.plannedGeneration, generation)
+        if inputs.plannedGeneration == inputs.generation {
+            inputs.firstChange = nil
+            inputs.lastChange = nil
+        }
+        try inputs.upsert(db)
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import GRDB
+import ServiceRuntime
+
+/// Whether an event needs planning (table `plan_inputs`): every change to what its plan depends
+/// on (its programme, a delegation accepted or cancelled) raises `generation`; a plan made from
+/// inputs at one generation is saved only if the generation is still that one, and then marks
+/// it planned.
+struct PlanInputs: StoreRecord {
+    static let databaseTableName = "plan_inputs"
+
+    var eventID: String
+    var generation: Int
+    var plannedGeneration: Int
+    /// The first and the latest change not yet planned (nil once planned).
+    var firstChange: Date?
+    var lastChange: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case eventID = "event_id", generation, plannedGeneration = "planned_generation", firstChange = "first_change", lastChange = "last_change"
+    }
+
+    /// When it should be planned: after `debounce` of quiet, at the latest `maxWait` after the
+    /// first change; nil when nothing waits.
+    func due(debounce: Double, maxWait: Double) -> Date? {
+        guard generation > plannedGeneration, let firstChange, let lastChange else { return nil }
+        return min(lastChange.addingTimeInterval(debounce), firstChange.addingTimeInterval(maxWait))
+    }
+}
