@@ -121,3 +121,19 @@ import TestSupport
         }
     }
 }
+
+extension NotificationRulesTests {
+    @Test func aNotificationRowTheCodeCannotReadIsAnErrorNamingItNotADefault() async throws {
+        let harness = try Self.harness()
+        try await harness.send(Samples.programme())
+        try await harness.send(Self.accepted())
+        let id = try #require(try await Self.notifications(harness).first?.id)
+        try await harness.write { db in try db.execute(sql: "UPDATE notifications SET kind = 'fax' WHERE id = ?", arguments: [id]) }
+        do {
+            _ = try await Self.notifications(harness)
+            Issue.record("a notification of an unknown kind was read")
+        } catch let error as UnreadableRow {
+            #expect(error.table == "notifications" && error.key == id && error.column == "kind")
+        }
+    }
+}

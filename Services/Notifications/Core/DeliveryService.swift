@@ -41,39 +41,45 @@ public final class DeliveryService: Service {
     /// Keeps up to `concurrency` sends in flight on `channel`: whenever one ends, the next due
     /// notifications are claimed (marked `sending` in one transaction) and started. Finished
     /// sends leave nothing behind (a discarding task group: a long run does not accumulate
-    /// them). When nothing is due it sleeps until the next notification is, or a send ends.
+    /// them). Between claims it sleeps until the store changes (the pipeline queued
+    /// notifications, a send ended) or the next pending notification on the channel is due.
     private func work(_ channel: NotificationChannel) async {
-        let finished = Doorbell()
+        let changes = context.changes
         let inFlight = Counter()
         var failures = 0
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let seen = changes.generation
                 let free = configuration.concurrency - inFlight.value
-                var claimed: [NotificationRecord] = []
+                var wake = Duration.seconds(3600)
                 if free > 0 {
                     do {
-                        claimed = try await context.store.database.write { db in
-                            try NotificationStore.claim(channel: channel, now: self.clock(), limit: free, in: db)
+                        let now = clock()
+                        let (claimed, next) = try await context.store.database.write { db in
+                            let claimed = try NotificationStore.claim(channel: channel, now: now, limit: free, in: db)
+                            return (claimed, try NotificationStore.nextDue(channel: channel, in: db))
                         }
                         failures = 0
+                        for record in claimed {
+                            inFlight.add(1)
+                            group.addTask {
+                                await self.deliver(record)
+                                inFlight.add(-1)
+                                changes.ring()
+                            }
+                        }
+                        if claimed.count == free { continue }  // more may be due at once
+                        if let next { wake = .milliseconds(max(1, Int(next.timeIntervalSince(clock()) * 1000))) }
                     } catch {
                         failures += 1
                         let delay = min(30, 0.2 * Double(1 << min(failures, 8)))
                         context.logger.error(
                             "cannot claim due notifications; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)", "retry_in_s": "\(delay)"])
-                        await finished.wait(timeout: .seconds(delay))
-                        continue
+                        wake = .seconds(delay)
                     }
                 }
-                for record in claimed {
-                    inFlight.add(1)
-                    group.addTask {
-                        await self.deliver(record)
-                        inFlight.add(-1)
-                        finished.ring()
-                    }
-                }
-                if claimed.isEmpty { await finished.wait(timeout: .milliseconds(100)) }
+                let timeout = min(wake, .seconds(3600))
+                _ = try? await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: timeout) }
             }
         }
     }

@@ -94,7 +94,7 @@ public struct NotificationsHandler: Sendable {
     func cancelled(_ cancelled: RegistrationCancelled, _ db: Database) throws -> [OutboundMessage] {
         var (contacts, _) = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
         contacts.cancelled = true
-        try NotificationStore.saveContacts(registrationID: cancelled.registrationID, contacts, in: db)
+        try NotificationStore.saveContacts(contacts, in: db)
         _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
         var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
         content.delegates = cancelled.delegation.delegates.count
@@ -117,7 +117,7 @@ public struct NotificationsHandler: Sendable {
     /// address, each once). Returns them, and those an amendment removed.
     private func remember(
         _ registrationID: String, _ eventID: String, _ delegation: Delegation, revision: Int, in db: Database
-    ) throws -> (contacts: NotificationStore.Contacts, removed: [Recipient]) {
+    ) throws -> (contacts: ContactsRecord, removed: [Recipient]) {
         let previous = try NotificationStore.contacts(registrationID, in: db)
         if let previous, previous.revision > revision, revision != .max { return (previous, []) }
         var recipients = [Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)]
@@ -125,10 +125,10 @@ public struct NotificationsHandler: Sendable {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
             recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
         }
-        let contacts = NotificationStore.Contacts(
-            eventID: eventID, organisation: delegation.organisation.name, country: delegation.organisation.country, recipients: recipients,
+        let contacts = ContactsRecord(
+            registrationID: registrationID, eventID: eventID, organisation: delegation.organisation.name, country: delegation.organisation.country, recipients: recipients,
             revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false)
-        try NotificationStore.saveContacts(registrationID: registrationID, contacts, in: db)
+        try NotificationStore.saveContacts(contacts, in: db)
         let current = Set(recipients.map { $0.email.lowercased() })
         let removed = (previous?.recipients ?? []).filter { !current.contains($0.email.lowercased()) }
         return (contacts, removed)
@@ -137,7 +137,7 @@ public struct NotificationsHandler: Sendable {
     /// People an amendment removed from the delegation: what was still to be sent to them is
     /// withdrawn, and whoever holds calendar entries gets them cancelled.
     private func withdraw(
-        from removed: [Recipient], registrationID: String, revision: Int, reference: String, contacts: NotificationStore.Contacts, in db: Database
+        from removed: [Recipient], registrationID: String, revision: Int, reference: String, contacts: ContactsRecord, in db: Database
     ) throws {
         for recipient in removed {
             _ = try NotificationStore.cancelPending(
@@ -182,7 +182,6 @@ public struct NotificationsHandler: Sendable {
                 if urgent { digest.dueAt = min(digest.dueAt, now) }
                 digest.idempotencyKey = Self.key(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email)
                 try NotificationStore.update(digest, in: db)
-                try db.execute(sql: "UPDATE notifications SET kind = 'digest' WHERE id = ?", arguments: [digest.id])
                 continue
             }
             try queue(kind, subject: "\(registrationID)|v\(version)", to: [recipient], registrationID: registrationID, eventID: eventID,

@@ -1,0 +1,213 @@
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// The notifications service's tables.
+public enum NotificationStore {
+    public static func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("notifications-1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, venues TEXT NOT NULL, version INTEGER NOT NULL);
+                CREATE TABLE contacts (
+                    registration_id TEXT PRIMARY KEY,
+                    event_id TEXT NOT NULL,
+                    organisation TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    recipients TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    cancelled INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    registration_id TEXT,
+                    event_id TEXT,
+                    kind TEXT NOT NULL,
+                    recipient_email TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    urgent INTEGER NOT NULL,
+                    content TEXT NOT NULL,
+                    channels TEXT NOT NULL,
+                    channel_index INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    total_attempts INTEGER NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL,
+                    due_at TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    last_error TEXT,
+                    sent_channel TEXT
+                );
+                CREATE INDEX notifications_due ON notifications(status, due_at);
+                CREATE INDEX notifications_registration ON notifications(registration_id);
+                CREATE INDEX notifications_recipient ON notifications(recipient_email);
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    notification_id TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    channel TEXT NOT NULL,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX attempts_notification ON attempts(notification_id);
+                """)
+        }
+        // The channel a notification is waiting for, as a column, so that each channel's worker
+        // finds its own work however much waits for another channel.
+        migrator.registerMigration("notifications-2") { db in
+            try db.execute(sql: """
+                ALTER TABLE notifications ADD COLUMN channel TEXT;
+                UPDATE notifications SET channel = json_extract(channels, '$[' || channel_index || ']');
+                DROP INDEX notifications_due;
+                CREATE INDEX notifications_due ON notifications(status, channel, due_at);
+                """)
+        }
+    }
+
+    // MARK: Events and contacts
+
+    /// Keeps the newest version of the programme's names, zone and venues.
+    public static func saveEvent(_ programme: ProgrammePublished, in db: Database) throws {
+        if let known = try EventRecord.record(db, key: programme.eventID), known.version >= programme.version { return }
+        let venues = Dictionary(programme.venues.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        try EventRecord(eventID: programme.eventID, name: programme.name, timeZone: programme.timeZone, venues: venues, version: programme.version)
+            .upsert(db)
+    }
+
+    public static func event(_ eventID: String, in db: Database) throws -> EventRecord? {
+        try EventRecord.record(db, key: eventID)
+    }
+
+    public static func saveContacts(_ contacts: ContactsRecord, in db: Database) throws {
+        try contacts.upsert(db)
+    }
+
+    public static func contacts(_ registrationID: String, in db: Database) throws -> ContactsRecord? {
+        try ContactsRecord.record(db, key: registrationID)
+    }
+
+    // MARK: Notifications
+
+    /// Inserts unless a notification with the same idempotency key exists; true if inserted.
+    @discardableResult
+    public static func insert(_ record: NotificationRecord, in db: Database) throws -> Bool {
+        try record.insert(db, onConflict: .ignore)
+        return db.changesCount > 0
+    }
+
+    public static func update(_ record: NotificationRecord, in db: Database) throws {
+        try record.update(db)
+    }
+
+    public static func notification(_ id: String, in db: Database) throws -> NotificationRecord? {
+        try NotificationRecord.record(db, key: id)
+    }
+
+    private static func about(_ registrationID: String, to email: String) -> QueryInterfaceRequest<NotificationRecord> {
+        NotificationRecord.filter(Column("registration_id") == registrationID && Column("recipient_email") == email.lowercased())
+    }
+
+    private static let itineraryKinds = [NotificationKind.itineraryPlanned, .itineraryChanged, .digest].map(\.rawValue)
+
+    /// A pending itinerary change for the recipient and registration that has not gone yet:
+    /// the digest a new change joins.
+    public static func pendingDigest(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
+        try NotificationRecord.record(
+            db,
+            about(registrationID, to: email)
+                .filter([NotificationKind.itineraryChanged.rawValue, NotificationKind.digest.rawValue].contains(Column("kind")))
+                .filter(Column("status") == NotificationRecord.Status.pending.rawValue && Column("attempts") == 0)
+                .order(Column("created_at")))
+    }
+
+    /// The calendar entries `email` holds for the registration: those of the last itinerary
+    /// notification sent to it (or being sent), each of which carries the whole itinerary.
+    public static func heldEntries(registrationID: String, email: String, in db: Database) throws -> [ItineraryItem] {
+        try NotificationRecord.record(
+            db,
+            about(registrationID, to: email).filter(itineraryKinds.contains(Column("kind")))
+                .filter(["sent", "sending"].contains(Column("status"))).order(Column("created_at").desc, Column("id").desc)
+        )?.content.items ?? []
+    }
+
+    /// The last notice about the registration's status (accepted, waitlisted, cancelled) queued
+    /// for `email` that was not withdrawn or given up.
+    public static func lastStatusNotice(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
+        try NotificationRecord.record(
+            db,
+            about(registrationID, to: email).filter(["accepted", "waitlisted", "cancelled"].contains(Column("kind")))
+                .filter(["pending", "sending", "sent"].contains(Column("status"))).order(Column("created_at").desc, Column("id").desc))
+    }
+
+    /// Takes up to `limit` notifications due on `channel` by `now` (oldest first) for sending:
+    /// each is marked `sending` with its attempt counted, in the caller's transaction.
+    public static func claim(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
+        let due = try NotificationRecord.records(db, pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(limit))
+        return try due.map { original in
+            var record = original
+            record.status = .sending
+            record.attempts += 1
+            record.totalAttempts += 1
+            try record.update(db)
+            return record
+        }
+    }
+
+    /// When the next notification pending on `channel` is due (nil when none waits).
+    public static func nextDue(channel: NotificationChannel, in db: Database) throws -> Date? {
+        try NotificationRecord.record(db, pending(on: channel).order(Column("due_at")).limit(1))?.dueAt
+    }
+
+    private static func pending(on channel: NotificationChannel) -> QueryInterfaceRequest<NotificationRecord> {
+        NotificationRecord.filter(Column("status") == NotificationRecord.Status.pending.rawValue && Column("channel") == channel.rawValue)
+    }
+
+    /// Pending notifications about a registration (to `email` only, if given) are withdrawn.
+    public static func cancelPending(
+        registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>, because reason: String = "the registration was cancelled",
+        in db: Database
+    ) throws -> Int {
+        var request = NotificationRecord.filter(Column("registration_id") == registrationID && Column("status") == NotificationRecord.Status.pending.rawValue)
+        if let email { request = request.filter(Column("recipient_email") == email.lowercased()) }
+        var count = 0
+        for var record in try NotificationRecord.records(db, request) where !kinds.contains(record.kind) {
+            record.status = .cancelled
+            record.lastError = reason
+            try record.update(db)
+            count += 1
+        }
+        return count
+    }
+
+    /// A crash mid-send leaves `sending`: those go again (at least once).
+    public static func resetInterrupted(in db: Database) throws -> Int {
+        try NotificationRecord.filter(Column("status") == NotificationRecord.Status.sending.rawValue)
+            .updateAll(db, Column("status").set(to: NotificationRecord.Status.pending.rawValue))
+    }
+
+    public static func recordAttempt(_ attempt: DeliveryAttempt, in db: Database) throws {
+        try attempt.insert(db)
+    }
+
+    public static func attempts(_ notificationID: String, in db: Database) throws -> [DeliveryAttempt] {
+        try DeliveryAttempt.records(db, DeliveryAttempt.filter(Column("notification_id") == notificationID).order(Column("id")))
+    }
+
+    public static func notifications(registrationID: String, in db: Database) throws -> [NotificationRecord] {
+        try NotificationRecord.records(db, NotificationRecord.filter(Column("registration_id") == registrationID).order(Column("created_at"), Column("id")))
+    }
+
+    public static func notifications(recipient email: String, in db: Database) throws -> [NotificationRecord] {
+        try NotificationRecord.records(db, NotificationRecord.filter(Column("recipient_email") == email.lowercased()).order(Column("created_at"), Column("id")))
+    }
+
+    public static func counts(in db: Database) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM notifications GROUP BY status") { counts[row[0]] = row[1] }
+        return counts
+    }
+}
