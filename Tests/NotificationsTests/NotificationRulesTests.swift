@@ -133,7 +133,8 @@ extension NotificationRulesTests {
             _ = try await Self.notifications(harness)
             Issue.record("a notification of an unknown kind was read")
         } catch let error as UnreadableRow {
-            #expect(error.table == "notifications" && error.key == id && error.column == "kind")
+            #expect(error.table == "notifications" && error.key == id)
+            #expect(error.column == "kind", "\(error)")
         }
     }
 }

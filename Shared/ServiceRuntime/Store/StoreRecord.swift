@@ -64,8 +64,19 @@ public struct UnreadableRow: Error, Sendable, CustomStringConvertible {
     init(table: String, key: String, error: any Error) {
         self.table = table
         self.key = key
-        let text = "\(error)"
-        column = text.firstMatch(of: /column: "([^"]+)"/).map { String($0.1) }
+        if let decoding = error as? DecodingError {
+            column = Self.codingPath(of: decoding).first?.stringValue
+        } else {
+            column = "\(error)".firstMatch(of: /column: "([^"]+)"/).map { String($0.1) }
+        }
+    }
+
+    private static func codingPath(of error: DecodingError) -> [any CodingKey] {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): return context.codingPath
+        case .keyNotFound(let key, let context): return context.codingPath + [key]
+        @unknown default: return []
+        }
     }
 
     public var description: String {
