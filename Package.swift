@@ -64,6 +64,14 @@ let package = Package(
         ),
         .testTarget(name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/ServiceRuntimeTests"),
 
+        // What the service executables share: the `serve` and `check-config` commands.
+        .target(
+            name: "ServiceCommand",
+            dependencies: [
+                "ServiceRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/ServiceCommand"),
+
         // The registrations service: a library (handlers, store, rules) and a thin executable.
         .target(
             name: "RegistrationsCore",
@@ -78,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "registrations",
             dependencies: [
-                "RegistrationsCore", "ServiceRuntime",
+                "RegistrationsCore", "ServiceRuntime", "ServiceCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Registrations/Main"
@@ -104,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "itineraries",
             dependencies: [
-                "ItinerariesCore", "ItineraryPlanner", "ServiceRuntime", "Messages",
+                "ItinerariesCore", "ItineraryPlanner", "ServiceRuntime", "Messages", "ServiceCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Itineraries/Main"
@@ -129,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "notifications",
             dependencies: [
-                "NotificationsCore", "ServiceRuntime", "Messages",
+                "NotificationsCore", "ServiceRuntime", "Messages", "ServiceCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Notifications/Main"

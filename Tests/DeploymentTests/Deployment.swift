@@ -41,7 +41,7 @@ enum Deployment {
             var keys = Set<String>()
             for source in sources {
                 let text = try String(contentsOfFile: source, encoding: .utf8)
-                for key in Deployment.matches(#"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice)\(\s*"([^"]+)""#, in: text) {
+                for key in Deployment.matches(#"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(\s*"([^"]+)""#, in: text) {
                     keys.insert(key.replacingOccurrences(of: #"\(p)"#, with: prefix))
                 }
             }

@@ -29,12 +29,7 @@ public struct ItinerariesConfiguration: Sendable {
         let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
         let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
         let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
-        var vault: IdentityVault?
-        if let spec = reader.optionalString("ITINERARIES_IDENTITY_KEYS") {
-            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("ITINERARIES_IDENTITY_KEYS: \(error)") }
-        } else {
-            reader.problem("ITINERARIES_IDENTITY_KEYS is required: the AES-256 key(s) sealing identity documents, e.g. k1:$(openssl rand -base64 32)")
-        }
+        let vault = reader.identityVault("ITINERARIES_IDENTITY_KEYS")
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["ITINERARIES_IDENTITY_KEYS is missing"]) }
         return ItinerariesConfiguration(service: service, vault: vault, debounce: debounce, maxWait: maxWait)

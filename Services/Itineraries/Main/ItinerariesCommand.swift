@@ -6,6 +6,7 @@ import ItinerariesCore
 import ItineraryPlanner
 import Logging
 import Messages
+import ServiceCommand
 import ServiceRuntime
 
 @main
@@ -13,19 +14,30 @@ struct Itineraries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "itineraries",
         abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
-        subcommands: [Serve.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig.self],
-        defaultSubcommand: Serve.self)
+        subcommands: [Serve<ItinerariesExecutable>.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig<ItinerariesExecutable>.self],
+        defaultSubcommand: Serve<ItinerariesExecutable>.self)
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.")
+/// The itineraries service as an executable: `serve` and `check-config` come from
+/// ServiceCommand.
+enum ItinerariesExecutable: ServiceExecutable {
+    static let name = "itineraries"
 
-    func run() async throws {
-        let configuration = try loadConfiguration()
-        StructuredLogHandler.bootstrap(level: configuration.service.logLevel, format: configuration.service.logFormat)
-        let logger = Logger(label: "itineraries")
-        logger.info("starting", metadata: ["store": "\(configuration.service.storePath)", "broker": "\(configuration.service.amqp)"])
+    static func configuration(from environment: [String: String]) throws -> ItinerariesConfiguration {
+        try ItinerariesConfiguration.fromEnvironment(environment)
+    }
+
+    static func service(_ configuration: ItinerariesConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func serve(_ configuration: ItinerariesConfiguration, logger: Logger) async throws {
         try await ItinerariesService.makeHost(configuration, logger: logger).run()
+    }
+
+    static func settings(_ configuration: ItinerariesConfiguration) -> [(String, String)] {
+        [
+            ("re-plan", "after \(configuration.debounce) s of quiet, at most \(configuration.maxWait) s after a change"),
+            ("identity key", configuration.vault.currentKeyID),
+        ]
     }
 }
 
@@ -124,7 +136,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: .customLong("access-list"), help: "A venue id: who enters it, with their documents (CSV).") var accessList: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration()
+        let configuration = try ItinerariesExecutable.loadConfiguration()
         let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
         if let venue = accessList {
             guard let snapshot = try await store.database.read({ db in try ItinerariesHTTP.snapshot(event, in: db) }) else {
@@ -138,29 +150,5 @@ struct Export: AsyncParsableCommand {
             try ItineraryExport.render(event: event, delegation: delegation, bus: bus, format: format, language: Language(rawValue: language) ?? .english, in: db)
         }
         FileHandle.standardOutput.write(Data(output.utf8))
-    }
-}
-
-struct CheckConfig: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the environment and print the settings (no secrets).")
-
-    func run() async throws {
-        let c = try loadConfiguration()
-        print("""
-            broker:           \(c.service.amqp)
-            store:            \(c.service.storePath)
-            http:             \(c.service.httpHost):\(c.service.httpPort)
-            re-plan:          after \(c.debounce) s of quiet, at most \(c.maxWait) s after a change
-            identity key:     \(c.vault.currentKeyID)
-            """)
-    }
-}
-
-func loadConfiguration() throws -> ItinerariesConfiguration {
-    do {
-        return try ItinerariesConfiguration.fromEnvironment()
-    } catch {
-        FileHandle.standardError.write(Data("itineraries: \(error)\n".utf8))
-        throw ExitCode(78)
     }
 }

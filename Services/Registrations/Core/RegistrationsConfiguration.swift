@@ -29,12 +29,7 @@ public struct RegistrationsConfiguration: Sendable {
         let service = ServiceConfiguration.read(RegistrationsService.description, from: &reader)
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
         let cancellationWait = reader.seconds("REGISTRATIONS_CANCEL_WAIT", default: 900, in: 0...604_800)
-        var vault: IdentityVault?
-        if let spec = reader.optionalString("REGISTRATIONS_IDENTITY_KEYS") {
-            do { vault = try IdentityVault(spec: spec) } catch { reader.problem("REGISTRATIONS_IDENTITY_KEYS: \(error)") }
-        } else {
-            reader.problem("REGISTRATIONS_IDENTITY_KEYS is required: the AES-256 key(s) for identity documents, e.g. k1:$(openssl rand -base64 32)")
-        }
+        let vault = reader.identityVault("REGISTRATIONS_IDENTITY_KEYS")
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
         return RegistrationsConfiguration(service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait)

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RegistrationsCore
+import ServiceCommand
 import ServiceRuntime
 
 @main
@@ -11,20 +12,27 @@ struct Registrations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrations",
         abstract: "Validates, deduplicates and places delegation registrations.",
-        subcommands: [Serve.self, Export.self, RotateKeys.self, CheckConfig.self],
-        defaultSubcommand: Serve.self)
+        subcommands: [Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, CheckConfig<RegistrationsExecutable>.self],
+        defaultSubcommand: Serve<RegistrationsExecutable>.self)
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.")
+/// The registrations service as an executable: `serve` and `check-config` come from
+/// ServiceCommand.
+enum RegistrationsExecutable: ServiceExecutable {
+    static let name = "registrations"
 
-    func run() async throws {
-        let configuration = try loadConfiguration()
-        StructuredLogHandler.bootstrap(level: configuration.service.logLevel, format: configuration.service.logFormat)
-        let logger = Logger(label: "registrations")
-        logger.info("starting", metadata: ["store": "\(configuration.service.storePath)", "broker": "\(configuration.service.amqp)"])
-        let host = try await RegistrationsService.makeHost(configuration, logger: logger)
-        try await host.run()
+    static func configuration(from environment: [String: String]) throws -> RegistrationsConfiguration {
+        try RegistrationsConfiguration.fromEnvironment(environment)
+    }
+
+    static func service(_ configuration: RegistrationsConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func serve(_ configuration: RegistrationsConfiguration, logger: Logger) async throws {
+        try await RegistrationsService.makeHost(configuration, logger: logger).run()
+    }
+
+    static func settings(_ configuration: RegistrationsConfiguration) -> [(String, String)] {
+        [("identity key", configuration.vault.currentKeyID), ("max delegates", "\(configuration.maxDelegates)"), ("cancel wait (s)", "\(configuration.cancellationWait)")]
     }
 }
 
@@ -35,7 +43,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: .long, help: "Output file (default: standard output).") var out: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration()
+        let configuration = try RegistrationsExecutable.loadConfiguration()
         let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
         let csv = try await store.database.read { db in try RegistrationsExport.csv(eventID: event, in: db) }
         if let out {
@@ -52,7 +60,7 @@ struct RotateKeys: AsyncParsableCommand {
         abstract: "Re-seal every stored identity document under the current key (the first in REGISTRATIONS_IDENTITY_KEYS).")
 
     func run() async throws {
-        let configuration = try loadConfiguration()
+        let configuration = try RegistrationsExecutable.loadConfiguration()
         let vault = configuration.vault
         let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
         let count = try await store.database.write { db -> Int in
@@ -68,35 +76,3 @@ struct RotateKeys: AsyncParsableCommand {
         print("re-sealed \(count) registration(s) under key '\(vault.currentKeyID)'")
     }
 }
-
-struct CheckConfig: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate the environment and print the settings (no secrets).")
-
-    func run() async throws {
-        let configuration = try loadConfiguration()
-        let s = configuration.service
-        print("""
-            broker:           \(s.amqp)
-            exchange:         \(s.exchange)
-            store:            \(s.storePath) (synchronous=\(s.synchronous.rawValue))
-            http:             \(s.httpHost):\(s.httpPort)
-            prefetch/batch:   \(s.prefetch)/\(s.batchSize)
-            retry delays (s): \(s.retryDelays.map { String($0) }.joined(separator: ", "))
-            delivery limit:   \(s.deliveryLimit)
-            identity key:     \(configuration.vault.currentKeyID)
-            max delegates:    \(configuration.maxDelegates)
-            cancel wait (s):  \(configuration.cancellationWait)
-            """)
-    }
-}
-
-/// Reads the configuration; an invalid one exits with every problem listed.
-func loadConfiguration() throws -> RegistrationsConfiguration {
-    do {
-        return try RegistrationsConfiguration.fromEnvironment()
-    } catch {
-        FileHandle.standardError.write(Data("registrations: \(error)\n".utf8))
-        throw ExitCode(78)  // EX_CONFIG
-    }
-}
-

@@ -70,6 +70,21 @@ public struct EnvironmentReader: Sendable {
     /// Records a problem found by the caller's own checks.
     public mutating func problem(_ text: String) { problems.append(text) }
 
+    /// The identity-document keys in `key` (`id:base64[,id:base64…]`, current first), required:
+    /// nil, with the problem noted, when missing or invalid.
+    public mutating func identityVault(_ key: String) -> IdentityVault? {
+        guard let spec = optionalString(key) else {
+            problem("\(key) is required: the AES-256 key(s) sealing identity documents, e.g. k1:$(openssl rand -base64 32)")
+            return nil
+        }
+        do {
+            return try IdentityVault(spec: spec)
+        } catch {
+            problem("\(key): \(error)")
+            return nil
+        }
+    }
+
     /// Throws one error listing every problem, if there were any.
     public func validate() throws(ConfigurationError) {
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }

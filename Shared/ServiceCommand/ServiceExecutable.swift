@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceRuntime
+
+/// What each service executable is, for the commands every one of them has (`serve`,
+/// `check-config`): its name, how it reads its configuration from the environment, how it runs,
+/// and the settings of its own that `check-config` prints.
+public protocol ServiceExecutable {
+    associatedtype Configuration: Sendable
+
+    /// The executable's name (`registrations`), which prefixes its messages.
+    static var name: String { get }
+    /// Reads the environment; throws one error listing every invalid setting.
+    static func configuration(from environment: [String: String]) throws -> Configuration
+    /// The settings every service shares.
+    static func service(_ configuration: Configuration) -> ServiceConfiguration
+    /// Builds the service and runs it until SIGTERM or SIGINT. A problem with what it reads at
+    /// start (templates, say) is a `ConfigurationError`: the process exits 78.
+    static func serve(_ configuration: Configuration, logger: Logger) async throws
+    /// Its own settings, as `check-config` prints them (no secrets).
+    static func settings(_ configuration: Configuration) async throws -> [(String, String)]
+}
+
+extension ServiceExecutable {
+    /// The configuration, or exit 78 (EX_CONFIG) with every problem on standard error.
+    public static func loadConfiguration() throws -> Configuration {
+        do {
+            return try configuration(from: ProcessInfo.processInfo.environment)
+        } catch {
+            throw configurationFailure(error)
+        }
+    }
+
+    static func configurationFailure(_ error: any Error) -> ExitCode {
+        FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+        return ExitCode(78)
+    }
+}
+
+/// `<service> serve`: runs the service until SIGTERM or SIGINT.
+public struct Serve<Executable: ServiceExecutable>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration { CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.") }
+
+    public init() {}
+
+    public func run() async throws {
+        let configuration = try Executable.loadConfiguration()
+        let service = Executable.service(configuration)
+        StructuredLogHandler.bootstrap(level: service.logLevel, format: service.logFormat)
+        let logger = Logger(label: Executable.name)
+        logger.info("starting", metadata: ["store": "\(service.storePath)", "broker": "\(service.amqp)"])
+        do {
+            try await Executable.serve(configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            throw Executable.configurationFailure(error)
+        }
+    }
+}
+
+/// `<service> check-config`: validates the environment and prints the settings (no secrets).
+public struct CheckConfig<Executable: ServiceExecutable>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "check-config", abstract: "Validate the environment and print the settings (no secrets).")
+    }
+
+    public init() {}
+
+    public func run() async throws {
+        let configuration = try Executable.loadConfiguration()
+        let s = Executable.service(configuration)
+        let own: [(String, String)]
+        do {
+            own = try await Executable.settings(configuration)
+        } catch {
+            throw Executable.configurationFailure(error)
+        }
+        let lines: [(String, String)] = [
+            ("instance", "\(s.serviceName)\(s.sharding.map { " (a shard behind \($0.exchange))" } ?? "")"),
+            ("broker", "\(s.amqp)"),
+            ("exchange", s.exchange),
+            ("store", "\(s.storePath) (synchronous=\(s.synchronous.rawValue))"),
+            ("http", "\(s.httpHost):\(s.httpPort)"),
+            ("prefetch/batch", "\(s.prefetch)/\(s.batchSize)"),
+            ("retry delays (s)", s.retryDelays.map { String($0) }.joined(separator: ", ")),
+            ("delivery limit", "\(s.deliveryLimit)"),
+        ] + own
+        let width = (lines.map(\.0.count).max() ?? 0) + 2
+        for (name, value) in lines {
+            print((name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value)
+        }
+    }
+}
