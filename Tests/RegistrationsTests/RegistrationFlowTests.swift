@@ -10,7 +10,10 @@ import ServiceRuntime
 import Testing
 import TestSupport
 
-/// The registrations service in-process against the real broker and a real SQLite file.
+/// The registrations service whole, on the real broker and a real SQLite file: what needs the
+/// pipeline (a body that does not decode, answered and parked; the background answer to a
+/// cancellation that waited in vain; HTTP, health and metrics of a running service). Its rules
+/// are tested in-process (`RegistrationRulesTests`).
 @Suite struct RegistrationFlowTests {
     /// Runs the service for the duration of `body`.
     static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
@@ -19,104 +22,9 @@ import TestSupport
             return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
         }, body)
     }
-
-    @Test func capacityFillsThenWaitsThenPromotesOnCancellation() async throws {
-        try await Self.withService { bed, host in
-            try await bed.publish(Samples.programme(organisations: 2, delegates: 10))
-            for reference in ["a", "b", "c"] {
-                try await bed.publish(Samples.submission(reference: reference, delegates: 3), correlationID: "corr-\(reference)")
-            }
-            let accepted = await bed.waitFor(RegistrationAccepted.self, count: 2)
-            let waiting = await bed.waitFor(RegistrationWaitlisted.self, count: 1)
-            #expect(accepted.map(\.reference).sorted() == ["a", "b"])
-            #expect(waiting.map(\.reference) == ["c"])
-            #expect(waiting.first?.position == 1)
-            #expect(bed.deliveries(ofType: .registrationWaitlisted).first?.properties.correlationID == "corr-c")
-
-            try await bed.publish(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "a", reason: "schedule"))
-            let cancelled = await bed.waitFor(RegistrationCancelled.self, count: 1)
-            #expect(cancelled.first?.reference == "a")
-            let promoted = await bed.waitFor(RegistrationAccepted.self, count: 3)
-            #expect(promoted.last?.reference == "c")
-            #expect(promoted.last?.promoted == true)
-            // Promotion carries the identity documents (decrypted) for restricted sites.
-            #expect(promoted.last?.delegation.delegates.first?.identityDocument?.number == "E00000001")
-
-            let listing = try await host.store.database.read { db in try RegistrationsHTTP.listing(eventID: "danang-2026-01", in: db) }
-            #expect(listing.counts.accepted == 2)
-            #expect(listing.counts.cancelled == 1)
-            #expect(listing.counts.waitlisted == 0)
-            #expect(listing.counts.delegatesAccepted == 6)
-        }
-    }
 }
 
 extension RegistrationFlowTests {
-    @Test func aRedeliveredSubmissionChangesNothing() async throws {
-        try await Self.withService { bed, host in
-            try await bed.publish(Samples.programme())
-            let submission = Samples.submission(reference: "dup")
-            try await bed.publish(submission, messageID: "dup-1")
-            try await bed.publish(submission, messageID: "dup-1")
-            // A new message id with the same revision is a repeat too.
-            try await bed.publish(submission, messageID: "dup-2")
-            try await bed.publish(Samples.submission(reference: "marker"))
-            await bed.waitFor(RegistrationAccepted.self, count: 2)
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(bed.seen(RegistrationAccepted.self).map(\.reference).sorted() == ["dup", "marker"])
-            let records = try await host.store.database.read { db in try RegistrationStore.registrations(eventID: "danang-2026-01", in: db) }
-            #expect(records.count == 2)
-        }
-    }
-
-    @Test func aHigherRevisionAmendsAndALowerOneIsIgnoredInAnyOrder() async throws {
-        try await Self.withService { bed, host in
-            try await bed.publish(Samples.programme())
-            // In order: 1 then 2.
-            try await bed.publish(Samples.submission(reference: "in-order", revision: 1, delegates: 2))
-            try await bed.publish(Samples.submission(reference: "in-order", revision: 2, delegates: 4))
-            // Out of order: 3 arrives before 2.
-            try await bed.publish(Samples.submission(reference: "out-of-order", revision: 3, delegates: 5))
-            try await bed.publish(Samples.submission(reference: "out-of-order", revision: 2, delegates: 1))
-            let accepted = await bed.waitFor(RegistrationAccepted.self, count: 3)
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(bed.seen(RegistrationAccepted.self).count == 3, "the stale revision 2 emits nothing")
-            #expect(accepted.filter { $0.reference == "in-order" }.map(\.revision) == [1, 2])
-            #expect(accepted.filter { $0.reference == "in-order" }.last?.delegation.delegates.count == 4)
-            let records = try await host.store.database.read { db in try RegistrationStore.registrations(eventID: "danang-2026-01", in: db) }
-            let outOfOrder = try #require(records.first { $0.reference == "out-of-order" })
-            #expect(outOfOrder.revision == 3)
-            #expect(outOfOrder.delegateCount == 5)
-        }
-    }
-
-    @Test func anInvalidSubmissionIsRejectedWithEveryReasonToTheSendersCorrelationID() async throws {
-        try await Self.withService { bed, host in
-            try await bed.publish(Samples.programme())
-            var submission = Samples.submission(reference: "bad")
-            submission.organisation.country = "China"
-            submission.delegates[1].email = "not-an-email"
-            submission.consent = Consent(dataProcessing: false)
-            submission.preferredVisits = ["the-moon"]
-            try await bed.publish(submission, correlationID: "form-4711")
-            let rejected = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
-            #expect(Set(rejected.issues.map(\.path)) == ["organisation.country", "delegates[1].email", "consent.dataProcessing", "preferredVisits[0]"])
-            #expect(rejected.issues.allSatisfy { !$0.message.isEmpty })
-            #expect(bed.deliveries(ofType: .registrationRejected).first?.properties.correlationID == "form-4711")
-            let counts = try await host.store.database.read { db in try RegistrationsHTTP.listing(eventID: "danang-2026-01", in: db).counts }
-            #expect(counts.rejected == 1)
-            #expect(counts.accepted == 0)
-        }
-    }
-
-    @Test func aSubmissionForAnEventWithoutProgrammeIsRejected() async throws {
-        try await Self.withService { bed, _ in
-            try await bed.publish(Samples.submission(eventID: "no-such-event", reference: "early"))
-            let rejected = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
-            #expect(rejected.issues.first?.code == "unknown_event")
-        }
-    }
-
     @Test func aMalformedSubmissionIsParkedAnsweredAndTheNextOneIsProcessed() async throws {
         try await Self.withService { bed, _ in
             try await bed.publish(Samples.programme())
@@ -154,46 +62,7 @@ extension RegistrationFlowTests {
         }
     }
 
-    @Test func aCancellationArrivingBeforeItsSubmissionIsAppliedWhenItArrives() async throws {
-        try await Self.withService { bed, _ in
-            try await bed.publish(Samples.programme())
-            try await bed.publish(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "late", reason: "plans changed"))
-            try await Task.sleep(for: .milliseconds(100))
-            try await bed.publish(Samples.submission(reference: "late"))
-            let cancelled = await bed.waitFor(RegistrationCancelled.self, count: 1)
-            #expect(cancelled.first?.reference == "late")
-            #expect(cancelled.first?.delegation.delegates.allSatisfy { $0.identityDocument == nil } == true)
-        }
-    }
-
-    @Test func anAmendmentThatNoLongerFitsIsRejectedAndThePreviousRevisionStands() async throws {
-        try await Self.withService { bed, host in
-            try await bed.publish(Samples.programme(organisations: 5, delegates: 6))
-            try await bed.publish(Samples.submission(reference: "grow", revision: 1, delegates: 3))
-            try await bed.publish(Samples.submission(reference: "other", revision: 1, delegates: 2))
-            try await bed.publish(Samples.submission(reference: "grow", revision: 2, delegates: 5))
-            let rejected = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
-            #expect(rejected.issues.first?.code == "capacity_exceeded")
-            let record = try await host.store.database.read { db in try RegistrationStore.registration(eventID: "danang-2026-01", reference: "grow", in: db) }
-            #expect(record?.revision == 1)
-            #expect(record?.status == .accepted)
-        }
-    }
-
-    @Test func moreCapacityInANewProgrammeVersionPromotesTheWaitingList() async throws {
-        try await Self.withService { bed, _ in
-            try await bed.publish(Samples.programme(version: 1, organisations: 1, delegates: 50))
-            try await bed.publish(Samples.submission(reference: "first"))
-            try await bed.publish(Samples.submission(reference: "second"))
-            await bed.waitFor(RegistrationWaitlisted.self, count: 1)
-            try await bed.publish(Samples.programme(version: 2, organisations: 2, delegates: 50))
-            let accepted = await bed.waitFor(RegistrationAccepted.self, count: 2)
-            #expect(accepted.map(\.reference) == ["first", "second"])
-            #expect(accepted.last?.promoted == true)
-        }
-    }
-
-    @Test func theHTTPListingShowsStatusesAndCounts() async throws {
+    @Test func theRunningServiceShowsStatusesHealthAndMetricsOverHTTP() async throws {
         try await Self.withService { bed, host in
             try await bed.publish(Samples.programme(organisations: 1, delegates: 10))
             try await bed.publish(Samples.submission(reference: "in"))

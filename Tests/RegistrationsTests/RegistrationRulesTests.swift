@@ -144,3 +144,104 @@ import TestSupport
         #expect(cancel.of(RegistrationRejected.self).first?.issues.map(\.path) == ["reason"])
     }
 }
+
+// MARK: - Places, amendments, duplicates (in-process: were broker tests)
+
+extension RegistrationRulesTests {
+    @Test func capacityFillsThenWaitsThenPromotesOnCancellation() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(organisations: 2, delegates: 10))
+        var answers: [OutboundMessage] = []
+        for reference in ["a", "b", "c"] {
+            answers += try await harness.send(Samples.submission(reference: reference, delegates: 3), correlationID: "corr-\(reference)")
+        }
+        #expect(answers.of(RegistrationAccepted.self).map(\.reference) == ["a", "b"])
+        let waiting = answers.of(RegistrationWaitlisted.self)
+        #expect(waiting.map(\.reference) == ["c"] && waiting.first?.position == 1)
+        #expect(answers.filter { $0.type == .registrationWaitlisted }.map(\.correlationID) == ["corr-c"])
+
+        let cancelled = try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "a", reason: "schedule"))
+        #expect(cancelled.of(RegistrationCancelled.self).map(\.reference) == ["a"])
+        let promoted = try #require(cancelled.of(RegistrationAccepted.self).first)
+        #expect(promoted.reference == "c" && promoted.promoted)
+        #expect(cancelled.filter { $0.type == .registrationAccepted }.map(\.correlationID) == ["corr-c"], "a promotion answers the submission that waited")
+        // Promotion carries the identity documents (decrypted) for restricted sites.
+        #expect(promoted.delegation.delegates.first?.identityDocument?.number == "E00000001")
+        #expect(cancelled.of(RegistrationCancelled.self).first?.delegation.delegates.allSatisfy { $0.identityDocument == nil } == true)
+
+        let listing = try await harness.read { db in try RegistrationsHTTP.listing(eventID: Self.event, in: db) }
+        #expect((listing.counts.accepted, listing.counts.cancelled, listing.counts.waitlisted, listing.counts.delegatesAccepted) == (2, 1, 0, 6))
+    }
+
+    @Test func theSameMessageTwiceOrTheSameRevisionAgainChangesNothing() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        let submission = Samples.submission(reference: "dup")
+        #expect(try await harness.send(submission, messageID: "dup-1").count == 1)
+        #expect(try await harness.apply(submission, messageID: "dup-1") == .duplicate)
+        // A new message id with the same revision is a repeat too: the registration stands.
+        #expect(try await harness.send(submission, messageID: "dup-2").isEmpty)
+        #expect(try await harness.read { db in try RegistrationStore.registrations(eventID: Self.event, in: db) }.count == 1)
+    }
+
+    @Test func aHigherRevisionAmendsAndALowerOneIsIgnoredInAnyOrder() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        #expect(try await harness.send(Samples.submission(reference: "in-order", revision: 1, delegates: 2)).count == 1)
+        let amended = try await harness.send(Samples.submission(reference: "in-order", revision: 2, delegates: 4))
+        #expect(amended.of(RegistrationAccepted.self).map(\.revision) == [2])
+        #expect(amended.of(RegistrationAccepted.self).first?.delegation.delegates.count == 4)
+        // Out of order: 3 arrives before 2, which then changes nothing.
+        try await harness.send(Samples.submission(reference: "out-of-order", revision: 3, delegates: 5))
+        #expect(try await harness.send(Samples.submission(reference: "out-of-order", revision: 2, delegates: 1)).isEmpty)
+        let record = try #require(try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "out-of-order", in: db) })
+        #expect(record.revision == 3 && record.delegateCount == 5)
+    }
+
+    @Test func anInvalidSubmissionIsRejectedWithEveryReasonToTheSendersCorrelationID() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        var submission = Samples.submission(reference: "bad")
+        submission.organisation.country = "China"
+        submission.delegates[1].email = "not-an-email"
+        submission.consent = Consent(dataProcessing: false)
+        submission.preferredVisits = ["the-moon"]
+        let answer = try await harness.send(submission, correlationID: "form-4711")
+        let rejected = try #require(answer.of(RegistrationRejected.self).first)
+        #expect(Set(rejected.issues.map(\.path)) == ["organisation.country", "delegates[1].email", "consent.dataProcessing", "preferredVisits[0]"])
+        #expect(rejected.issues.allSatisfy { !$0.message.isEmpty })
+        #expect(answer.map(\.correlationID) == ["form-4711"])
+        let counts = try await harness.read { db in try RegistrationsHTTP.listing(eventID: Self.event, in: db).counts }
+        #expect(counts.rejected == 1 && counts.accepted == 0)
+    }
+
+    @Test func aSubmissionForAnEventWithoutProgrammeIsRejected() async throws {
+        let (harness, _) = try Self.harness()
+        let answer = try await harness.send(Samples.submission(eventID: "no-such-event", reference: "early"))
+        #expect(answer.of(RegistrationRejected.self).first?.issues.first?.code == "unknown_event")
+    }
+
+    @Test func moreCapacityInANewProgrammeVersionPromotesTheWaitingList() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(version: 1, organisations: 1, delegates: 50))
+        #expect(try await harness.send(Samples.submission(reference: "first")).of(RegistrationAccepted.self).count == 1)
+        #expect(try await harness.send(Samples.submission(reference: "second")).of(RegistrationWaitlisted.self).count == 1)
+        // An older version changes nothing; a newer one with room promotes.
+        #expect(try await harness.send(Samples.programme(version: 1, organisations: 5, delegates: 50)).isEmpty)
+        let promoted = try await harness.send(Samples.programme(version: 2, organisations: 2, delegates: 50)).of(RegistrationAccepted.self)
+        #expect(promoted.map(\.reference) == ["second"] && promoted.first?.promoted == true)
+    }
+
+    @Test func theListingShowsStatusesAndCountsAndNoPersonalData() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(organisations: 1, delegates: 10))
+        try await harness.send(Samples.submission(reference: "in"))
+        try await harness.send(Samples.submission(reference: "waiting"))
+        let listing = try await harness.read { db in try RegistrationsHTTP.listing(eventID: Self.event, in: db) }
+        #expect(listing.counts.accepted == 1 && listing.counts.waitlisted == 1)
+        #expect(listing.registrations.first { $0.reference == "waiting" }?.waitlistPosition == 1)
+        let text = String(decoding: try MessageCoding.encode(listing), as: UTF8.self)
+        #expect(!text.contains("E00000001"), "identity documents never leave the store")
+        #expect(!text.contains("@example.cn"), "no contact details in the listing")
+    }
+}
