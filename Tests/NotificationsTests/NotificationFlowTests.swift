@@ -10,8 +10,9 @@ import ServiceRuntime
 import Testing
 import TestSupport
 
-/// The notifications service in-process: real broker, real SQLite, aiosmtpd and a real HTTP
-/// server for webhooks.
+/// The notifications service in-process on the real broker, real SQLite, aiosmtpd and a real
+/// HTTP server for webhooks: delivery, retries, channels, exactly one e-mail per key. Who hears
+/// what (digest, quiet hours, withdrawals, languages) is in `NotificationRulesTests`.
 @Suite struct NotificationFlowTests {
     static func configuration(_ bed: ServiceTestBed, smtpPort: Int, adjust: (inout NotificationsConfiguration) -> Void = { _ in }) -> NotificationsConfiguration {
         var configuration = NotificationsConfiguration(
@@ -48,39 +49,6 @@ import TestSupport
         try await host.store.database.read { db in
             try NotificationStore.notifications(registrationID: registration, in: db).map { .init(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db)) }
         }
-    }
-
-    @Test func eachRecipientHearsInTheirLanguageWithEnglishAsFallback() async throws {
-        // A template folder without the Chinese "accepted" templates, to see the fallback.
-        let templates = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.copyItem(atPath: NotificationsConfiguration.defaultTemplates, toPath: templates.path)
-        defer { try? FileManager.default.removeItem(at: templates) }
-        let smtp = try await SMTPTestServer()
-        defer { smtp.stop() }
-        try await Self.withService(smtp: smtp) { bed, _ in
-            for (reference, language) in [("vi-1", Language.vietnamese), ("zh-1", .chineseSimplified), ("en-1", .english)] {
-                try await bed.publish(Self.accepted(reference, language: language))
-            }
-            _ = await eventually(within: 15) { smtp.messages.count >= 3 }
-            var languages: [String: String] = [:]
-            for raw in smtp.messages {
-                let mail = try await inspectEmail(raw)
-                let head = String(decoding: raw, as: UTF8.self)
-                let language = head.components(separatedBy: "\r\n").first { $0.hasPrefix("Content-Language: ") }?.dropFirst(18)
-                languages[mail["to"] ?? ""] = language.map(String.init)
-                #expect(!(mail["subject"] ?? "").isEmpty)
-            }
-            #expect(languages.count == 3)
-            #expect(languages.first { $0.key.contains("lead.vi-1") }?.value == "vi")
-            #expect(languages.first { $0.key.contains("lead.zh-1") }?.value == "zh-Hans")
-            #expect(languages.first { $0.key.contains("lead.en-1") }?.value == "en")
-        }
-        for part in ["subject", "text", "html"] {
-            try FileManager.default.removeItem(at: templates.appendingPathComponent("accepted/zh-Hans.\(part).mustache"))
-        }
-        let renderer = try await Renderer(directory: templates.path)
-        #expect(renderer.language(for: .accepted, wanted: .chineseSimplified) == .english)
-        #expect(renderer.language(for: .waitlisted, wanted: .chineseSimplified) == .chineseSimplified)
     }
 
     @Test func aCancellationWithdrawsTheCalendarEntriesOfEveryoneWhoReceivedThem() async throws {
@@ -252,79 +220,6 @@ import TestSupport
 
             let (counts, _) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/notifications/counts")))
             #expect(try MessageCoding.decode([String: Int].self, from: counts) == ["sent": 2])
-        }
-    }
-
-    @Test func changesWithinTheWindowBecomeOneDigest() async throws {
-        let smtp = try await SMTPTestServer()
-        defer { smtp.stop() }
-        try await Self.withService(smtp: smtp, adjust: { $0.digestWindow = 2 }) { bed, host in
-            let accepted = Self.accepted("digest-1")
-            var single = accepted
-            single.delegation.delegates = single.delegation.delegates.map { var d = $0; d.email = nil; return d }
-            try await bed.publish(single)
-            let a = Self.item("visit-a@test", startingIn: 72), b = Self.item("visit-b@test", startingIn: 80, title: "Enosta Space")
-            var moved = a
-            moved.start = a.start.addingTimeInterval(1800)
-            moved.end = a.end.addingTimeInterval(1800)
-            moved.sequence = 1
-            try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: a.uid, kind: .moved, before: a, after: moved)], items: [moved], unmet: [], changedAt: Date()))
-            try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 3, previousVersion: 2, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: b.uid, kind: .added, before: nil, after: b)], items: [moved, b], unmet: [], changedAt: Date()))
-            _ = await eventually(within: 15) { smtp.messages.count >= 2 }
-            try await Task.sleep(for: .seconds(2.5))
-            #expect(smtp.messages.count == 2, "the acceptance and one digest")
-            let records = try await Self.history(host, registration: accepted.registrationID).map(\.notification)
-            let digest = try #require(records.first { $0.kind == .digest })
-            #expect(digest.content.changes.map(\.kind) == [.moved, .added])
-            #expect(digest.content.planVersion == 3)
-        }
-    }
-
-    @Test func quietHoursHoldRoutineMessagesButNotUrgentChanges() async throws {
-        let smtp = try await SMTPTestServer()
-        defer { smtp.stop() }
-        // Quiet hours from now until two hours from now, in the recipient's zone (Beijing).
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "Asia/Shanghai") ?? .current
-        let now = calendar.dateComponents([.hour, .minute], from: Date())
-        let start = ((now.hour ?? 0) * 60 + (now.minute ?? 0) + 24 * 60 - 1) % (24 * 60), end = (start + 121) % (24 * 60)
-        try await Self.withService(smtp: smtp, adjust: { $0.quietHours = (start, end); $0.digestWindow = 0 }) { bed, host in
-            let accepted = Self.accepted("quiet-1", language: .chineseSimplified)
-            var single = accepted
-            single.delegation.delegates = single.delegation.delegates.map { var d = $0; d.email = nil; return d }
-            try await bed.publish(single)
-            // Tomorrow morning's visit moves: urgent, it goes at once.
-            let soon = Self.item("visit-soon@test", startingIn: 10)
-            var moved = soon
-            moved.start = soon.start.addingTimeInterval(3600)
-            moved.end = soon.end.addingTimeInterval(3600)
-            try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: soon.uid, kind: .moved, before: soon, after: moved)], items: [moved], unmet: [], changedAt: Date()))
-            #expect(await eventually(within: 30) { smtp.messages.count >= 1 })
-            try await Task.sleep(for: .seconds(1))
-            #expect(smtp.messages.count == 1, "only the urgent change went out")
-            let records = try await Self.history(host, registration: accepted.registrationID).map(\.notification)
-            let waiting = try #require(records.first { $0.kind == .accepted })
-            #expect(waiting.status == .pending)
-            #expect(waiting.dueAt > Date().addingTimeInterval(3600), "the acceptance waits for the end of the quiet hours")
-            #expect(records.first { $0.kind == .itineraryChanged }?.urgent == true)
-        }
-    }
-
-    @Test func aCancellationWithdrawsWhatIsStillPending() async throws {
-        let smtp = try await SMTPTestServer()
-        defer { smtp.stop() }
-        try await Self.withService(smtp: smtp, adjust: { $0.digestWindow = 30 }) { bed, host in
-            let accepted = Self.accepted("gone-1")
-            try await bed.publish(accepted)
-            _ = await eventually(within: 30) { smtp.messages.count >= 1 }
-            let a = Self.item("visit-a@test", startingIn: 72)
-            try await bed.publish(ItineraryChanged(eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 2, previousVersion: 1, timeZone: "Asia/Ho_Chi_Minh", changes: [ItineraryChange(uid: a.uid, kind: .added, before: nil, after: a)], items: [a], unmet: [], changedAt: Date()))
-            #expect(try await eventually(within: 30) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .itineraryChanged } })
-            try await bed.publish(RegistrationCancelled(registrationID: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, reason: "travel ban", delegation: accepted.delegation.withoutIdentityDocuments, cancelledAt: Date()))
-            #expect(try await eventually(within: 30) { try await Self.history(host, registration: accepted.registrationID).contains { $0.notification.kind == .cancelled && $0.notification.status == .sent } })
-            let records = try await Self.history(host, registration: accepted.registrationID).map(\.notification)
-            #expect(records.filter { $0.kind == .itineraryChanged }.allSatisfy { $0.status == .cancelled })
-            #expect(smtp.messages.count == 2, "the acceptance and the cancellation; no itinerary change")
         }
     }
 }

@@ -11,10 +11,10 @@ import TestSupport
 @Suite struct NotificationRulesTests {
     static let now = Samples.danang(day: 8, 10)
 
-    static func harness() throws -> HandlerHarness {
+    static func harness(quietHours: (start: Int, end: Int)? = nil, at now: Date = now) throws -> HandlerHarness {
         let configuration = NotificationsConfiguration(
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("rules"), storePath: "unused"),
-            digestWindow: 60, quietHours: nil)
+            digestWindow: 60, quietHours: quietHours)
         return try HandlerHarness(NotificationsHandler(configuration: configuration, clock: { now }).dispatcher, migrations: NotificationStore.migrate)
     }
 
@@ -26,10 +26,29 @@ import TestSupport
             acceptedAt: now)
     }
 
-    static func item(_ uid: String, sequence: Int = 0) -> ItineraryItem {
+    static func item(_ uid: String, sequence: Int = 0, start: Date = Samples.danang(day: 14, 8)) -> ItineraryItem {
         ItineraryItem(
             uid: uid, kind: .visit, title: LocalizedText(en: "Lien Chieu Port"), venueID: "lien-chieu-port", address: "Lien Chieu, Da Nang",
-            start: Samples.danang(day: 14, 8), end: Samples.danang(day: 14, 9), sequence: sequence)
+            start: start, end: start.addingTimeInterval(3600), sequence: sequence)
+    }
+
+    /// `item` moved by `minutes`, one sequence on.
+    static func moved(_ item: ItineraryItem, by minutes: Double) -> ItineraryItem {
+        var moved = item
+        moved.start = item.start.addingTimeInterval(minutes * 60)
+        moved.end = item.end.addingTimeInterval(minutes * 60)
+        moved.sequence += 1
+        return moved
+    }
+
+    static func changed(version: Int, _ changes: [ItineraryChange], items: [ItineraryItem], at date: Date = now) -> ItineraryChanged {
+        ItineraryChanged(
+            eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: version, previousVersion: version - 1, timeZone: "Asia/Ho_Chi_Minh",
+            changes: changes, items: items, unmet: [], changedAt: date)
+    }
+
+    static func lead(_ records: [NotificationRecord]) -> [NotificationRecord] {
+        records.filter { $0.recipient.email == "li.wei.acme@example.cn" }
     }
 
     static func notifications(_ harness: HandlerHarness, _ registration: String = "reg-acme") async throws -> [NotificationRecord] {
@@ -136,5 +155,117 @@ extension NotificationRulesTests {
             #expect(error.table == "notifications" && error.key == id)
             #expect(error.column == "kind", "\(error)")
         }
+    }
+}
+
+// MARK: Digest, quiet hours, withdrawal, language
+
+extension NotificationRulesTests {
+    @Test func changesWithinTheWindowBecomeOneDigest() async throws {
+        let harness = try Self.harness()
+        try await Self.plannedAndSent(harness)
+        let a = Self.item("visit-port@acme"), b = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
+        let aMoved = Self.moved(a, by: 30)
+        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: a.uid, kind: .moved, before: a, after: aMoved)], items: [aMoved]))
+        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: b.uid, kind: .added, before: nil, after: b)], items: [aMoved, b]))
+        let pending = Self.lead(try await Self.notifications(harness)).filter { $0.status == .pending }
+        #expect(pending.map(\.kind) == [.digest], "one notice for the burst, not one per change")
+        let digest = try #require(pending.first)
+        #expect(digest.content.changes.map(\.kind) == [.moved, .added])
+        #expect(digest.content.planVersion == 3)
+        #expect(digest.content.items.map(\.uid) == [a.uid, b.uid])
+        #expect(digest.dueAt == Self.now.addingTimeInterval(60), "sent when the first change's window ends")
+
+        // Moving the added item again within the window leaves it "added", at its new time.
+        let bMoved = Self.moved(b, by: 60)
+        try await harness.send(Self.changed(version: 4, [ItineraryChange(uid: b.uid, kind: .moved, before: b, after: bMoved)], items: [aMoved, bMoved]))
+        let merged = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
+        #expect(merged.content.changes.map { "\($0.uid):\($0.kind)" } == ["\(a.uid):moved", "\(b.uid):added"])
+        #expect(merged.content.changes.last?.after?.start == bMoved.start)
+    }
+
+    @Test func aChangeWithinADayIsUrgentAndCutsTheDigestWindowShort() async throws {
+        let harness = try Self.harness()
+        try await Self.plannedAndSent(harness)
+        let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
+        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
+        let tomorrow = Self.item("visit-port@acme", start: Self.now.addingTimeInterval(20 * 3600))
+        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: tomorrow.uid, kind: .added, before: nil, after: tomorrow)], items: [later, tomorrow]))
+        let digest = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
+        #expect(digest.kind == .digest && digest.urgent)
+        #expect(digest.dueAt == Self.now)
+    }
+
+    /// Quiet hours 22:00-07:00 in the recipient's zone (the lead is in China: Beijing time).
+    /// At 23:30 in Beijing routine notices wait for 07:00; a change to tomorrow morning does not.
+    @Test func quietHoursHoldRoutineMessagesButNotUrgentChanges() async throws {
+        let night = Samples.danang(day: 8, 22, 30)  // 23:30 in Beijing
+        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60), at: night)
+        try await harness.send(Samples.programme())
+        try await harness.send(Self.accepted())
+        let morning = Samples.danang(day: 9, 6)  // 07:00 in Beijing
+        let accepted = try #require(Self.lead(try await Self.notifications(harness)).first)
+        #expect(accepted.kind == .accepted && accepted.dueAt == morning && accepted.timeZone == "Asia/Shanghai")
+        try await Self.sendAll(harness)
+
+        let soon = Self.item("visit-port@acme", start: night.addingTimeInterval(10 * 3600))
+        let soonMoved = Self.moved(soon, by: 60)
+        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: soon.uid, kind: .moved, before: soon, after: soonMoved)], items: [soonMoved]))
+        let urgent = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
+        #expect(urgent.kind == .itineraryChanged && urgent.urgent && urgent.dueAt == night, "goes at once, quiet hours or not")
+        try await Self.sendAll(harness)
+
+        let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
+        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [soonMoved, later]))
+        let routine = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
+        #expect(!routine.urgent && routine.dueAt == morning)
+    }
+
+    @Test func quietHoursOutsideTheWindowDelayNothing() async throws {
+        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60), at: Self.now)  // 11:00 in Beijing
+        try await harness.send(Samples.programme())
+        try await harness.send(Self.accepted())
+        #expect(Self.lead(try await Self.notifications(harness)).first?.dueAt == Self.now)
+    }
+
+    @Test func aCancellationWithdrawsWhatIsStillPending() async throws {
+        let harness = try Self.harness()
+        try await Self.plannedAndSent(harness)
+        let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
+        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
+        try await harness.send(RegistrationCancelled(
+            registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: "travel ban",
+            delegation: Self.accepted().delegation.withoutIdentityDocuments, cancelledAt: Self.now))
+        let records = try await Self.notifications(harness)
+        let changes = records.filter { $0.kind == .itineraryChanged }
+        #expect(changes.count == 5 && changes.allSatisfy { $0.status == .cancelled }, "nobody hears of a change to a cancelled visit")
+        #expect(records.filter { $0.kind == .cancelled }.allSatisfy { $0.status == .pending })
+        // A change arriving after the cancellation queues nothing.
+        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .removed, before: later, after: nil)], items: []))
+        #expect(try await Self.notifications(harness).count == records.count)
+    }
+
+    @Test func eachRecipientHearsInTheirLanguageWithEnglishAsFallback() async throws {
+        // A template folder without the Chinese "accepted" templates.
+        let templates = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.copyItem(atPath: NotificationsConfiguration.defaultTemplates, toPath: templates.path)
+        defer { try? FileManager.default.removeItem(at: templates) }
+        for part in ["subject", "text", "html"] {
+            try FileManager.default.removeItem(at: templates.appendingPathComponent("accepted/zh-Hans.\(part).mustache"))
+        }
+        let renderer = try await Renderer(directory: templates.path)
+        let harness = try Self.harness()
+        try await harness.send(Samples.programme())
+        for (reference, language) in [("vi-1", Language.vietnamese), ("zh-1", .chineseSimplified), ("en-1", .english)] {
+            var accepted = Self.accepted(reference)
+            accepted.delegation.leadContact.language = language
+            try await harness.send(accepted)
+            let record = try #require(try await Self.notifications(harness, "reg-\(reference)").first { $0.kind == .accepted })
+            #expect(record.recipient.language == language)
+            let rendered = try renderer.render(record, eventName: LocalizedText(en: "Da Nang Days"), eventZone: "Asia/Ho_Chi_Minh")
+            #expect(rendered.language == (language == .chineseSimplified ? .english : language), "\(language)")
+            #expect(!rendered.subject.isEmpty && !rendered.text.isEmpty)
+        }
+        #expect(renderer.language(for: .waitlisted, wanted: .chineseSimplified) == .chineseSimplified)
     }
 }
