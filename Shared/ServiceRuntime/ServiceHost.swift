@@ -41,6 +41,18 @@ public final class ServiceHost: Sendable {
         /// Rung by the pipeline after each commit that applied messages: wait on it (or on a
         /// timer for the next due item) for new work.
         public let changes: ChangeSignal
+
+        public init(
+            configuration: ServiceConfiguration, store: ServiceStore, metrics: ServiceMetrics, logger: Logger, outbox: Doorbell = Doorbell(),
+            changes: ChangeSignal = ChangeSignal()
+        ) {
+            self.configuration = configuration
+            self.store = store
+            self.metrics = metrics
+            self.logger = logger
+            self.outbox = outbox
+            self.changes = changes
+        }
     }
     private let listeningPort = Mutex<Int?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)

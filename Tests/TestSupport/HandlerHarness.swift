@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 import GRDB
 import Messages
+import Logging
 import ServiceRuntime
+import Synchronization
 
 /// A service's routes on a store of its own in a temporary file: messages go in through the
 /// same dispatch and inbox transaction the pipeline runs (`Dispatcher`, `InboxTransaction`),
@@ -12,6 +14,7 @@ public final class HandlerHarness: Sendable {
     private let dispatcher: Dispatcher
     private let transaction: InboxTransaction
     private let directory: URL
+    private let emittedSoFar = Mutex(0)
 
     /// What a message did not do: the runtime would retry it, or park it.
     public struct NotApplied: Error, CustomStringConvertible {
@@ -66,6 +69,23 @@ public final class HandlerHarness: Sendable {
         } catch {
             return dispatcher.answers(
                 to: UnreadableMessage(type: type, body: data, problem: error, messageID: messageID, correlationID: correlationID, receivedAt: Date()))
+        }
+    }
+
+    /// A context on this store, for the services that run beside the pipeline (planning,
+    /// delivery), called directly by the test rather than run.
+    public func context(_ configuration: ServiceConfiguration) -> ServiceHost.Context {
+        ServiceHost.Context(
+            configuration: configuration, store: store, metrics: ServiceMetrics(service: configuration.serviceName), logger: Logger(label: "harness"))
+    }
+
+    /// What services beside the pipeline wrote to the outbox since the last call (messages
+    /// handlers return come back from `send`).
+    public func emitted() async throws -> [OutboundMessage] {
+        let all = try await store.database.read { db in try Outbox.unpublished(in: db) }
+        return emittedSoFar.withLock { seen in
+            defer { seen = all.count }
+            return Array(all.dropFirst(seen))
         }
     }
 

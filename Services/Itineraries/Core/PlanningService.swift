@@ -24,13 +24,18 @@ public final class PlanningService: Service {
     private let context: ServiceHost.Context
     private let debounce: Double
     private let maxWait: Double
-    private let planner: Planner
+    private let plan: @Sendable (PlanningInput, Plan?) -> Plan
 
-    public init(context: ServiceHost.Context, debounce: Double, maxWait: Double, planner: Planner = Planner()) {
+    public convenience init(context: ServiceHost.Context, debounce: Double, maxWait: Double, planner: Planner = Planner()) {
+        self.init(context: context, debounce: debounce, maxWait: maxWait) { planner.plan($0, previous: $1) }
+    }
+
+    /// `plan` makes a plan from the inputs and the previous plan (tests watch it).
+    init(context: ServiceHost.Context, debounce: Double, maxWait: Double, plan: @escaping @Sendable (PlanningInput, Plan?) -> Plan) {
         self.context = context
         self.debounce = debounce
         self.maxWait = maxWait
-        self.planner = planner
+        self.plan = plan
     }
 
     public func run() async throws {
@@ -92,7 +97,7 @@ public final class PlanningService: Service {
             }
             guard let snapshot else { return 0 }  // nothing to plan until its programme comes
             let input = PlanningInput(programme: snapshot.programme, delegations: snapshot.delegations.map(\.planning))
-            let plan = planner.plan(input, previous: snapshot.previous?.plan)
+            let plan = self.plan(input, snapshot.previous?.plan)
             let service = context.configuration.kind
             let result = try await context.store.database.write { db -> (count: Int, version: Int)? in
                 guard try ItineraryStore.generation(eventID, in: db) == snapshot.generation else { return nil }

@@ -89,6 +89,13 @@ public struct OutboundMessage: Sendable, Equatable {
         self.partitionKeys = payload.partitionKeys
     }
 
+    init(type: MessageType, body: Data, correlationID: String?, partitionKeys: PartitionKeys) {
+        self.type = type
+        self.body = body
+        self.correlationID = correlationID
+        self.partitionKeys = partitionKeys
+    }
+
     /// The payload, decoded again (for tests and tools).
     public func decode<T: MessagePayload>(_ type: T.Type) throws -> T {
         try MessageCoding.decode(type, from: body)

@@ -40,7 +40,14 @@ public enum Outbox {
         try OutboxEntry.filter(Column("published_at") != nil && Column("published_at") < MessageCoding.formatSortable(cutoff)).deleteAll(db)
     }
 
-    /// Messages written and not yet confirmed by the broker.
+    /// Messages written and not yet confirmed by the broker, in the order they will be published.
+    public static func unpublished(in db: Database) throws -> [OutboundMessage] {
+        try pending(limit: Int(Int32.max), in: db).map {
+            OutboundMessage(type: $0.messageType, body: $0.body, correlationID: $0.correlationID, partitionKeys: $0.partitionKeys)
+        }
+    }
+
+    /// How many messages are written and not yet confirmed by the broker.
     static func backlog(in db: Database) throws -> Int {
         try OutboxEntry.filter(Column("published_at") == nil).fetchCount(db)
     }

@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+@testable import ItinerariesCore
+import ItineraryPlanner
+import Messages
+import ServiceRuntime
+import Synchronization
+import Testing
+import TestSupport
+
+/// Planning in-process: the handler on a temporary store, the seed scenario in through its
+/// entry point, `PlanningService.replan` called directly, and what it told read from the
+/// outbox. No broker, no sleeps.
+@Suite struct ItinerariesRulesTests {
+    static let eventID = "danang-china-2026-01"  // the seed programme's
+
+    static func harness() throws -> HandlerHarness {
+        try HandlerHarness(ItinerariesHandler(vault: .ephemeral()).dispatcher, migrations: ItineraryStore.migrate)
+    }
+
+    static func planning(_ harness: HandlerHarness, plan: (@Sendable (PlanningInput, Plan?) -> Plan)? = nil) -> PlanningService {
+        let context = harness.context(ServiceConfiguration(serviceName: "itineraries", amqp: TestBroker.configuration("rules"), storePath: "unused"))
+        guard let plan else { return PlanningService(context: context, debounce: 1, maxWait: 10) }
+        return PlanningService(context: context, debounce: 1, maxWait: 10, plan: plan)
+    }
+
+    /// The seed programme and every seed registration accepted.
+    static func seeded() async throws -> (HandlerHarness, ProgrammePublished, [RegistrationAccepted]) {
+        let (programme, accepted) = try ItinerariesServiceTests.seed()
+        let harness = try Self.harness()
+        try await harness.send(programme)
+        for registration in accepted { try await harness.send(registration, correlationID: "corr-\(registration.reference)") }
+        return (harness, programme, accepted)
+    }
+
+    static func latestPlan(_ harness: HandlerHarness) async throws -> (version: Int, plan: Plan)? {
+        try await harness.read { db in try ItineraryStore.latestPlan(eventID: eventID, in: db) }
+    }
+
+    @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {
+        let (harness, programme, accepted) = try await Self.seeded()
+        #expect(try await harness.emitted().isEmpty, "the handler only records; planning tells")
+        try await Self.planning(harness).replan(Self.eventID)
+        let told = try await harness.emitted()
+        let planned = told.of(ItineraryPlanned.self)
+        #expect(planned.count == told.count && Set(planned.map(\.registrationID)) == Set(accepted.map(\.registrationID)))
+        #expect(planned.count == accepted.count, "each delegation hears of its first plan once")
+        #expect(told.allSatisfy { $0.correlationID?.hasPrefix("corr-") == true }, "each answer carries its registration's correlation id")
+
+        let (version, plan) = try #require(try await Self.latestPlan(harness))
+        #expect(version == 1)
+        let input = PlanningInput(programme: programme, delegations: accepted.map(PlanningDelegation.init))
+        #expect(PlanChecker().violations(of: plan, for: input).isEmpty)
+        #expect(!plan.tours.isEmpty && !plan.meetings.isEmpty)
+        #expect(planned.allSatisfy { $0.items.contains { $0.kind == .session } }, "everyone attends the networking session")
+        let restricted = Set(programme.venues.filter { $0.restrictedAccess != nil }.map(\.id))
+        let items = Dictionary(planned.map { ($0.registrationID, $0.items) }, uniquingKeysWith: { first, _ in first })
+        for registration in accepted where registration.delegation.delegates.contains(where: { $0.identityDocument == nil }) {
+            #expect(items[registration.registrationID]?.allSatisfy { !restricted.contains($0.venueID ?? "") } == true, "\(registration.reference)")
+        }
+
+        // Planning again with nothing changed tells nobody anything and saves no new version.
+        #expect(try await Self.planning(harness).replan(Self.eventID) == 0)
+        #expect(try await harness.emitted().isEmpty)
+        #expect(try await Self.latestPlan(harness)?.version == 1)
+    }
+
+    @Test func aCancellationTellsOnlyTheDelegationsItConcerns() async throws {
+        let (harness, _, accepted) = try await Self.seeded()
+        try await Self.planning(harness).replan(Self.eventID)
+        let before = Dictionary(try await harness.emitted().of(ItineraryPlanned.self).map { ($0.registrationID, $0.items) }, uniquingKeysWith: { a, _ in a })
+        let (_, plan) = try #require(try await Self.latestPlan(harness))
+        // Someone on a tour and in a meeting cancels.
+        let leaving = try #require(accepted.first { r in
+            plan.tours.contains { $0.passengers.contains(r.registrationID) } && plan.meetings.contains { $0.visitorID == r.registrationID }
+        })
+        try await harness.send(RegistrationCancelled(
+            registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference, reason: "flight cancelled",
+            delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
+        try await Self.planning(harness).replan(Self.eventID)
+        let changed = try await harness.emitted().of(ItineraryChanged.self)
+
+        let mine = try #require(changed.first { $0.registrationID == leaving.registrationID })
+        #expect(mine.items.isEmpty && mine.changes.allSatisfy { $0.kind == .removed })
+        #expect(Set(mine.changes.map(\.uid)) == Set(before[leaving.registrationID]?.map(\.uid) ?? []))
+        // Its calendar withdrawals are kept for `cancellations.ics`.
+        let told = try await harness.read { db in try ItineraryStore.told(eventID: Self.eventID, in: db)[leaving.registrationID] }
+        #expect(told?.items == [] && Set(told?.withdrawn.map(\.uid) ?? []) == Set(mine.changes.map(\.uid)))
+        // Everyone else who heard something really had a change, and most heard nothing.
+        for message in changed where message.registrationID != leaving.registrationID {
+            #expect(!message.changes.isEmpty && message.items != before[message.registrationID])
+            // A changed item's iCalendar SEQUENCE goes up.
+            #expect(message.changes.filter { $0.kind == .moved || $0.kind == .updated }.allSatisfy { ($0.after?.sequence ?? 0) > ($0.before?.sequence ?? 0) })
+        }
+        #expect(changed.count < accepted.count / 2, "\(changed.count) delegations told of a change after one cancellation")
+        #expect(try await Self.latestPlan(harness)?.version == 2)
+    }
+
+    /// A registration accepted while the planner runs: the plan made without it is not saved,
+    /// and planning starts again from inputs that include it.
+    @Test func aPlanIsSavedOnlyIfItsInputsDidNotChangeMeanwhile() async throws {
+        let (programme, accepted) = try ItinerariesServiceTests.seed()
+        let harness = try Self.harness()
+        try await harness.send(programme)
+        for registration in accepted.dropLast() { try await harness.send(registration) }
+        let late = try #require(accepted.last)
+        let store = harness.store
+        let sizes = Mutex<[Int]>([])
+        let planning = Self.planning(harness) { input, previous in
+            let first = sizes.withLock { $0.append(input.delegations.count); return $0.count == 1 }
+            if first {
+                // What the handler does for an acceptance, written while the planner runs.
+                try? store.database.write { db in
+                    try ItineraryStore.save(
+                        .init(planning: PlanningDelegation(late), eventID: late.eventID, revision: late.revision, active: true, correlationID: nil),
+                        sealed: nil, in: db)
+                    try ItineraryStore.markChanged(late.eventID, in: db)
+                }
+            }
+            return Planner().plan(input, previous: previous)
+        }
+        try await planning.replan(Self.eventID)
+        #expect(sizes.withLock { $0 } == [accepted.count - 1, accepted.count])
+        let planned = try await harness.emitted().of(ItineraryPlanned.self)
+        #expect(planned.count == accepted.count, "told once, from the plan that includes the late registration")
+        #expect(try await Self.latestPlan(harness)?.version == 1, "the stale plan was never saved")
+        let due = try await harness.read { db in try ItineraryStore.planning(now: .distantFuture, debounce: 1, maxWait: 10, in: db) }
+        #expect(due.due.isEmpty && due.next == nil, "nothing left to plan")
+    }
+
+    @Test func planningIsDueAfterAQuietSpellOrAtTheLatestAfterTheLongestWait() async throws {
+        let harness = try Self.harness()
+        let start = Samples.danang(day: 8, 10)
+        let (debounce, maxWait) = (5.0, 20.0)
+        func planning(at offset: Double) async throws -> (due: [String], next: Date?) {
+            try await harness.read { db in try ItineraryStore.planning(now: start.addingTimeInterval(offset), debounce: debounce, maxWait: maxWait, in: db) }
+        }
+        func change(at offset: Double) async throws {
+            try await harness.write { db in try ItineraryStore.markChanged(Self.eventID, at: start.addingTimeInterval(offset), in: db) }
+        }
+        let idle = try await planning(at: 0)
+        #expect(idle.due.isEmpty && idle.next == nil, "nothing changed, nothing waits")
+        try await change(at: 0)
+        #expect(try await planning(at: 4.9).due.isEmpty)
+        #expect(try await planning(at: 4.9).next == start.addingTimeInterval(5))
+        #expect(try await planning(at: 5).due == [Self.eventID])
+        // A change every four seconds keeps postponing it, until twenty seconds after the first.
+        for offset in stride(from: 4.0, through: 24, by: 4) { try await change(at: offset) }
+        #expect(try await planning(at: 19.9).next == start.addingTimeInterval(20))
+        #expect(try await planning(at: 20).due == [Self.eventID])
+        // Planned at the generation it read: later changes still wait, with a fresh window.
+        let generation = try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) }
+        try await harness.write { db in try ItineraryStore.markPlanned(Self.eventID, generation: generation - 1, in: db) }
+        #expect(try await planning(at: 20).due == [Self.eventID])
+        try await harness.write { db in try ItineraryStore.markPlanned(Self.eventID, generation: generation, in: db) }
+        #expect(try await planning(at: 1000).due.isEmpty)
+        try await change(at: 1000)
+        #expect(try await planning(at: 1004).next == start.addingTimeInterval(1005))
+    }
+
+    @Test func olderVersionsAndUnknownCancellationsChangeNothing() async throws {
+        let (harness, programme, accepted) = try await Self.seeded()
+        let generation = { try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) } }
+        let start = try await generation()
+        var older = programme
+        older.version = programme.version - 1
+        try await harness.send(older)
+        let first = try #require(accepted.first)
+        var amended = first
+        amended.revision = 2
+        try await harness.send(amended)
+        #expect(try await generation() == start + 1, "a newer revision is a change")
+        try await harness.send(first)  // revision 1 again, under another message id
+        try await harness.send(RegistrationCancelled(
+            registrationID: "reg-nobody", eventID: Self.eventID, reference: "nobody", reason: nil, delegation: first.delegation.withoutIdentityDocuments,
+            cancelledAt: Date()))
+        #expect(try await generation() == start + 1)
+        let stored = try await harness.read { db in try ItineraryStore.delegation(first.registrationID, in: db) }
+        #expect(stored?.revision == 2)
+    }
+}
