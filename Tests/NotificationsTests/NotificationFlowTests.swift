@@ -11,8 +11,9 @@ import Testing
 import TestSupport
 
 /// The notifications service in-process on the real broker, real SQLite, aiosmtpd and a real
-/// HTTP server for webhooks: delivery, retries, channels, exactly one e-mail per key. Who hears
-/// what (digest, quiet hours, withdrawals, languages) is in `NotificationRulesTests`.
+/// HTTP server for webhooks: the workers running beside the pipeline, calendars end to end,
+/// exactly one e-mail per key across redelivery and a restart, a channel that is down. Who hears
+/// what is in `NotificationRulesTests`, one delivery at a time in `DeliveryTests`.
 @Suite struct NotificationFlowTests {
     static func configuration(_ bed: ServiceTestBed, smtpPort: Int, adjust: (inout NotificationsConfiguration) -> Void = { _ in }) -> NotificationsConfiguration {
         var configuration = NotificationsConfiguration(
@@ -138,45 +139,6 @@ import TestSupport
             let records = try await store.database.read { db in try NotificationStore.notifications(registrationID: "reg-once-1", in: db) }
             #expect(records.count == 1)
             #expect(records.first?.status == .sent)
-        }
-    }
-
-    @Test func aTransientFailureIsRetriedAndAPermanentOneIsNot() async throws {
-        let smtp = try await SMTPTestServer(transient: 2, reject: ["nobody"])
-        defer { smtp.stop() }
-        try await Self.withService(smtp: smtp) { bed, host in
-            try await bed.publish(Self.accepted("retry-1"))
-            #expect(try await eventually(within: 15) { try await Self.history(host, registration: "reg-retry-1").first?.notification.status == .sent })
-            let retried = try #require(try await Self.history(host, registration: "reg-retry-1").first)
-            #expect(retried.attempts.map(\.outcome) == ["transient", "transient", "sent"])
-            #expect(retried.attempts.first?.detail?.contains("451") == true)
-
-            try await bed.publish(Self.accepted("dead-1", email: "nobody@example.cn"))
-            #expect(try await eventually(within: 15) { try await Self.history(host, registration: "reg-dead-1").first?.notification.status == .failed })
-            let failed = try #require(try await Self.history(host, registration: "reg-dead-1").first)
-            #expect(failed.attempts.map(\.outcome) == ["permanent"], "a mailbox that does not exist is not retried")
-            let message = try #require(await bed.waitFor(NotificationFailed.self, count: 1).first)
-            #expect(message.permanent)
-            #expect(message.reason.contains("550"))
-            #expect(smtp.messages.count == 1)
-        }
-    }
-
-    @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
-        let smtp = try await SMTPTestServer()
-        let hook = try await WebhookTestServer(statuses: [404])
-        defer { smtp.stop(); hook.stop() }
-        try await Self.withService(smtp: smtp, adjust: { configuration in
-            configuration.webhook = WebhookConfiguration(url: hook.url, secret: "s")
-            configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]
-        }) { bed, host in
-            try await bed.publish(Self.accepted("hook-1", language: .chineseSimplified))
-            #expect(try await eventually(within: 15) { try await Self.history(host, registration: "reg-hook-1").first?.notification.status == .sent })
-            let history = try #require(try await Self.history(host, registration: "reg-hook-1").first)
-            #expect(history.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:permanent", "email:sent"])
-            #expect(history.notification.sentChannel == .email)
-            #expect(hook.calls.count == 1)
-            #expect(smtp.messages.count == 1)
         }
     }
 

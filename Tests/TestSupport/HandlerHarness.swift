@@ -76,7 +76,7 @@ public final class HandlerHarness: Sendable {
     /// delivery), called directly by the test rather than run.
     public func context(_ configuration: ServiceConfiguration) -> ServiceHost.Context {
         ServiceHost.Context(
-            configuration: configuration, store: store, metrics: ServiceMetrics(service: configuration.serviceName), logger: Logger(label: "harness"))
+            configuration: configuration, store: store, metrics: ServiceMetrics(service: configuration.serviceName), logger: TestBroker.logger)
     }
 
     /// What services beside the pipeline wrote to the outbox since the last call (messages

@@ -43,10 +43,13 @@ class Handler:
             self.count += 1
             n = self.count
         base = os.path.join(args.maildir, "%05d" % n)
-        with open(base + ".eml", "wb") as f:
-            f.write(envelope.original_content or envelope.content)
-        with open(base + ".json", "w") as f:
+        # Written under a temporary name and renamed, so a reader never sees half a message.
+        with open(base + ".json.tmp", "w") as f:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": session.ssl is not None}, f)
+        os.rename(base + ".json.tmp", base + ".json")
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(base + ".eml.tmp", base + ".eml")
         return "250 2.0.0 queued as %d" % n
 
 

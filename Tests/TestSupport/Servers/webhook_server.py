@@ -21,8 +21,10 @@ class Handler(BaseHTTPRequestHandler):
             n = count[0]
             count[0] += 1
             status = statuses[min(n, len(statuses) - 1)]
-            with open(os.path.join(args.dir, "%05d.json" % (n + 1)), "w") as f:
+            path = os.path.join(args.dir, "%05d.json" % (n + 1))
+            with open(path + ".tmp", "w") as f:  # renamed when whole: a reader never sees half a call
                 json.dump({"headers": dict(self.headers), "body": body.decode("utf-8"), "status": status}, f, ensure_ascii=False)
+            os.rename(path + ".tmp", path)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import Messages
+@testable import NotificationsCore
+import ServiceRuntime
+import Testing
+import TestSupport
+
+/// Delivery without the broker: notifications queued through the handler's entry point on a
+/// temporary store, claimed and sent by `DeliveryService.deliver` one round at a time (a round
+/// claims whatever is due by then, so retries need no waiting), to aiosmtpd and a real HTTP
+/// server. What the workers would publish is read from the outbox.
+@Suite struct DeliveryTests {
+    struct Bench {
+        let harness: HandlerHarness
+        let delivery: DeliveryService
+
+        /// One round on `channel`: claims what is due up to an hour from now and sends it.
+        @discardableResult
+        func round(_ channel: NotificationChannel = .email) async throws -> Int {
+            let now = Date().addingTimeInterval(3600)
+            let claimed = try await harness.write { db in try NotificationStore.claim(channel: channel, now: now, limit: 10, in: db) }
+            for record in claimed { await delivery.deliver(record) }
+            return claimed.count
+        }
+
+        func history(_ registration: String) async throws -> [NotificationsHTTP.History] {
+            try await harness.read { db in
+                try NotificationStore.notifications(registrationID: registration, in: db).map {
+                    .init(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db))
+                }
+            }
+        }
+    }
+
+    static func bench(smtp: SMTPTestServer, adjust: (inout NotificationsConfiguration) -> Void = { _ in }) async throws -> Bench {
+        var configuration = NotificationsConfiguration(
+            service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("delivery"), storePath: "unused"),
+            smtp: SMTPConfiguration(port: smtp.port, timeout: 5), retryBase: 0.1, retryMax: 0.5, digestWindow: 0, quietHours: nil)
+        adjust(&configuration)
+        let harness = try HandlerHarness(NotificationsHandler(configuration: configuration).dispatcher, migrations: NotificationStore.migrate)
+        let renderer = try await Renderer(directory: configuration.templates)
+        try await harness.send(Samples.programme())
+        return Bench(harness: harness, delivery: DeliveryService(context: harness.context(configuration.service), configuration: configuration, renderer: renderer))
+    }
+
+    /// Accepted, lead contact only (`reg-<reference>`).
+    static func accepted(_ reference: String, language: Language = .english, email: String? = nil) -> RegistrationAccepted {
+        var submission = Samples.submission(reference: reference, delegates: 1)
+        submission.leadContact.language = language
+        submission.leadContact.email = email ?? "lead.\(reference)@example.cn"
+        var delegation = submission.delegation
+        delegation.delegates[0].email = nil
+        return RegistrationAccepted(
+            registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation, acceptedAt: Date())
+    }
+
+    @Test func aTransientFailureIsRetriedAndAPermanentOneIsNot() async throws {
+        let smtp = try await SMTPTestServer(transient: 2, reject: ["nobody"])
+        defer { smtp.stop() }
+        let bench = try await Self.bench(smtp: smtp)
+        try await bench.harness.send(Self.accepted("retry-1"))
+        for _ in 1...3 { #expect(try await bench.round() == 1) }
+        #expect(try await bench.round() == 0, "nothing left once sent")
+        let retried = try #require(try await bench.history("reg-retry-1").first)
+        #expect(retried.notification.status == .sent)
+        #expect(retried.attempts.map(\.outcome) == ["transient", "transient", "sent"])
+        #expect(retried.attempts.first?.detail?.contains("451") == true)
+        #expect(try await bench.harness.emitted().of(NotificationDelivered.self).map(\.notificationID) == [retried.notification.id])
+
+        try await bench.harness.send(Self.accepted("dead-1", email: "nobody@example.cn"))
+        #expect(try await bench.round() == 1)
+        #expect(try await bench.round() == 0, "a mailbox that does not exist is not retried")
+        let failed = try #require(try await bench.history("reg-dead-1").first)
+        #expect(failed.notification.status == .failed && failed.attempts.map(\.outcome) == ["permanent"])
+        let message = try #require(try await bench.harness.emitted().of(NotificationFailed.self).first)
+        #expect(message.permanent && message.reason.contains("550"))
+        #expect(smtp.messages.count == 1)
+    }
+
+    @Test func transientFailuresEndAfterTheLastAttemptWithNoChannelLeft() async throws {
+        let smtp = try await SMTPTestServer(transient: 10)
+        defer { smtp.stop() }
+        let bench = try await Self.bench(smtp: smtp) { $0.maxAttempts = 3 }
+        try await bench.harness.send(Self.accepted("tired-1"))
+        while try await bench.round() > 0 {}
+        let history = try #require(try await bench.history("reg-tired-1").first)
+        #expect(history.attempts.map(\.outcome) == ["transient", "transient", "transient"])
+        #expect(history.notification.status == .failed)
+        let failed = try #require(try await bench.harness.emitted().of(NotificationFailed.self).first)
+        #expect(!failed.permanent)
+    }
+
+    @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
+        let smtp = try await SMTPTestServer()
+        let hook = try await WebhookTestServer(statuses: [404])
+        defer { smtp.stop(); hook.stop() }
+        let bench = try await Self.bench(smtp: smtp) { configuration in
+            configuration.webhook = WebhookConfiguration(url: hook.url, secret: "s")
+            configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]
+        }
+        try await bench.harness.send(Self.accepted("hook-1", language: .chineseSimplified))
+        #expect(try await bench.round(.email) == 0, "the webhook comes first")
+        #expect(try await bench.round(.webhook) == 1)
+        #expect(try await bench.round(.email) == 1)
+        let history = try #require(try await bench.history("reg-hook-1").first)
+        #expect(history.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:permanent", "email:sent"])
+        #expect(history.notification.status == .sent && history.notification.sentChannel == .email)
+        #expect(hook.calls.count == 1 && smtp.messages.count == 1)
+    }
+
+    @Test func eachEmailIsInItsRecipientsLanguage() async throws {
+        let smtp = try await SMTPTestServer()
+        defer { smtp.stop() }
+        let bench = try await Self.bench(smtp: smtp)
+        for (reference, language) in [("vi-1", Language.vietnamese), ("zh-1", .chineseSimplified), ("en-1", .english)] {
+            try await bench.harness.send(Self.accepted(reference, language: language))
+        }
+        #expect(try await bench.round() == 3)
+        var languages: [String: String] = [:]
+        for raw in smtp.messages {
+            let mail = try await inspectEmail(raw)
+            let head = String(decoding: raw, as: UTF8.self)
+            let language = head.components(separatedBy: "\r\n").first { $0.hasPrefix("Content-Language: ") }?.dropFirst(18)
+            languages[mail["to"] ?? ""] = language.map(String.init)
+            #expect(!(mail["subject"] ?? "").isEmpty)
+        }
+        #expect(languages.count == 3)
+        #expect(languages.first { $0.key.contains("lead.vi-1") }?.value == "vi")
+        #expect(languages.first { $0.key.contains("lead.zh-1") }?.value == "zh-Hans")
+        #expect(languages.first { $0.key.contains("lead.en-1") }?.value == "en")
+    }
+}
