@@ -5,7 +5,7 @@ let package = Package(
     name: "delegation",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "AMQP", targets: ["AMQP"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -62,13 +62,16 @@ let package = Package(
             ],
             path: "Shared/ServiceRuntime"
         ),
-        .testTarget(name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/ServiceRuntimeTests"),
+        .testTarget(
+            name: "ServiceRuntimeTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"],
+            path: "Tests/ServiceRuntimeTests"),
 
         // What the service executables share: the `serve` and `check-config` commands.
         .target(
             name: "ServiceCommand",
             dependencies: [
-                "ServiceRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                "ServiceRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/ServiceCommand"),
 
@@ -142,7 +145,8 @@ let package = Package(
             ],
             path: "Services/Notifications/Main"
         ),
-        .testTarget(name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
+        .testTarget(
+            name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
         // Every service as it declares itself (its router's types, its partition, its port), for
         // the ops tool, the deployment and the system tests.
         .target(
@@ -161,13 +165,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "delegation-ops",
-            dependencies: ["OpsCore", "AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "OpsCore", "AMQP", "Messages", "ServiceRuntime", "ServiceCatalog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Services/Ops/Main"
         ),
-        .testTarget(name: "OpsTests", dependencies: ["OpsCore", "RegistrationsCore", "NotificationsCore", "ItinerariesCore", "TestSupport"], path: "Tests/OpsTests"),
+        .testTarget(
+            name: "OpsTests", dependencies: ["OpsCore", "RegistrationsCore", "NotificationsCore", "ItinerariesCore", "TestSupport"],
+            path: "Tests/OpsTests"),
         // The whole system as processes, under faults.
-        .testTarget(name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/SystemTests"),
-        .testTarget(name: "DeploymentTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/DeploymentTests"),
+        .testTarget(
+            name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "TestSupport"],
+            path: "Tests/SystemTests"),
+        .testTarget(
+            name: "DeploymentTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/DeploymentTests"),
 
         // Test support: the private broker, its control tool and a TCP proxy that can stall.
         .target(
@@ -195,7 +207,8 @@ let package = Package(
         ),
 
         // Benchmarks (release builds, run by deploy/bench, deploy/bench-planner and deploy/bench-notifications).
-        .executableTarget(name: "planner-bench", dependencies: ["ItineraryPlanner", "Messages"], path: "Tests/Benchmarks/PlannerBenchmark"),
+        .executableTarget(
+            name: "planner-bench", dependencies: ["ItineraryPlanner", "Messages"], path: "Tests/Benchmarks/PlannerBenchmark"),
         .executableTarget(
             name: "notifications-bench",
             dependencies: [

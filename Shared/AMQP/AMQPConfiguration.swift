@@ -111,7 +111,10 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
-    public init(host: String = "127.0.0.1", port: Int = 5672, virtualHost: String = "/", user: String = "guest", password: String = "guest", tls: TLS? = nil) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 5672, virtualHost: String = "/", user: String = "guest", password: String = "guest",
+        tls: TLS? = nil
+    ) {
         self.host = host
         self.port = port
         self.virtualHost = virtualHost
@@ -204,7 +207,9 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
             case "connection_name":
                 connectionName = value
             default:
-                throw AMQPError.invalidConfiguration("unknown URL parameter '\(key)' (known: heartbeat, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify)")
+                throw AMQPError.invalidConfiguration(
+                    "unknown URL parameter '\(key)' (known: heartbeat, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify)"
+                )
             }
         }
     }
@@ -215,7 +220,8 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// The URL without the password, safe to log.
     public var description: String {
         let vhost = virtualHost == "/" ? "" : Self.percentEncoded(virtualHost)
-        return "\(tls == nil ? "amqp" : "amqps")://\(Self.percentEncoded(user))@\(endpoints.map(\.description).joined(separator: ","))/\(vhost)"
+        return
+            "\(tls == nil ? "amqp" : "amqps")://\(Self.percentEncoded(user))@\(endpoints.map(\.description).joined(separator: ","))/\(vhost)"
     }
 
     /// Replaces the password in a URL with `***`, for error messages.
@@ -245,7 +251,10 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
                 throw AMQPError.invalidConfiguration("bad percent-encoding in the \(what) of the URL")
             }

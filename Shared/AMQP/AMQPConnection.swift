@@ -1,5 +1,6 @@
-import struct Foundation.Data
 import Logging
+
+import struct Foundation.Data
 
 /// A connection to RabbitMQ, with its own thread, publisher confirms and automatic recovery.
 ///
@@ -121,14 +122,17 @@ public final class AMQPConnection: Sendable {
 
     /// The queue's counts, or `.channelClosedByBroker(NOT_FOUND)` if it does not exist.
     public func queueState(_ name: String) async throws -> QueueState {
-        try await perform { engine in engine.rpc { raw, channel in try raw.declareQueue(channel, QueueDeclaration(name: name), passive: true) } }
+        try await perform { engine in
+            engine.rpc { raw, channel in try raw.declareQueue(channel, QueueDeclaration(name: name), passive: true) }
+        }
     }
 
     /// Whether the exchange exists (passive declare).
     public func exchangeExists(_ name: String) async throws -> Bool {
         do {
             try await perform { engine in
-                engine.rpc { raw, channel in try raw.declareExchange(channel, ExchangeDeclaration(name: name, type: "topic"), passive: true) }
+                engine.rpc { raw, channel in try raw.declareExchange(channel, ExchangeDeclaration(name: name, type: "topic"), passive: true)
+                }
             }
             return true
         } catch AMQPError.channelClosedByBroker(.notFound, _) {
@@ -242,7 +246,9 @@ public struct OutgoingMessage: Sendable {
     public var properties: MessageProperties
     public var mandatory: Bool
 
-    public init(body: Data, exchange: String, routingKey: String, properties: MessageProperties = MessageProperties(), mandatory: Bool = false) {
+    public init(
+        body: Data, exchange: String, routingKey: String, properties: MessageProperties = MessageProperties(), mandatory: Bool = false
+    ) {
         self.body = body
         self.exchange = exchange
         self.routingKey = routingKey

@@ -1,4 +1,5 @@
 internal import CRabbitMQ
+
 import struct Foundation.Date
 
 /// Scratch memory for the C structures one librabbitmq call takes (tables, properties,
@@ -111,7 +112,8 @@ final class CArena {
 
     private func kind(_ k: amqp_field_value_kind_t) -> UInt8 { UInt8(truncatingIfNeeded: k.rawValue) }
 
-    private static let noMemory = AMQPError.library(operation: "allocating AMQP arguments", status: AMQP_STATUS_NO_MEMORY.rawValue, message: "out of memory")
+    private static let noMemory = AMQPError.library(
+        operation: "allocating AMQP arguments", status: AMQP_STATUS_NO_MEMORY.rawValue, message: "out of memory")
 }
 
 /// Copies C values that librabbitmq decoded into Swift values (the C memory is reused later).

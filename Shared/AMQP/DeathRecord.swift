@@ -48,7 +48,9 @@ public struct DeathRecord: Sendable, Hashable {
     /// The per-message TTL it had, if any.
     public var originalExpiration: String?
 
-    public init(queue: String, reason: Reason, count: Int64, exchange: String, routingKeys: [String], time: Date?, originalExpiration: String? = nil) {
+    public init(
+        queue: String, reason: Reason, count: Int64, exchange: String, routingKeys: [String], time: Date?, originalExpiration: String? = nil
+    ) {
         self.queue = queue
         self.reason = reason
         self.count = count

@@ -1,4 +1,5 @@
 internal import CRabbitMQ
+
 import struct Foundation.Date
 
 extension MessageProperties {

@@ -8,7 +8,9 @@ public struct ExchangeDeclaration: Sendable, Hashable {
     public var `internal`: Bool
     public var arguments: AMQPTable
 
-    public init(name: String, type: String, durable: Bool = true, autoDelete: Bool = false, internal: Bool = false, arguments: AMQPTable = [:]) {
+    public init(
+        name: String, type: String, durable: Bool = true, autoDelete: Bool = false, internal: Bool = false, arguments: AMQPTable = [:]
+    ) {
         self.name = name
         self.type = type
         self.durable = durable
@@ -157,7 +159,10 @@ public struct Topology: Sendable, Hashable {
     public var bindings: [Binding]
     public var exchangeBindings: [ExchangeBinding]
 
-    public init(exchanges: [ExchangeDeclaration] = [], queues: [QueueDeclaration] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = []) {
+    public init(
+        exchanges: [ExchangeDeclaration] = [], queues: [QueueDeclaration] = [], bindings: [Binding] = [],
+        exchangeBindings: [ExchangeBinding] = []
+    ) {
         self.exchanges = exchanges
         self.queues = queues
         self.bindings = bindings

@@ -39,7 +39,8 @@ public struct ICalendar: Sendable, Equatable {
         }
     }
 
-    public init(method: Method, name: String, timeZone: String, events: [CalendarEvent], organizer: Person? = nil, attendee: Person? = nil) {
+    public init(method: Method, name: String, timeZone: String, events: [CalendarEvent], organizer: Person? = nil, attendee: Person? = nil)
+    {
         self.method = method
         self.name = name
         self.timeZone = timeZone
@@ -84,7 +85,9 @@ public struct ICalendar: Sendable, Equatable {
         var lines = ["BEGIN:VTIMEZONE", "TZID:\(timeZone)"]
         var offset = zone.secondsFromGMT(for: start)
         var from = start
-        var components: [(start: Date, from: Int, to: Int, daylight: Bool)] = [(Date(timeIntervalSince1970: 0), offset, offset, zone.isDaylightSavingTime(for: start))]
+        var components: [(start: Date, from: Int, to: Int, daylight: Bool)] = [
+            (Date(timeIntervalSince1970: 0), offset, offset, zone.isDaylightSavingTime(for: start))
+        ]
         while let transition = zone.nextDaylightSavingTimeTransition(after: from), transition < end {
             let next = zone.secondsFromGMT(for: transition)
             components.append((transition, offset, next, zone.isDaylightSavingTime(for: transition)))
@@ -97,7 +100,8 @@ public struct ICalendar: Sendable, Equatable {
             utc = TimeZone(secondsFromGMT: component.from) ?? utc
             lines += [
                 "BEGIN:\(kind)", "DTSTART:\(Self.local(component.start, utc))", "TZOFFSETFROM:\(Self.offset(component.from))",
-                "TZOFFSETTO:\(Self.offset(component.to))", "TZNAME:\(zone.abbreviation(for: component.start.addingTimeInterval(1)) ?? Self.offset(component.to))",
+                "TZOFFSETTO:\(Self.offset(component.to))",
+                "TZNAME:\(zone.abbreviation(for: component.start.addingTimeInterval(1)) ?? Self.offset(component.to))",
                 "END:\(kind)",
             ]
         }
@@ -176,7 +180,10 @@ public struct CalendarEvent: Sendable, Equatable {
     public var sequence: Int
     public var cancelled: Bool
 
-    public init(uid: String, start: Date, end: Date, summary: String, location: String? = nil, description: String? = nil, geo: (latitude: Double, longitude: Double)? = nil, sequence: Int = 0, cancelled: Bool = false) {
+    public init(
+        uid: String, start: Date, end: Date, summary: String, location: String? = nil, description: String? = nil,
+        geo: (latitude: Double, longitude: Double)? = nil, sequence: Int = 0, cancelled: Bool = false
+    ) {
         self.uid = uid
         self.start = start
         self.end = end

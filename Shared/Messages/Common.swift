@@ -11,7 +11,8 @@ public enum Language: String, Sendable, Codable, CaseIterable, Hashable {
         let code = try container.decode(String.self)
         guard let language = Language(rawValue: code) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(code)' is not a supported language (\(Language.allCases.map(\.rawValue).joined(separator: ", ")))")
+                in: container,
+                debugDescription: "'\(code)' is not a supported language (\(Language.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         self = language
     }

@@ -168,7 +168,10 @@ public struct Delegation: Sendable, Codable, Hashable {
     /// Venue ids of the site visits they would like, most wanted first.
     public var preferredVisits: [String]
 
-    public init(organisation: Organisation, role: DelegationRole, leadContact: Contact, delegates: [Delegate], interests: Interests = Interests(), preferredVisits: [String] = []) {
+    public init(
+        organisation: Organisation, role: DelegationRole, leadContact: Contact, delegates: [Delegate], interests: Interests = Interests(),
+        preferredVisits: [String] = []
+    ) {
         self.organisation = organisation
         self.role = role
         self.leadContact = leadContact

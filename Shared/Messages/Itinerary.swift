@@ -89,7 +89,10 @@ public struct ItineraryPlanned: MessagePayload {
     public var unmet: [UnmetPreference]
     public var plannedAt: Date
 
-    public init(eventID: String, registrationID: String, planVersion: Int, timeZone: String, items: [ItineraryItem], unmet: [UnmetPreference], plannedAt: Date) {
+    public init(
+        eventID: String, registrationID: String, planVersion: Int, timeZone: String, items: [ItineraryItem], unmet: [UnmetPreference],
+        plannedAt: Date
+    ) {
         self.eventID = eventID
         self.registrationID = registrationID
         self.planVersion = planVersion

@@ -19,7 +19,9 @@ public enum MessageCoding {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO-8601 date-time with a time zone (e.g. 2026-01-13T14:00:00+07:00)")
+                throw DecodingError.dataCorruptedError(
+                    in: container,
+                    debugDescription: "'\(text)' is not an ISO-8601 date-time with a time zone (e.g. 2026-01-13T14:00:00+07:00)")
             }
             return date
         }
@@ -45,7 +47,8 @@ public enum MessageCoding {
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
         if let path = DuplicateKeys.first(in: data) {
             throw MessageDecodingError(
-                path: path, reason: "is given twice in one object; which value was meant is ambiguous, so the body is refused", code: "duplicate_key")
+                path: path, reason: "is given twice in one object; which value was meant is ambiguous, so the body is refused",
+                code: "duplicate_key")
         }
         return try decodeTrusted(type, from: data)
     }

@@ -24,7 +24,10 @@ public struct NotificationDelivered: MessagePayload {
     public var attempts: Int
     public var deliveredAt: Date
 
-    public init(notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, language: Language, attempts: Int, deliveredAt: Date) {
+    public init(
+        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel,
+        language: Language, attempts: Int, deliveredAt: Date
+    ) {
         self.notificationID = notificationID
         self.idempotencyKey = idempotencyKey
         self.registrationID = registrationID
@@ -51,7 +54,10 @@ public struct NotificationFailed: MessagePayload {
     public var attempts: Int
     public var failedAt: Date
 
-    public init(notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, reason: String, permanent: Bool, attempts: Int, failedAt: Date) {
+    public init(
+        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel,
+        reason: String, permanent: Bool, attempts: Int, failedAt: Date
+    ) {
         self.notificationID = notificationID
         self.idempotencyKey = idempotencyKey
         self.registrationID = registrationID

@@ -72,7 +72,8 @@ enum RFC3339 {
         let (days, secondOfDay) = floorDivision(secondsSinceEpoch, 86_400)
         let (year, month, day) = civilFromDays(Int(days))
         let second = Int(secondOfDay)
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(second / 3600, 2) + ":" + pad(second / 60 % 60, 2) + ":"
+        var text =
+            pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(second / 3600, 2) + ":" + pad(second / 60 % 60, 2) + ":"
             + pad(second % 60, 2)
         if milliseconds { text += "." + pad(Int(millisecond), 3) }
         return text + "Z"

@@ -36,7 +36,9 @@ public struct RegistrationSubmitted: MessagePayload {
     }
 
     public var delegation: Delegation {
-        Delegation(organisation: organisation, role: role, leadContact: leadContact, delegates: delegates, interests: interests, preferredVisits: preferredVisits)
+        Delegation(
+            organisation: organisation, role: role, leadContact: leadContact, delegates: delegates, interests: interests,
+            preferredVisits: preferredVisits)
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -93,7 +95,10 @@ public struct RegistrationAccepted: MessagePayload {
     /// When the accepted revision was submitted (what document deadlines are measured against).
     public var submittedAt: Date?
 
-    public init(registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false, acceptedAt: Date, submittedAt: Date? = nil) {
+    public init(
+        registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false,
+        acceptedAt: Date, submittedAt: Date? = nil
+    ) {
         self.registrationID = registrationID
         self.eventID = eventID
         self.reference = reference
@@ -104,7 +109,9 @@ public struct RegistrationAccepted: MessagePayload {
         self.submittedAt = submittedAt
     }
 
-    private enum CodingKeys: String, CodingKey { case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt }
+    private enum CodingKeys: String, CodingKey {
+        case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -132,7 +139,9 @@ public struct RegistrationWaitlisted: MessagePayload {
     public var delegation: Delegation
     public var waitlistedAt: Date
 
-    public init(registrationID: String, eventID: String, reference: String, revision: Int, position: Int, delegation: Delegation, waitlistedAt: Date) {
+    public init(
+        registrationID: String, eventID: String, reference: String, revision: Int, position: Int, delegation: Delegation, waitlistedAt: Date
+    ) {
         self.registrationID = registrationID
         self.eventID = eventID
         self.reference = reference

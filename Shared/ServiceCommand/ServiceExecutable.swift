@@ -75,16 +75,17 @@ public struct CheckConfig<Executable: ServiceExecutable>: AsyncParsableCommand {
         } catch {
             throw Executable.configurationFailure(error)
         }
-        let lines: [(String, String)] = [
-            ("instance", "\(s.serviceName)\(s.sharding.map { " (a shard behind \($0.exchange))" } ?? "")"),
-            ("broker", "\(s.amqp)"),
-            ("exchange", s.exchange),
-            ("store", "\(s.storePath) (synchronous=\(s.synchronous.rawValue))"),
-            ("http", "\(s.httpHost):\(s.httpPort)"),
-            ("prefetch/batch", "\(s.prefetch)/\(s.batchSize)"),
-            ("retry delays (s)", s.retryDelays.map { String($0) }.joined(separator: ", ")),
-            ("delivery limit", "\(s.deliveryLimit)"),
-        ] + own
+        let lines: [(String, String)] =
+            [
+                ("instance", "\(s.serviceName)\(s.sharding.map { " (a shard behind \($0.exchange))" } ?? "")"),
+                ("broker", "\(s.amqp)"),
+                ("exchange", s.exchange),
+                ("store", "\(s.storePath) (synchronous=\(s.synchronous.rawValue))"),
+                ("http", "\(s.httpHost):\(s.httpPort)"),
+                ("prefetch/batch", "\(s.prefetch)/\(s.batchSize)"),
+                ("retry delays (s)", s.retryDelays.map { String($0) }.joined(separator: ", ")),
+                ("delivery limit", "\(s.deliveryLimit)"),
+            ] + own
         let width = (lines.map(\.0.count).max() ?? 0) + 2
         for (name, value) in lines {
             print((name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value)

@@ -43,7 +43,8 @@ public final class ServiceHost: Sendable {
         public let changes: ChangeSignal
 
         public init(
-            configuration: ServiceConfiguration, store: ServiceStore, metrics: ServiceMetrics, logger: Logger, outbox: Doorbell = Doorbell(),
+            configuration: ServiceConfiguration, store: ServiceStore, metrics: ServiceMetrics, logger: Logger,
+            outbox: Doorbell = Doorbell(),
             changes: ChangeSignal = ChangeSignal()
         ) {
             self.configuration = configuration
@@ -111,20 +112,27 @@ public final class ServiceHost: Sendable {
         let pipeline = MessagePipeline(
             configuration: configuration, store: store, dispatcher: dispatcher, consuming: consuming, publishing: publishing,
             doorbell: doorbell, changes: changes, metrics: metrics, status: pipelineStatus, logger: logger)
-        let relay = OutboxRelay(store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
+        let relay = OutboxRelay(
+            store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
         let http = ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store, pipeline: pipelineStatus),
             metrics: metrics, logger: logger,
-            routes: { [routes, store] router in routes(router, store) }, onListening: { [self] port in
+            routes: { [routes, store] router in routes(router, store) },
+            onListening: { [self] port in
                 listeningPort.withLock { $0 = port }
                 logger.info("HTTP listening", metadata: ["http.address": "\(configuration.httpHost):\(port)"])
             })
-        let extras = extraServices(Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell, changes: changes))
+        let extras = extraServices(
+            Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell, changes: changes))
         // Shut down in reverse: the pipeline stops first, the relay flushes last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: http), .init(service: relay)]
                 + extras.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) }
-                + [.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                + [
+                    .init(
+                        service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
+                ],
             gracefulShutdownSignals: signals,
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = Duration.seconds(configuration.shutdownTimeout)
@@ -172,18 +180,23 @@ public final class ServiceHost: Sendable {
 
     private func declareTopology(on connection: AMQPConnection) async throws {
         try await connection.declare(ServiceTopology.domain(exchange: configuration.exchange, archiveMaxAge: configuration.archiveMaxAge))
-        try await connection.declare(ServiceTopology.service(
-            configuration.names, consumes: dispatcher.consumes, retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit,
-            sharding: configuration.sharding))
-        logger.info("topology declared", metadata: [
-            "inbox": "\(configuration.names.inbox)", "consumes": "\(dispatcher.consumes.map(\.rawValue).joined(separator: ","))",
-            "shard_of": "\(configuration.sharding?.exchange ?? "-")",
-        ])
+        try await connection.declare(
+            ServiceTopology.service(
+                configuration.names, consumes: dispatcher.consumes, retryDelays: configuration.retryDelays,
+                deliveryLimit: configuration.deliveryLimit,
+                sharding: configuration.sharding))
+        logger.info(
+            "topology declared",
+            metadata: [
+                "inbox": "\(configuration.names.inbox)", "consumes": "\(dispatcher.consumes.map(\.rawValue).joined(separator: ","))",
+                "shard_of": "\(configuration.sharding?.exchange ?? "-")",
+            ])
     }
 
     /// Runs `operation`, again while it fails for a reason the broker may get over by itself
     /// (`ServiceHost.isTemporary`), until `deadline`.
-    private func whileBrokerSettles<T: Sendable>(until deadline: Date, _ doing: String, _ operation: () async throws -> T) async throws -> T {
+    private func whileBrokerSettles<T: Sendable>(until deadline: Date, _ doing: String, _ operation: () async throws -> T) async throws -> T
+    {
         var attempt = 0
         while true {
             do {
@@ -191,9 +204,12 @@ public final class ServiceHost: Sendable {
             } catch let error as AMQPError where Self.isTemporary(error) && Date() < deadline {
                 attempt += 1
                 let delay = min(5, 0.2 * Double(attempt))
-                logger.warning("broker not ready yet; retrying", metadata: [
-                    "doing": "\(doing)", "amqp.endpoint": "\(configuration.amqp.endpoint)", "error": "\(error)", "retry_in_s": "\(delay)",
-                ])
+                logger.warning(
+                    "broker not ready yet; retrying",
+                    metadata: [
+                        "doing": "\(doing)", "amqp.endpoint": "\(configuration.amqp.endpoint)", "error": "\(error)",
+                        "retry_in_s": "\(delay)",
+                    ])
                 try await Task.sleep(for: .seconds(delay))
             }
         }

@@ -1,9 +1,11 @@
-@testable import AMQP
 import Testing
+
+@testable import AMQP
 
 @Suite struct ConfigurationTests {
     @Test func parsesAFullURL() throws {
-        let c = try AMQPConfiguration(url: "amqp://alice:s%40cret@broker.example:5680/delegation%2Fprod?heartbeat=5&connection_timeout=2500")
+        let c = try AMQPConfiguration(
+            url: "amqp://alice:s%40cret@broker.example:5680/delegation%2Fprod?heartbeat=5&connection_timeout=2500")
         #expect(c.host == "broker.example")
         #expect(c.port == 5680)
         #expect(c.user == "alice")

@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ConnectionTests {
     @Test func badCredentialsGiveAccessRefused() async throws {
@@ -24,7 +24,10 @@ import TestSupport
 
     @Test func nothingListeningGivesConnectionFailed() async throws {
         await #expect {
-            _ = try await TestBroker.connect { $0.port = 1; $0.connectTimeout = 2 }
+            _ = try await TestBroker.connect {
+                $0.port = 1
+                $0.connectTimeout = 2
+            }
         } throws: { error in
             guard case AMQPError.connectionFailed(let endpoint, _) = error else { return false }
             return endpoint == "127.0.0.1:1"
@@ -38,7 +41,9 @@ import TestSupport
         let log = LogCapture()
         let connection = try await TestBroker.connect(logger: log.logger) {
             $0.port = 1
-            $0.failover = [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2), AMQPConfiguration.Endpoint(host: broker.host, port: broker.port)]
+            $0.failover = [
+                AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2), AMQPConfiguration.Endpoint(host: broker.host, port: broker.port),
+            ]
             $0.connectTimeout = 2
         }
         #expect(try await connection.queueExists("amq.nothing-\(UUID().uuidString)") == false)
@@ -47,7 +52,11 @@ import TestSupport
         await connection.close()
 
         await #expect {
-            _ = try await TestBroker.connect { $0.port = 1; $0.failover = [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2)]; $0.connectTimeout = 2 }
+            _ = try await TestBroker.connect {
+                $0.port = 1
+                $0.failover = [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: 2)]
+                $0.connectTimeout = 2
+            }
         } throws: { error in
             guard case AMQPError.connectionFailed(let endpoint, _) = error else { return false }
             return endpoint == "127.0.0.1:2"  // the last one tried
@@ -99,10 +108,12 @@ import TestSupport
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let otherCA = directory.appendingPathComponent("other-ca.pem").path
-        try await TestBroker.run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the broker's CA",
-            "-keyout", directory.appendingPathComponent("other-ca.key").path, "-out", otherCA,
-        ])
+        try await TestBroker.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the broker's CA",
+                "-keyout", directory.appendingPathComponent("other-ca.key").path, "-out", otherCA,
+            ])
         var configuration = try AMQPConfiguration(url: TestBroker.tlsURL)
         configuration.tls?.caCertificateFile = otherCA
         await #expect {

@@ -1,19 +1,22 @@
 import AMQP
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ConsumerTests {
     /// A work queue dead-lettering into a parking queue through a fanout exchange.
-    private func deadLetterSetup(_ connection: AMQPConnection, quorumLimit: Int64? = nil) async throws -> (work: String, parked: String, dlx: String) {
+    private func deadLetterSetup(_ connection: AMQPConnection, quorumLimit: Int64? = nil) async throws -> (
+        work: String, parked: String, dlx: String
+    ) {
         let work = TestBroker.uniqueName("work")
         let parked = TestBroker.uniqueName("parked")
         let dlx = TestBroker.uniqueName("dlx")
         var workQueue = QueueDeclaration(name: work, kind: quorumLimit == nil ? .classic : .quorum, deadLetterExchange: dlx)
         workQueue.deliveryLimit = quorumLimit
-        try await connection.declare(Topology(
-            exchanges: [.fanout(dlx)], queues: [workQueue, QueueDeclaration(name: parked)],
-            bindings: [Binding(queue: parked, exchange: dlx, routingKey: "")]))
+        try await connection.declare(
+            Topology(
+                exchanges: [.fanout(dlx)], queues: [workQueue, QueueDeclaration(name: parked)],
+                bindings: [Binding(queue: parked, exchange: dlx, routingKey: "")]))
         return (work, parked, dlx)
     }
 
@@ -26,7 +29,8 @@ import TestSupport
     @Test func nackWithRequeueRedeliversAndRejectDeadLettersWithXDeath() async throws {
         let connection = try await TestBroker.connect()
         let names = try await deadLetterSetup(connection)
-        try await connection.publish(Data("{\"n\":1}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "one"))
+        try await connection.publish(
+            Data("{\"n\":1}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "one"))
 
         let consumer = try await connection.consume(queue: names.work, prefetch: 10)
         let collector = Collector(consumer)
@@ -72,7 +76,8 @@ import TestSupport
     @Test func aQuorumQueueDeliveryLimitDeadLettersAPoisonMessage() async throws {
         let connection = try await TestBroker.connect()
         let names = try await deadLetterSetup(connection, quorumLimit: 2)
-        try await connection.publish(Data("{}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "poison"))
+        try await connection.publish(
+            Data("{}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "poison"))
         let consumer = try await connection.consume(queue: names.work, prefetch: 1)
         let collector = Collector(consumer)
         // Requeue it every time, as a process that crashes on it would.

@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct PublisherTests {
     @Test func thousandsOfOutstandingPublishesAreAllConfirmed() async throws {
@@ -28,12 +28,15 @@ import TestSupport
         let connection = try await TestBroker.connect()
         let exchange = TestBroker.uniqueName("exchange")
         let queue = TestBroker.uniqueName("bound")
-        try await connection.declare(Topology(
-            exchanges: [.topic(exchange)], queues: [QueueDeclaration(name: queue, autoDelete: true)],
-            bindings: [Binding(queue: queue, exchange: exchange, routingKey: "registration.*")]))
+        try await connection.declare(
+            Topology(
+                exchanges: [.topic(exchange)], queues: [QueueDeclaration(name: queue, autoDelete: true)],
+                bindings: [Binding(queue: queue, exchange: exchange, routingKey: "registration.*")]))
 
         await #expect {
-            try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: "nobody.listens", properties: MessageProperties(messageID: "lost"), mandatory: true)
+            try await connection.publish(
+                Data("{}".utf8), exchange: exchange, routingKey: "nobody.listens", properties: MessageProperties(messageID: "lost"),
+                mandatory: true)
         } throws: { error in
             guard case AMQPError.unroutable(let e, let key, let code, _) = error else { return false }
             return e == exchange && key == "nobody.listens" && code == .noRoute
@@ -99,18 +102,20 @@ import TestSupport
         // schedule 64 writes of 256 KB.
         #expect(errors.count == 64)
         let reasons = "\(Set(errors.map { "\($0.map(String.init(describing:)) ?? "confirmed")" }))"
-        #expect(errors.allSatisfy { error in
-            switch error {
-            case .timeout?, .connectionLost?, .closed?: return true
-            default: return false
-            }
-        }, "\(reasons)")
-        #expect(errors.contains { error in
-            switch error {
-            case .timeout?, .connectionLost?: return true
-            default: return false
-            }
-        }, "the deadline or the watchdog ended the stalled publishes: \(reasons)")
+        #expect(
+            errors.allSatisfy { error in
+                switch error {
+                case .timeout?, .connectionLost?, .closed?: return true
+                default: return false
+                }
+            }, "\(reasons)")
+        #expect(
+            errors.contains { error in
+                switch error {
+                case .timeout?, .connectionLost?: return true
+                default: return false
+                }
+            }, "the deadline or the watchdog ended the stalled publishes: \(reasons)")
         #expect(elapsed < 20, "every publish ended within its deadline (took \(elapsed) s)")
         await connection.close(timeout: 1)
         proxy.stop()

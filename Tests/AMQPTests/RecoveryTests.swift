@@ -1,21 +1,24 @@
 import AMQP
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Connections closed by the broker (`rabbitmqctl close_all_connections`) in a vhost of the
 /// test's own, so that other tests running at the same time are not touched.
 @Suite struct RecoveryTests {
     /// 32 concurrent publishers, each waiting for its confirm, until `stop` is set.
-    private static func publish(on connection: AMQPConnection, to queue: String, until stop: Locked<Bool>, recording confirmed: Locked<Set<String>>) async throws {
+    private static func publish(
+        on connection: AMQPConnection, to queue: String, until stop: Locked<Bool>, recording confirmed: Locked<Set<String>>
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<32 {
                 group.addTask {
                     var n = 0
                     while !stop.value {
                         let id = "w\(worker)-\(n)"
-                        try await connection.publish(Data("{\"id\":\"\(id)\"}".utf8), exchange: "", routingKey: queue, properties: .persistentJSON(messageID: id))
+                        try await connection.publish(
+                            Data("{\"id\":\"\(id)\"}".utf8), exchange: "", routingKey: queue, properties: .persistentJSON(messageID: id))
                         confirmed.withLock { _ = $0.insert(id) }
                         n += 1
                     }
@@ -61,19 +64,21 @@ import TestSupport
             let consumerConnection = try await TestBroker.connect("consumer", vhost: vhost) { $0.recovery.initialDelay = 0.05 }
             let queue = "recovery.consume"
             let exchange = "recovery.exchange"
-            try await consumerConnection.declare(Topology(
-                exchanges: [.topic(exchange)], queues: [QueueDeclaration(name: queue, autoDelete: true)],
-                bindings: [Binding(queue: queue, exchange: exchange, routingKey: "#")]))
+            try await consumerConnection.declare(
+                Topology(
+                    exchanges: [.topic(exchange)], queues: [QueueDeclaration(name: queue, autoDelete: true)],
+                    bindings: [Binding(queue: queue, exchange: exchange, routingKey: "#")]))
             let consumer = try await consumerConnection.consume(queue: queue, prefetch: 10)
             let collector = Collector(consumer, autoAck: true)
 
             // The auto-delete queue disappears with the connection; recovery must declare it
             // (and its binding) again before resuming the consumer.
             try await TestBroker.ctl("close_all_connections", "-p", vhost, "recovery test")
-            #expect(await eventually(within: 15) {
-                guard consumerConnection.status == .open else { return false }
-                return (try? await consumerConnection.queueState(queue).consumerCount) == 1
-            })
+            #expect(
+                await eventually(within: 15) {
+                    guard consumerConnection.status == .open else { return false }
+                    return (try? await consumerConnection.queueState(queue).consumerCount) == 1
+                })
 
             let publisher = try await TestBroker.connect("publisher", vhost: vhost)
             for n in 0..<10 {

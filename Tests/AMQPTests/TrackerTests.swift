@@ -1,11 +1,14 @@
-@testable import AMQP
 import Foundation
 import Testing
+
+@testable import AMQP
 
 /// The confirm and ack bookkeeping, without a broker.
 @Suite struct TrackerTests {
     private func publish(_ n: Int, deadline: UInt64 = .max) -> PendingPublish {
-        PendingPublish(exchange: "x", routingKey: "k", mandatory: true, properties: MessageProperties(messageID: "m\(n)"), body: Data(), deadline: deadline, completion: .none)
+        PendingPublish(
+            exchange: "x", routingKey: "k", mandatory: true, properties: MessageProperties(messageID: "m\(n)"), body: Data(),
+            deadline: deadline, completion: .none)
     }
 
     @Test func windowLimitsWhatIsOnTheWire() {
@@ -24,7 +27,10 @@ import Testing
 
     @Test func multipleAcksSettleEverythingUpToTheTag() {
         var tracker = ConfirmTracker(window: 100)
-        for n in 1...10 { tracker.enqueue(publish(n)); tracker.didSend() }
+        for n in 1...10 {
+            tracker.enqueue(publish(n))
+            tracker.didSend()
+        }
         let first = tracker.settle(tag: 4, multiple: true, ack: true)
         #expect(first.compactMap(\.0.properties.messageID) == ["m1", "m2", "m3", "m4"])
         let nacked = tracker.settle(tag: 6, multiple: false, ack: false)
@@ -37,7 +43,10 @@ import Testing
 
     @Test func aReturnFailsTheMatchingMessageWhenItsAckArrives() {
         var tracker = ConfirmTracker(window: 100)
-        for n in 1...3 { tracker.enqueue(publish(n)); tracker.didSend() }
+        for n in 1...3 {
+            tracker.enqueue(publish(n))
+            tracker.didSend()
+        }
         let error = AMQPError.unroutable(exchange: "x", routingKey: "k", .noRoute, text: "NO_ROUTE")
         tracker.markReturned(exchange: "x", routingKey: "k", messageID: "m2", error: error)
         let settled = tracker.settle(tag: 3, multiple: true, ack: true)

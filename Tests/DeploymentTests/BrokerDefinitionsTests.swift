@@ -2,8 +2,8 @@ import AMQP
 import Foundation
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// `deploy/rabbitmq/definitions.json` read without a broker: every user's permissions, over
 /// every name the system uses, are exactly what the code needs (derived from `ServiceTopology`,
@@ -23,7 +23,8 @@ import TestSupport
     /// The topology a service declares at start (ServiceHost), with the example's settings.
     static func topologies(_ service: Deployment.Service) throws -> (domain: Topology, own: Topology, names: ServiceNames) {
         let settings = try EnvironmentFile(path: service.environmentExample).values
-        let names = ServiceNames(service: settings["\(service.prefix)_NAME"] ?? service.name, exchange: settings["EXCHANGE"] ?? "delegation")
+        let names = ServiceNames(
+            service: settings["\(service.prefix)_NAME"] ?? service.name, exchange: settings["EXCHANGE"] ?? "delegation")
         let delays = (settings["\(service.prefix)_RETRY_DELAYS"] ?? "1,5,30,120").split(separator: ",").compactMap { Double($0) }
         let domain = ServiceTopology.domain(exchange: names.exchange, archiveMaxAge: settings["ARCHIVE_MAX_AGE"] ?? "30D")
         let deliveryLimit = Int(settings["\(service.prefix)_DELIVERY_LIMIT"] ?? "5") ?? 5
@@ -38,9 +39,11 @@ import TestSupport
         let deliveryLimit = Int(own.queues.first { $0.name == names.inbox }?.deliveryLimit ?? 5)
         return (1...2).map { index in
             let shard = ServiceNames(service: "\(service.name)-\(index)", exchange: names.exchange)
-            return (ServiceTopology.service(
-                shard, consumes: Array(service.consumes), retryDelays: delays, deliveryLimit: deliveryLimit,
-                sharding: service.system.sharding(exchange: names.exchange)), shard)
+            return (
+                ServiceTopology.service(
+                    shard, consumes: Array(service.consumes), retryDelays: delays, deliveryLimit: deliveryLimit,
+                    sharding: service.system.sharding(exchange: names.exchange)), shard
+            )
         }
     }
 
@@ -59,9 +62,11 @@ import TestSupport
         }
         return Needs(
             configure: declared(topology),
-            write: Set(topology.bindings.map(\.queue) + topology.exchangeBindings.map(\.destination)
-                + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" } + alternates.map(\.alternate)),
-            read: Set(topology.bindings.map(\.exchange) + topology.exchangeBindings.map(\.source) + dlx.map(\.name) + alternates.map(\.exchange)))
+            write: Set(
+                topology.bindings.map(\.queue) + topology.exchangeBindings.map(\.destination)
+                    + dlx.map { $0.deadLetterExchange == "" ? "amq.default" : $0.deadLetterExchange ?? "" } + alternates.map(\.alternate)),
+            read: Set(
+                topology.bindings.map(\.exchange) + topology.exchangeBindings.map(\.source) + dlx.map(\.name) + alternates.map(\.exchange)))
     }
 
     /// A service: declare its topology and the domain's (ServiceHost); publish to the domain
@@ -82,7 +87,8 @@ import TestSupport
         var needs = Needs(write: ["amq.default"])
         for service in Deployment.services {
             let (domain, own, names) = try topologies(service)
-            needs = needs + declaring(domain) + declaring(own)
+            needs =
+                needs + declaring(domain) + declaring(own)
                 + Needs(
                     write: [names.exchange, service.system.sharding(exchange: names.exchange).exchange],
                     read: [names.deadLetterQueue, names.archive, names.unroutedQueue])
@@ -94,7 +100,8 @@ import TestSupport
     /// Every name in play, plus look-alikes no regex may let through.
     static func universe() throws -> Set<String> {
         var names: Set<String> = [
-            "amq.default", "amq.topic", "amq.direct", "delegationXarchive", "delegation.archive.old", "x.delegation", "delegation.unrouted.x", "delegation.unrouted.messages.x",
+            "amq.default", "amq.topic", "amq.direct", "delegationXarchive", "delegation.archive.old", "x.delegation",
+            "delegation.unrouted.x", "delegation.unrouted.messages.x",
             "delegation.type-checkX",
         ]
         for service in Deployment.services {
@@ -102,7 +109,8 @@ import TestSupport
             names.formUnion(declared(domain).union(declared(own)))
             for shard in try shardTopologies(service) { names.formUnion(declared(shard.own)) }
             names.formUnion([
-                "\(service.name)Xinbox", "\(service.name).inbox.copy", "x.\(service.name).inbox", "\(service.name)-x.inbox", "\(service.name)-.inbox",
+                "\(service.name)Xinbox", "\(service.name).inbox.copy", "x.\(service.name).inbox", "\(service.name)-x.inbox",
+                "\(service.name)-.inbox",
                 serviceNames.retryQueue(1) + "x", "delegation.\(service.name).shards.x", "\(service.name).shards",
             ])
         }
@@ -146,7 +154,9 @@ import TestSupport
     @Test func topicPermissionsLetEachUserPublishOnlyTheTypesItsCodeEmits() throws {
         let entries = try #require(try Deployment.definitions()["topic_permissions"] as? [[String: String]])
         let topics = Dictionary(entries.map { ($0["user"] ?? "", $0) }, uniquingKeysWith: { first, _ in first })
-        var publishes: [String: Set<MessageType>] = ["integration": Deployment.integrationPublishes, "delegation-ops": Set(MessageType.allCases)]
+        var publishes: [String: Set<MessageType>] = [
+            "integration": Deployment.integrationPublishes, "delegation-ops": Set(MessageType.allCases),
+        ]
         var binds: [String: Set<String>] = ["integration": [], "delegation-ops": ["#"]]
         for service in Deployment.services {
             let emits = try service.emits()
@@ -154,12 +164,14 @@ import TestSupport
             publishes[service.name] = emits
             binds[service.name] = Set(service.consumes.map(\.rawValue)).union(["#"])  // the inbox and the archive
         }
-        #expect(publishes["registrations"] == [.registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled])
+        #expect(
+            publishes["registrations"] == [.registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled])
         for (user, types) in publishes.sorted(by: { $0.key < $1.key }) {
             let topic = try #require(topics[user], "\(user) has topic permissions")
             #expect(topic["vhost"] == "delegation" && topic["exchange"] == "delegation")
             for type in MessageType.allCases {
-                #expect(Deployment.permits(topic["write"] ?? "", type.rawValue) == types.contains(type), "\(user) publishes \(type.rawValue)")
+                #expect(
+                    Deployment.permits(topic["write"] ?? "", type.rawValue) == types.contains(type), "\(user) publishes \(type.rawValue)")
             }
             for key in binds[user] ?? [] {
                 #expect(Deployment.permits(topic["read"] ?? "", key), "\(user) binds with \(key)")
@@ -175,7 +187,9 @@ import TestSupport
             let (domain, own, names) = try Self.topologies(service)
             for instance in try [(own, names)] + Self.shardTopologies(service) {
                 expected[instance.names.inbox] = "delegation-inboxes"
-                for queue in instance.own.queues where queue.name.hasPrefix("\(instance.names.service).retry.") { expected[queue.name] = "delegation-retries" }
+                for queue in instance.own.queues where queue.name.hasPrefix("\(instance.names.service).retry.") {
+                    expected[queue.name] = "delegation-retries"
+                }
             }
             for queue in domain.queues where queue.kind == .stream { expected[queue.name] = "delegation-archive" }
         }
@@ -210,7 +224,9 @@ import TestSupport
     @Test func usersCarryNoPasswordAndSetPasswordsKnowsEveryOne() async throws {
         let definitions = try Deployment.definitions()
         let users = try #require(definitions["users"] as? [[String: Any]])
-        #expect(users.allSatisfy { ($0["password_hash"] as? String) == "" && ($0["tags"] as? [String]) == [] }, "no password, no management tags")
+        #expect(
+            users.allSatisfy { ($0["password_hash"] as? String) == "" && ($0["tags"] as? [String]) == [] },
+            "no password, no management tags")
         let names = users.compactMap { $0["name"] as? String }
         #expect(Set(names) == Set(Deployment.services.map(\.name) + ["delegation-ops", "integration"]))
         let listed = try await TestBroker.run("\(Deployment.deploy)/rabbitmq/set-passwords", ["--list"])

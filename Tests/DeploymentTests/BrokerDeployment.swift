@@ -1,8 +1,8 @@
 import AMQP
 import Crypto
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `deploy/rabbitmq/definitions.json` imported into the private test broker as an operator
 /// would, under names of its own so that nothing else on the broker is touched: the vhost
@@ -96,7 +96,10 @@ struct BrokerDeployment: Sendable {
         try Data("\(passwords[Self.scripted] ?? "")\n".utf8).write(to: folder.appendingPathComponent(user))
         let output = try await TestBroker.run(
             "/usr/bin/env",
-            ["RABBITMQCTL=\(Deployment.root)/deploy/broker ctl", "\(Deployment.deploy)/rabbitmq/set-passwords", "--wait", "30", "--from", folder.path, user])
+            [
+                "RABBITMQCTL=\(Deployment.root)/deploy/broker ctl", "\(Deployment.deploy)/rabbitmq/set-passwords", "--wait", "30", "--from",
+                folder.path, user,
+            ])
         #expect(output == "set the password of \(user)\n", "set-passwords: \(output)")
     }
 
@@ -115,7 +118,8 @@ struct BrokerDeployment: Sendable {
     func remove() async {
         // One Erlang call for all of it; the CLI commands one by one if that fails.
         let binary = { (text: String) in "<<\"\(text)\">>" }
-        let expression = "rabbit_vhost:delete(\(binary(vhost)), <<\"deployment-tests\">>), "
+        let expression =
+            "rabbit_vhost:delete(\(binary(vhost)), <<\"deployment-tests\">>), "
             + "[rabbit_auth_backend_internal:delete_user(U, <<\"deployment-tests\">>) || U <- [\(users.values.sorted().map(binary).joined(separator: ", "))]], ok."
         if (try? await TestBroker.ctl("eval", expression)) == nil {
             _ = try? await TestBroker.ctl("delete_vhost", vhost)
@@ -153,7 +157,9 @@ struct BrokerDeployment: Sendable {
             try await body(connection)
             Issue.record("\(user) was allowed to \(what)", sourceLocation: sourceLocation)
         } catch let error as AMQPError {
-            #expect(error.replyCode == .accessRefused && "\(error)".contains("ACCESS_REFUSED"), "\(user) \(what): \(error)", sourceLocation: sourceLocation)
+            #expect(
+                error.replyCode == .accessRefused && "\(error)".contains("ACCESS_REFUSED"), "\(user) \(what): \(error)",
+                sourceLocation: sourceLocation)
         }
         await connection.close()
     }

@@ -2,8 +2,8 @@ import AMQP
 import Foundation
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The definitions on a real broker: every user can do what its code does and is refused
 /// (ACCESS_REFUSED) the rest; then the real `registrations` executable runs with nothing but its
@@ -37,7 +37,8 @@ import TestSupport
 
         let marker = "\(service.name)-\(deployment.id)"
         for type in try service.emits().sorted(by: { $0.rawValue < $1.rawValue }) {
-            try await connection.publish(Data(marker.utf8), exchange: names.exchange, routingKey: type.rawValue, properties: properties(type), mandatory: true)
+            try await connection.publish(
+                Data(marker.utf8), exchange: names.exchange, routingKey: type.rawValue, properties: properties(type), mandatory: true)
         }
         // A permanent failure's copy goes to the dead-letter exchange, a retry's to the first
         // delay queue through the default exchange; the queue's TTL returns it to the inbox.
@@ -54,7 +55,9 @@ import TestSupport
         let inbox = Collector(try await connection.consume(queue: names.inbox, prefetch: 50), autoAck: true)
         let bodies = { Set(inbox.deliveries.map { String(decoding: $0.body, as: UTF8.self) }) }
         _ = await eventually(within: 10) { bodies().isSuperset(of: ["replayed \(marker)", "retried \(marker)"]) }
-        #expect(bodies().isSuperset(of: ["replayed \(marker)", "retried \(marker)"]), "\(names.inbox) got the replayed and the retried message: \(bodies())")
+        #expect(
+            bodies().isSuperset(of: ["replayed \(marker)", "retried \(marker)"]),
+            "\(names.inbox) got the replayed and the retried message: \(bodies())")
         inbox.stop()
         await connection.close()
     }
@@ -64,17 +67,21 @@ import TestSupport
         var policies: [String: String] = [:]
         _ = try await eventually(within: 30) {
             let listing = try await TestBroker.ctl("list_queues", "-p", deployment.vhost, "name", "policy", "--silent")
-            policies = Dictionary(listing.split(separator: "\n").map { line -> (String, String) in
-                let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-                return (fields[0], fields.count > 1 ? fields[1] : "")
-            }, uniquingKeysWith: { first, _ in first })
+            policies = Dictionary(
+                listing.split(separator: "\n").map { line -> (String, String) in
+                    let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                    return (fields[0], fields.count > 1 ? fields[1] : "")
+                }, uniquingKeysWith: { first, _ in first })
             return policies["delegation.archive"] == "delegation-archive"
-                && Deployment.services.allSatisfy { policies["\($0.name).inbox"] == "delegation-inboxes" && policies["\($0.name).retry.1"] == "delegation-retries" }
+                && Deployment.services.allSatisfy {
+                    policies["\($0.name).inbox"] == "delegation-inboxes" && policies["\($0.name).retry.1"] == "delegation-retries"
+                }
         }
         #expect(policies["delegation.archive"] == "delegation-archive")
         for service in Deployment.services {
             #expect(policies["\(service.name).inbox"] == "delegation-inboxes")
-            #expect(policies["\(service.name).retry.1"] == "delegation-retries" && policies["\(service.name).retry.4"] == "delegation-retries")
+            #expect(
+                policies["\(service.name).retry.1"] == "delegation-retries" && policies["\(service.name).retry.4"] == "delegation-retries")
             #expect(policies["\(service.name).dead-letters"] == "")
         }
     }
@@ -87,7 +94,9 @@ import TestSupport
         try await deployment.expectRefused(user, "consume \(other.inbox)") { _ = try await $0.consume(queue: other.inbox) }
         try await deployment.expectRefused(user, "read \(other.deadLetterQueue)") { _ = try await $0.get(queue: other.deadLetterQueue) }
         try await deployment.expectRefused(user, "declare \(otherService.name)'s topology") { try await $0.declare(otherTopology) }
-        try await deployment.expectRefused(user, "declare its own queue under another name") { try await $0.declare(Topology(queues: [.quorum("\(names.inbox).extra")])) }
+        try await deployment.expectRefused(user, "declare its own queue under another name") {
+            try await $0.declare(Topology(queues: [.quorum("\(names.inbox).extra")]))
+        }
         try await deployment.expectRefused(user, "publish to \(other.deadLetterExchange)") {
             try await $0.publish(Data(), exchange: other.deadLetterExchange, routingKey: "any")
         }
@@ -109,7 +118,8 @@ import TestSupport
         let connection = try await deployment.connect(as: "integration")
         // Bodies that are not valid: the registrations service parks them (see the last step).
         for type in Deployment.integrationPublishes.sorted(by: { $0.rawValue < $1.rawValue }) {
-            try await connection.publish(Data("{}".utf8), exchange: "delegation", routingKey: type.rawValue, properties: properties(type), mandatory: true)
+            try await connection.publish(
+                Data("{}".utf8), exchange: "delegation", routingKey: type.rawValue, properties: properties(type), mandatory: true)
         }
         #expect(try await connection.exchangeExists("delegation"), "a passive check needs no permission")
         await connection.close()
@@ -128,8 +138,12 @@ import TestSupport
         try await deployment.expectRefused(user, "read the archive") {
             _ = try await $0.consume(queue: "delegation.archive", prefetch: 10, arguments: ["x-stream-offset": "first"])
         }
-        try await deployment.expectRefused(user, "declare a queue of its own") { try await $0.declare(Topology(queues: [.classic("integration.answers")])) }
-        try await deployment.expectRefused(user, "declare the domain exchange") { try await $0.declare(Topology(exchanges: [.topic("delegation")])) }
+        try await deployment.expectRefused(user, "declare a queue of its own") {
+            try await $0.declare(Topology(queues: [.classic("integration.answers")]))
+        }
+        try await deployment.expectRefused(user, "declare the domain exchange") {
+            try await $0.declare(Topology(exchanges: [.topic("delegation")]))
+        }
     }
 
     // MARK: Ops
@@ -145,7 +159,9 @@ import TestSupport
         // Status by passive declares: the integration's two messages wait for registrations.
         #expect(try await connection.queueState("registrations.inbox").messageCount == Deployment.integrationPublishes.count)
         // The archive from its start: the services' first messages are there.
-        let archive = Collector(try await connection.consume(queue: "delegation.archive", prefetch: 100, arguments: ["x-stream-offset": "first"]), autoAck: true)
+        let archive = Collector(
+            try await connection.consume(queue: "delegation.archive", prefetch: 100, arguments: ["x-stream-offset": "first"]), autoAck: true
+        )
         _ = await archive.wait(for: 1, within: 10)
         #expect(archive.count > 0, "the ops user reads the archive")
         archive.stop()
@@ -180,7 +196,8 @@ import TestSupport
         environment["REGISTRATIONS_HTTP_PORT"] = "0"
         environment["LOG_FORMAT"] = "text"
         let process = try ServiceProcess(
-            executable: ServiceTestBed.executable("registrations"), environment: environment, logFile: deployment.directory.appendingPathComponent("registrations.log"))
+            executable: ServiceTestBed.executable("registrations"), environment: environment,
+            logFile: deployment.directory.appendingPathComponent("registrations.log"))
         var stopped = false
         defer { if !stopped { process.signal(SIGKILL) } }
 
@@ -189,7 +206,8 @@ import TestSupport
 
         // Compose's health check, pointed at this process's port.
         let compose = try await Deployment.compose()
-        let check = try #require(((compose["services"] as? [String: [String: Any]])?["registrations"]?["healthcheck"] as? [String: Any])?["test"] as? [String])
+        let check = try #require(
+            ((compose["services"] as? [String: [String: Any]])?["registrations"]?["healthcheck"] as? [String: Any])?["test"] as? [String])
         #expect(check.prefix(3) == ["CMD", "bash", "-c"])
         let script = check[3].replacingOccurrences(of: "/\(service.defaultHTTPPort) ", with: "/\(port) ")
         var failure = ""
@@ -205,7 +223,8 @@ import TestSupport
         #expect(ready, "compose's health check finds it ready: \(failure)")
 
         let ops = try await deployment.connect(as: "delegation-ops")
-        let archive = Collector(try await ops.consume(queue: "delegation.archive", prefetch: 200, arguments: ["x-stream-offset": "first"]), autoAck: true)
+        let archive = Collector(
+            try await ops.consume(queue: "delegation.archive", prefetch: 200, arguments: ["x-stream-offset": "first"]), autoAck: true)
         try await publish(Samples.programme(), on: ops)
         let integration = try await deployment.connect(as: "integration")
         let reference = "deploy-\(deployment.id)"
@@ -232,7 +251,11 @@ import TestSupport
             return parked.count >= Deployment.integrationPublishes.count
         }
         #expect(parked.count == Deployment.integrationPublishes.count)
-        #expect(parked.allSatisfy { $0.headers["x-failure-service"]?.stringValue == "registrations" && $0.headers["x-failure-kind"]?.stringValue == "invalid-body" })
+        #expect(
+            parked.allSatisfy {
+                $0.headers["x-failure-service"]?.stringValue == "registrations"
+                    && $0.headers["x-failure-kind"]?.stringValue == "invalid-body"
+            })
         await ops.close()
 
         process.signal(SIGTERM)
@@ -260,7 +283,8 @@ import TestSupport
 
     static func publish<T: MessagePayload>(_ payload: T, on connection: AMQPConnection) async throws {
         try await connection.publish(
-            MessageCoding.encode(payload), exchange: "delegation", routingKey: T.messageType.rawValue, properties: properties(T.messageType), mandatory: true)
+            MessageCoding.encode(payload), exchange: "delegation", routingKey: T.messageType.rawValue,
+            properties: properties(T.messageType), mandatory: true)
     }
 
     /// The port in the service's `HTTP listening http.address=HOST:PORT` log line (text format).

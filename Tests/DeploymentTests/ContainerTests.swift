@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `deploy/container/*.Containerfile` and `deploy/compose.yaml` (no container engine here: the
 /// files are checked as written; the health check command itself runs against a real service in
@@ -43,7 +43,9 @@ import TestSupport
         let store = try #require(environment["\(service.prefix)_STORE_PATH"])
         #expect(run.last("VOLUME") == URL(fileURLWithPath: store).deletingLastPathComponent().path)
         #expect(environment["\(service.prefix)_HTTP_HOST"] == "0.0.0.0")
-        #expect(environment["\(service.prefix)_HTTP_PORT"] == "\(service.defaultHTTPPort)" && run.last("EXPOSE") == "\(service.defaultHTTPPort)")
+        #expect(
+            environment["\(service.prefix)_HTTP_PORT"] == "\(service.defaultHTTPPort)" && run.last("EXPOSE") == "\(service.defaultHTTPPort)"
+        )
     }
 
     @Test func theNotificationsImageCarriesItsTemplatesWhereTheSettingsLook() throws {
@@ -61,7 +63,9 @@ import TestSupport
 
         for (name, definition) in services.sorted(by: { $0.key < $1.key }) {
             for port in definition["ports"] as? [Any] ?? [] {
-                let hostIP = (port as? String).map { String($0.split(separator: ":").first ?? "") } ?? (port as? [String: Any])?["host_ip"] as? String
+                let hostIP =
+                    (port as? String).map { String($0.split(separator: ":").first ?? "") } ?? (port as? [String: Any])?["host_ip"]
+                    as? String
                 #expect(hostIP == "127.0.0.1", "\(name) publishes \(port) on 127.0.0.1 only")
             }
         }
@@ -70,9 +74,12 @@ import TestSupport
         for service in Deployment.services {
             let definition = try #require(services[service.name])
             let build = try #require(definition["build"] as? [String: Any])
-            let context = URL(fileURLWithPath: Deployment.deploy).appendingPathComponent(try #require(build["context"] as? String)).standardized.path
+            let context = URL(fileURLWithPath: Deployment.deploy).appendingPathComponent(try #require(build["context"] as? String))
+                .standardized.path
             #expect(context == URL(fileURLWithPath: Deployment.root).standardized.path, "built from the repository root")
-            #expect(context + "/" + (build["dockerfile"] as? String ?? "") == service.containerfile, "\(service.name) is built from its Containerfile")
+            #expect(
+                context + "/" + (build["dockerfile"] as? String ?? "") == service.containerfile,
+                "\(service.name) is built from its Containerfile")
             #expect(FileManager.default.fileExists(atPath: service.containerfile))
 
             // Settings: the example first (required, so it must exist), overrides after it.
@@ -80,17 +87,24 @@ import TestSupport
             let first = try #require(envFiles.first)
             #expect(first["path"] as? String == "env/\(service.name).env.example" && first["required"] as? Bool != false)
             for file in envFiles where file["required"] as? Bool != false {
-                #expect(FileManager.default.fileExists(atPath: "\(Deployment.deploy)/\(file["path"] as? String ?? "")"), "\(service.name): \(file)")
+                #expect(
+                    FileManager.default.fileExists(atPath: "\(Deployment.deploy)/\(file["path"] as? String ?? "")"),
+                    "\(service.name): \(file)")
             }
 
             let environment = try #require(definition["environment"] as? [String: String])
-            let url = try AMQPConfiguration(url: try #require(environment["AMQP_URL"]).replacingOccurrences(of: #"\$\{[^}]*\}"#, with: "secret", options: .regularExpression))
+            let url = try AMQPConfiguration(
+                url: try #require(environment["AMQP_URL"]).replacingOccurrences(
+                    of: #"\$\{[^}]*\}"#, with: "secret", options: .regularExpression))
             #expect(url.user == service.name && url.host == "rabbitmq" && url.virtualHost == "delegation")
             #expect(environment["\(service.prefix)_HTTP_HOST"] == "0.0.0.0")
             let port = try #require(Int(environment["\(service.prefix)_HTTP_PORT"] ?? ""))
             #expect(definition["ports"] as? [String] == ["127.0.0.1:\(port):\(port)"])
             let store = try #require(environment["\(service.prefix)_STORE_PATH"])
-            #expect((definition["volumes"] as? [String])?.contains("\(service.name)-data:\(URL(fileURLWithPath: store).deletingLastPathComponent().path)") == true, "the store is on a volume")
+            #expect(
+                (definition["volumes"] as? [String])?.contains(
+                    "\(service.name)-data:\(URL(fileURLWithPath: store).deletingLastPathComponent().path)") == true,
+                "the store is on a volume")
 
             // Healthy means ready: /health/ready on the service's own port.
             let healthCheck = try #require((definition["healthcheck"] as? [String: Any])?["test"] as? [String])
@@ -103,8 +117,11 @@ import TestSupport
             #expect(dependsOn["rabbitmq"]?["condition"] as? String == "service_healthy")
             #expect(dependsOn["broker-passwords"]?["condition"] as? String == "service_completed_successfully")
 
-            let shutdown = Double(try EnvironmentFile(path: service.environmentExample).values["\(service.prefix)_SHUTDOWN_TIMEOUT"] ?? "20") ?? 20
-            #expect((Deployment.seconds(definition["stop_grace_period"] as? String ?? "") ?? 0) > shutdown + 5, "\(service.name) gets time to stop gracefully")
+            let shutdown =
+                Double(try EnvironmentFile(path: service.environmentExample).values["\(service.prefix)_SHUTDOWN_TIMEOUT"] ?? "20") ?? 20
+            #expect(
+                (Deployment.seconds(definition["stop_grace_period"] as? String ?? "") ?? 0) > shutdown + 5,
+                "\(service.name) gets time to stop gracefully")
             #expect(definition["read_only"] as? Bool == true && definition["cap_drop"] as? [String] == ["ALL"])
         }
         #expect(Set(healthChecks).count == 1, "one health check, differing only in the port: \(healthChecks)")
@@ -137,7 +154,9 @@ import TestSupport
         let text = try String(contentsOfFile: "\(Deployment.deploy)/compose.yaml", encoding: .utf8)
         let interpolated = Set(Deployment.matches(#"\$\{([A-Z0-9_]+)"#, in: text))
         let example = try EnvironmentFile(path: "\(Deployment.deploy)/env/compose.env.example")
-        #expect(!interpolated.isEmpty && interpolated == example.keys, "compose.yaml uses \(interpolated.sorted()); the example has \(example.keys.sorted())")
+        #expect(
+            !interpolated.isEmpty && interpolated == example.keys,
+            "compose.yaml uses \(interpolated.sorted()); the example has \(example.keys.sorted())")
     }
 }
 

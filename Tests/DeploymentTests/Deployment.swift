@@ -2,8 +2,8 @@ import Foundation
 import Messages
 import ServiceCatalog
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The deployment files under test and the facts about the services they must agree with, read
 /// from the code where the code says them (the variables a service reads, the types it consumes
@@ -41,7 +41,9 @@ enum Deployment {
             var keys = Set<String>()
             for source in sources {
                 let text = try String(contentsOfFile: source, encoding: .utf8)
-                for key in Deployment.matches(#"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(\s*"([^"]+)""#, in: text) {
+                for key in Deployment.matches(
+                    #"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(\s*"([^"]+)""#, in: text)
+                {
                     keys.insert(key.replacingOccurrences(of: #"\(p)"#, with: prefix))
                 }
             }
@@ -80,7 +82,8 @@ enum Deployment {
     /// `deploy/compose.yaml` as JSON, parsed by PyYAML (python3-yaml).
     static func compose() async throws -> [String: Any] {
         let json = try await TestBroker.run(
-            "/usr/bin/python3", ["-c", "import sys, json, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)", "\(deploy)/compose.yaml"])
+            "/usr/bin/python3",
+            ["-c", "import sys, json, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)", "\(deploy)/compose.yaml"])
         return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }
 

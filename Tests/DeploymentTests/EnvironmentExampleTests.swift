@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `deploy/env/<service>.env.example`: every setting the service reads, and nothing else, with
 /// values its own `check-config` accepts.
@@ -16,8 +16,12 @@ import TestSupport
         #expect(read.subtracting(listed).isEmpty, "read but not in the example: \(read.subtracting(listed).sorted())")
         // Left at their defaults, commented out: the alternative URL, optional integrations, and
         // the fault injection, which must never be set in production.
-        let optional: Set = ["\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "NOTIFICATIONS_WEBHOOK_SECRET"]
-        #expect(example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")
+        let optional: Set = [
+            "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL",
+            "NOTIFICATIONS_WEBHOOK_SECRET",
+        ]
+        #expect(
+            example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")
         #expect(example.commented.contains("\(service.prefix)_FAULT") && !example.keys.contains("\(service.prefix)_FAULT"))
         #expect(example.assignments.count == example.keys.count, "each variable is set once")
         // systemd and compose read quotes and trailing comments differently: use neither.
@@ -29,7 +33,8 @@ import TestSupport
 
     @Test(arguments: Deployment.services)
     func theExamplePassesTheServicesOwnCheckConfig(_ service: Deployment.Service) async throws {
-        let (status, output) = try await Self.checkConfig(service, Self.runnable(try EnvironmentFile(path: service.environmentExample), service))
+        let (status, output) = try await Self.checkConfig(
+            service, Self.runnable(try EnvironmentFile(path: service.environmentExample), service))
         #expect(status == 0, "check-config: \(output)")
         // The settings it reports are the example's: its own broker user on the delegation vhost.
         #expect(Self.setting("broker", in: output) == "amqp://\(service.name)@127.0.0.1:5672/delegation")
@@ -37,7 +42,10 @@ import TestSupport
         #expect(Self.setting("store", in: output)?.hasPrefix("/var/lib/delegation/\(service.name)/\(service.name).sqlite") == true)
     }
 
-    @Test(arguments: Deployment.services.filter { (try? EnvironmentFile(path: $0.environmentExample).keys.contains("\($0.prefix)_IDENTITY_KEYS")) == true })
+    @Test(
+        arguments: Deployment.services.filter {
+            (try? EnvironmentFile(path: $0.environmentExample).keys.contains("\($0.prefix)_IDENTITY_KEYS")) == true
+        })
     func theIdentityKeyPlaceholderIsRefusedUntilARealKeyReplacesIt(_ service: Deployment.Service) async throws {
         var environment = Self.runnable(try EnvironmentFile(path: service.environmentExample), service)
         let key = "\(service.prefix)_IDENTITY_KEYS"
@@ -57,8 +65,12 @@ import TestSupport
             let values = try EnvironmentFile(path: service.environmentExample).values
             // Every service declares the exchange and the stream: the same arguments everywhere.
             #expect(values["EXCHANGE"] == "delegation", "\(service.name)")
-            #expect(values["ARCHIVE_MAX_AGE"] == archive["max-age"] as? String, "\(service.name): ARCHIVE_MAX_AGE is the archive policy's max-age")
-            #expect(values["\(service.prefix)_DELIVERY_LIMIT"].flatMap(Int.init) == inboxes["delivery-limit"] as? Int, "\(service.name): one delivery limit")
+            #expect(
+                values["ARCHIVE_MAX_AGE"] == archive["max-age"] as? String,
+                "\(service.name): ARCHIVE_MAX_AGE is the archive policy's max-age")
+            #expect(
+                values["\(service.prefix)_DELIVERY_LIMIT"].flatMap(Int.init) == inboxes["delivery-limit"] as? Int,
+                "\(service.name): one delivery limit")
             // The permissions are written for the default instance name.
             #expect(values["\(service.prefix)_NAME"] == service.name)
             let url = try AMQPConfiguration(url: try #require(values["AMQP_URL"]))
@@ -84,10 +96,12 @@ import TestSupport
     }
 
     /// Runs `<service> check-config` with exactly `environment` (nothing inherited).
-    static func checkConfig(_ service: Deployment.Service, _ environment: [String: String]) async throws -> (status: Int32?, output: String) {
+    static func checkConfig(_ service: Deployment.Service, _ environment: [String: String]) async throws -> (status: Int32?, output: String)
+    {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("check-config-\(service.name)-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let process = try ServiceProcess(executable: ServiceTestBed.executable(service.name), arguments: ["check-config"], environment: environment, logFile: log)
+        let process = try ServiceProcess(
+            executable: ServiceTestBed.executable(service.name), arguments: ["check-config"], environment: environment, logFile: log)
         let status = await process.wait(within: 30)
         if status == nil { process.signal(SIGKILL) }
         return (status, process.log)

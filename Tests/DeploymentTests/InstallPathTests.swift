@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The scripts' install path, which CI never takes (its machine has every package): a fresh
 /// clone (no `.run/` yet) on a machine missing a package, with `apt-get`, `dpkg-query` and `id`
@@ -21,12 +21,16 @@ import TestSupport
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
         }
         let missingList = missing.sorted().joined(separator: " ")
-        try stub("dpkg-query", """
+        try stub(
+            "dpkg-query",
+            """
             pkg="$3"
             for m in \(missingList); do [ "$pkg" = "$m" ] && exit 1; done
             printf 'install ok installed'
             """)
-        try stub("apt-get", """
+        try stub(
+            "apt-get",
+            """
             echo "apt-get $*" >> "\(calls.path)"
             echo "apt-get output for $*"
             if [ "\(installFails)" = true ] && [ "$1" = "install" ] && ! grep -q '^apt-get update' "\(calls.path)"; then exit 100; fi
@@ -60,7 +64,10 @@ import TestSupport
     @Test func anInstallThatFailsIsRetriedAfterUpdatingTheIndexes() async throws {
         let result = try await Self.ensurePackages([], missing: ["rabbitmq-server"], installFails: true)
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.calls.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == ["apt-get install", "apt-get update", "apt-get install"])
+        #expect(
+            result.calls.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == [
+                "apt-get install", "apt-get update", "apt-get install",
+            ])
     }
 
     @Test func nothingIsInstalledWhenNothingIsMissingAndANonRootUserIsToldWhatToInstall() async throws {

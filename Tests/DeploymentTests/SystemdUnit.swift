@@ -31,7 +31,9 @@ struct SystemdUnit {
             guard let equals = line.firstIndex(of: "=") else { throw ParseError(line: line, reason: "no '='") }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber }) else { throw ParseError(line: line, reason: "bad key '\(key)'") }
+            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw ParseError(line: line, reason: "bad key '\(key)'")
+            }
             sections[current, default: [:]][key, default: []].append(value)
         }
     }

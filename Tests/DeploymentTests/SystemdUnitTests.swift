@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `deploy/systemd/`: one hardened unit per service, matching the executables and the example
 /// environment files.
@@ -16,7 +16,9 @@ import TestSupport
         let exec = try #require(unit.value("ExecStart")).split(separator: " ").map(String.init)
         #expect(exec == ["/usr/local/bin/\(service.name)", "serve"])
         let manifest = try String(contentsOfFile: "\(Deployment.root)/Package.swift", encoding: .utf8)
-        #expect(Deployment.permits(#"\.executableTarget\(\s*name:\s*"\#(service.name)""#, manifest), "Package.swift has an executable target \(service.name)")
+        #expect(
+            Deployment.permits(#"\.executableTarget\(\s*name:\s*"\#(service.name)""#, manifest),
+            "Package.swift has an executable target \(service.name)")
         let help = try await TestBroker.run(ServiceTestBed.executable(service.name), ["serve", "--help"])
         #expect(help.contains("USAGE: \(service.name) serve"))
 
@@ -25,7 +27,10 @@ import TestSupport
         #expect(user == "delegation-\(service.name)")
         #expect(unit.value("Group") == user)
         let sysusers = try String(contentsOfFile: "\(Deployment.deploy)/systemd/delegation.sysusers.conf", encoding: .utf8)
-        #expect(sysusers.split(separator: "\n").contains { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(2) == ["u", Substring(user)] })
+        #expect(
+            sysusers.split(separator: "\n").contains {
+                $0.split(separator: " ", omittingEmptySubsequences: true).prefix(2) == ["u", Substring(user)]
+            })
     }
 
     @Test(arguments: Deployment.services)
@@ -41,7 +46,9 @@ import TestSupport
         #expect(unit.value("WorkingDirectory") == "/var/lib/\(stateDirectory)")
         let settings = try EnvironmentFile(path: service.environmentExample).values
         let store = try #require(settings["\(service.prefix)_STORE_PATH"])
-        #expect(URL(fileURLWithPath: store).deletingLastPathComponent().path == "/var/lib/\(stateDirectory)", "the store is in the unit's StateDirectory")
+        #expect(
+            URL(fileURLWithPath: store).deletingLastPathComponent().path == "/var/lib/\(stateDirectory)",
+            "the store is in the unit's StateDirectory")
     }
 
     @Test(arguments: Deployment.services)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import ICalendar
-import Testing
 import TestSupport
+import Testing
+
+@testable import ICalendar
 
 @Suite struct ICalendarTests {
     static let stamp = Date(timeIntervalSince1970: 1_767_319_200)  // 2026-01-02T02:00:00Z
@@ -12,10 +13,13 @@ import TestSupport
             events: [
                 CalendarEvent(
                     uid: "visit-7f3a@itineraries.delegation", start: Samples.danang(13, 30), end: Samples.danang(14, 30),
-                    summary: "Enosta Space – Da Nang Innovation Hub; visit, bus 45a", location: "280–282 Tran Hung Dao Street, Da Nang Software Park No. 2",
+                    summary: "Enosta Space – Da Nang Innovation Hub; visit, bus 45a",
+                    location: "280–282 Tran Hung Dao Street, Da Nang Software Park No. 2",
                     description: String(repeating: "Tham quan trung tâm đổi mới sáng tạo, 参观创新中心。", count: 4) + "\nBring passports.",
                     geo: (16.0678, 108.2297), sequence: 2),
-                CalendarEvent(uid: "session-1@itineraries.delegation", start: Samples.danang(8, 30), end: Samples.danang(11), summary: "Networking session", sequence: 0),
+                CalendarEvent(
+                    uid: "session-1@itineraries.delegation", start: Samples.danang(8, 30), end: Samples.danang(11),
+                    summary: "Networking session", sequence: 0),
             ])
     }
 
@@ -29,7 +33,9 @@ import TestSupport
             #expect(String(validating: Array(line.utf8), as: UTF8.self) != nil, "a fold split a character")
         }
         let unfolded = text.replacingOccurrences(of: "\r\n ", with: "")
-        #expect(unfolded.contains("DESCRIPTION:" + String(repeating: "Tham quan trung tâm đổi mới sáng tạo\\, 参观创新中心。", count: 4) + "\\nBring passports."))
+        #expect(
+            unfolded.contains(
+                "DESCRIPTION:" + String(repeating: "Tham quan trung tâm đổi mới sáng tạo\\, 参观创新中心。", count: 4) + "\\nBring passports."))
         #expect(unfolded.contains("SUMMARY:Enosta Space – Da Nang Innovation Hub\\; visit\\, bus 45a"))
     }
 

@@ -1,12 +1,13 @@
 import Foundation
 import GRDB
-@testable import ItinerariesCore
 import ItineraryPlanner
 import Messages
 import ServiceRuntime
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import ItinerariesCore
 
 /// Planning in-process: the handler on a temporary store, the seed scenario in through its
 /// entry point, `PlanningService.replan` called directly, and what it told read from the
@@ -19,7 +20,8 @@ import TestSupport
     }
 
     static func planning(_ harness: HandlerHarness, plan: (@Sendable (PlanningInput, Plan?) -> Plan)? = nil) -> PlanningService {
-        let context = harness.context(ServiceConfiguration(serviceName: "itineraries", amqp: TestBroker.configuration("rules"), storePath: "unused"))
+        let context = harness.context(
+            ServiceConfiguration(serviceName: "itineraries", amqp: TestBroker.configuration("rules"), storePath: "unused"))
         guard let plan else { return PlanningService(context: context, debounce: 1, maxWait: 10) }
         return PlanningService(context: context, debounce: 1, maxWait: 10, plan: plan)
     }
@@ -56,7 +58,9 @@ import TestSupport
         let restricted = Set(programme.venues.filter { $0.restrictedAccess != nil }.map(\.id))
         let items = Dictionary(planned.map { ($0.registrationID, $0.items) }, uniquingKeysWith: { first, _ in first })
         for registration in accepted where registration.delegation.delegates.contains(where: { $0.identityDocument == nil }) {
-            #expect(items[registration.registrationID]?.allSatisfy { !restricted.contains($0.venueID ?? "") } == true, "\(registration.reference)")
+            #expect(
+                items[registration.registrationID]?.allSatisfy { !restricted.contains($0.venueID ?? "") } == true,
+                "\(registration.reference)")
         }
 
         // Planning again with nothing changed tells nobody anything and saves no new version.
@@ -68,15 +72,19 @@ import TestSupport
     @Test func aCancellationTellsOnlyTheDelegationsItConcerns() async throws {
         let (harness, _, accepted) = try await Self.seeded()
         try await Self.planning(harness).replan(Self.eventID)
-        let before = Dictionary(try await harness.emitted().of(ItineraryPlanned.self).map { ($0.registrationID, $0.items) }, uniquingKeysWith: { a, _ in a })
+        let before = Dictionary(
+            try await harness.emitted().of(ItineraryPlanned.self).map { ($0.registrationID, $0.items) }, uniquingKeysWith: { a, _ in a })
         let (_, plan) = try #require(try await Self.latestPlan(harness))
         // Someone on a tour and in a meeting cancels.
-        let leaving = try #require(accepted.first { r in
-            plan.tours.contains { $0.passengers.contains(r.registrationID) } && plan.meetings.contains { $0.visitorID == r.registrationID }
-        })
-        try await harness.send(RegistrationCancelled(
-            registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference, reason: "flight cancelled",
-            delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
+        let leaving = try #require(
+            accepted.first { r in
+                plan.tours.contains { $0.passengers.contains(r.registrationID) }
+                    && plan.meetings.contains { $0.visitorID == r.registrationID }
+            })
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference, reason: "flight cancelled",
+                delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
         try await Self.planning(harness).replan(Self.eventID)
         let changed = try await harness.emitted().of(ItineraryChanged.self)
 
@@ -90,7 +98,10 @@ import TestSupport
         for message in changed where message.registrationID != leaving.registrationID {
             #expect(!message.changes.isEmpty && message.items != before[message.registrationID])
             // A changed item's iCalendar SEQUENCE goes up.
-            #expect(message.changes.filter { $0.kind == .moved || $0.kind == .updated }.allSatisfy { ($0.after?.sequence ?? 0) > ($0.before?.sequence ?? 0) })
+            #expect(
+                message.changes.filter { $0.kind == .moved || $0.kind == .updated }.allSatisfy {
+                    ($0.after?.sequence ?? 0) > ($0.before?.sequence ?? 0)
+                })
         }
         #expect(changed.count < accepted.count / 2, "\(changed.count) delegations told of a change after one cancellation")
         #expect(try await Self.latestPlan(harness)?.version == 2)
@@ -107,12 +118,17 @@ import TestSupport
         let store = harness.store
         let sizes = Mutex<[Int]>([])
         let planning = Self.planning(harness) { input, previous in
-            let first = sizes.withLock { $0.append(input.delegations.count); return $0.count == 1 }
+            let first = sizes.withLock {
+                $0.append(input.delegations.count)
+                return $0.count == 1
+            }
             if first {
                 // What the handler does for an acceptance, written while the planner runs.
                 try? store.database.write { db in
                     try ItineraryStore.save(
-                        .init(planning: PlanningDelegation(late), eventID: late.eventID, revision: late.revision, active: true, correlationID: nil),
+                        .init(
+                            planning: PlanningDelegation(late), eventID: late.eventID, revision: late.revision, active: true,
+                            correlationID: nil),
                         sealed: nil, in: db)
                     try ItineraryStore.markChanged(late.eventID, in: db)
                 }
@@ -133,7 +149,9 @@ import TestSupport
         let start = Samples.danang(day: 8, 10)
         let (debounce, maxWait) = (5.0, 20.0)
         func planning(at offset: Double) async throws -> (due: [String], next: Date?) {
-            try await harness.read { db in try ItineraryStore.planning(now: start.addingTimeInterval(offset), debounce: debounce, maxWait: maxWait, in: db) }
+            try await harness.read { db in
+                try ItineraryStore.planning(now: start.addingTimeInterval(offset), debounce: debounce, maxWait: maxWait, in: db)
+            }
         }
         func change(at offset: Double) async throws {
             try await harness.write { db in try ItineraryStore.markChanged(Self.eventID, at: start.addingTimeInterval(offset), in: db) }
@@ -171,9 +189,11 @@ import TestSupport
         try await harness.send(amended)
         #expect(try await generation() == start + 1, "a newer revision is a change")
         try await harness.send(first)  // revision 1 again, under another message id
-        try await harness.send(RegistrationCancelled(
-            registrationID: "reg-nobody", eventID: Self.eventID, reference: "nobody", reason: nil, delegation: first.delegation.withoutIdentityDocuments,
-            cancelledAt: Date()))
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: "reg-nobody", eventID: Self.eventID, reference: "nobody", reason: nil,
+                delegation: first.delegation.withoutIdentityDocuments,
+                cancelledAt: Date()))
         #expect(try await generation() == start + 1)
         let stored = try await harness.read { db in try ItineraryStore.delegation(first.registrationID, in: db) }
         #expect(stored?.revision == 2)

@@ -5,10 +5,11 @@ import ItinerariesCore
 import ItineraryPlanner
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The itineraries service in-process, fed the seed scenario through the real broker: the
@@ -18,11 +19,14 @@ import FoundationNetworking
     static let sample = URL(fileURLWithPath: TestBroker.root).appendingPathComponent("deploy/sample-data")
 
     static func seed() throws -> (ProgrammePublished, [RegistrationAccepted]) {
-        let programme = try MessageCoding.decode(ProgrammePublished.self, from: Data(contentsOf: sample.appendingPathComponent("programme.json")))
-        let submissions = try MessageCoding.decode([RegistrationSubmitted].self, from: Data(contentsOf: sample.appendingPathComponent("registrations.json")))
+        let programme = try MessageCoding.decode(
+            ProgrammePublished.self, from: Data(contentsOf: sample.appendingPathComponent("programme.json")))
+        let submissions = try MessageCoding.decode(
+            [RegistrationSubmitted].self, from: Data(contentsOf: sample.appendingPathComponent("registrations.json")))
         let accepted = submissions.map { s in
             RegistrationAccepted(
-                registrationID: "reg-\(s.reference)", eventID: s.eventID, reference: s.reference, revision: s.revision, delegation: s.delegation,
+                registrationID: "reg-\(s.reference)", eventID: s.eventID, reference: s.reference, revision: s.revision,
+                delegation: s.delegation,
                 acceptedAt: s.submittedAt ?? programme.publishedAt, submittedAt: s.submittedAt)
         }
         return (programme, accepted)
@@ -32,9 +36,13 @@ import FoundationNetworking
     static func latestItems(_ bed: ServiceTestBed) -> [String: [ItineraryItem]] {
         var latest: [String: [ItineraryItem]] = [:]
         for delivery in bed.observer.deliveries {
-            if let planned = try? MessageCoding.decode(ItineraryPlanned.self, from: delivery.body), delivery.properties.type == MessageType.itineraryPlanned.rawValue {
+            if let planned = try? MessageCoding.decode(ItineraryPlanned.self, from: delivery.body),
+                delivery.properties.type == MessageType.itineraryPlanned.rawValue
+            {
                 latest[planned.registrationID] = planned.items
-            } else if let changed = try? MessageCoding.decode(ItineraryChanged.self, from: delivery.body), delivery.properties.type == MessageType.itineraryChanged.rawValue {
+            } else if let changed = try? MessageCoding.decode(ItineraryChanged.self, from: delivery.body),
+                delivery.properties.type == MessageType.itineraryChanged.rawValue
+            {
                 latest[changed.registrationID] = changed.items
             }
         }
@@ -55,10 +63,12 @@ import FoundationNetworking
     }
 
     static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
-        try await ServiceTestBed.withRunningService("itineraries", { bed in
-            let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
-            return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
-        }, body)
+        try await ServiceTestBed.withRunningService(
+            "itineraries",
+            { bed in
+                let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
+                return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+            }, body)
     }
 
     @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {
@@ -73,7 +83,8 @@ import FoundationNetworking
             let latest = Self.latestItems(bed)
 
             // The stored plan holds every hard constraint and gives visits and meetings.
-            let (version, plan) = try #require(try await host.store.database.read { db in try ItineraryStore.latestPlan(eventID: programme.eventID, in: db) })
+            let (version, plan) = try #require(
+                try await host.store.database.read { db in try ItineraryStore.latestPlan(eventID: programme.eventID, in: db) })
             let input = PlanningInput(programme: programme, delegations: accepted.map(PlanningDelegation.init))
             #expect(PlanChecker().violations(of: plan, for: input).isEmpty)
             #expect(!plan.tours.isEmpty && !plan.meetings.isEmpty)
@@ -95,11 +106,18 @@ import FoundationNetworking
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             let file = bed.directory.appendingPathComponent("itinerary.ics")
             try data.write(to: file)
-            let parsed = try await TestBroker.run("/usr/bin/python3", ["-c", "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(len(list(c.walk('VEVENT'))), len(list(c.walk('VTIMEZONE'))))", file.path])
+            let parsed = try await TestBroker.run(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(len(list(c.walk('VEVENT'))), len(list(c.walk('VTIMEZONE'))))",
+                    file.path,
+                ])
             #expect(parsed.trimmingCharacters(in: .whitespacesAndNewlines) == "\(items.count) 1")
 
             // The access list of the port names only documented visitors, with their numbers.
-            let (list, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/venues/lien-chieu-port/access-list")!)
+            let (list, _) = try await URLSession.shared.data(
+                from: URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/venues/lien-chieu-port/access-list")!)
             let decoder = MessageCoding.makeDecoder()
             let entries = try decoder.decode([ItinerariesHTTP.AccessEntry].self, from: list)
             let portVisitors = Set(plan.tours.filter { $0.stops.contains { $0.venueID == "lien-chieu-port" } }.flatMap(\.passengers))
@@ -108,13 +126,17 @@ import FoundationNetworking
 
             // It cancels: its calendar client gets METHOD:CANCEL for every entry it had.
             let leaving = try #require(accepted.first { $0.registrationID == someone })
-            try await bed.publish(RegistrationCancelled(
-                registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference, reason: "flight cancelled",
-                delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
+            try await bed.publish(
+                RegistrationCancelled(
+                    registrationID: leaving.registrationID, eventID: leaving.eventID, reference: leaving.reference,
+                    reason: "flight cancelled",
+                    delegation: leaving.delegation.withoutIdentityDocuments, cancelledAt: Date()))
             #expect(await eventually(within: 15) { bed.seen(ItineraryChanged.self).contains { $0.registrationID == someone } })
-            let cancellations = URL(string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/delegations/\(someone)/cancellations.ics")!
+            let cancellations = URL(
+                string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/delegations/\(someone)/cancellations.ics")!
             try (try await URLSession.shared.data(from: cancellations)).0.write(to: file)
-            let script = "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(set(str(e['STATUS']) for e in c.walk('VEVENT'))), len(list(c.walk('VEVENT'))))"
+            let script =
+                "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(set(str(e['STATUS']) for e in c.walk('VEVENT'))), len(list(c.walk('VEVENT'))))"
             let withdrawn = try await TestBroker.run("/usr/bin/python3", ["-c", script, file.path])
             #expect(withdrawn.trimmingCharacters(in: .whitespacesAndNewlines) == "CANCEL ['CANCELLED'] \(items.count)")
         }

@@ -1,8 +1,8 @@
 import Foundation
 import ItineraryPlanner
 import Messages
-import Testing
 import TestSupport
+import Testing
 
 /// Small instances built to tempt each hard constraint.
 enum Instance {
@@ -13,13 +13,15 @@ enum Instance {
         restricted: RestrictedAccess? = nil, latitude: Double = 16.06, longitude: Double = 108.22
     ) -> Venue {
         Venue(
-            id: id, name: LocalizedText(en: id), address: "\(id) street", coordinates: Coordinates(latitude: latitude, longitude: longitude),
+            id: id, name: LocalizedText(en: id), address: "\(id) street",
+            coordinates: Coordinates(latitude: latitude, longitude: longitude),
             openingWindows: [TimeWindow(start: Samples.danang(day: day, from), end: Samples.danang(day: day, to))], visitMinutes: minutes,
             capacityPerVisit: capacity, topics: topics, restrictedAccess: restricted)
     }
 
     static let hall = Venue(
-        id: "hall", name: LocalizedText(en: "Hall"), address: "hall", coordinates: Coordinates(latitude: 16.06, longitude: 108.22), openingWindows: [],
+        id: "hall", name: LocalizedText(en: "Hall"), address: "hall", coordinates: Coordinates(latitude: 16.06, longitude: 108.22),
+        openingWindows: [],
         visitMinutes: 0, capacityPerVisit: 500, topics: [], isSiteVisit: false)
 
     static func programme(
@@ -29,13 +31,18 @@ enum Instance {
         ProgrammePublished(
             eventID: eventID, version: version, name: LocalizedText(en: "Test"), timeZone: "Asia/Ho_Chi_Minh", days: days,
             capacity: EventCapacity(organisations: 100, delegates: 1000),
-            sessions: sessions ?? [FixedSession(id: "networking", title: LocalizedText(en: "Networking"), venueID: "hall", start: Samples.danang(9), end: Samples.danang(11))],
+            sessions: sessions ?? [
+                FixedSession(
+                    id: "networking", title: LocalizedText(en: "Networking"), venueID: "hall", start: Samples.danang(9),
+                    end: Samples.danang(11))
+            ],
             venues: [hall] + venues, buses: buses, travel: TravelTimes(matrix: matrix), interpreters: interpreters, meetingSlots: slots,
             publishedAt: Samples.danang(day: 1, 9))
     }
 
     static func delegation(
-        _ id: String, size: Int = 3, prefers: [String] = [], interests: [String] = [], sectors: [String] = [], role: DelegationRole = .visiting,
+        _ id: String, size: Int = 3, prefers: [String] = [], interests: [String] = [], sectors: [String] = [],
+        role: DelegationRole = .visiting,
         languages: [Language] = [], documents: IdentityDocument.Kind? = .passport, given: Date = Samples.danang(day: 5, 9)
     ) -> PlanningDelegation {
         PlanningDelegation(
@@ -57,7 +64,8 @@ enum Instance {
 
     @Test func seatsAreNeverExceededEvenWhenEveryoneWantsTheSameVisit() {
         let input = PlanningInput(
-            programme: Instance.programme(venues: [Instance.venue("a", capacity: 200)], buses: [Bus(id: "small", seats: 10), Bus(id: "big", seats: 12)]),
+            programme: Instance.programme(
+                venues: [Instance.venue("a", capacity: 200)], buses: [Bus(id: "small", seats: 10), Bus(id: "big", seats: 12)]),
             delegations: (0..<10).map { Instance.delegation("d\($0)", size: 4, prefers: ["a"]) })
         let plan = planAndCheck(input)
         let carried = plan.tours.flatMap(\.passengers)
@@ -82,7 +90,10 @@ enum Instance {
         let input = PlanningInput(
             programme: Instance.programme(
                 venues: [Instance.venue("near", minutes: 60, from: 13, to: 15), Instance.venue("far", minutes: 60, from: 13, to: 15)],
-                matrix: [TravelTime(from: "near", to: "far", minutes: 90), TravelTime(from: "hall", to: "near", minutes: 10), TravelTime(from: "hall", to: "far", minutes: 10)]),
+                matrix: [
+                    TravelTime(from: "near", to: "far", minutes: 90), TravelTime(from: "hall", to: "near", minutes: 10),
+                    TravelTime(from: "hall", to: "far", minutes: 10),
+                ]),
             delegations: [Instance.delegation("d1", prefers: ["near", "far"])])
         let plan = planAndCheck(input)
         #expect(plan.tours.first?.stops.count == 1, "the 90-minute drive leaves no time for the second visit before 15:00")
@@ -92,7 +103,9 @@ enum Instance {
     @Test func restrictedVenuesAdmitOnlyDelegationsWithDocumentsBeforeTheDeadline() {
         let access = RestrictedAccess(documents: [.passport], deadline: Samples.danang(day: 9, 17))
         let input = PlanningInput(
-            programme: Instance.programme(venues: [Instance.venue("port", restricted: access), Instance.venue("park")], buses: [Bus(id: "b1", seats: 45), Bus(id: "b2", seats: 45)]),
+            programme: Instance.programme(
+                venues: [Instance.venue("port", restricted: access), Instance.venue("park")],
+                buses: [Bus(id: "b1", seats: 45), Bus(id: "b2", seats: 45)]),
             delegations: [
                 Instance.delegation("ready", prefers: ["port"]),
                 Instance.delegation("no-papers", prefers: ["port", "park"], documents: nil),
@@ -137,7 +150,8 @@ enum Instance {
         let input = PlanningInput(
             programme: Instance.programme(
                 venues: [Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["logistics"])],
-                buses: [Bus(id: "b1", seats: 6), Bus(id: "b2", seats: 6)], interpreters: [Interpreter(id: "int-zh", languages: [.chineseSimplified, .vietnamese])]),
+                buses: [Bus(id: "b1", seats: 6), Bus(id: "b2", seats: 6)],
+                interpreters: [Interpreter(id: "int-zh", languages: [.chineseSimplified, .vietnamese])]),
             delegations: [
                 Instance.delegation("zh", size: 6, prefers: ["a"], languages: [.chineseSimplified]),
                 Instance.delegation("en", size: 6, prefers: ["b"], languages: [.english]),
@@ -171,8 +185,14 @@ enum Instance {
 
     @Test func theSameInputGivesTheSamePlan() {
         let input = PlanningInput(
-            programme: Instance.programme(venues: [Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["logistics"]), Instance.venue("c")], buses: [Bus(id: "b1", seats: 20), Bus(id: "b2", seats: 20)]),
-            delegations: (0..<12).map { Instance.delegation("d\($0)", size: 1 + $0 % 4, prefers: [["a", "b"], ["b", "c"], ["c"]][$0 % 3], interests: $0 % 2 == 0 ? ["ai"] : ["logistics"]) })
+            programme: Instance.programme(
+                venues: [Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["logistics"]), Instance.venue("c")],
+                buses: [Bus(id: "b1", seats: 20), Bus(id: "b2", seats: 20)]),
+            delegations: (0..<12).map {
+                Instance.delegation(
+                    "d\($0)", size: 1 + $0 % 4, prefers: [["a", "b"], ["b", "c"], ["c"]][$0 % 3],
+                    interests: $0 % 2 == 0 ? ["ai"] : ["logistics"])
+            })
         let first = planAndCheck(input)
         let shuffled = PlanningInput(programme: input.programme, delegations: input.delegations.reversed())
         #expect(planner.plan(shuffled) == first)
@@ -180,7 +200,9 @@ enum Instance {
 
     @Test func oneCancellationMovesOnlyWhatItMust() {
         let programme = Instance.programme(
-            venues: [Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["logistics"]), Instance.venue("c", topics: ["trade"])],
+            venues: [
+                Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["logistics"]), Instance.venue("c", topics: ["trade"]),
+            ],
             buses: [Bus(id: "b1", seats: 15), Bus(id: "b2", seats: 15), Bus(id: "b3", seats: 15)])
         let delegations = (0..<12).map { Instance.delegation("d\($0)", size: 3, prefers: [["a", "b"], ["b", "c"], ["c", "a"]][$0 % 3]) }
         let before = planAndCheck(PlanningInput(programme: programme, delegations: delegations))
@@ -195,16 +217,21 @@ enum Instance {
     }
 
     @Test func aNewcomerJoinsWithoutMovingAnyoneElse() {
-        let programme = Instance.programme(venues: [Instance.venue("a"), Instance.venue("b")], buses: [Bus(id: "b1", seats: 20), Bus(id: "b2", seats: 20)])
+        let programme = Instance.programme(
+            venues: [Instance.venue("a"), Instance.venue("b")], buses: [Bus(id: "b1", seats: 20), Bus(id: "b2", seats: 20)])
         let delegations = (0..<6).map { Instance.delegation("d\($0)", size: 3, prefers: [$0 % 2 == 0 ? "a" : "b"]) }
         let before = planAndCheck(PlanningInput(programme: programme, delegations: delegations))
-        let after = planAndCheck(PlanningInput(programme: programme, delegations: delegations + [Instance.delegation("new", size: 2, prefers: ["a"])]), previous: before)
+        let after = planAndCheck(
+            PlanningInput(programme: programme, delegations: delegations + [Instance.delegation("new", size: 2, prefers: ["a"])]),
+            previous: before)
         for delegation in delegations {
-            #expect(before.tour(of: delegation.id, on: "2026-01-13") == after.tour(of: delegation.id, on: "2026-01-13").map { tour in
-                var original = tour
-                original.passengers.removeAll { $0 == "new" }
-                return original
-            })
+            #expect(
+                before.tour(of: delegation.id, on: "2026-01-13")
+                    == after.tour(of: delegation.id, on: "2026-01-13").map { tour in
+                        var original = tour
+                        original.passengers.removeAll { $0 == "new" }
+                        return original
+                    })
         }
         #expect(after.tour(of: "new", on: "2026-01-13")?.stops.contains { $0.venueID == "a" } == true)
     }
@@ -215,7 +242,12 @@ enum Instance {
             delegations: [Instance.delegation("d1", size: 6, prefers: ["a"]), Instance.delegation("h", role: .host)])
         let broken = Plan(
             eventID: Instance.eventID, programmeVersion: 1,
-            tours: [Tour(busID: "b1", day: "2026-01-13", departure: Samples.danang(13), stops: [Stop(venueID: "a", arrival: Samples.danang(13, 30), departure: Samples.danang(14, 30))], passengers: ["d1", "h"])],
+            tours: [
+                Tour(
+                    busID: "b1", day: "2026-01-13", departure: Samples.danang(13),
+                    stops: [Stop(venueID: "a", arrival: Samples.danang(13, 30), departure: Samples.danang(14, 30))],
+                    passengers: ["d1", "h"])
+            ],
             meetings: [Meeting(slotID: "nope", table: 1, visitorID: "d1", hostID: "h", mutual: false)], unmet: [:])
         let rules = Set(checker.violations(of: broken, for: input).map(\.rule))
         #expect(rules.isSuperset(of: ["seats", "venue-capacity", "closed", "host-on-tour", "unknown-slot"]), "\(rules)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Messages
 
 /// The two readers every body goes through before its fields: repeated keys and date-times.
@@ -22,8 +23,10 @@ import Testing
         #expect(MessageCoding.parse("2026-01-13T07:00:00.25Z") == reference.addingTimeInterval(0.25))
         let fraction = try #require(MessageCoding.parse("2026-01-13T07:00:00.123456Z"))
         #expect(abs(fraction.timeIntervalSince(reference) - 0.123) < 0.000_001)
-        for invalid in ["2026-01-13T14:00:00", "2026-01-13 07:00:00Z", "2026-02-30T07:00:00Z", "2026-01-13T24:00:00Z", "2026-01-13T07:00Z",
-                        "2026-01-13T07:00:00+0700", "2026-01-13T07:00:00.Z", "2026-1-13T07:00:00Z", ""] {
+        for invalid in [
+            "2026-01-13T14:00:00", "2026-01-13 07:00:00Z", "2026-02-30T07:00:00Z", "2026-01-13T24:00:00Z", "2026-01-13T07:00Z",
+            "2026-01-13T07:00:00+0700", "2026-01-13T07:00:00.Z", "2026-1-13T07:00:00Z", "",
+        ] {
             #expect(MessageCoding.parse(invalid) == nil, "\(invalid)")
         }
     }

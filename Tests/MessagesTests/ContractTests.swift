@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import Messages
 import TestSupport
+import Testing
+
+@testable import Messages
 
 /// The published contracts in `docs/contracts` (an example and a JSON Schema per message type)
 /// against the Swift types: examples decode and round-trip, examples and Swift output satisfy
@@ -29,7 +30,8 @@ struct ContractTests {
     func exampleAndReencodingMatchSchema(_ messageType: MessageType) async throws {
         let reencoded = try MessageCoding.encode(decodePayload(messageType, from: Contracts.example(messageType)))
         try await withTemporaryFile(reencoded) { reencodedFile in
-            let errors = try await SchemaValidator.errors(schema: Contracts.schemaURL(messageType), instances: [Contracts.exampleURL(messageType).path, reencodedFile])
+            let errors = try await SchemaValidator.errors(
+                schema: Contracts.schemaURL(messageType), instances: [Contracts.exampleURL(messageType).path, reencodedFile])
             #expect(errors.isEmpty, "\(errors.joined(separator: "\n"))")
         }
     }
@@ -117,7 +119,9 @@ struct ContractTests {
                 if let reference = members["$ref"]?.string {
                     let name = reference.replacingOccurrences(of: "#/$defs/", with: "")
                     referenced.insert(name)
-                    if !reference.hasPrefix("#/$defs/") || definitions[name] == nil { problems.append("\(location): $ref \(reference) is not in this file") }
+                    if !reference.hasPrefix("#/$defs/") || definitions[name] == nil {
+                        problems.append("\(location): $ref \(reference) is not in this file")
+                    }
                 }
                 if let properties = members["properties"]?.object {
                     if members["additionalProperties"] != .bool(false) { problems.append("\(location): additionalProperties is not false") }
@@ -337,7 +341,9 @@ enum SchemaValidator {
     /// The first python3 that has `jsonschema`: the one on PATH, else Debian's.
     static let interpreter = Task<Interpreter, any Error> {
         var attempts: [String] = []
-        for candidate in [Interpreter(executable: "/usr/bin/env", arguments: ["python3"]), Interpreter(executable: "/usr/bin/python3", arguments: [])] {
+        for candidate in [
+            Interpreter(executable: "/usr/bin/env", arguments: ["python3"]), Interpreter(executable: "/usr/bin/python3", arguments: []),
+        ] {
             do {
                 _ = try await TestBroker.run(candidate.executable, candidate.arguments + ["-c", "import jsonschema"])
                 return candidate
@@ -387,7 +393,9 @@ struct SchemaWalk {
         return schema["$defs"]?[String(reference.dropFirst("#/$defs/".count))] ?? .null
     }
 
-    private func walk(_ instance: JSONValue, _ node: JSONValue, location: String, replacing: @escaping (JSONValue) -> JSONValue, _ visit: (Object) -> Void) {
+    private func walk(
+        _ instance: JSONValue, _ node: JSONValue, location: String, replacing: @escaping (JSONValue) -> JSONValue, _ visit: (Object) -> Void
+    ) {
         let node = resolve(node)
         switch instance {
         case .object(let members):
@@ -399,20 +407,24 @@ struct SchemaWalk {
             visit(object)
             for (key, value) in members.sorted(by: { $0.key < $1.key }) {
                 guard let property = properties[key] else { continue }
-                walk(value, property, location: object.path(key), replacing: { new in
-                    var changed = members
-                    changed[key] = new
-                    return replacing(.object(changed))
-                }, visit)
+                walk(
+                    value, property, location: object.path(key),
+                    replacing: { new in
+                        var changed = members
+                        changed[key] = new
+                        return replacing(.object(changed))
+                    }, visit)
             }
         case .array(let elements):
             guard let items = node["items"] else { return }
             for (index, element) in elements.enumerated() {
-                walk(element, items, location: "\(location)[\(index)]", replacing: { new in
-                    var changed = elements
-                    changed[index] = new
-                    return replacing(.array(changed))
-                }, visit)
+                walk(
+                    element, items, location: "\(location)[\(index)]",
+                    replacing: { new in
+                        var changed = elements
+                        changed[index] = new
+                        return replacing(.array(changed))
+                    }, visit)
             }
         default:
             return

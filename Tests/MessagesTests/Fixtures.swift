@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Messages
 
 /// Values of every message type built in Swift, for the drift tests in `ContractTests`.
@@ -51,7 +52,7 @@ enum Fixtures {
                     FixedSession(
                         id: "networking", title: text("Networking session"), venueID: "lien-chieu-port",
                         start: time("2026-01-13T08:30:00+07:00"), end: time("2026-01-13T10:00:00+07:00")
-                    ),
+                    )
                 ],
                 venues: [
                     Venue(
@@ -59,15 +60,20 @@ enum Fixtures {
                         coordinates: Coordinates(latitude: 16.1224, longitude: 108.1301),
                         openingWindows: [TimeWindow(start: time("2026-01-14T08:00:00+07:00"), end: time("2026-01-14T11:30:00+07:00"))],
                         visitMinutes: 90, capacityPerVisit: 60, topics: ["logistics"],
-                        restrictedAccess: RestrictedAccess(documents: [.passport, .nationalID], deadline: time("2026-01-09T17:00:00+07:00")),
+                        restrictedAccess: RestrictedAccess(
+                            documents: [.passport, .nationalID], deadline: time("2026-01-09T17:00:00+07:00")),
                         isSiteVisit: true
-                    ),
+                    )
                 ],
                 buses: [Bus(id: "bus-1", seats: 45)],
-                travel: TravelTimes(matrix: [TravelTime(from: "lien-chieu-port", to: "hightech-park-ftz", minutes: 35)], roadSpeedKmh: 30, detourFactor: 1.4),
+                travel: TravelTimes(
+                    matrix: [TravelTime(from: "lien-chieu-port", to: "hightech-park-ftz", minutes: 35)], roadSpeedKmh: 30, detourFactor: 1.4
+                ),
                 interpreters: [Interpreter(id: "interp-01", languages: [.chineseSimplified, .vietnamese])],
                 meetingSlots: [
-                    MeetingSlot(id: "b2b-1", venueID: "lien-chieu-port", start: time("2026-01-13T10:00:00+07:00"), end: time("2026-01-13T10:30:00+07:00"), tables: 12),
+                    MeetingSlot(
+                        id: "b2b-1", venueID: "lien-chieu-port", start: time("2026-01-13T10:00:00+07:00"),
+                        end: time("2026-01-13T10:30:00+07:00"), tables: 12)
                 ],
                 publishedAt: time("2026-01-08T15:00:00.250+07:00")
             )
@@ -93,7 +99,8 @@ enum Fixtures {
         case .notificationFailed:
             return NotificationFailed(
                 notificationID: "ntf-fixture", idempotencyKey: "a@b.example|accepted|reg-fixture|2", registrationID: "reg-fixture",
-                kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6, failedAt: time("2026-01-10T09:00:00+07:00")
+                kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6,
+                failedAt: time("2026-01-10T09:00:00+07:00")
             )
         }
     }
@@ -101,7 +108,8 @@ enum Fixtures {
     static func minimal(_ type: MessageType) -> any MessagePayload {
         switch type {
         case .registrationSubmitted:
-            return RegistrationSubmitted(eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))
+            return RegistrationSubmitted(
+                eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))
         case .registrationCancelRequested:
             return RegistrationCancelRequested(eventID: eventID, reference: "fixture-0002")
         case .registrationAccepted:
@@ -143,12 +151,14 @@ enum Fixtures {
             )
         case .notificationDelivered:
             return NotificationDelivered(
-                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email, language: .english,
+                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email,
+                language: .english,
                 attempts: 1, deliveredAt: time("2026-01-10T08:00:05+07:00")
             )
         case .notificationFailed:
             return NotificationFailed(
-                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email, reason: "550 5.1.1",
+                notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email,
+                reason: "550 5.1.1",
                 permanent: true, attempts: 1, failedAt: time("2026-01-10T09:00:00+07:00")
             )
         }
@@ -156,7 +166,9 @@ enum Fixtures {
 
     static let eventID = "danang-china-2026-01"
 
-    static let fullContact = Contact(name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001", language: .chineseSimplified)
+    static let fullContact = Contact(
+        name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001",
+        language: .chineseSimplified)
 
     static let fullDelegation = Delegation(
         organisation: Organisation(
@@ -170,9 +182,10 @@ enum Fixtures {
                 name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001",
                 language: .chineseSimplified, needsInterpreter: true, accessibilityNeeds: "wheelchair",
                 identityDocument: IdentityDocument(
-                    kind: .passport, number: "E00000001", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1978-03-15", expiresOn: "2031-06-30"
+                    kind: .passport, number: "E00000001", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1978-03-15",
+                    expiresOn: "2031-06-30"
                 )
-            ),
+            )
         ],
         interests: Interests(sectors: ["logistics"], topics: ["supply-chain"]),
         preferredVisits: ["lien-chieu-port"]

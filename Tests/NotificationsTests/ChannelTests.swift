@@ -1,8 +1,9 @@
 import Crypto
 import Foundation
-@testable import NotificationsCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import NotificationsCore
 
 /// The channels against real servers: aiosmtpd and a Python HTTP server.
 @Suite struct ChannelTests {
@@ -14,7 +15,9 @@ import TestSupport
             to: .init(name: "李伟 (Lǐ Wěi)", email: to),
             subject: "Lịch trình của quý vị – 您的行程已确认 – Da Nang, 13–14 January 2026 (a long subject that must be folded)",
             text: "Kính gửi 李伟,\n.\nA line that starts with a dot.\n", html: "<p>Kính gửi <b>李伟</b></p>",
-            attachments: [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data(calendar.utf8))],
+            attachments: [
+                .init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data(calendar.utf8))
+            ],
             messageID: "n-123@notifications.delegation", date: Date(timeIntervalSince1970: 1_767_319_200))
     }
 
@@ -58,15 +61,23 @@ import TestSupport
         let cert = "\(TestBroker.root)/.run/broker/tls/server.pem", key = "\(TestBroker.root)/.run/broker/tls/server.key"
         let server = try await SMTPTestServer(starttls: (cert, key), auth: "notifier:s3cret")
         defer { server.stop() }
-        var configuration = SMTPConfiguration(host: "localhost", port: server.port, security: .startTLS, username: "notifier", password: "s3cret", caFile: TestBroker.caFile)
-        try await SMTPClient(configuration: configuration).send(Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+        var configuration = SMTPConfiguration(
+            host: "localhost", port: server.port, security: .startTLS, username: "notifier", password: "s3cret", caFile: TestBroker.caFile)
+        try await SMTPClient(configuration: configuration).send(
+            Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
         #expect(server.messages.count == 1)
-        let envelope = try #require(try FileManager.default.contentsOfDirectory(atPath: server.directory.path).first { $0.hasSuffix(".json") })
-        #expect(String(decoding: FileManager.default.contents(atPath: server.directory.appendingPathComponent(envelope).path) ?? Data(), as: UTF8.self).contains("\"tls\": true"))
+        let envelope = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: server.directory.path).first { $0.hasSuffix(".json") })
+        #expect(
+            String(
+                decoding: FileManager.default.contents(atPath: server.directory.appendingPathComponent(envelope).path) ?? Data(),
+                as: UTF8.self
+            ).contains("\"tls\": true"))
         // A wrong password is a permanent failure (535).
         configuration.password = "wrong"
         await #expect(throws: DeliveryError.self) {
-            try await SMTPClient(configuration: configuration).send(Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+            try await SMTPClient(configuration: configuration).send(
+                Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
         }
     }
 
@@ -74,7 +85,9 @@ import TestSupport
         let server = try await SMTPTestServer(transient: 1, reject: ["unknown"])
         defer { server.stop() }
         let client = SMTPClient(configuration: SMTPConfiguration(port: server.port))
-        await #expect(throws: DeliveryError.self) { try await client.send(Self.message().rendered(), from: "a@b.example", to: "li.wei@example.cn") }
+        await #expect(throws: DeliveryError.self) {
+            try await client.send(Self.message().rendered(), from: "a@b.example", to: "li.wei@example.cn")
+        }
         do {
             try await client.send(Self.message().rendered(), from: "a@b.example", to: "li.wei@example.cn")
         } catch {
@@ -116,7 +129,8 @@ import TestSupport
         #expect(headers["x-delegation-idempotency-key"] == "key-1")
         #expect(first.body == "{\"text\":\"Xin chào 你好\"}")
         // The bridge's check: HMAC-SHA256 over "<timestamp>.<body>".
-        let expected = HMAC<SHA256>.authenticationCode(for: Data("1767319200.".utf8) + body, using: SymmetricKey(data: Data("hook-secret".utf8)))
+        let expected = HMAC<SHA256>.authenticationCode(
+            for: Data("1767319200.".utf8) + body, using: SymmetricKey(data: Data("hook-secret".utf8)))
         #expect(headers["x-delegation-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
     }
 }

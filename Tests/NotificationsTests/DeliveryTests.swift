@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
 import Messages
-@testable import NotificationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import NotificationsCore
 
 /// Delivery without the broker: notifications queued through the handler's entry point on a
 /// temporary store, claimed and sent by `DeliveryService.deliver` one round at a time (a round
@@ -38,10 +39,13 @@ import TestSupport
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("delivery"), storePath: "unused"),
             smtp: SMTPConfiguration(port: smtp.port, timeout: 5), retryBase: 0.1, retryMax: 0.5, digestWindow: 0, quietHours: nil)
         adjust(&configuration)
-        let harness = try HandlerHarness(NotificationsHandler(configuration: configuration).dispatcher, migrations: NotificationStore.migrate)
+        let harness = try HandlerHarness(
+            NotificationsHandler(configuration: configuration).dispatcher, migrations: NotificationStore.migrate)
         let renderer = try await Renderer(directory: configuration.templates)
         try await harness.send(Samples.programme())
-        return Bench(harness: harness, delivery: DeliveryService(context: harness.context(configuration.service), configuration: configuration, renderer: renderer))
+        return Bench(
+            harness: harness,
+            delivery: DeliveryService(context: harness.context(configuration.service), configuration: configuration, renderer: renderer))
     }
 
     /// Accepted, lead contact only (`reg-<reference>`).
@@ -52,7 +56,8 @@ import TestSupport
         var delegation = submission.delegation
         delegation.delegates[0].email = nil
         return RegistrationAccepted(
-            registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation, acceptedAt: Date())
+            registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation,
+            acceptedAt: Date())
     }
 
     @Test func aTransientFailureIsRetriedAndAPermanentOneIsNot() async throws {
@@ -94,7 +99,10 @@ import TestSupport
     @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
         let smtp = try await SMTPTestServer()
         let hook = try await WebhookTestServer(statuses: [404])
-        defer { smtp.stop(); hook.stop() }
+        defer {
+            smtp.stop()
+            hook.stop()
+        }
         let bench = try await Self.bench(smtp: smtp) { configuration in
             configuration.webhook = WebhookConfiguration(url: hook.url, secret: "s")
             configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]

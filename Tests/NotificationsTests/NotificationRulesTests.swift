@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
 import Messages
-@testable import NotificationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import NotificationsCore
 
 /// Who hears what, in-process: the handler on a temporary store, messages in through its entry
 /// point, no broker and no SMTP. Sends are simulated by marking notifications sent.
@@ -15,14 +16,16 @@ import TestSupport
         let configuration = NotificationsConfiguration(
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("rules"), storePath: "unused"),
             digestWindow: 60, quietHours: quietHours)
-        return try HandlerHarness(NotificationsHandler(configuration: configuration, clock: { now }).dispatcher, migrations: NotificationStore.migrate)
+        return try HandlerHarness(
+            NotificationsHandler(configuration: configuration, clock: { now }).dispatcher, migrations: NotificationStore.migrate)
     }
 
     /// Delegates 1…`delegates` with addresses, revision `revision`.
     static func accepted(_ reference: String = "acme", revision: Int = 1, delegates: Int = 4) -> RegistrationAccepted {
         let submission = Samples.submission(reference: reference, delegates: delegates)
         return RegistrationAccepted(
-            registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: revision, delegation: submission.delegation,
+            registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: revision,
+            delegation: submission.delegation,
             acceptedAt: now)
     }
 
@@ -43,7 +46,8 @@ import TestSupport
 
     static func changed(version: Int, _ changes: [ItineraryChange], items: [ItineraryItem], at date: Date = now) -> ItineraryChanged {
         ItineraryChanged(
-            eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: version, previousVersion: version - 1, timeZone: "Asia/Ho_Chi_Minh",
+            eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: version, previousVersion: version - 1,
+            timeZone: "Asia/Ho_Chi_Minh",
             changes: changes, items: items, unmet: [], changedAt: date)
     }
 
@@ -64,9 +68,10 @@ import TestSupport
     static func plannedAndSent(_ harness: HandlerHarness) async throws {
         try await harness.send(Samples.programme())
         try await harness.send(Self.accepted())
-        try await harness.send(ItineraryPlanned(
-            eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
-            items: [Self.item("visit-port@acme", sequence: 2), Self.item("session@acme")], unmet: [], plannedAt: now))
+        try await harness.send(
+            ItineraryPlanned(
+                eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                items: [Self.item("visit-port@acme", sequence: 2), Self.item("session@acme")], unmet: [], plannedAt: now))
         try await Self.sendAll(harness)
     }
 
@@ -85,9 +90,11 @@ import TestSupport
     @Test func aCancellationWithdrawsTheEntriesOfEveryoneWhoReceivedThem() async throws {
         let harness = try Self.harness()
         try await Self.plannedAndSent(harness)
-        try await harness.send(RegistrationCancelled(
-            registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: "travel ban", delegation: Self.accepted().delegation,
-            cancelledAt: Self.now))
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: "travel ban",
+                delegation: Self.accepted().delegation,
+                cancelledAt: Self.now))
         let cancellations = try await Self.notifications(harness).filter { $0.kind == .cancelled }
         #expect(cancellations.count == 5, "the lead and four delegates")
         #expect(cancellations.allSatisfy { $0.content.withdrawn?.count == 2 && $0.content.removedFromDelegation == nil })
@@ -98,9 +105,11 @@ import TestSupport
         let harness = try Self.harness()
         try await harness.send(Samples.programme())
         try await harness.send(Self.accepted())
-        try await harness.send(RegistrationCancelled(
-            registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: nil, delegation: Self.accepted().delegation,
-            cancelledAt: Self.now))
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: nil,
+                delegation: Self.accepted().delegation,
+                cancelledAt: Self.now))
         let cancellations = try await Self.notifications(harness).filter { $0.kind == .cancelled }
         #expect(cancellations.map(\.recipient.email) == ["li.wei.acme@example.cn"])
         #expect(cancellations.first?.content.withdrawn == [])
@@ -122,10 +131,13 @@ import TestSupport
     @Test func aRefusedAmendmentIsToldThatTheRegistrationStands() async throws {
         let harness = try Self.harness()
         let lead = Self.accepted().delegation.leadContact
-        try await harness.send(RegistrationRejected(
-            eventID: "danang-2026-01", reference: "acme", revision: 2,
-            issues: [ValidationIssue(path: "delegates", code: "capacity_exceeded", message: "the amendment needs 9 places but 2 are free")],
-            leadContact: lead, rejectedAt: Self.now, registrationID: "reg-acme", standing: .init(revision: 1, status: .accepted)))
+        try await harness.send(
+            RegistrationRejected(
+                eventID: "danang-2026-01", reference: "acme", revision: 2,
+                issues: [
+                    ValidationIssue(path: "delegates", code: "capacity_exceeded", message: "the amendment needs 9 places but 2 are free")
+                ],
+                leadContact: lead, rejectedAt: Self.now, registrationID: "reg-acme", standing: .init(revision: 1, status: .accepted)))
         let rejection = try #require(try await Self.notifications(harness).first { $0.kind == .rejected })
         #expect(rejection.content.standing == .init(revision: 1, status: .accepted))
 
@@ -134,9 +146,14 @@ import TestSupport
             var record = rejection
             record.recipient.language = language
             let rendered = try renderer.render(record, eventName: LocalizedText(en: "Da Nang Days"), eventZone: "Asia/Ho_Chi_Minh")
-            let stands = ["en": "Your registration stands as it was: revision 1", "vi": "vẫn giữ nguyên như trước: phiên bản 1", "zh-Hans": "原报名保持不变：修订版本1"]
+            let stands = [
+                "en": "Your registration stands as it was: revision 1", "vi": "vẫn giữ nguyên như trước: phiên bản 1",
+                "zh-Hans": "原报名保持不变：修订版本1",
+            ]
             #expect(rendered.text.contains(stands[language.rawValue] ?? "?"), "\(language): \(rendered.text)")
-            #expect(!rendered.text.contains("unable to accept") && !rendered.text.contains("chưa thể tiếp nhận") && !rendered.text.contains("暂无法受理"))
+            #expect(
+                !rendered.text.contains("unable to accept") && !rendered.text.contains("chưa thể tiếp nhận")
+                    && !rendered.text.contains("暂无法受理"))
         }
     }
 }
@@ -166,8 +183,10 @@ extension NotificationRulesTests {
         try await Self.plannedAndSent(harness)
         let a = Self.item("visit-port@acme"), b = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
         let aMoved = Self.moved(a, by: 30)
-        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: a.uid, kind: .moved, before: a, after: aMoved)], items: [aMoved]))
-        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: b.uid, kind: .added, before: nil, after: b)], items: [aMoved, b]))
+        try await harness.send(
+            Self.changed(version: 2, [ItineraryChange(uid: a.uid, kind: .moved, before: a, after: aMoved)], items: [aMoved]))
+        try await harness.send(
+            Self.changed(version: 3, [ItineraryChange(uid: b.uid, kind: .added, before: nil, after: b)], items: [aMoved, b]))
         let pending = Self.lead(try await Self.notifications(harness)).filter { $0.status == .pending }
         #expect(pending.map(\.kind) == [.digest], "one notice for the burst, not one per change")
         let digest = try #require(pending.first)
@@ -178,7 +197,8 @@ extension NotificationRulesTests {
 
         // Moving the added item again within the window leaves it "added", at its new time.
         let bMoved = Self.moved(b, by: 60)
-        try await harness.send(Self.changed(version: 4, [ItineraryChange(uid: b.uid, kind: .moved, before: b, after: bMoved)], items: [aMoved, bMoved]))
+        try await harness.send(
+            Self.changed(version: 4, [ItineraryChange(uid: b.uid, kind: .moved, before: b, after: bMoved)], items: [aMoved, bMoved]))
         let merged = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
         #expect(merged.content.changes.map { "\($0.uid):\($0.kind)" } == ["\(a.uid):moved", "\(b.uid):added"])
         #expect(merged.content.changes.last?.after?.start == bMoved.start)
@@ -188,9 +208,12 @@ extension NotificationRulesTests {
         let harness = try Self.harness()
         try await Self.plannedAndSent(harness)
         let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
-        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
+        try await harness.send(
+            Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
         let tomorrow = Self.item("visit-port@acme", start: Self.now.addingTimeInterval(20 * 3600))
-        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: tomorrow.uid, kind: .added, before: nil, after: tomorrow)], items: [later, tomorrow]))
+        try await harness.send(
+            Self.changed(
+                version: 3, [ItineraryChange(uid: tomorrow.uid, kind: .added, before: nil, after: tomorrow)], items: [later, tomorrow]))
         let digest = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
         #expect(digest.kind == .digest && digest.urgent)
         #expect(digest.dueAt == Self.now)
@@ -210,13 +233,15 @@ extension NotificationRulesTests {
 
         let soon = Self.item("visit-port@acme", start: night.addingTimeInterval(10 * 3600))
         let soonMoved = Self.moved(soon, by: 60)
-        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: soon.uid, kind: .moved, before: soon, after: soonMoved)], items: [soonMoved]))
+        try await harness.send(
+            Self.changed(version: 2, [ItineraryChange(uid: soon.uid, kind: .moved, before: soon, after: soonMoved)], items: [soonMoved]))
         let urgent = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
         #expect(urgent.kind == .itineraryChanged && urgent.urgent && urgent.dueAt == night, "goes at once, quiet hours or not")
         try await Self.sendAll(harness)
 
         let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
-        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [soonMoved, later]))
+        try await harness.send(
+            Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [soonMoved, later]))
         let routine = try #require(Self.lead(try await Self.notifications(harness)).first { $0.status == .pending })
         #expect(!routine.urgent && routine.dueAt == morning)
     }
@@ -232,16 +257,19 @@ extension NotificationRulesTests {
         let harness = try Self.harness()
         try await Self.plannedAndSent(harness)
         let later = Self.item("visit-hub@acme", start: Samples.danang(day: 15, 14))
-        try await harness.send(Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
-        try await harness.send(RegistrationCancelled(
-            registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: "travel ban",
-            delegation: Self.accepted().delegation.withoutIdentityDocuments, cancelledAt: Self.now))
+        try await harness.send(
+            Self.changed(version: 2, [ItineraryChange(uid: later.uid, kind: .added, before: nil, after: later)], items: [later]))
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: "reg-acme", eventID: "danang-2026-01", reference: "acme", reason: "travel ban",
+                delegation: Self.accepted().delegation.withoutIdentityDocuments, cancelledAt: Self.now))
         let records = try await Self.notifications(harness)
         let changes = records.filter { $0.kind == .itineraryChanged }
         #expect(changes.count == 5 && changes.allSatisfy { $0.status == .cancelled }, "nobody hears of a change to a cancelled visit")
         #expect(records.filter { $0.kind == .cancelled }.allSatisfy { $0.status == .pending })
         // A change arriving after the cancellation queues nothing.
-        try await harness.send(Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .removed, before: later, after: nil)], items: []))
+        try await harness.send(
+            Self.changed(version: 3, [ItineraryChange(uid: later.uid, kind: .removed, before: later, after: nil)], items: []))
         #expect(try await Self.notifications(harness).count == records.count)
     }
 

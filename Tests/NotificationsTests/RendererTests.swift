@@ -1,32 +1,41 @@
 import Foundation
-import Messages
-@testable import NotificationsCore
 import ICalendar
+import Messages
 import Testing
+
+@testable import NotificationsCore
 
 /// The shipped templates through the renderer: escaping, time zones, places, and a template
 /// folder the service must refuse.
 @Suite struct RendererTests {
     static let eventName = LocalizedText(en: "Da Nang Innovation Days", vi: "Ngày hội Đổi mới Sáng tạo Đà Nẵng", zhHans: "岘港创新日")
 
-    static func record(_ kind: NotificationKind, language: Language, zone: String, organisation: String = "Hangzhou Smart Port Co.", items: [ItineraryItem] = []) -> NotificationRecord {
+    static func record(
+        _ kind: NotificationKind, language: Language, zone: String, organisation: String = "Hangzhou Smart Port Co.",
+        items: [ItineraryItem] = []
+    ) -> NotificationRecord {
         var content = NotificationContent(organisation: organisation, reference: "HZ-007")
         content.delegates = 3
         content.items = items
         return NotificationRecord(
             id: "ntf-test", idempotencyKey: "k", registrationID: "reg-1", eventID: "danang-2026-01", kind: kind,
-            recipient: Recipient(name: "李伟", email: "li.wei@example.cn", language: language), timeZone: zone, urgent: false, content: content,
+            recipient: Recipient(name: "李伟", email: "li.wei@example.cn", language: language), timeZone: zone, urgent: false,
+            content: content,
             channels: [.email], channelIndex: 0, attempts: 0, totalAttempts: 0, status: .pending, dueAt: Date(), createdAt: Date())
     }
 
     /// 13 January 2026, 13:30–14:30 in Da Nang (06:30 UTC).
     static let portVisit = ItineraryItem(
-        uid: "visit-port@test", kind: .visit, title: LocalizedText(en: "Lien Chieu Port", vi: "Cảng Liên Chiểu", zhHans: "连珠港"), venueID: "lien-chieu-port",
-        address: "Lien Chieu, Da Nang", start: Date(timeIntervalSince1970: 1_768_285_800), end: Date(timeIntervalSince1970: 1_768_289_400), busID: "bus-45a")
+        uid: "visit-port@test", kind: .visit, title: LocalizedText(en: "Lien Chieu Port", vi: "Cảng Liên Chiểu", zhHans: "连珠港"),
+        venueID: "lien-chieu-port",
+        address: "Lien Chieu, Da Nang", start: Date(timeIntervalSince1970: 1_768_285_800), end: Date(timeIntervalSince1970: 1_768_289_400),
+        busID: "bus-45a")
 
     @Test func namesAreEscapedInHTMLAndLeftAloneInText() async throws {
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
-        let rendered = try renderer.render(Self.record(.accepted, language: .english, zone: "Asia/Shanghai", organisation: "Trần & Sons <Co>"), eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        let rendered = try renderer.render(
+            Self.record(.accepted, language: .english, zone: "Asia/Shanghai", organisation: "Trần & Sons <Co>"), eventName: Self.eventName,
+            eventZone: "Asia/Ho_Chi_Minh")
         #expect(rendered.html.contains("Trần &amp; Sons &lt;Co&gt;"))
         #expect(!rendered.html.contains("<Co>"))
         #expect(rendered.text.contains("Trần & Sons <Co>"))
@@ -36,7 +45,9 @@ import Testing
 
     @Test func timesAreInTheEventsZoneNamedAndInTheRecipientsWhenItDiffers() async throws {
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
-        let chinese = try renderer.render(Self.record(.itineraryPlanned, language: .chineseSimplified, zone: "Asia/Shanghai", items: [Self.portVisit]), eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        let chinese = try renderer.render(
+            Self.record(.itineraryPlanned, language: .chineseSimplified, zone: "Asia/Shanghai", items: [Self.portVisit]),
+            eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
         #expect(chinese.language == .chineseSimplified)
         #expect(chinese.text.contains("13:30–14:30 (岘港时间 (UTC+7))"))
         #expect(chinese.text.contains("14:30–15:30 北京时间 (UTC+8)"))
@@ -47,7 +58,9 @@ import Testing
         let calendar = try #require(chinese.calendar)
         #expect(calendar.contains("UID:visit-port@test") && calendar.contains("SUMMARY:连珠港"))
 
-        let local = try renderer.render(Self.record(.itineraryPlanned, language: .vietnamese, zone: "Asia/Ho_Chi_Minh", items: [Self.portVisit]), eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        let local = try renderer.render(
+            Self.record(.itineraryPlanned, language: .vietnamese, zone: "Asia/Ho_Chi_Minh", items: [Self.portVisit]),
+            eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
         #expect(local.text.contains("13:30–14:30 (giờ Đà Nẵng (UTC+7))"))
         #expect(!local.text.contains("UTC+8"), "no second time when the recipient is in the event's zone")
         #expect(local.text.contains("Cảng Liên Chiểu"))
@@ -98,7 +111,9 @@ extension RendererTests {
             record.recipient.language = language
             let removed = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
             #expect(removed.cancellation != nil)
-            #expect(!removed.text.contains("has been cancelled") && !removed.text.contains("đã được hủy") && !removed.text.contains("报名已取消"), "\(language)")
+            #expect(
+                !removed.text.contains("has been cancelled") && !removed.text.contains("đã được hủy") && !removed.text.contains("报名已取消"),
+                "\(language)")
         }
     }
 

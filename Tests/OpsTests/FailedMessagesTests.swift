@@ -1,11 +1,12 @@
 import AMQP
 import Foundation
 import Messages
-@testable import OpsCore
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import OpsCore
 
 /// `delegation-ops failed …` against real services' dead-letter queues.
 @Suite struct FailedMessagesTests {
@@ -17,28 +18,39 @@ import TestSupport
     /// bad deploy) parks everything. `failed list` groups them by service, type and reason.
     @Test func failedMessagesOfSeveralServicesAreListedAndGrouped() async throws {
         let broken = Locked(true)
-        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { deploy, _ in
-            try await ServiceTestBed.withRunningService("registrations", { bed in
-                try await RegistrationsService.makeHost(
-                    RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()),
-                    logger: TestBroker.logger, connectPatience: 5)
-            }) { registrations, _ in
+        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) {
+            deploy, _ in
+            try await ServiceTestBed.withRunningService(
+                "registrations",
+                { bed in
+                    try await RegistrationsService.makeHost(
+                        RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()),
+                        logger: TestBroker.logger, connectPatience: 5)
+                }
+            ) { registrations, _ in
                 for index in 0..<3 { try await registrations.publishRaw(Data("{not json \(index)".utf8), type: "registration.submitted") }
                 for _ in 0..<2 {
-                    try await registrations.publish(Samples.submission(reference: "v2-\(UUID().uuidString.prefix(4))"), headers: ["schema-version": "2.0"])
+                    try await registrations.publish(
+                        Samples.submission(reference: "v2-\(UUID().uuidString.prefix(4))"), headers: ["schema-version": "2.0"])
                 }
                 for index in 0..<4 { try await deploy.publish(Samples.submission(reference: "deploy-\(index)")) }
-                #expect(await eventually(within: 30) {
-                    let parked = (try? await registrations.messagesIn(registrations.names.deadLetterQueue), try? await deploy.messagesIn(deploy.names.deadLetterQueue))
-                    return parked.0 == 5 && parked.1 == 4
-                })
+                #expect(
+                    await eventually(within: 30) {
+                        let parked = (
+                            try? await registrations.messagesIn(registrations.names.deadLetterQueue),
+                            try? await deploy.messagesIn(deploy.names.deadLetterQueue)
+                        )
+                        return parked.0 == 5 && parked.1 == 4
+                    })
 
                 let configuration = TestBroker.configuration()
-                let parked = try await FailedMessages.browse(registrations.names, connection: configuration)
+                let parked =
+                    try await FailedMessages.browse(registrations.names, connection: configuration)
                     + FailedMessages.browse(deploy.names, connection: configuration)
                 let groups = FailedMessages.groups(parked)
                 #expect(groups.map(\.count) == [4, 3, 2])
-                #expect(groups[0].service == deploy.serviceName && groups[0].kind == "permanent" && groups[0].reason.contains("release 1.4.2"))
+                #expect(
+                    groups[0].service == deploy.serviceName && groups[0].kind == "permanent" && groups[0].reason.contains("release 1.4.2"))
                 #expect(groups[1].kind == "invalid-body" && groups[1].type == "registration.submitted")
                 #expect(groups[2].kind == "unsupported-version")
                 #expect(groups.allSatisfy { $0.firstSeen != nil && $0.firstSeen! <= $0.lastSeen! })
@@ -54,14 +66,16 @@ import TestSupport
                 #expect(list.output.contains("3 × \(registrations.serviceName) registration.submitted [invalid-body]"))
                 #expect(list.output.contains("2 × \(registrations.serviceName) registration.submitted [unsupported-version]"))
                 let version = try #require(parked.first { $0.kind == "unsupported-version" })
-                let show = try await OpsTool.run(["failed", "show", version.id, "--service", registrations.serviceName], bed: registrations)
+                let show = try await OpsTool.run(
+                    ["failed", "show", version.id, "--service", registrations.serviceName], bed: registrations)
                 #expect(show.status == 0)
                 let detail = try #require(try JSONSerialization.jsonObject(with: Data(show.output.utf8)) as? [String: Any])
                 #expect((detail["headers"] as? [String: Any])?["x-failure-kind"] as? String == "unsupported-version")
                 #expect((detail["headers"] as? [String: Any])?["schema-version"] as? String == "2.0")
                 #expect((detail["properties"] as? [String: Any])?["message_id"] as? String == version.messageID)
                 #expect((detail["body"] as? String)?.contains("\"reference\"") == true)
-                let missing = try await OpsTool.run(["failed", "show", "nosuchid", "--service", registrations.serviceName], bed: registrations)
+                let missing = try await OpsTool.run(
+                    ["failed", "show", "nosuchid", "--service", registrations.serviceName], bed: registrations)
                 #expect(missing.status == 66)
             }
         }
@@ -71,7 +85,8 @@ import TestSupport
     /// go back. Each is applied exactly once and nothing is left or lost.
     @Test func retryOneAGroupAndAllAppliesEachMessageExactlyOnce() async throws {
         let broken = Locked(true)
-        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { bed, host in
+        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) {
+            bed, host in
             var ids: [String] = []
             for index in 0..<20 {
                 let id = "sub-\(index)"
@@ -95,7 +110,8 @@ import TestSupport
             #expect(try await eventually(within: 30) { try await DeployableHandler.applied(host)["sub-3"] == 1 })
 
             let programmeGroup = try #require(FailedMessages.groups(parked).first { $0.type == "programme.published" })
-            let retriedGroup = try await FailedMessages.retry(.group(programmeGroup.group), in: bed.names, connection: configuration, audit: audit)
+            let retriedGroup = try await FailedMessages.retry(
+                .group(programmeGroup.group), in: bed.names, connection: configuration, audit: audit)
             #expect(retriedGroup.count == 10 && retriedGroup.allSatisfy { $0.type == "programme.published" })
 
             let dry = try await FailedMessages.retry(.all, in: bed.names, connection: configuration, audit: audit, dryRun: true)
@@ -122,7 +138,8 @@ import TestSupport
     /// once, whatever was copied twice.
     @Test func aRetryKilledHalfwayLosesNothingAndDoublesNothing() async throws {
         let broken = Locked(true)
-        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { bed, host in
+        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) {
+            bed, host in
             let ids = (0..<40).map { "m-\($0)" }
             for (index, id) in ids.enumerated() { try await bed.publish(Samples.submission(reference: "k-\(index)"), messageID: id) }
             #expect(await eventually(within: 30) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 40 })
@@ -154,7 +171,8 @@ import TestSupport
     /// cannot be written stops it with everything still parked.
     @Test func purgeSavesTheMessagesFirst() async throws {
         let broken = Locked(true)
-        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) { bed, _ in
+        try await ServiceTestBed.withRunningService("registrations", { try await DeployableHandler.makeHost($0, broken: broken) }) {
+            bed, _ in
             for index in 0..<6 { try await bed.publish(Samples.submission(reference: "p-\(index)"), messageID: "p-\(index)") }
             #expect(await eventually(within: 30) { (try? await bed.messagesIn(bed.names.deadLetterQueue)) == 6 })
             let configuration = TestBroker.configuration()
@@ -167,7 +185,8 @@ import TestSupport
             #expect(try await bed.messagesIn(bed.names.deadLetterQueue) == 6, "nothing purged when the file cannot be written")
 
             let file = bed.directory.appendingPathComponent("purged.ndjson")
-            let purged = try await FailedMessages.purge(.ids(["p-1", "p-4"]), in: bed.names, connection: configuration, to: file, audit: audit)
+            let purged = try await FailedMessages.purge(
+                .ids(["p-1", "p-4"]), in: bed.names, connection: configuration, to: file, audit: audit)
             #expect(purged.compactMap(\.messageID).sorted() == ["p-1", "p-4"])
             let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
             #expect(lines.count == 2)
@@ -184,10 +203,14 @@ extension FailedMessagesTests {
     /// A message of a type no service consumes is confirmed (the archive takes every type) but
     /// kept for ops: status counts it, `failed list` shows it, retry refuses it, purge removes it.
     @Test func messagesOfAnUnknownTypeAreCountedListedAndPurgedButNotRetried() async throws {
-        try await ServiceTestBed.withRunningService("registrations", { bed in
-            try await RegistrationsService.makeHost(
-                RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger, connectPatience: 5)
-        }) { bed, _ in
+        try await ServiceTestBed.withRunningService(
+            "registrations",
+            { bed in
+                try await RegistrationsService.makeHost(
+                    RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger,
+                    connectPatience: 5)
+            }
+        ) { bed, _ in
             for index in 0..<2 {
                 try await bed.publishRaw(Data("{\"eventID\": \"e\"}".utf8), type: "registration.submit", messageID: "typo-\(index)")
             }
@@ -210,8 +233,10 @@ extension FailedMessagesTests {
             #expect(retry.status == 64)
             let saved = bed.directory.appendingPathComponent("unrouted.jsonl").path
             let purge = try await OpsTool.run(
-                ["failed", "purge", "--all", "--service", "unrouted", "--out", saved, "--confirm",
-                 "--audit-log", bed.directory.appendingPathComponent("audit.log").path], bed: bed)
+                [
+                    "failed", "purge", "--all", "--service", "unrouted", "--out", saved, "--confirm",
+                    "--audit-log", bed.directory.appendingPathComponent("audit.log").path,
+                ], bed: bed)
             #expect(purge.status == 0, "\(purge.output)")
             #expect(try await bed.messagesIn(bed.names.unroutedQueue) == 0)
             #expect(try String(contentsOfFile: saved, encoding: .utf8).split(separator: "\n").count == 2)

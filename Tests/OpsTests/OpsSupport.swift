@@ -4,8 +4,8 @@ import GRDB
 import Logging
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// A service for ops tests: it fails every message permanently while `broken` is set (a bad
 /// deploy) and otherwise records each message it applies in `applied`, with no uniqueness, so
@@ -27,12 +27,15 @@ struct DeployableHandler: Sendable {
     }
 
     static func migrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("ops-test-1") { db in try db.execute(sql: "CREATE TABLE applied (message_id TEXT NOT NULL, type TEXT NOT NULL)") }
+        migrator.registerMigration("ops-test-1") { db in
+            try db.execute(sql: "CREATE TABLE applied (message_id TEXT NOT NULL, type TEXT NOT NULL)")
+        }
     }
 
     static func makeHost(_ bed: ServiceTestBed, broken: Locked<Bool>) async throws -> ServiceHost {
         try await ServiceHost(
-            configuration: bed.configuration(retryDelays: [0.2]), dispatcher: DeployableHandler.router.dispatcher(for: DeployableHandler(broken: broken)), logger: TestBroker.logger,
+            configuration: bed.configuration(retryDelays: [0.2]),
+            dispatcher: DeployableHandler.router.dispatcher(for: DeployableHandler(broken: broken)), logger: TestBroker.logger,
             migrations: migrations, connectPatience: 5)
     }
 
@@ -53,14 +56,17 @@ enum OpsTool {
         var output: String
     }
 
-    static func run(_ arguments: [String], bed: ServiceTestBed? = nil, environment extra: [String: String] = [:], within seconds: Double = 60) async throws -> Result {
+    static func run(
+        _ arguments: [String], bed: ServiceTestBed? = nil, environment extra: [String: String] = [:], within seconds: Double = 60
+    ) async throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         environment["DELEGATION_OPS_URL"] = TestBroker.url
         if let bed { environment["EXCHANGE"] = bed.exchange }
         environment.merge(extra) { $1 }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("ops-\(UUID().uuidString.prefix(8)).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let process = try ServiceProcess(executable: ServiceTestBed.executable("delegation-ops"), arguments: arguments, environment: environment, logFile: log)
+        let process = try ServiceProcess(
+            executable: ServiceTestBed.executable("delegation-ops"), arguments: arguments, environment: environment, logFile: log)
         guard let status = await process.wait(within: seconds) else {
             process.signal(SIGKILL)
             throw OpsToolTimedOut(arguments: arguments, output: process.log)

@@ -1,14 +1,16 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Messages
 import NotificationsCore
-@testable import OpsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import OpsCore
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The command line on a virtual host of its own: the system's real names, nothing shared.
 @Suite struct OpsToolTests {
@@ -36,7 +38,10 @@ import TestSupport
 
             // With rabbitmqctl: the policies of the definitions file are missing until applied,
             // and a binding removed by hand is reported.
-            let control = ["--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions", "\(TestBroker.root)/deploy/rabbitmq/definitions.json"]
+            let control = [
+                "--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions",
+                "\(TestBroker.root)/deploy/rabbitmq/definitions.json",
+            ]
             let noPolicies = try await Self.ops(vhost, ["topology", "verify"] + control)
             #expect(noPolicies.status == 1, "\(noPolicies.output)")
             #expect(noPolicies.output.contains("MISSING policy delegation-inboxes"))
@@ -56,7 +61,12 @@ import TestSupport
             // Someone re-creates a delay queue by hand with another TTL.
             let connection = try await TestBroker.connect(vhost: vhost)
             _ = try await connection.delete(queue: "notifications.retry.2")
-            try await connection.declare(Topology(queues: [QueueDeclaration(name: "notifications.retry.2", kind: .quorum, deadLetterExchange: "", deadLetterRoutingKey: "notifications.inbox", messageTTL: 9000)]))
+            try await connection.declare(
+                Topology(queues: [
+                    QueueDeclaration(
+                        name: "notifications.retry.2", kind: .quorum, deadLetterExchange: "", deadLetterRoutingKey: "notifications.inbox",
+                        messageTTL: 9000)
+                ]))
             await connection.close()
             let drift = try await Self.ops(vhost, ["topology", "verify"])
             #expect(drift.status == 1)
@@ -68,7 +78,10 @@ import TestSupport
 
     @Test func shardsAreDeclaredVerifiedAndShownByInstance() async throws {
         try await TestBroker.withVirtualHost { vhost in
-            let control = ["--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions", "\(TestBroker.root)/deploy/rabbitmq/definitions.json"]
+            let control = [
+                "--rabbitmqctl", "\(TestBroker.root)/deploy/broker ctl", "--definitions",
+                "\(TestBroker.root)/deploy/rabbitmq/definitions.json",
+            ]
             let applied = try await Self.ops(vhost, ["topology", "apply", "--shards", "notifications=2"] + control)
             #expect(applied.status == 0, "\(applied.output)")
             let verified = try await Self.ops(vhost, ["topology", "verify", "--shards", "notifications=2"] + control)
@@ -84,14 +97,22 @@ import TestSupport
                 var submission = Samples.submission(reference: "shard-\(index)", delegates: 0)
                 submission.leadContact.email = "lead\(index)@example.cn"
                 let accepted = RegistrationAccepted(
-                    registrationID: registrationID(eventID: submission.eventID, reference: submission.reference), eventID: submission.eventID,
+                    registrationID: registrationID(eventID: submission.eventID, reference: submission.reference),
+                    eventID: submission.eventID,
                     reference: submission.reference, revision: 1, delegation: submission.delegation, promoted: false, acceptedAt: Date())
                 let message = try OutgoingMessage.domain(accepted, exchange: "delegation", appID: "test")
-                try await publisher.publish(message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: true)
+                try await publisher.publish(
+                    message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties,
+                    mandatory: true)
             }
             let programme = try OutgoingMessage.domain(Samples.programme(), exchange: "delegation", appID: "test")
-            try await publisher.publish(programme.body, exchange: programme.exchange, routingKey: programme.routingKey, properties: programme.properties, mandatory: true)
-            let depths = [try await publisher.queueState("notifications-1.inbox").messageCount, try await publisher.queueState("notifications-2.inbox").messageCount]
+            try await publisher.publish(
+                programme.body, exchange: programme.exchange, routingKey: programme.routingKey, properties: programme.properties,
+                mandatory: true)
+            let depths = [
+                try await publisher.queueState("notifications-1.inbox").messageCount,
+                try await publisher.queueState("notifications-2.inbox").messageCount,
+            ]
             #expect(depths.reduce(0, +) == 40 + 2, "\(depths)")
             #expect(depths.allSatisfy { $0 > 1 }, "\(depths)")
             await publisher.close()
@@ -107,7 +128,9 @@ import TestSupport
         #expect(badURL.status == 64 && badURL.output.contains("unsupported URL scheme"))
         let nobody = try await OpsTool.run(["status", "--no-health", "--url", "amqp://guest:guest@127.0.0.1:1/"])
         #expect(nobody.status == 69 && nobody.output.contains("Is the broker running"))
-        let wrongPassword = try await OpsTool.run(["status", "--no-health", "--url", TestBroker.url.replacingOccurrences(of: "guest:guest", with: "guest:wrong")])
+        let wrongPassword = try await OpsTool.run([
+            "status", "--no-health", "--url", TestBroker.url.replacingOccurrences(of: "guest:guest", with: "guest:wrong"),
+        ])
         #expect(wrongPassword.status == 77 && wrongPassword.output.contains("ACCESS_REFUSED"))
         #expect(!wrongPassword.output.contains("wrong"), "the password is not printed")
         let noVhost = try await OpsTool.run(["status", "--no-health", "--url", Self.url("no-such-vhost")])
@@ -136,7 +159,9 @@ import TestSupport
                     registrationID: "reg-down-\(index)", eventID: "danang-2026-01", reference: "down-\(index)", revision: 1,
                     delegation: submission.delegation, acceptedAt: Date())
             }
-            for result in await publisher.publish(try accepted.map { try OutgoingMessage.domain($0, exchange: "delegation", appID: "registrations") }) {
+            for result in await publisher.publish(
+                try accepted.map { try OutgoingMessage.domain($0, exchange: "delegation", appID: "registrations") })
+            {
                 try result.get()
             }
             await publisher.close()
@@ -154,9 +179,11 @@ import TestSupport
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let service = ServiceConfiguration(
-                serviceName: "notifications", amqp: TestBroker.configuration(vhost: vhost), storePath: directory.appendingPathComponent("n.sqlite").path,
+                serviceName: "notifications", amqp: TestBroker.configuration(vhost: vhost),
+                storePath: directory.appendingPathComponent("n.sqlite").path,
                 synchronous: .normal, logLevel: TestBroker.logger.logLevel)
-            let configuration = NotificationsConfiguration(service: service, smtp: SMTPConfiguration(port: smtp.port, timeout: 5), digestWindow: 0, quietHours: nil)
+            let configuration = NotificationsConfiguration(
+                service: service, smtp: SMTPConfiguration(port: smtp.port, timeout: 5), digestWindow: 0, quietHours: nil)
             let host = try await NotificationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
             try await host.waitUntilStarted()
@@ -172,7 +199,8 @@ import TestSupport
             let failed = try await Self.ops(vhost, ["failed", "list", "--service", "notifications"])
             #expect(failed.output.contains("no failed messages"))
             let port = try #require(host.httpPort)
-            let (counts, _) = try await URLSession.shared.data(from: try #require(URL(string: "http://127.0.0.1:\(port)/notifications/counts")))
+            let (counts, _) = try await URLSession.shared.data(
+                from: try #require(URL(string: "http://127.0.0.1:\(port)/notifications/counts")))
             #expect(try MessageCoding.decode([String: Int].self, from: counts) == ["sent": 25])
 
             await host.shutdown()

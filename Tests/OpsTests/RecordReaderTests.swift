@@ -55,7 +55,8 @@ import Testing
         #expect(fromCSV.last?.value.organisation.country == "VN")
 
         // The example names the seed programme's event and only its site visits.
-        let programme = try #require(RecordReader.programmes(from: [Repository.path("deploy/sample-data/programme.json")]).records.first?.value)
+        let programme = try #require(
+            RecordReader.programmes(from: [Repository.path("deploy/sample-data/programme.json")]).records.first?.value)
         let siteVisits = Set(programme.venues.filter(\.isSiteVisit).map(\.id))
         for record in fromCSV {
             #expect(record.value.eventID == programme.eventID)
@@ -195,9 +196,11 @@ import Testing
         let empty = try scratch.file("empty.ndjson", "\n\n")
         let unknown = try scratch.file("registrations.txt", "{}")
         let (_, problems) = RecordReader.registrations(from: [scratch.directory.path, empty, unknown])
-        #expect(problems.map(\.message) == [
-            "is a directory, not a file", "contains no records", "unknown format: the file name must end in .json, .ndjson, .jsonl or .csv",
-        ])
+        #expect(
+            problems.map(\.message) == [
+                "is a directory, not a file", "contains no records",
+                "unknown format: the file name must end in .json, .ndjson, .jsonl or .csv",
+            ])
         let (_, programmeProblems) = RecordReader.programmes(from: [try scratch.file("programme.csv", "event_id\n")])
         #expect(programmeProblems.map(\.message) == ["programmes are read from .json, .ndjson or .jsonl files, not CSV"])
     }
@@ -238,12 +241,14 @@ import Testing
     // MARK: CSV
 
     @Test func csvQuotedCommasNewlinesAndQuotesWithBOMAndCRLF() throws {
-        let text = "\u{FEFF}" + [
-            Self.csvHeader,
-            Self.csvRow(reference: "q-1", delegate: "Li Wei", extra: ["delegate_title": "\"Head of \"\"Smart\"\" Logistics, Asia\""]),
-            Self.csvRow(reference: "q-1", delegate: "Wang Fang", extra: ["accessibility_needs": "\"wheelchair,\r\nstep-free access\""]),
-            Self.csvRow(reference: "q-2", delegate: "Chen Jie"),
-        ].joined(separator: "\r\n") + "\r\n"
+        let text =
+            "\u{FEFF}"
+            + [
+                Self.csvHeader,
+                Self.csvRow(reference: "q-1", delegate: "Li Wei", extra: ["delegate_title": "\"Head of \"\"Smart\"\" Logistics, Asia\""]),
+                Self.csvRow(reference: "q-1", delegate: "Wang Fang", extra: ["accessibility_needs": "\"wheelchair,\r\nstep-free access\""]),
+                Self.csvRow(reference: "q-2", delegate: "Chen Jie"),
+            ].joined(separator: "\r\n") + "\r\n"
         let scratch = try Scratch()
         let (records, problems) = RecordReader.registrations(from: [try scratch.file("quoted.csv", text)])
         #expect(problems == [])
@@ -259,7 +264,9 @@ import Testing
         let columns = Self.csvColumns.filter { $0 != "delegate_language" && $0 != "consent" }
         let header = columns.joined(separator: ",")
         let scratch = try Scratch()
-        let (records, problems) = RecordReader.registrations(from: [try scratch.file("missing.csv", header + "\n" + columns.map { _ in "x" }.joined(separator: ",") + "\n")])
+        let (records, problems) = RecordReader.registrations(from: [
+            try scratch.file("missing.csv", header + "\n" + columns.map { _ in "x" }.joined(separator: ",") + "\n")
+        ])
         #expect(records.isEmpty)
         #expect(problems.count == 1)
         #expect(problems.first?.line == 1)
@@ -267,7 +274,8 @@ import Testing
     }
 
     @Test func csvUnknownColumnIsReportedOnTheHeaderLine() throws {
-        let text = [Self.csvHeader + ",Favourite colour", Self.csvRow(reference: "u-1", delegate: "Li Wei") + ",blue"].joined(separator: "\n")
+        let text = [Self.csvHeader + ",Favourite colour", Self.csvRow(reference: "u-1", delegate: "Li Wei") + ",blue"].joined(
+            separator: "\n")
         let scratch = try Scratch()
         let (_, problems) = RecordReader.registrations(from: [try scratch.file("unknown.csv", text)])
         #expect(problems.count == 1)
@@ -280,7 +288,8 @@ import Testing
             Self.csvHeader,
             Self.csvRow(reference: "d-1", delegate: "Li Wei"),
             Self.csvRow(reference: "d-2", delegate: "Zhao Lei"),
-            Self.csvRow(reference: "d-1", delegate: "Wang Fang", extra: ["organisation": "Hailian Logistics", "sectors": "logistics ; e-commerce"]),
+            Self.csvRow(
+                reference: "d-1", delegate: "Wang Fang", extra: ["organisation": "Hailian Logistics", "sectors": "logistics ; e-commerce"]),
         ].joined(separator: "\n")
         let scratch = try Scratch()
         let (records, problems) = RecordReader.registrations(from: [try scratch.file("disagree.csv", text)])
@@ -327,7 +336,8 @@ import Testing
     @Test func csvCellsThatCannotBeReadAreEachReported() throws {
         let text = [
             Self.csvHeader + ",document_kind,document_number,submitted_at",
-            Self.csvRow(reference: "c-1", delegate: "Li Wei", extra: ["role": "guest", "delegate_language": "fr"]) + ",visa,E1234567,yesterday",
+            Self.csvRow(reference: "c-1", delegate: "Li Wei", extra: ["role": "guest", "delegate_language": "fr"])
+                + ",visa,E1234567,yesterday",
             Self.csvRow(reference: "c-2", delegate: "") + ",,,",
             "danang-china-2026-01,c-3,too few",
         ].joined(separator: "\n")
@@ -335,10 +345,12 @@ import Testing
         let (records, problems) = RecordReader.registrations(from: [try scratch.file("cells.csv", text)])
         #expect(records.isEmpty)
         let found = problems.map { "\($0.line ?? 0) \($0.path ?? "-")" }
-        #expect(found == [
-            "2 role", "2 delegate_language", "2 document_kind", "2 document_issuing_country", "2 document_full_name", "2 document_expires_on",
-            "2 submitted_at", "3 delegate_name", "4 -",
-        ])
+        #expect(
+            found == [
+                "2 role", "2 delegate_language", "2 document_kind", "2 document_issuing_country", "2 document_full_name",
+                "2 document_expires_on",
+                "2 submitted_at", "3 delegate_name", "4 -",
+            ])
         #expect(problems.last?.message == "has 3 fields but the header (line 1) has 19")
     }
 
@@ -365,7 +377,9 @@ import Testing
     }
 
     @Test func problemDescriptionLeavesOutWhatIsUnknown() {
-        #expect(InputProblem(file: "a.json", line: 3, path: "delegates[1].email", message: "bad").description == "a.json:3: delegates[1].email: bad")
+        #expect(
+            InputProblem(file: "a.json", line: 3, path: "delegates[1].email", message: "bad").description
+                == "a.json:3: delegates[1].email: bad")
         #expect(InputProblem(file: "a.json", line: 3, message: "bad").description == "a.json:3: bad")
         #expect(InputProblem(file: "a.json", line: nil, message: "bad").description == "a.json: bad")
     }
@@ -376,12 +390,13 @@ import Testing
         @Test func quotedFieldsEscapesAndLineNumbers() {
             let csv = CSV(parsing: "\u{FEFF}a,\"b, c\",\"d \"\"e\"\"\"\r\n\"multi\nline\",,x\r\rlast")
             #expect(csv.errors == [])
-            #expect(csv.records == [
-                CSV.Record(line: 1, fields: ["a", "b, c", "d \"e\""]),
-                CSV.Record(line: 2, fields: ["multi\nline", "", "x"]),
-                CSV.Record(line: 4, fields: [""]),
-                CSV.Record(line: 5, fields: ["last"]),
-            ])
+            #expect(
+                csv.records == [
+                    CSV.Record(line: 1, fields: ["a", "b, c", "d \"e\""]),
+                    CSV.Record(line: 2, fields: ["multi\nline", "", "x"]),
+                    CSV.Record(line: 4, fields: [""]),
+                    CSV.Record(line: 5, fields: ["last"]),
+                ])
         }
 
         @Test func aFinalLineBreakMakesNoEmptyRecord() {
@@ -410,12 +425,15 @@ import Testing
 
     /// A row of `csvHeader` (fields already CSV-quoted where `extra` needs it).
     static func csvRow(reference: String, delegate: String, extra: [String: String] = [:]) -> String {
-        let email = delegate.lowercased().replacingOccurrences(of: " ", with: ".").filter { $0.isLetter || $0 == "." } + "@hailian.example.cn"
+        let email =
+            delegate.lowercased().replacingOccurrences(of: " ", with: ".").filter { $0.isLetter || $0 == "." } + "@hailian.example.cn"
         var values: [String: String] = [
             "event_id": "danang-china-2026-01", "reference": reference, "organisation": "\"Shenzhen Hailian Logistics Co., Ltd.\"",
-            "country": "CN", "sectors": "logistics;e-commerce", "role": "visiting", "lead_contact": "Li Wei", "lead_email": "li.wei@hailian.example.cn",
+            "country": "CN", "sectors": "logistics;e-commerce", "role": "visiting", "lead_contact": "Li Wei",
+            "lead_email": "li.wei@hailian.example.cn",
             "lead_language": "zh-Hans", "consent": "yes", "delegate_name": delegate, "delegate_title": "",
-            "delegate_email": delegate.isEmpty ? "" : email, "delegate_language": "zh-Hans", "needs_interpreter": "no", "accessibility_needs": "",
+            "delegate_email": delegate.isEmpty ? "" : email, "delegate_language": "zh-Hans", "needs_interpreter": "no",
+            "accessibility_needs": "",
         ]
         values.merge(extra) { $1 }
         return csvColumns.map { values[$0] ?? "" }.joined(separator: ",")
@@ -600,7 +618,8 @@ extension RecordReaderTests {
         let directory: URL
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("record-reader-\(UUID().uuidString)", isDirectory: true)
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "record-reader-\(UUID().uuidString)", isDirectory: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
 

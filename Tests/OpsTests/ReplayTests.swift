@@ -2,11 +2,12 @@ import AMQP
 import Foundation
 import GRDB
 import Messages
-@testable import OpsCore
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import OpsCore
 
 /// `delegation-ops replay`: a service whose SQLite file is lost is rebuilt from the archive.
 @Suite struct ReplayTests {
@@ -27,16 +28,20 @@ import TestSupport
     }
 
     static func host(_ bed: ServiceTestBed) async throws -> ServiceHost {
-        try await RegistrationsService.makeHost(RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger, connectPatience: 5)
+        try await RegistrationsService.makeHost(
+            RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger, connectPatience: 5)
     }
 
     @Test func aLostStoreIsRebuiltByTimeRangeAndOnlyTheNamedServiceHearsIt() async throws {
         let bed = try await ServiceTestBed(service: "registrations")
         // Another consumer of the same inputs (as another service's inbox would be).
         let bystander = "\(bed.exchange).bystander"
-        try await bed.connection.declare(Topology(
-            queues: [QueueDeclaration(name: bystander, autoDelete: true)],
-            bindings: ["registration.submitted", "programme.published"].map { Binding(queue: bystander, exchange: bed.exchange, routingKey: $0) }))
+        try await bed.connection.declare(
+            Topology(
+                queues: [QueueDeclaration(name: bystander, autoDelete: true)],
+                bindings: ["registration.submitted", "programme.published"].map {
+                    Binding(queue: bystander, exchange: bed.exchange, routingKey: $0)
+                }))
 
         // Before the loss: a programme with room for 8 organisations, 12 submissions, 2 late ones.
         let since = Date().addingTimeInterval(-1)
@@ -51,7 +56,9 @@ import TestSupport
         try await Task.sleep(for: .seconds(1.2))
         let until = Date()
         try await Task.sleep(for: .seconds(1.2))
-        for index in 0..<2 { try await bed.publish(Samples.submission(reference: "late-\(index)", delegates: 2), messageID: "late-\(index)") }
+        for index in 0..<2 {
+            try await bed.publish(Samples.submission(reference: "late-\(index)", delegates: 2), messageID: "late-\(index)")
+        }
         #expect(await eventually(within: 15) { (try? await Self.state(host).count) == 14 })
         let before = try await Self.state(host)
         #expect(before.filter { $0.status == "waitlisted" }.count == 6)

@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// Adding a shard, as docs/operations.md tells an operator to: registrations runs as one shard,
 /// then is stopped, re-declared as two and rebuilt from the archive through its consistent-hash
@@ -25,8 +25,10 @@ import TestSupport
             let connection = try await TestBroker.connect(vhost: vhost)
             let observer = "observer"
             try await ops(["topology", "apply", "--shards", "registrations=1", "--retry-delays", RunningSystem.retryDelays])
-            try await connection.declare(Topology(
-                queues: [QueueDeclaration(name: observer)], bindings: [Binding(queue: observer, exchange: "delegation", routingKey: "registration.#")]))
+            try await connection.declare(
+                Topology(
+                    queues: [QueueDeclaration(name: observer)],
+                    bindings: [Binding(queue: observer, exchange: "delegation", routingKey: "registration.#")]))
 
             // The reference's queues are bound before anything is published.
             try await system.declareQueues(of: "registrations-reference", on: connection)
@@ -36,23 +38,35 @@ import TestSupport
 
             func publish<T: MessagePayload>(_ payload: T, id: String) async throws {
                 let message = try OutgoingMessage.domain(payload, exchange: "delegation", messageID: id, appID: "resharding-test")
-                try await connection.publish(message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: true)
+                try await connection.publish(
+                    message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties,
+                    mandatory: true)
             }
             func rows(_ instance: String) -> [String: String] {
-                let rows = (try? system.read(instance) { db in try Row.fetchAll(db, sql: "SELECT event_id, reference, status, revision FROM registrations") }) ?? []
-                return Dictionary(rows.map { ("\($0[0] as String)|\($0[1] as String)", "\($0[2] as String) rev\($0[3] as Int)") }) { first, _ in first }
+                let rows =
+                    (try? system.read(instance) { db in
+                        try Row.fetchAll(db, sql: "SELECT event_id, reference, status, revision FROM registrations")
+                    }) ?? []
+                return Dictionary(rows.map { ("\($0[0] as String)|\($0[1] as String)", "\($0[2] as String) rev\($0[3] as Int)") }) {
+                    first, _ in first
+                }
             }
             func idle(_ instance: String) -> Bool {
-                ((try? system.read(instance) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE published_at IS NULL") }) ?? 1) == 0
+                ((try? system.read(instance) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE published_at IS NULL") })
+                    ?? 1) == 0
             }
             func settled(_ instances: [String], rows expected: Int) async -> Bool {
                 await eventually(within: 60) { instances.map { rows($0).count }.reduce(0, +) == expected && instances.allSatisfy(idle) }
             }
 
             // Before: one shard takes everything.
-            for event in Self.events { try await publish(Samples.programme(eventID: event, organisations: 4, delegates: 100), id: "programme-\(event)") }
+            for event in Self.events {
+                try await publish(Samples.programme(eventID: event, organisations: 4, delegates: 100), id: "programme-\(event)")
+            }
             for index in 0..<5 {
-                for event in Self.events { try await publish(Samples.submission(eventID: event, reference: "r-\(index)"), id: "submit-\(event)-\(index)") }
+                for event in Self.events {
+                    try await publish(Samples.submission(eventID: event, reference: "r-\(index)"), id: "submit-\(event)-\(index)")
+                }
             }
             #expect(await settled(["registrations-1"], rows: Self.events.count * 5))
 
@@ -68,12 +82,15 @@ import TestSupport
 
             // After: new submissions and cancellations (which promote from the waitlist).
             for event in Self.events {
-                for index in 5..<7 { try await publish(Samples.submission(eventID: event, reference: "r-\(index)"), id: "submit-\(event)-\(index)") }
+                for index in 5..<7 {
+                    try await publish(Samples.submission(eventID: event, reference: "r-\(index)"), id: "submit-\(event)-\(index)")
+                }
                 try await publish(RegistrationCancelRequested(eventID: event, reference: "r-1"), id: "cancel-\(event)")
             }
             let shards = ["registrations-1", "registrations-2"]
             #expect(await settled(shards, rows: Self.events.count * 7))
-            #expect(await settled(["registrations-reference"], rows: Self.events.count * 7), "\(rows("registrations-reference").count) rows")
+            #expect(
+                await settled(["registrations-reference"], rows: Self.events.count * 7), "\(rows("registrations-reference").count) rows")
 
             let reference = rows("registrations-reference")
             let together = rows("registrations-1").merging(rows("registrations-2")) { first, _ in first }
@@ -87,9 +104,13 @@ import TestSupport
                 emitted[delivery.properties.appID ?? "?", default: []].insert(delivery.properties.messageID ?? "?")
                 delivery.ack()
             }
-            let fromShards = emitted.filter { $0.key.hasPrefix("registrations-") && $0.key != "registrations-reference" }.values.reduce(Set()) { $0.union($1) }
+            let fromShards = emitted.filter { $0.key.hasPrefix("registrations-") && $0.key != "registrations-reference" }.values.reduce(
+                Set()
+            ) { $0.union($1) }
             #expect(!fromShards.isEmpty)
-            #expect(fromShards.isSubset(of: emitted["registrations-reference"] ?? []), "new ids: \(fromShards.subtracting(emitted["registrations-reference"] ?? []).count)")
+            #expect(
+                fromShards.isSubset(of: emitted["registrations-reference"] ?? []),
+                "new ids: \(fromShards.subtracting(emitted["registrations-reference"] ?? []).count)")
 
             await system.stopAll()
             await connection.close()

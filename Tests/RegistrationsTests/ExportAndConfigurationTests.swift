@@ -2,10 +2,11 @@ import Crypto
 import Foundation
 import GRDB
 import Messages
-@testable import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import RegistrationsCore
 
 @Suite struct ExportAndConfigurationTests {
     // MARK: CSV fields
@@ -78,14 +79,16 @@ import TestSupport
         delegation: Delegation
     ) -> RegistrationRecord {
         RegistrationRecord(
-            registrationID: id, eventID: eventID, reference: "ref-\(id)", revision: 2, status: status, delegation: delegation, waitlistSequence: waitlist,
+            registrationID: id, eventID: eventID, reference: "ref-\(id)", revision: 2, status: status, delegation: delegation,
+            waitlistSequence: waitlist,
             correlationID: "corr-\(id)", createdAt: Samples.danang(day: 3, createdHour), updatedAt: Samples.danang(day: 4, createdHour))
     }
 
     @Test func csvOfAStoreListsTheEventsRegistrationsWithWaitlistPositionsAndNoIdentityDocuments() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("registrations-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try ServiceStore(path: directory.appendingPathComponent("registrations.sqlite").path, migrations: RegistrationStore.migrate)
+        let store = try ServiceStore(
+            path: directory.appendingPathComponent("registrations.sqlite").path, migrations: RegistrationStore.migrate)
 
         var vietnamese = Samples.submission(reference: "vn", name: "Công ty TNHH Logistics Đà Nẵng, chi nhánh \"Sơn Trà\"").delegation
         vietnamese.organisation.localName = nil
@@ -154,7 +157,8 @@ import TestSupport
     @Test func csvOfAnEventWithoutRegistrationsIsTheHeaderAlone() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("registrations-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try ServiceStore(path: directory.appendingPathComponent("registrations.sqlite").path, migrations: RegistrationStore.migrate)
+        let store = try ServiceStore(
+            path: directory.appendingPathComponent("registrations.sqlite").path, migrations: RegistrationStore.migrate)
         let csv = try await store.database.read { db in try RegistrationsExport.csv(eventID: "danang-2026-01", in: db) }
         #expect(csv == RegistrationsExport.header.joined(separator: ",") + "\r\n")
     }
@@ -211,7 +215,10 @@ import TestSupport
                 "REGISTRATIONS_MAX_DELEGATES": "0",
             ])
         }
-        let expected = ["REGISTRATIONS_HTTP_PORT", "REGISTRATIONS_RETRY_DELAYS", "LOG_LEVEL", "AMQP_URL", "REGISTRATIONS_IDENTITY_KEYS", "REGISTRATIONS_MAX_DELEGATES"]
+        let expected = [
+            "REGISTRATIONS_HTTP_PORT", "REGISTRATIONS_RETRY_DELAYS", "LOG_LEVEL", "AMQP_URL", "REGISTRATIONS_IDENTITY_KEYS",
+            "REGISTRATIONS_MAX_DELEGATES",
+        ]
         #expect(error.problems.count == expected.count, "\(error)")
         for variable in expected {
             #expect(error.problems.filter { $0.contains(variable) }.count == 1, "\(variable) is not listed once in \(error)")

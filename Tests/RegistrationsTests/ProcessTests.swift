@@ -3,8 +3,8 @@ import Foundation
 import Messages
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The `registrations` executable as its own process: killed between commit and ack, and
 /// stopped with SIGTERM while messages are in flight.
@@ -23,9 +23,10 @@ import TestSupport
     /// be up yet).
     static func declareTopology(_ bed: ServiceTestBed) async throws {
         let configuration = bed.configuration()
-        try await bed.connection.declare(ServiceTopology.service(
-            bed.names, consumes: [.registrationSubmitted, .registrationCancelRequested, .programmePublished],
-            retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit))
+        try await bed.connection.declare(
+            ServiceTopology.service(
+                bed.names, consumes: [.registrationSubmitted, .registrationCancelRequested, .programmePublished],
+                retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit))
     }
 
     /// Distinct outcome messages (by message id) per registration reference.
@@ -100,10 +101,12 @@ import TestSupport
 
     @Test func anInvalidConfigurationExitsWithEveryProblem() async throws {
         let bed = try await ServiceTestBed(service: "registrations")
-        var environment = bed.environment(prefix: "REGISTRATIONS", extra: ["REGISTRATIONS_HTTP_PORT": "http", "REGISTRATIONS_PREFETCH": "0"])
+        var environment = bed.environment(
+            prefix: "REGISTRATIONS", extra: ["REGISTRATIONS_HTTP_PORT": "http", "REGISTRATIONS_PREFETCH": "0"])
         environment["REGISTRATIONS_IDENTITY_KEYS"] = nil
         let process = try ServiceProcess(
-            executable: ServiceTestBed.executable("registrations"), environment: environment, logFile: bed.directory.appendingPathComponent("config.log"))
+            executable: ServiceTestBed.executable("registrations"), environment: environment,
+            logFile: bed.directory.appendingPathComponent("config.log"))
         #expect(await process.wait(within: 10) == 78, "\(ServiceTestBed.executable("registrations")) \(CommandLine.arguments)")
         let log = process.log
         #expect(log.contains("REGISTRATIONS_HTTP_PORT='http'"))

@@ -1,14 +1,15 @@
 import AMQP
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Foundation
 import GRDB
 import Messages
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The registrations service whole, on the real broker and a real SQLite file: what needs the
 /// pipeline (a body that does not decode, answered and parked; the background answer to a
@@ -17,10 +18,12 @@ import TestSupport
 @Suite struct RegistrationFlowTests {
     /// Runs the service for the duration of `body`.
     static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
-        try await ServiceTestBed.withRunningService("registrations", { bed in
-            let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral())
-            return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
-        }, body)
+        try await ServiceTestBed.withRunningService(
+            "registrations",
+            { bed in
+                let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral())
+                return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+            }, body)
     }
 }
 
@@ -48,10 +51,13 @@ extension RegistrationFlowTests {
     }
 
     @Test func aCancellationForAReferenceThatNeverArrivesIsAnsweredNotParked() async throws {
-        try await ServiceTestBed.withRunningService("registrations", { bed in
-            let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), cancellationWait: 1)
-            return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
-        }) { bed, _ in
+        try await ServiceTestBed.withRunningService(
+            "registrations",
+            { bed in
+                let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), cancellationWait: 1)
+                return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
+            }
+        ) { bed, _ in
             try await bed.publish(Samples.programme())
             try await bed.publish(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "ghost"), correlationID: "crm-cancel-1")
             let answer = try #require(await bed.waitFor(RegistrationRejected.self, count: 1).first)
@@ -69,7 +75,8 @@ extension RegistrationFlowTests {
             try await bed.publish(Samples.submission(reference: "waiting"))
             await bed.waitFor(RegistrationWaitlisted.self, count: 1)
             let port = try #require(host.httpPort)
-            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/events/danang-2026-01/registrations")!)
+            let (data, response) = try await URLSession.shared.data(
+                from: URL(string: "http://127.0.0.1:\(port)/events/danang-2026-01/registrations")!)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             let decoder = MessageCoding.makeDecoder()
             let listing = try decoder.decode(RegistrationsHTTP.Listing.self, from: data)
@@ -82,7 +89,9 @@ extension RegistrationFlowTests {
             let (ready, readyResponse) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health/ready")!)
             #expect((readyResponse as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: ready, as: UTF8.self))")
             let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
-            #expect(String(decoding: metrics, as: UTF8.self).contains("messages_consumed_total{service=\"\(bed.serviceName)\",type=\"registration.submitted\",outcome=\"handled\"} 2"))
+            #expect(
+                String(decoding: metrics, as: UTF8.self).contains(
+                    "messages_consumed_total{service=\"\(bed.serviceName)\",type=\"registration.submitted\",outcome=\"handled\"} 2"))
         }
     }
 }

@@ -3,15 +3,17 @@ import GRDB
 import Messages
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The registrations service's rules in-process: the handler on a temporary store, messages in
 /// through its entry point, no broker.
 @Suite struct RegistrationRulesTests {
     static let event = "danang-2026-01"
 
-    static func harness(cancellationWait: Double = 900, now: Date = Samples.danang(day: 5, 10)) throws -> (HandlerHarness, RegistrationsHandler) {
+    static func harness(cancellationWait: Double = 900, now: Date = Samples.danang(day: 5, 10)) throws -> (
+        HandlerHarness, RegistrationsHandler
+    ) {
         let handler = RegistrationsHandler(vault: .ephemeral(), cancellationWait: cancellationWait, clock: { now })
         return (try HandlerHarness(handler.dispatcher, migrations: RegistrationStore.migrate), handler)
     }
@@ -23,7 +25,8 @@ import TestSupport
         try await harness.send(Samples.programme())
         let accepted = try await harness.send(Samples.submission(reference: "a"), correlationID: "form-17")
         #expect(accepted.map(\.correlationID) == ["form-17"])
-        let cancelled = try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "a", reason: "flights"), correlationID: "crm-cancel-3")
+        let cancelled = try await harness.send(
+            RegistrationCancelRequested(eventID: Self.event, reference: "a", reason: "flights"), correlationID: "crm-cancel-3")
         #expect(cancelled.of(RegistrationCancelled.self).map(\.reference) == ["a"])
         #expect(cancelled.map(\.correlationID) == ["crm-cancel-3"])
         // Without a correlation id of its own, the request's message id is what the answer carries.
@@ -37,7 +40,8 @@ import TestSupport
         let (harness, handler) = try Self.harness(cancellationWait: 600)
         try await harness.send(Samples.programme())
         let now = try await harness.send(
-            RegistrationCancelRequested(eventID: Self.event, reference: "ghost"), messageID: "cancel-ghost", correlationID: "crm-9", receivedAt: received)
+            RegistrationCancelRequested(eventID: Self.event, reference: "ghost"), messageID: "cancel-ghost", correlationID: "crm-9",
+            receivedAt: received)
         #expect(now.isEmpty, "it waits for its submission instead of failing")
 
         let early = try await harness.write { db in try handler.expireCancellations(now: received.addingTimeInterval(599), in: db) }
@@ -60,7 +64,8 @@ import TestSupport
         let (harness, handler) = try Self.harness(cancellationWait: 600)
         try await harness.send(Samples.programme(organisations: 1))
         try await harness.send(Samples.submission(reference: "waiting"), correlationID: "form-w")
-        try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "late", reason: "plans changed"), correlationID: "crm-late")
+        try await harness.send(
+            RegistrationCancelRequested(eventID: Self.event, reference: "late", reason: "plans changed"), correlationID: "crm-late")
         let emitted = try await harness.send(Samples.submission(reference: "late"), correlationID: "form-late")
         // The submission is answered (waitlisted: the event is full), then the cancellation.
         #expect(emitted.map(\.type) == [.registrationWaitlisted, .registrationCancelled])
@@ -113,10 +118,19 @@ import TestSupport
         let (harness, _) = try Self.harness()
         let valid = String(decoding: try MessageCoding.encode(Samples.submission(reference: "fr-1")), as: UTF8.self)
         let cases: [(body: String, path: String, code: String)] = [
-            (valid.replacingOccurrences(of: "\"language\":\"zh-Hans\"", with: "\"language\":\"fr\""), "leadContact.language", "invalid_value"),
+            (
+                valid.replacingOccurrences(of: "\"language\":\"zh-Hans\"", with: "\"language\":\"fr\""), "leadContact.language",
+                "invalid_value"
+            ),
             (valid.replacingOccurrences(of: "\"revision\":1", with: "\"revision\":\"1\""), "revision", "invalid_type"),
-            (valid.replacingOccurrences(of: "\"submittedAt\":\"2026-01-03T03:00:00Z\"", with: "\"submittedAt\":\"2026-01-03T10:00:00\""), "submittedAt", "invalid_value"),
-            (valid.replacingOccurrences(of: "{\"dataProcessing\"", with: "{\"dataProcessing\":false,\"dataProcessing\""), "consent.dataProcessing", "duplicate_key"),
+            (
+                valid.replacingOccurrences(of: "\"submittedAt\":\"2026-01-03T03:00:00Z\"", with: "\"submittedAt\":\"2026-01-03T10:00:00\""),
+                "submittedAt", "invalid_value"
+            ),
+            (
+                valid.replacingOccurrences(of: "{\"dataProcessing\"", with: "{\"dataProcessing\":false,\"dataProcessing\""),
+                "consent.dataProcessing", "duplicate_key"
+            ),
         ]
         for (body, path, code) in cases {
             #expect(body != valid, "the case changes the body (\(path))")
@@ -139,7 +153,8 @@ import TestSupport
         let twice = #"{"eventID": "danang-2026-01", "reference": "a", "reference": "b"}"#
         #expect(harness.answers(toBody: twice, type: .registrationSubmitted).isEmpty)
         // A cancellation that does not decode is answered as a cancellation.
-        let cancel = harness.answers(toBody: #"{"eventID": "danang-2026-01", "reference": "a", "reason": 7}"#, type: .registrationCancelRequested)
+        let cancel = harness.answers(
+            toBody: #"{"eventID": "danang-2026-01", "reference": "a", "reason": 7}"#, type: .registrationCancelRequested)
         #expect(cancel.of(RegistrationRejected.self).first?.request == .registrationCancelRequested)
         #expect(cancel.of(RegistrationRejected.self).first?.issues.map(\.path) == ["reason"])
     }
@@ -164,13 +179,17 @@ extension RegistrationRulesTests {
         #expect(cancelled.of(RegistrationCancelled.self).map(\.reference) == ["a"])
         let promoted = try #require(cancelled.of(RegistrationAccepted.self).first)
         #expect(promoted.reference == "c" && promoted.promoted)
-        #expect(cancelled.filter { $0.type == .registrationAccepted }.map(\.correlationID) == ["corr-c"], "a promotion answers the submission that waited")
+        #expect(
+            cancelled.filter { $0.type == .registrationAccepted }.map(\.correlationID) == ["corr-c"],
+            "a promotion answers the submission that waited")
         // Promotion carries the identity documents (decrypted) for restricted sites.
         #expect(promoted.delegation.delegates.first?.identityDocument?.number == "E00000001")
         #expect(cancelled.of(RegistrationCancelled.self).first?.delegation.delegates.allSatisfy { $0.identityDocument == nil } == true)
 
         let listing = try await harness.read { db in try RegistrationsHTTP.listing(eventID: Self.event, in: db) }
-        #expect((listing.counts.accepted, listing.counts.cancelled, listing.counts.waitlisted, listing.counts.delegatesAccepted) == (2, 1, 0, 6))
+        #expect(
+            (listing.counts.accepted, listing.counts.cancelled, listing.counts.waitlisted, listing.counts.delegatesAccepted) == (2, 1, 0, 6)
+        )
     }
 
     @Test func theSameMessageTwiceOrTheSameRevisionAgainChangesNothing() async throws {
@@ -194,7 +213,8 @@ extension RegistrationRulesTests {
         // Out of order: 3 arrives before 2, which then changes nothing.
         try await harness.send(Samples.submission(reference: "out-of-order", revision: 3, delegates: 5))
         #expect(try await harness.send(Samples.submission(reference: "out-of-order", revision: 2, delegates: 1)).isEmpty)
-        let record = try #require(try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "out-of-order", in: db) })
+        let record = try #require(
+            try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "out-of-order", in: db) })
         #expect(record.revision == 3 && record.delegateCount == 5)
     }
 
@@ -208,7 +228,10 @@ extension RegistrationRulesTests {
         submission.preferredVisits = ["the-moon"]
         let answer = try await harness.send(submission, correlationID: "form-4711")
         let rejected = try #require(answer.of(RegistrationRejected.self).first)
-        #expect(Set(rejected.issues.map(\.path)) == ["organisation.country", "delegates[1].email", "consent.dataProcessing", "preferredVisits[0]"])
+        #expect(
+            Set(rejected.issues.map(\.path)) == [
+                "organisation.country", "delegates[1].email", "consent.dataProcessing", "preferredVisits[0]",
+            ])
         #expect(rejected.issues.allSatisfy { !$0.message.isEmpty })
         #expect(answer.map(\.correlationID) == ["form-4711"])
         let counts = try await harness.read { db in try RegistrationsHTTP.listing(eventID: Self.event, in: db).counts }

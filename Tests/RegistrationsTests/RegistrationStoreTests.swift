@@ -3,8 +3,8 @@ import GRDB
 import Messages
 import RegistrationsCore
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The registrations store on GRDB records: a store written by an earlier version is migrated
 /// (sortable times, identity documents in their own table), and a row the code cannot read is an
@@ -23,16 +23,17 @@ import TestSupport
         try ServiceStore.migrator(RegistrationStore.migrate).migrate(old, upTo: "registrations-3")
         let delegation = try MessageCoding.encodeText(Samples.submission(reference: "old").delegation.withoutIdentityDocuments)
         try await old.write { db in
-            try db.execute(sql: """
-                INSERT INTO events VALUES ('danang-2026-01', 2, 40, 200, '2026-01-10T10:00:00Z', 'enosta-hub,lien-chieu-port');
-                INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                    identity_key_id, identity_ciphertext, waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
-                VALUES ('reg-a', 'danang-2026-01', 'a', 1, 'accepted', 'Org', 2, ?, 'k1', x'0102', NULL, 'c', '2026-01-05T09:00:00.500Z',
-                    '2026-01-05T09:00:01Z', NULL),
-                       ('reg-b', 'danang-2026-01', 'b', 1, 'waitlisted', 'Org', 2, ?, NULL, NULL, 1, NULL, '2026-01-05T09:00:00Z',
-                    '2026-01-05T09:00:00Z', '2026-01-03T03:00:00Z');
-                INSERT INTO rejections (event_id, reference, revision, issues, rejected_at) VALUES ('danang-2026-01', 'x', 1, '[]', '2026-01-05T09:00:02Z');
-                """, arguments: [delegation, delegation])
+            try db.execute(
+                sql: """
+                    INSERT INTO events VALUES ('danang-2026-01', 2, 40, 200, '2026-01-10T10:00:00Z', 'enosta-hub,lien-chieu-port');
+                    INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
+                        identity_key_id, identity_ciphertext, waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
+                    VALUES ('reg-a', 'danang-2026-01', 'a', 1, 'accepted', 'Org', 2, ?, 'k1', x'0102', NULL, 'c', '2026-01-05T09:00:00.500Z',
+                        '2026-01-05T09:00:01Z', NULL),
+                           ('reg-b', 'danang-2026-01', 'b', 1, 'waitlisted', 'Org', 2, ?, NULL, NULL, 1, NULL, '2026-01-05T09:00:00Z',
+                        '2026-01-05T09:00:00Z', '2026-01-03T03:00:00Z');
+                    INSERT INTO rejections (event_id, reference, revision, issues, rejected_at) VALUES ('danang-2026-01', 'x', 1, '[]', '2026-01-05T09:00:02Z');
+                    """, arguments: [delegation, delegation])
         }
         try old.close()
 
@@ -43,9 +44,10 @@ import TestSupport
             #expect(event.registrationDeadline == MessageCoding.parse("2026-01-10T10:00:00Z"))
             // b came at .000, a at .500 of the same second: in the old text a sorted first.
             #expect(try RegistrationStore.registrations(eventID: "danang-2026-01", in: db).map(\.reference) == ["b", "a"])
-            #expect(try String.fetchAll(db, sql: "SELECT created_at FROM registrations ORDER BY created_at") == [
-                "2026-01-05T09:00:00.000Z", "2026-01-05T09:00:00.500Z",
-            ])
+            #expect(
+                try String.fetchAll(db, sql: "SELECT created_at FROM registrations ORDER BY created_at") == [
+                    "2026-01-05T09:00:00.000Z", "2026-01-05T09:00:00.500Z",
+                ])
             #expect(try RegistrationStore.identity(registrationID: "reg-a", in: db)?.ciphertext == Data([1, 2]))
             #expect(try RegistrationStore.identity(registrationID: "reg-b", in: db) == nil)
             #expect(try RegistrationStore.rejectionCount(eventID: "danang-2026-01", in: db) == 1)
@@ -55,7 +57,8 @@ import TestSupport
     @Test func aRowTheCodeCannotReadIsAnErrorNamingItNeverADefault() async throws {
         let store = try ServiceStore(path: try Self.temporaryPath(), synchronous: .normal, migrations: RegistrationStore.migrate)
         let record = RegistrationRecord(
-            registrationID: "reg-x", eventID: "e", reference: "x", revision: 1, status: .accepted, delegation: Samples.submission(reference: "x").delegation,
+            registrationID: "reg-x", eventID: "e", reference: "x", revision: 1, status: .accepted,
+            delegation: Samples.submission(reference: "x").delegation,
             createdAt: Date(), updatedAt: Date())
         try await store.database.write { db in
             try RegistrationStore.save(record, in: db)
@@ -70,7 +73,9 @@ import TestSupport
         }
         // SQLite itself refuses what it can check.
         await #expect(throws: DatabaseError.self) {
-            try await store.database.write { db in try db.execute(sql: "UPDATE registrations SET status = 'maybe' WHERE registration_id = 'reg-x'") }
+            try await store.database.write { db in
+                try db.execute(sql: "UPDATE registrations SET status = 'maybe' WHERE registration_id = 'reg-x'")
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Messages
-@testable import RegistrationsCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import RegistrationsCore
 
 /// One rule of `RegistrationValidator` broken on an otherwise valid submission, and the one
 /// issue that must come back for it.
@@ -14,7 +15,10 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
     var mentions: String
     var breakIt: @Sendable (inout RegistrationSubmitted) -> Void
 
-    init(_ rule: String, _ path: String, _ code: String, mentions: String, _ breakIt: @escaping @Sendable (inout RegistrationSubmitted) -> Void) {
+    init(
+        _ rule: String, _ path: String, _ code: String, mentions: String,
+        _ breakIt: @escaping @Sendable (inout RegistrationSubmitted) -> Void
+    ) {
         self.rule = rule
         self.path = path
         self.code = code
@@ -97,20 +101,44 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
 
     static let brokenOrganisation: [BrokenRule] = [
         BrokenRule("empty organisation name", "organisation.name", "required", mentions: "organisation.name") { $0.organisation.name = "" },
-        BrokenRule("blank organisation name", "organisation.name", "required", mentions: "organisation.name") { $0.organisation.name = " \n\t" },
-        BrokenRule("organisation name of 201 characters", "organisation.name", "too_long", mentions: "200") { $0.organisation.name = string(201) },
-        BrokenRule("local name of 201 characters", "organisation.localName", "too_long", mentions: "localName") { $0.organisation.localName = string(201, of: "深") },
-        BrokenRule("lower-case country", "organisation.country", "invalid_format", mentions: "organisation.country") { $0.organisation.country = "cn" },
+        BrokenRule("blank organisation name", "organisation.name", "required", mentions: "organisation.name") {
+            $0.organisation.name = " \n\t"
+        },
+        BrokenRule("organisation name of 201 characters", "organisation.name", "too_long", mentions: "200") {
+            $0.organisation.name = string(201)
+        },
+        BrokenRule("local name of 201 characters", "organisation.localName", "too_long", mentions: "localName") {
+            $0.organisation.localName = string(201, of: "深")
+        },
+        BrokenRule("lower-case country", "organisation.country", "invalid_format", mentions: "organisation.country") {
+            $0.organisation.country = "cn"
+        },
         BrokenRule("alpha-3 country", "organisation.country", "invalid_format", mentions: "ISO 3166") { $0.organisation.country = "CHN" },
-        BrokenRule("empty country", "organisation.country", "invalid_format", mentions: "organisation.country") { $0.organisation.country = "" },
+        BrokenRule("empty country", "organisation.country", "invalid_format", mentions: "organisation.country") {
+            $0.organisation.country = ""
+        },
         BrokenRule("country in Chinese", "organisation.country", "invalid_format", mentions: "中国") { $0.organisation.country = "中国" },
-        BrokenRule("21 sectors", "organisation.sectors", "too_many", mentions: "20") { $0.organisation.sectors = (1...21).map { "sector-\($0)" } },
-        BrokenRule("empty sector tag", "organisation.sectors[1]", "invalid_value", mentions: "tags") { $0.organisation.sectors = ["logistics", ""] },
-        BrokenRule("sector tag of 51 characters", "organisation.sectors[0]", "invalid_value", mentions: "50") { $0.organisation.sectors = [string(51)] },
-        BrokenRule("website without a scheme", "organisation.website", "invalid_format", mentions: "website") { $0.organisation.website = "logistics.example.cn" },
-        BrokenRule("ftp website", "organisation.website", "invalid_format", mentions: "http") { $0.organisation.website = "ftp://files.example.cn" },
-        BrokenRule("javascript website", "organisation.website", "invalid_format", mentions: "website") { $0.organisation.website = "javascript:alert(1)" },
-        BrokenRule("website without a host", "organisation.website", "invalid_format", mentions: "website") { $0.organisation.website = "https://" },
+        BrokenRule("21 sectors", "organisation.sectors", "too_many", mentions: "20") {
+            $0.organisation.sectors = (1...21).map { "sector-\($0)" }
+        },
+        BrokenRule("empty sector tag", "organisation.sectors[1]", "invalid_value", mentions: "tags") {
+            $0.organisation.sectors = ["logistics", ""]
+        },
+        BrokenRule("sector tag of 51 characters", "organisation.sectors[0]", "invalid_value", mentions: "50") {
+            $0.organisation.sectors = [string(51)]
+        },
+        BrokenRule("website without a scheme", "organisation.website", "invalid_format", mentions: "website") {
+            $0.organisation.website = "logistics.example.cn"
+        },
+        BrokenRule("ftp website", "organisation.website", "invalid_format", mentions: "http") {
+            $0.organisation.website = "ftp://files.example.cn"
+        },
+        BrokenRule("javascript website", "organisation.website", "invalid_format", mentions: "website") {
+            $0.organisation.website = "javascript:alert(1)"
+        },
+        BrokenRule("website without a host", "organisation.website", "invalid_format", mentions: "website") {
+            $0.organisation.website = "https://"
+        },
     ]
 
     @Test(arguments: brokenOrganisation)
@@ -127,18 +155,42 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
 
     static let brokenLeadContact: [BrokenRule] = [
         BrokenRule("empty lead contact name", "leadContact.name", "required", mentions: "leadContact.name") { $0.leadContact.name = "" },
-        BrokenRule("lead e-mail without @", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li.wei.example.cn" },
-        BrokenRule("lead e-mail without a domain dot", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li.wei@example" },
-        BrokenRule("lead e-mail without a local part", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "@example.cn" },
-        BrokenRule("lead e-mail with two @", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li@wei@example.cn" },
-        BrokenRule("lead e-mail with a space", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li wei@example.cn" },
-        BrokenRule("lead e-mail domain starting with a dot", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li@.example.cn" },
-        BrokenRule("lead e-mail domain ending with a dot", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = "li@example.cn." },
-        BrokenRule("lead e-mail of 255 characters", "leadContact.email", "invalid_format", mentions: "e-mail") { $0.leadContact.email = string(244) + "@example.cn" },
-        BrokenRule("lead phone with 5 digits", "leadContact.phone", "invalid_format", mentions: "phone") { $0.leadContact.phone = "123 45" },
-        BrokenRule("lead phone with 16 digits", "leadContact.phone", "invalid_format", mentions: "phone") { $0.leadContact.phone = "+86 7551 2345 6789 01" },
-        BrokenRule("lead phone with a letter", "leadContact.phone", "invalid_format", mentions: "phone") { $0.leadContact.phone = "+86 755 1234 567x" },
-        BrokenRule("lead phone in Chinese numerals", "leadContact.phone", "invalid_format", mentions: "phone") { $0.leadContact.phone = "一三八 一二三四 五六七八" },
+        BrokenRule("lead e-mail without @", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li.wei.example.cn"
+        },
+        BrokenRule("lead e-mail without a domain dot", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li.wei@example"
+        },
+        BrokenRule("lead e-mail without a local part", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "@example.cn"
+        },
+        BrokenRule("lead e-mail with two @", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li@wei@example.cn"
+        },
+        BrokenRule("lead e-mail with a space", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li wei@example.cn"
+        },
+        BrokenRule("lead e-mail domain starting with a dot", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li@.example.cn"
+        },
+        BrokenRule("lead e-mail domain ending with a dot", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = "li@example.cn."
+        },
+        BrokenRule("lead e-mail of 255 characters", "leadContact.email", "invalid_format", mentions: "e-mail") {
+            $0.leadContact.email = string(244) + "@example.cn"
+        },
+        BrokenRule("lead phone with 5 digits", "leadContact.phone", "invalid_format", mentions: "phone") {
+            $0.leadContact.phone = "123 45"
+        },
+        BrokenRule("lead phone with 16 digits", "leadContact.phone", "invalid_format", mentions: "phone") {
+            $0.leadContact.phone = "+86 7551 2345 6789 01"
+        },
+        BrokenRule("lead phone with a letter", "leadContact.phone", "invalid_format", mentions: "phone") {
+            $0.leadContact.phone = "+86 755 1234 567x"
+        },
+        BrokenRule("lead phone in Chinese numerals", "leadContact.phone", "invalid_format", mentions: "phone") {
+            $0.leadContact.phone = "一三八 一二三四 五六七八"
+        },
     ]
 
     @Test(arguments: brokenLeadContact)
@@ -148,10 +200,16 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
 
     static let brokenDelegates: [BrokenRule] = [
         BrokenRule("no delegates", "delegates", "required", mentions: "delegate") { $0.delegates = [] },
-        BrokenRule("51 delegates", "delegates", "too_many", mentions: "at most 50") { $0.delegates = Samples.submission(reference: "acme-0001", delegates: 51).delegates },
+        BrokenRule("51 delegates", "delegates", "too_many", mentions: "at most 50") {
+            $0.delegates = Samples.submission(reference: "acme-0001", delegates: 51).delegates
+        },
         BrokenRule("empty delegate name", "delegates[1].name", "required", mentions: "delegates[1].name") { $0.delegates[1].name = "" },
-        BrokenRule("delegate name of 201 characters", "delegates[1].name", "too_long", mentions: "200") { $0.delegates[1].name = string(201) },
-        BrokenRule("bad delegate e-mail", "delegates[1].email", "invalid_format", mentions: "delegates[1].email") { $0.delegates[1].email = "d2-at-example.cn" },
+        BrokenRule("delegate name of 201 characters", "delegates[1].name", "too_long", mentions: "200") {
+            $0.delegates[1].name = string(201)
+        },
+        BrokenRule("bad delegate e-mail", "delegates[1].email", "invalid_format", mentions: "delegates[1].email") {
+            $0.delegates[1].email = "d2-at-example.cn"
+        },
         BrokenRule("duplicate delegate e-mail, other case", "delegates[1].email", "duplicate", mentions: "delegates[0]") {
             $0.delegates[1].email = $0.delegates[0].email?.uppercased()
         },
@@ -196,7 +254,9 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         BrokenRule("empty name in the document", "delegates[1].identityDocument.fullName", "required", mentions: "fullName") {
             $0.delegates[1].identityDocument?.fullName = ""
         },
-        BrokenRule("date of birth written day/month/year", "delegates[0].identityDocument.dateOfBirth", "invalid_format", mentions: "YYYY-MM-DD") {
+        BrokenRule(
+            "date of birth written day/month/year", "delegates[0].identityDocument.dateOfBirth", "invalid_format", mentions: "YYYY-MM-DD"
+        ) {
             $0.delegates[0].identityDocument?.dateOfBirth = "01/05/1980"
         },
         BrokenRule("date of birth on 30 February", "delegates[0].identityDocument.dateOfBirth", "invalid_format", mentions: "dateOfBirth") {
@@ -238,15 +298,25 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
     // MARK: Interests, visits, consent
 
     static let brokenInterests: [BrokenRule] = [
-        BrokenRule("21 interest sectors", "interests.sectors", "too_many", mentions: "interests.sectors") { $0.interests.sectors = (1...21).map { "s\($0)" } },
-        BrokenRule("21 interest topics", "interests.topics", "too_many", mentions: "interests.topics") { $0.interests.topics = (1...21).map { "t\($0)" } },
+        BrokenRule("21 interest sectors", "interests.sectors", "too_many", mentions: "interests.sectors") {
+            $0.interests.sectors = (1...21).map { "s\($0)" }
+        },
+        BrokenRule("21 interest topics", "interests.topics", "too_many", mentions: "interests.topics") {
+            $0.interests.topics = (1...21).map { "t\($0)" }
+        },
         BrokenRule("empty topic", "interests.topics[0]", "invalid_value", mentions: "tags") { $0.interests.topics = [""] },
-        BrokenRule("topic of 51 characters", "interests.topics[1]", "invalid_value", mentions: "50") { $0.interests.topics = ["ai", string(51)] },
-        BrokenRule("11 preferred visits", "preferredVisits", "too_many", mentions: "10") { $0.preferredVisits = Array(repeating: "lien-chieu-port", count: 11) },
+        BrokenRule("topic of 51 characters", "interests.topics[1]", "invalid_value", mentions: "50") {
+            $0.interests.topics = ["ai", string(51)]
+        },
+        BrokenRule("11 preferred visits", "preferredVisits", "too_many", mentions: "10") {
+            $0.preferredVisits = Array(repeating: "lien-chieu-port", count: 11)
+        },
         BrokenRule("a venue the programme does not have", "preferredVisits[1]", "unknown_venue", mentions: "hoi-an-old-town") {
             $0.preferredVisits = ["lien-chieu-port", "hoi-an-old-town"]
         },
-        BrokenRule("a venue that is not a site visit", "preferredVisits[0]", "unknown_venue", mentions: "networking-hall") { $0.preferredVisits = ["networking-hall"] },
+        BrokenRule("a venue that is not a site visit", "preferredVisits[0]", "unknown_venue", mentions: "networking-hall") {
+            $0.preferredVisits = ["networking-hall"]
+        },
         BrokenRule("no consent", "consent.dataProcessing", "consent_required", mentions: "consent") { $0.consent.dataProcessing = false },
     ]
 
@@ -286,9 +356,13 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         // submission does not pass a closed deadline, nor does a post-dated one fail an open one.
         submission.submittedAt = Samples.danang(day: 10, 16)
         #expect(
-            Self.validator().issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 20, 9)).map(\.code) == ["registration_closed"])
+            Self.validator().issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 20, 9)).map(\.code) == [
+                "registration_closed"
+            ])
         submission.submittedAt = Samples.danang(day: 10, 17, 1)
-        #expect(Self.validator(today: Samples.danang(day: 20, 9)).issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 9, 9)) == [])
+        #expect(
+            Self.validator(today: Samples.danang(day: 20, 9)).issues(
+                in: submission, programme: programme, receivedAt: Samples.danang(day: 9, 9)) == [])
         let received = Self.validator().issues(in: submission, programme: programme, receivedAt: Samples.danang(day: 10, 17, 1))
         #expect(received.first?.message.contains("received at") == true)
     }
@@ -310,13 +384,14 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         let issues = Self.validator().issues(in: submission, programme: Self.programme)
 
         #expect(issues.count == 5)
-        #expect(Dictionary(issues.map { ($0.path, $0.code) }, uniquingKeysWith: { first, _ in first }) == [
-            "eventID": "invalid_format",
-            "revision": "invalid_value",
-            "organisation.country": "invalid_format",
-            "delegates[1].email": "invalid_format",
-            "consent.dataProcessing": "consent_required",
-        ])
+        #expect(
+            Dictionary(issues.map { ($0.path, $0.code) }, uniquingKeysWith: { first, _ in first }) == [
+                "eventID": "invalid_format",
+                "revision": "invalid_value",
+                "organisation.country": "invalid_format",
+                "delegates[1].email": "invalid_format",
+                "consent.dataProcessing": "consent_required",
+            ])
         #expect(Set(issues.map(\.message)).count == 5)
     }
 

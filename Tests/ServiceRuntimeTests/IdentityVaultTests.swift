@@ -22,9 +22,12 @@ struct BadKeySpec: Sendable, CustomTestStringConvertible {
     static let key2026 = newKey()
 
     static let documents: [IdentityDocument?] = [
-        IdentityDocument(kind: .passport, number: "E12345678", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1980-05-01", expiresOn: "2031-01-01"),
+        IdentityDocument(
+            kind: .passport, number: "E12345678", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1980-05-01",
+            expiresOn: "2031-01-01"),
         nil,
-        IdentityDocument(kind: .nationalID, number: "079123456789", issuingCountry: "VN", fullName: "NGUYỄN VĂN AN", expiresOn: "2035-06-30"),
+        IdentityDocument(
+            kind: .nationalID, number: "079123456789", issuingCountry: "VN", fullName: "NGUYỄN VĂN AN", expiresOn: "2035-06-30"),
     ]
 
     // MARK: Sealing
@@ -103,7 +106,8 @@ struct BadKeySpec: Sendable, CustomTestStringConvertible {
         BadKeySpec(
             problem: "16-byte key", spec: "k1:\(SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }.base64EncodedString())",
             mentions: ["'k1'", "32 bytes"]),
-        BadKeySpec(problem: "64-byte key", spec: "k1:\(Data(repeating: 7, count: 64).base64EncodedString())", mentions: ["'k1'", "32 bytes"]),
+        BadKeySpec(
+            problem: "64-byte key", spec: "k1:\(Data(repeating: 7, count: 64).base64EncodedString())", mentions: ["'k1'", "32 bytes"]),
         BadKeySpec(problem: "second key is bad", spec: "k2026:\(key2026),k2025:short", mentions: ["'k2025'", "32 bytes"]),
         BadKeySpec(problem: "duplicate id", spec: "k1:\(key2026),k1:\(key2025)", mentions: ["'k1'", "twice"]),
     ]

@@ -1,13 +1,15 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import Messages
-@testable import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+@testable import ServiceRuntime
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// What the pipeline does with bodies that are ambiguous, compressed or reuse an id, with
 /// messages it parked before, with types nobody consumes, and with a store that cannot commit.
@@ -24,17 +26,21 @@ import TestSupport
         let input = directory.appendingPathComponent("in"), output = directory.appendingPathComponent("out")
         try body.write(to: input)
         let wbits = ["gzip": "31", "zlib": "15", "raw": "-15"][format] ?? "15"
-        try await TestBroker.run("/usr/bin/python3", [
-            "-c", "import sys, zlib; c = zlib.compressobj(9, zlib.DEFLATED, \(wbits)); d = open(sys.argv[1], 'rb').read(); open(sys.argv[2], 'wb').write(c.compress(d) + c.flush())",
-            input.path, output.path,
-        ])
+        try await TestBroker.run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                "import sys, zlib; c = zlib.compressobj(9, zlib.DEFLATED, \(wbits)); d = open(sys.argv[1], 'rb').read(); open(sys.argv[2], 'wb').write(c.compress(d) + c.flush())",
+                input.path, output.path,
+            ])
         return try Data(contentsOf: output)
     }
 
     @Test func aBodyThatRepeatsAKeyIsParkedWithTheKeyNamed() async throws {
         try await PipelineTests.withHost { bed, host in
             let text = try Self.submissionText("dup-key")
-            let twice = text.replacingOccurrences(of: "\"reference\":\"dup-key\"", with: "\"reference\":\"dup-key\",\"reference\":\"other\"")
+            let twice = text.replacingOccurrences(
+                of: "\"reference\":\"dup-key\"", with: "\"reference\":\"dup-key\",\"reference\":\"other\"")
             #expect(twice != text)
             try await bed.publishRaw(Data(twice.utf8), type: "registration.submitted", messageID: "twice")
             try await bed.publish(Samples.submission(reference: "marker"))
@@ -51,21 +57,25 @@ import TestSupport
                 let body = try await Self.compressed(Data(try Self.submissionText(reference).utf8), format)
                 try await bed.connection.publish(
                     body, exchange: bed.exchange, routingKey: "registration.submitted",
-                    properties: MessageProperties(contentType: "application/json", contentEncoding: encoding, messageID: reference, type: "registration.submitted"),
+                    properties: MessageProperties(
+                        contentType: "application/json", contentEncoding: encoding, messageID: reference, type: "registration.submitted"),
                     mandatory: true)
             }
             // Brotli is not read; a small gzip body that inflates to 9 MiB is not either.
             try await bed.connection.publish(
                 Data(try Self.submissionText("br").utf8), exchange: bed.exchange, routingKey: "registration.submitted",
-                properties: MessageProperties(contentType: "application/json", contentEncoding: "br", messageID: "br", type: "registration.submitted"),
+                properties: MessageProperties(
+                    contentType: "application/json", contentEncoding: "br", messageID: "br", type: "registration.submitted"),
                 mandatory: true)
             let bomb = try await Self.compressed(Data(repeating: 0x20, count: 9 << 20), "gzip")
             #expect(bomb.count < 64 << 10)
             try await bed.connection.publish(
                 bomb, exchange: bed.exchange, routingKey: "registration.submitted",
-                properties: MessageProperties(contentType: "application/json", contentEncoding: "gzip", messageID: "bomb", type: "registration.submitted"),
+                properties: MessageProperties(
+                    contentType: "application/json", contentEncoding: "gzip", messageID: "bomb", type: "registration.submitted"),
                 mandatory: true)
-            #expect(try await eventually(within: 30) { try await Set(PipelineTests.applied(host).map(\.reference)) == ["gz", "zz", "raw"] })
+            #expect(
+                try await eventually(within: 30) { try await Set(PipelineTests.applied(host).map(\.reference)) == ["gz", "zz", "raw"] })
             let parked = try await PipelineTests.waitForDeadLetters(bed, count: 2)
             let byID = Dictionary(uniqueKeysWithValues: parked.map { ($0.properties.messageID ?? "", $0) })
             #expect(byID["br"]?.headers[FailureHeader.reason]?.stringValue?.contains("content encoding 'br' is not supported") == true)
@@ -82,7 +92,8 @@ import TestSupport
             try await bed.publish(Samples.submission(reference: "first"), messageID: "reused")
             let parked = try await PipelineTests.waitForDeadLetters(bed, count: 1)
             #expect(parked.first?.headers[FailureHeader.kind]?.stringValue == "conflicting-duplicate")
-            #expect(parked.first?.headers[FailureHeader.reason]?.stringValue?.contains("'reused' was applied before with another body") == true)
+            #expect(
+                parked.first?.headers[FailureHeader.reason]?.stringValue?.contains("'reused' was applied before with another body") == true)
             try await bed.publish(Samples.submission(reference: "marker"))
             #expect(try await eventually(within: 30) { try await PipelineTests.applied(host).map(\.reference) == ["first", "marker"] })
             #expect(try await bed.drainDeadLetters().isEmpty, "the ordinary duplicate was not parked")
@@ -111,7 +122,9 @@ import TestSupport
             // delegation-ops failed retry marks its copies: those are processed (and parked) again.
             try await bed.connection.publish(
                 poison, exchange: "", routingKey: bed.names.inbox,
-                properties: MessageProperties(contentType: "application/json", headers: [FailureHeader.retriedBy: "ops"], messageID: "poison", type: "registration.submitted"))
+                properties: MessageProperties(
+                    contentType: "application/json", headers: [FailureHeader.retriedBy: "ops"], messageID: "poison",
+                    type: "registration.submitted"))
             let again = try await PipelineTests.waitForDeadLetters(bed, count: 1)
             #expect(again.first?.headers[FailureHeader.kind]?.stringValue == "permanent")
         }
@@ -141,7 +154,8 @@ import TestSupport
         configuration.storePath = "\(disk.path)/pipeline.sqlite"
         configuration.batchSize = 4
         let host = try await ServiceHost(
-            configuration: configuration, dispatcher: ScriptedHandler().dispatcher, logger: TestBroker.logger, migrations: ScriptedHandler.migrate, connectPatience: 5)
+            configuration: configuration, dispatcher: ScriptedHandler().dispatcher, logger: TestBroker.logger,
+            migrations: ScriptedHandler.migrate, connectPatience: 5)
         let running = Task { try await host.run(signals: []) }
         do {
             try await host.waitUntilStarted()
@@ -151,7 +165,9 @@ import TestSupport
             try await disk.fill()
             let count = 40
             for n in 0..<count { try await bed.publish(Samples.submission(reference: "full-\(n)"), messageID: "full-\(n)") }
-            let paused = try await eventually(within: 30) { host.metrics.render().contains("pipeline_paused{service=\"\(bed.serviceName)\"} 1.0") }
+            let paused = try await eventually(within: 30) {
+                host.metrics.render().contains("pipeline_paused{service=\"\(bed.serviceName)\"} 1.0")
+            }
             #expect(paused, "the pipeline pauses")
             let port = try #require(host.httpPort)
             let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health/ready")!)
@@ -161,12 +177,15 @@ import TestSupport
             try await Task.sleep(for: .seconds(3))
 
             try disk.free()
-            #expect(try await eventually(within: 60) { try await PipelineTests.applied(host).count == count + 1 }, "everything applied once space is back")
+            #expect(
+                try await eventually(within: 60) { try await PipelineTests.applied(host).count == count + 1 },
+                "everything applied once space is back")
             let applied = try await PipelineTests.applied(host).map(\.reference)
             #expect(Set(applied).count == applied.count, "each once")
             #expect(try await bed.drainDeadLetters().isEmpty, "nothing valid parked")
             #expect(host.metrics.render().contains("outcome=\"returned\""), "deliveries were returned, not requeued")
-            #expect(try await eventually(within: 10) { host.metrics.render().contains("pipeline_paused{service=\"\(bed.serviceName)\"} 0.0") })
+            #expect(
+                try await eventually(within: 10) { host.metrics.render().contains("pipeline_paused{service=\"\(bed.serviceName)\"} 0.0") })
         } catch {
             try? disk.free()
             await host.shutdown()
@@ -186,13 +205,18 @@ import TestSupport
 @Suite struct StartupTests {
     @Test func theBrokersTemporaryStatesAreWaitedThroughAndRefusalsAreNot() {
         let homeNodeDown = AMQPError.channelClosedByBroker(
-            .notFound, text: "NOT_FOUND - home node 'rabbit@node1' of durable queue 'delegation.archive' in vhost '/' is down or inaccessible")
+            .notFound,
+            text: "NOT_FOUND - home node 'rabbit@node1' of durable queue 'delegation.archive' in vhost '/' is down or inaccessible")
         #expect(ServiceHost.isTemporary(homeNodeDown))
         #expect(ServiceHost.isTemporary(.connectionFailed(endpoint: "127.0.0.1:5672", reason: "connection refused")))
-        #expect(ServiceHost.isTemporary(.connectionClosedByBroker(.connectionForced, text: "CONNECTION_FORCED - broker forced connection closure")))
+        #expect(
+            ServiceHost.isTemporary(
+                .connectionClosedByBroker(.connectionForced, text: "CONNECTION_FORCED - broker forced connection closure")))
         #expect(ServiceHost.isTemporary(.channelClosedByBroker(.internalError, text: "INTERNAL_ERROR")))
         #expect(!ServiceHost.isTemporary(.connectionClosedByBroker(.accessRefused, text: "ACCESS_REFUSED - Login was refused")))
-        #expect(!ServiceHost.isTemporary(.channelClosedByBroker(.preconditionFailed, text: "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit'")))
+        #expect(
+            !ServiceHost.isTemporary(
+                .channelClosedByBroker(.preconditionFailed, text: "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit'")))
         #expect(!ServiceHost.isTemporary(.channelClosedByBroker(.accessRefused, text: "ACCESS_REFUSED - configure access to queue")))
     }
 }

@@ -4,8 +4,8 @@ import GRDB
 import Messages
 import ServiceRuntime
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Routes whose behaviour the test chooses by the submission's reference:
 /// `transient-N` fails transiently on its first N attempts, `permanent` fails permanently,
@@ -27,9 +27,10 @@ struct ScriptedHandler: Sendable {
 
     static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("scripted-1") { db in
-            try db.execute(sql: """
-                CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL, received_at REAL NOT NULL)
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL, received_at REAL NOT NULL)
+                    """)
         }
     }
 
@@ -37,15 +38,21 @@ struct ScriptedHandler: Sendable {
         let submission = message.payload
         if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
         if submission.reference == "permanent" { throw HandlerFailure.permanent("reference 'permanent' can never be applied") }
-        if submission.reference.hasPrefix("transient-"), let failures = Int(submission.reference.dropFirst("transient-".count)), message.attempt <= failures {
+        if submission.reference.hasPrefix("transient-"), let failures = Int(submission.reference.dropFirst("transient-".count)),
+            message.attempt <= failures
+        {
             throw HandlerFailure.transient("attempt \(message.attempt) fails on purpose")
         }
         try db.execute(
             sql: "INSERT INTO applied (message_id, reference, attempt, received_at) VALUES (?, ?, ?, ?)",
             arguments: [message.messageID, submission.reference, message.attempt, message.receivedAt.timeIntervalSince1970])
-        return [try OutboundMessage(
-            RegistrationRejected(eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: [], rejectedAt: Date()),
-            correlationID: message.correlationID)]
+        return [
+            try OutboundMessage(
+                RegistrationRejected(
+                    eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: [],
+                    rejectedAt: Date()),
+                correlationID: message.correlationID)
+        ]
     }
 }
 
@@ -57,7 +64,8 @@ struct ScriptedHandler: Sendable {
         let bed = try await ServiceTestBed(service: "pipeline")
         try await before(bed)
         let host = try await ServiceHost(
-            configuration: bed.configuration(retryDelays: retryDelays), dispatcher: ScriptedHandler(delay: delay).dispatcher, logger: TestBroker.logger,
+            configuration: bed.configuration(retryDelays: retryDelays), dispatcher: ScriptedHandler(delay: delay).dispatcher,
+            logger: TestBroker.logger,
             migrations: ScriptedHandler.migrate, connectPatience: 5)
         let running = Task { try await host.run(signals: []) }
         try await host.waitUntilStarted()
@@ -91,10 +99,13 @@ struct ScriptedHandler: Sendable {
 
     @Test func aMalformedBodyIsParkedAtOnceWithItsReasonAndTheNextMessageIsProcessed() async throws {
         try await Self.withHost { bed, host in
-            try await bed.publishRaw(Data("{\"eventID\": \"e1\", \"reference\": ".utf8), type: "registration.submitted", messageID: "broken-json")
-            var wrongType = try JSONSerialization.jsonObject(with: MessageCoding.encode(Samples.submission(reference: "x"))) as? [String: Any] ?? [:]
+            try await bed.publishRaw(
+                Data("{\"eventID\": \"e1\", \"reference\": ".utf8), type: "registration.submitted", messageID: "broken-json")
+            var wrongType =
+                try JSONSerialization.jsonObject(with: MessageCoding.encode(Samples.submission(reference: "x"))) as? [String: Any] ?? [:]
             wrongType["delegates"] = [["name": "A", "language": "fr"]]
-            try await bed.publishRaw(JSONSerialization.data(withJSONObject: wrongType), type: "registration.submitted", messageID: "bad-language")
+            try await bed.publishRaw(
+                JSONSerialization.data(withJSONObject: wrongType), type: "registration.submitted", messageID: "bad-language")
             try await bed.publishRaw(Data([0x7B, 0xFF, 0xFE, 0x7D]), type: "registration.submitted", messageID: "not-utf8")
             try await bed.publish(Samples.submission(reference: "good"), messageID: "good")
 
@@ -127,7 +138,9 @@ struct ScriptedHandler: Sendable {
             #expect(byID["v2"]?.headers[FailureHeader.kind]?.stringValue == "unsupported-version")
             #expect(byID["v2"]?.headers[FailureHeader.reason]?.stringValue?.contains("2.0") == true)
             #expect(byID["stray"]?.headers[FailureHeader.kind]?.stringValue == "unexpected-type")
-            #expect(try await eventually(within: 30) { try await Self.applied(host).map(\.reference) == ["v1"] }, "a newer minor version is read")
+            #expect(
+                try await eventually(within: 30) { try await Self.applied(host).map(\.reference) == ["v1"] },
+                "a newer minor version is read")
         }
     }
 
@@ -162,7 +175,9 @@ struct ScriptedHandler: Sendable {
             // The third attempt still knows when the message first came in: before both delays.
             let received = try await host.store.database.read { db in try Double.fetchOne(db, sql: "SELECT received_at FROM applied") } ?? 0
             let observed = Date().timeIntervalSince1970
-            #expect(received >= started.timeIntervalSince1970 - 1 && received <= observed - 0.9, "received \(received - started.timeIntervalSince1970) s after publishing")
+            #expect(
+                received >= started.timeIntervalSince1970 - 1 && received <= observed - 0.9,
+                "received \(received - started.timeIntervalSince1970) s after publishing")
             let metrics = host.metrics.render()
             #expect(metrics.contains("messages_retried_total{service=\"\(bed.serviceName)\",type=\"registration.submitted\"} 2"))
         }
@@ -188,7 +203,9 @@ struct ScriptedHandler: Sendable {
             // A previous run committed these and died before publishing them.
             let store = try ServiceStore(path: bed.storePath, synchronous: .normal, migrations: ScriptedHandler.migrate)
             let pending = try (0..<5).map { n in
-                try OutboundMessage(RegistrationRejected(eventID: "e", reference: "left-\(n)", revision: 1, issues: [], rejectedAt: Date()), correlationID: nil)
+                try OutboundMessage(
+                    RegistrationRejected(eventID: "e", reference: "left-\(n)", revision: 1, issues: [], rejectedAt: Date()),
+                    correlationID: nil)
             }
             try await store.database.write { db in try Outbox.append(pending, causedBy: "crashed-run", service: bed.serviceName, in: db) }
         }) { bed, host in
@@ -206,13 +223,17 @@ struct ScriptedHandler: Sendable {
     @Test func gracefulShutdownFinishesWhatIsInFlightAndLosesNothing() async throws {
         let bed = try await ServiceTestBed(service: "pipeline")
         let configuration = bed.configuration()
-        try await bed.connection.declare(ServiceTopology.service(bed.names, consumes: [.registrationSubmitted], retryDelays: configuration.retryDelays, deliveryLimit: configuration.deliveryLimit))
+        try await bed.connection.declare(
+            ServiceTopology.service(
+                bed.names, consumes: [.registrationSubmitted], retryDelays: configuration.retryDelays,
+                deliveryLimit: configuration.deliveryLimit))
         let count = 60
         for n in 0..<count { try await bed.publish(Samples.submission(reference: "m\(n)"), messageID: "m\(n)") }
         var applied: [String] = []
         for round in 0..<3 {
             let host = try await ServiceHost(
-                configuration: bed.configuration(), dispatcher: ScriptedHandler(delay: .milliseconds(20)).dispatcher, logger: TestBroker.logger,
+                configuration: bed.configuration(), dispatcher: ScriptedHandler(delay: .milliseconds(20)).dispatcher,
+                logger: TestBroker.logger,
                 migrations: ScriptedHandler.migrate, connectPatience: 5)
             let running = Task { try await host.run(signals: []) }
             try await host.waitUntilStarted()

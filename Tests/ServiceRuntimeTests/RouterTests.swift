@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The message router on its own: what it declares, what it dispatches, what it refuses.
 @Suite struct RouterTests {
@@ -14,9 +14,13 @@ import TestSupport
             var router = MessageRouter<Echo>()
             router.on(RegistrationCancelRequested.self) { echo, message, _ in
                 guard echo.answer else { return [] }
-                return [try OutboundMessage(
-                    RegistrationRejected(eventID: message.payload.eventID, reference: message.payload.reference, revision: nil, issues: [], rejectedAt: Date()),
-                    correlationID: message.answerCorrelationID)]
+                return [
+                    try OutboundMessage(
+                        RegistrationRejected(
+                            eventID: message.payload.eventID, reference: message.payload.reference, revision: nil, issues: [],
+                            rejectedAt: Date()),
+                        correlationID: message.answerCorrelationID)
+                ]
             }
             router.on(ProgrammePublished.self) { _, message, _ in
                 // Not declared: the router refuses to let it out.

@@ -23,10 +23,11 @@ do {
 
     let exchange = "smoke.events"
     let queue = "smoke.inbox.\(getpid())"
-    try await publisher.declare(Topology(
-        exchanges: [.topic(exchange)],
-        queues: [QueueDeclaration(name: queue, kind: .quorum, deliveryLimit: 5)],
-        bindings: [Binding(queue: queue, exchange: exchange, routingKey: "registration.*")]))
+    try await publisher.declare(
+        Topology(
+            exchanges: [.topic(exchange)],
+            queues: [QueueDeclaration(name: queue, kind: .quorum, deliveryLimit: 5)],
+            bindings: [Binding(queue: queue, exchange: exchange, routingKey: "registration.*")]))
     say("declared topic exchange '\(exchange)' and quorum queue '\(queue)' bound to registration.*")
 
     let started = Date()
@@ -41,7 +42,9 @@ do {
     }
     let results = await publisher.publish(messages)
     let failed = results.filter { if case .failure = $0 { return true } else { return false } }.count
-    say("published \(count) messages, \(count - failed) confirmed by the broker, \(failed) failed, in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+    say(
+        "published \(count) messages, \(count - failed) confirmed by the broker, \(failed) failed, in \(String(format: "%.2f", Date().timeIntervalSince(started))) s"
+    )
 
     let consumer = try await consuming.consume(queue: queue, prefetch: 100)
     var received = Set<String>()

@@ -2,8 +2,8 @@ import AMQP
 import Foundation
 import ServiceCatalog
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The three services and a publisher on a three-node cluster (deploy/cluster), each connection
 /// given all three nodes: under the stream, the node everyone is connected to is stopped (its
@@ -18,7 +18,8 @@ import TestSupport
     static let url = "amqp://guest:guest@127.0.0.1:5721,127.0.0.1:5722,127.0.0.1:5723/"
 
     static func cluster(_ arguments: [String]) async throws -> String {
-        try await TestBroker.run("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" }.sorted() + ["\(TestBroker.root)/deploy/cluster"] + arguments)
+        try await TestBroker.run(
+            "/usr/bin/env", environment.map { "\($0.key)=\($0.value)" }.sorted() + ["\(TestBroker.root)/deploy/cluster"] + arguments)
     }
 
     @Test func stoppingANodeUnderLoadLosesNothing() async throws {
@@ -32,7 +33,8 @@ import TestSupport
         // so another service may meanwhile see what it caused first (an itinerary before the
         // acceptance it follows) and must retry until it arrives, not park it after 1.3 s.
         let delays = "1,5,30"
-        let settings = Dictionary(uniqueKeysWithValues: SystemServices.all.map { ("\(ServiceConfiguration.prefix(for: $0.name))_RETRY_DELAYS", delays) })
+        let settings = Dictionary(
+            uniqueKeysWithValues: SystemServices.all.map { ("\(ServiceConfiguration.prefix(for: $0.name))_RETRY_DELAYS", delays) })
         try await workload.prove(on: Self.url, name: "cluster-test", kills: 0, settings: settings) { _ in
             [
                 count / 4: ("stop node 1 (every client's first node)", { _ = try await Self.cluster(["stop-node", "1"]) }),

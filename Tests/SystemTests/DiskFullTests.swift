@@ -1,14 +1,15 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import Messages
 import ServiceCatalog
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The three services as processes, with the registrations and notifications stores each on a
 /// small filesystem that fills up while registrations keep coming: the two stop taking work and
@@ -50,16 +51,22 @@ import TestSupport
                 func submit(_ range: Range<Int>) async throws {
                     for index in range {
                         try await publisher.publish(
-                            try MessageCoding.encode(Samples.submission(reference: "r-\(index)")), exchange: "delegation", routingKey: "registration.submitted",
-                            properties: .init(contentType: "application/json", deliveryMode: .persistent, messageID: "submit-\(index)", type: "registration.submitted"),
+                            try MessageCoding.encode(Samples.submission(reference: "r-\(index)")), exchange: "delegation",
+                            routingKey: "registration.submitted",
+                            properties: .init(
+                                contentType: "application/json", deliveryMode: .persistent, messageID: "submit-\(index)",
+                                type: "registration.submitted"),
                             mandatory: true)
                     }
                 }
                 func decided() -> Int {
                     (try? system.read("registrations") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM registrations") ?? 0 }) ?? 0
                 }
-                let programme = try OutgoingMessage.domain(Samples.programme(organisations: 200, delegates: 1000), exchange: "delegation", appID: "disk-test")
-                try await publisher.publish(programme.body, exchange: "delegation", routingKey: programme.routingKey, properties: programme.properties, mandatory: true)
+                let programme = try OutgoingMessage.domain(
+                    Samples.programme(organisations: 200, delegates: 1000), exchange: "delegation", appID: "disk-test")
+                try await publisher.publish(
+                    programme.body, exchange: "delegation", routingKey: programme.routingKey, properties: programme.properties,
+                    mandatory: true)
                 try await submit(0..<20)
                 #expect(await eventually(within: 60) { decided() == 20 })
 
@@ -68,25 +75,31 @@ import TestSupport
                 try await submit(20..<100)
                 // Both stop taking work and say why; nothing is parked meanwhile.
                 let paused = await eventually(within: 60) {
-                    let (registrations, notifications) = (await Self.ready(Self.registrationsPort), await Self.ready(Self.notificationsPort))
+                    let (registrations, notifications) = (
+                        await Self.ready(Self.registrationsPort), await Self.ready(Self.notificationsPort)
+                    )
                     return registrations.status == 503 && registrations.body.contains("paused") && notifications.status == 503
                 }
                 let states = (await Self.ready(Self.registrationsPort), await Self.ready(Self.notificationsPort))
                 #expect(paused, "registrations: \(states.0); notifications: \(states.1)")
                 try await Task.sleep(for: .seconds(5))
                 for service in ["registrations", "notifications"] {
-                    #expect(try await publisher.queueState("\(service).dead-letters").messageCount == 0, "\(service) parked nothing while its disk was full")
+                    #expect(
+                        try await publisher.queueState("\(service).dead-letters").messageCount == 0,
+                        "\(service) parked nothing while its disk was full")
                 }
                 #expect(try await publisher.queueState("registrations.inbox").messageCount > 0, "the submissions wait in the queue")
 
                 try registrationsDisk.free()
                 try notificationsDisk.free()
-                #expect(await eventually(within: 120) { decided() == 100 }, "every registration decided once the disk has room: \(decided())")
+                #expect(
+                    await eventually(within: 120) { decided() == 100 }, "every registration decided once the disk has room: \(decided())")
                 let (settled, last) = await RunningSystem.settle(within: 120) {
                     let waiting = (try? await publisher.queueState("notifications.inbox").messageCount) ?? 1
-                    let pending = (try? system.read("notifications") { db in
-                        try Int.fetchOne(db, sql: "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") ?? 0
-                    }) ?? 1
+                    let pending =
+                        (try? system.read("notifications") { db in
+                            try Int.fetchOne(db, sql: "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") ?? 0
+                        }) ?? 1
                     return (waiting == 0 && pending == 0, "\(waiting) \(pending) \(smtp.messages.count)")
                 }
                 #expect(settled, "notifications settled: \(last)")

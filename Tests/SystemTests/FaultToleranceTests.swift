@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 import Messages
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The three services as processes on a broker of their own, under a stream of registrations,
 /// amendments, cancellations and poison messages, while each service is killed (-9) and
@@ -29,8 +29,10 @@ import TestSupport
         static var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
 
         static func run(_ arguments: [String]) async throws -> String {
-            try await TestBroker.run("/usr/bin/env", environment.filter { $0.key.hasPrefix("DELEGATION_BROKER_") }.map { "\($0.key)=\($0.value)" }.sorted()
-                + ["\(TestBroker.root)/deploy/broker"] + arguments)
+            try await TestBroker.run(
+                "/usr/bin/env",
+                environment.filter { $0.key.hasPrefix("DELEGATION_BROKER_") }.map { "\($0.key)=\($0.value)" }.sorted()
+                    + ["\(TestBroker.root)/deploy/broker"] + arguments)
         }
     }
 
@@ -45,15 +47,20 @@ import TestSupport
                 count / 8: ("kill -9 registrations", { try await system.restart("registrations") }),
                 count * 2 / 8: ("kill -9 itineraries", { try await system.restart("itineraries") }),
                 count * 3 / 8: ("kill -9 notifications", { try await system.restart("notifications") }),
-                count * 4 / 8: ("close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }),
+                count * 4 / 8: (
+                    "close every broker connection", { _ = try await FaultBroker.run(["ctl", "close_all_connections", "fault test"]) }
+                ),
                 // A service started while the broker is down waits for it (and through its
                 // recovery: queues whose home is not up yet), rather than exiting.
-                count * 5 / 8: ("stop the broker, restart registrations while it is down, start the broker", {
-                    _ = try await FaultBroker.run(["stop"])
-                    try await system.restart("registrations")
-                    try await Task.sleep(for: .seconds(1))
-                    _ = try await FaultBroker.run(["start"])
-                }),
+                count * 5 / 8: (
+                    "stop the broker, restart registrations while it is down, start the broker",
+                    {
+                        _ = try await FaultBroker.run(["stop"])
+                        try await system.restart("registrations")
+                        try await Task.sleep(for: .seconds(1))
+                        _ = try await FaultBroker.run(["start"])
+                    }
+                ),
                 count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),
                 count * 7 / 8: ("kill -9 notifications again", { try await system.restart("notifications") }),
             ]

@@ -4,8 +4,8 @@ import GRDB
 import Messages
 import ServiceCatalog
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// The same stream through one instance of each service, and through two shards of each (fed by
 /// the services' consistent-hash exchanges, each shard with its own store): the results are the
@@ -33,12 +33,20 @@ import TestSupport
             try OutgoingMessage.domain(payload, exchange: exchange, messageID: id, appID: "sharding-test")
         }
         var stream: [OutgoingMessage] = []
-        for event in events { stream.append(try domain(Samples.programme(eventID: event, organisations: 8, delegates: 100), id: "programme-\(event)")) }
+        for event in events {
+            stream.append(try domain(Samples.programme(eventID: event, organisations: 8, delegates: 100), id: "programme-\(event)"))
+        }
         for index in 0..<11 {
             for event in events {
-                stream.append(try domain(Samples.submission(eventID: event, reference: "r-\(index)", delegates: 1 + index % 3), id: "submit-\(event)-\(index)"))
+                stream.append(
+                    try domain(
+                        Samples.submission(eventID: event, reference: "r-\(index)", delegates: 1 + index % 3),
+                        id: "submit-\(event)-\(index)"))
                 if index % 4 == 3 {
-                    stream.append(try domain(Samples.submission(eventID: event, reference: "r-\(index - 2)", revision: 2, delegates: 1), id: "amend-\(event)-\(index)"))
+                    stream.append(
+                        try domain(
+                            Samples.submission(eventID: event, reference: "r-\(index - 2)", revision: 2, delegates: 1),
+                            id: "amend-\(event)-\(index)"))
                 }
                 if index == 9 || index == 10 {
                     let cancel = RegistrationCancelRequested(eventID: event, reference: "r-\(index - 8)", reason: "plans changed")
@@ -68,7 +76,9 @@ import TestSupport
             for kind in SystemServices.all {
                 for instance in instances(kind.name) {
                     let names = ServiceNames(service: instance, exchange: exchange)
-                    for queue in [names.inbox, names.deadLetterQueue, names.retryQueue(1), names.retryQueue(2)] { _ = try? await connection.delete(queue: queue) }
+                    for queue in [names.inbox, names.deadLetterQueue, names.retryQueue(1), names.retryQueue(2)] {
+                        _ = try? await connection.delete(queue: queue)
+                    }
                     try? await connection.delete(exchange: names.deadLetterExchange)
                 }
                 try? await connection.delete(exchange: kind.sharding(exchange: exchange).exchange)
@@ -91,7 +101,8 @@ import TestSupport
         }
         for instance in instances("registrations") { try system.start(instance, extra: extra) }
         for message in try stream(exchange: exchange) {
-            try await connection.publish(message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: true)
+            try await connection.publish(
+                message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: true)
         }
 
         func depth(_ kinds: [String]) async -> Int {
@@ -103,11 +114,14 @@ import TestSupport
             }
             return total
         }
-        func count(_ instance: String, _ sql: String) -> Int { (try? system.read(instance) { db in try Int.fetchOne(db, sql: sql) ?? 0 }) ?? -1 }
+        func count(_ instance: String, _ sql: String) -> Int {
+            (try? system.read(instance) { db in try Int.fetchOne(db, sql: sql) ?? 0 }) ?? -1
+        }
 
         let registered = await RunningSystem.settle(within: 120) {
             let queued = await depth(["registrations"])
-            let backlog = instances("registrations").map { count($0, "SELECT count(*) FROM outbox WHERE published_at IS NULL") }.reduce(0, +)
+            let backlog = instances("registrations").map { count($0, "SELECT count(*) FROM outbox WHERE published_at IS NULL") }.reduce(
+                0, +)
             let rows = instances("registrations").map { count($0, "SELECT count(*) FROM registrations") }
             return (queued == 0 && backlog == 0, "\(queued) \(backlog) \(rows)")
         }
@@ -116,7 +130,9 @@ import TestSupport
         for kind in ["itineraries", "notifications"] { for instance in instances(kind) { try system.start(instance, extra: extra) } }
         let settled = await RunningSystem.settle(within: 180) {
             let queued = await depth(["registrations", "itineraries", "notifications"])
-            let pending = instances("notifications").map { count($0, "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") }.reduce(0, +)
+            let pending = instances("notifications").map {
+                count($0, "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')")
+            }.reduce(0, +)
             let dirty = instances("itineraries").map { count($0, "SELECT count(*) FROM dirty") }.reduce(0, +)
             return (queued == 0 && pending == 0 && dirty == 0, "\(queued) \(pending) \(dirty) \(smtp.messages.count)")
         }
@@ -124,7 +140,9 @@ import TestSupport
 
         var outcome = Outcome()
         for instance in instances("registrations") {
-            let rows = try system.read(instance) { db in try Row.fetchAll(db, sql: "SELECT event_id, reference, status, revision FROM registrations") }
+            let rows = try system.read(instance) { db in
+                try Row.fetchAll(db, sql: "SELECT event_id, reference, status, revision FROM registrations")
+            }
             for row in rows { outcome.registrations["\(row[0] as String)|\(row[1] as String)"] = "\(row[2] as String) rev\(row[3] as Int)" }
             outcome.work[instance] = rows.count
         }
@@ -142,7 +160,9 @@ import TestSupport
             let rows = try system.read(instance) { db in
                 try Row.fetchAll(db, sql: "SELECT registration_id, kind, recipient_email FROM notifications WHERE status = 'sent'")
             }
-            for row in rows { outcome.notifications["\(row[0] as String? ?? "-")|\(row[1] as String)|\(row[2] as String)", default: 0] += 1 }
+            for row in rows {
+                outcome.notifications["\(row[0] as String? ?? "-")|\(row[1] as String)|\(row[2] as String)", default: 0] += 1
+            }
             outcome.work[instance] = rows.count
         }
         outcome.emails = smtp.messages.count
@@ -166,10 +186,11 @@ import TestSupport
         #expect(sharded.itineraries == single.itineraries)
         // A notice about a registration cancelled soon after is withdrawn if still pending when
         // the cancellation arrives, or was sent already: timing, in one instance as in shards.
-        let cancelled = Set(single.registrations.filter { $0.value.hasPrefix("cancelled") }.keys.map { key in
-            let parts = key.split(separator: "|").map(String.init)
-            return registrationID(eventID: parts[0], reference: parts[1])
-        })
+        let cancelled = Set(
+            single.registrations.filter { $0.value.hasPrefix("cancelled") }.keys.map { key in
+                let parts = key.split(separator: "|").map(String.init)
+                return registrationID(eventID: parts[0], reference: parts[1])
+            })
         func settled(_ notifications: [String: Int]) -> [String: Int] {
             notifications.filter { key, _ in
                 let parts = key.split(separator: "|")

@@ -4,8 +4,8 @@ import GRDB
 import Messages
 import ServiceCatalog
 import ServiceRuntime
-import Testing
 import TestSupport
+import Testing
 
 /// A steady stream for the whole system (a programme, submissions, amendments, cancellations and
 /// optionally poison), published while faults are injected, then the counts that prove nothing
@@ -30,16 +30,22 @@ struct Workload {
         for index in 0..<total {
             stream.append(try domain(Samples.submission(reference: "s-\(index)", delegates: 2), id: "submit-\(index)"))
             if index % 4 == 3 {  // an amendment of an earlier one
-                stream.append(try domain(Samples.submission(reference: "s-\(index - 3)", revision: 2, delegates: 1), id: "amend-\(index - 3)"))
+                stream.append(
+                    try domain(Samples.submission(reference: "s-\(index - 3)", revision: 2, delegates: 1), id: "amend-\(index - 3)"))
             }
             if index % 6 == 5 {  // a cancellation of an earlier one
                 cancelled.insert("s-\(index - 5)")
-                stream.append(try domain(RegistrationCancelRequested(eventID: "danang-2026-01", reference: "s-\(index - 5)", reason: "plans changed"), id: "cancel-\(index - 5)"))
+                stream.append(
+                    try domain(
+                        RegistrationCancelRequested(eventID: "danang-2026-01", reference: "s-\(index - 5)", reason: "plans changed"),
+                        id: "cancel-\(index - 5)"))
             }
             if withPoison && index % 20 == 10 {  // poison, of every kind in turn
                 let id = "poison-\(index)"
                 poison.append(id)
-                var message = OutgoingMessage.domain(type: "registration.submitted", body: Data("{\"broken\": ".utf8), exchange: "delegation", messageID: id, appID: "system-test")
+                var message = OutgoingMessage.domain(
+                    type: "registration.submitted", body: Data("{\"broken\": ".utf8), exchange: "delegation", messageID: id,
+                    appID: "system-test")
                 switch (index / 20) % 5 {
                 case 0: break  // malformed JSON
                 case 1: message.body = try MessageCoding.encode(Samples.programme())  // the wrong type's body
@@ -104,7 +110,9 @@ struct Workload {
     static func publish(_ message: OutgoingMessage, on connection: AMQPConnection) async {
         while true {
             do {
-                try await connection.publish(message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, mandatory: false)
+                try await connection.publish(
+                    message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties,
+                    mandatory: false)
                 return
             } catch {
                 try? await Task.sleep(for: .milliseconds(300))
@@ -128,14 +136,18 @@ struct Workload {
     }
 
     /// Waits until the queues are empty, nothing is pending and the counts stay put.
-    static func settle(_ system: RunningSystem, _ smtp: SMTPTestServer, _ publisher: AMQPConnection) async -> (settled: Bool, last: String) {
+    static func settle(_ system: RunningSystem, _ smtp: SMTPTestServer, _ publisher: AMQPConnection) async -> (settled: Bool, last: String)
+    {
         await RunningSystem.settle(within: 300) {
             var depth = 0
             for service in ["registrations", "itineraries", "notifications"] {
                 depth += (try? await publisher.queueState("\(service).inbox").messageCount) ?? 1
                 for attempt in 1...3 { depth += (try? await publisher.queueState("\(service).retry.\(attempt)").messageCount) ?? 0 }
             }
-            let pending = (try? system.read("notifications") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") ?? 0 }) ?? 1
+            let pending =
+                (try? system.read("notifications") { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") ?? 0
+                }) ?? 1
             return (depth == 0 && pending == 0, "\(depth) \(pending) \(smtp.messages.count)")
         }
     }
@@ -143,10 +155,14 @@ struct Workload {
     /// Counts and checks; `kills` bounds the e-mails a kill between the relay's 250 and the
     /// local commit may send twice, `parkingFaults` the poison a fault may park twice (kills of
     /// registrations, dropped connections).
-    func verify(_ system: RunningSystem, _ smtp: SMTPTestServer, _ publisher: AMQPConnection, kills: Int, parkingFaults: Int) async throws -> String {
+    func verify(_ system: RunningSystem, _ smtp: SMTPTestServer, _ publisher: AMQPConnection, kills: Int, parkingFaults: Int) async throws
+        -> String
+    {
         // Every valid registration in exactly one final state.
         let registrations = try system.read("registrations") { db in
-            try Row.fetchAll(db, sql: "SELECT reference, status, revision FROM registrations").map { (reference: $0[0] as String, status: $0[1] as String, revision: $0[2] as Int) }
+            try Row.fetchAll(db, sql: "SELECT reference, status, revision FROM registrations").map {
+                (reference: $0[0] as String, status: $0[1] as String, revision: $0[2] as Int)
+            }
         }
         let references = Set((0..<total).map { "s-\($0)" })
         let lostRegistrations = references.subtracting(registrations.map(\.reference)).count
@@ -154,20 +170,28 @@ struct Workload {
         #expect(lostRegistrations == 0)
         #expect(registrations.filter { $0.status == "cancelled" }.count == cancelled.count)
         #expect(registrations.filter { cancelled.contains($0.reference) }.allSatisfy { $0.status == "cancelled" })
-        #expect(registrations.filter { !cancelled.contains($0.reference) }.allSatisfy { $0.status == "accepted" || $0.status == "waitlisted" })
-        #expect(registrations.filter { amended.contains($0.reference) && !cancelled.contains($0.reference) }.allSatisfy { $0.revision == 2 })
+        #expect(
+            registrations.filter { !cancelled.contains($0.reference) }.allSatisfy { $0.status == "accepted" || $0.status == "waitlisted" })
+        #expect(
+            registrations.filter { amended.contains($0.reference) && !cancelled.contains($0.reference) }.allSatisfy { $0.revision == 2 })
 
         // Every accepted delegation has its latest itinerary; every notification went once.
-        let accepted = registrations.filter { $0.status == "accepted" }.map { registrationID(eventID: "danang-2026-01", reference: $0.reference) }
+        let accepted = registrations.filter { $0.status == "accepted" }.map {
+            registrationID(eventID: "danang-2026-01", reference: $0.reference)
+        }
         let planned = try system.read("itineraries") { db in
             try Row.fetchAll(db, sql: "SELECT registration_id FROM itineraries WHERE items != '[]'").map { $0[0] as String }
         }
         #expect(!accepted.isEmpty)
         #expect(Set(accepted).isSubset(of: Set(planned)), "accepted without an itinerary: \(Set(accepted).subtracting(planned).count)")
         let notifications = try system.read("notifications") { db in
-            try Row.fetchAll(db, sql: "SELECT id, kind, status FROM notifications").map { (id: $0[0] as String, kind: $0[1] as String, status: $0[2] as String) }
+            try Row.fetchAll(db, sql: "SELECT id, kind, status FROM notifications").map {
+                (id: $0[0] as String, kind: $0[1] as String, status: $0[2] as String)
+            }
         }
-        #expect(notifications.allSatisfy { $0.status == "sent" || $0.status == "cancelled" }, "\(Dictionary(grouping: notifications, by: \.status).mapValues(\.count))")
+        #expect(
+            notifications.allSatisfy { $0.status == "sent" || $0.status == "cancelled" },
+            "\(Dictionary(grouping: notifications, by: \.status).mapValues(\.count))")
         let sent = notifications.filter { $0.status == "sent" }
         let received = RunningSystem.receivedMessageIDs(smtp)
         let lost = sent.filter { received[$0.id] == nil }.count
@@ -195,6 +219,7 @@ struct Workload {
         #expect(Set(parked.keys) == Set(poison), "parked and not poison: \(parked.filter { !poison.contains($0.key) })")
         #expect(parked.values.allSatisfy { !$0.isEmpty && $0 != "(no reason)" })
         #expect(parkedCopies - parked.count <= 2 * parkingFaults, "poison parked twice: \(parkedCopies - parked.count)")
-        return "registrations lost \(lostRegistrations) of \(total); itineraries planned for \(accepted.count) accepted; notifications sent \(sent.count), received \(received.values.reduce(0, +)), lost \(lost), duplicated \(duplicated); poison parked \(parked.count) of \(poison.count), \(parkedCopies - parked.count) parked twice"
+        return
+            "registrations lost \(lostRegistrations) of \(total); itineraries planned for \(accepted.count) accepted; notifications sent \(sent.count), received \(received.values.reduce(0, +)), lost \(lost), duplicated \(duplicated); poison parked \(parked.count) of \(poison.count), \(parkedCopies - parked.count) parked twice"
     }
 }

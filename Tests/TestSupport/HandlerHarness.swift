@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 import GRDB
-import Messages
 import Logging
+import Messages
 import ServiceRuntime
 import Synchronization
 
@@ -50,7 +50,8 @@ public final class HandlerHarness: Sendable {
         _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1
     ) async throws -> InboxTransaction.Outcome {
         let body = try MessageCoding.encode(payload)
-        let metadata = MessageMetadata(type: T.messageType, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt)
+        let metadata = MessageMetadata(
+            type: T.messageType, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt)
         guard let message = try dispatcher.decode(body, metadata: metadata) else {
             throw NotApplied(outcome: .park(.unexpectedType, "no route for \(T.messageType.rawValue)", messageID: messageID, digest: ""))
         }
@@ -60,7 +61,9 @@ public final class HandlerHarness: Sendable {
     }
 
     /// What the routes answer to a message of `type` whose body does not decode.
-    public func answers(toBody body: String, type: MessageType, messageID: String = UUID().uuidString, correlationID: String? = nil) -> [OutboundMessage] {
+    public func answers(toBody body: String, type: MessageType, messageID: String = UUID().uuidString, correlationID: String? = nil)
+        -> [OutboundMessage]
+    {
         let data = Data(body.utf8)
         let metadata = MessageMetadata(type: type, messageID: messageID, correlationID: correlationID, receivedAt: Date())
         do {
@@ -68,7 +71,8 @@ public final class HandlerHarness: Sendable {
             return []
         } catch {
             return dispatcher.answers(
-                to: UnreadableMessage(type: type, body: data, problem: error, messageID: messageID, correlationID: correlationID, receivedAt: Date()))
+                to: UnreadableMessage(
+                    type: type, body: data, problem: error, messageID: messageID, correlationID: correlationID, receivedAt: Date()))
         }
     }
 
@@ -76,7 +80,8 @@ public final class HandlerHarness: Sendable {
     /// delivery), called directly by the test rather than run.
     public func context(_ configuration: ServiceConfiguration) -> ServiceHost.Context {
         ServiceHost.Context(
-            configuration: configuration, store: store, metrics: ServiceMetrics(service: configuration.serviceName), logger: TestBroker.logger)
+            configuration: configuration, store: store, metrics: ServiceMetrics(service: configuration.serviceName),
+            logger: TestBroker.logger)
     }
 
     /// What services beside the pipeline wrote to the outbox since the last call (messages

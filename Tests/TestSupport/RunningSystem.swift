@@ -24,7 +24,9 @@ public final class RunningSystem: @unchecked Sendable {
             "NOTIFICATIONS_SMTP_PORT": String(smtpPort), "NOTIFICATIONS_QUIET_HOURS": "off", "NOTIFICATIONS_DIGEST_WINDOW": "1",
             "NOTIFICATIONS_RETRY_BASE": "0.2", "NOTIFICATIONS_RETRY_MAX": "1",
         ]
-        for service in SystemServices.all { environment["\(ServiceConfiguration.prefix(for: service.name))_RETRY_DELAYS"] = Self.retryDelays }
+        for service in SystemServices.all {
+            environment["\(ServiceConfiguration.prefix(for: service.name))_RETRY_DELAYS"] = Self.retryDelays
+        }
     }
 
     /// The retry delays every instance runs with (queue arguments: declare with the same).
@@ -62,9 +64,11 @@ public final class RunningSystem: @unchecked Sendable {
         let exchange = environment["EXCHANGE"] ?? "delegation"
         let delays = environment["\(ServiceConfiguration.prefix(for: service.kind))_RETRY_DELAYS"] ?? Self.retryDelays
         try await connection.declare(ServiceTopology.domain(exchange: exchange, archiveMaxAge: environment["ARCHIVE_MAX_AGE"] ?? "30D"))
-        try await connection.declare(ServiceTopology.service(
-            service.names(exchange: exchange), consumes: service.consumes, retryDelays: delays.split(separator: ",").compactMap { Double($0) },
-            deliveryLimit: 5, sharding: sharded ? service.sharding(exchange: exchange) : nil))
+        try await connection.declare(
+            ServiceTopology.service(
+                service.names(exchange: exchange), consumes: service.consumes,
+                retryDelays: delays.split(separator: ",").compactMap { Double($0) },
+                deliveryLimit: 5, sharding: sharded ? service.sharding(exchange: exchange) : nil))
     }
 
     public func kill(_ instance: String) async {
@@ -110,7 +114,9 @@ public final class RunningSystem: @unchecked Sendable {
 
     /// Polls `state` once a second until `idle` holds for the same state twice in a row, or
     /// `seconds` pass; returns whether it settled and the last state.
-    public static func settle(within seconds: Int, _ state: () async -> (idle: Bool, summary: String)) async -> (settled: Bool, last: String) {
+    public static func settle(within seconds: Int, _ state: () async -> (idle: Bool, summary: String)) async -> (
+        settled: Bool, last: String
+    ) {
         var last = ""
         for _ in 0..<seconds {
             try? await Task.sleep(for: .seconds(1))

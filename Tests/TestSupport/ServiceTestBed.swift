@@ -25,9 +25,10 @@ public final class ServiceTestBed: Sendable {
         connection = try await TestBroker.connect("testbed \(service)")
         observerQueue = "test-\(id).observer"
         try await connection.declare(ServiceTopology.domain(exchange: exchange, archiveMaxAge: "1h"))
-        try await connection.declare(Topology(
-            queues: [QueueDeclaration(name: observerQueue)],
-            bindings: [Binding(queue: observerQueue, exchange: exchange, routingKey: "#")]))
+        try await connection.declare(
+            Topology(
+                queues: [QueueDeclaration(name: observerQueue)],
+                bindings: [Binding(queue: observerQueue, exchange: exchange, routingKey: "#")]))
         observer = Collector(try await connection.consume(queue: observerQueue, prefetch: 1000), autoAck: true)
     }
 
@@ -66,11 +67,16 @@ public final class ServiceTestBed: Sendable {
     public func publish<T: MessagePayload>(
         _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, headers: AMQPTable = ["schema-version": "1.0"]
     ) async throws {
-        try await publishRaw(MessageCoding.encode(payload), type: T.messageType.rawValue, messageID: messageID, correlationID: correlationID, headers: headers)
+        try await publishRaw(
+            MessageCoding.encode(payload), type: T.messageType.rawValue, messageID: messageID, correlationID: correlationID,
+            headers: headers)
     }
 
     /// Publishes any body (for malformed input).
-    public func publishRaw(_ body: Data, type: String, messageID: String? = UUID().uuidString, correlationID: String? = nil, headers: AMQPTable = ["schema-version": "1.0"], contentType: String = "application/json") async throws {
+    public func publishRaw(
+        _ body: Data, type: String, messageID: String? = UUID().uuidString, correlationID: String? = nil,
+        headers: AMQPTable = ["schema-version": "1.0"], contentType: String = "application/json"
+    ) async throws {
         try await connection.publish(
             body, exchange: exchange, routingKey: type,
             properties: MessageProperties(
@@ -81,7 +87,9 @@ public final class ServiceTestBed: Sendable {
 
     /// Messages of `type` the observer has seen, decoded.
     public func seen<T: MessagePayload>(_ type: T.Type) -> [T] {
-        observer.deliveries.filter { $0.properties.type == T.messageType.rawValue }.compactMap { try? MessageCoding.decode(T.self, from: $0.body) }
+        observer.deliveries.filter { $0.properties.type == T.messageType.rawValue }.compactMap {
+            try? MessageCoding.decode(T.self, from: $0.body)
+        }
     }
 
     /// Waits until the observer has seen at least `count` messages of `type`.

@@ -10,7 +10,8 @@ public enum TestBroker {
     static let environment = ProcessInfo.processInfo.environment
 
     /// The checkout's root (three levels above this file).
-    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
 
     public static var url: String { environment["DELEGATION_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5673/" }
     public static var tlsURL: String { environment["DELEGATION_AMQPS_URL"] ?? "amqps://guest:guest@localhost:5674/" }

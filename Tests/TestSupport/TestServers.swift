@@ -64,7 +64,9 @@ public final class SMTPTestServer: Sendable {
     /// The received messages (raw bytes), in arrival order.
     public var messages: [Data] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".eml") }.sorted().compactMap { FileManager.default.contents(atPath: directory.appendingPathComponent($0).path) }
+        return files.filter { $0.hasSuffix(".eml") }.sorted().compactMap {
+            FileManager.default.contents(atPath: directory.appendingPathComponent($0).path)
+        }
     }
 
     public func stop() {
@@ -82,7 +84,10 @@ public final class WebhookTestServer: Sendable {
 
     public init(statuses: [Int] = [200]) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hook-\(UUID().uuidString.prefix(8))")
-        server = try await ReadyProcess([SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses", statuses.map(String.init).joined(separator: ",")])
+        server = try await ReadyProcess([
+            SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses",
+            statuses.map(String.init).joined(separator: ","),
+        ])
     }
 
     public struct Call: Decodable, Sendable {
@@ -94,7 +99,9 @@ public final class WebhookTestServer: Sendable {
     public var calls: [Call] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
-            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap { try? JSONDecoder().decode(Call.self, from: $0) }
+            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap {
+                try? JSONDecoder().decode(Call.self, from: $0)
+            }
         }
     }
 

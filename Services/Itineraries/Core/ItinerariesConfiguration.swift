@@ -24,7 +24,9 @@ public struct ItinerariesConfiguration: Sendable {
         self.maxWait = maxWait
     }
 
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ItinerariesConfiguration {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> ItinerariesConfiguration
+    {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
         let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)

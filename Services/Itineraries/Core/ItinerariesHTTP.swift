@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import ICalendar
 import Hummingbird
+import ICalendar
 import ItineraryPlanner
 import Messages
 import NIOCore
@@ -45,13 +45,19 @@ public enum ItinerariesHTTP {
 
         var input: PlanningInput { PlanningInput(programme: programme, delegations: delegations.map(\.planning)) }
         var builder: ItineraryBuilder {
-            ItineraryBuilder(programme: programme, names: Dictionary(delegations.map { ($0.planning.id, $0.planning.name) }, uniquingKeysWith: { first, _ in first }))
+            ItineraryBuilder(
+                programme: programme,
+                names: Dictionary(delegations.map { ($0.planning.id, $0.planning.name) }, uniquingKeysWith: { first, _ in first }))
         }
     }
 
     public static func snapshot(_ eventID: String, in db: Database) throws -> Snapshot? {
-        guard let programme = try ItineraryStore.programme(eventID, in: db), let latest = try ItineraryStore.latestPlan(eventID: eventID, in: db) else { return nil }
-        return Snapshot(programme: programme, version: latest.version, plan: latest.plan, delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db))
+        guard let programme = try ItineraryStore.programme(eventID, in: db),
+            let latest = try ItineraryStore.latestPlan(eventID: eventID, in: db)
+        else { return nil }
+        return Snapshot(
+            programme: programme, version: latest.version, plan: latest.plan,
+            delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db))
     }
 
     public static func routes(vault: IdentityVault) -> @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void {
@@ -66,7 +72,10 @@ public enum ItinerariesHTTP {
             router.get("/events/:eventID/plan") { _, context -> Response in
                 let s = try await load(context)
                 let checker = PlanChecker()
-                return try ServiceHTTP.json(PlanView(version: s.version, plan: s.plan, score: checker.score(of: s.plan, for: s.input), violations: checker.violations(of: s.plan, for: s.input)))
+                return try ServiceHTTP.json(
+                    PlanView(
+                        version: s.version, plan: s.plan, score: checker.score(of: s.plan, for: s.input),
+                        violations: checker.violations(of: s.plan, for: s.input)))
             }
             router.get("/events/:eventID/delegations/:id/itinerary") { _, context -> Response in
                 let s = try await load(context)
@@ -84,7 +93,9 @@ public enum ItinerariesHTTP {
                 let s = try await load(context)
                 let id = try context.parameters.require("id")
                 let name = s.delegations.first { $0.planning.id == id }?.planning.name ?? id
-                let withdrawn = try await store.database.read { db in try ItineraryStore.told(eventID: s.programme.eventID, in: db)[id]?.withdrawn } ?? []
+                let withdrawn =
+                    try await store.database.read { db in try ItineraryStore.told(eventID: s.programme.eventID, in: db)[id]?.withdrawn }
+                    ?? []
                 return calendar(s.builder.calendar(withdrawn, name: name, language: language(request), method: .cancel))
             }
             router.get("/events/:eventID/buses/:bus/itinerary") { _, context -> Response in
@@ -94,7 +105,8 @@ public enum ItinerariesHTTP {
             router.get("/events/:eventID/buses/:bus/itinerary.ics") { request, context -> Response in
                 let s = try await load(context)
                 let bus = try context.parameters.require("bus")
-                return calendar(s.builder.calendar(s.builder.items(forBus: bus, in: s.plan), name: "Bus \(bus)", language: language(request)))
+                return calendar(
+                    s.builder.calendar(s.builder.items(forBus: bus, in: s.plan), name: "Bus \(bus)", language: language(request)))
             }
             router.get("/events/:eventID/headcount") { _, context -> Response in
                 let s = try await load(context)
@@ -103,12 +115,15 @@ public enum ItinerariesHTTP {
             }
             router.get("/events/:eventID/venues/:venue/access-list") { _, context -> Response in
                 let s = try await load(context)
-                return try ServiceHTTP.json(try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault))
+                return try ServiceHTTP.json(
+                    try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault))
             }
             router.get("/events/:eventID/venues/:venue/access-list.csv") { _, context -> Response in
                 let s = try await load(context)
                 let entries = try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault)
-                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: csv(entries))))
+                return Response(
+                    status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: csv(entries))))
             }
         }
     }
@@ -117,8 +132,15 @@ public enum ItinerariesHTTP {
     public static func csv(_ entries: [AccessEntry]) -> String {
         var csv = "registration_id,organisation,full_name,document,number,issuing_country,bus,arrival\r\n"
         for e in entries {
-            csv += [e.registrationID, e.organisation, e.fullName, e.document, e.number, e.issuingCountry, e.busID, MessageCoding.format(e.arrival)]
-                .map { $0.unicodeScalars.contains { ",\"\r\n".unicodeScalars.contains($0) } ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
+            csv +=
+                [
+                    e.registrationID, e.organisation, e.fullName, e.document, e.number, e.issuingCountry, e.busID,
+                    MessageCoding.format(e.arrival),
+                ]
+                .map {
+                    $0.unicodeScalars.contains { ",\"\r\n".unicodeScalars.contains($0) }
+                        ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0
+                }
                 .joined(separator: ",") + "\r\n"
         }
         return csv
@@ -126,7 +148,9 @@ public enum ItinerariesHTTP {
 
     /// Who will enter a restricted venue, with the documents the site needs in advance.
     public static func accessList(_ s: Snapshot, venue: String, store: ServiceStore, vault: IdentityVault) async throws -> [AccessEntry] {
-        guard s.programme.venues.contains(where: { $0.id == venue }) else { throw HTTPError(.notFound, message: "no venue '\(venue)' in the programme") }
+        guard s.programme.venues.contains(where: { $0.id == venue }) else {
+            throw HTTPError(.notFound, message: "no venue '\(venue)' in the programme")
+        }
         let visits = s.plan.tours.flatMap { tour in tour.stops.filter { $0.venueID == venue }.map { (tour, $0) } }
         let names = Dictionary(s.delegations.map { ($0.planning.id, $0.planning.name) }, uniquingKeysWith: { first, _ in first })
         var entries: [AccessEntry] = []
@@ -135,9 +159,11 @@ public enum ItinerariesHTTP {
                 let sealed = try await store.database.read { db in try ItineraryStore.identity(passenger, in: db) }
                 guard let sealed else { continue }
                 for document in try vault.open(sealed.ciphertext, keyID: sealed.keyID, registrationID: passenger).compactMap({ $0 }) {
-                    entries.append(AccessEntry(
-                        registrationID: passenger, organisation: names[passenger] ?? passenger, fullName: document.fullName, document: document.kind.rawValue,
-                        number: document.number, issuingCountry: document.issuingCountry, busID: tour.busID, arrival: stop.arrival))
+                    entries.append(
+                        AccessEntry(
+                            registrationID: passenger, organisation: names[passenger] ?? passenger, fullName: document.fullName,
+                            document: document.kind.rawValue,
+                            number: document.number, issuingCountry: document.issuingCountry, busID: tour.busID, arrival: stop.arrival))
                 }
             }
         }

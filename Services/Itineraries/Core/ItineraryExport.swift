@@ -16,7 +16,9 @@ public enum ItineraryExport {
         }
     }
 
-    public static func render(event: String, delegation: String?, bus: String?, format: String, language: Language, in db: Database) throws -> String {
+    public static func render(event: String, delegation: String?, bus: String?, format: String, language: Language, in db: Database) throws
+        -> String
+    {
         guard let s = try ItinerariesHTTP.snapshot(event, in: db) else { throw Failure.noPlan(event) }
         let builder = s.builder
         let items: [ItineraryItem]

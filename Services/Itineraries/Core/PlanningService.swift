@@ -55,7 +55,9 @@ public final class PlanningService: Service {
             } catch {
                 failures += 1
                 next = Date().addingTimeInterval(min(30, 0.5 * Double(1 << min(failures, 6))))
-                context.logger.error("planning failed; will try again", metadata: ["error": "\(error)", "retry_at": "\(MessageCoding.format(next ?? Date()))"])
+                context.logger.error(
+                    "planning failed; will try again",
+                    metadata: ["error": "\(error)", "retry_at": "\(MessageCoding.format(next ?? Date()))"])
             }
             let wait = min(3600, max(0.01, next?.timeIntervalSinceNow ?? 3600))
             let changes = context.changes
@@ -93,7 +95,8 @@ public final class PlanningService: Service {
                 guard let programme = try ItineraryStore.programme(eventID, in: db) else { return nil }
                 return Snapshot(
                     generation: try ItineraryStore.generation(eventID, in: db), programme: programme,
-                    delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db), previous: try ItineraryStore.latestPlan(eventID: eventID, in: db))
+                    delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db),
+                    previous: try ItineraryStore.latestPlan(eventID: eventID, in: db))
             }
             guard let snapshot else { return 0 }  // nothing to plan until its programme comes
             let input = PlanningInput(programme: snapshot.programme, delegations: snapshot.delegations.map(\.planning))
@@ -114,10 +117,12 @@ public final class PlanningService: Service {
                 continue
             }
             if result.count > 0 { context.outbox.ring() }
-            context.logger.info("planned", metadata: [
-                "event": "\(eventID)", "plan.version": "\(result.version)", "delegations": "\(snapshot.delegations.count)",
-                "messages": "\(result.count)", "duration_ms": "\(milliseconds(ContinuousClock.now - started))",
-            ])
+            context.logger.info(
+                "planned",
+                metadata: [
+                    "event": "\(eventID)", "plan.version": "\(result.version)", "delegations": "\(snapshot.delegations.count)",
+                    "messages": "\(result.count)", "duration_ms": "\(milliseconds(ContinuousClock.now - started))",
+                ])
             return result.count
         }
         return 0
@@ -142,17 +147,22 @@ public final class PlanningService: Service {
             if let before = told[id] {
                 let (current, changes) = ItineraryBuilder.changes(from: before.items, to: items)
                 guard !changes.isEmpty else { continue }
-                outbound.append(try OutboundMessage(
-                    ItineraryChanged(
-                        eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: timeZone,
-                        changes: changes, items: current, unmet: unmet, changedAt: now),
-                    correlationID: delegation.correlationID))
+                outbound.append(
+                    try OutboundMessage(
+                        ItineraryChanged(
+                            eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: timeZone,
+                            changes: changes, items: current, unmet: unmet, changedAt: now),
+                        correlationID: delegation.correlationID))
                 try ItineraryStore.saveTold(Self.told(version, current, changes, before), in: db)
             } else {
-                outbound.append(try OutboundMessage(
-                    ItineraryPlanned(eventID: eventID, registrationID: id, planVersion: version, timeZone: timeZone, items: items, unmet: unmet, plannedAt: now),
-                    correlationID: delegation.correlationID))
-                try ItineraryStore.saveTold(ToldRecord(eventID: eventID, registrationID: id, version: version, items: items, withdrawn: []), in: db)
+                outbound.append(
+                    try OutboundMessage(
+                        ItineraryPlanned(
+                            eventID: eventID, registrationID: id, planVersion: version, timeZone: timeZone, items: items, unmet: unmet,
+                            plannedAt: now),
+                        correlationID: delegation.correlationID))
+                try ItineraryStore.saveTold(
+                    ToldRecord(eventID: eventID, registrationID: id, version: version, items: items, withdrawn: []), in: db)
             }
         }
         // Delegations no longer taking part: every item is withdrawn.
@@ -160,11 +170,13 @@ public final class PlanningService: Service {
         for (id, before) in told.sorted(by: { $0.key < $1.key }) where !active.contains(id) && !before.items.isEmpty {
             let (_, changes) = ItineraryBuilder.changes(from: before.items, to: [])
             let correlation = try ItineraryStore.delegation(id, in: db)?.correlationID
-            outbound.append(try OutboundMessage(
-                ItineraryChanged(
-                    eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: timeZone, changes: changes,
-                    items: [], unmet: [], changedAt: now),
-                correlationID: correlation))
+            outbound.append(
+                try OutboundMessage(
+                    ItineraryChanged(
+                        eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: timeZone,
+                        changes: changes,
+                        items: [], unmet: [], changedAt: now),
+                    correlationID: correlation))
             try ItineraryStore.saveTold(Self.told(version, [], changes, before), in: db)
         }
         return outbound

@@ -14,7 +14,9 @@ struct Itineraries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "itineraries",
         abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
-        subcommands: [Serve<ItinerariesExecutable>.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig<ItinerariesExecutable>.self],
+        subcommands: [
+            Serve<ItinerariesExecutable>.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig<ItinerariesExecutable>.self,
+        ],
         defaultSubcommand: Serve<ItinerariesExecutable>.self)
 }
 
@@ -55,9 +57,12 @@ struct InputFiles: ParsableArguments {
         } else {
             let submitted = try MessageCoding.decode([RegistrationSubmitted].self, from: data)
             delegations = submitted.filter { $0.eventID == programme.eventID }.map { submission in
-                PlanningDelegation(RegistrationAccepted(
-                    registrationID: submission.reference, eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
-                    delegation: submission.delegation, acceptedAt: submission.submittedAt ?? programme.publishedAt, submittedAt: submission.submittedAt))
+                PlanningDelegation(
+                    RegistrationAccepted(
+                        registrationID: submission.reference, eventID: submission.eventID, reference: submission.reference,
+                        revision: submission.revision,
+                        delegation: submission.delegation, acceptedAt: submission.submittedAt ?? programme.publishedAt,
+                        submittedAt: submission.submittedAt))
             }
         }
         return PlanningInput(programme: programme, delegations: delegations)
@@ -78,7 +83,9 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let input = try files.load()
-        let previousPlan = try previous.map { path in try MessageCoding.decode(Plan.self, from: FileManager.default.contents(atPath: path) ?? Data()) }
+        let previousPlan = try previous.map { path in
+            try MessageCoding.decode(Plan.self, from: FileManager.default.contents(atPath: path) ?? Data())
+        }
         let started = ContinuousClock.now
         let plan = Planner().plan(input, previous: previousPlan)
         let elapsed = ContinuousClock.now - started
@@ -87,9 +94,11 @@ struct PlanCommand: AsyncParsableCommand {
         if let out { try data.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(data + Data("\n".utf8)) }
         let score = checker.score(of: plan, for: input)
         let violations = checker.violations(of: plan, for: input)
-        FileHandle.standardError.write(Data("""
-            planned \(input.delegations.count) delegations in \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))): \(plan.tours.count) tours, \(plan.meetings.count) meetings, score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
-            """.utf8))
+        FileHandle.standardError.write(
+            Data(
+                """
+                planned \(input.delegations.count) delegations in \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))): \(plan.tours.count) tours, \(plan.meetings.count) meetings, score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
+                """.utf8))
     }
 }
 
@@ -108,12 +117,16 @@ struct ScoreCommand: AsyncParsableCommand {
         let violations = checker.violations(of: plan, for: input)
         let score = checker.score(of: plan, for: input)
         if json {
-            struct Report: Codable { var violations: [PlanChecker.Violation]; var score: PlanChecker.Score }
+            struct Report: Codable {
+                var violations: [PlanChecker.Violation]
+                var score: PlanChecker.Score
+            }
             print(try MessageCoding.encodeText(Report(violations: violations, score: score)))
         } else {
             print("hard-constraint violations: \(violations.count)")
             for violation in violations { print("  - \(violation)") }
-            print("""
+            print(
+                """
                 score: \(String(format: "%.1f", score.total))
                   visit value \(String(format: "%.1f", score.visitValue)); preferred visits \(score.preferredGranted)/\(score.preferredAsked)
                   meetings \(score.mutualMeetings) mutual, \(score.oneSidedMeetings) one-sided
@@ -126,7 +139,9 @@ struct ScoreCommand: AsyncParsableCommand {
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), a restricted venue's access list (CSV), or headcounts.")
+        abstract:
+            "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), a restricted venue's access list (CSV), or headcounts."
+    )
 
     @Option(name: .long, help: "The event id.") var event: String
     @Option(name: .long, help: "A delegation (registration id).") var delegation: String?
@@ -137,7 +152,8 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ItinerariesExecutable.loadConfiguration()
-        let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+        let store = try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
         if let venue = accessList {
             guard let snapshot = try await store.database.read({ db in try ItinerariesHTTP.snapshot(event, in: db) }) else {
                 throw ValidationError("no plan for event '\(event)' in this store")
@@ -147,7 +163,8 @@ struct Export: AsyncParsableCommand {
             return
         }
         let output = try await store.database.read { db in
-            try ItineraryExport.render(event: event, delegation: delegation, bus: bus, format: format, language: Language(rawValue: language) ?? .english, in: db)
+            try ItineraryExport.render(
+                event: event, delegation: delegation, bus: bus, format: format, language: Language(rawValue: language) ?? .english, in: db)
         }
         FileHandle.standardOutput.write(Data(output.utf8))
     }

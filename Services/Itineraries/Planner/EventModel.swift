@@ -72,7 +72,11 @@ struct EventModel {
             }
         }
         if cursor < latest { gaps.append((cursor, latest, lastVenue)) }
-        guard let gap = gaps.filter({ $0.end > $0.start }).max(by: { ($0.end.timeIntervalSince($0.start), $1.start) < ($1.end.timeIntervalSince($1.start), $0.start) }) else {
+        guard
+            let gap = gaps.filter({ $0.end > $0.start }).max(by: {
+                ($0.end.timeIntervalSince($0.start), $1.start) < ($1.end.timeIntervalSince($1.start), $0.start)
+            })
+        else {
             return Day(date: date, touringStart: dayStart, touringEnd: dayStart, depot: nil, openVenues: [])
         }
         let depot = gap.after ?? programme.venues.first { !$0.isSiteVisit }?.id

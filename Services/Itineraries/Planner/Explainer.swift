@@ -39,13 +39,19 @@ struct Explainer {
         }
         let openDays = model.days.filter { day in day.openVenues.contains { $0.venue.id == venueID } }
         guard !openDays.isEmpty else {
-            return UnmetPreference(venueID: venueID, reason: .closed, detail: "\(venue.name.text(in: .english)) has no opening that fits between the sessions on the event's days")
+            return UnmetPreference(
+                venueID: venueID, reason: .closed,
+                detail: "\(venue.name.text(in: .english)) has no opening that fits between the sessions on the event's days")
         }
         if !delegation.mayEnter(venue.restrictedAccess) {
-            return UnmetPreference(venueID: venueID, reason: .documentsMissing, detail: "\(venue.name.text(in: .english)) admits only visitors whose identity documents were complete before the deadline")
+            return UnmetPreference(
+                venueID: venueID, reason: .documentsMissing,
+                detail: "\(venue.name.text(in: .english)) admits only visitors whose identity documents were complete before the deadline")
         }
         if delegation.size > venue.capacityPerVisit {
-            return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation (\(delegation.size)) is larger than a visit group there (\(venue.capacityPerVisit))")
+            return UnmetPreference(
+                venueID: venueID, reason: .full,
+                detail: "the delegation (\(delegation.size)) is larger than a visit group there (\(venue.capacityPerVisit))")
         }
         let name = venue.name.text(in: .english)
         guard let mine = myTours.first(where: { tour in openDays.contains { $0.date == tour.day } }) else {
@@ -53,11 +59,16 @@ struct Explainer {
         }
         let groupSize = mine.passengers.reduce(0) { sum, id in sum + (sizes[id] ?? 0) }
         if groupSize > venue.capacityPerVisit {
-            return UnmetPreference(venueID: venueID, reason: .full, detail: "the delegation's bus group (\(groupSize)) is larger than a visit group at \(name) (\(venue.capacityPerVisit))")
+            return UnmetPreference(
+                venueID: venueID, reason: .full,
+                detail: "the delegation's bus group (\(groupSize)) is larger than a visit group at \(name) (\(venue.capacityPerVisit))")
         }
-        if !groupsThere.isEmpty, groupsThere.allSatisfy({ tour in tour.passengers.reduce(0) { $0 + (sizes[$1] ?? 0) } + delegation.size > venue.capacityPerVisit }) {
+        let noRoomIn = { (tour: Tour) in tour.passengers.reduce(0) { $0 + (sizes[$1] ?? 0) } + delegation.size > venue.capacityPerVisit }
+        if !groupsThere.isEmpty, groupsThere.allSatisfy(noRoomIn) {
             return UnmetPreference(venueID: venueID, reason: .full, detail: "the visit groups to \(name) are full")
         }
-        return UnmetPreference(venueID: venueID, reason: .clash, detail: "the delegation's tour that day could not fit \(name) around its other visits and the travel between them")
+        return UnmetPreference(
+            venueID: venueID, reason: .clash,
+            detail: "the delegation's tour that day could not fit \(name) around its other visits and the travel between them")
     }
 }

@@ -36,20 +36,25 @@ public struct ItineraryBuilder: Sendable {
         for tour in plan.tours where tour.passengers.contains(delegationID) {
             for stop in tour.stops {
                 let venue = venues[stop.venueID]
-                items.append(ItineraryItem(
-                    uid: uid("visit-\(stop.venueID)", delegation: delegationID), kind: .visit, title: venue?.name ?? LocalizedText(en: stop.venueID),
-                    venueID: stop.venueID, address: venue?.address, start: stop.arrival, end: stop.departure, busID: tour.busID))
+                items.append(
+                    ItineraryItem(
+                        uid: uid("visit-\(stop.venueID)", delegation: delegationID), kind: .visit,
+                        title: venue?.name ?? LocalizedText(en: stop.venueID),
+                        venueID: stop.venueID, address: venue?.address, start: stop.arrival, end: stop.departure, busID: tour.busID))
             }
         }
         for meeting in plan.meetings where meeting.visitorID == delegationID || meeting.hostID == delegationID {
             guard let slot = slots[meeting.slotID] else { continue }
             let other = meeting.visitorID == delegationID ? meeting.hostID : meeting.visitorID
             let counterpart = names[other] ?? other
-            items.append(ItineraryItem(
-                uid: uid("meeting-\([meeting.visitorID, meeting.hostID].joined(separator: "-"))", delegation: delegationID), kind: .meeting,
-                title: LocalizedText(en: "Meeting with \(counterpart)", vi: "Gặp gỡ \(counterpart)", zhHans: "与\(counterpart)会谈"),
-                venueID: slot.venueID, address: venues[slot.venueID]?.address, start: slot.start, end: slot.end, counterpart: counterpart,
-                table: meeting.table))
+            items.append(
+                ItineraryItem(
+                    uid: uid("meeting-\([meeting.visitorID, meeting.hostID].joined(separator: "-"))", delegation: delegationID),
+                    kind: .meeting,
+                    title: LocalizedText(en: "Meeting with \(counterpart)", vi: "Gặp gỡ \(counterpart)", zhHans: "与\(counterpart)会谈"),
+                    venueID: slot.venueID, address: venues[slot.venueID]?.address, start: slot.start, end: slot.end,
+                    counterpart: counterpart,
+                    table: meeting.table))
         }
         return items.sorted { ($0.start, $0.uid) < ($1.start, $1.uid) }
     }
@@ -85,8 +90,12 @@ public struct ItineraryBuilder: Sendable {
     }
 
     /// The calendar of `items` (METHOD:PUBLISH), titles in `language`.
-    public func calendar(_ items: [ItineraryItem], name: String, language: Language = .english, method: ICalendar.Method = .publish) -> ICalendar {
-        ICalendar(method: method, name: name, timeZone: programme.timeZone, events: items.map { event($0, language: language, cancelled: method == .cancel) })
+    public func calendar(_ items: [ItineraryItem], name: String, language: Language = .english, method: ICalendar.Method = .publish)
+        -> ICalendar
+    {
+        ICalendar(
+            method: method, name: name, timeZone: programme.timeZone,
+            events: items.map { event($0, language: language, cancelled: method == .cancel) })
     }
 
     public func event(_ item: ItineraryItem, language: Language, cancelled: Bool = false) -> CalendarEvent {
@@ -132,7 +141,8 @@ public struct ItineraryBuilder: Sendable {
                 let riders = tour.passengers.map { names[$0] ?? $0 }.joined(separator: ", ")
                 return ItineraryItem(
                     uid: "visit-\(stop.venueID).\(busID).\(tour.day)@\(programme.eventID).itineraries.delegation", kind: .visit,
-                    title: venue?.name ?? LocalizedText(en: stop.venueID), venueID: stop.venueID, address: venue?.address, start: stop.arrival,
+                    title: venue?.name ?? LocalizedText(en: stop.venueID), venueID: stop.venueID, address: venue?.address,
+                    start: stop.arrival,
                     end: stop.departure, busID: busID, counterpart: riders)
             }
         }

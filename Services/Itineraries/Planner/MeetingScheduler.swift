@@ -77,7 +77,8 @@ struct MeetingScheduler {
             hostBusy[host][slot] = true
             tablesUsed[slot].insert(table)
             met[visitor * hosts.count + host] = true
-            meetings.append(Meeting(slotID: slots[slot].id, table: table, visitorID: visitors[visitor].id, hostID: hosts[host].id, mutual: mutual))
+            meetings.append(
+                Meeting(slotID: slots[slot].id, table: table, visitorID: visitors[visitor].id, hostID: hosts[host].id, mutual: mutual))
         }
 
         let tags = TagIndex(delegations)
@@ -123,7 +124,8 @@ struct MeetingScheduler {
         candidates.sort(by: Pair.before)
         for candidate in candidates where !met[candidate.visitor * hosts.count + candidate.host] {
             for s in slots.indices where !visitorBusy[candidate.visitor][s] && !hostBusy[candidate.host][s] {
-                guard let table = (1...max(1, slots[s].tables)).first(where: { !tablesUsed[s].contains($0) }), table <= slots[s].tables else { continue }
+                guard let table = (1...max(1, slots[s].tables)).first(where: { !tablesUsed[s].contains($0) }), table <= slots[s].tables
+                else { continue }
                 book(candidate.visitor, candidate.host, s, table: table, mutual: candidate.mutual)
                 break
             }

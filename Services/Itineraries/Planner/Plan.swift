@@ -12,7 +12,10 @@ public struct Plan: Sendable, Codable, Equatable {
     /// Every delegation the plan was made for (placed or not), so a re-plan can tell newcomers.
     public var delegations: [String]
 
-    public init(eventID: String, programmeVersion: Int, tours: [Tour], meetings: [Meeting], unmet: [String: [UnmetPreference]], delegations: [String] = []) {
+    public init(
+        eventID: String, programmeVersion: Int, tours: [Tour], meetings: [Meeting], unmet: [String: [UnmetPreference]],
+        delegations: [String] = []
+    ) {
         self.eventID = eventID
         self.programmeVersion = programmeVersion
         self.tours = tours

@@ -61,8 +61,12 @@ public struct PlanChecker: Sendable {
                 dayOfDelegation["\(passenger)@\(tour.day)"] = tour.id
             }
             if let interpreter = tour.interpreterID {
-                if interpreters[interpreter] == nil { flag("unknown-interpreter", "\(tour.id) has interpreter '\(interpreter)', who is not in the programme") }
-                if !interpreterDays.insert("\(interpreter)@\(tour.day)").inserted { flag("interpreter-twice", "interpreter \(interpreter) is on two tours on \(tour.day)") }
+                if interpreters[interpreter] == nil {
+                    flag("unknown-interpreter", "\(tour.id) has interpreter '\(interpreter)', who is not in the programme")
+                }
+                if !interpreterDays.insert("\(interpreter)@\(tour.day)").inserted {
+                    flag("interpreter-twice", "interpreter \(interpreter) is on two tours on \(tour.day)")
+                }
             }
             var cursor = tour.departure
             var position = model.days.first { $0.date == tour.day }?.depot
@@ -71,16 +75,26 @@ public struct PlanChecker: Sendable {
                     flag("unknown-venue", "\(tour.id) stops at '\(stop.venueID)', which is not a site visit")
                     continue
                 }
-                if load > venue.capacityPerVisit { flag("venue-capacity", "\(tour.id) brings \(load) people to \(venue.id), which takes \(venue.capacityPerVisit) per visit") }
+                if load > venue.capacityPerVisit {
+                    flag(
+                        "venue-capacity", "\(tour.id) brings \(load) people to \(venue.id), which takes \(venue.capacityPerVisit) per visit"
+                    )
+                }
                 if stop.departure.timeIntervalSince(stop.arrival) < Double(venue.visitMinutes * 60) - 0.5 {
-                    flag("visit-too-short", "\(tour.id) stays \(Int(stop.departure.timeIntervalSince(stop.arrival) / 60)) min at \(venue.id), which needs \(venue.visitMinutes)")
+                    flag(
+                        "visit-too-short",
+                        "\(tour.id) stays \(Int(stop.departure.timeIntervalSince(stop.arrival) / 60)) min at \(venue.id), which needs \(venue.visitMinutes)"
+                    )
                 }
                 if !venue.openingWindows.contains(where: { $0.start <= stop.arrival && stop.departure <= $0.end }) {
                     flag("closed", "\(tour.id) visits \(venue.id) at \(MessageCoding.format(stop.arrival)) outside its opening windows")
                 }
                 let travel = Double(model.travelMinutes(from: position, to: venue.id) * 60)
                 if stop.arrival.timeIntervalSince(cursor) < travel - 0.5 {
-                    flag("travel", "\(tour.id) cannot reach \(venue.id) by \(MessageCoding.format(stop.arrival)): \(Int(travel / 60)) min from \(position ?? "the start")")
+                    flag(
+                        "travel",
+                        "\(tour.id) cannot reach \(venue.id) by \(MessageCoding.format(stop.arrival)): \(Int(travel / 60)) min from \(position ?? "the start")"
+                    )
                 }
                 if busy.contains(where: { stop.arrival < $0.1 && stop.departure > $0.0 }) {
                     flag("session-clash", "\(tour.id) is at \(venue.id) during a fixed session or meeting slot")
@@ -90,7 +104,9 @@ public struct PlanChecker: Sendable {
                 }
                 if let interpreter = tour.interpreterID.flatMap({ interpreters[$0] }) {
                     let needed = Set(tour.passengers.flatMap { delegations[$0]?.interpreterLanguages ?? [] })
-                    if needed.isDisjoint(with: interpreter.languages) { flag("interpreter-language", "\(interpreter.id) speaks none of the languages needed on \(tour.id)") }
+                    if needed.isDisjoint(with: interpreter.languages) {
+                        flag("interpreter-language", "\(interpreter.id) speaks none of the languages needed on \(tour.id)")
+                    }
                 }
                 venueVisits[venue.id, default: []].append((stop.arrival, stop.departure, tour.id))
                 if stop.arrival < cursor { flag("order", "\(tour.id) reaches \(venue.id) before leaving its previous stop") }
@@ -113,18 +129,28 @@ public struct PlanChecker: Sendable {
                 flag("unknown-slot", "a meeting uses slot '\(meeting.slotID)', which the programme does not have")
                 continue
             }
-            if meeting.table < 1 || meeting.table > slot.tables { flag("table", "slot \(slot.id) has tables 1–\(slot.tables), not \(meeting.table)") }
-            if !slotTables.insert("\(slot.id)#\(meeting.table)").inserted { flag("table-twice", "table \(meeting.table) is booked twice in \(slot.id)") }
+            if meeting.table < 1 || meeting.table > slot.tables {
+                flag("table", "slot \(slot.id) has tables 1–\(slot.tables), not \(meeting.table)")
+            }
+            if !slotTables.insert("\(slot.id)#\(meeting.table)").inserted {
+                flag("table-twice", "table \(meeting.table) is booked twice in \(slot.id)")
+            }
             for company in [meeting.visitorID, meeting.hostID] where !slotCompanies.insert("\(slot.id)|\(company)").inserted {
                 flag("company-twice", "\(company) has two meetings in \(slot.id)")
             }
-            if !pairs.insert("\(meeting.visitorID)|\(meeting.hostID)").inserted { flag("pair-twice", "\(meeting.visitorID) and \(meeting.hostID) meet twice") }
+            if !pairs.insert("\(meeting.visitorID)|\(meeting.hostID)").inserted {
+                flag("pair-twice", "\(meeting.visitorID) and \(meeting.hostID) meet twice")
+            }
             guard let visitor = delegations[meeting.visitorID], let host = delegations[meeting.hostID] else {
                 flag("unknown-delegation", "a meeting names a company that is not registered")
                 continue
             }
-            if visitor.role != .visiting || host.role != .host { flag("meeting-roles", "\(meeting.visitorID) must be visiting and \(meeting.hostID) a host") }
-            if MeetingScheduler.candidate(visitor, host) == nil { flag("no-common-interest", "\(visitor.id) and \(host.id) have nothing in common") }
+            if visitor.role != .visiting || host.role != .host {
+                flag("meeting-roles", "\(meeting.visitorID) must be visiting and \(meeting.hostID) a host")
+            }
+            if MeetingScheduler.candidate(visitor, host) == nil {
+                flag("no-common-interest", "\(visitor.id) and \(host.id) have nothing in common")
+            }
             for company in [visitor.id, host.id] {
                 for tour in plan.tours where tour.passengers.contains(company) {
                     if let end = tour.stops.last?.departure, slot.start < end, slot.end > tour.departure {
@@ -161,7 +187,9 @@ public struct PlanChecker: Sendable {
                 }
             }
         }
-        let asked = input.delegations.filter { $0.role == .visiting }.reduce(0) { sum, delegation in sum + Set(delegation.preferredVisits).count }
+        let asked = input.delegations.filter { $0.role == .visiting }.reduce(0) { sum, delegation in
+            sum + Set(delegation.preferredVisits).count
+        }
         let mutual = plan.meetings.filter(\.mutual).count
         let oneSided = plan.meetings.count - mutual
         let total = value + 5 * Double(mutual) + 2 * Double(oneSided) + 3 * Double(covered) - 5 * Double(needed - covered)

@@ -47,8 +47,12 @@ public struct Planner: Sendable {
         // on another tour, or who lost a meeting); the others keep theirs.
         let changed: Set<String>? = previous.map { previous in
             var changed = Set(input.delegations.map(\.id)).symmetricDifference(considered)
-            let before = Dictionary(grouping: previous.tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues { $0.map(\.1) }
-            let after = Dictionary(grouping: tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues { $0.map(\.1) }
+            let before = Dictionary(grouping: previous.tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues {
+                $0.map(\.1)
+            }
+            let after = Dictionary(grouping: tours.flatMap { tour in tour.passengers.map { ($0, tour) } }, by: \.0).mapValues {
+                $0.map(\.1)
+            }
             for id in Set(before.keys).union(after.keys) where before[id] ?? [] != after[id] ?? [] { changed.insert(id) }
             for meeting in previous.meetings where changed.contains(meeting.visitorID) || changed.contains(meeting.hostID) {
                 changed.formUnion([meeting.visitorID, meeting.hostID])
@@ -170,7 +174,12 @@ struct DayPlanner {
     private mutating func routeAll(_ groups: [[String]], buses: [Bus]) -> [Tour] {
         reservations.removeAll()
         let order = buses.indices.filter { !groups[$0].isEmpty }.map { index in
-            (index, groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) } })
+            (
+                index,
+                groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in
+                    sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) }
+                }
+            )
         }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
         var routed: [Tour] = []
         for (index, _) in order { routed.append(route(bus: buses[index], passengers: groups[index].sorted())) }
@@ -230,7 +239,9 @@ struct DayPlanner {
             if anchors[best.index] == nil, let venue = model.venues[favourite.venue] {
                 anchors[best.index] = venue
                 // Room for the visits this group is likely to make, not only the first.
-                let likely = wish.sorted { ($0.weight, $1.venue) > ($1.weight, $0.venue) }.prefix(maxStops).compactMap { model.venues[$0.venue] }
+                let likely = wish.sorted { ($0.weight, $1.venue) > ($1.weight, $0.venue) }.prefix(maxStops).compactMap {
+                    model.venues[$0.venue]
+                }
                 limits[best.index] = min(buses[best.index].seats, likely.map(\.capacityPerVisit).min() ?? venue.capacityPerVisit)
             }
             groups[best.index].append(delegation.id)
@@ -254,7 +265,9 @@ struct DayPlanner {
                 var best: (index: Int, value: Double)?
                 for to in buses.indices where to != from && !stopVenues[to].isEmpty && loads[to] + delegation.size <= buses[to].seats {
                     // The route was built for a group that may enter every stop; the newcomer must too.
-                    let fits = stopVenues[to].allSatisfy { loads[to] + delegation.size <= $0.capacityPerVisit && delegation.mayEnter($0.restrictedAccess) }
+                    let fits = stopVenues[to].allSatisfy {
+                        loads[to] + delegation.size <= $0.capacityPerVisit && delegation.mayEnter($0.restrictedAccess)
+                    }
                     guard fits else { continue }
                     let value = stopVenues[to].reduce(0) { $0 + gain(delegation, $1.id) }
                     if value > current + 0.5, value > (best?.value ?? 0) { best = (to, value) }
@@ -287,7 +300,9 @@ struct DayPlanner {
                 guard value > 0 else { continue }
                 var blockers = riders.filter { !$0.mayEnter(venue.restrictedAccess) }
                 var load = loads[from] - blockers.reduce(0) { $0 + $1.size }
-                for rider in riders.filter({ $0.mayEnter(venue.restrictedAccess) }).sorted(by: { (gain($0, venue.id), $1.id) < (gain($1, venue.id), $0.id) }) where load > venue.capacityPerVisit {
+                for rider in riders.filter({ $0.mayEnter(venue.restrictedAccess) }).sorted(by: {
+                    (gain($0, venue.id), $1.id) < (gain($1, venue.id), $0.id)
+                }) where load > venue.capacityPerVisit {
                     blockers.append(rider)
                     load -= rider.size
                 }
@@ -304,11 +319,20 @@ struct DayPlanner {
                 let current = stopVenues[from].reduce(0) { $0 + gain(blocker, $1.id) }
                 let options = buses.indices.filter { to in
                     to != from && !stopVenues[to].isEmpty && loads[to] + extra[to] + blocker.size <= buses[to].seats
-                        && stopVenues[to].allSatisfy { loads[to] + extra[to] + blocker.size <= $0.capacityPerVisit && blocker.mayEnter($0.restrictedAccess) }
+                        && stopVenues[to].allSatisfy {
+                            loads[to] + extra[to] + blocker.size <= $0.capacityPerVisit && blocker.mayEnter($0.restrictedAccess)
+                        }
                 }
-                guard let to = options.max(by: { a, b in
-                    (stopVenues[a].reduce(0) { $0 + gain(blocker, $1.id) }, b) < (stopVenues[b].reduce(0) { $0 + gain(blocker, $1.id) }, a)
-                }) else { destinations = []; break }
+                guard
+                    let to = options.max(by: { a, b in
+                        (stopVenues[a].reduce(0) { $0 + gain(blocker, $1.id) }, b) < (
+                            stopVenues[b].reduce(0) { $0 + gain(blocker, $1.id) }, a
+                        )
+                    })
+                else {
+                    destinations = []
+                    break
+                }
                 lost += current - stopVenues[to].reduce(0) { $0 + gain(blocker, $1.id) }
                 extra[to] += blocker.size
                 destinations.append((blocker.id, to))
@@ -340,7 +364,8 @@ struct DayPlanner {
         var schedule: [Stop] = []
         while fixed.count + chosen.count < maxStops {
             var best: (sequence: [Venue], stops: [Stop], value: Double)?
-            for (venue, _) in day.openVenues where !chosen.contains(where: { $0.id == venue.id }) && !fixed.contains(where: { $0.venueID == venue.id }) {
+            for (venue, _) in day.openVenues
+            where !chosen.contains(where: { $0.id == venue.id }) && !fixed.contains(where: { $0.venueID == venue.id }) {
                 guard admits(venue, passengers) else { continue }
                 let value = riders.reduce(0) { $0 + gain($1, venue.id) }
                 guard value > 0, value >= (best?.value ?? 0) else { continue }
@@ -348,7 +373,13 @@ struct DayPlanner {
                     var sequence = chosen
                     sequence.insert(venue, at: position)
                     guard let stops = timetable(sequence, after: start, from: from) else { continue }
-                    if let current = best, (value, -(stops.last?.departure.timeIntervalSince1970 ?? 0)) <= (current.value, -(current.stops.last?.departure.timeIntervalSince1970 ?? 0)) { continue }
+                    if let current = best,
+                        (value, -(stops.last?.departure.timeIntervalSince1970 ?? 0)) <= (
+                            current.value, -(current.stops.last?.departure.timeIntervalSince1970 ?? 0)
+                        )
+                    {
+                        continue
+                    }
                     best = (sequence, stops, value)
                 }
             }
@@ -366,7 +397,9 @@ struct DayPlanner {
         var cursor = start
         var position = position
         for venue in venues {
-            guard let window = windows[venue.id], let stop = earliestSlot(venue, window: window, after: cursor, from: position) else { return nil }
+            guard let window = windows[venue.id], let stop = earliestSlot(venue, window: window, after: cursor, from: position) else {
+                return nil
+            }
             stops.append(stop)
             cursor = stop.departure
             position = venue.id
@@ -379,7 +412,8 @@ struct DayPlanner {
     private func earliestSlot(_ venue: Venue, window: TimeWindow, after time: Date, from position: String?) -> Stop? {
         let duration = Double(venue.visitMinutes * 60)
         var arrival = max(window.start, time.addingTimeInterval(Double(model.travelMinutes(from: position, to: venue.id) * 60)))
-        for taken in (reservations[venue.id] ?? []).sorted(by: { $0.start < $1.start }) where arrival < taken.end && arrival.addingTimeInterval(duration) > taken.start {
+        for taken in (reservations[venue.id] ?? []).sorted(by: { $0.start < $1.start })
+        where arrival < taken.end && arrival.addingTimeInterval(duration) > taken.start {
             arrival = taken.end
         }
         let departure = arrival.addingTimeInterval(duration)
@@ -407,7 +441,9 @@ struct DayPlanner {
             guard let bus = busByID[old.busID] else { continue }
             var passengers = old.passengers.filter(present.contains)
             // A delegation that grew past the seats leaves (the largest first).
-            while load(passengers) > bus.seats, let last = passengers.max(by: { (delegations[$0]?.size ?? 0, $1) < (delegations[$1]?.size ?? 0, $0) }) {
+            while load(passengers) > bus.seats,
+                let last = passengers.max(by: { (delegations[$0]?.size ?? 0, $1) < (delegations[$1]?.size ?? 0, $0) })
+            {
                 passengers.removeAll { $0 == last }
             }
             guard !passengers.isEmpty else { continue }
@@ -415,10 +451,13 @@ struct DayPlanner {
             var position = day.depot
             var cursor = day.touringStart
             for stop in old.stops {
-                guard let venue = model.venues[stop.venueID], let window = windows[stop.venueID], admits(venue, passengers) else { continue }
+                guard let venue = model.venues[stop.venueID], let window = windows[stop.venueID], admits(venue, passengers) else {
+                    continue
+                }
                 let earliest = cursor.addingTimeInterval(Double(model.travelMinutes(from: position, to: venue.id) * 60))
                 let duration = Double(venue.visitMinutes * 60)
-                let stillValid = stop.arrival >= earliest && stop.arrival >= window.start && stop.departure <= window.end
+                let stillValid =
+                    stop.arrival >= earliest && stop.arrival >= window.start && stop.departure <= window.end
                     && stop.departure.timeIntervalSince(stop.arrival) >= duration && !overlapsReservation(stop)
                 let kept = stillValid ? stop : earliestSlot(venue, window: window, after: cursor, from: position)
                 guard let kept else { continue }
@@ -428,7 +467,10 @@ struct DayPlanner {
                 position = kept.venueID
             }
             if passengers != old.passengers || stops != old.stops { changed.insert(bus.id) }
-            tours.append(Tour(busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted(), interpreterID: old.interpreterID))
+            tours.append(
+                Tour(
+                    busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted(),
+                    interpreterID: old.interpreterID))
         }
         let placed = Set(tours.flatMap(\.passengers))
         let wasAboard = Set(previous.flatMap(\.passengers))

@@ -42,7 +42,9 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
         let delegation = accepted.delegation
         self.init(
             id: accepted.registrationID, name: delegation.organisation.name, role: delegation.role, size: delegation.delegates.count,
-            interpreterLanguages: Array(Set(delegation.delegates.filter(\.needsInterpreter).map(\.language))).sorted { $0.rawValue < $1.rawValue },
+            interpreterLanguages: Array(Set(delegation.delegates.filter(\.needsInterpreter).map(\.language))).sorted {
+                $0.rawValue < $1.rawValue
+            },
             interests: Array(delegation.interests.tags.union(delegation.organisation.sectors)).sorted(),
             sectors: delegation.organisation.sectors.sorted(),
             preferredVisits: delegation.preferredVisits,

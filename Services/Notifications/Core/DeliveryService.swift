@@ -21,7 +21,10 @@ public final class DeliveryService: Service {
     private let renderer: Renderer
     private let clock: @Sendable () -> Date
 
-    public init(context: ServiceHost.Context, configuration: NotificationsConfiguration, renderer: Renderer, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        context: ServiceHost.Context, configuration: NotificationsConfiguration, renderer: Renderer,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.context = context
         self.configuration = configuration
         self.renderer = renderer
@@ -30,7 +33,9 @@ public final class DeliveryService: Service {
 
     public func run() async throws {
         let interrupted = try await context.store.database.write { db in try NotificationStore.resetInterrupted(in: db) }
-        if interrupted > 0 { context.logger.warning("sending again notifications interrupted by a stop", metadata: ["count": "\(interrupted)"]) }
+        if interrupted > 0 {
+            context.logger.warning("sending again notifications interrupted by a stop", metadata: ["count": "\(interrupted)"])
+        }
         await withTaskGroup(of: Void.self) { group in
             for channel in NotificationChannel.allCases {
                 group.addTask { await self.work(channel) }
@@ -74,7 +79,8 @@ public final class DeliveryService: Service {
                         failures += 1
                         let delay = min(30, 0.2 * Double(1 << min(failures, 8)))
                         context.logger.error(
-                            "cannot claim due notifications; retrying", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)", "retry_in_s": "\(delay)"])
+                            "cannot claim due notifications; retrying",
+                            metadata: ["channel": "\(channel.rawValue)", "error": "\(error)", "retry_in_s": "\(delay)"])
                         wake = .seconds(delay)
                     }
                 }
@@ -93,7 +99,8 @@ public final class DeliveryService: Service {
             let eventID = record.eventID
             let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
             let rendered = try renderer.render(
-                record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:], now: started,
+                record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
+                now: started,
                 organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email))
             try await send(rendered, record: record, over: channel)
         } catch let error as DeliveryError {
@@ -104,17 +111,25 @@ public final class DeliveryService: Service {
         await finish(record, channel: channel, started: started, outcome: outcome)
     }
 
-    private func send(_ rendered: Renderer.Rendered, record: NotificationRecord, over channel: NotificationChannel) async throws(DeliveryError) {
+    private func send(_ rendered: Renderer.Rendered, record: NotificationRecord, over channel: NotificationChannel)
+        async throws(DeliveryError)
+    {
         switch channel {
         case .email:
             let message = MIMEMessage(
-                from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email), subject: rendered.subject,
+                from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email),
+                subject: rendered.subject,
                 text: rendered.text, html: rendered.html,
-                attachments: (rendered.calendar.map { [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))] } ?? [])
-                    + (rendered.cancellation.map { [.init(filename: "cancelled.ics", contentType: "text/calendar; charset=UTF-8; method=CANCEL", data: Data($0.utf8))] } ?? []),
+                attachments: (rendered.calendar.map {
+                    [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))]
+                } ?? [])
+                    + (rendered.cancellation.map {
+                        [.init(filename: "cancelled.ics", contentType: "text/calendar; charset=UTF-8; method=CANCEL", data: Data($0.utf8))]
+                    } ?? []),
                 messageID: "\(record.id)@notifications.delegation", date: clock(),
                 headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
-            try await SMTPClient(configuration: configuration.smtp).send(message.rendered(), from: configuration.sender.email, to: record.recipient.email)
+            try await SMTPClient(configuration: configuration.smtp).send(
+                message.rendered(), from: configuration.sender.email, to: record.recipient.email)
         case .webhook:
             guard let webhook = configuration.webhook else { throw .permanent("no webhook configured") }
             struct Payload: Encodable {
@@ -129,9 +144,12 @@ public final class DeliveryService: Service {
             }
             let body: Data
             do {
-                body = try MessageCoding.encode(Payload(
-                    notificationID: record.id, idempotencyKey: record.idempotencyKey, kind: record.kind.rawValue, language: rendered.language.rawValue,
-                    registrationID: record.registrationID, recipient: record.recipient.name, subject: rendered.subject, text: rendered.text))
+                body = try MessageCoding.encode(
+                    Payload(
+                        notificationID: record.id, idempotencyKey: record.idempotencyKey, kind: record.kind.rawValue,
+                        language: rendered.language.rawValue,
+                        registrationID: record.registrationID, recipient: record.recipient.name, subject: rendered.subject,
+                        text: rendered.text))
             } catch {
                 throw .permanent("cannot encode the webhook payload: \(error)")
             }
@@ -150,7 +168,8 @@ public final class DeliveryService: Service {
             record.lastError = nil
             emitted = try? OutboundMessage(
                 NotificationDelivered(
-                    notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID, kind: record.kind,
+                    notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID,
+                    kind: record.kind,
                     channel: channel, language: record.recipient.language, attempts: record.totalAttempts, deliveredAt: now),
                 correlationID: record.registrationID)
         case .transient(let reason)? where record.attempts < configuration.maxAttempts:
@@ -170,8 +189,10 @@ public final class DeliveryService: Service {
                 record.status = .failed
                 emitted = try? OutboundMessage(
                     NotificationFailed(
-                        notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID, kind: record.kind,
-                        channel: channel, reason: failure.description, permanent: failure.isPermanent, attempts: record.totalAttempts, failedAt: now),
+                        notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID,
+                        kind: record.kind,
+                        channel: channel, reason: failure.description, permanent: failure.isPermanent, attempts: record.totalAttempts,
+                        failedAt: now),
                     correlationID: record.registrationID)
             }
         }
@@ -187,21 +208,26 @@ public final class DeliveryService: Service {
                 try await context.store.database.write { [record, emitted] db in
                     try NotificationStore.update(record, in: db)
                     try NotificationStore.recordAttempt(attempt, in: db)
-                    if let emitted { try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db) }
+                    if let emitted {
+                        try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db)
+                    }
                 }
                 break
             } catch {
                 failures += 1
-                context.logger.error("cannot record a delivery; retrying", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+                context.logger.error(
+                    "cannot record a delivery; retrying", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
                 if Task.isCancelled || (Task.isShuttingDownGracefully && failures > 3) { return }
                 try? await Task.sleep(for: .seconds(min(30, 0.2 * Double(1 << min(failures, 8)))))
             }
         }
         if emitted != nil { context.outbox.ring() }
-        context.logger.info("notification \(record.status.rawValue)", metadata: [
-            "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
-            "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
-        ])
+        context.logger.info(
+            "notification \(record.status.rawValue)",
+            metadata: [
+                "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
+                "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
+            ])
     }
 }
 

@@ -48,7 +48,10 @@ public struct MIMEMessage: Sendable, Equatable {
     public var date: Date
     public var headers: [(String, String)]
 
-    public init(from: Address, to: Address, subject: String, text: String, html: String, attachments: [Attachment] = [], messageID: String, date: Date, headers: [(String, String)] = []) {
+    public init(
+        from: Address, to: Address, subject: String, text: String, html: String, attachments: [Attachment] = [], messageID: String,
+        date: Date, headers: [(String, String)] = []
+    ) {
         self.from = from
         self.to = to
         self.subject = subject
@@ -68,7 +71,8 @@ public struct MIMEMessage: Sendable, Equatable {
     /// The message in wire format (CRLF line ends). `boundary` is derived from the message id,
     /// so the same message renders the same bytes.
     public func rendered() -> Data {
-        let seed = String(UInt64(bitPattern: Int64(truncatingIfNeeded: messageID.utf8.reduce(5381) { ($0 << 5) &+ $0 &+ Int($1) })), radix: 36)
+        let seed = String(
+            UInt64(bitPattern: Int64(truncatingIfNeeded: messageID.utf8.reduce(5381) { ($0 << 5) &+ $0 &+ Int($1) })), radix: 36)
         let mixed = "=_mixed_\(seed)", alternative = "=_alt_\(seed)"
         var lines: [String] = [
             "Message-ID: <\(messageID)>",
@@ -94,7 +98,9 @@ public struct MIMEMessage: Sendable, Equatable {
     }
 
     private func part(contentType: String, data: Data, boundary: String, extra: [String] = []) -> [String] {
-        ["--\(boundary)", "Content-Type: \(contentType)", "Content-Transfer-Encoding: base64"] + extra + [""] + Self.base64Lines(data) + [""]
+        ["--\(boundary)", "Content-Type: \(contentType)", "Content-Transfer-Encoding: base64"] + extra + [""] + Self.base64Lines(data) + [
+            ""
+        ]
     }
 
     static func base64Lines(_ data: Data) -> [String] {
@@ -140,7 +146,11 @@ public struct MIMEMessage: Sendable, Equatable {
         let c = calendar.dateComponents([.weekday, .day, .month, .year, .hour, .minute, .second], from: date)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int?) -> String { let n = n ?? 0; return n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[((c.weekday ?? 1) - 1) % 7]), \(two(c.day)) \(months[((c.month ?? 1) - 1) % 12]) \(c.year ?? 1970) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
+        func two(_ n: Int?) -> String {
+            let n = n ?? 0
+            return n < 10 ? "0\(n)" : "\(n)"
+        }
+        return
+            "\(days[((c.weekday ?? 1) - 1) % 7]), \(two(c.day)) \(months[((c.month ?? 1) - 1) % 12]) \(c.year ?? 1970) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
     }
 }

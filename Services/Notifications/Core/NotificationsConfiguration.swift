@@ -43,7 +43,8 @@ public struct NotificationsConfiguration: Sendable {
         service: ServiceConfiguration, smtp: SMTPConfiguration = SMTPConfiguration(),
         sender: MIMEMessage.Address = .init(name: "Da Nang Innovation Centre", email: "noreply@delegation.example"),
         webhook: WebhookConfiguration? = nil, channelOrder: [String: [NotificationChannel]] = ["default": [.email]],
-        templates: String = NotificationsConfiguration.defaultTemplates, maxAttempts: Int = 5, retryBase: Double = 2, retryMax: Double = 300,
+        templates: String = NotificationsConfiguration.defaultTemplates, maxAttempts: Int = 5, retryBase: Double = 2,
+        retryMax: Double = 300,
         digestWindow: Double = 60, quietHours: (start: Int, end: Int)? = (22 * 60, 7 * 60),
         countryZones: [String: String] = ["CN": "Asia/Shanghai", "VN": "Asia/Ho_Chi_Minh"], concurrency: Int = 4
     ) {
@@ -73,17 +74,21 @@ public struct NotificationsConfiguration: Sendable {
         return order.filter { $0 != .webhook || webhook != nil }
     }
 
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NotificationsConfiguration {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> NotificationsConfiguration
+    {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(NotificationsService.description, from: &reader)
         let p = "NOTIFICATIONS"
         let security = reader.choice("\(p)_SMTP_SECURITY", default: SMTPConfiguration.Security.none, from: [.none, .startTLS, .tls])
         let smtp = SMTPConfiguration(
-            host: reader.string("\(p)_SMTP_HOST", default: "127.0.0.1"), port: reader.integer("\(p)_SMTP_PORT", default: security == .tls ? 465 : 25, in: 1...65535),
+            host: reader.string("\(p)_SMTP_HOST", default: "127.0.0.1"),
+            port: reader.integer("\(p)_SMTP_PORT", default: security == .tls ? 465 : 25, in: 1...65535),
             security: security, username: reader.optionalString("\(p)_SMTP_USER"), password: reader.optionalString("\(p)_SMTP_PASSWORD"),
             caFile: reader.optionalString("\(p)_SMTP_CA_FILE"))
         let sender = MIMEMessage.Address(
-            name: reader.string("\(p)_FROM_NAME", default: "Da Nang Innovation Centre"), email: reader.string("\(p)_FROM", default: "noreply@delegation.example"))
+            name: reader.string("\(p)_FROM_NAME", default: "Da Nang Innovation Centre"),
+            email: reader.string("\(p)_FROM", default: "noreply@delegation.example"))
         var webhook: WebhookConfiguration?
         switch (reader.optionalString("\(p)_WEBHOOK_URL"), reader.optionalString("\(p)_WEBHOOK_SECRET")) {
         case (nil, nil):
@@ -100,7 +105,9 @@ public struct NotificationsConfiguration: Sendable {
         var order: [String: [NotificationChannel]] = ["default": [.email]]
         for rule in reader.string("\(p)_CHANNELS", default: "default=email").split(separator: ";") {
             let parts = rule.split(separator: "=", maxSplits: 1)
-            let channels = parts.count == 2 ? parts[1].split(separator: ",").map { NotificationChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) } : []
+            let channels =
+                parts.count == 2
+                ? parts[1].split(separator: ",").map { NotificationChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) } : []
             guard parts.count == 2, !channels.isEmpty, channels.allSatisfy({ $0 != nil }) else {
                 reader.problem("\(p)_CHANNELS rule '\(rule)' must look like zh-Hans=webhook,email (channels: email, webhook)")
                 continue
@@ -132,7 +139,8 @@ public struct NotificationsConfiguration: Sendable {
             service: service, smtp: smtp, sender: sender, webhook: webhook, channelOrder: order,
             templates: reader.string("\(p)_TEMPLATES", default: defaultTemplates),
             maxAttempts: reader.integer("\(p)_MAX_ATTEMPTS", default: 5, in: 1...100),
-            retryBase: reader.seconds("\(p)_RETRY_BASE", default: 2, in: 0.01...3600), retryMax: reader.seconds("\(p)_RETRY_MAX", default: 300, in: 0.01...86400),
+            retryBase: reader.seconds("\(p)_RETRY_BASE", default: 2, in: 0.01...3600),
+            retryMax: reader.seconds("\(p)_RETRY_MAX", default: 300, in: 0.01...86400),
             digestWindow: reader.seconds("\(p)_DIGEST_WINDOW", default: 60, in: 0...86400), quietHours: quiet, countryZones: zones,
             concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64))
         if !FileManager.default.fileExists(atPath: configuration.templates) {

@@ -31,7 +31,9 @@ public enum NotificationsHTTP {
     }
 
     /// The notifications `fetch` finds, each with every attempt.
-    private static func histories(_ store: ServiceStore, _ fetch: @escaping @Sendable (Database) throws -> [NotificationRecord]) async throws -> Response {
+    private static func histories(_ store: ServiceStore, _ fetch: @escaping @Sendable (Database) throws -> [NotificationRecord])
+        async throws -> Response
+    {
         let histories = try await store.database.read { db in
             try fetch(db).map { History(notification: $0, attempts: try NotificationStore.attempts($0.id, in: db)) }
         }

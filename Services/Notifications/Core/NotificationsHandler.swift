@@ -20,7 +20,10 @@ public struct NotificationsHandler: Sendable {
     /// What notifications consumes, and with what.
     public static let router: MessageRouter<NotificationsHandler> = {
         var router = MessageRouter<NotificationsHandler>()
-        router.on(ProgrammePublished.self) { _, message, db in try NotificationStore.saveEvent(message.payload, in: db); return [] }
+        router.on(ProgrammePublished.self) { _, message, db in
+            try NotificationStore.saveEvent(message.payload, in: db)
+            return []
+        }
         router.on(RegistrationAccepted.self) { try $0.accepted($1.payload, $2) }
         router.on(RegistrationWaitlisted.self) { try $0.waitlisted($1.payload, $2) }
         router.on(RegistrationRejected.self) { try $0.rejected($1.payload, $2) }
@@ -55,27 +58,34 @@ public struct NotificationsHandler: Sendable {
     public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
 
     func accepted(_ accepted: RegistrationAccepted, _ db: Database) throws -> [OutboundMessage] {
-        let (contacts, removed) = try remember(accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
+        let (contacts, removed) = try remember(
+            accepted.registrationID, accepted.eventID, accepted.delegation, revision: accepted.revision, in: db)
         var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
         content.delegates = accepted.delegation.delegates.count
         content.promoted = accepted.promoted
         try queueStatus(
             .accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
-            to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID, country: contacts.country,
+            to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
+            country: contacts.country,
             content: content, in: db)
-        try withdraw(from: removed, registrationID: accepted.registrationID, revision: accepted.revision, reference: accepted.reference, contacts: contacts, in: db)
+        try withdraw(
+            from: removed, registrationID: accepted.registrationID, revision: accepted.revision, reference: accepted.reference,
+            contacts: contacts, in: db)
         return []
     }
 
     func waitlisted(_ waitlisted: RegistrationWaitlisted, _ db: Database) throws -> [OutboundMessage] {
-        let (contacts, removed) = try remember(waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
+        let (contacts, removed) = try remember(
+            waitlisted.registrationID, waitlisted.eventID, waitlisted.delegation, revision: waitlisted.revision, in: db)
         var content = NotificationContent(organisation: contacts.organisation, reference: waitlisted.reference)
         content.delegates = waitlisted.delegation.delegates.count
         content.position = waitlisted.position
         try queueStatus(
             .waitlisted, subject: "\(waitlisted.registrationID)|rev\(waitlisted.revision)", to: Array(contacts.recipients.prefix(1)),
             registrationID: waitlisted.registrationID, eventID: waitlisted.eventID, country: contacts.country, content: content, in: db)
-        try withdraw(from: removed, registrationID: waitlisted.registrationID, revision: waitlisted.revision, reference: waitlisted.reference, contacts: contacts, in: db)
+        try withdraw(
+            from: removed, registrationID: waitlisted.registrationID, revision: waitlisted.revision, reference: waitlisted.reference,
+            contacts: contacts, in: db)
         return []
     }
 
@@ -105,7 +115,8 @@ public struct NotificationsHandler: Sendable {
             content.withdrawn = try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
             guard index == 0 || content.withdrawn?.isEmpty == false else { continue }
             try queue(
-                .cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID, eventID: cancelled.eventID,
+                .cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID,
+                eventID: cancelled.eventID,
                 country: contacts.country, content: content, in: db)
         }
         return []
@@ -120,13 +131,16 @@ public struct NotificationsHandler: Sendable {
     ) throws -> (contacts: ContactsRecord, removed: [Recipient]) {
         let previous = try NotificationStore.contacts(registrationID, in: db)
         if let previous, previous.revision > revision, revision != .max { return (previous, []) }
-        var recipients = [Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)]
+        var recipients = [
+            Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)
+        ]
         for delegate in delegation.delegates {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
             recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
         }
         let contacts = ContactsRecord(
-            registrationID: registrationID, eventID: eventID, organisation: delegation.organisation.name, country: delegation.organisation.country, recipients: recipients,
+            registrationID: registrationID, eventID: eventID, organisation: delegation.organisation.name,
+            country: delegation.organisation.country, recipients: recipients,
             revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false)
         try NotificationStore.saveContacts(contacts, in: db)
         let current = Set(recipients.map { $0.email.lowercased() })
@@ -141,14 +155,16 @@ public struct NotificationsHandler: Sendable {
     ) throws {
         for recipient in removed {
             _ = try NotificationStore.cancelPending(
-                registrationID: registrationID, email: recipient.email, except: [], because: "no longer in the delegation (revision \(revision))", in: db)
+                registrationID: registrationID, email: recipient.email, except: [],
+                because: "no longer in the delegation (revision \(revision))", in: db)
             let held = try NotificationStore.heldEntries(registrationID: registrationID, email: recipient.email, in: db)
             guard !held.isEmpty else { continue }
             var content = NotificationContent(organisation: contacts.organisation, reference: reference)
             content.withdrawn = held
             content.removedFromDelegation = true
-            try queue(.cancelled, subject: "\(registrationID)|removed|rev\(revision)", to: [recipient], registrationID: registrationID,
-                      eventID: contacts.eventID, country: contacts.country, content: content, in: db)
+            try queue(
+                .cancelled, subject: "\(registrationID)|removed|rev\(revision)", to: [recipient], registrationID: registrationID,
+                eventID: contacts.eventID, country: contacts.country, content: content, in: db)
         }
     }
 
@@ -171,7 +187,9 @@ public struct NotificationsHandler: Sendable {
         let touched = kind == .itineraryPlanned ? items : changes.flatMap { [$0.before, $0.after].compactMap { $0 } }
         let urgent = touched.contains { $0.start >= now && $0.start <= soon }
         for recipient in contacts.recipients {
-            if kind == .itineraryChanged, var digest = try NotificationStore.pendingDigest(registrationID: registrationID, email: recipient.email, in: db) {
+            if kind == .itineraryChanged,
+                var digest = try NotificationStore.pendingDigest(registrationID: registrationID, email: recipient.email, in: db)
+            {
                 // A burst of changes becomes one digest (sent when the first one's window ends).
                 digest.kind = .digest
                 digest.content.changes = Self.merge(digest.content.changes, changes)
@@ -184,8 +202,9 @@ public struct NotificationsHandler: Sendable {
                 try NotificationStore.update(digest, in: db)
                 continue
             }
-            try queue(kind, subject: "\(registrationID)|v\(version)", to: [recipient], registrationID: registrationID, eventID: eventID,
-                      country: contacts.country, content: content, urgent: urgent, in: db)
+            try queue(
+                kind, subject: "\(registrationID)|v\(version)", to: [recipient], registrationID: registrationID, eventID: eventID,
+                country: contacts.country, content: content, urgent: urgent, in: db)
         }
     }
 
@@ -239,7 +258,9 @@ public struct NotificationsHandler: Sendable {
             {
                 continue
             }
-            try queue(kind, subject: subject, to: [recipient], registrationID: registrationID, eventID: eventID, country: country, content: content, in: db)
+            try queue(
+                kind, subject: subject, to: [recipient], registrationID: registrationID, eventID: eventID, country: country,
+                content: content, in: db)
         }
     }
 
@@ -254,10 +275,13 @@ public struct NotificationsHandler: Sendable {
             let key = Self.key(kind, subject: subject, email: recipient.email)
             var due = kind == .itineraryChanged && !urgent ? now.addingTimeInterval(configuration.digestWindow) : now
             if !urgent { due = afterQuietHours(due, zone: zone) }
-            try NotificationStore.insert(NotificationRecord(
-                id: Self.notificationID(key), idempotencyKey: key, registrationID: registrationID, eventID: eventID, kind: kind, recipient: recipient,
-                timeZone: zone, urgent: urgent, content: content, channels: configuration.channels(for: recipient.language), channelIndex: 0,
-                attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now), in: db)
+            try NotificationStore.insert(
+                NotificationRecord(
+                    id: Self.notificationID(key), idempotencyKey: key, registrationID: registrationID, eventID: eventID, kind: kind,
+                    recipient: recipient,
+                    timeZone: zone, urgent: urgent, content: content, channels: configuration.channels(for: recipient.language),
+                    channelIndex: 0,
+                    attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now), in: db)
         }
     }
 

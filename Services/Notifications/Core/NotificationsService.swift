@@ -7,7 +7,8 @@ public enum NotificationsService {
     /// The service as the broker and the deployment see it: what its router consumes and emits,
     /// how its shards are keyed, its HTTP port.
     public static let description = ServiceDescription(
-        name: "notifications", consumes: NotificationsHandler.router.consumes, emits: NotificationsHandler.router.emits, partition: .recipient, everyShard: [.programmePublished], defaultHTTPPort: 8083)
+        name: "notifications", consumes: NotificationsHandler.router.consumes, emits: NotificationsHandler.router.emits,
+        partition: .recipient, everyShard: [.programmePublished], defaultHTTPPort: 8083)
 
     /// `renderer`: the templates, loaded from `configuration.templates` when not given.
     public static func makeHost(
@@ -21,7 +22,8 @@ public enum NotificationsService {
             logger: logger,
             migrations: NotificationStore.migrate,
             routes: NotificationsHTTP.addRoutes,
-            extraServices: { context in [DeliveryService(context: context, configuration: configuration, renderer: renderer, clock: clock)] },
+            extraServices: { context in [DeliveryService(context: context, configuration: configuration, renderer: renderer, clock: clock)]
+            },
             connectPatience: connectPatience)
     }
 }

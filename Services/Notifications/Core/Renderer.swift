@@ -27,7 +27,8 @@ public struct Renderer: Sendable {
             switch self {
             case .noTemplate(let name): return "no template '\(name)' (and no English one to fall back on)"
             case .invalidTemplate(let file, let reason): return "template \(file) is not valid Mustache: \(reason)"
-            case .missingEnglish(let names): return "English templates are the fallback for every language, and these are missing: \(names.joined(separator: ", "))"
+            case .missingEnglish(let names):
+                return "English templates are the fallback for every language, and these are missing: \(names.joined(separator: ", "))"
             }
         }
     }
@@ -42,7 +43,8 @@ public struct Renderer: Sendable {
     public init(directory: String) async throws {
         var library = MustacheLibrary()
         let root = URL(fileURLWithPath: directory)
-        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".mustache") } ?? []
+        let files =
+            FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".mustache") } ?? []
         for file in files.sorted() {
             let name = String(file.dropLast(".mustache".count))
             var source = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
@@ -67,7 +69,8 @@ public struct Renderer: Sendable {
 
     /// `organizer`: the sender, named in the calendars as their `ORGANIZER`.
     public func render(
-        _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:], now: Date = Date(),
+        _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:],
+        now: Date = Date(),
         organizer: ICalendar.Person? = nil
     ) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
@@ -86,9 +89,12 @@ public struct Renderer: Sendable {
                 description: item.counterpart, sequence: sequence)
         }
         var calendar: String?
-        if [.itineraryPlanned, .itineraryChanged, .digest].contains(record.kind), !record.content.items.isEmpty || !record.content.changes.isEmpty {
+        if [.itineraryPlanned, .itineraryChanged, .digest].contains(record.kind),
+            !record.content.items.isEmpty || !record.content.changes.isEmpty
+        {
             calendar = ICalendar(
-                method: .publish, name: calendarName, timeZone: eventZone, events: record.content.items.map { event($0, sequence: $0.sequence) },
+                method: .publish, name: calendarName, timeZone: eventZone,
+                events: record.content.items.map { event($0, sequence: $0.sequence) },
                 organizer: organizer, attendee: attendee
             ).render(stamp: now)
         }
@@ -102,7 +108,8 @@ public struct Renderer: Sendable {
             ).render(stamp: now)
         }
         return Rendered(
-            language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar, cancellation: cancellation)
+            language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar,
+            cancellation: cancellation)
     }
 
     /// The entries a notification takes out of the recipient's calendar: those it withdraws, and
@@ -171,7 +178,10 @@ public struct Renderer: Sendable {
 
         private func slot(_ item: ItineraryItem) -> [String: Any] {
             var values: [String: Any] = ["date": day(item.start, eventZone), "time": span(item.start, item.end, eventZone)]
-            if record.timeZone != eventZone, TimeZone(identifier: record.timeZone)?.secondsFromGMT(for: item.start) != TimeZone(identifier: eventZone)?.secondsFromGMT(for: item.start) {
+            if record.timeZone != eventZone,
+                TimeZone(identifier: record.timeZone)?.secondsFromGMT(for: item.start)
+                    != TimeZone(identifier: eventZone)?.secondsFromGMT(for: item.start)
+            {
                 values["localTime"] = "\(span(item.start, item.end, record.timeZone)) \(zoneName(record.timeZone))"
             }
             // The venue and its address; when the title already names the venue (a visit's
@@ -196,7 +206,9 @@ public struct Renderer: Sendable {
         }
 
         private func day(_ date: Date, _ zone: String) -> String {
-            let style = Date.FormatStyle(date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: zone) ?? .gmt)
+            let style = Date.FormatStyle(
+                date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian),
+                timeZone: TimeZone(identifier: zone) ?? .gmt)
             return date.formatted(style)
         }
 
@@ -229,7 +241,8 @@ public struct Renderer: Sendable {
         }
 
         private func venueName(_ id: String, fallback: String? = nil) -> String {
-            venues[id]?.text(in: language) ?? record.content.items.first { $0.venueID == id && $0.kind == .visit }?.title.text(in: language) ?? fallback ?? id
+            venues[id]?.text(in: language) ?? record.content.items.first { $0.venueID == id && $0.kind == .visit }?.title.text(in: language)
+                ?? fallback ?? id
         }
 
         private func reason(_ reason: UnmetPreference.Reason) -> String {

@@ -26,7 +26,10 @@ public struct SMTPConfiguration: Sendable {
     public var heloName: String
     public var timeout: Double
 
-    public init(host: String = "127.0.0.1", port: Int = 25, security: Security = .none, username: String? = nil, password: String? = nil, caFile: String? = nil, verifyCertificate: Bool = true, heloName: String = "delegation-notifications", timeout: Double = 15) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 25, security: Security = .none, username: String? = nil, password: String? = nil,
+        caFile: String? = nil, verifyCertificate: Bool = true, heloName: String = "delegation-notifications", timeout: Double = 15
+    ) {
         self.host = host
         self.port = port
         self.security = security
@@ -114,7 +117,8 @@ public struct SMTPClient: Sendable {
             _ = try await command("STARTTLS", expect: 220...220)
             guard let tls else { throw DeliveryError.permanent("no TLS context") }
             try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
+                try channel.pipeline.syncOperations.addHandler(
+                    try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
             }.get()
             features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
         }
@@ -122,7 +126,9 @@ public struct SMTPClient: Sendable {
             let token = Data("\u{0}\(user)\u{0}\(password)".utf8).base64EncodedString()
             _ = try await command("AUTH PLAIN \(token)", expect: 235...235)
         }
-        _ = try await command("MAIL FROM:<\(sender)>" + (features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") } ? " SMTPUTF8" : ""), expect: 250...250)
+        _ = try await command(
+            "MAIL FROM:<\(sender)>" + (features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") } ? " SMTPUTF8" : ""),
+            expect: 250...250)
         _ = try await command("RCPT TO:<\(recipient)>", expect: 250...251)
         _ = try await command("DATA", expect: 354...354)
         _ = try await command(Self.dotStuffed(message) + ".", expect: 250...250)
@@ -246,4 +252,3 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
         return try await promise.futureResult.get()
     }
 }
-

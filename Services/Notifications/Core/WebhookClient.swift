@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Messages
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Where chat bridges (Zalo, WeChat, DingTalk) take notifications.
 public struct WebhookConfiguration: Sendable {
@@ -42,7 +43,8 @@ public struct WebhookClient: Sendable {
         let timestamp = Int(now.timeIntervalSince1970)
         request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
         request.setValue(String(timestamp), forHTTPHeaderField: "X-Delegation-Timestamp")
-        request.setValue(Self.signature(secret: configuration.secret, timestamp: timestamp, body: body), forHTTPHeaderField: "X-Delegation-Signature")
+        request.setValue(
+            Self.signature(secret: configuration.secret, timestamp: timestamp, body: body), forHTTPHeaderField: "X-Delegation-Signature")
         request.setValue(idempotencyKey, forHTTPHeaderField: "X-Delegation-Idempotency-Key")
         request.httpBody = body
         let response: URLResponse

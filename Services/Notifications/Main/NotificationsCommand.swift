@@ -41,7 +41,10 @@ enum NotificationsExecutable: ServiceExecutable {
         return [
             ("smtp", "\(c.smtp.host):\(c.smtp.port) (\(c.smtp.security.rawValue)\(c.smtp.username == nil ? "" : ", auth"))"),
             ("webhook", c.webhook?.url.absoluteString ?? "none"),
-            ("channels", c.channelOrder.map { "\($0.key)=\($0.value.map(\.rawValue).joined(separator: ","))" }.sorted().joined(separator: "; ")),
+            (
+                "channels",
+                c.channelOrder.map { "\($0.key)=\($0.value.map(\.rawValue).joined(separator: ","))" }.sorted().joined(separator: "; ")
+            ),
             ("templates", c.templates),
             ("languages", languages.joined(separator: "; ")),
             ("retries", "\(c.maxAttempts) per channel, \(c.retryBase)–\(c.retryMax) s"),

@@ -13,7 +13,8 @@ public final class AuditLog: @unchecked Sendable {
     /// `$XDG_STATE_HOME/delegation-ops/audit.log` (`~/.local/state/…`).
     public static func defaultFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let path = environment["DELEGATION_OPS_AUDIT_LOG"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        let state = environment["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) }
+        let state =
+            environment["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state")
         return state.appendingPathComponent("delegation-ops/audit.log")
     }

@@ -16,7 +16,9 @@ public struct BrokerControl: Sendable {
         public var queue: String
         public var routingKey: String
         public var toExchange = false
-        public var description: String { "\(exchange) → \(toExchange ? "exchange " : "")\(queue) (\(routingKey.isEmpty ? "no key" : routingKey))" }
+        public var description: String {
+            "\(exchange) → \(toExchange ? "exchange " : "")\(queue) (\(routingKey.isEmpty ? "no key" : routingKey))"
+        }
     }
 
     /// A policy as `definitions.json` and `rabbitmqctl list_policies` write it.
@@ -34,9 +36,13 @@ public struct BrokerControl: Sendable {
             self.pattern = pattern
             applyTo = object["apply-to"] as? String ?? "all"
             priority = (object["priority"] as? Int) ?? Int(object["priority"] as? String ?? "") ?? 0
-            let value = object["definition"].flatMap { $0 as? [String: Any] }
-                ?? (object["definition"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
-            definition = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            let value =
+                object["definition"].flatMap { $0 as? [String: Any] }
+                ?? (object["definition"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                ?? [:]
+            definition =
+                (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                ?? "{}"
         }
     }
 
@@ -51,13 +57,17 @@ public struct BrokerControl: Sendable {
     }
 
     public func bindings(vhost: String) async throws -> Set<Binding> {
-        let rows = try await json(["list_bindings", "-p", vhost, "source_name", "destination_name", "destination_kind", "routing_key", "--formatter", "json"])
-        return Set(rows.compactMap { row in
-            guard let kind = row["destination_kind"] as? String, let source = row["source_name"] as? String, !source.isEmpty,
-                let destination = row["destination_name"] as? String
-            else { return nil }
-            return Binding(exchange: source, queue: destination, routingKey: row["routing_key"] as? String ?? "", toExchange: kind == "exchange")
-        })
+        let rows = try await json([
+            "list_bindings", "-p", vhost, "source_name", "destination_name", "destination_kind", "routing_key", "--formatter", "json",
+        ])
+        return Set(
+            rows.compactMap { row in
+                guard let kind = row["destination_kind"] as? String, let source = row["source_name"] as? String, !source.isEmpty,
+                    let destination = row["destination_name"] as? String
+                else { return nil }
+                return Binding(
+                    exchange: source, queue: destination, routingKey: row["routing_key"] as? String ?? "", toExchange: kind == "exchange")
+            })
     }
 
     public func policies(vhost: String) async throws -> [Policy] {
@@ -66,7 +76,8 @@ public struct BrokerControl: Sendable {
 
     public func set(_ policy: Policy, vhost: String) async throws {
         _ = try await run([
-            "set_policy", "-p", vhost, "--priority", String(policy.priority), "--apply-to", policy.applyTo, policy.name, policy.pattern, policy.definition,
+            "set_policy", "-p", vhost, "--priority", String(policy.priority), "--apply-to", policy.applyTo, policy.name, policy.pattern,
+            policy.definition,
         ])
     }
 
@@ -83,7 +94,9 @@ public struct BrokerControl: Sendable {
     private func run(_ arguments: [String]) async throws -> String {
         guard let executable = command.first else { throw OpsError.usage("--rabbitmqctl is empty") }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("delegation-ops-\(UUID().uuidString).out")
-        guard FileManager.default.createFile(atPath: output.path, contents: nil) else { throw OpsError.interrupted("cannot write \(output.path)") }
+        guard FileManager.default.createFile(atPath: output.path, contents: nil) else {
+            throw OpsError.interrupted("cannot write \(output.path)")
+        }
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         let process = Process()
@@ -102,7 +115,8 @@ public struct BrokerControl: Sendable {
         try? handle.close()
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         guard status == 0 else {
-            throw OpsError.interrupted("\((command + arguments.prefix(1)).joined(separator: " ")) failed (exit \(status)): \(text.prefix(300))")
+            throw OpsError.interrupted(
+                "\((command + arguments.prefix(1)).joined(separator: " ")) failed (exit \(status)): \(text.prefix(300))")
         }
         return text
     }

@@ -134,7 +134,11 @@ public struct CSV: Sendable, Equatable {
                 let byte = bytes[index]
                 if byte == .comma || byte == .lineFeed || byte == .carriageReturn { break }
                 if byte == .quote, error == nil {
-                    error = SyntaxError(line: line, message: "a '\"' inside a field that does not start with one: put the whole field in quotes and write the quote twice (\"\")")
+                    error = SyntaxError(
+                        line: line,
+                        message:
+                            "a '\"' inside a field that does not start with one: put the whole field in quotes and write the quote twice (\"\")"
+                    )
                 }
                 index += 1
             }
@@ -147,7 +151,11 @@ public struct CSV: Sendable, Equatable {
             guard index < bytes.count, bytes[index] != .comma, bytes[index] != .lineFeed, bytes[index] != .carriageReturn else {
                 return nil
             }
-            let error = SyntaxError(line: line, message: "text after the closing '\"' of a quoted field: the whole field must be in quotes, with inner quotes written twice (\"\")")
+            let error = SyntaxError(
+                line: line,
+                message:
+                    "text after the closing '\"' of a quoted field: the whole field must be in quotes, with inner quotes written twice (\"\")"
+            )
             while index < bytes.count, bytes[index] != .comma, bytes[index] != .lineFeed, bytes[index] != .carriageReturn {
                 index += 1
             }

@@ -34,18 +34,22 @@ public struct FailedMessage: Sendable {
         self.service = service
         properties = delivery.properties
         body = delivery.body
-        type = delivery.properties.type ?? headers[FailureHeader.originalRoutingKey]?.stringValue ?? deaths.last?.routingKeys.first ?? delivery.routingKey
+        type =
+            delivery.properties.type ?? headers[FailureHeader.originalRoutingKey]?.stringValue ?? deaths.last?.routingKeys.first
+            ?? delivery.routingKey
         if let kind = headers[FailureHeader.kind]?.stringValue {
             self.kind = kind
             reason = headers[FailureHeader.reason]?.stringValue ?? "(no reason given)"
             failedAt = headers[FailureHeader.time].flatMap { if case .timestamp(let date) = $0 { return date } else { return nil } }
         } else if service == ParkingLot.unroutedName {
             kind = "unknown-type"
-            reason = "no service consumes '\(type)': published to \(delivery.envelope.exchange.isEmpty ? "the default exchange" : delivery.envelope.exchange) with a type outside the contract (a typo, or a publisher ahead of the services)"
+            reason =
+                "no service consumes '\(type)': published to \(delivery.envelope.exchange.isEmpty ? "the default exchange" : delivery.envelope.exchange) with a type outside the contract (a typo, or a publisher ahead of the services)"
             failedAt = delivery.properties.timestamp
         } else if let death = deaths.first {
             kind = death.reason == .deliveryLimit ? "crash-loop" : "broker-\(death.reason.text)"
-            reason = death.reason == .deliveryLimit
+            reason =
+                death.reason == .deliveryLimit
                 ? "delivered \(delivery.deliveryCount > 0 ? "\(delivery.deliveryCount) times" : "too often") without being settled: the service stopped while handling it each time"
                 : "dead-lettered by the broker from \(death.queue) (\(death.reason.text))"
             failedAt = death.time
@@ -139,12 +143,16 @@ public struct ParkingLot: Sendable, Hashable {
 public enum FailedMessages {
     /// Every message in `service`'s dead-letter queue, read without removing any (each is
     /// fetched unacknowledged and returned to the queue when the connection closes).
-    public static func browse(_ service: ServiceNames, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
+    public static func browse(_ service: ServiceNames, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws
+        -> [FailedMessage]
+    {
         try await browse(ParkingLot(service), connection: configuration, limit: limit)
     }
 
     /// Every message in `lot`, read without removing any.
-    public static func browse(_ lot: ParkingLot, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws -> [FailedMessage] {
+    public static func browse(_ lot: ParkingLot, connection configuration: AMQPConfiguration, limit: Int = 100_000) async throws
+        -> [FailedMessage]
+    {
         let (messages, before) = try await withConnection(configuration, name: "delegation-ops browse") { connection in
             guard try await connection.queueExists(lot.queue) else { return ([FailedMessage](), 0) }
             let before = try await connection.queueState(lot.queue).messageCount
@@ -175,8 +183,11 @@ public enum FailedMessages {
     public static func groups(_ messages: [FailedMessage]) -> [FailedGroup] {
         var groups: [String: FailedGroup] = [:]
         for message in messages {
-            var group = groups[message.group] ?? FailedGroup(
-                group: message.group, service: message.service, type: message.type, kind: message.kind, reason: message.reason, count: 0, ids: [])
+            var group =
+                groups[message.group]
+                ?? FailedGroup(
+                    group: message.group, service: message.service, type: message.type, kind: message.kind, reason: message.reason,
+                    count: 0, ids: [])
             group.count += 1
             group.ids.append(message.id)
             if let time = message.failedAt {
@@ -205,7 +216,8 @@ public enum FailedMessages {
     /// `crashAfterCopy` (testing only, `DELEGATION_OPS_FAULT=crash-after-copy:N`) kills the
     /// process right after the N-th copy is confirmed and logged, before its original is acked.
     public static func retry(
-        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, audit: AuditLog?, dryRun: Bool = false,
+        _ selection: FailedSelection, in service: ServiceNames, connection configuration: AMQPConfiguration, audit: AuditLog?,
+        dryRun: Bool = false,
         crashAfterCopy: Int? = nil, progress: @Sendable (Progress) -> Void = { _ in }
     ) async throws -> [FailedMessage] {
         let (retried, left) = try await withConnection(configuration, name: "delegation-ops retry (read)") { reader in
@@ -220,7 +232,8 @@ public enum FailedMessages {
                     state.selected += 1
                     if !dryRun {
                         try await writer.publish(
-                            message.body, exchange: "", routingKey: service.inbox, properties: retryProperties(message, by: audit?.user ?? "unknown"),
+                            message.body, exchange: "", routingKey: service.inbox,
+                            properties: retryProperties(message, by: audit?.user ?? "unknown"),
                             mandatory: true)
                         try audit?.record(action: "retry", message: message, detail: "to \(service.inbox)")
                         if state.done + 1 == crashAfterCopy { kill(getpid(), SIGKILL) }
@@ -264,7 +277,8 @@ public enum FailedMessages {
     }
 
     private static func purgeSelected(
-        _ selection: FailedSelection, in lot: ParkingLot, connection configuration: AMQPConfiguration, before: Int, to file: URL, audit: AuditLog?
+        _ selection: FailedSelection, in lot: ParkingLot, connection configuration: AMQPConfiguration, before: Int, to file: URL,
+        audit: AuditLog?
     ) async throws -> (purged: [FailedMessage], left: Int) {
         try await withConnection(configuration, name: "delegation-ops purge") { connection in
             var selected: [(FailedMessage, Delivery)] = []
@@ -287,7 +301,8 @@ public enum FailedMessages {
     static func retryProperties(_ message: FailedMessage, by user: String) -> MessageProperties {
         var properties = message.properties
         var headers: [String: AMQPFieldValue] = [:]
-        for (key, value) in message.properties.headers where !key.hasPrefix("x-failure-") && !key.hasPrefix("x-death") && !key.hasPrefix("x-first-death")
+        for (key, value) in message.properties.headers
+        where !key.hasPrefix("x-failure-") && !key.hasPrefix("x-death") && !key.hasPrefix("x-first-death")
             && !key.hasPrefix("x-last-death") && key != "x-delivery-count" && key != FailureHeader.retryAttempt
         {
             headers[key] = value
@@ -321,7 +336,10 @@ public enum FailedMessages {
         if let text = String(data: message.body, encoding: .utf8) { record["body"] = text }
         if !message.deaths.isEmpty {
             record["deaths"] = message.deaths.map { death -> [String: Any] in
-                var entry: [String: Any] = ["queue": death.queue, "reason": death.reason.text, "count": death.count, "exchange": death.exchange, "routing_keys": death.routingKeys]
+                var entry: [String: Any] = [
+                    "queue": death.queue, "reason": death.reason.text, "count": death.count, "exchange": death.exchange,
+                    "routing_keys": death.routingKeys,
+                ]
                 if let time = death.time { entry["time"] = MessageCoding.format(time) }
                 return entry
             }
@@ -393,11 +411,16 @@ struct Glob: Sendable {
         var pi = 0, ti = 0, star = -1, mark = 0
         while ti < t.count {
             if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) {
-                pi += 1; ti += 1
+                pi += 1
+                ti += 1
             } else if pi < p.count && p[pi] == "*" {
-                star = pi; mark = ti; pi += 1
+                star = pi
+                mark = ti
+                pi += 1
             } else if star >= 0 {
-                pi = star + 1; mark += 1; ti = mark
+                pi = star + 1
+                mark += 1
+                ti = mark
             } else {
                 return false
             }

@@ -24,12 +24,14 @@ public enum Publishing {
         let messages = try records.map { record in
             let body = try MessageCoding.encode(record.value)
             return OutgoingMessage.domain(
-                type: Value.messageType.rawValue, body: body, exchange: exchange, messageID: messageID(Value.messageType, body: body), appID: "delegation-ops",
+                type: Value.messageType.rawValue, body: body, exchange: exchange, messageID: messageID(Value.messageType, body: body),
+                appID: "delegation-ops",
                 partitionKeys: record.value.partitionKeys)
         }
         return try await withConnection(configuration, name: "delegation-ops publish") { connection in
             guard try await connection.exchangeExists(exchange) else {
-                throw OpsError.notFound("the exchange '\(exchange)' does not exist; run `delegation-ops topology apply` (or start a service once)")
+                throw OpsError.notFound(
+                    "the exchange '\(exchange)' does not exist; run `delegation-ops topology apply` (or start a service once)")
             }
             var outcomes: [Outcome] = []
             for start in stride(from: 0, to: messages.count, by: batch) {
@@ -39,7 +41,8 @@ public enum Publishing {
                     let record = records[start + offset]
                     var error: String?
                     if case .failure(let failure) = result { error = "\(failure)" }
-                    outcomes.append(Outcome(file: record.file, line: record.line, messageID: slice[offset].properties.messageID ?? "", error: error))
+                    outcomes.append(
+                        Outcome(file: record.file, line: record.line, messageID: slice[offset].properties.messageID ?? "", error: error))
                 }
                 progress(outcomes.count)
             }

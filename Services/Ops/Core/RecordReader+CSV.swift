@@ -97,11 +97,16 @@ extension RecordReader {
             }
             if !unknown.isEmpty {
                 let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
-                problem(header.line, nil, "unknown column\(unknown.count == 1 ? "" : "s") \(names); the columns are: \(RegistrationColumn.allCases.map(\.rawValue).joined(separator: ", "))")
+                problem(
+                    header.line, nil,
+                    "unknown column\(unknown.count == 1 ? "" : "s") \(names); the columns are: \(RegistrationColumn.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             let missing = RegistrationColumn.allCases.filter { $0.isRequired && !seen.contains($0) }
             if !missing.isEmpty {
-                problem(header.line, nil, "missing required column\(missing.count == 1 ? "" : "s"): \(missing.map(\.rawValue).joined(separator: ", "))")
+                problem(
+                    header.line, nil,
+                    "missing required column\(missing.count == 1 ? "" : "s"): \(missing.map(\.rawValue).joined(separator: ", "))")
                 return nil
             }
             return columns
@@ -148,7 +153,8 @@ extension RecordReader {
                 preferredVisits: list(.preferredVisits, first)
             )
             let submission = RegistrationSubmitted(
-                eventID: required(.eventID, first), reference: required(.reference, first), revision: revision(first), delegation: delegation,
+                eventID: required(.eventID, first), reference: required(.reference, first), revision: revision(first),
+                delegation: delegation,
                 consent: Consent(dataProcessing: boolean(.consent, first, required: true), givenAt: dateTime(.consentGivenAt, first)),
                 submittedAt: dateTime(.submittedAt, first)
             )
@@ -169,10 +175,16 @@ extension RecordReader {
 
         /// nil when every document column is empty; otherwise all but the date of birth are needed.
         mutating func identityDocument(_ row: Row) -> IdentityDocument? {
-            let columns: [RegistrationColumn] = [.documentKind, .documentNumber, .documentIssuingCountry, .documentFullName, .documentDateOfBirth, .documentExpiresOn]
+            let columns: [RegistrationColumn] = [
+                .documentKind, .documentNumber, .documentIssuingCountry, .documentFullName, .documentDateOfBirth, .documentExpiresOn,
+            ]
             guard columns.contains(where: { !row[$0].isEmpty }) else { return nil }
             func needed(_ column: RegistrationColumn) -> String {
-                if row[column].isEmpty { problem(row.line, column, "is required when a document is given (document_date_of_birth is the only optional document column)") }
+                if row[column].isEmpty {
+                    problem(
+                        row.line, column,
+                        "is required when a document is given (document_date_of_birth is the only optional document column)")
+                }
                 return row[column]
             }
             var kind = IdentityDocument.Kind.passport
@@ -181,11 +193,15 @@ extension RecordReader {
                 if let parsed = IdentityDocument.Kind(rawValue: kindText.lowercased()) {
                     kind = parsed
                 } else {
-                    problem(row.line, .documentKind, "\(Self.quoted(kindText)) is not a document kind: write \(Self.choices(IdentityDocument.Kind.allCases.map(\.rawValue)))")
+                    problem(
+                        row.line, .documentKind,
+                        "\(Self.quoted(kindText)) is not a document kind: write \(Self.choices(IdentityDocument.Kind.allCases.map(\.rawValue)))"
+                    )
                 }
             }
             return IdentityDocument(
-                kind: kind, number: needed(.documentNumber), issuingCountry: needed(.documentIssuingCountry), fullName: needed(.documentFullName),
+                kind: kind, number: needed(.documentNumber), issuingCountry: needed(.documentIssuingCountry),
+                fullName: needed(.documentFullName),
                 dateOfBirth: optional(.documentDateOfBirth, row), expiresOn: needed(.documentExpiresOn)
             )
         }
@@ -209,7 +225,8 @@ extension RecordReader {
             let text = required(column, row)
             if let language = Language.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) { return language }
             if !text.isEmpty {
-                problem(row.line, column, "\(Self.quoted(text)) is not a language: write \(Self.choices(Language.allCases.map(\.rawValue)))")
+                problem(
+                    row.line, column, "\(Self.quoted(text)) is not a language: write \(Self.choices(Language.allCases.map(\.rawValue)))")
             }
             return .english
         }
@@ -218,7 +235,8 @@ extension RecordReader {
             let text = required(.role, row)
             if let role = DelegationRole(rawValue: text.lowercased()) { return role }
             if !text.isEmpty {
-                problem(row.line, .role, "\(Self.quoted(text)) is not a role: write \(Self.choices(DelegationRole.allCases.map(\.rawValue)))")
+                problem(
+                    row.line, .role, "\(Self.quoted(text)) is not a role: write \(Self.choices(DelegationRole.allCases.map(\.rawValue)))")
             }
             return .visiting
         }
@@ -243,7 +261,8 @@ extension RecordReader {
             let text = row[.revision]
             if text.isEmpty { return 1 }
             if let revision = Int(text) { return revision }
-            problem(row.line, .revision, "\(Self.quoted(text)) is not a whole number (1 for a new registration, 2 for its first amendment, …)")
+            problem(
+                row.line, .revision, "\(Self.quoted(text)) is not a whole number (1 for a new registration, 2 for its first amendment, …)")
             return 1
         }
 
@@ -262,7 +281,9 @@ extension RecordReader {
         /// A cell as compared across a delegation's rows: lists by their items, yes/no by meaning.
         static func comparable(_ text: String, _ column: RegistrationColumn) -> String {
             if column.isList { return items(text).joined(separator: ";") }
-            if column == .consent { return ["yes", "true"].contains(text.lowercased()) ? "yes" : ["no", "false"].contains(text.lowercased()) ? "no" : text }
+            if column == .consent {
+                return ["yes", "true"].contains(text.lowercased()) ? "yes" : ["no", "false"].contains(text.lowercased()) ? "no" : text
+            }
             return text
         }
 
@@ -281,7 +302,8 @@ extension RecordReader {
         static func locate(_ jsonPath: String, delegateLines: [Int], firstLine: Int) -> (line: Int, path: String) {
             let prefix = "delegates["
             if jsonPath.hasPrefix(prefix), let close = jsonPath.firstIndex(of: "]"),
-                let index = Int(jsonPath[jsonPath.index(jsonPath.startIndex, offsetBy: prefix.count)..<close]), delegateLines.indices.contains(index)
+                let index = Int(jsonPath[jsonPath.index(jsonPath.startIndex, offsetBy: prefix.count)..<close]),
+                delegateLines.indices.contains(index)
             {
                 let field = jsonPath[jsonPath.index(after: close)...].drop { $0 == "." }
                 let column = RegistrationColumn.allCases.first { $0.isPerDelegate && $0.jsonPath == withoutIndex(String(field)) }
@@ -356,7 +378,8 @@ extension RecordReader {
         /// The header must have it (a cell may still be empty where the field is optional).
         var isRequired: Bool {
             switch self {
-            case .eventID, .reference, .organisation, .country, .role, .leadContact, .leadEmail, .leadLanguage, .consent, .delegateName, .delegateLanguage:
+            case .eventID, .reference, .organisation, .country, .role, .leadContact, .leadEmail, .leadLanguage, .consent, .delegateName,
+                .delegateLanguage:
                 return true
             default:
                 return false

@@ -80,12 +80,16 @@ extension RecordReader {
     ) -> Candidate<Value>? {
         let line = source.line(at: range.lowerBound)
         if let failure = JSONSyntax.check(source.bytes, range) {
-            problems.append(InputProblem(file: source.name, line: source.line(at: failure.offset), message: "invalid JSON: \(failure.message)"))
+            problems.append(
+                InputProblem(file: source.name, line: source.line(at: failure.offset), message: "invalid JSON: \(failure.message)"))
             return nil
         }
         guard source.bytes[range.lowerBound] == .openBrace else {
             let found = JSONSyntax.kind(of: source.bytes[range.lowerBound])
-            problems.append(InputProblem(file: source.name, line: line, message: "expected a JSON object (one \(Value.messageType.rawValue) payload), found \(found)"))
+            problems.append(
+                InputProblem(
+                    file: source.name, line: line,
+                    message: "expected a JSON object (one \(Value.messageType.rawValue) payload), found \(found)"))
             return nil
         }
         do {
@@ -368,7 +372,9 @@ struct JSONSyntax {
     /// The letters, digits and `_` from `index` on (consumed).
     mutating func word() -> String {
         let start = index
-        while let byte = peek, byte.isDigit || byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z")) {
+        while let byte = peek,
+            byte.isDigit || byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
+        {
             index += 1
         }
         return String(decoding: bytes[start..<index], as: UTF8.self)

@@ -95,7 +95,13 @@ public enum RecordReader {
                 case .json: return jsonCandidates(ProgrammePublished.self, in: source)
                 case .ndjson: return ndjsonCandidates(ProgrammePublished.self, in: source)
                 case .csv:
-                    return ([], [InputProblem(file: source.name, line: nil, message: "programmes are read from .json, .ndjson or .jsonl files, not CSV")])
+                    return (
+                        [],
+                        [
+                            InputProblem(
+                                file: source.name, line: nil, message: "programmes are read from .json, .ndjson or .jsonl files, not CSV")
+                        ]
+                    )
                 }
             } check: { _ in
                 []
@@ -177,7 +183,8 @@ extension RecordReader {
             }
             let source = SourceFile(name: path, bytes: [UInt8](data))
             if let offset = source.firstInvalidUTF8() {
-                throw Unreadable(problem: InputProblem(file: path, line: source.line(at: offset), message: "is not UTF-8 text: save the file as UTF-8"))
+                throw Unreadable(
+                    problem: InputProblem(file: path, line: source.line(at: offset), message: "is not UTF-8 text: save the file as UTF-8"))
             }
             return source
         }
@@ -242,7 +249,9 @@ extension RecordReader {
                 return
             }
             guard let format = Format(path: file) else {
-                problems.append(InputProblem(file: file, line: nil, message: "unknown format: the file name must end in .json, .ndjson, .jsonl or .csv"))
+                problems.append(
+                    InputProblem(file: file, line: nil, message: "unknown format: the file name must end in .json, .ndjson, .jsonl or .csv")
+                )
                 return
             }
             let (found, readingProblems) = candidates(source, format)
@@ -253,7 +262,8 @@ extension RecordReader {
                 let (key, description) = key(candidate.value)
                 if let first = seen[key] {
                     let place = first.file == file ? "line \(first.line)" : "\(first.file):\(first.line)"
-                    fileProblems.append(InputProblem(file: file, line: candidate.line, message: "the same \(description) is also at \(place)"))
+                    fileProblems.append(
+                        InputProblem(file: file, line: candidate.line, message: "the same \(description) is also at \(place)"))
                 } else {
                     seen[key] = (file, candidate.line)
                 }

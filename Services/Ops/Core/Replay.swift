@@ -69,11 +69,13 @@ public enum Replay {
                         throw OpsError.notFound("\(inbox) does not exist: start it once, or run `delegation-ops topology apply`")
                     }
                     if let shards = targets.shards, try await !writer.exchangeExists(shards) {
-                        throw OpsError.notFound("the exchange \(shards) does not exist: run `delegation-ops topology apply --shards \(service.name)=N`")
+                        throw OpsError.notFound(
+                            "the exchange \(shards) does not exist: run `delegation-ops topology apply --shards \(service.name)=N`")
                     }
                 }
                 // Streams deliver from the chunk holding `since`; earlier messages are skipped below.
-                let consumer = try await reader.consume(queue: names.archive, prefetch: 500, arguments: ["x-stream-offset": .timestamp(options.since)])
+                let consumer = try await reader.consume(
+                    queue: names.archive, prefetch: 500, arguments: ["x-stream-offset": .timestamp(options.since)])
                 var summary = Summary()
                 var iterator = consumer.makeAsyncIterator()
                 while let delivery = try await next(&iterator, within: options.idle) {
@@ -91,10 +93,12 @@ public enum Replay {
                         // time. (A header of that name from the sender is never trusted.)
                         properties.headers[FailureHeader.receivedAt] = published.map { .timestamp($0) }
                         if let shards = targets.shards, !service.everyShard.contains(where: { $0.rawValue == type }) {
-                            try await writer.publish(delivery.body, exchange: shards, routingKey: type, properties: properties, mandatory: true)
+                            try await writer.publish(
+                                delivery.body, exchange: shards, routingKey: type, properties: properties, mandatory: true)
                         } else {
                             for inbox in targets.inboxes {
-                                try await writer.publish(delivery.body, exchange: "", routingKey: inbox, properties: properties, mandatory: true)
+                                try await writer.publish(
+                                    delivery.body, exchange: "", routingKey: inbox, properties: properties, mandatory: true)
                             }
                         }
                     }
@@ -111,7 +115,9 @@ public enum Replay {
 
     /// Where replayed messages go: the service's inbox; or, for a service run as `shards`, its
     /// shards exchange and (for the messages every shard takes) each shard's inbox.
-    private static func destinations(_ service: ServiceDescription, exchange: String, shards: Int?) throws -> (shards: String?, inboxes: [String]) {
+    private static func destinations(_ service: ServiceDescription, exchange: String, shards: Int?) throws -> (
+        shards: String?, inboxes: [String]
+    ) {
         guard let shards else { return (nil, [service.names(exchange: exchange).inbox]) }
         guard service.name == service.kind, shards > 0 else {
             throw OpsError.usage("with shards, replay to the service (\(service.kind)), not to one instance")
@@ -121,7 +127,9 @@ public enum Replay {
     }
 
     /// The next delivery, or nil when none comes within `seconds`.
-    private static func next(_ iterator: inout AsyncThrowingStream<Delivery, any Error>.AsyncIterator, within seconds: Double) async throws -> Delivery? {
+    private static func next(_ iterator: inout AsyncThrowingStream<Delivery, any Error>.AsyncIterator, within seconds: Double) async throws
+        -> Delivery?
+    {
         let box = IteratorBox(iterator)
         defer { iterator = box.iterator }
         return try await withThrowingTaskGroup(of: Delivery?.self) { group in

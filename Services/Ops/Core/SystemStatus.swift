@@ -1,10 +1,11 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ServiceCatalog
 import ServiceRuntime
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The state of the system on one screen: per service, its queues' depths and consumers and
 /// its health endpoint's answer; the archive stream's size.
@@ -39,12 +40,15 @@ public struct SystemStatus: Sendable, Codable, Equatable {
         if archive.messages == nil { problems.append("the archive stream \(archive.name) is missing") }
         if unrouted.messages == nil { problems.append("\(unrouted.name) is missing: `delegation-ops topology apply` declares it") }
         if let count = unrouted.messages, count > 0 {
-            problems.append("\(count) message(s) of a type no service consumes in \(unrouted.name): `delegation-ops failed list --service unrouted`")
+            problems.append(
+                "\(count) message(s) of a type no service consumes in \(unrouted.name): `delegation-ops failed list --service unrouted`")
         }
         for service in services {
             if service.inbox.messages == nil { problems.append("\(service.inbox.name) is missing") }
             if service.inbox.consumers == 0 { problems.append("nothing consumes \(service.inbox.name)") }
-            if let parked = service.deadLetters.messages, parked > 0 { problems.append("\(parked) failed message(s) in \(service.deadLetters.name)") }
+            if let parked = service.deadLetters.messages, parked > 0 {
+                problems.append("\(parked) failed message(s) in \(service.deadLetters.name)")
+            }
             if service.health != "ready" && service.health != "not checked" { problems.append("\(service.name): \(service.health)") }
         }
         return problems
@@ -53,7 +57,8 @@ public struct SystemStatus: Sendable, Codable, Equatable {
     /// `health`: each service's base URL (`http://127.0.0.1:8081`); a service without one is
     /// not asked.
     public static func read(
-        exchange: String, services: [ServiceDescription] = SystemServices.all, health: [String: URL], connection configuration: AMQPConfiguration,
+        exchange: String, services: [ServiceDescription] = SystemServices.all, health: [String: URL],
+        connection configuration: AMQPConfiguration,
         maxRetryQueues: Int = 10
     ) async throws -> SystemStatus {
         try await withConnection(configuration, name: "delegation-ops status") { connection in
@@ -74,9 +79,11 @@ public struct SystemStatus: Sendable, Codable, Equatable {
                 let url = health[service.name]
                 var answer = "not checked"
                 if let url { answer = await Self.health(url) }
-                result.append(Service(
-                    name: service.name, inbox: try await state(names.inbox), retries: retries, deadLetters: try await state(names.deadLetterQueue),
-                    health: answer, healthURL: url?.absoluteString))
+                result.append(
+                    Service(
+                        name: service.name, inbox: try await state(names.inbox), retries: retries,
+                        deadLetters: try await state(names.deadLetterQueue),
+                        health: answer, healthURL: url?.absoluteString))
             }
             let domain = ServiceNames(service: "", exchange: exchange)
             return SystemStatus(

@@ -28,9 +28,11 @@ public struct SystemTopology: Sendable {
 
     public var topology: Topology {
         instances.reduce(ServiceTopology.domain(exchange: exchange, archiveMaxAge: archiveMaxAge)) { topology, instance in
-            topology.merging(ServiceTopology.service(
-                instance.service.names(exchange: exchange), consumes: instance.service.consumes, retryDelays: retryDelays, deliveryLimit: deliveryLimit,
-                sharding: instance.sharding))
+            topology.merging(
+                ServiceTopology.service(
+                    instance.service.names(exchange: exchange), consumes: instance.service.consumes, retryDelays: retryDelays,
+                    deliveryLimit: deliveryLimit,
+                    sharding: instance.sharding))
         }
     }
 
@@ -46,7 +48,9 @@ public struct SystemTopology: Sendable {
 
     /// Declares everything (idempotent), and with `control` sets `policies` too. Throws
     /// `PRECONDITION_FAILED` if something exists with other arguments: `verify` says what.
-    public func apply(connection configuration: AMQPConfiguration, control: BrokerControl? = nil, policies: [BrokerControl.Policy] = []) async throws -> Topology {
+    public func apply(connection configuration: AMQPConfiguration, control: BrokerControl? = nil, policies: [BrokerControl.Policy] = [])
+        async throws -> Topology
+    {
         let topology = self.topology
         try await withConnection(configuration, name: "delegation-ops topology apply") { connection in
             do {
@@ -63,17 +67,24 @@ public struct SystemTopology: Sendable {
 
     /// With `control` (rabbitmqctl on the broker's host): the bindings, and the policies of the
     /// definitions file, which AMQP cannot read.
-    public func verifyBindingsAndPolicies(_ control: BrokerControl, vhost: String, policies expected: [BrokerControl.Policy]) async throws -> [Drift] {
+    public func verifyBindingsAndPolicies(_ control: BrokerControl, vhost: String, policies expected: [BrokerControl.Policy]) async throws
+        -> [Drift]
+    {
         let topology = self.topology
         var drift: [Drift] = []
         let bindings = try await control.bindings(vhost: vhost)
         for binding in topology.bindings {
             let wanted = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
-            if !bindings.contains(wanted) { drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the queue")) }
+            if !bindings.contains(wanted) {
+                drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the queue"))
+            }
         }
         for binding in topology.exchangeBindings {
-            let wanted = BrokerControl.Binding(exchange: binding.source, queue: binding.destination, routingKey: binding.routingKey, toExchange: true)
-            if !bindings.contains(wanted) { drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the shards")) }
+            let wanted = BrokerControl.Binding(
+                exchange: binding.source, queue: binding.destination, routingKey: binding.routingKey, toExchange: true)
+            if !bindings.contains(wanted) {
+                drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the shards"))
+            }
         }
         let present = try await control.policies(vhost: vhost)
         for policy in expected {
@@ -82,7 +93,12 @@ public struct SystemTopology: Sendable {
                 continue
             }
             if found != policy {
-                drift.append(Drift(kind: .differs, object: "policy \(policy.name)", detail: "is \(found.pattern) \(found.applyTo) \(found.priority) \(found.definition); expected \(policy.pattern) \(policy.applyTo) \(policy.priority) \(policy.definition)"))
+                drift.append(
+                    Drift(
+                        kind: .differs, object: "policy \(policy.name)",
+                        detail:
+                            "is \(found.pattern) \(found.applyTo) \(found.priority) \(found.definition); expected \(policy.pattern) \(policy.applyTo) \(policy.priority) \(policy.definition)"
+                    ))
             }
         }
         return drift
@@ -108,13 +124,18 @@ public struct SystemTopology: Sendable {
             var drift: [Drift] = []
             for exchange in topology.exchanges {
                 let exists = try await connection.exchangeExists(exchange.name)
-                if let found = try await check("exchange \(exchange.name)", expected: "a \(exchange.type) exchange", exists: exists, as: Topology(exchanges: [exchange])) {
+                if let found = try await check(
+                    "exchange \(exchange.name)", expected: "a \(exchange.type) exchange", exists: exists,
+                    as: Topology(exchanges: [exchange]))
+                {
                     drift.append(found)
                 }
             }
             for queue in topology.queues {
                 let exists = try await connection.queueExists(queue.name)
-                if let found = try await check("queue \(queue.name)", expected: "a \(queue.kind) queue", exists: exists, as: Topology(queues: [queue])) {
+                if let found = try await check(
+                    "queue \(queue.name)", expected: "a \(queue.kind) queue", exists: exists, as: Topology(queues: [queue]))
+                {
                     drift.append(found)
                 }
             }

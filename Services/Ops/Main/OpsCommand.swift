@@ -56,7 +56,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 
 func knownService(_ name: String) throws -> ServiceDescription {
     guard let service = SystemServices.named(name) else {
-        throw OpsError.usage("unknown service '\(name)': name one of \(SystemServices.all.map(\.name).joined(separator: ", ")), or an instance of one (registrations-2)")
+        throw OpsError.usage(
+            "unknown service '\(name)': name one of \(SystemServices.all.map(\.name).joined(separator: ", ")), or an instance of one (registrations-2)"
+        )
     }
     return service
 }
@@ -72,7 +74,8 @@ func note(_ text: String) { FileHandle.standardError.write(Data("\(text)\n".utf8
 
 struct TopologyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "topology", abstract: "Declare or check every exchange and queue the services need.", subcommands: [Apply.self, Verify.self])
+        commandName: "topology", abstract: "Declare or check every exchange and queue the services need.",
+        subcommands: [Apply.self, Verify.self])
 
     struct Settings: ParsableArguments {
         @Option(help: "Seconds before each retry, as the services are configured (<P>_RETRY_DELAYS).")
@@ -83,7 +86,10 @@ struct TopologyCommand: AsyncParsableCommand {
         var archiveMaxAge = "30D"
         @Option(help: "rabbitmqctl on the broker's host (e.g. 'rabbitmqctl -n rabbit@db1'), to check bindings and apply/check policies.")
         var rabbitmqctl: String?
-        @Option(help: "The definitions file whose policies apply and verify use (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json).")
+        @Option(
+            help:
+                "The definitions file whose policies apply and verify use (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json)."
+        )
         var definitions: String?
         @Option(help: "service=N: the service runs as N shards, instances <service>-1 … <service>-N (repeatable).")
         var shards: [String] = []
@@ -92,7 +98,10 @@ struct TopologyCommand: AsyncParsableCommand {
 
         func policies() throws -> [BrokerControl.Policy] {
             guard control != nil else { return [] }
-            let path = definitions ?? (FileManager.default.fileExists(atPath: "deploy/rabbitmq/definitions.json") ? "deploy/rabbitmq/definitions.json" : "/etc/rabbitmq/definitions.json")
+            let path =
+                definitions
+                ?? (FileManager.default.fileExists(atPath: "deploy/rabbitmq/definitions.json")
+                    ? "deploy/rabbitmq/definitions.json" : "/etc/rabbitmq/definitions.json")
             return try BrokerControl.policies(inDefinitions: path)
         }
 
@@ -102,7 +111,9 @@ struct TopologyCommand: AsyncParsableCommand {
             topology.archiveMaxAge = archiveMaxAge
             topology.deliveryLimit = deliveryLimit
             let delays = retryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else { throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120") }
+            guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120")
+            }
             topology.retryDelays = delays.compactMap { $0 }
             topology.shards = try TopologyCommand.shards(shards)
             return topology
@@ -114,7 +125,9 @@ struct TopologyCommand: AsyncParsableCommand {
         var shards: [String: Int] = [:]
         for entry in entries {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, SystemServices.all.contains(where: { $0.name == parts[0] }), let count = Int(parts[1]), (1...64).contains(count) else {
+            guard parts.count == 2, SystemServices.all.contains(where: { $0.name == parts[0] }), let count = Int(parts[1]),
+                (1...64).contains(count)
+            else {
                 throw OpsError.usage("--shards takes service=N with N from 1 to 64, e.g. notifications=2")
             }
             shards[parts[0]] = count
@@ -132,8 +145,9 @@ struct TopologyCommand: AsyncParsableCommand {
                 let policies = try settings.policies()
                 let topology = try await settings.topology(exchange: broker.exchangeName)
                     .apply(connection: try broker.configuration(), control: settings.control, policies: policies)
-                print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count + topology.exchangeBindings.count) bindings"
-                    + (settings.control == nil ? " (policies: give --rabbitmqctl)" : "; set \(policies.count) policies"))
+                print(
+                    "declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count + topology.exchangeBindings.count) bindings"
+                        + (settings.control == nil ? " (policies: give --rabbitmqctl)" : "; set \(policies.count) policies"))
             }
         }
     }
@@ -149,16 +163,21 @@ struct TopologyCommand: AsyncParsableCommand {
                 let configuration = try broker.configuration()
                 var drift = try await topology.verify(connection: configuration)
                 if let control = settings.control {
-                    drift += try await topology.verifyBindingsAndPolicies(control, vhost: configuration.virtualHost, policies: try settings.policies())
+                    drift += try await topology.verifyBindingsAndPolicies(
+                        control, vhost: configuration.virtualHost, policies: try settings.policies())
                 } else {
                     note("bindings and policies not checked: AMQP cannot read them (give --rabbitmqctl on the broker's host)")
                 }
                 for line in drift { print(line) }
                 if !drift.isEmpty {
-                    throw OpsError.attention("\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured")
+                    throw OpsError.attention(
+                        "\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured"
+                    )
                 }
                 let expected = topology.topology
-                let checked = settings.control == nil ? "" : ", \(expected.bindings.count + expected.exchangeBindings.count) bindings and the policies"
+                let checked =
+                    settings.control == nil
+                    ? "" : ", \(expected.bindings.count + expected.exchangeBindings.count) bindings and the policies"
                 print("topology matches: \(expected.exchanges.count) exchanges, \(expected.queues.count) queues\(checked)")
             }
         }
@@ -169,10 +188,12 @@ struct TopologyCommand: AsyncParsableCommand {
 
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "publish", abstract: "Validate records, then publish them with confirms.", subcommands: [Registrations.self, Programme.self])
+        commandName: "publish", abstract: "Validate records, then publish them with confirms.",
+        subcommands: [Registrations.self, Programme.self])
 
     struct Registrations: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).")
+        static let configuration = CommandConfiguration(
+            abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).")
         @OptionGroup var broker: BrokerOptions
         @Flag(help: "Validate only; send nothing.") var dryRun = false
         @Argument(help: "Files: .json (object or array), .ndjson/.jsonl, .csv") var files: [String]
@@ -199,7 +220,9 @@ struct PublishCommand: AsyncParsableCommand {
         }
     }
 
-    static func publish<Value: MessagePayload>(_ records: [InputRecord<Value>], problems: [InputProblem], dryRun: Bool, broker: BrokerOptions) async throws {
+    static func publish<Value: MessagePayload>(
+        _ records: [InputRecord<Value>], problems: [InputProblem], dryRun: Bool, broker: BrokerOptions
+    ) async throws {
         for problem in problems { print(problem) }
         guard problems.isEmpty else {
             throw OpsError.invalidInput("\(problems.count) problem(s) in the input; nothing was sent")
@@ -209,13 +232,18 @@ struct PublishCommand: AsyncParsableCommand {
             print("\(records.count) \(Value.messageType.rawValue) record(s) are valid; nothing sent (--dry-run)")
             return
         }
-        let outcomes = try await Publishing.publish(records, exchange: broker.exchangeName, connection: try broker.configuration()) { done in
+        let outcomes = try await Publishing.publish(records, exchange: broker.exchangeName, connection: try broker.configuration()) {
+            done in
             note("published \(done)/\(records.count)")
         }
         let failed = outcomes.filter { $0.error != nil }
         for outcome in failed { print("\(outcome.file):\(outcome.line): NOT SENT: \(outcome.error ?? "")") }
-        print("confirmed \(outcomes.count - failed.count) of \(outcomes.count) \(Value.messageType.rawValue) to exchange '\(broker.exchangeName)'")
-        if !failed.isEmpty { throw OpsError.attention("\(failed.count) record(s) were not confirmed; running the same command again is safe") }
+        print(
+            "confirmed \(outcomes.count - failed.count) of \(outcomes.count) \(Value.messageType.rawValue) to exchange '\(broker.exchangeName)'"
+        )
+        if !failed.isEmpty {
+            throw OpsError.attention("\(failed.count) record(s) were not confirmed; running the same command again is safe")
+        }
     }
 }
 
@@ -223,11 +251,14 @@ struct PublishCommand: AsyncParsableCommand {
 
 struct FailedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "failed", abstract: "Dead-lettered messages: list, show, retry, purge.", subcommands: [List.self, Show.self, Retry.self, Purge.self])
+        commandName: "failed", abstract: "Dead-lettered messages: list, show, retry, purge.",
+        subcommands: [List.self, Show.self, Retry.self, Purge.self])
 
     struct Filter: ParsableArguments {
         @Option(
-            help: "Only this service: registrations, itineraries, notifications, an instance (registrations-2), or 'unrouted' (messages of a type no service consumes).")
+            help:
+                "Only this service: registrations, itineraries, notifications, an instance (registrations-2), or 'unrouted' (messages of a type no service consumes)."
+        )
         var service: String?
 
         func services() throws -> [ServiceDescription] {
@@ -259,7 +290,8 @@ struct FailedCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Failed messages grouped by service, type and reason, with counts and first/last seen.")
+        static let configuration = CommandConfiguration(
+            abstract: "Failed messages grouped by service, type and reason, with counts and first/last seen.")
         @OptionGroup var broker: BrokerOptions
         @OptionGroup var filter: Filter
         @Option(help: "Only this type (a pattern: registration.*).") var type: String?
@@ -277,16 +309,25 @@ struct FailedCommand: AsyncParsableCommand {
                     print(String(decoding: try encoder.encode(groups), as: UTF8.self))
                     return
                 }
-                if groups.isEmpty { print("no failed messages"); return }
+                if groups.isEmpty {
+                    print("no failed messages")
+                    return
+                }
                 for group in groups {
                     let seen = [group.firstSeen, group.lastSeen].compactMap { $0.map(MessageCoding.format) }
-                    print("group \(group.group)  \(group.count) × \(group.service) \(group.type) [\(group.kind)]  \(seen.first ?? "?") … \(seen.last ?? "?")")
+                    print(
+                        "group \(group.group)  \(group.count) × \(group.service) \(group.type) [\(group.kind)]  \(seen.first ?? "?") … \(seen.last ?? "?")"
+                    )
                     print("    \(group.reason)")
                     print("    ids: \(group.ids.prefix(5).joined(separator: " "))\(group.ids.count > 5 ? " …" : "")")
                 }
-                print("\(messages.count) failed message(s) in \(groups.count) group(s); `delegation-ops failed retry --group G` moves a group back")
+                print(
+                    "\(messages.count) failed message(s) in \(groups.count) group(s); `delegation-ops failed retry --group G` moves a group back"
+                )
                 if messages.contains(where: { $0.service == ParkingLot.unroutedName }) {
-                    print("messages of an unknown type cannot be retried: correct the publisher, then `delegation-ops failed purge --service unrouted`")
+                    print(
+                        "messages of an unknown type cannot be retried: correct the publisher, then `delegation-ops failed purge --service unrouted`"
+                    )
                 }
             }
         }
@@ -335,7 +376,9 @@ struct FailedCommand: AsyncParsableCommand {
 
         /// Testing only: `DELEGATION_OPS_FAULT=crash-after-copy:N`.
         static var fault: Int? {
-            guard let text = ProcessInfo.processInfo.environment["DELEGATION_OPS_FAULT"], text.hasPrefix("crash-after-copy:") else { return nil }
+            guard let text = ProcessInfo.processInfo.environment["DELEGATION_OPS_FAULT"], text.hasPrefix("crash-after-copy:") else {
+                return nil
+            }
             return Int(text.dropFirst("crash-after-copy:".count))
         }
 
@@ -345,7 +388,8 @@ struct FailedCommand: AsyncParsableCommand {
                 let log = dryRun ? nil : try audit.open()
                 let configuration = try broker.configuration()
                 if filter.service == ParkingLot.unroutedName {
-                    throw OpsError.usage("messages of a type no service consumes have no inbox to go back to: correct the publisher and purge them")
+                    throw OpsError.usage(
+                        "messages of a type no service consumes have no inbox to go back to: correct the publisher and purge them")
                 }
                 var total = 0
                 for service in try filter.services() {
@@ -353,7 +397,11 @@ struct FailedCommand: AsyncParsableCommand {
                     let retried = try await FailedMessages.retry(
                         selection, in: names, connection: configuration, audit: log, dryRun: dryRun, crashAfterCopy: Self.fault
                     ) { progress in
-                        if progress.selected % 100 == 0 { note("\(service.name): \(progress.done) retried of \(progress.selected) selected (\(progress.examined) examined)") }
+                        if progress.selected % 100 == 0 {
+                            note(
+                                "\(service.name): \(progress.done) retried of \(progress.selected) selected (\(progress.examined) examined)"
+                            )
+                        }
                     }
                     for message in retried { print("\(dryRun ? "would retry" : "retried") \(message.id) \(message.type) → \(names.inbox)") }
                     total += retried.count
@@ -370,12 +418,15 @@ struct FailedCommand: AsyncParsableCommand {
         @OptionGroup var filter: Filter
         @OptionGroup var which: Selection
         @OptionGroup var audit: AuditOptions
-        @Option(help: "Where the purged messages are saved first (JSON lines); without --service, one file per service: FILE.<service>.") var out: String
+        @Option(help: "Where the purged messages are saved first (JSON lines); without --service, one file per service: FILE.<service>.")
+        var out: String
         @Flag(help: "Required: yes, delete them.") var confirm = false
 
         func run() async throws {
             try await reportingErrors {
-                guard confirm else { throw OpsError.usage("purge deletes messages for good: add --confirm (they are saved to --out first)") }
+                guard confirm else {
+                    throw OpsError.usage("purge deletes messages for good: add --confirm (they are saved to --out first)")
+                }
                 let selection = try which.selection()
                 let log = try audit.open()
                 let configuration = try broker.configuration()
@@ -397,14 +448,18 @@ struct FailedCommand: AsyncParsableCommand {
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "replay", abstract: "Re-send archived messages from a time range to one service's inbox (duplicates are dropped by the service).")
+        commandName: "replay",
+        abstract: "Re-send archived messages from a time range to one service's inbox (duplicates are dropped by the service).")
     @OptionGroup var broker: BrokerOptions
     @Option(help: "From: ISO-8601 (2026-01-13T08:00:00+07:00) or a time ago (90m, 2h, 3d).") var since: String
     @Option(help: "Until (same forms); default: now.") var until: String?
     @Option(help: "Only types matching this pattern (registration.*).") var type: String?
     @Option(help: "The service to rebuild.") var to: String
     @Option(help: "Stop after this many seconds without a message (the end of the archive).") var idle: Double = 2
-    @Option(help: "The service runs as N shards (<service>-1…N): send each message through its consistent-hash exchange, so every shard gets the keys it owns (re-sharding).")
+    @Option(
+        help:
+            "The service runs as N shards (<service>-1…N): send each message through its consistent-hash exchange, so every shard gets the keys it owns (re-sharding)."
+    )
     var throughShards: Int?
     @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
 
@@ -412,13 +467,18 @@ struct ReplayCommand: AsyncParsableCommand {
         try await reportingErrors {
             let target = try knownService(to)
             let options = Replay.Options(
-                since: try OpsTime.parse(since), until: try until.map { try OpsTime.parse($0) } ?? Date(), types: type, dryRun: dryRun, idle: idle,
+                since: try OpsTime.parse(since), until: try until.map { try OpsTime.parse($0) } ?? Date(), types: type, dryRun: dryRun,
+                idle: idle,
                 shards: throughShards)
-            let summary = try await Replay.run(to: target, exchange: broker.exchangeName, options: options, connection: try broker.configuration()) { summary in
+            let summary = try await Replay.run(
+                to: target, exchange: broker.exchangeName, options: options, connection: try broker.configuration()
+            ) { summary in
                 note("read \(summary.read), \(dryRun ? "would replay" : "replayed") \(summary.replayed)")
             }
             for (type, count) in summary.byType.sorted(by: { $0.key < $1.key }) { print("  \(type): \(count)") }
-            print("\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) to \(target.names(exchange: broker.exchangeName).inbox)")
+            print(
+                "\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) to \(target.names(exchange: broker.exchangeName).inbox)"
+            )
         }
     }
 }
@@ -427,7 +487,8 @@ struct ReplayCommand: AsyncParsableCommand {
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Queue depths, consumers, failed messages and each service's health; exit 1 if anything needs attention.")
+        commandName: "status",
+        abstract: "Queue depths, consumers, failed messages and each service's health; exit 1 if anything needs attention.")
     @OptionGroup var broker: BrokerOptions
     @Option(name: .customLong("health"), help: "service=URL of a service's HTTP port (default: http://127.0.0.1:<its default port>).")
     var health: [String] = []

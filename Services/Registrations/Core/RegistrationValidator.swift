@@ -32,7 +32,9 @@ public struct RegistrationValidator: Sendable {
         }
         country(organisation.country, path: "organisation.country", into: &issues)
         tags(organisation.sectors, path: "organisation.sectors", into: &issues)
-        if let website = organisation.website, !["https://", "http://"].contains(where: website.lowercased().hasPrefix) || URL(string: website)?.host == nil {
+        if let website = organisation.website,
+            !["https://", "http://"].contains(where: website.lowercased().hasPrefix) || URL(string: website)?.host == nil
+        {
             issues.add("organisation.website", "invalid_format", "website must be an http(s) URL, e.g. https://example.cn")
         }
 
@@ -43,7 +45,8 @@ public struct RegistrationValidator: Sendable {
         if submission.delegates.isEmpty {
             issues.add("delegates", "required", "a delegation needs at least one delegate")
         } else if submission.delegates.count > maxDelegates {
-            issues.add("delegates", "too_many", "a delegation may have at most \(maxDelegates) delegates (got \(submission.delegates.count))")
+            issues.add(
+                "delegates", "too_many", "a delegation may have at most \(maxDelegates) delegates (got \(submission.delegates.count))")
         }
         var seenEmails: [String: Int] = [:]
         for (index, delegate) in submission.delegates.enumerated() {
@@ -73,11 +76,14 @@ public struct RegistrationValidator: Sendable {
         }
         for (index, venue) in submission.preferredVisits.enumerated() {
             if let programme, !programme.siteVisitIDs.contains(venue) {
-                issues.add("preferredVisits[\(index)]", "unknown_venue", "'\(venue)' is not a site visit of this event (known: \(programme.siteVisitIDs.sorted().joined(separator: ", ")))")
+                issues.add(
+                    "preferredVisits[\(index)]", "unknown_venue",
+                    "'\(venue)' is not a site visit of this event (known: \(programme.siteVisitIDs.sorted().joined(separator: ", ")))")
             }
         }
         if !submission.consent.dataProcessing {
-            issues.add("consent.dataProcessing", "consent_required", "the delegation must consent to the processing of its data for the event")
+            issues.add(
+                "consent.dataProcessing", "consent_required", "the delegation must consent to the processing of its data for the event")
         }
         // Judged on when the system received the submission: `submittedAt` is the sender's claim
         // and could be backdated.
@@ -85,7 +91,8 @@ public struct RegistrationValidator: Sendable {
         if let programme, let deadline = programme.registrationDeadline, received > deadline {
             issues.add(
                 "eventID", "registration_closed",
-                "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline)); this submission was received at \(MessageCoding.format(received))")
+                "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline)); this submission was received at \(MessageCoding.format(received))"
+            )
         }
         return issues.items
     }
@@ -104,7 +111,9 @@ public struct RegistrationValidator: Sendable {
             issues.add(path, "required", "\(path) is required")
         } else if value.count > max {
             issues.add(path, "too_long", "\(path) must be at most \(max) characters")
-        } else if value.unicodeScalars.contains(where: { !(CharacterSet.alphanumerics.contains($0) && $0.isASCII) && !"._-".unicodeScalars.contains($0) }) {
+        } else if value.unicodeScalars.contains(where: {
+            !(CharacterSet.alphanumerics.contains($0) && $0.isASCII) && !"._-".unicodeScalars.contains($0)
+        }) {
             issues.add(path, "invalid_format", "\(path) may contain only ASCII letters, digits, '.', '_' and '-'")
         }
     }
@@ -126,7 +135,8 @@ public struct RegistrationValidator: Sendable {
 
     private func email(_ value: String, path: String, into issues: inout IssueList) {
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        let valid = parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+        let valid =
+            parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
             && !value.contains(where: { $0.isWhitespace }) && value.count <= 254
         if !valid {
             issues.add(path, "invalid_format", "\(path) is not an e-mail address")
@@ -152,7 +162,9 @@ public struct RegistrationValidator: Sendable {
 
     private func document(_ document: IdentityDocument, path: String, into issues: inout IssueList) {
         let number = document.number
-        if number.count < 5 || number.count > 20 || !number.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) {
+        if number.count < 5 || number.count > 20
+            || !number.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
+        {
             issues.add("\(path).number", "invalid_format", "the document number must be 5 to 20 capital letters and digits")
         }
         country(document.issuingCountry, path: "\(path).issuingCountry", into: &issues)

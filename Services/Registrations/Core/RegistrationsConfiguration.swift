@@ -24,7 +24,9 @@ public struct RegistrationsConfiguration: Sendable {
     }
 
     /// Reads the environment; throws one error listing every invalid setting.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RegistrationsConfiguration {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> RegistrationsConfiguration
+    {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(RegistrationsService.description, from: &reader)
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)

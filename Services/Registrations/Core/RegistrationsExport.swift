@@ -20,7 +20,8 @@ public enum RegistrationsExport {
             let delegation = record.delegation
             let row: [String] = [
                 record.registrationID, record.reference, String(record.revision), record.status.rawValue,
-                positions[record.registrationID].map(String.init) ?? "", delegation.organisation.name, delegation.organisation.localName ?? "",
+                positions[record.registrationID].map(String.init) ?? "", delegation.organisation.name,
+                delegation.organisation.localName ?? "",
                 delegation.organisation.country, delegation.role.rawValue, delegation.organisation.sectors.joined(separator: ";"),
                 String(record.delegateCount), String(delegation.delegates.count { $0.needsInterpreter }), delegation.leadContact.name,
                 delegation.leadContact.email, delegation.leadContact.language.rawValue, delegation.preferredVisits.joined(separator: ";"),

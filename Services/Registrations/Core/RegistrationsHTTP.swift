@@ -70,7 +70,8 @@ public enum RegistrationsHTTP {
             capacityDelegates: event?.capacity.delegates)
         let summaries = records.map { record in
             Summary(
-                registrationID: record.registrationID, reference: record.reference, revision: record.revision, status: record.status.rawValue,
+                registrationID: record.registrationID, reference: record.reference, revision: record.revision,
+                status: record.status.rawValue,
                 organisation: record.delegation.organisation.name, country: record.delegation.organisation.country,
                 role: record.delegation.role.rawValue, delegates: record.delegateCount, waitlistPosition: positions[record.registrationID],
                 updatedAt: record.updatedAt)

@@ -61,12 +61,17 @@ public struct RegistrationsHandler: Sendable {
         return placed + (try cancelExisting(request, correlation: pending.correlationID, db))
     }
 
-    private func place(_ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
+    private func place(_ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, _ db: Database) throws
+        -> [OutboundMessage]
+    {
         let correlation = message.answerCorrelationID
         let programme = try RegistrationStore.event(submission.eventID, in: db)
         var issues = validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
         if programme == nil, !submission.eventID.isEmpty {
-            issues.insert(ValidationIssue(path: "eventID", code: "unknown_event", message: "no programme is published for event '\(submission.eventID)'; registrations open once it is"), at: 0)
+            issues.insert(
+                ValidationIssue(
+                    path: "eventID", code: "unknown_event",
+                    message: "no programme is published for event '\(submission.eventID)'; registrations open once it is"), at: 0)
         }
         guard issues.isEmpty, let programme else {
             return [try reject(submission, issues: issues, correlation: correlation, db)]
@@ -78,7 +83,8 @@ public struct RegistrationsHandler: Sendable {
             return []  // stale or repeated revision: the newer one stands
         }
         var record = RegistrationRecord(
-            registrationID: existing?.registrationID ?? Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
+            registrationID: existing?.registrationID
+                ?? Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
             eventID: submission.eventID, reference: submission.reference, revision: submission.revision,
             status: existing?.status ?? .waitlisted, delegation: submission.delegation, waitlistSequence: existing?.waitlistSequence,
             correlationID: correlation, submittedAt: submission.submittedAt, createdAt: existing?.createdAt ?? now, updatedAt: now)
@@ -90,11 +96,14 @@ public struct RegistrationsHandler: Sendable {
                 let free = programme.capacity.delegates - usage.delegates
                 let issue = ValidationIssue(
                     path: "delegates", code: "capacity_exceeded",
-                    message: "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; revision \(existing?.revision ?? 0) still stands")
+                    message:
+                        "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; revision \(existing?.revision ?? 0) still stands"
+                )
                 return [try reject(submission, issues: [issue], correlation: correlation, db)]
             }
             try store(record, documents: submission.delegates, db)
-            return [try accepted(record, documents: submission.delegates, promoted: false)] + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
+            return [try accepted(record, documents: submission.delegates, promoted: false)]
+                + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
         case .waitlisted?:
             try store(record, documents: submission.delegates, db)
             let promotions = try promote(eventID: record.eventID, capacity: programme.capacity, db)
@@ -120,8 +129,11 @@ public struct RegistrationsHandler: Sendable {
 
     /// The answer to a submission that is refused. If it amends a registration that stands, the
     /// answer says so (`standing`): the registration is unchanged.
-    private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws -> OutboundMessage {
-        try RegistrationStore.recordRejection(eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
+    private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws
+        -> OutboundMessage
+    {
+        try RegistrationStore.recordRejection(
+            eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
         let contactValid = !issues.contains { $0.path.hasPrefix("leadContact") }
         let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
         let standing = existing.flatMap { record -> RegistrationRejected.Standing? in
@@ -148,11 +160,14 @@ public struct RegistrationsHandler: Sendable {
         // Each field read on its own, leniently; one given twice is not trusted.
         let fields = (try? JSONSerialization.jsonObject(with: message.body)) as? [String: Any] ?? [:]
         let problem = message.problem
-        guard let eventID = fields["eventID"] as? String, let reference = fields["reference"] as? String, !eventID.isEmpty, !reference.isEmpty,
+        guard let eventID = fields["eventID"] as? String, let reference = fields["reference"] as? String, !eventID.isEmpty,
+            !reference.isEmpty,
             !(problem.code == "duplicate_key" && ["eventID", "reference"].contains(problem.path))
         else { return [] }
         let revision = (fields["revision"] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
-        let lead = problem.path.hasPrefix("leadContact") ? nil : (try? MessageCoding.makeDecoder().decode(Lead.self, from: message.body))?.leadContact
+        let lead =
+            problem.path.hasPrefix("leadContact")
+            ? nil : (try? MessageCoding.makeDecoder().decode(Lead.self, from: message.body))?.leadContact
         let issue = ValidationIssue(path: problem.path, code: problem.code, message: problem.description)
         let answer = try? OutboundMessage(
             RegistrationRejected(
@@ -172,8 +187,10 @@ public struct RegistrationsHandler: Sendable {
             // if it never comes.
             try RegistrationStore.savePending(
                 .init(
-                    eventID: request.eventID, reference: request.reference, messageID: message.messageID, correlationID: message.answerCorrelationID,
-                    reason: request.reason, receivedAt: message.receivedAt, expiresAt: message.receivedAt.addingTimeInterval(cancellationWait)),
+                    eventID: request.eventID, reference: request.reference, messageID: message.messageID,
+                    correlationID: message.answerCorrelationID,
+                    reason: request.reason, receivedAt: message.receivedAt,
+                    expiresAt: message.receivedAt.addingTimeInterval(cancellationWait)),
                 in: db)
             return []
         }
@@ -189,7 +206,9 @@ public struct RegistrationsHandler: Sendable {
             let waited = Int(pending.expiresAt.timeIntervalSince(pending.receivedAt))
             let issue = ValidationIssue(
                 path: "reference", code: "unknown_reference",
-                message: "no registration '\(pending.reference)' for event '\(pending.eventID)' arrived within \(waited) s of this request; nothing was cancelled")
+                message:
+                    "no registration '\(pending.reference)' for event '\(pending.eventID)' arrived within \(waited) s of this request; nothing was cancelled"
+            )
             let answer = try OutboundMessage(
                 RegistrationRejected(
                     eventID: pending.eventID, reference: pending.reference, revision: nil, issues: [issue], rejectedAt: now,
@@ -200,7 +219,9 @@ public struct RegistrationsHandler: Sendable {
     }
 
     private func cancelExisting(_ request: RegistrationCancelRequested, correlation: String, _ db: Database) throws -> [OutboundMessage] {
-        guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else { return [] }
+        guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else {
+            return []
+        }
         guard record.status != .cancelled else { return [] }
         let wasAccepted = record.status == .accepted
         record.status = .cancelled
@@ -209,11 +230,13 @@ public struct RegistrationsHandler: Sendable {
         try RegistrationStore.save(record, in: db)
         // Identity documents are kept only while they may be needed.
         try RegistrationStore.setIdentity(registrationID: record.registrationID, nil, in: db)
-        var messages = [try OutboundMessage(
-            RegistrationCancelled(
-                registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
-                delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
-            correlationID: correlation)]
+        var messages = [
+            try OutboundMessage(
+                RegistrationCancelled(
+                    registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
+                    delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
+                correlationID: correlation)
+        ]
         if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
             messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
         }
@@ -292,7 +315,8 @@ public struct RegistrationsHandler: Sendable {
         try OutboundMessage(
             RegistrationWaitlisted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
-                position: try RegistrationStore.waitlistPosition(of: record, in: db), delegation: record.delegation.withoutIdentityDocuments,
+                position: try RegistrationStore.waitlistPosition(of: record, in: db),
+                delegation: record.delegation.withoutIdentityDocuments,
                 waitlistedAt: record.updatedAt),
             correlationID: record.correlationID)
     }

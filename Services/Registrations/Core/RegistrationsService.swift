@@ -7,12 +7,16 @@ public enum RegistrationsService {
     /// The service as the broker and the deployment see it: what its router consumes and emits,
     /// how its shards are keyed, its HTTP port.
     public static let description = ServiceDescription(
-        name: "registrations", consumes: RegistrationsHandler.router.consumes, emits: RegistrationsHandler.router.emits, partition: .event, defaultHTTPPort: 8081)
+        name: "registrations", consumes: RegistrationsHandler.router.consumes, emits: RegistrationsHandler.router.emits, partition: .event,
+        defaultHTTPPort: 8081)
 
-    public static func makeHost(_ configuration: RegistrationsConfiguration, logger: Logger, connectPatience: Double = 60) async throws -> ServiceHost {
+    public static func makeHost(_ configuration: RegistrationsConfiguration, logger: Logger, connectPatience: Double = 60) async throws
+        -> ServiceHost
+    {
         var validator = RegistrationValidator()
         validator.maxDelegates = configuration.maxDelegates
-        let handler = RegistrationsHandler(vault: configuration.vault, validator: validator, cancellationWait: configuration.cancellationWait)
+        let handler = RegistrationsHandler(
+            vault: configuration.vault, validator: validator, cancellationWait: configuration.cancellationWait)
         return try await ServiceHost(
             configuration: configuration.service,
             dispatcher: handler.dispatcher,

@@ -32,7 +32,10 @@ enum RegistrationsExecutable: ServiceExecutable {
     }
 
     static func settings(_ configuration: RegistrationsConfiguration) -> [(String, String)] {
-        [("identity key", configuration.vault.currentKeyID), ("max delegates", "\(configuration.maxDelegates)"), ("cancel wait (s)", "\(configuration.cancellationWait)")]
+        [
+            ("identity key", configuration.vault.currentKeyID), ("max delegates", "\(configuration.maxDelegates)"),
+            ("cancel wait (s)", "\(configuration.cancellationWait)"),
+        ]
     }
 }
 
@@ -44,7 +47,8 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try RegistrationsExecutable.loadConfiguration()
-        let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+        let store = try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
         let csv = try await store.database.read { db in try RegistrationsExport.csv(eventID: event, in: db) }
         if let out {
             try csv.write(toFile: out, atomically: true, encoding: .utf8)
@@ -62,7 +66,8 @@ struct RotateKeys: AsyncParsableCommand {
     func run() async throws {
         let configuration = try RegistrationsExecutable.loadConfiguration()
         let vault = configuration.vault
-        let store = try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+        let store = try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
         let count = try await store.database.write { db -> Int in
             var count = 0
             for row in try RegistrationStore.sealedIdentities(in: db) where row.keyID != vault.currentKeyID {

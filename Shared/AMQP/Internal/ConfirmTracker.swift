@@ -1,4 +1,5 @@
 import DequeModule
+
 import struct Foundation.Data
 
 /// A message handed to `publish`, held until the broker confirms it (or it fails).
@@ -22,7 +23,10 @@ final class PendingPublish: @unchecked Sendable {
     /// message is never published again.
     var abandoned = false
 
-    init(exchange: String, routingKey: String, mandatory: Bool, properties: MessageProperties, body: Data, deadline: UInt64, completion: PublishCompletion) {
+    init(
+        exchange: String, routingKey: String, mandatory: Bool, properties: MessageProperties, body: Data, deadline: UInt64,
+        completion: PublishCompletion
+    ) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.mandatory = mandatory

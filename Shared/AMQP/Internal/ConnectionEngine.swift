@@ -26,7 +26,10 @@ final class ConsumerRegistration {
     var cancelled = false
     var cancelWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(queue: String, tag: String, prefetch: UInt16, arguments: AMQPTable, channel: UInt16, stream: AsyncThrowingStream<Delivery, any Error>.Continuation) {
+    init(
+        queue: String, tag: String, prefetch: UInt16, arguments: AMQPTable, channel: UInt16,
+        stream: AsyncThrowingStream<Delivery, any Error>.Continuation
+    ) {
         self.queue = queue
         self.tag = tag
         self.prefetch = prefetch
@@ -187,9 +190,11 @@ final class ConnectionEngine: @unchecked Sendable {
         guard now &- lastTimerCheck >= 20_000_000 else { return }
         lastTimerCheck = now
         for publish in confirms.expire(now: now) {
-            publish.completion.resolve(AMQPError.timeout(
-                operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (waiting for the broker's confirm)",
-                seconds: configuration.publishTimeout))
+            publish.completion.resolve(
+                AMQPError.timeout(
+                    operation:
+                        "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (waiting for the broker's confirm)",
+                    seconds: configuration.publishTimeout))
         }
         switch phase {
         case .recovering where now >= nextRecoveryAt:
@@ -270,19 +275,23 @@ final class ConnectionEngine: @unchecked Sendable {
         publicStatus.withLock { $0 = .recovering(attempt: recoveryAttempt) }
         do {
             try establish()
-            logger.info("AMQP connection recovered", metadata: [
-                "amqp.endpoint": "\(endpoint)", "amqp.attempts": "\(recoveryAttempt)",
-                "amqp.republishing": "\(confirms.waiting.count)",
-            ])
+            logger.info(
+                "AMQP connection recovered",
+                metadata: [
+                    "amqp.endpoint": "\(endpoint)", "amqp.attempts": "\(recoveryAttempt)",
+                    "amqp.republishing": "\(confirms.waiting.count)",
+                ])
             recoveryAttempt = 0
         } catch {
             teardown()
             let delay = configuration.recovery.delay(forAttempt: recoveryAttempt + 1)
             nextRecoveryAt = monotonicNanoseconds() + nanoseconds(delay)
-            logger.warning("AMQP reconnect failed", metadata: [
-                "amqp.endpoint": "\(endpoint)", "amqp.attempt": "\(recoveryAttempt)",
-                "amqp.error": "\(error)", "amqp.retry_in_s": "\(String(format: "%.2f", delay))",
-            ])
+            logger.warning(
+                "AMQP reconnect failed",
+                metadata: [
+                    "amqp.endpoint": "\(endpoint)", "amqp.attempt": "\(recoveryAttempt)",
+                    "amqp.error": "\(error)", "amqp.retry_in_s": "\(String(format: "%.2f", delay))",
+                ])
             nextEndpoint()
         }
     }
@@ -291,7 +300,8 @@ final class ConnectionEngine: @unchecked Sendable {
     private func connectionFailed(_ error: any Error) {
         var reason = (error as? AMQPError) ?? .connectionLost("\(error)")
         if ioGuard.fired {
-            reason = .connectionLost("a call to the broker stalled for more than \(configuration.ioTimeout) s, so the connection was dropped")
+            reason = .connectionLost(
+                "a call to the broker stalled for more than \(configuration.ioTimeout) s, so the connection was dropped")
         }
         teardown()
         if phase == .closing {
@@ -421,7 +431,8 @@ final class ConnectionEngine: @unchecked Sendable {
         case .basicNack(Self.publishChannel, let tag, let multiple):
             complete(confirms.settle(tag: tag, multiple: multiple, ack: false))
         case .basicDeliver(let channel, let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
-            let envelope = Envelope(deliveryTag: deliveryTag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: consumerTag)
+            let envelope = Envelope(
+                deliveryTag: deliveryTag, redelivered: redelivered, exchange: exchange, routingKey: routingKey, consumerTag: consumerTag)
             setPartial(PartialContent(kind: .delivery(envelope)), on: channel)
         case .basicReturn(let channel, let code, let text, let exchange, let routingKey):
             setPartial(PartialContent(kind: .returned(code, text: text, exchange: exchange, routingKey: routingKey)), on: channel)
@@ -581,12 +592,14 @@ final class ConnectionEngine: @unchecked Sendable {
             return
         }
         guard let channel = allocateChannel() else {
-            reply.resume(throwing: AMQPError.library(operation: "opening a consumer channel", status: 0, message: "no free channel (2047 in use)"))
+            reply.resume(
+                throwing: AMQPError.library(operation: "opening a consumer channel", status: 0, message: "no free channel (2047 in use)"))
             return
         }
         consumerCounter += 1
         let tag = "\(configuration.connectionName).\(consumerCounter)"
-        let registration = ConsumerRegistration(queue: queue, tag: tag, prefetch: prefetch, arguments: arguments, channel: channel, stream: stream)
+        let registration = ConsumerRegistration(
+            queue: queue, tag: tag, prefetch: prefetch, arguments: arguments, channel: channel, stream: stream)
         do {
             try guarded { try restore(registration, raw) }
             consumers[channel] = registration
@@ -646,14 +659,15 @@ final class ConnectionEngine: @unchecked Sendable {
     func rpc<T>(_ body: (RawConnection, UInt16) throws -> T) -> Result<T, AMQPError> {
         guard let raw, phase == .open else { return .failure(notOpenError) }
         do {
-            return .success(try guarded {
-                if !adminChannelOpen {
-                    try raw.openChannel(Self.adminChannel)
-                    newEpoch(Self.adminChannel)
-                    adminChannelOpen = true
-                }
-                return try body(raw, Self.adminChannel)
-            })
+            return .success(
+                try guarded {
+                    if !adminChannelOpen {
+                        try raw.openChannel(Self.adminChannel)
+                        newEpoch(Self.adminChannel)
+                        adminChannelOpen = true
+                    }
+                    return try body(raw, Self.adminChannel)
+                })
         } catch let error as AMQPError {
             if case .channelClosedByBroker = error {
                 adminChannelOpen = false

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Monotonic nanoseconds (CLOCK_MONOTONIC), the time base of every deadline in this module.
 func monotonicNanoseconds() -> UInt64 {
@@ -38,7 +39,8 @@ final class Mailbox: Sendable {
     init() throws {
         var descriptors: [Int32] = [-1, -1]
         guard pipe(&descriptors) == 0 else {
-            throw AMQPError.library(operation: "creating the connection's wake-up pipe", status: errno, message: String(cString: strerror(errno)))
+            throw AMQPError.library(
+                operation: "creating the connection's wake-up pipe", status: errno, message: String(cString: strerror(errno)))
         }
         for descriptor in descriptors {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)

@@ -1,7 +1,9 @@
 internal import CRabbitMQ
+
 import struct Foundation.Data
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A frame read from the broker, decoded and copied out of librabbitmq's buffers.
@@ -355,24 +357,32 @@ final class RawConnection: @unchecked Sendable {
             queue.autoDelete ? 1 : 0, try arena.table(queue.arguments))
         try checkReply(channel, passive ? "checking queue '\(queue.name)'" : "declaring queue '\(queue.name)'")
         guard let ok else { throw AMQPError.library(operation: "declaring queue '\(queue.name)'", status: 0, message: "no reply") }
-        return QueueState(name: CDecode.string(ok.pointee.queue), messageCount: Int(ok.pointee.message_count), consumerCount: Int(ok.pointee.consumer_count))
+        return QueueState(
+            name: CDecode.string(ok.pointee.queue), messageCount: Int(ok.pointee.message_count),
+            consumerCount: Int(ok.pointee.consumer_count))
     }
 
     func bindQueue(_ channel: UInt16, _ binding: Binding) throws {
         defer { arena.reset() }
-        amqp_queue_bind(state, channel, try arena.bytes(binding.queue), try arena.bytes(binding.exchange), try arena.bytes(binding.routingKey), try arena.table(binding.arguments))
+        amqp_queue_bind(
+            state, channel, try arena.bytes(binding.queue), try arena.bytes(binding.exchange), try arena.bytes(binding.routingKey),
+            try arena.table(binding.arguments))
         try checkReply(channel, "binding queue '\(binding.queue)' to exchange '\(binding.exchange)' with '\(binding.routingKey)'")
     }
 
     func bindExchange(_ channel: UInt16, _ binding: ExchangeBinding) throws {
         defer { arena.reset() }
-        amqp_exchange_bind(state, channel, try arena.bytes(binding.destination), try arena.bytes(binding.source), try arena.bytes(binding.routingKey), amqp_empty_table)
+        amqp_exchange_bind(
+            state, channel, try arena.bytes(binding.destination), try arena.bytes(binding.source), try arena.bytes(binding.routingKey),
+            amqp_empty_table)
         try checkReply(channel, "binding exchange '\(binding.destination)' to exchange '\(binding.source)' with '\(binding.routingKey)'")
     }
 
     func unbindQueue(_ channel: UInt16, _ binding: Binding) throws {
         defer { arena.reset() }
-        amqp_queue_unbind(state, channel, try arena.bytes(binding.queue), try arena.bytes(binding.exchange), try arena.bytes(binding.routingKey), try arena.table(binding.arguments))
+        amqp_queue_unbind(
+            state, channel, try arena.bytes(binding.queue), try arena.bytes(binding.exchange), try arena.bytes(binding.routingKey),
+            try arena.table(binding.arguments))
         try checkReply(channel, "unbinding queue '\(binding.queue)' from exchange '\(binding.exchange)'")
     }
 
@@ -444,7 +454,8 @@ final class RawConnection: @unchecked Sendable {
             let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t(dummy: 0)
             _ = amqp_send_method(state, 0, Method.connectionCloseOk, &ok)
-            throw AMQPError.connectionClosedByBroker(ReplyCode(rawValue: close.reply_code), text: "\(operation): \(CDecode.string(close.reply_text))")
+            throw AMQPError.connectionClosedByBroker(
+                ReplyCode(rawValue: close.reply_code), text: "\(operation): \(CDecode.string(close.reply_text))")
         case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
             throw AMQPError.timeout(operation: operation, seconds: configuration.ioTimeout)
         default:
@@ -474,7 +485,8 @@ final class RawConnection: @unchecked Sendable {
         case AMQP_STATUS_TIMEOUT.rawValue:
             return .timeout(operation: "connecting to \(endpoint)", seconds: timeout)
         case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue, AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
-            return .tlsFailed(endpoint: endpoint, reason: "the broker's certificate did not verify (\(text)); check the CA file and the host name")
+            return .tlsFailed(
+                endpoint: endpoint, reason: "the broker's certificate did not verify (\(text)); check the CA file and the host name")
         case AMQP_STATUS_SSL_ERROR.rawValue, AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue:
             return .tlsFailed(endpoint: endpoint, reason: "\(text) (is this a TLS port, and does the certificate verify?)")
         case AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue:

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Bounds every blocking librabbitmq call.
 ///
@@ -23,8 +24,18 @@ final class IOGuard: Sendable {
     init() { Watchdog.shared.register(self) }
 
     /// The socket to shut down if a call stalls; -1 once the connection is destroyed.
-    func attach(descriptor: Int32) { state.withLock { $0.descriptor = descriptor; $0.fired = false } }
-    func detach() { state.withLock { $0.descriptor = -1; $0.deadline = 0 } }
+    func attach(descriptor: Int32) {
+        state.withLock {
+            $0.descriptor = descriptor
+            $0.fired = false
+        }
+    }
+    func detach() {
+        state.withLock {
+            $0.descriptor = -1
+            $0.deadline = 0
+        }
+    }
 
     func arm(seconds: Double) { state.withLock { $0.deadline = monotonicNanoseconds() + nanoseconds(seconds) } }
     func disarm() { state.withLock { $0.deadline = 0 } }

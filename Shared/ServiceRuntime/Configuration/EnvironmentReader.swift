@@ -96,6 +96,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let problems: [String]
     public init(problems: [String]) { self.problems = problems }
     public var description: String {
-        "invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+        "invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+            + problems.map { "  - \($0)" }.joined(separator: "\n")
     }
 }

@@ -54,7 +54,8 @@ public struct ServiceConfiguration: Sendable {
     public static func prefix(for service: String) -> String { service.uppercased().replacingOccurrences(of: "-", with: "_") }
 
     public init(
-        serviceName: String, kind: String? = nil, sharding: ServiceTopology.Sharding? = nil, amqp: AMQPConfiguration, exchange: String = "delegation", archiveMaxAge: String = "30D",
+        serviceName: String, kind: String? = nil, sharding: ServiceTopology.Sharding? = nil, amqp: AMQPConfiguration,
+        exchange: String = "delegation", archiveMaxAge: String = "30D",
         storePath: String, synchronous: Synchronous = .full, httpHost: String = "127.0.0.1", httpPort: Int = 0,
         prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
         shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil

@@ -27,7 +27,8 @@ public struct ServiceDescription: Sendable, Hashable {
     }
 
     public init(
-        name: String, kind: String? = nil, consumes: [MessageType], emits: [MessageType] = [], partition: Partition, everyShard: [MessageType] = [],
+        name: String, kind: String? = nil, consumes: [MessageType], emits: [MessageType] = [], partition: Partition,
+        everyShard: [MessageType] = [],
         defaultHTTPPort: Int
     ) {
         self.name = name
@@ -43,7 +44,8 @@ public struct ServiceDescription: Sendable, Hashable {
     /// it): the same messages under its own queues.
     public func instance(named name: String) -> ServiceDescription {
         ServiceDescription(
-            name: name, kind: kind, consumes: consumes, emits: emits, partition: partition, everyShard: everyShard, defaultHTTPPort: defaultHTTPPort)
+            name: name, kind: kind, consumes: consumes, emits: emits, partition: partition, everyShard: everyShard,
+            defaultHTTPPort: defaultHTTPPort)
     }
 
     /// The queues and exchanges under this service's name on `exchange`.

@@ -31,7 +31,9 @@ public struct StructuredLogHandler: LogHandler {
         var line: String
         switch format {
         case .json:
-            var object: [String: String] = ["time": time, "level": event.level.rawValue, "logger": label, "message": event.message.description]
+            var object: [String: String] = [
+                "time": time, "level": event.level.rawValue, "logger": label, "message": event.message.description,
+            ]
             for (key, value) in merged { object[key] = "\(value)" }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             line = String(decoding: data, as: UTF8.self)

@@ -24,13 +24,15 @@ public enum ContentEncoding {
             for windowBits: Int32 in name == "deflate" ? [15 + 32, -15] : [15 + 32] {
                 switch inflate(body, windowBits: windowBits, limit: limit) {
                 case .inflated(let data): return data
-                case .tooLarge: throw Failure(description: "the \(name) body inflates to more than \(limit) bytes; bodies are refused above that")
+                case .tooLarge:
+                    throw Failure(description: "the \(name) body inflates to more than \(limit) bytes; bodies are refused above that")
                 case .notThisFormat: continue
                 }
             }
             throw Failure(description: "the body is not valid \(name) data (content_encoding '\(encoding ?? "")')")
         default:
-            throw Failure(description: "content encoding '\(encoding ?? "")' is not supported: send the JSON as is, or with gzip or deflate")
+            throw Failure(
+                description: "content encoding '\(encoding ?? "")' is not supported: send the JSON as is, or with gzip or deflate")
         }
     }
 

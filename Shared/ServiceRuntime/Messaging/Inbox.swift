@@ -23,7 +23,8 @@ enum Inbox {
     }
 
     static func record(_ message: MessageMetadata, digest: String, in db: Database) throws {
-        try InboxEntry(messageID: message.messageID, messageType: message.type, receivedAt: message.receivedAt, bodyDigest: digest).insert(db)
+        try InboxEntry(messageID: message.messageID, messageType: message.type, receivedAt: message.receivedAt, bodyDigest: digest).insert(
+            db)
     }
 
     /// A message parked earlier: why, and whether its copy reached the dead-letter queue.
@@ -32,14 +33,19 @@ enum Inbox {
     }
 
     /// Records that the message is being parked (before its copy is published).
-    static func recordParking(_ messageID: String, digest: String, type: String, kind: FailureKind, reason: String, at time: Date, in db: Database) throws {
-        try ParkedEntry(messageID: messageID, bodyDigest: digest, messageType: type, kind: kind, reason: reason, parkedAt: time, copied: false).upsert(db)
+    static func recordParking(
+        _ messageID: String, digest: String, type: String, kind: FailureKind, reason: String, at time: Date, in db: Database
+    ) throws {
+        try ParkedEntry(
+            messageID: messageID, bodyDigest: digest, messageType: type, kind: kind, reason: reason, parkedAt: time, copied: false
+        ).upsert(db)
     }
 
     /// Marks parked messages whose copies the broker confirmed.
     static func markCopied(_ keys: [(messageID: String, digest: String)], in db: Database) throws {
         for key in keys {
-            try ParkedEntry.filter(key: ["message_id": key.messageID, "body_digest": key.digest]).updateAll(db, Column("copied").set(to: true))
+            try ParkedEntry.filter(key: ["message_id": key.messageID, "body_digest": key.digest]).updateAll(
+                db, Column("copied").set(to: true))
         }
     }
 }

@@ -45,7 +45,8 @@ public struct InboxTransaction: Sendable {
                 case .duplicate:
                     return .commit
                 case .conflict(let previous):
-                    let reason = "message id '\(metadata.messageID)' was applied before with another body (sha256 \(previous.prefix(12))…, this one \(digest.prefix(12))…); this copy was not applied: publish a changed message with a new message id"
+                    let reason =
+                        "message id '\(metadata.messageID)' was applied before with another body (sha256 \(previous.prefix(12))…, this one \(digest.prefix(12))…); this copy was not applied: publish a changed message with a new message id"
                     outcome = .park(.conflictingDuplicate, reason, messageID: metadata.messageID, digest: digest)
                     return .commit
                 case .new:
@@ -76,7 +77,8 @@ public struct InboxTransaction: Sendable {
     /// Records a message that can never be processed (found before the transaction) as parked,
     /// with the answers to its sender in the outbox; a copy parked before is not parked again.
     public func park(
-        messageID: String, digest: String, type: String, kind: FailureKind, reason: String, answers: [OutboundMessage], retriedByOps: Bool = false,
+        messageID: String, digest: String, type: String, kind: FailureKind, reason: String, answers: [OutboundMessage],
+        retriedByOps: Bool = false,
         in db: Database
     ) throws -> Outcome {
         if !retriedByOps, let parked = try Inbox.parked(messageID, digest: digest, in: db), parked.copied {
@@ -89,7 +91,9 @@ public struct InboxTransaction: Sendable {
 
     private func retryOrGiveUp(_ metadata: MessageMetadata, _ digest: String, _ reason: String) -> Outcome {
         guard metadata.attempt < attempts else {
-            return .park(.retriesExhausted, "gave up after \(metadata.attempt) attempts; last failure: \(reason)", messageID: metadata.messageID, digest: digest)
+            return .park(
+                .retriesExhausted, "gave up after \(metadata.attempt) attempts; last failure: \(reason)", messageID: metadata.messageID,
+                digest: digest)
         }
         return .retry(reason)
     }

@@ -61,7 +61,9 @@ public struct UnreadableMessage: Sendable {
     public let correlationID: String?
     public let receivedAt: Date
 
-    public init(type: MessageType, body: Data, problem: MessageDecodingError, messageID: String, correlationID: String? = nil, receivedAt: Date) {
+    public init(
+        type: MessageType, body: Data, problem: MessageDecodingError, messageID: String, correlationID: String? = nil, receivedAt: Date
+    ) {
         self.type = type
         self.body = body
         self.problem = problem

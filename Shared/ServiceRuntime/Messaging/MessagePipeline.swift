@@ -126,7 +126,8 @@ public final class MessagePipeline: Service {
 
     /// Probes the store with backoff until a write commits (or the service shuts down).
     private func waitForStore(_ failure: StoreUnavailable) async {
-        logger.error("the store cannot commit; stopped consuming until it can", metadata: ["store": "\(store.path)", "reason": "\(failure)"])
+        logger.error(
+            "the store cannot commit; stopped consuming until it can", metadata: ["store": "\(store.path)", "reason": "\(failure)"])
         var delay = 0.5
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let pause = delay
@@ -183,10 +184,12 @@ public final class MessagePipeline: Service {
                     case .handle(let candidate):
                         let started = ContinuousClock.now
                         defer { self.metrics.handlerDuration(candidate.message.metadata.type.rawValue, ContinuousClock.now - started) }
-                        return try self.transaction.apply(candidate.message, digest: candidate.digest, retriedByOps: candidate.retriedByOps, in: db)
+                        return try self.transaction.apply(
+                            candidate.message, digest: candidate.digest, retriedByOps: candidate.retriedByOps, in: db)
                     case .park(let message):
                         return try self.transaction.park(
-                            messageID: message.messageID, digest: message.digest, type: message.type, kind: message.kind, reason: message.reason,
+                            messageID: message.messageID, digest: message.digest, type: message.type, kind: message.kind,
+                            reason: message.reason,
                             answers: message.answers, retriedByOps: message.retriedByOps, in: db)
                     }
                 }
@@ -227,7 +230,8 @@ public final class MessagePipeline: Service {
                 try await store.database.write { db in try Inbox.markCopied(copiedParkings, in: db) }
             } catch {
                 // The copies are safe; only a redelivery of these ids would copy them again.
-                logger.warning("could not record parked copies as confirmed", metadata: ["error": "\(error)", "count": "\(copiedParkings.count)"])
+                logger.warning(
+                    "could not record parked copies as confirmed", metadata: ["error": "\(error)", "count": "\(copiedParkings.count)"])
             }
         }
         var emitted = 0
@@ -236,7 +240,9 @@ public final class MessagePipeline: Service {
             let type = typeName(delivery)
             let messageID = delivery.properties.messageID ?? "-"
             if case .failure(let error)? = copyResults[index] {
-                logger.error("could not copy a failed message; it goes back to the queue", metadata: ["message.id": "\(messageID)", "error": "\(error)"])
+                logger.error(
+                    "could not copy a failed message; it goes back to the queue",
+                    metadata: ["message.id": "\(messageID)", "error": "\(error)"])
                 delivery.nack(requeue: true)
                 metrics.consumed(type, outcome: "requeued")
                 continue
@@ -257,15 +263,20 @@ public final class MessagePipeline: Service {
             case .retry(let reason):
                 metrics.consumed(type, outcome: "retried")
                 metrics.retried(type)
-                logger.warning("handler failed; will retry", metadata: [
-                    "message.id": "\(messageID)", "message.type": "\(type)", "attempt": "\(attempt(of: delivery))", "reason": "\(reason)",
-                ])
+                logger.warning(
+                    "handler failed; will retry",
+                    metadata: [
+                        "message.id": "\(messageID)", "message.type": "\(type)", "attempt": "\(attempt(of: delivery))",
+                        "reason": "\(reason)",
+                    ])
             case .park(let kind, let reason, _, _):
                 metrics.consumed(type, outcome: "dead_lettered")
                 metrics.deadLettered(type, reason: kind.rawValue)
-                logger.warning("message parked in the dead-letter queue", metadata: [
-                    "message.id": "\(messageID)", "message.type": "\(type)", "failure.kind": "\(kind.rawValue)", "reason": "\(reason)",
-                ])
+                logger.warning(
+                    "message parked in the dead-letter queue",
+                    metadata: [
+                        "message.id": "\(messageID)", "message.type": "\(type)", "failure.kind": "\(kind.rawValue)", "reason": "\(reason)",
+                    ])
             }
         }
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
@@ -307,13 +318,16 @@ public final class MessagePipeline: Service {
         let retriedByOps = delivery.headers[FailureHeader.retriedBy] != nil
         func unprocessable(_ kind: FailureKind, _ reason: String, body: Data = delivery.body, answers: [OutboundMessage] = []) -> Verdict {
             let messageID = Self.messageID(of: delivery, type: name, body: body)
-            return .park(Unprocessable(
-                type: name, kind: kind, reason: reason, messageID: messageID, digest: Self.digest(body), retriedByOps: retriedByOps, answers: answers))
+            return .park(
+                Unprocessable(
+                    type: name, kind: kind, reason: reason, messageID: messageID, digest: Self.digest(body), retriedByOps: retriedByOps,
+                    answers: answers))
         }
         guard let type = MessageType(rawValue: name), dispatcher.routes(type) else {
             return unprocessable(
                 .unexpectedType,
-                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(dispatcher.consumes.map(\.rawValue).joined(separator: ", ")))")
+                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(dispatcher.consumes.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         let version = delivery.headers[FailureHeader.schemaVersion]
         let versionText = version?.stringValue ?? version?.intValue.map(String.init)
@@ -331,7 +345,8 @@ public final class MessagePipeline: Service {
         }
         let metadata = MessageMetadata(
             type: type, messageID: Self.messageID(of: delivery, type: name, body: body), correlationID: delivery.properties.correlationID,
-            timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery), receivedAt: receivedAt(delivery))
+            timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery),
+            receivedAt: receivedAt(delivery))
         do {
             guard let message = try dispatcher.decode(body, metadata: metadata) else {
                 return unprocessable(.unexpectedType, "'\(name)' has no route in \(configuration.serviceName)")
@@ -339,7 +354,8 @@ public final class MessagePipeline: Service {
             return .handle(Candidate(message: message, digest: Self.digest(body), retriedByOps: retriedByOps))
         } catch {
             let unreadable = UnreadableMessage(
-                type: type, body: body, problem: error, messageID: metadata.messageID, correlationID: metadata.correlationID, receivedAt: metadata.receivedAt)
+                type: type, body: body, problem: error, messageID: metadata.messageID, correlationID: metadata.correlationID,
+                receivedAt: metadata.receivedAt)
             return unprocessable(
                 .invalidBody, "the body is not a valid \(type.rawValue): \(error)", body: body, answers: dispatcher.answers(to: unreadable))
         }
@@ -366,8 +382,10 @@ public final class MessagePipeline: Service {
         var properties = delivery.properties
         properties.type = properties.type ?? typeName(delivery)
         properties.deliveryMode = .persistent
-        properties.headers[FailureHeader.originalExchange] = properties.headers[FailureHeader.originalExchange] ?? .string(delivery.envelope.exchange)
-        properties.headers[FailureHeader.originalRoutingKey] = properties.headers[FailureHeader.originalRoutingKey] ?? .string(delivery.routingKey)
+        properties.headers[FailureHeader.originalExchange] =
+            properties.headers[FailureHeader.originalExchange] ?? .string(delivery.envelope.exchange)
+        properties.headers[FailureHeader.originalRoutingKey] =
+            properties.headers[FailureHeader.originalRoutingKey] ?? .string(delivery.routingKey)
         properties.headers[FailureHeader.receivedAt] = .timestamp(receivedAt(delivery))
         properties.headers["x-delivery-count"] = nil
         return properties
@@ -378,7 +396,8 @@ public final class MessagePipeline: Service {
         properties.headers[FailureHeader.retryAttempt] = .int64(Int64(attempt(of: delivery) + 1))
         properties.headers[FailureHeader.reason] = .string(reason)
         return OutgoingMessage(
-            body: delivery.body, exchange: "", routingKey: configuration.names.retryQueue(attempt(of: delivery)), properties: properties, mandatory: true)
+            body: delivery.body, exchange: "", routingKey: configuration.names.retryQueue(attempt(of: delivery)), properties: properties,
+            mandatory: true)
     }
 
     private func deadLetterCopy(of delivery: Delivery, kind: FailureKind, reason: String) -> OutgoingMessage {
@@ -389,7 +408,8 @@ public final class MessagePipeline: Service {
         properties.headers[FailureHeader.attempt] = .int64(Int64(attempt(of: delivery)))
         properties.headers[FailureHeader.time] = .timestamp(Date())
         return OutgoingMessage(
-            body: delivery.body, exchange: configuration.names.deadLetterExchange, routingKey: typeName(delivery), properties: properties, mandatory: true)
+            body: delivery.body, exchange: configuration.names.deadLetterExchange, routingKey: typeName(delivery), properties: properties,
+            mandatory: true)
     }
 
     /// Returns deliveries to the inbox queue as new copies (confirmed, then the originals acked),
@@ -398,7 +418,9 @@ public final class MessagePipeline: Service {
     private func giveBack(_ deliveries: [Delivery], because failure: StoreUnavailable) async {
         guard !deliveries.isEmpty else { return }
         let copies = deliveries.map { delivery in
-            OutgoingMessage(body: delivery.body, exchange: "", routingKey: configuration.names.inbox, properties: copyProperties(of: delivery), mandatory: true)
+            OutgoingMessage(
+                body: delivery.body, exchange: "", routingKey: configuration.names.inbox, properties: copyProperties(of: delivery),
+                mandatory: true)
         }
         let results = await publishing.publish(copies)
         var returned = 0
@@ -409,12 +431,15 @@ public final class MessagePipeline: Service {
                 returned += 1
                 metrics.consumed(typeName(delivery), outcome: "returned")
             case .failure(let error):
-                logger.error("could not return a message to the inbox; requeued", metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "error": "\(error)"])
+                logger.error(
+                    "could not return a message to the inbox; requeued",
+                    metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "error": "\(error)"])
                 delivery.nack(requeue: true)
                 metrics.consumed(typeName(delivery), outcome: "requeued")
             }
         }
-        logger.warning("the store cannot commit; messages returned to the inbox", metadata: ["count": "\(returned)", "reason": "\(failure)"])
+        logger.warning(
+            "the store cannot commit; messages returned to the inbox", metadata: ["count": "\(returned)", "reason": "\(failure)"])
     }
 }
 

@@ -46,15 +46,17 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
 
     /// Routes messages of `type` to `route`; `unreadable` answers those whose body does not
     /// decode. A type is routed once.
-    public mutating func on<Payload: MessagePayload>(_ type: Payload.Type, unreadable: Unreadable? = nil, _ route: @escaping Route<Payload>) {
+    public mutating func on<Payload: MessagePayload>(_ type: Payload.Type, unreadable: Unreadable? = nil, _ route: @escaping Route<Payload>)
+    {
         precondition(!entries.contains { $0.type == Payload.messageType }, "\(Payload.messageType.rawValue) is routed twice")
-        entries.append(Entry(
-            type: Payload.messageType,
-            decode: { handler, body, metadata throws(MessageDecodingError) in
-                let payload = try MessageCoding.decode(Payload.self, from: body)
-                return DecodedMessage(metadata: metadata) { db in try route(handler, Message(payload, metadata: metadata), db) }
-            },
-            unreadable: unreadable))
+        entries.append(
+            Entry(
+                type: Payload.messageType,
+                decode: { handler, body, metadata throws(MessageDecodingError) in
+                    let payload = try MessageCoding.decode(Payload.self, from: body)
+                    return DecodedMessage(metadata: metadata) { db in try route(handler, Message(payload, metadata: metadata), db) }
+                },
+                unreadable: unreadable))
     }
 
     /// The types routed, in the order declared: what the service's inbox is bound to.
@@ -62,11 +64,16 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
 
     /// The routes with their handler: what the pipeline dispatches with.
     public func dispatcher(for handler: Handler) -> Dispatcher {
-        Dispatcher(routes: Dictionary(uniqueKeysWithValues: entries.map { entry in
-            (entry.type, Dispatcher.Route(
-                decode: { body, metadata throws(MessageDecodingError) in try entry.decode(handler, body, metadata) },
-                unreadable: { message in entry.unreadable?(handler, message) ?? [] }))
-        }), consumes: consumes, emits: Set(emits))
+        Dispatcher(
+            routes: Dictionary(
+                uniqueKeysWithValues: entries.map { entry in
+                    (
+                        entry.type,
+                        Dispatcher.Route(
+                            decode: { body, metadata throws(MessageDecodingError) in try entry.decode(handler, body, metadata) },
+                            unreadable: { message in entry.unreadable?(handler, message) ?? [] })
+                    )
+                }), consumes: consumes, emits: Set(emits))
     }
 }
 
@@ -100,7 +107,8 @@ public struct Dispatcher: Sendable {
         return DecodedMessage(metadata: metadata) { db in
             let outgoing = try decoded.handle(db)
             if let undeclared = outgoing.first(where: { !emits.contains($0.type) }) {
-                throw HandlerFailure.permanent("the route of \(metadata.type.rawValue) emitted \(undeclared.type.rawValue), which the service does not declare")
+                throw HandlerFailure.permanent(
+                    "the route of \(metadata.type.rawValue) emitted \(undeclared.type.rawValue), which the service does not declare")
             }
             return outgoing
         }

@@ -15,8 +15,9 @@ public enum Outbox {
     public static func append(_ messages: [OutboundMessage], causedBy cause: String, service: String, in db: Database) throws {
         let now = Date()
         for (index, message) in messages.enumerated() {
-            var entry = OutboxEntry(
-                messageID: messageID(service: service, cause: cause, index: index), messageType: message.type, correlationID: message.correlationID,
+            let entry = OutboxEntry(
+                messageID: messageID(service: service, cause: cause, index: index), messageType: message.type,
+                correlationID: message.correlationID,
                 causationID: cause, body: message.body, createdAt: now, partitionEvent: message.partitionKeys.event,
                 partitionRecipient: message.partitionKeys.recipient)
             try entry.insert(db, onConflict: .ignore)
@@ -65,7 +66,10 @@ public final class OutboxRelay: Service {
     private let logger: Logger
     private let batchSize = 256
 
-    public init(store: ServiceStore, connection: AMQPConnection, configuration: ServiceConfiguration, doorbell: Doorbell, metrics: ServiceMetrics, logger: Logger) {
+    public init(
+        store: ServiceStore, connection: AMQPConnection, configuration: ServiceConfiguration, doorbell: Doorbell, metrics: ServiceMetrics,
+        logger: Logger
+    ) {
         self.store = store
         self.connection = connection
         self.configuration = configuration
@@ -108,7 +112,8 @@ public final class OutboxRelay: Service {
         let messages = rows.map { row in
             OutgoingMessage.domain(
                 type: row.messageType.rawValue, body: row.body, exchange: configuration.exchange, messageID: row.messageID,
-                correlationID: row.correlationID, causationID: row.causationID ?? "", timestamp: row.createdAt, appID: configuration.serviceName,
+                correlationID: row.correlationID, causationID: row.causationID ?? "", timestamp: row.createdAt,
+                appID: configuration.serviceName,
                 partitionKeys: row.partitionKeys)
         }
         let results = await connection.publish(messages)

@@ -19,30 +19,47 @@ public final class ServiceMetrics: Sendable {
     public init(service: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.service = service
-        backlog = registry.makeGauge(name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
-        pausedGauge = registry.makeGauge(name: "pipeline_paused", labels: [("service", service)], help: "1 while consuming is paused: the store cannot commit")
+        backlog = registry.makeGauge(
+            name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
+        pausedGauge = registry.makeGauge(
+            name: "pipeline_paused", labels: [("service", service)], help: "1 while consuming is paused: the store cannot commit")
     }
 
     public func consumed(_ type: String, outcome: String) {
-        registry.makeCounter(name: "messages_consumed_total", labels: [("service", service), ("type", type), ("outcome", outcome)], help: "Messages taken from the inbox, by outcome").increment()
+        registry.makeCounter(
+            name: "messages_consumed_total", labels: [("service", service), ("type", type), ("outcome", outcome)],
+            help: "Messages taken from the inbox, by outcome"
+        ).increment()
     }
 
     public func published(_ type: String, count: Int = 1) {
-        registry.makeCounter(name: "messages_published_total", labels: [("service", service), ("type", type)], help: "Messages published from the outbox and confirmed").increment(by: Int64(count))
+        registry.makeCounter(
+            name: "messages_published_total", labels: [("service", service), ("type", type)],
+            help: "Messages published from the outbox and confirmed"
+        ).increment(by: Int64(count))
     }
 
     public func retried(_ type: String) {
-        registry.makeCounter(name: "messages_retried_total", labels: [("service", service), ("type", type)], help: "Messages sent to a delay queue for another attempt").increment()
+        registry.makeCounter(
+            name: "messages_retried_total", labels: [("service", service), ("type", type)],
+            help: "Messages sent to a delay queue for another attempt"
+        ).increment()
     }
 
     public func deadLettered(_ type: String, reason: String) {
-        registry.makeCounter(name: "messages_dead_lettered_total", labels: [("service", service), ("type", type), ("reason", reason)], help: "Messages parked in the dead-letter queue").increment()
+        registry.makeCounter(
+            name: "messages_dead_lettered_total", labels: [("service", service), ("type", type), ("reason", reason)],
+            help: "Messages parked in the dead-letter queue"
+        ).increment()
     }
 
     public func handlerDuration(_ type: String, _ duration: Duration) {
         registry.makeDurationHistogram(
             name: "handler_duration_seconds", labels: [("service", service), ("type", type)],
-            buckets: [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)],
+            buckets: [
+                .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+                .milliseconds(100), .milliseconds(500), .seconds(1),
+            ],
             help: "Time spent in the handler per message"
         ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }

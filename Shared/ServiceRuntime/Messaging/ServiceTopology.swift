@@ -21,7 +21,8 @@ public enum ServiceTopology {
                 ExchangeDeclaration(name: names.unroutedExchange, type: "fanout", internal: true),
                 ExchangeDeclaration(name: names.knownTypes, type: "fanout", internal: true),
                 ExchangeDeclaration(
-                    name: names.typeCheck, type: "topic", internal: true, arguments: ["alternate-exchange": .string(names.unroutedExchange)]),
+                    name: names.typeCheck, type: "topic", internal: true, arguments: ["alternate-exchange": .string(names.unroutedExchange)]
+                ),
             ],
             queues: [
                 .stream(names.archive, maxAge: archiveMaxAge),
@@ -34,7 +35,9 @@ public enum ServiceTopology {
                 Binding(queue: names.unroutedQueue, exchange: names.unroutedExchange, routingKey: ""),
             ],
             exchangeBindings: [ExchangeBinding(destination: names.typeCheck, source: exchange, routingKey: "#")]
-                + MessageType.allCases.map { ExchangeBinding(destination: names.knownTypes, source: names.typeCheck, routingKey: $0.rawValue) })
+                + MessageType.allCases.map {
+                    ExchangeBinding(destination: names.knownTypes, source: names.typeCheck, routingKey: $0.rawValue)
+                })
     }
 
     /// A service's own queues:
@@ -52,7 +55,8 @@ public enum ServiceTopology {
     public static func service(
         _ names: ServiceNames, consumes: [MessageType], retryDelays: [Double], deliveryLimit: Int, sharding: Sharding? = nil
     ) -> Topology {
-        let inbox = QueueDeclaration(name: names.inbox, kind: .quorum, deadLetterExchange: names.deadLetterExchange, deliveryLimit: Int64(deliveryLimit))
+        let inbox = QueueDeclaration(
+            name: names.inbox, kind: .quorum, deadLetterExchange: names.deadLetterExchange, deliveryLimit: Int64(deliveryLimit))
         let parking = QueueDeclaration.quorum(names.deadLetterQueue)
         let delays = retryDelays.enumerated().map { index, seconds in
             QueueDeclaration(
@@ -64,7 +68,8 @@ public enum ServiceTopology {
             return Topology(
                 exchanges: [.fanout(names.deadLetterExchange)],
                 queues: [inbox, parking] + delays,
-                bindings: consumes.map { Binding(queue: names.inbox, exchange: names.exchange, routingKey: $0.rawValue) } + [parkingBinding])
+                bindings: consumes.map { Binding(queue: names.inbox, exchange: names.exchange, routingKey: $0.rawValue) } + [parkingBinding]
+            )
         }
         let direct = consumes.filter { sharding.everyShard.contains($0) }
         let hashed = consumes.filter { !sharding.everyShard.contains($0) }
@@ -73,7 +78,9 @@ public enum ServiceTopology {
             queues: [inbox, parking] + delays,
             bindings: direct.map { Binding(queue: names.inbox, exchange: names.exchange, routingKey: $0.rawValue) }
                 + [Binding(queue: names.inbox, exchange: sharding.exchange, routingKey: "1"), parkingBinding],
-            exchangeBindings: hashed.map { ExchangeBinding(destination: sharding.exchange, source: names.exchange, routingKey: $0.rawValue) })
+            exchangeBindings: hashed.map {
+                ExchangeBinding(destination: sharding.exchange, source: names.exchange, routingKey: $0.rawValue)
+            })
     }
 
     /// A service run as several instances, each with its own store and a share of the keys.

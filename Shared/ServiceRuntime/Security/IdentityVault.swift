@@ -71,7 +71,8 @@ public struct IdentityVault: Sendable {
         public var description: String {
             switch self {
             case .badKeySpec(let reason): return reason
-            case .unknownKey(let id): return "identity key '\(id)' is not configured (rotation: keep old keys after the current one until `rotate-keys` has run)"
+            case .unknownKey(let id):
+                return "identity key '\(id)' is not configured (rotation: keep old keys after the current one until `rotate-keys` has run)"
             case .sealFailed: return "could not seal identity documents"
             }
         }

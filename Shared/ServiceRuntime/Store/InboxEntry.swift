@@ -33,7 +33,8 @@ struct ParkedEntry: StoreRecord {
     var copied: Bool
 
     enum CodingKeys: String, CodingKey {
-        case messageID = "message_id", bodyDigest = "body_digest", messageType = "message_type", kind, reason, parkedAt = "parked_at", copied
+        case messageID = "message_id", bodyDigest = "body_digest", messageType = "message_type", kind, reason, parkedAt = "parked_at",
+            copied
     }
 }
 

@@ -20,8 +20,10 @@ struct OutboxEntry: StoreRecord {
     var partitionRecipient: String?
 
     enum CodingKeys: String, CodingKey {
-        case sequence, messageID = "message_id", messageType = "message_type", correlationID = "correlation_id", causationID = "causation_id", body
-        case createdAt = "created_at", publishedAt = "published_at", partitionEvent = "partition_event", partitionRecipient = "partition_recipient"
+        case sequence, messageID = "message_id", messageType = "message_type", correlationID = "correlation_id", causationID =
+            "causation_id", body
+        case createdAt = "created_at", publishedAt = "published_at", partitionEvent = "partition_event", partitionRecipient =
+            "partition_recipient"
     }
 
     var partitionKeys: PartitionKeys { PartitionKeys(event: partitionEvent, recipient: partitionRecipient) }

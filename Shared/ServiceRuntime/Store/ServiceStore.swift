@@ -15,7 +15,9 @@ public final class ServiceStore: Sendable {
 
     /// Opens (creating if needed) and migrates the store. `migrations` registers the service's
     /// own migrations after the runtime's.
-    public init(path: String, synchronous: ServiceConfiguration.Synchronous = .full, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
+    public init(
+        path: String, synchronous: ServiceConfiguration.Synchronous = .full, migrations: (inout DatabaseMigrator) -> Void = { _ in }
+    ) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -42,50 +44,53 @@ public final class ServiceStore: Sendable {
 
     private static func registerRuntimeMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("runtime-1") { db in
-            try db.execute(sql: """
-                CREATE TABLE inbox (
-                    message_id TEXT PRIMARY KEY,
-                    message_type TEXT NOT NULL,
-                    received_at TEXT NOT NULL
-                );
-                CREATE TABLE outbox (
-                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-                    message_id TEXT NOT NULL UNIQUE,
-                    message_type TEXT NOT NULL,
-                    correlation_id TEXT,
-                    causation_id TEXT,
-                    body BLOB NOT NULL,
-                    created_at TEXT NOT NULL,
-                    published_at TEXT
-                );
-                CREATE INDEX outbox_pending ON outbox(sequence) WHERE published_at IS NULL;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE inbox (
+                        message_id TEXT PRIMARY KEY,
+                        message_type TEXT NOT NULL,
+                        received_at TEXT NOT NULL
+                    );
+                    CREATE TABLE outbox (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                        message_id TEXT NOT NULL UNIQUE,
+                        message_type TEXT NOT NULL,
+                        correlation_id TEXT,
+                        causation_id TEXT,
+                        body BLOB NOT NULL,
+                        created_at TEXT NOT NULL,
+                        published_at TEXT
+                    );
+                    CREATE INDEX outbox_pending ON outbox(sequence) WHERE published_at IS NULL;
+                    """)
         }
         // A digest of each applied body (a reused message id is noticed), the messages parked
         // (a redelivery or replay is not parked twice), and a row the readiness probe rewrites.
         migrator.registerMigration("runtime-2") { db in
-            try db.execute(sql: """
-                ALTER TABLE inbox ADD COLUMN body_digest TEXT;
-                CREATE TABLE parked (
-                    message_id TEXT NOT NULL,
-                    body_digest TEXT NOT NULL,
-                    message_type TEXT NOT NULL,
-                    kind TEXT NOT NULL,
-                    reason TEXT NOT NULL,
-                    parked_at TEXT NOT NULL,
-                    copied INTEGER NOT NULL CHECK (copied IN (0, 1)),
-                    PRIMARY KEY (message_id, body_digest)
-                );
-                CREATE TABLE store_probe (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    written_at TEXT NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE inbox ADD COLUMN body_digest TEXT;
+                    CREATE TABLE parked (
+                        message_id TEXT NOT NULL,
+                        body_digest TEXT NOT NULL,
+                        message_type TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        parked_at TEXT NOT NULL,
+                        copied INTEGER NOT NULL CHECK (copied IN (0, 1)),
+                        PRIMARY KEY (message_id, body_digest)
+                    );
+                    CREATE TABLE store_probe (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        written_at TEXT NOT NULL
+                    );
+                    """)
         }
         // The partition keys of outgoing messages, from their payloads; rows written before are
         // given theirs by decoding them as their type.
         migrator.registerMigration("runtime-3") { db in
-            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN partition_event TEXT; ALTER TABLE outbox ADD COLUMN partition_recipient TEXT")
+            try db.execute(
+                sql: "ALTER TABLE outbox ADD COLUMN partition_event TEXT; ALTER TABLE outbox ADD COLUMN partition_recipient TEXT")
             for row in try Row.fetchAll(db, sql: "SELECT sequence, message_type, body FROM outbox WHERE published_at IS NULL") {
                 let sequence: Int64 = row[0]
                 guard let type = MessageType(rawValue: row[1]) else {
@@ -93,7 +98,8 @@ public final class ServiceStore: Sendable {
                 }
                 let keys = try Self.partitionKeys(type.payloadType, body: row[2])
                 try db.execute(
-                    sql: "UPDATE outbox SET partition_event = ?, partition_recipient = ? WHERE sequence = ?", arguments: [keys.event, keys.recipient, sequence])
+                    sql: "UPDATE outbox SET partition_event = ?, partition_recipient = ? WHERE sequence = ?",
+                    arguments: [keys.event, keys.recipient, sequence])
             }
         }
     }

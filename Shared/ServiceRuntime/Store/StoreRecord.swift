@@ -46,9 +46,10 @@ extension StoreRecord {
         do {
             return try Self(row: row)
         } catch {
-            let key = (try? db.primaryKey(databaseTableName).columns)?.map { column in
-                row[column].map { "\($0)" } ?? "NULL"
-            }.joined(separator: ", ") ?? "?"
+            let key =
+                (try? db.primaryKey(databaseTableName).columns)?.map { column in
+                    row[column].map { "\($0)" } ?? "NULL"
+                }.joined(separator: ", ") ?? "?"
             throw UnreadableRow(table: databaseTableName, key: key, error: error)
         }
     }

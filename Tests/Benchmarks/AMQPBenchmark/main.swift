@@ -113,14 +113,16 @@ func run(_ options: Options) async throws -> [String: Any] {
     logger.logLevel = .warning
     let connection = try await AMQPConnection.connect(configuration, logger: logger)
     let queue = options.queue ?? "bench.\(options.scenario).\(options.queueType).\(getpid())"
-    try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, kind: options.queueType == "quorum" ? .quorum : .classic)]))
+    try await connection.declare(
+        Topology(queues: [QueueDeclaration(name: queue, kind: options.queueType == "quorum" ? .quorum : .classic)]))
 
     var seconds = 0.0
     var cpu = 0.0
     switch options.scenario {
     case "publish":
         let (startCPU, start) = (cpuSeconds(), Date())
-        try await publishAll(connection, queue: queue, count: options.count, window: options.window, bodySize: options.bodySize, batch: options.batch)
+        try await publishAll(
+            connection, queue: queue, count: options.count, window: options.window, bodySize: options.bodySize, batch: options.batch)
         (seconds, cpu) = (Date().timeIntervalSince(start), cpuSeconds() - startCPU)
     default:
         try await publishAll(connection, queue: queue, count: options.count, window: 256, bodySize: options.bodySize, batch: 64)
@@ -141,7 +143,8 @@ func run(_ options: Options) async throws -> [String: Any] {
     try await connection.delete(queue: queue)
     await connection.close()
     return [
-        "client": options.batch > 1 ? "swift-batch\(options.batch)" : "swift", "scenario": options.scenario, "queue_type": options.queueType, "count": options.count,
+        "client": options.batch > 1 ? "swift-batch\(options.batch)" : "swift", "scenario": options.scenario,
+        "queue_type": options.queueType, "count": options.count,
         "window": options.window, "prefetch": options.prefetch, "body_size": options.bodySize,
         "seconds": (seconds * 1000).rounded() / 1000, "msgs_per_s": (Double(options.count) / seconds).rounded(),
         "client_cpu_s": (cpu * 1000).rounded() / 1000,

@@ -148,7 +148,8 @@ func peakRSSMegabytes() -> Int {
 func report(_ stage: String, count: Int, seconds: Double, cpu: Double, extra: [String: Any] = [:]) {
     var line: [String: Any] = [
         "stage": stage, "count": count, "seconds": (seconds * 1000).rounded() / 1000,
-        "per_second": Int((Double(count) / seconds).rounded()), "cpu_seconds": (cpu * 100).rounded() / 100, "peak_rss_mb": peakRSSMegabytes(),
+        "per_second": Int((Double(count) / seconds).rounded()), "cpu_seconds": (cpu * 100).rounded() / 100,
+        "peak_rss_mb": peakRSSMegabytes(),
     ]
     line.merge(extra) { $1 }
     if let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
@@ -157,12 +158,16 @@ func report(_ stage: String, count: Int, seconds: Double, cpu: Double, extra: [S
 func accepted(_ index: Int) -> RegistrationAccepted {
     let reference = "bench-\(index)"
     let lead = Contact(
-        name: ["Nguyễn Thị Thu Hà", "李伟", "Alex Chen"][index % 3], title: "Director", email: "lead.\(reference)@example.cn", phone: "+86 755 1234 5678",
+        name: ["Nguyễn Thị Thu Hà", "李伟", "Alex Chen"][index % 3], title: "Director", email: "lead.\(reference)@example.cn",
+        phone: "+86 755 1234 5678",
         language: Language.allCases[index % 3])
     let delegation = Delegation(
-        organisation: Organisation(name: "Benchmark Enterprise \(index)", localName: "基准企业\(index)", country: "CN", sectors: ["logistics"], website: nil),
+        organisation: Organisation(
+            name: "Benchmark Enterprise \(index)", localName: "基准企业\(index)", country: "CN", sectors: ["logistics"], website: nil),
         role: .visiting, leadContact: lead, delegates: [], interests: Interests(sectors: ["logistics"], topics: []), preferredVisits: [])
-    return RegistrationAccepted(registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation, acceptedAt: Date())
+    return RegistrationAccepted(
+        registrationID: "reg-\(reference)", eventID: "danang-2026-01", reference: reference, revision: 1, delegation: delegation,
+        acceptedAt: Date())
 }
 
 func run(_ options: Options) async throws {
@@ -183,13 +188,16 @@ func run(_ options: Options) async throws {
         serviceName: "notifications-bench-\(id)", amqp: amqp, exchange: exchange, archiveMaxAge: "1h",
         storePath: directory.appendingPathComponent("notifications.sqlite").path, synchronous: .full, logLevel: .warning)
     let configuration = NotificationsConfiguration(
-        service: service, smtp: SMTPConfiguration(port: sink.port, timeout: 10), digestWindow: 0, quietHours: nil, concurrency: options.concurrency)
+        service: service, smtp: SMTPConfiguration(port: sink.port, timeout: 10), digestWindow: 0, quietHours: nil,
+        concurrency: options.concurrency)
     let host = try await NotificationsService.makeHost(configuration, logger: logger, connectPatience: 10)
     let running = Task { try await host.run(signals: []) }
     try await host.waitUntilStarted()
 
     let publisher = try await AMQPConnection.connect(amqp, logger: logger)
-    let messages = try (0..<options.count).map { try OutgoingMessage.domain(accepted($0), exchange: exchange, appID: "notifications-bench") }
+    let messages = try (0..<options.count).map {
+        try OutgoingMessage.domain(accepted($0), exchange: exchange, appID: "notifications-bench")
+    }
 
     // End to end.
     var cpu = cpuSeconds()
@@ -197,9 +205,13 @@ func run(_ options: Options) async throws {
     for result in await publisher.publish(messages) { try result.get() }
     while sink.count < options.count {
         try await Task.sleep(for: .milliseconds(5))
-        if Date().timeIntervalSince(started) > 600 { throw Failure(description: "only \(sink.count) of \(options.count) e-mails after 10 minutes") }
+        if Date().timeIntervalSince(started) > 600 {
+            throw Failure(description: "only \(sink.count) of \(options.count) e-mails after 10 minutes")
+        }
     }
-    report("end-to-end", count: options.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu, extra: ["concurrency": options.concurrency])
+    report(
+        "end-to-end", count: options.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
+        extra: ["concurrency": options.concurrency])
     await host.shutdown()
     try await running.value
     let names = ServiceNames(service: service.serviceName, exchange: exchange)
@@ -242,7 +254,9 @@ func run(_ options: Options) async throws {
         }
         try await group.waitForAll()
     }
-    report("smtp-only", count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu, extra: ["concurrency": options.concurrency])
+    report(
+        "smtp-only", count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
+        extra: ["concurrency": options.concurrency])
 }
 
 do {

@@ -36,30 +36,52 @@ func danang(day: Int, _ hour: Int, _ minute: Int = 0) -> Date {
 
 func synthetic(delegations count: Int, venues venueCount: Int, seed: UInt64) -> PlanningInput {
     var random = SeededRandom(state: seed)
-    let tags = ["logistics", "ai", "e-commerce", "semiconductors", "manufacturing", "fintech", "clean-energy", "seaport", "startups", "digital-marketing", "tourism", "biotech"]
+    let tags = [
+        "logistics", "ai", "e-commerce", "semiconductors", "manufacturing", "fintech", "clean-energy", "seaport", "startups",
+        "digital-marketing", "tourism", "biotech",
+    ]
     let hall = Venue(
-        id: "hall", name: LocalizedText(en: "Hall"), address: "Da Nang", coordinates: Coordinates(latitude: 16.06, longitude: 108.22), openingWindows: [],
+        id: "hall", name: LocalizedText(en: "Hall"), address: "Da Nang", coordinates: Coordinates(latitude: 16.06, longitude: 108.22),
+        openingWindows: [],
         visitMinutes: 0, capacityPerVisit: 10_000, topics: [], isSiteVisit: false)
     var venues = [hall]
     for index in 0..<venueCount {
         let day = 13 + index % 2
         let opens = day == 13 ? 13 : 8 + Int.random(in: 0...2, using: &random)
-        venues.append(Venue(
-            id: "venue-\(index)", name: LocalizedText(en: "Venue \(index)"), address: "Street \(index)",
-            coordinates: Coordinates(latitude: 15.95 + Double.random(in: 0...0.25, using: &random), longitude: 108.0 + Double.random(in: 0...0.3, using: &random)),
-            openingWindows: [TimeWindow(start: danang(day: day, opens), end: danang(day: day, min(18, opens + 5 + Int.random(in: 0...3, using: &random))))],
-            visitMinutes: [45, 60, 75, 90][Int.random(in: 0...3, using: &random)], capacityPerVisit: Int.random(in: 20...45, using: &random),
-            topics: Array(tags.shuffled(using: &random).prefix(2)),
-            restrictedAccess: index % 7 == 3 ? RestrictedAccess(documents: [.passport], deadline: danang(day: 9, 17)) : nil))
+        venues.append(
+            Venue(
+                id: "venue-\(index)", name: LocalizedText(en: "Venue \(index)"), address: "Street \(index)",
+                coordinates: Coordinates(
+                    latitude: 15.95 + Double.random(in: 0...0.25, using: &random),
+                    longitude: 108.0 + Double.random(in: 0...0.3, using: &random)),
+                openingWindows: [
+                    TimeWindow(
+                        start: danang(day: day, opens), end: danang(day: day, min(18, opens + 5 + Int.random(in: 0...3, using: &random))))
+                ],
+                visitMinutes: [45, 60, 75, 90][Int.random(in: 0...3, using: &random)],
+                capacityPerVisit: Int.random(in: 20...45, using: &random),
+                topics: Array(tags.shuffled(using: &random).prefix(2)),
+                restrictedAccess: index % 7 == 3 ? RestrictedAccess(documents: [.passport], deadline: danang(day: 9, 17)) : nil))
     }
     let people = count * 3
     let buses = (0..<max(3, people / 40)).map { Bus(id: "bus-\($0)", seats: [16, 29, 45][$0 % 3]) }
-    let slots = (0..<4).map { MeetingSlot(id: "slot-\($0)", venueID: "hall", start: danang(day: 13, 11).addingTimeInterval(Double($0) * 1800), end: danang(day: 13, 11).addingTimeInterval(Double($0 + 1) * 1800), tables: max(10, count / 20)) }
+    let slots = (0..<4).map {
+        MeetingSlot(
+            id: "slot-\($0)", venueID: "hall", start: danang(day: 13, 11).addingTimeInterval(Double($0) * 1800),
+            end: danang(day: 13, 11).addingTimeInterval(Double($0 + 1) * 1800), tables: max(10, count / 20))
+    }
     let programme = ProgrammePublished(
         eventID: "synthetic-\(count)", version: 1, name: LocalizedText(en: "Synthetic \(count)"), timeZone: "Asia/Ho_Chi_Minh",
         days: ["2026-01-13", "2026-01-14"], capacity: EventCapacity(organisations: count, delegates: people * 2),
-        sessions: [FixedSession(id: "networking", title: LocalizedText(en: "Networking"), venueID: "hall", start: danang(day: 13, 9), end: danang(day: 13, 11))],
-        venues: venues, buses: buses, travel: TravelTimes(), interpreters: (0..<max(3, count / 50)).map { Interpreter(id: "int-\($0)", languages: [.chineseSimplified, [.vietnamese, .english][$0 % 2]]) },
+        sessions: [
+            FixedSession(
+                id: "networking", title: LocalizedText(en: "Networking"), venueID: "hall", start: danang(day: 13, 9),
+                end: danang(day: 13, 11))
+        ],
+        venues: venues, buses: buses, travel: TravelTimes(),
+        interpreters: (0..<max(3, count / 50)).map {
+            Interpreter(id: "int-\($0)", languages: [.chineseSimplified, [.vietnamese, .english][$0 % 2]])
+        },
         meetingSlots: slots, publishedAt: danang(day: 2, 9))
     let delegations = (0..<count).map { index -> PlanningDelegation in
         let size = Int.random(in: 1...5, using: &random)
@@ -69,7 +91,8 @@ func synthetic(delegations count: Int, venues venueCount: Int, seed: UInt64) -> 
             id: String(format: "d%05d", index), name: "Company \(index)", role: host ? .host : .visiting, size: size,
             interpreterLanguages: Int.random(in: 0...2, using: &random) == 0 ? [.chineseSimplified] : [], interests: interests,
             sectors: Array(tags.shuffled(using: &random).prefix(2)).sorted(),
-            preferredVisits: host ? [] : (0..<Int.random(in: 1...4, using: &random)).map { _ in "venue-\(Int.random(in: 0..<venueCount, using: &random))" },
+            preferredVisits: host
+                ? [] : (0..<Int.random(in: 1...4, using: &random)).map { _ in "venue-\(Int.random(in: 0..<venueCount, using: &random))" },
             documentKinds: Array(repeating: index % 11 == 5 ? nil : .passport, count: size), documentsGivenAt: danang(day: 5, 9))
     }
     return PlanningInput(programme: programme, delegations: delegations)
@@ -81,11 +104,14 @@ func load(programme: String, registrations: String) throws -> PlanningInput {
     }
     let programme = try MessageCoding.decode(ProgrammePublished.self, from: p)
     let submitted = try MessageCoding.decode([RegistrationSubmitted].self, from: r)
-    return PlanningInput(programme: programme, delegations: submitted.map { s in
-        PlanningDelegation(RegistrationAccepted(
-            registrationID: s.reference, eventID: s.eventID, reference: s.reference, revision: s.revision, delegation: s.delegation,
-            acceptedAt: s.submittedAt ?? programme.publishedAt, submittedAt: s.submittedAt))
-    })
+    return PlanningInput(
+        programme: programme,
+        delegations: submitted.map { s in
+            PlanningDelegation(
+                RegistrationAccepted(
+                    registrationID: s.reference, eventID: s.eventID, reference: s.reference, revision: s.revision, delegation: s.delegation,
+                    acceptedAt: s.submittedAt ?? programme.publishedAt, submittedAt: s.submittedAt))
+        })
 }
 
 func median(_ values: [Double]) -> Double {
@@ -124,7 +150,9 @@ do {
         input = try load(programme: programme, registrations: registrations)
         name = "seed"
     } else {
-        throw Failure(description: "usage: planner-bench --synthetic N [--venues V] [--seed S] [--runs K] | --programme P --registrations R [--runs K]")
+        throw Failure(
+            description:
+                "usage: planner-bench --synthetic N [--venues V] [--seed S] [--runs K] | --programme P --registrations R [--runs K]")
     }
     let planner = Planner()
     var plan = planner.plan(input)  // warm-up

@@ -19,7 +19,9 @@ public struct DelegationRecord: StoreRecord {
 
     public var registrationID: String { planning.id }
 
-    public init(planning: PlanningDelegation, eventID: String, revision: Int, active: Bool, correlationID: String?, updatedAt: Date = Date()) {
+    public init(
+        planning: PlanningDelegation, eventID: String, revision: Int, active: Bool, correlationID: String?, updatedAt: Date = Date()
+    ) {
         self.planning = planning
         self.eventID = eventID
         self.revision = revision

@@ -10,44 +10,45 @@ import ServiceRuntime
 public enum ItineraryStore {
     public static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("itineraries-1") { db in
-            try db.execute(sql: """
-                CREATE TABLE programmes (
-                    event_id TEXT PRIMARY KEY,
-                    version INTEGER NOT NULL,
-                    body TEXT NOT NULL
-                );
-                CREATE TABLE delegations (
-                    registration_id TEXT PRIMARY KEY,
-                    event_id TEXT NOT NULL,
-                    revision INTEGER NOT NULL,
-                    active INTEGER NOT NULL,
-                    planning TEXT NOT NULL,
-                    correlation_id TEXT,
-                    identity_key_id TEXT,
-                    identity_ciphertext BLOB,
-                    updated_at TEXT NOT NULL
-                );
-                CREATE INDEX delegations_event ON delegations(event_id, active);
-                CREATE TABLE plans (
-                    event_id TEXT NOT NULL,
-                    version INTEGER NOT NULL,
-                    body TEXT NOT NULL,
-                    created_at TEXT NOT NULL,
-                    PRIMARY KEY (event_id, version)
-                );
-                CREATE TABLE itineraries (
-                    event_id TEXT NOT NULL,
-                    registration_id TEXT NOT NULL,
-                    plan_version INTEGER NOT NULL,
-                    items TEXT NOT NULL,
-                    PRIMARY KEY (event_id, registration_id)
-                );
-                CREATE TABLE dirty (
-                    event_id TEXT PRIMARY KEY,
-                    since TEXT NOT NULL,
-                    last_change TEXT NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE programmes (
+                        event_id TEXT PRIMARY KEY,
+                        version INTEGER NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    CREATE TABLE delegations (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        active INTEGER NOT NULL,
+                        planning TEXT NOT NULL,
+                        correlation_id TEXT,
+                        identity_key_id TEXT,
+                        identity_ciphertext BLOB,
+                        updated_at TEXT NOT NULL
+                    );
+                    CREATE INDEX delegations_event ON delegations(event_id, active);
+                    CREATE TABLE plans (
+                        event_id TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        body TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        PRIMARY KEY (event_id, version)
+                    );
+                    CREATE TABLE itineraries (
+                        event_id TEXT NOT NULL,
+                        registration_id TEXT NOT NULL,
+                        plan_version INTEGER NOT NULL,
+                        items TEXT NOT NULL,
+                        PRIMARY KEY (event_id, registration_id)
+                    );
+                    CREATE TABLE dirty (
+                        event_id TEXT PRIMARY KEY,
+                        since TEXT NOT NULL,
+                        last_change TEXT NOT NULL
+                    );
+                    """)
         }
         migrator.registerMigration("itineraries-2") { db in
             // Items taken out of a delegation's itinerary, for the METHOD:CANCEL calendar.
@@ -60,29 +61,30 @@ public enum ItineraryStore {
             try DatabaseMigrator.rewriteTimes(in: db, table: "delegations", key: "registration_id", columns: ["updated_at"])
             try DatabaseMigrator.rewriteTimes(in: db, table: "plans", key: "rowid", columns: ["created_at"])
             try DatabaseMigrator.rewriteTimes(in: db, table: "dirty", key: "event_id", columns: ["since", "last_change"])
-            try db.execute(sql: """
-                CREATE TABLE delegation_identities (
-                    registration_id TEXT PRIMARY KEY REFERENCES delegations(registration_id) ON DELETE CASCADE,
-                    key_id TEXT NOT NULL,
-                    ciphertext BLOB NOT NULL
-                );
-                INSERT INTO delegation_identities (registration_id, key_id, ciphertext)
-                    SELECT registration_id, identity_key_id, identity_ciphertext FROM delegations
-                    WHERE identity_key_id IS NOT NULL AND identity_ciphertext IS NOT NULL;
-                ALTER TABLE delegations DROP COLUMN identity_key_id;
-                ALTER TABLE delegations DROP COLUMN identity_ciphertext;
-                CREATE TABLE plan_inputs (
-                    event_id TEXT PRIMARY KEY,
-                    generation INTEGER NOT NULL CHECK (generation >= 0),
-                    planned_generation INTEGER NOT NULL CHECK (planned_generation BETWEEN 0 AND generation),
-                    first_change TEXT,
-                    last_change TEXT,
-                    CHECK ((first_change IS NULL) = (last_change IS NULL))
-                );
-                INSERT INTO plan_inputs (event_id, generation, planned_generation, first_change, last_change)
-                    SELECT event_id, 1, 0, since, last_change FROM dirty;
-                DROP TABLE dirty;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE delegation_identities (
+                        registration_id TEXT PRIMARY KEY REFERENCES delegations(registration_id) ON DELETE CASCADE,
+                        key_id TEXT NOT NULL,
+                        ciphertext BLOB NOT NULL
+                    );
+                    INSERT INTO delegation_identities (registration_id, key_id, ciphertext)
+                        SELECT registration_id, identity_key_id, identity_ciphertext FROM delegations
+                        WHERE identity_key_id IS NOT NULL AND identity_ciphertext IS NOT NULL;
+                    ALTER TABLE delegations DROP COLUMN identity_key_id;
+                    ALTER TABLE delegations DROP COLUMN identity_ciphertext;
+                    CREATE TABLE plan_inputs (
+                        event_id TEXT PRIMARY KEY,
+                        generation INTEGER NOT NULL CHECK (generation >= 0),
+                        planned_generation INTEGER NOT NULL CHECK (planned_generation BETWEEN 0 AND generation),
+                        first_change TEXT,
+                        last_change TEXT,
+                        CHECK ((first_change IS NULL) = (last_change IS NULL))
+                    );
+                    INSERT INTO plan_inputs (event_id, generation, planned_generation, first_change, last_change)
+                        SELECT event_id, 1, 0, since, last_change FROM dirty;
+                    DROP TABLE dirty;
+                    """)
         }
     }
 
@@ -103,7 +105,8 @@ public enum ItineraryStore {
     }
 
     public static func activeDelegations(eventID: String, in db: Database) throws -> [DelegationRecord] {
-        try DelegationRecord.records(db, DelegationRecord.filter(Column("event_id") == eventID && Column("active") == true).order(Column("registration_id")))
+        try DelegationRecord.records(
+            db, DelegationRecord.filter(Column("event_id") == eventID && Column("active") == true).order(Column("registration_id")))
     }
 
     /// Saves the delegation and replaces its sealed identity documents (nil removes them).
@@ -125,7 +128,9 @@ public enum ItineraryStore {
     // MARK: Plans and itineraries
 
     public static func latestPlan(eventID: String, in db: Database) throws -> (version: Int, plan: Plan)? {
-        try PlanRecord.record(db, PlanRecord.filter(Column("event_id") == eventID).order(Column("version").desc).limit(1)).map { ($0.version, $0.body) }
+        try PlanRecord.record(db, PlanRecord.filter(Column("event_id") == eventID).order(Column("version").desc).limit(1)).map {
+            ($0.version, $0.body)
+        }
     }
 
     public static func savePlan(_ plan: Plan, version: Int, in db: Database) throws {
@@ -146,7 +151,8 @@ public enum ItineraryStore {
 
     /// Records that what the event's plan depends on changed at `time`.
     public static func markChanged(_ eventID: String, at time: Date = Date(), in db: Database) throws {
-        var inputs = try PlanInputs.record(db, key: eventID)
+        var inputs =
+            try PlanInputs.record(db, key: eventID)
             ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, firstChange: nil, lastChange: nil)
         inputs.generation += 1
         inputs.firstChange = inputs.firstChange ?? time
@@ -156,7 +162,8 @@ public enum ItineraryStore {
 
     /// The events due for planning at `now`, and when the next one not yet due will be.
     public static func planning(now: Date, debounce: Double, maxWait: Double, in db: Database) throws -> (due: [String], next: Date?) {
-        let waiting = try PlanInputs.records(db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
+        let waiting = try PlanInputs.records(
+            db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
         let times = waiting.compactMap { inputs in inputs.due(debounce: debounce, maxWait: maxWait).map { (inputs.eventID, $0) } }
         return (times.filter { $0.1 <= now }.map(\.0), times.filter { $0.1 > now }.map(\.1).min())
     }

@@ -17,7 +17,8 @@ struct PlanInputs: StoreRecord {
     var lastChange: Date?
 
     enum CodingKeys: String, CodingKey {
-        case eventID = "event_id", generation, plannedGeneration = "planned_generation", firstChange = "first_change", lastChange = "last_change"
+        case eventID = "event_id", generation, plannedGeneration = "planned_generation", firstChange = "first_change", lastChange =
+            "last_change"
     }
 
     /// When it should be planned: after `debounce` of quiet, at the latest `maxWait` after the

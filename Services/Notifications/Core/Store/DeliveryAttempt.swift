@@ -16,7 +16,10 @@ public struct DeliveryAttempt: StoreRecord, Equatable {
     public var outcome: String
     public var detail: String?
 
-    public init(notificationID: String, attempt: Int, channel: NotificationChannel, startedAt: Date, finishedAt: Date, outcome: String, detail: String?) {
+    public init(
+        notificationID: String, attempt: Int, channel: NotificationChannel, startedAt: Date, finishedAt: Date, outcome: String,
+        detail: String?
+    ) {
         self.notificationID = notificationID
         self.attempt = attempt
         self.channel = channel

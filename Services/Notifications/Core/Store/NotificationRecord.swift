@@ -34,7 +34,8 @@ public struct NotificationRecord: StoreRecord, Equatable {
     public var channel: NotificationChannel? { channelIndex < channels.count ? channels[channelIndex] : nil }
 
     public init(
-        id: String, idempotencyKey: String, registrationID: String?, eventID: String?, kind: NotificationKind, recipient: Recipient, timeZone: String,
+        id: String, idempotencyKey: String, registrationID: String?, eventID: String?, kind: NotificationKind, recipient: Recipient,
+        timeZone: String,
         urgent: Bool, content: NotificationContent, channels: [NotificationChannel], channelIndex: Int, attempts: Int, totalAttempts: Int,
         status: Status, dueAt: Date, createdAt: Date, lastError: String? = nil, sentChannel: NotificationChannel? = nil
     ) {
@@ -60,7 +61,8 @@ public struct NotificationRecord: StoreRecord, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, idempotencyKey = "idempotency_key", registrationID = "registration_id", eventID = "event_id", kind, recipient
-        case timeZone = "time_zone", urgent, content, channels, channelIndex = "channel_index", attempts, totalAttempts = "total_attempts", status
+        case timeZone = "time_zone", urgent, content, channels, channelIndex = "channel_index", attempts, totalAttempts = "total_attempts",
+            status
         case dueAt = "due_at", createdAt = "created_at", lastError = "last_error", sentChannel = "sent_channel"
     }
 

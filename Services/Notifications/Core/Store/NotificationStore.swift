@@ -7,64 +7,66 @@ import ServiceRuntime
 public enum NotificationStore {
     public static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("notifications-1") { db in
-            try db.execute(sql: """
-                CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, venues TEXT NOT NULL, version INTEGER NOT NULL);
-                CREATE TABLE contacts (
-                    registration_id TEXT PRIMARY KEY,
-                    event_id TEXT NOT NULL,
-                    organisation TEXT NOT NULL,
-                    country TEXT NOT NULL,
-                    recipients TEXT NOT NULL,
-                    revision INTEGER NOT NULL,
-                    cancelled INTEGER NOT NULL DEFAULT 0
-                );
-                CREATE TABLE notifications (
-                    id TEXT PRIMARY KEY,
-                    idempotency_key TEXT NOT NULL UNIQUE,
-                    registration_id TEXT,
-                    event_id TEXT,
-                    kind TEXT NOT NULL,
-                    recipient_email TEXT NOT NULL,
-                    recipient TEXT NOT NULL,
-                    time_zone TEXT NOT NULL,
-                    urgent INTEGER NOT NULL,
-                    content TEXT NOT NULL,
-                    channels TEXT NOT NULL,
-                    channel_index INTEGER NOT NULL DEFAULT 0,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    total_attempts INTEGER NOT NULL DEFAULT 0,
-                    status TEXT NOT NULL,
-                    due_at TEXT NOT NULL,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL,
-                    last_error TEXT,
-                    sent_channel TEXT
-                );
-                CREATE INDEX notifications_due ON notifications(status, due_at);
-                CREATE INDEX notifications_registration ON notifications(registration_id);
-                CREATE INDEX notifications_recipient ON notifications(recipient_email);
-                CREATE TABLE attempts (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    notification_id TEXT NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    channel TEXT NOT NULL,
-                    started_at TEXT NOT NULL,
-                    finished_at TEXT NOT NULL,
-                    outcome TEXT NOT NULL,
-                    detail TEXT
-                );
-                CREATE INDEX attempts_notification ON attempts(notification_id);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, venues TEXT NOT NULL, version INTEGER NOT NULL);
+                    CREATE TABLE contacts (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        organisation TEXT NOT NULL,
+                        country TEXT NOT NULL,
+                        recipients TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        cancelled INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE notifications (
+                        id TEXT PRIMARY KEY,
+                        idempotency_key TEXT NOT NULL UNIQUE,
+                        registration_id TEXT,
+                        event_id TEXT,
+                        kind TEXT NOT NULL,
+                        recipient_email TEXT NOT NULL,
+                        recipient TEXT NOT NULL,
+                        time_zone TEXT NOT NULL,
+                        urgent INTEGER NOT NULL,
+                        content TEXT NOT NULL,
+                        channels TEXT NOT NULL,
+                        channel_index INTEGER NOT NULL DEFAULT 0,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        total_attempts INTEGER NOT NULL DEFAULT 0,
+                        status TEXT NOT NULL,
+                        due_at TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        last_error TEXT,
+                        sent_channel TEXT
+                    );
+                    CREATE INDEX notifications_due ON notifications(status, due_at);
+                    CREATE INDEX notifications_registration ON notifications(registration_id);
+                    CREATE INDEX notifications_recipient ON notifications(recipient_email);
+                    CREATE TABLE attempts (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        notification_id TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        channel TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        finished_at TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        detail TEXT
+                    );
+                    CREATE INDEX attempts_notification ON attempts(notification_id);
+                    """)
         }
         // The channel a notification is waiting for, as a column, so that each channel's worker
         // finds its own work however much waits for another channel.
         migrator.registerMigration("notifications-2") { db in
-            try db.execute(sql: """
-                ALTER TABLE notifications ADD COLUMN channel TEXT;
-                UPDATE notifications SET channel = json_extract(channels, '$[' || channel_index || ']');
-                DROP INDEX notifications_due;
-                CREATE INDEX notifications_due ON notifications(status, channel, due_at);
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE notifications ADD COLUMN channel TEXT;
+                    UPDATE notifications SET channel = json_extract(channels, '$[' || channel_index || ']');
+                    DROP INDEX notifications_due;
+                    CREATE INDEX notifications_due ON notifications(status, channel, due_at);
+                    """)
         }
     }
 
@@ -74,8 +76,10 @@ public enum NotificationStore {
     public static func saveEvent(_ programme: ProgrammePublished, in db: Database) throws {
         if let known = try EventRecord.record(db, key: programme.eventID), known.version >= programme.version { return }
         let venues = Dictionary(programme.venues.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
-        try EventRecord(eventID: programme.eventID, name: programme.name, timeZone: programme.timeZone, venues: venues, version: programme.version)
-            .upsert(db)
+        try EventRecord(
+            eventID: programme.eventID, name: programme.name, timeZone: programme.timeZone, venues: venues, version: programme.version
+        )
+        .upsert(db)
     }
 
     public static func event(_ eventID: String, in db: Database) throws -> EventRecord? {
@@ -146,7 +150,10 @@ public enum NotificationStore {
     /// Takes up to `limit` notifications due on `channel` by `now` (oldest first) for sending:
     /// each is marked `sending` with its attempt counted, in the caller's transaction.
     public static func claim(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
-        let due = try NotificationRecord.records(db, pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(limit))
+        let due = try NotificationRecord.records(
+            db,
+            pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(
+                limit))
         return try due.map { original in
             var record = original
             record.status = .sending
@@ -168,10 +175,12 @@ public enum NotificationStore {
 
     /// Pending notifications about a registration (to `email` only, if given) are withdrawn.
     public static func cancelPending(
-        registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>, because reason: String = "the registration was cancelled",
+        registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>,
+        because reason: String = "the registration was cancelled",
         in db: Database
     ) throws -> Int {
-        var request = NotificationRecord.filter(Column("registration_id") == registrationID && Column("status") == NotificationRecord.Status.pending.rawValue)
+        var request = NotificationRecord.filter(
+            Column("registration_id") == registrationID && Column("status") == NotificationRecord.Status.pending.rawValue)
         if let email { request = request.filter(Column("recipient_email") == email.lowercased()) }
         var count = 0
         for var record in try NotificationRecord.records(db, request) where !kinds.contains(record.kind) {
@@ -198,11 +207,13 @@ public enum NotificationStore {
     }
 
     public static func notifications(registrationID: String, in db: Database) throws -> [NotificationRecord] {
-        try NotificationRecord.records(db, NotificationRecord.filter(Column("registration_id") == registrationID).order(Column("created_at"), Column("id")))
+        try NotificationRecord.records(
+            db, NotificationRecord.filter(Column("registration_id") == registrationID).order(Column("created_at"), Column("id")))
     }
 
     public static func notifications(recipient email: String, in db: Database) throws -> [NotificationRecord] {
-        try NotificationRecord.records(db, NotificationRecord.filter(Column("recipient_email") == email.lowercased()).order(Column("created_at"), Column("id")))
+        try NotificationRecord.records(
+            db, NotificationRecord.filter(Column("recipient_email") == email.lowercased()).order(Column("created_at"), Column("id")))
     }
 
     public static func counts(in db: Database) throws -> [String: Int] {

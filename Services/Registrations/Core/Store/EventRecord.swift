@@ -30,7 +30,8 @@ struct EventRecord: StoreRecord {
 
     var programme: EventProgramme {
         EventProgramme(
-            eventID: eventID, version: programmeVersion, capacity: EventCapacity(organisations: capacityOrganisations, delegates: capacityDelegates),
+            eventID: eventID, version: programmeVersion,
+            capacity: EventCapacity(organisations: capacityOrganisations, delegates: capacityDelegates),
             registrationDeadline: registrationDeadline, siteVisitIDs: Set(siteVisits))
     }
 }

@@ -17,7 +17,9 @@ public struct PendingCancellation: StoreRecord, Equatable {
     /// When it is answered with `unknown_reference` if no submission came.
     public var expiresAt: Date
 
-    public init(eventID: String, reference: String, messageID: String, correlationID: String, reason: String?, receivedAt: Date, expiresAt: Date) {
+    public init(
+        eventID: String, reference: String, messageID: String, correlationID: String, reason: String?, receivedAt: Date, expiresAt: Date
+    ) {
         self.eventID = eventID
         self.reference = reference
         self.messageID = messageID

@@ -48,7 +48,8 @@ public struct RegistrationRecord: StoreRecord, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case registrationID = "registration_id", eventID = "event_id", reference, revision, status, delegation, waitlistSequence = "waitlist_seq"
+        case registrationID = "registration_id", eventID = "event_id", reference, revision, status, delegation, waitlistSequence =
+            "waitlist_seq"
         case correlationID = "correlation_id", submittedAt = "submitted_at", createdAt = "created_at", updatedAt = "updated_at"
     }
 

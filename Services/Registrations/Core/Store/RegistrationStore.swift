@@ -7,106 +7,112 @@ import ServiceRuntime
 public enum RegistrationStore {
     public static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("registrations-1") { db in
-            try db.execute(sql: """
-                CREATE TABLE events (
-                    event_id TEXT PRIMARY KEY,
-                    programme_version INTEGER NOT NULL,
-                    capacity_organisations INTEGER NOT NULL,
-                    capacity_delegates INTEGER NOT NULL,
-                    registration_deadline TEXT,
-                    site_visits TEXT NOT NULL
-                );
-                CREATE TABLE registrations (
-                    registration_id TEXT PRIMARY KEY,
-                    event_id TEXT NOT NULL,
-                    reference TEXT NOT NULL,
-                    revision INTEGER NOT NULL,
-                    status TEXT NOT NULL,
-                    organisation TEXT NOT NULL,
-                    delegate_count INTEGER NOT NULL,
-                    delegation TEXT NOT NULL,
-                    identity_key_id TEXT,
-                    identity_ciphertext BLOB,
-                    waitlist_seq INTEGER,
-                    correlation_id TEXT,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL,
-                    UNIQUE (event_id, reference)
-                );
-                CREATE INDEX registrations_waitlist ON registrations(event_id, waitlist_seq) WHERE status = 'waitlisted';
-                CREATE TABLE rejections (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    event_id TEXT,
-                    reference TEXT,
-                    revision INTEGER,
-                    issues TEXT NOT NULL,
-                    rejected_at TEXT NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        event_id TEXT PRIMARY KEY,
+                        programme_version INTEGER NOT NULL,
+                        capacity_organisations INTEGER NOT NULL,
+                        capacity_delegates INTEGER NOT NULL,
+                        registration_deadline TEXT,
+                        site_visits TEXT NOT NULL
+                    );
+                    CREATE TABLE registrations (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        organisation TEXT NOT NULL,
+                        delegate_count INTEGER NOT NULL,
+                        delegation TEXT NOT NULL,
+                        identity_key_id TEXT,
+                        identity_ciphertext BLOB,
+                        waitlist_seq INTEGER,
+                        correlation_id TEXT,
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        UNIQUE (event_id, reference)
+                    );
+                    CREATE INDEX registrations_waitlist ON registrations(event_id, waitlist_seq) WHERE status = 'waitlisted';
+                    CREATE TABLE rejections (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        event_id TEXT,
+                        reference TEXT,
+                        revision INTEGER,
+                        issues TEXT NOT NULL,
+                        rejected_at TEXT NOT NULL
+                    );
+                    """)
         }
         migrator.registerMigration("registrations-2") { db in
             try db.execute(sql: "ALTER TABLE registrations ADD COLUMN submitted_at TEXT")
         }
         // Cancellations that arrived before their submission, waiting for it.
         migrator.registerMigration("registrations-3") { db in
-            try db.execute(sql: """
-                CREATE TABLE pending_cancellations (
-                    event_id TEXT NOT NULL,
-                    reference TEXT NOT NULL,
-                    message_id TEXT NOT NULL,
-                    correlation_id TEXT NOT NULL,
-                    reason TEXT,
-                    received_at TEXT NOT NULL,
-                    expires_at TEXT NOT NULL,
-                    PRIMARY KEY (event_id, reference)
-                );
-                CREATE INDEX pending_cancellations_expiry ON pending_cancellations(expires_at);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE pending_cancellations (
+                        event_id TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        message_id TEXT NOT NULL,
+                        correlation_id TEXT NOT NULL,
+                        reason TEXT,
+                        received_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL,
+                        PRIMARY KEY (event_id, reference)
+                    );
+                    CREATE INDEX pending_cancellations_expiry ON pending_cancellations(expires_at);
+                    """)
         }
         // Records: times in one sortable form, site visits as a JSON list, identity documents in
         // a table of their own, and the constraints SQLite can enforce.
         migrator.registerMigration("registrations-4") { db in
             try DatabaseMigrator.rewriteTimes(in: db, table: "events", key: "event_id", columns: ["registration_deadline"])
-            try DatabaseMigrator.rewriteTimes(in: db, table: "registrations", key: "registration_id", columns: ["created_at", "updated_at", "submitted_at"])
+            try DatabaseMigrator.rewriteTimes(
+                in: db, table: "registrations", key: "registration_id", columns: ["created_at", "updated_at", "submitted_at"])
             try DatabaseMigrator.rewriteTimes(in: db, table: "rejections", key: "id", columns: ["rejected_at"])
             for row in try Row.fetchAll(db, sql: "SELECT event_id, site_visits FROM events") {
                 let visits = (row[1] as String).split(separator: ",").map(String.init)
-                try db.execute(sql: "UPDATE events SET site_visits = ? WHERE event_id = ?", arguments: [try MessageCoding.encodeText(visits), row[0] as String])
+                try db.execute(
+                    sql: "UPDATE events SET site_visits = ? WHERE event_id = ?",
+                    arguments: [try MessageCoding.encodeText(visits), row[0] as String])
             }
-            try db.execute(sql: """
-                CREATE TABLE registrations_checked (
-                    registration_id TEXT PRIMARY KEY,
-                    event_id TEXT NOT NULL,
-                    reference TEXT NOT NULL,
-                    revision INTEGER NOT NULL CHECK (revision >= 1),
-                    status TEXT NOT NULL CHECK (status IN ('accepted', 'waitlisted', 'cancelled')),
-                    organisation TEXT NOT NULL,
-                    delegate_count INTEGER NOT NULL CHECK (delegate_count >= 0),
-                    delegation TEXT NOT NULL,
-                    waitlist_seq INTEGER CHECK ((status = 'waitlisted') = (waitlist_seq IS NOT NULL)),
-                    correlation_id TEXT,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL,
-                    submitted_at TEXT,
-                    UNIQUE (event_id, reference)
-                );
-                INSERT INTO registrations_checked (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                    waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
-                    SELECT registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                    waitlist_seq, correlation_id, created_at, updated_at, submitted_at FROM registrations;
-                CREATE TABLE registration_identities (
-                    registration_id TEXT PRIMARY KEY REFERENCES registrations(registration_id) ON DELETE CASCADE,
-                    key_id TEXT NOT NULL,
-                    ciphertext BLOB NOT NULL
-                );
-                INSERT INTO registration_identities (registration_id, key_id, ciphertext)
-                    SELECT registration_id, identity_key_id, identity_ciphertext FROM registrations
-                    WHERE identity_key_id IS NOT NULL AND identity_ciphertext IS NOT NULL;
-                DROP TABLE registrations;
-                ALTER TABLE registrations_checked RENAME TO registrations;
-                CREATE INDEX registrations_waitlist ON registrations(event_id, waitlist_seq) WHERE status = 'waitlisted';
-                CREATE INDEX registrations_event ON registrations(event_id, created_at);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE registrations_checked (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        revision INTEGER NOT NULL CHECK (revision >= 1),
+                        status TEXT NOT NULL CHECK (status IN ('accepted', 'waitlisted', 'cancelled')),
+                        organisation TEXT NOT NULL,
+                        delegate_count INTEGER NOT NULL CHECK (delegate_count >= 0),
+                        delegation TEXT NOT NULL,
+                        waitlist_seq INTEGER CHECK ((status = 'waitlisted') = (waitlist_seq IS NOT NULL)),
+                        correlation_id TEXT,
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        submitted_at TEXT,
+                        UNIQUE (event_id, reference)
+                    );
+                    INSERT INTO registrations_checked (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
+                        waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
+                        SELECT registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
+                        waitlist_seq, correlation_id, created_at, updated_at, submitted_at FROM registrations;
+                    CREATE TABLE registration_identities (
+                        registration_id TEXT PRIMARY KEY REFERENCES registrations(registration_id) ON DELETE CASCADE,
+                        key_id TEXT NOT NULL,
+                        ciphertext BLOB NOT NULL
+                    );
+                    INSERT INTO registration_identities (registration_id, key_id, ciphertext)
+                        SELECT registration_id, identity_key_id, identity_ciphertext FROM registrations
+                        WHERE identity_key_id IS NOT NULL AND identity_ciphertext IS NOT NULL;
+                    DROP TABLE registrations;
+                    ALTER TABLE registrations_checked RENAME TO registrations;
+                    CREATE INDEX registrations_waitlist ON registrations(event_id, waitlist_seq) WHERE status = 'waitlisted';
+                    CREATE INDEX registrations_event ON registrations(event_id, created_at);
+                    """)
         }
     }
 
@@ -159,7 +165,8 @@ public enum RegistrationStore {
 
     /// An event's registrations in arrival order.
     public static func registrations(eventID: String, in db: Database) throws -> [RegistrationRecord] {
-        try RegistrationRecord.records(db, RegistrationRecord.filter(Column("event_id") == eventID).order(Column("created_at"), Column("registration_id")))
+        try RegistrationRecord.records(
+            db, RegistrationRecord.filter(Column("event_id") == eventID).order(Column("created_at"), Column("registration_id")))
     }
 
     /// Inserts or updates the record; identity documents are set apart with `setIdentity`.
@@ -181,9 +188,12 @@ public enum RegistrationStore {
     }
 
     /// Places taken by accepted registrations of the event.
-    public static func usage(eventID: String, excluding registrationID: String? = nil, in db: Database) throws -> (organisations: Int, delegates: Int) {
-        let accepted = RegistrationRecord.filter(Column("event_id") == eventID && Column("status") == RegistrationRecord.Status.accepted.rawValue
-            && Column("registration_id") != (registrationID ?? ""))
+    public static func usage(eventID: String, excluding registrationID: String? = nil, in db: Database) throws -> (
+        organisations: Int, delegates: Int
+    ) {
+        let accepted = RegistrationRecord.filter(
+            Column("event_id") == eventID && Column("status") == RegistrationRecord.Status.accepted.rawValue
+                && Column("registration_id") != (registrationID ?? ""))
         let organisations = try accepted.fetchCount(db)
         let delegates = try Int.fetchOne(db, accepted.select(sum(Column("delegate_count")))) ?? 0
         return (organisations, delegates)
@@ -208,7 +218,9 @@ public enum RegistrationStore {
         RegistrationRecord.filter(Column("event_id") == eventID && Column("status") == RegistrationRecord.Status.waitlisted.rawValue)
     }
 
-    public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database) throws {
+    public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database)
+        throws
+    {
         var rejection = RejectionRecord(eventID: eventID, reference: reference, revision: revision, issues: issues, rejectedAt: Date())
         try rejection.insert(db)
     }
