@@ -208,7 +208,8 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                 connectionName = value
             default:
                 throw AMQPError.invalidConfiguration(
-                    "unknown URL parameter '\(key)' (known: heartbeat, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify)"
+                    "unknown URL parameter '\(key)' "
+                        + "(known: heartbeat, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify)"
                 )
             }
         }
@@ -220,8 +221,9 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// The URL without the password, safe to log.
     public var description: String {
         let vhost = virtualHost == "/" ? "" : Self.percentEncoded(virtualHost)
-        return
-            "\(tls == nil ? "amqp" : "amqps")://\(Self.percentEncoded(user))@\(endpoints.map(\.description).joined(separator: ","))/\(vhost)"
+        let scheme = tls == nil ? "amqp" : "amqps"
+        let hosts = endpoints.map(\.description).joined(separator: ",")
+        return "\(scheme)://\(Self.percentEncoded(user))@\(hosts)/\(vhost)"
     }
 
     /// Replaces the password in a URL with `***`, for error messages.

@@ -118,9 +118,10 @@ struct BrokerDeployment: Sendable {
     func remove() async {
         // One Erlang call for all of it; the CLI commands one by one if that fails.
         let binary = { (text: String) in "<<\"\(text)\">>" }
+        let userNames = users.values.sorted().map(binary).joined(separator: ", ")
         let expression =
             "rabbit_vhost:delete(\(binary(vhost)), <<\"deployment-tests\">>), "
-            + "[rabbit_auth_backend_internal:delete_user(U, <<\"deployment-tests\">>) || U <- [\(users.values.sorted().map(binary).joined(separator: ", "))]], ok."
+            + "[rabbit_auth_backend_internal:delete_user(U, <<\"deployment-tests\">>) || U <- [\(userNames)]], ok."
         if (try? await TestBroker.ctl("eval", expression)) == nil {
             _ = try? await TestBroker.ctl("delete_vhost", vhost)
             for user in users.values { _ = try? await TestBroker.ctl("delete_user", user) }

@@ -15,7 +15,8 @@ import Testing
                     uid: "visit-7f3a@itineraries.delegation", start: Samples.danang(13, 30), end: Samples.danang(14, 30),
                     summary: "Enosta Space – Da Nang Innovation Hub; visit, bus 45a",
                     location: "280–282 Tran Hung Dao Street, Da Nang Software Park No. 2",
-                    description: String(repeating: "Tham quan trung tâm đổi mới sáng tạo, 参观创新中心。", count: 4) + "\nBring passports.",
+                    description: String(repeating: "Tham quan trung tâm đổi mới sáng tạo, 参观创新中心。", count: 4)
+                        + "\nBring passports.",
                     geo: (16.0678, 108.2297), sequence: 2),
                 CalendarEvent(
                     uid: "session-1@itineraries.delegation", start: Samples.danang(8, 30), end: Samples.danang(11),
@@ -35,7 +36,8 @@ import Testing
         let unfolded = text.replacingOccurrences(of: "\r\n ", with: "")
         #expect(
             unfolded.contains(
-                "DESCRIPTION:" + String(repeating: "Tham quan trung tâm đổi mới sáng tạo\\, 参观创新中心。", count: 4) + "\\nBring passports."))
+                "DESCRIPTION:" + String(repeating: "Tham quan trung tâm đổi mới sáng tạo\\, 参观创新中心。", count: 4)
+                    + "\\nBring passports."))
         #expect(unfolded.contains("SUMMARY:Enosta Space – Da Nang Innovation Hub\\; visit\\, bus 45a"))
     }
 

@@ -110,7 +110,8 @@ import Testing
                 "/usr/bin/python3",
                 [
                     "-c",
-                    "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(len(list(c.walk('VEVENT'))), len(list(c.walk('VTIMEZONE'))))",
+                    "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); "
+                        + "print(len(list(c.walk('VEVENT'))), len(list(c.walk('VTIMEZONE'))))",
                     file.path,
                 ])
             #expect(parsed.trimmingCharacters(in: .whitespacesAndNewlines) == "\(items.count) 1")
@@ -136,7 +137,8 @@ import Testing
                 string: "http://127.0.0.1:\(port)/events/\(programme.eventID)/delegations/\(someone)/cancellations.ics")!
             try (try await URLSession.shared.data(from: cancellations)).0.write(to: file)
             let script =
-                "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(set(str(e['STATUS']) for e in c.walk('VEVENT'))), len(list(c.walk('VEVENT'))))"
+                "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); "
+                + "print(c['METHOD'], sorted(set(str(e['STATUS']) for e in c.walk('VEVENT'))), len(list(c.walk('VEVENT'))))"
             let withdrawn = try await TestBroker.run("/usr/bin/python3", ["-c", script, file.path])
             #expect(withdrawn.trimmingCharacters(in: .whitespacesAndNewlines) == "CANCEL ['CANCELLED'] \(items.count)")
         }

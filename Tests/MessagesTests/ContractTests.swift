@@ -334,7 +334,8 @@ enum SchemaValidator {
     struct Unavailable: Error, CustomStringConvertible {
         var attempts: [String]
         var description: String {
-            "no python3 with the jsonschema package (pip install jsonschema, or apt-get install python3-jsonschema): \(attempts.joined(separator: "; "))"
+            "no python3 with the jsonschema package (pip install jsonschema, or apt-get install python3-jsonschema): "
+                + "\(attempts.joined(separator: "; "))"
         }
     }
 

@@ -135,9 +135,9 @@ enum Fixtures {
             )
         case .programmePublished:
             return ProgrammePublished(
-                eventID: eventID, version: 1, name: text("Da Nang – China networking"), timeZone: "Asia/Ho_Chi_Minh", days: ["2026-01-13"],
-                capacity: EventCapacity(organisations: 0, delegates: 0), sessions: [], venues: [], buses: [], travel: TravelTimes(),
-                interpreters: [], meetingSlots: [], publishedAt: time("2026-01-08T15:00:00+07:00")
+                eventID: eventID, version: 1, name: text("Da Nang – China networking"), timeZone: "Asia/Ho_Chi_Minh",
+                days: ["2026-01-13"], capacity: EventCapacity(organisations: 0, delegates: 0), sessions: [], venues: [], buses: [],
+                travel: TravelTimes(), interpreters: [], meetingSlots: [], publishedAt: time("2026-01-08T15:00:00+07:00")
             )
         case .itineraryPlanned:
             return ItineraryPlanned(
@@ -201,7 +201,8 @@ enum Fixtures {
     static let fullItem = ItineraryItem(
         uid: "reg-fixture.meeting.b2b-1", kind: .meeting, title: text("Meeting: Song Han Logistics JSC"), venueID: "enosta-hall",
         address: "280–282 Trần Hưng Đạo, Công viên Phần mềm số 2, Đà Nẵng", start: time("2026-01-13T10:00:00+07:00"),
-        end: time("2026-01-13T10:30:00+07:00"), busID: "bus-1", counterpart: "Công ty Cổ phần Logistics Sông Hàn", table: 4, sequence: 2
+        end: time("2026-01-13T10:30:00+07:00"), busID: "bus-1", counterpart: "Công ty Cổ phần Logistics Sông Hàn",
+        table: 4, sequence: 2
     )
 
     static let fullUnmet = UnmetPreference(venueID: "dsac", reason: .documentsMissing, detail: "No passport on file.")

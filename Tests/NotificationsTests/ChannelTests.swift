@@ -13,7 +13,8 @@ import Testing
         MIMEMessage(
             from: .init(name: "Trung tâm Khởi nghiệp Đà Nẵng", email: "noreply@delegation.example"),
             to: .init(name: "李伟 (Lǐ Wěi)", email: to),
-            subject: "Lịch trình của quý vị – 您的行程已确认 – Da Nang, 13–14 January 2026 (a long subject that must be folded)",
+            subject: "Lịch trình của quý vị – 您的行程已确认 – Da Nang, 13–14 January 2026 "
+                + "(a long subject that must be folded)",
             text: "Kính gửi 李伟,\n.\nA line that starts with a dot.\n", html: "<p>Kính gửi <b>李伟</b></p>",
             attachments: [
                 .init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data(calendar.utf8))

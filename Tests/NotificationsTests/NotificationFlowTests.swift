@@ -56,8 +56,9 @@ import Testing
     static func item(_ uid: String, startingIn hours: Double, title: String = "Lien Chieu Port") -> ItineraryItem {
         let start = Date().addingTimeInterval(hours * 3600).rounded()
         return ItineraryItem(
-            uid: uid, kind: .visit, title: LocalizedText(en: title, vi: "Cảng Liên Chiểu", zhHans: "连珠港"), venueID: "lien-chieu-port",
-            address: "Lien Chieu, Da Nang", start: start, end: start.addingTimeInterval(3600), busID: "bus-45a")
+            uid: uid, kind: .visit, title: LocalizedText(en: title, vi: "Cảng Liên Chiểu", zhHans: "连珠港"),
+            venueID: "lien-chieu-port", address: "Lien Chieu, Da Nang", start: start, end: start.addingTimeInterval(3600),
+            busID: "bus-45a")
     }
 
     static func history(_ host: ServiceHost, registration: String) async throws -> [NotificationsHTTP.History] {
@@ -98,7 +99,8 @@ import Testing
                     "/usr/bin/python3",
                     [
                         "-c",
-                        "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(c['METHOD'], sorted(str(e['UID']) + ':' + str(e['STATUS']) for e in c.walk('VEVENT')))",
+                        "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); "
+                            + "print(c['METHOD'], sorted(str(e['UID']) + ':' + str(e['STATUS']) for e in c.walk('VEVENT')))",
                         file.path,
                     ])
                 #expect(
@@ -135,7 +137,8 @@ import Testing
                     "/usr/bin/python3",
                     [
                         "-c",
-                        "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); print(sorted(str(e['UID']) for e in c.walk('VEVENT')))",
+                        "import icalendar,sys; c=icalendar.Calendar.from_ical(open(sys.argv[1],'rb').read()); "
+                            + "print(sorted(str(e['UID']) for e in c.walk('VEVENT')))",
                         file.path,
                     ])
                 #expect(parsed.contains("visit-a@test") && parsed.contains("visit-b@test"))

@@ -297,3 +297,28 @@ extension NotificationRulesTests {
         #expect(renderer.language(for: .waitlisted, wanted: .chineseSimplified) == .chineseSimplified)
     }
 }
+
+// MARK: Keys
+
+extension NotificationRulesTests {
+    /// One notification per recipient, kind, subject and version: the same news under another
+    /// message id (a publisher's retry, a replay) queues nothing more.
+    @Test func theSameNewsUnderAnotherMessageIDQueuesNothingMore() async throws {
+        let harness = try Self.harness()
+        try await Self.plannedAndSent(harness)
+        let before = try await Self.notifications(harness)
+        #expect(before.filter { $0.kind == .itineraryPlanned }.count == 5, "the lead and four delegates")
+        try await harness.send(Self.accepted(), messageID: "replayed-acceptance")
+        try await harness.send(
+            ItineraryPlanned(
+                eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                items: [Self.item("visit-port@acme", sequence: 2), Self.item("session@acme")], unmet: [], plannedAt: Self.now),
+            messageID: "replayed-plan")
+        #expect(try await Self.notifications(harness).map(\.id) == before.map(\.id))
+        // A notification's id derives from its key, so a rebuilt store queues the same ids.
+        let keys = Set(before.map(\.idempotencyKey))
+        #expect(keys.count == before.count)
+        #expect(before.allSatisfy { $0.id == NotificationsHandler.notificationID($0.idempotencyKey) })
+        #expect(keys.contains("itinerary-planned|reg-acme|v1|d2.acme@example.cn"))
+    }
+}

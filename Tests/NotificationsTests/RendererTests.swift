@@ -8,7 +8,8 @@ import Testing
 /// The shipped templates through the renderer: escaping, time zones, places, and a template
 /// folder the service must refuse.
 @Suite struct RendererTests {
-    static let eventName = LocalizedText(en: "Da Nang Innovation Days", vi: "Ngày hội Đổi mới Sáng tạo Đà Nẵng", zhHans: "岘港创新日")
+    static let eventName = LocalizedText(
+        en: "Da Nang Innovation Days", vi: "Ngày hội Đổi mới Sáng tạo Đà Nẵng", zhHans: "岘港创新日")
 
     static func record(
         _ kind: NotificationKind, language: Language, zone: String, organisation: String = "Hangzhou Smart Port Co.",
@@ -34,8 +35,8 @@ import Testing
     @Test func namesAreEscapedInHTMLAndLeftAloneInText() async throws {
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
         let rendered = try renderer.render(
-            Self.record(.accepted, language: .english, zone: "Asia/Shanghai", organisation: "Trần & Sons <Co>"), eventName: Self.eventName,
-            eventZone: "Asia/Ho_Chi_Minh")
+            Self.record(.accepted, language: .english, zone: "Asia/Shanghai", organisation: "Trần & Sons <Co>"),
+            eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
         #expect(rendered.html.contains("Trần &amp; Sons &lt;Co&gt;"))
         #expect(!rendered.html.contains("<Co>"))
         #expect(rendered.text.contains("Trần & Sons <Co>"))
@@ -112,7 +113,8 @@ extension RendererTests {
             let removed = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
             #expect(removed.cancellation != nil)
             #expect(
-                !removed.text.contains("has been cancelled") && !removed.text.contains("đã được hủy") && !removed.text.contains("报名已取消"),
+                !removed.text.contains("has been cancelled") && !removed.text.contains("đã được hủy")
+                    && !removed.text.contains("报名已取消"),
                 "\(language)")
         }
     }

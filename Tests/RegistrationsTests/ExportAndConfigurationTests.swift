@@ -90,7 +90,8 @@ import Testing
         let store = try ServiceStore(
             path: directory.appendingPathComponent("registrations.sqlite").path, migrations: RegistrationStore.migrate)
 
-        var vietnamese = Samples.submission(reference: "vn", name: "Công ty TNHH Logistics Đà Nẵng, chi nhánh \"Sơn Trà\"").delegation
+        var vietnamese =
+            Samples.submission(reference: "vn", name: "Công ty TNHH Logistics Đà Nẵng, chi nhánh \"Sơn Trà\"").delegation
         vietnamese.organisation.localName = nil
         vietnamese.organisation.country = "VN"
         vietnamese.leadContact.name = "Nguyễn Thị Lan"

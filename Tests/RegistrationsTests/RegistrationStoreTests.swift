@@ -26,13 +26,15 @@ import Testing
             try db.execute(
                 sql: """
                     INSERT INTO events VALUES ('danang-2026-01', 2, 40, 200, '2026-01-10T10:00:00Z', 'enosta-hub,lien-chieu-port');
-                    INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                        identity_key_id, identity_ciphertext, waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
-                    VALUES ('reg-a', 'danang-2026-01', 'a', 1, 'accepted', 'Org', 2, ?, 'k1', x'0102', NULL, 'c', '2026-01-05T09:00:00.500Z',
-                        '2026-01-05T09:00:01Z', NULL),
-                           ('reg-b', 'danang-2026-01', 'b', 1, 'waitlisted', 'Org', 2, ?, NULL, NULL, 1, NULL, '2026-01-05T09:00:00Z',
-                        '2026-01-05T09:00:00Z', '2026-01-03T03:00:00Z');
-                    INSERT INTO rejections (event_id, reference, revision, issues, rejected_at) VALUES ('danang-2026-01', 'x', 1, '[]', '2026-01-05T09:00:02Z');
+                    INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, delegate_count,
+                        delegation, identity_key_id, identity_ciphertext, waitlist_seq, correlation_id, created_at, updated_at,
+                        submitted_at)
+                    VALUES ('reg-a', 'danang-2026-01', 'a', 1, 'accepted', 'Org', 2, ?, 'k1', x'0102', NULL, 'c',
+                        '2026-01-05T09:00:00.500Z', '2026-01-05T09:00:01Z', NULL),
+                           ('reg-b', 'danang-2026-01', 'b', 1, 'waitlisted', 'Org', 2, ?, NULL, NULL, 1, NULL,
+                        '2026-01-05T09:00:00Z', '2026-01-05T09:00:00Z', '2026-01-03T03:00:00Z');
+                    INSERT INTO rejections (event_id, reference, revision, issues, rejected_at)
+                    VALUES ('danang-2026-01', 'x', 1, '[]', '2026-01-05T09:00:02Z');
                     """, arguments: [delegation, delegation])
         }
         try old.close()

@@ -117,7 +117,9 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         BrokenRule("empty country", "organisation.country", "invalid_format", mentions: "organisation.country") {
             $0.organisation.country = ""
         },
-        BrokenRule("country in Chinese", "organisation.country", "invalid_format", mentions: "中国") { $0.organisation.country = "中国" },
+        BrokenRule("country in Chinese", "organisation.country", "invalid_format", mentions: "中国") {
+            $0.organisation.country = "中国"
+        },
         BrokenRule("21 sectors", "organisation.sectors", "too_many", mentions: "20") {
             $0.organisation.sectors = (1...21).map { "sector-\($0)" }
         },

@@ -30,7 +30,8 @@ import Testing
             "/usr/bin/python3",
             [
                 "-c",
-                "import sys, zlib; c = zlib.compressobj(9, zlib.DEFLATED, \(wbits)); d = open(sys.argv[1], 'rb').read(); open(sys.argv[2], 'wb').write(c.compress(d) + c.flush())",
+                "import sys, zlib; c = zlib.compressobj(9, zlib.DEFLATED, \(wbits)); d = open(sys.argv[1], 'rb').read(); "
+                    + "open(sys.argv[2], 'wb').write(c.compress(d) + c.flush())",
                 input.path, output.path,
             ])
         return try Data(contentsOf: output)

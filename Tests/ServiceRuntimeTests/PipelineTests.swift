@@ -29,7 +29,8 @@ struct ScriptedHandler: Sendable {
         migrator.registerMigration("scripted-1") { db in
             try db.execute(
                 sql: """
-                    CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL, received_at REAL NOT NULL)
+                    CREATE TABLE applied (message_id TEXT PRIMARY KEY, reference TEXT NOT NULL, attempt INTEGER NOT NULL,
+                        received_at REAL NOT NULL)
                     """)
         }
     }

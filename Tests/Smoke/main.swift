@@ -43,7 +43,8 @@ do {
     let results = await publisher.publish(messages)
     let failed = results.filter { if case .failure = $0 { return true } else { return false } }.count
     say(
-        "published \(count) messages, \(count - failed) confirmed by the broker, \(failed) failed, in \(String(format: "%.2f", Date().timeIntervalSince(started))) s"
+        "published \(count) messages, \(count - failed) confirmed by the broker, \(failed) failed, "
+            + "in \(String(format: "%.2f", Date().timeIntervalSince(started))) s"
     )
 
     let consumer = try await consuming.consume(queue: queue, prefetch: 100)

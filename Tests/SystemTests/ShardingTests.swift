@@ -150,7 +150,8 @@ import Testing
             let rows = try system.read(instance) { db in try Row.fetchAll(db, sql: "SELECT registration_id, items FROM itineraries") }
             for row in rows {
                 let items = try MessageCoding.decode([ItineraryItem].self, fromText: row[1] as String).map { item in
-                    "\(item.uid) \(item.kind) \(item.start.timeIntervalSince1970) \(item.end.timeIntervalSince1970) \(item.venueID ?? "-") \(item.busID ?? "-") \(item.counterpart ?? "-") \(item.table ?? 0)"
+                    "\(item.uid) \(item.kind) \(item.start.timeIntervalSince1970) \(item.end.timeIntervalSince1970) "
+                        + "\(item.venueID ?? "-") \(item.busID ?? "-") \(item.counterpart ?? "-") \(item.table ?? 0)"
                 }
                 outcome.itineraries[row[0] as String] = items.joined(separator: "; ")
             }

@@ -61,7 +61,8 @@ struct Workload {
     }
 
     var summary: String {
-        "\(stream.count) messages (\(total) submissions, \(amended.count) amendments, \(cancelled.count) cancellations, \(poison.count) poison)"
+        "\(stream.count) messages (\(total) submissions, \(amended.count) amendments, "
+            + "\(cancelled.count) cancellations, \(poison.count) poison)"
     }
 
     /// The whole proof on the broker (or cluster) at `url`: starts the three services and a
@@ -220,6 +221,8 @@ struct Workload {
         #expect(parked.values.allSatisfy { !$0.isEmpty && $0 != "(no reason)" })
         #expect(parkedCopies - parked.count <= 2 * parkingFaults, "poison parked twice: \(parkedCopies - parked.count)")
         return
-            "registrations lost \(lostRegistrations) of \(total); itineraries planned for \(accepted.count) accepted; notifications sent \(sent.count), received \(received.values.reduce(0, +)), lost \(lost), duplicated \(duplicated); poison parked \(parked.count) of \(poison.count), \(parkedCopies - parked.count) parked twice"
+            "registrations lost \(lostRegistrations) of \(total); itineraries planned for \(accepted.count) accepted; "
+            + "notifications sent \(sent.count), received \(received.values.reduce(0, +)), lost \(lost), duplicated \(duplicated); "
+            + "poison parked \(parked.count) of \(poison.count), \(parkedCopies - parked.count) parked twice"
     }
 }

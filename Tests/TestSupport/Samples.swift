@@ -16,7 +16,8 @@ public enum Samples {
     ) -> ProgrammePublished {
         let hub = Venue(
             id: "enosta-hub",
-            name: LocalizedText(en: "Enosta Space – Da Nang Innovation Hub", vi: "Enosta Space – Trung tâm Đổi mới Sáng tạo Đà Nẵng"),
+            name: LocalizedText(
+                en: "Enosta Space – Da Nang Innovation Hub", vi: "Enosta Space – Trung tâm Đổi mới Sáng tạo Đà Nẵng"),
             address: "280–282 Tran Hung Dao Street, Da Nang Software Park No. 2",
             coordinates: Coordinates(latitude: 16.0678, longitude: 108.2297),
             openingWindows: [TimeWindow(start: danang(13, 13), end: danang(13, 17))], visitMinutes: 60, capacityPerVisit: 40,
@@ -61,7 +62,8 @@ public enum Samples {
         }
         let delegation = Delegation(
             organisation: Organisation(
-                name: name, localName: "深圳物流有限公司", country: "CN", sectors: ["logistics"], website: "https://logistics.example.cn"),
+                name: name, localName: "深圳物流有限公司", country: "CN", sectors: ["logistics"],
+                website: "https://logistics.example.cn"),
             role: .visiting,
             leadContact: Contact(
                 name: "Li Wei", title: "CEO", email: "li.wei.\(reference)@example.cn", phone: "+86 755 1234 5678",

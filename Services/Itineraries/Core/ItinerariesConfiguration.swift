@@ -6,9 +6,11 @@ import ServiceRuntime
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `ITINERARIES_IDENTITY_KEYS` | (required) | `id:base64key[,…]`: AES-256 keys sealing the identity documents kept for access lists, current first |
+/// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
 /// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
 /// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
+///
+/// `ITINERARIES_IDENTITY_KEYS` is written `id:base64key[,…]`.
 public struct ItinerariesConfiguration: Sendable {
     public var service: ServiceConfiguration
     public var vault: IdentityVault

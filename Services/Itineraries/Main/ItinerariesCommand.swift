@@ -94,10 +94,12 @@ struct PlanCommand: AsyncParsableCommand {
         if let out { try data.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(data + Data("\n".utf8)) }
         let score = checker.score(of: plan, for: input)
         let violations = checker.violations(of: plan, for: input)
+        let duration = elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))
         FileHandle.standardError.write(
             Data(
                 """
-                planned \(input.delegations.count) delegations in \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))): \(plan.tours.count) tours, \(plan.meetings.count) meetings, score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
+                planned \(input.delegations.count) delegations in \(duration): \(plan.tours.count) tours, \(plan.meetings.count) meetings, \
+                score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
                 """.utf8))
     }
 }
@@ -125,10 +127,11 @@ struct ScoreCommand: AsyncParsableCommand {
         } else {
             print("hard-constraint violations: \(violations.count)")
             for violation in violations { print("  - \(violation)") }
+            let visitValue = String(format: "%.1f", score.visitValue)
             print(
                 """
                 score: \(String(format: "%.1f", score.total))
-                  visit value \(String(format: "%.1f", score.visitValue)); preferred visits \(score.preferredGranted)/\(score.preferredAsked)
+                  visit value \(visitValue); preferred visits \(score.preferredGranted)/\(score.preferredAsked)
                   meetings \(score.mutualMeetings) mutual, \(score.oneSidedMeetings) one-sided
                   interpreter needs covered \(score.interpreterCovered)/\(score.interpreterNeeded)
                 """)
@@ -140,7 +143,8 @@ struct ScoreCommand: AsyncParsableCommand {
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), a restricted venue's access list (CSV), or headcounts."
+            "Export from the store: a delegation's or a bus's itinerary (JSON or iCalendar), "
+            + "a restricted venue's access list (CSV), or headcounts."
     )
 
     @Option(name: .long, help: "The event id.") var event: String

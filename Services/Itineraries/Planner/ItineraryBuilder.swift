@@ -51,7 +51,8 @@ public struct ItineraryBuilder: Sendable {
                 ItineraryItem(
                     uid: uid("meeting-\([meeting.visitorID, meeting.hostID].joined(separator: "-"))", delegation: delegationID),
                     kind: .meeting,
-                    title: LocalizedText(en: "Meeting with \(counterpart)", vi: "Gặp gỡ \(counterpart)", zhHans: "与\(counterpart)会谈"),
+                    title: LocalizedText(
+                        en: "Meeting with \(counterpart)", vi: "Gặp gỡ \(counterpart)", zhHans: "与\(counterpart)会谈"),
                     venueID: slot.venueID, address: venues[slot.venueID]?.address, start: slot.start, end: slot.end,
                     counterpart: counterpart,
                     table: meeting.table))

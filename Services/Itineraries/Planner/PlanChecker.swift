@@ -83,7 +83,8 @@ public struct PlanChecker: Sendable {
                 if stop.departure.timeIntervalSince(stop.arrival) < Double(venue.visitMinutes * 60) - 0.5 {
                     flag(
                         "visit-too-short",
-                        "\(tour.id) stays \(Int(stop.departure.timeIntervalSince(stop.arrival) / 60)) min at \(venue.id), which needs \(venue.visitMinutes)"
+                        "\(tour.id) stays \(Int(stop.departure.timeIntervalSince(stop.arrival) / 60)) min at \(venue.id), "
+                            + "which needs \(venue.visitMinutes)"
                     )
                 }
                 if !venue.openingWindows.contains(where: { $0.start <= stop.arrival && stop.departure <= $0.end }) {
@@ -93,7 +94,8 @@ public struct PlanChecker: Sendable {
                 if stop.arrival.timeIntervalSince(cursor) < travel - 0.5 {
                     flag(
                         "travel",
-                        "\(tour.id) cannot reach \(venue.id) by \(MessageCoding.format(stop.arrival)): \(Int(travel / 60)) min from \(position ?? "the start")"
+                        "\(tour.id) cannot reach \(venue.id) by \(MessageCoding.format(stop.arrival)): "
+                            + "\(Int(travel / 60)) min from \(position ?? "the start")"
                     )
                 }
                 if busy.contains(where: { stop.arrival < $0.1 && stop.departure > $0.0 }) {

@@ -150,7 +150,8 @@ public struct MIMEMessage: Sendable, Equatable {
             let n = n ?? 0
             return n < 10 ? "0\(n)" : "\(n)"
         }
-        return
-            "\(days[((c.weekday ?? 1) - 1) % 7]), \(two(c.day)) \(months[((c.month ?? 1) - 1) % 12]) \(c.year ?? 1970) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
+        let weekday = days[((c.weekday ?? 1) - 1) % 7]
+        let month = months[((c.month ?? 1) - 1) % 12]
+        return "\(weekday), \(two(c.day)) \(month) \(c.year ?? 1970) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
     }
 }

@@ -36,7 +36,8 @@ enum NotificationsExecutable: ServiceExecutable {
     static func settings(_ c: NotificationsConfiguration) async throws -> [(String, String)] {
         let renderer = try await templates(c)
         let languages = NotificationKind.allCases.map { kind in
-            "\(kind.rawValue) (\(Language.allCases.filter { renderer.language(for: kind, wanted: $0) == $0 }.map(\.rawValue).joined(separator: ", ")))"
+            let available = Language.allCases.filter { renderer.language(for: kind, wanted: $0) == $0 }
+            return "\(kind.rawValue) (\(available.map(\.rawValue).joined(separator: ", ")))"
         }
         return [
             ("smtp", "\(c.smtp.host):\(c.smtp.port) (\(c.smtp.security.rawValue)\(c.smtp.username == nil ? "" : ", auth"))"),

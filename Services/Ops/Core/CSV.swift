@@ -137,7 +137,8 @@ public struct CSV: Sendable, Equatable {
                     error = SyntaxError(
                         line: line,
                         message:
-                            "a '\"' inside a field that does not start with one: put the whole field in quotes and write the quote twice (\"\")"
+                            "a '\"' inside a field that does not start with one: "
+                            + "put the whole field in quotes and write the quote twice (\"\")"
                     )
                 }
                 index += 1
@@ -154,7 +155,8 @@ public struct CSV: Sendable, Equatable {
             let error = SyntaxError(
                 line: line,
                 message:
-                    "text after the closing '\"' of a quoted field: the whole field must be in quotes, with inner quotes written twice (\"\")"
+                    "text after the closing '\"' of a quoted field: "
+                    + "the whole field must be in quotes, with inner quotes written twice (\"\")"
             )
             while index < bytes.count, bytes[index] != .comma, bytes[index] != .lineFeed, bytes[index] != .carriageReturn {
                 index += 1

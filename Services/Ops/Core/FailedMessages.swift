@@ -43,14 +43,17 @@ public struct FailedMessage: Sendable {
             failedAt = headers[FailureHeader.time].flatMap { if case .timestamp(let date) = $0 { return date } else { return nil } }
         } else if service == ParkingLot.unroutedName {
             kind = "unknown-type"
+            let exchange = delivery.envelope.exchange.isEmpty ? "the default exchange" : delivery.envelope.exchange
             reason =
-                "no service consumes '\(type)': published to \(delivery.envelope.exchange.isEmpty ? "the default exchange" : delivery.envelope.exchange) with a type outside the contract (a typo, or a publisher ahead of the services)"
+                "no service consumes '\(type)': published to \(exchange) with a type outside the contract "
+                + "(a typo, or a publisher ahead of the services)"
             failedAt = delivery.properties.timestamp
         } else if let death = deaths.first {
             kind = death.reason == .deliveryLimit ? "crash-loop" : "broker-\(death.reason.text)"
             reason =
                 death.reason == .deliveryLimit
-                ? "delivered \(delivery.deliveryCount > 0 ? "\(delivery.deliveryCount) times" : "too often") without being settled: the service stopped while handling it each time"
+                ? "delivered \(delivery.deliveryCount > 0 ? "\(delivery.deliveryCount) times" : "too often") without being settled: "
+                    + "the service stopped while handling it each time"
                 : "dead-lettered by the broker from \(death.queue) (\(death.reason.text))"
             failedAt = death.time
         } else {

@@ -52,7 +52,8 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
             return .unavailable("\(what): \(amqp). Is the broker running, and is the URL (host, port, amqp/amqps) right?")
         case .connectionClosedByBroker(.accessRefused, _), .channelClosedByBroker(.accessRefused, _):
             return .permissionDenied(
-                "\(what): \(amqp). Check the user name and password, and that the user has the permission this needs (deploy/rabbitmq/definitions.json)."
+                "\(what): \(amqp). Check the user name and password, "
+                    + "and that the user has the permission this needs (deploy/rabbitmq/definitions.json)."
             )
         case .connectionClosedByBroker(.notAllowed, _):
             return .permissionDenied("\(what): \(amqp). The virtual host does not exist or the user may not use it.")

@@ -99,7 +99,8 @@ extension RecordReader {
                 let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
                 problem(
                     header.line, nil,
-                    "unknown column\(unknown.count == 1 ? "" : "s") \(names); the columns are: \(RegistrationColumn.allCases.map(\.rawValue).joined(separator: ", "))"
+                    "unknown column\(unknown.count == 1 ? "" : "s") \(names); "
+                        + "the columns are: \(RegistrationColumn.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
             }
             let missing = RegistrationColumn.allCases.filter { $0.isRequired && !seen.contains($0) }
@@ -134,7 +135,8 @@ extension RecordReader {
                     if here != there {
                         problem(
                             row.line, column,
-                            "\(Self.quoted(row[column])) here but \(Self.quoted(first[column])) on line \(first.line); the registration columns must be the same on every row of a delegation"
+                            "\(Self.quoted(row[column])) here but \(Self.quoted(first[column])) on line \(first.line); "
+                                + "the registration columns must be the same on every row of a delegation"
                         )
                     }
                 }
@@ -195,7 +197,8 @@ extension RecordReader {
                 } else {
                     problem(
                         row.line, .documentKind,
-                        "\(Self.quoted(kindText)) is not a document kind: write \(Self.choices(IdentityDocument.Kind.allCases.map(\.rawValue)))"
+                        "\(Self.quoted(kindText)) is not a document kind: "
+                            + "write \(Self.choices(IdentityDocument.Kind.allCases.map(\.rawValue)))"
                     )
                 }
             }
@@ -262,7 +265,8 @@ extension RecordReader {
             if text.isEmpty { return 1 }
             if let revision = Int(text) { return revision }
             problem(
-                row.line, .revision, "\(Self.quoted(text)) is not a whole number (1 for a new registration, 2 for its first amendment, …)")
+                row.line, .revision,
+                "\(Self.quoted(text)) is not a whole number (1 for a new registration, 2 for its first amendment, …)")
             return 1
         }
 

@@ -97,7 +97,8 @@ public struct SystemTopology: Sendable {
                     Drift(
                         kind: .differs, object: "policy \(policy.name)",
                         detail:
-                            "is \(found.pattern) \(found.applyTo) \(found.priority) \(found.definition); expected \(policy.pattern) \(policy.applyTo) \(policy.priority) \(policy.definition)"
+                            "is \(found.pattern) \(found.applyTo) \(found.priority) \(found.definition); "
+                            + "expected \(policy.pattern) \(policy.applyTo) \(policy.priority) \(policy.definition)"
                     ))
             }
         }

@@ -57,7 +57,8 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 func knownService(_ name: String) throws -> ServiceDescription {
     guard let service = SystemServices.named(name) else {
         throw OpsError.usage(
-            "unknown service '\(name)': name one of \(SystemServices.all.map(\.name).joined(separator: ", ")), or an instance of one (registrations-2)"
+            "unknown service '\(name)': name one of \(SystemServices.all.map(\.name).joined(separator: ", ")), "
+                + "or an instance of one (registrations-2)"
         )
     }
     return service
@@ -87,8 +88,10 @@ struct TopologyCommand: AsyncParsableCommand {
         @Option(help: "rabbitmqctl on the broker's host (e.g. 'rabbitmqctl -n rabbit@db1'), to check bindings and apply/check policies.")
         var rabbitmqctl: String?
         @Option(
-            help:
-                "The definitions file whose policies apply and verify use (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json)."
+            help: """
+                The definitions file whose policies apply and verify use \
+                (default: deploy/rabbitmq/definitions.json, else /etc/rabbitmq/definitions.json).
+                """
         )
         var definitions: String?
         @Option(help: "service=N: the service runs as N shards, instances <service>-1 … <service>-N (repeatable).")
@@ -145,8 +148,9 @@ struct TopologyCommand: AsyncParsableCommand {
                 let policies = try settings.policies()
                 let topology = try await settings.topology(exchange: broker.exchangeName)
                     .apply(connection: try broker.configuration(), control: settings.control, policies: policies)
+                let bindings = topology.bindings.count + topology.exchangeBindings.count
                 print(
-                    "declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count + topology.exchangeBindings.count) bindings"
+                    "declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(bindings) bindings"
                         + (settings.control == nil ? " (policies: give --rabbitmqctl)" : "; set \(policies.count) policies"))
             }
         }
@@ -171,7 +175,8 @@ struct TopologyCommand: AsyncParsableCommand {
                 for line in drift { print(line) }
                 if !drift.isEmpty {
                     throw OpsError.attention(
-                        "\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, a queue that differs must be deleted (after moving its messages) or re-configured"
+                        "\(drift.count) difference(s); `delegation-ops topology apply` creates what is missing, "
+                            + "a queue that differs must be deleted (after moving its messages) or re-configured"
                     )
                 }
                 let expected = topology.topology
@@ -239,7 +244,8 @@ struct PublishCommand: AsyncParsableCommand {
         let failed = outcomes.filter { $0.error != nil }
         for outcome in failed { print("\(outcome.file):\(outcome.line): NOT SENT: \(outcome.error ?? "")") }
         print(
-            "confirmed \(outcomes.count - failed.count) of \(outcomes.count) \(Value.messageType.rawValue) to exchange '\(broker.exchangeName)'"
+            "confirmed \(outcomes.count - failed.count) of \(outcomes.count) \(Value.messageType.rawValue) "
+                + "to exchange '\(broker.exchangeName)'"
         )
         if !failed.isEmpty {
             throw OpsError.attention("\(failed.count) record(s) were not confirmed; running the same command again is safe")
@@ -256,8 +262,10 @@ struct FailedCommand: AsyncParsableCommand {
 
     struct Filter: ParsableArguments {
         @Option(
-            help:
-                "Only this service: registrations, itineraries, notifications, an instance (registrations-2), or 'unrouted' (messages of a type no service consumes)."
+            help: """
+                Only this service: registrations, itineraries, notifications, an instance (registrations-2), \
+                or 'unrouted' (messages of a type no service consumes).
+                """
         )
         var service: String?
 
@@ -316,17 +324,20 @@ struct FailedCommand: AsyncParsableCommand {
                 for group in groups {
                     let seen = [group.firstSeen, group.lastSeen].compactMap { $0.map(MessageCoding.format) }
                     print(
-                        "group \(group.group)  \(group.count) × \(group.service) \(group.type) [\(group.kind)]  \(seen.first ?? "?") … \(seen.last ?? "?")"
+                        "group \(group.group)  \(group.count) × \(group.service) \(group.type) [\(group.kind)]  "
+                            + "\(seen.first ?? "?") … \(seen.last ?? "?")"
                     )
                     print("    \(group.reason)")
                     print("    ids: \(group.ids.prefix(5).joined(separator: " "))\(group.ids.count > 5 ? " …" : "")")
                 }
                 print(
-                    "\(messages.count) failed message(s) in \(groups.count) group(s); `delegation-ops failed retry --group G` moves a group back"
+                    "\(messages.count) failed message(s) in \(groups.count) group(s); "
+                        + "`delegation-ops failed retry --group G` moves a group back"
                 )
                 if messages.contains(where: { $0.service == ParkingLot.unroutedName }) {
                     print(
-                        "messages of an unknown type cannot be retried: correct the publisher, then `delegation-ops failed purge --service unrouted`"
+                        "messages of an unknown type cannot be retried: "
+                            + "correct the publisher, then `delegation-ops failed purge --service unrouted`"
                     )
                 }
             }
@@ -403,7 +414,9 @@ struct FailedCommand: AsyncParsableCommand {
                             )
                         }
                     }
-                    for message in retried { print("\(dryRun ? "would retry" : "retried") \(message.id) \(message.type) → \(names.inbox)") }
+                    for message in retried {
+                        print("\(dryRun ? "would retry" : "retried") \(message.id) \(message.type) → \(names.inbox)")
+                    }
                     total += retried.count
                 }
                 print("\(dryRun ? "would retry" : "retried") \(total) message(s)\(log.map { "; audit log: \($0.file.path)" } ?? "")")
@@ -457,8 +470,10 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "The service to rebuild.") var to: String
     @Option(help: "Stop after this many seconds without a message (the end of the archive).") var idle: Double = 2
     @Option(
-        help:
-            "The service runs as N shards (<service>-1…N): send each message through its consistent-hash exchange, so every shard gets the keys it owns (re-sharding)."
+        help: """
+            The service runs as N shards (<service>-1…N): send each message through its consistent-hash exchange, \
+            so every shard gets the keys it owns (re-sharding).
+            """
     )
     var throughShards: Int?
     @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
@@ -477,7 +492,8 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             for (type, count) in summary.byType.sorted(by: { $0.key < $1.key }) { print("  \(type): \(count)") }
             print(
-                "\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) to \(target.names(exchange: broker.exchangeName).inbox)"
+                "\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) "
+                    + "to \(target.names(exchange: broker.exchangeName).inbox)"
             )
         }
     }

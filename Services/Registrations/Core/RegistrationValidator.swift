@@ -91,7 +91,8 @@ public struct RegistrationValidator: Sendable {
         if let programme, let deadline = programme.registrationDeadline, received > deadline {
             issues.add(
                 "eventID", "registration_closed",
-                "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline)); this submission was received at \(MessageCoding.format(received))"
+                "registration for \(submission.eventID) closed at \(MessageCoding.format(deadline)); "
+                    + "this submission was received at \(MessageCoding.format(received))"
             )
         }
         return issues.items

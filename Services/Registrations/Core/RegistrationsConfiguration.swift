@@ -7,7 +7,10 @@ import ServiceRuntime
 /// |---|---|---|
 /// | `REGISTRATIONS_IDENTITY_KEYS` | (required) | `id:base64key[,id:base64key…]`, AES-256 keys for identity documents, current first |
 /// | `REGISTRATIONS_MAX_DELEGATES` | 50 | delegates per delegation |
-/// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission before it is answered with `unknown_reference` |
+/// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission |
+///
+/// A cancellation whose submission has not arrived within `REGISTRATIONS_CANCEL_WAIT` is answered with
+/// `unknown_reference`.
 public struct RegistrationsConfiguration: Sendable {
     public var service: ServiceConfiguration
     public var vault: IdentityVault

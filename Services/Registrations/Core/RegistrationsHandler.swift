@@ -97,7 +97,8 @@ public struct RegistrationsHandler: Sendable {
                 let issue = ValidationIssue(
                     path: "delegates", code: "capacity_exceeded",
                     message:
-                        "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; revision \(existing?.revision ?? 0) still stands"
+                        "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; "
+                        + "revision \(existing?.revision ?? 0) still stands"
                 )
                 return [try reject(submission, issues: [issue], correlation: correlation, db)]
             }
@@ -207,7 +208,8 @@ public struct RegistrationsHandler: Sendable {
             let issue = ValidationIssue(
                 path: "reference", code: "unknown_reference",
                 message:
-                    "no registration '\(pending.reference)' for event '\(pending.eventID)' arrived within \(waited) s of this request; nothing was cancelled"
+                    "no registration '\(pending.reference)' for event '\(pending.eventID)' arrived within \(waited) s of this request; "
+                    + "nothing was cancelled"
             )
             let answer = try OutboundMessage(
                 RegistrationRejected(

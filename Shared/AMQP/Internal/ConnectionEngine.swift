@@ -193,7 +193,8 @@ final class ConnectionEngine: @unchecked Sendable {
             publish.completion.resolve(
                 AMQPError.timeout(
                     operation:
-                        "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (waiting for the broker's confirm)",
+                        "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' "
+                        + "(waiting for the broker's confirm)",
                     seconds: configuration.publishTimeout))
         }
         switch phase {

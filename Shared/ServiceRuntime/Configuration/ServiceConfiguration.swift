@@ -20,8 +20,11 @@ import Logging
 /// | `ARCHIVE_MAX_AGE` | `30D` | retention of the archive stream |
 /// | `LOG_LEVEL` / `LOG_FORMAT` | `info` / `json` | `trace`…`critical`; `json` or `text` |
 /// | `<P>_NAME` | the service | instance name: prefixes its queues (`<name>.inbox`…), e.g. for shards |
-/// | `<P>_SHARDED` | `false` | `true`: this instance is one shard; the `<exchange>.<service>.shards` consistent-hash exchange gives it its share of the partition keys |
+/// | `<P>_SHARDED` | `false` | `true`: this instance is one shard (see below) |
 /// | `<P>_FAULT` | none | testing only: `crash-after-commit:N` kills the process (SIGKILL) after its N-th commit, before the acks |
+///
+/// With `<P>_SHARDED=true`, the `<exchange>.<service>.shards` consistent-hash exchange gives the instance its
+/// share of the partition keys.
 public struct ServiceConfiguration: Sendable {
     public enum Synchronous: String, Sendable { case full, normal }
     public enum LogFormat: String, Sendable { case json, text }

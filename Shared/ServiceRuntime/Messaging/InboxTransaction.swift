@@ -46,7 +46,9 @@ public struct InboxTransaction: Sendable {
                     return .commit
                 case .conflict(let previous):
                     let reason =
-                        "message id '\(metadata.messageID)' was applied before with another body (sha256 \(previous.prefix(12))…, this one \(digest.prefix(12))…); this copy was not applied: publish a changed message with a new message id"
+                        "message id '\(metadata.messageID)' was applied before with another body "
+                        + "(sha256 \(previous.prefix(12))…, this one \(digest.prefix(12))…); "
+                        + "this copy was not applied: publish a changed message with a new message id"
                     outcome = .park(.conflictingDuplicate, reason, messageID: metadata.messageID, digest: digest)
                     return .commit
                 case .new:

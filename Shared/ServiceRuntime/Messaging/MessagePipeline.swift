@@ -326,7 +326,8 @@ public final class MessagePipeline: Service {
         guard let type = MessageType(rawValue: name), dispatcher.routes(type) else {
             return unprocessable(
                 .unexpectedType,
-                "'\(name)' is not a message type \(configuration.serviceName) consumes (\(dispatcher.consumes.map(\.rawValue).joined(separator: ", ")))"
+                "'\(name)' is not a message type \(configuration.serviceName) consumes "
+                    + "(\(dispatcher.consumes.map(\.rawValue).joined(separator: ", ")))"
             )
         }
         let version = delivery.headers[FailureHeader.schemaVersion]

@@ -81,7 +81,8 @@ public struct UnreadableRow: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "row \(key) of table \(table): \(column.map { "column \($0)" } ?? "a column") holds a value the code cannot read (an unknown value, a time that is not one, or broken JSON)"
+        "row \(key) of table \(table): \(column.map { "column \($0)" } ?? "a column") holds a value the code cannot read "
+            + "(an unknown value, a time that is not one, or broken JSON)"
     }
 }
 

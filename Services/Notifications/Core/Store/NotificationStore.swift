@@ -9,7 +9,8 @@ public enum NotificationStore {
         migrator.registerMigration("notifications-1") { db in
             try db.execute(
                 sql: """
-                    CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL, venues TEXT NOT NULL, version INTEGER NOT NULL);
+                    CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL,
+                        venues TEXT NOT NULL, version INTEGER NOT NULL);
                     CREATE TABLE contacts (
                         registration_id TEXT PRIMARY KEY,
                         event_id TEXT NOT NULL,

@@ -96,8 +96,8 @@ public enum RegistrationStore {
                         submitted_at TEXT,
                         UNIQUE (event_id, reference)
                     );
-                    INSERT INTO registrations_checked (registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
-                        waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
+                    INSERT INTO registrations_checked (registration_id, event_id, reference, revision, status, organisation, delegate_count,
+                        delegation, waitlist_seq, correlation_id, created_at, updated_at, submitted_at)
                         SELECT registration_id, event_id, reference, revision, status, organisation, delegate_count, delegation,
                         waitlist_seq, correlation_id, created_at, updated_at, submitted_at FROM registrations;
                     CREATE TABLE registration_identities (
