@@ -40,7 +40,9 @@ extension ServiceExecutable {
 
 /// `<service> serve`: runs the service until SIGTERM or SIGINT.
 public struct Serve<Executable: ServiceExecutable>: AsyncParsableCommand {
-    public static var configuration: CommandConfiguration { CommandConfiguration(abstract: "Run the service until SIGTERM or SIGINT.") }
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "serve", abstract: "Run the service until SIGTERM or SIGINT.")
+    }
 
     public init() {}
 

@@ -20,7 +20,9 @@ import Testing
             Deployment.permits(#"\.executableTarget\(\s*name:\s*"\#(service.name)""#, manifest),
             "Package.swift has an executable target \(service.name)")
         let help = try await TestBroker.run(ServiceTestBed.executable(service.name), ["serve", "--help"])
-        #expect(help.contains("USAGE: \(service.name) serve"))
+        #expect(
+            help.split(separator: "\n").contains("USAGE: \(service.name) serve"),
+            "the subcommand is called serve (not a name derived from a generic type): \(help)")
 
         // Its own user, never root; the sysusers snippet creates it.
         let user = try #require(unit.value("User"))
