@@ -133,8 +133,10 @@ import Testing
             let pending = instances("notifications").map {
                 count($0, "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')")
             }.reduce(0, +)
-            let dirty = instances("itineraries").map { count($0, "SELECT count(*) FROM dirty") }.reduce(0, +)
-            return (queued == 0 && pending == 0 && dirty == 0, "\(queued) \(pending) \(dirty) \(smtp.messages.count)")
+            let unplanned = instances("itineraries").map {
+                count($0, "SELECT count(*) FROM plan_inputs WHERE generation > planned_generation")
+            }.reduce(0, +)
+            return (queued == 0 && pending == 0 && unplanned == 0, "\(queued) \(pending) \(unplanned) \(smtp.messages.count)")
         }
         #expect(settled.settled, "the system did not settle: \(settled.last)")
 
