@@ -13,6 +13,9 @@ struct EventModel {
         let depot: String?
         /// Site visits with an opening window inside the gap, and that window.
         let openVenues: [(venue: Venue, window: TimeWindow)]
+        /// The fixed part of the day after the gap (a session or meeting slot), if any: a tour
+        /// must bring its riders there by its start.
+        var next: (venueID: String, start: Date)? = nil
     }
 
     let programme: ProgrammePublished
@@ -61,17 +64,17 @@ struct EventModel {
         busy += programme.meetingSlots.map { ($0.start, $0.end, $0.venueID) }
         busy = busy.filter { $0.end > dayStart && $0.start < dayEnd }.sorted { $0.start < $1.start }
         // The longest free gap between busy spans, within the opening windows.
-        var gaps: [(start: Date, end: Date, after: String?)] = []
+        var gaps: [(start: Date, end: Date, after: String?, next: (venueID: String, start: Date)?)] = []
         var cursor = earliest
         var lastVenue: String?
         for span in busy {
-            if span.start > cursor { gaps.append((cursor, min(span.start, latest), lastVenue)) }
+            if span.start > cursor { gaps.append((cursor, min(span.start, latest), lastVenue, (span.venue, span.start))) }
             if span.end > cursor {
                 cursor = span.end
                 lastVenue = span.venue
             }
         }
-        if cursor < latest { gaps.append((cursor, latest, lastVenue)) }
+        if cursor < latest { gaps.append((cursor, latest, lastVenue, nil)) }
         guard
             let gap = gaps.filter({ $0.end > $0.start }).max(by: {
                 ($0.end.timeIntervalSince($0.start), $1.start) < ($1.end.timeIntervalSince($1.start), $0.start)
@@ -87,7 +90,14 @@ struct EventModel {
             }
             return fitting.max { $0.end.timeIntervalSince($0.start) < $1.end.timeIntervalSince($1.start) }.map { (venue, $0) }
         }
-        return Day(date: date, touringStart: gap.start, touringEnd: gap.end, depot: depot, openVenues: open)
+        return Day(date: date, touringStart: gap.start, touringEnd: gap.end, depot: depot, openVenues: open, next: gap.next)
+    }
+
+    /// Whether a tour whose last visit is at `venueID` until `departure` is back in time for
+    /// the next fixed part of the day (always, if nothing follows the gap).
+    func returnsInTime(_ day: Day, from venueID: String, at departure: Date) -> Bool {
+        guard let next = day.next else { return true }
+        return departure.addingTimeInterval(Double(travelMinutes(from: venueID, to: next.venueID) * 60)) <= next.start
     }
 
     /// Minutes by bus from one place to another: the matrix, else straight-line distance times

@@ -40,6 +40,7 @@ public struct PlanChecker: Sendable {
         var dayOfDelegation: [String: String] = [:]
         var busDays = Set<String>()
         var interpreterDays = Set<String>()
+        var seen: [String: Set<String>] = [:]  // delegation → venues visited
 
         for tour in plan.tours {
             guard let bus = buses[tour.busID] else {
@@ -69,7 +70,14 @@ public struct PlanChecker: Sendable {
                 }
             }
             var cursor = tour.departure
-            var position = model.days.first { $0.date == tour.day }?.depot
+            let day = model.days.first { $0.date == tour.day }
+            var position = day?.depot
+            for passenger in tour.passengers {
+                for venueID in Set(tour.stops.map(\.venueID)).sorted() where !seen[passenger, default: []].insert(venueID).inserted {
+                    flag("revisit", "\(passenger) is taken to \(venueID) twice")
+                }
+            }
+            if tour.stops.count != Set(tour.stops.map(\.venueID)).count { flag("revisit", "\(tour.id) stops at the same venue twice") }
             for stop in tour.stops {
                 guard let venue = model.venues[stop.venueID], venue.isSiteVisit else {
                     flag("unknown-venue", "\(tour.id) stops at '\(stop.venueID)', which is not a site visit")
@@ -114,6 +122,12 @@ public struct PlanChecker: Sendable {
                 if stop.arrival < cursor { flag("order", "\(tour.id) reaches \(venue.id) before leaving its previous stop") }
                 cursor = stop.departure
                 position = venue.id
+            }
+            if let day, let last = tour.stops.last, let next = day.next, !model.returnsInTime(day, from: last.venueID, at: last.departure) {
+                flag(
+                    "no-return",
+                    "\(tour.id) leaves \(last.venueID) at \(MessageCoding.format(last.departure)), too late to reach "
+                        + "\(next.venueID) by \(MessageCoding.format(next.start))")
             }
         }
         for (venue, visits) in venueVisits {

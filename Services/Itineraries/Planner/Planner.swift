@@ -15,9 +15,12 @@ import Messages
 public struct Planner: Sendable {
     /// Visits per tour at most.
     public var maxStopsPerTour = 3
-    /// Improvement rounds (move a delegation to a bus whose route suits it better, or move
-    /// the few who keep a group from a visit it wants).
-    public var improvementRounds = 3
+    /// Steps of the search that improves a fresh plan (each ruins and rebuilds part of it).
+    public var searchIterations = 2000
+    /// Stops the search early, if set; the plan is then no longer the same on every run.
+    public var searchTimeLimit: Duration?
+    /// Seeds the search's random choices (another seed, another equally good plan).
+    public var searchSeed: UInt64 = 0x5EED
 
     public init() {}
 
@@ -26,22 +29,28 @@ public struct Planner: Sendable {
         let delegations = Dictionary(input.delegations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let visitors = input.delegations.filter { $0.role == .visiting && $0.size > 0 }
         let considered = Set(previous?.delegations ?? [])
-        var visited: [String: Set<String>] = [:]
         var tours: [Tour] = []
-        for day in model.days {
-            var builder = DayPlanner(model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour)
-            let kept = previous?.tours.filter { $0.day == day.date } ?? []
-            let dayTours: [Tour]
-            if kept.isEmpty {
-                dayTours = builder.planFresh(visitors: visitors, buses: input.programme.buses, rounds: improvementRounds)
-            } else {
-                dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept, considered: considered)
+        if let previous {
+            var visited: [String: Set<String>] = [:]
+            for day in model.days {
+                var builder = DayPlanner(model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour)
+                let kept = previous.tours.filter { $0.day == day.date }
+                let dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept, considered: considered)
+                let assigned = assignInterpreters(dayTours, delegations: delegations, interpreters: input.programme.interpreters)
+                for tour in assigned {
+                    for passenger in tour.passengers { visited[passenger, default: []].formUnion(tour.stops.map(\.venueID)) }
+                }
+                tours += assigned
             }
-            let assigned = assignInterpreters(dayTours, delegations: delegations, interpreters: input.programme.interpreters)
-            for tour in assigned {
-                for passenger in tour.passengers { visited[passenger, default: []].formUnion(tour.stops.map(\.venueID)) }
+        } else {
+            let problem = TourProblem(model: model, visitors: visitors, maxStops: maxStopsPerTour)
+            var search = TourSearch(problem: problem, iterations: searchIterations, deadline: searchTimeLimit.map { .now + $0 })
+            search.random = SplitMix64(state: searchSeed)
+            let found = problem.tours(search.run(from: TourState(problem)))
+            for day in model.days {
+                tours += assignInterpreters(
+                    found.filter { $0.day == day.date }, delegations: delegations, interpreters: input.programme.interpreters)
             }
-            tours += assigned
         }
         // Meetings are looked for anew only for companies whose situation changed (new, gone,
         // on another tour, or who lost a meeting); the others keep theirs.
@@ -106,8 +115,6 @@ struct DayPlanner {
     private let windows: [String: TimeWindow]
     /// Venue id → times taken by tours.
     private var reservations: [String: [(start: Date, end: Date)]] = [:]
-    /// Whether a route may insert a visit before those already chosen (else only after).
-    private var insertion = true
 
     init(model: EventModel, day: EventModel.Day, delegations: [String: PlanningDelegation], visited: [String: Set<String>], maxStops: Int) {
         self.model = model
@@ -129,68 +136,13 @@ struct DayPlanner {
 
     private func load(_ passengers: [String]) -> Int { passengers.reduce(0) { $0 + (delegations[$1]?.size ?? 0) } }
 
-    /// Whether the group may visit the venue: capacity and documents.
+    /// Whether the group may visit the venue: capacity, documents, and none of them saw it
+    /// on an earlier day.
     private func admits(_ venue: Venue, _ passengers: [String]) -> Bool {
         load(passengers) <= venue.capacityPerVisit
-            && passengers.allSatisfy { delegations[$0]?.mayEnter(venue.restrictedAccess) ?? false }
-    }
-
-    // MARK: From scratch
-
-    mutating func planFresh(visitors: [PlanningDelegation], buses: [Bus], rounds: Int) -> [Tour] {
-        guard !day.openVenues.isEmpty, !buses.isEmpty else { return [] }
-        let buses = buses.sorted { $0.id < $1.id }
-        // Two ways of grouping: mixing delegations freely, or keeping those who may not enter a
-        // restricted site apart from those who want one. Small events try both and keep the
-        // better day; large ones, where each bus matters less and time does, mix.
-        // Routes can also be built strictly in time order (each next visit after the last) or
-        // with insertion; small events try all four combinations.
-        let variants = visitors.count <= 300 ? [(false, true), (true, true), (false, false), (true, false)] : [(false, true)]
-        var best: (tours: [Tour], value: Double, reservations: [String: [(start: Date, end: Date)]])?
-        for (segregate, insertion) in variants {
-            reservations.removeAll()
-            self.insertion = insertion
-            let tours = planVariant(visitors: visitors, buses: buses, rounds: rounds, segregate: segregate)
-            let value = dayValue(tours)
-            if best == nil || value > best?.value ?? 0 { best = (tours, value, reservations) }
-        }
-        reservations = best?.reservations ?? [:]
-        insertion = true
-        return best?.tours ?? []
-    }
-
-    private mutating func planVariant(visitors: [PlanningDelegation], buses: [Bus], rounds: Int, segregate: Bool) -> [Tour] {
-        var groups = assign(visitors, to: buses, segregate: segregate)
-        var tours: [Tour] = []
-        for round in 0...rounds {
-            tours = routeAll(groups, buses: buses)
-            guard round < rounds, improve(&groups, tours: tours, buses: buses) else { break }
-        }
-        // A group for which no visit fits goes nowhere: it has no tour.
-        return tours.filter { !$0.stops.isEmpty }
-    }
-
-    /// Routes every group afresh; the groups that stand to gain most choose their visits first.
-    private mutating func routeAll(_ groups: [[String]], buses: [Bus]) -> [Tour] {
-        reservations.removeAll()
-        let order = buses.indices.filter { !groups[$0].isEmpty }.map { index in
-            (
-                index,
-                groups[index].compactMap { delegations[$0] }.reduce(0.0) { sum, d in
-                    sum + day.openVenues.reduce(0) { $0 + gain(d, $1.venue.id) }
-                }
-            )
-        }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
-        var routed: [Tour] = []
-        for (index, _) in order { routed.append(route(bus: buses[index], passengers: groups[index].sorted())) }
-        return routed.sorted { $0.busID < $1.busID }
-    }
-
-    /// What the day's tours are worth to their passengers.
-    private func dayValue(_ tours: [Tour]) -> Double {
-        tours.reduce(0) { sum, tour in
-            sum + tour.passengers.compactMap { delegations[$0] }.reduce(0) { s, d in s + tour.stops.reduce(0) { $0 + gain(d, $1.venueID) } }
-        }
+            && passengers.allSatisfy {
+                (delegations[$0]?.mayEnter(venue.restrictedAccess) ?? false) && visited[$0]?.contains(venue.id) != true
+            }
     }
 
     /// Puts delegations on buses, largest first. A bus is anchored on the visit its first
@@ -252,106 +204,6 @@ struct DayPlanner {
         return groups
     }
 
-    /// Moves delegations to a bus whose route gives them more; true if anything moved.
-    private func improve(_ groups: inout [[String]], tours: [Tour], buses: [Bus]) -> Bool {
-        let tourOf = Dictionary(tours.map { ($0.busID, $0) }, uniquingKeysWith: { first, _ in first })
-        let stopVenues = buses.map { bus in tourOf[bus.id]?.stops.compactMap { model.venues[$0.venueID] } ?? [] }
-        var loads = groups.map(load)
-        var moved = false
-        for from in buses.indices {
-            for id in groups[from].sorted() {
-                guard let delegation = delegations[id] else { continue }
-                let current = stopVenues[from].reduce(0) { $0 + gain(delegation, $1.id) }
-                var best: (index: Int, value: Double)?
-                for to in buses.indices where to != from && !stopVenues[to].isEmpty && loads[to] + delegation.size <= buses[to].seats {
-                    // The route was built for a group that may enter every stop; the newcomer must too.
-                    let fits = stopVenues[to].allSatisfy {
-                        loads[to] + delegation.size <= $0.capacityPerVisit && delegation.mayEnter($0.restrictedAccess)
-                    }
-                    guard fits else { continue }
-                    let value = stopVenues[to].reduce(0) { $0 + gain(delegation, $1.id) }
-                    if value > current + 0.5, value > (best?.value ?? 0) { best = (to, value) }
-                }
-                if let best {
-                    groups[from].removeAll { $0 == id }
-                    groups[best.index].append(id)
-                    loads[from] -= delegation.size
-                    loads[best.index] += delegation.size
-                    moved = true
-                }
-            }
-        }
-        if unblock(&groups, loads: &loads, stopVenues: stopVenues, buses: buses) { moved = true }
-        return moved
-    }
-
-    /// Finds, per group, the visit it wants most but cannot make because a few passengers may
-    /// not enter or make it too large, and moves those few to other buses whose routes take
-    /// them, when the group gains more than they lose.
-    private func unblock(_ groups: inout [[String]], loads: inout [Int], stopVenues: [[Venue]], buses: [Bus]) -> Bool {
-        var moved = false
-        var touched = Set<Int>()
-        for from in buses.indices where !stopVenues[from].isEmpty && !touched.contains(from) {
-            let riders = groups[from].compactMap { delegations[$0] }
-            let visiting = Set(stopVenues[from].map(\.id))
-            var bestPlan: (blockers: [PlanningDelegation], value: Double)?
-            for (venue, _) in day.openVenues where !visiting.contains(venue.id) {
-                let value = riders.reduce(0) { $0 + gain($1, venue.id) }
-                guard value > 0 else { continue }
-                var blockers = riders.filter { !$0.mayEnter(venue.restrictedAccess) }
-                var load = loads[from] - blockers.reduce(0) { $0 + $1.size }
-                for rider in riders.filter({ $0.mayEnter(venue.restrictedAccess) }).sorted(by: {
-                    (gain($0, venue.id), $1.id) < (gain($1, venue.id), $0.id)
-                }) where load > venue.capacityPerVisit {
-                    blockers.append(rider)
-                    load -= rider.size
-                }
-                guard !blockers.isEmpty, blockers.count < riders.count else { continue }
-                let kept = value - blockers.reduce(0) { $0 + gain($1, venue.id) }
-                if kept > (bestPlan?.value ?? 0) { bestPlan = (blockers, kept) }
-            }
-            guard let plan = bestPlan else { continue }
-            // Every blocker needs a bus whose route admits them; the move must pay.
-            var destinations: [(String, Int)] = []
-            var lost = 0.0
-            var extra = Array(repeating: 0, count: buses.count)
-            for blocker in plan.blockers {
-                let current = stopVenues[from].reduce(0) { $0 + gain(blocker, $1.id) }
-                let options = buses.indices.filter { to in
-                    to != from && !stopVenues[to].isEmpty && loads[to] + extra[to] + blocker.size <= buses[to].seats
-                        && stopVenues[to].allSatisfy {
-                            loads[to] + extra[to] + blocker.size <= $0.capacityPerVisit && blocker.mayEnter($0.restrictedAccess)
-                        }
-                }
-                guard
-                    let to = options.max(by: { a, b in
-                        (stopVenues[a].reduce(0) { $0 + gain(blocker, $1.id) }, b) < (
-                            stopVenues[b].reduce(0) { $0 + gain(blocker, $1.id) }, a
-                        )
-                    })
-                else {
-                    destinations = []
-                    break
-                }
-                lost += current - stopVenues[to].reduce(0) { $0 + gain(blocker, $1.id) }
-                extra[to] += blocker.size
-                destinations.append((blocker.id, to))
-            }
-            guard destinations.count == plan.blockers.count, plan.value > lost + 0.5 else { continue }
-            for (id, to) in destinations {
-                let size = delegations[id]?.size ?? 0
-                groups[from].removeAll { $0 == id }
-                groups[to].append(id)
-                loads[from] -= size
-                loads[to] += size
-                touched.insert(to)
-            }
-            touched.insert(from)
-            moved = true
-        }
-        return moved
-    }
-
     /// The best route for a group: greedily the visit worth most to its passengers, inserted
     /// wherever in the route it fits (a morning visit can still go before an afternoon one),
     /// within windows, travel times and the venue's free times. `fixed` stops (kept from an
@@ -369,7 +221,7 @@ struct DayPlanner {
                 guard admits(venue, passengers) else { continue }
                 let value = riders.reduce(0) { $0 + gain($1, venue.id) }
                 guard value > 0, value >= (best?.value ?? 0) else { continue }
-                for position in (insertion ? 0 : chosen.count)...chosen.count {
+                for position in 0...chosen.count {
                     var sequence = chosen
                     sequence.insert(venue, at: position)
                     guard let stops = timetable(sequence, after: start, from: from) else { continue }
@@ -404,6 +256,7 @@ struct DayPlanner {
             cursor = stop.departure
             position = venue.id
         }
+        if let last = stops.last, !model.returnsInTime(day, from: last.venueID, at: last.departure) { return nil }
         return stops
     }
 
@@ -465,6 +318,11 @@ struct DayPlanner {
                 stops.append(kept)
                 cursor = kept.departure
                 position = kept.venueID
+            }
+            // The tour must still be back in time for what follows the gap.
+            while let last = stops.last, !model.returnsInTime(day, from: last.venueID, at: last.departure) {
+                stops.removeLast()
+                reservations[last.venueID]?.removeAll { $0 == (last.arrival, last.departure) }
             }
             if passengers != old.passengers || stops != old.stops { changed.insert(bus.id) }
             tours.append(

@@ -154,7 +154,9 @@ do {
             description:
                 "usage: planner-bench --synthetic N [--venues V] [--seed S] [--runs K] | --programme P --registrations R [--runs K]")
     }
-    let planner = Planner()
+    var planner = Planner()
+    if let iterations = option("--iterations").flatMap(Int.init) { planner.searchIterations = iterations }
+    if let seed = option("--search-seed").flatMap(UInt64.init) { planner.searchSeed = seed }
     var plan = planner.plan(input)  // warm-up
     let full = median((0..<runs).map { _ in milliseconds { plan = planner.plan(input) } })
     // One change: the first visiting delegation cancels / a new one registers.

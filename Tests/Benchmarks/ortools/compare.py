@@ -183,6 +183,7 @@ class Day:
     end: float  # touringEnd
     depot: str | None
     open: list = field(default_factory=list)  # [(venue id, (window start, window end))], by id
+    next: tuple | None = None  # (venue id, start) of the fixed part after the gap: tours return there
 
 
 class EventModel:
@@ -241,11 +242,11 @@ class EventModel:
         cursor, last_venue = earliest, None
         for start, end, venue in busy:
             if start > cursor:
-                gaps.append((cursor, min(start, latest), last_venue))
+                gaps.append((cursor, min(start, latest), last_venue, (venue, start)))
             if end > cursor:
                 cursor, last_venue = end, venue
         if cursor < latest:
-            gaps.append((cursor, latest, last_venue))
+            gaps.append((cursor, latest, last_venue, None))
         gaps = [g for g in gaps if g[1] > g[0]]
         if not gaps:
             return Day(date, day_start, day_start, None, [])
@@ -266,7 +267,7 @@ class EventModel:
                     best = (s, e)
             if best is not None:
                 open_venues.append((venue.id, best))
-        return Day(date, gap[0], gap[1], depot, open_venues)
+        return Day(date, gap[0], gap[1], depot, open_venues, gap[3])
 
     def travel_minutes(self, source: str | None, target: str) -> int:
         if source is None or source == target:
@@ -299,6 +300,11 @@ def seconds(value: float) -> int:
     return int(whole)
 
 
+def returns_in_time(model: EventModel, day: Day, venue: str, departure: float) -> bool:
+    """A tour's last visit must leave time to reach the fixed part of the day after the gap."""
+    return day.next is None or departure + model.travel_minutes(venue, day.next[0]) * 60 <= day.next[1]
+
+
 def enumerate_routes(model: EventModel, day: Day, max_stops: int) -> list:
     """Every ordered route of 1..max_stops distinct open venues whose earliest timing fits:
     arrive = max(window start, previous departure + travel), leave = arrive + visitMinutes,
@@ -314,7 +320,8 @@ def enumerate_routes(model: EventModel, day: Day, max_stops: int) -> list:
             departure = arrival + venue.visit_minutes * 60
             if departure <= we and departure <= day.end:
                 route = stops + [(vid, seconds(arrival - day.start), seconds(departure - day.start))]
-                routes.append(tuple(route))
+                if returns_in_time(model, day, vid, departure):
+                    routes.append(tuple(route))
                 if len(route) < max_stops:
                     extend(route, departure, vid)
 
@@ -408,6 +415,9 @@ class TourModel:
                                 step = ev.venues[previous].visit_minutes * 60 + ev.travel_minutes(previous, vid) * 60
                                 m.add(self.a[bus, t, vid] >= self.a[bus, t, previous] + step).only_enforce_if(xr)
                             previous = vid
+                        if day.next is not None:  # back in time for what follows the gap
+                            back = ev.venues[previous].visit_minutes * 60 + ev.travel_minutes(previous, day.next[0]) * 60
+                            m.add(self.a[bus, t, previous] + back <= seconds(day.next[1] - day.start)).only_enforce_if(xr)
                 else:
                     for vid in venue_ids:
                         duration = ev.venues[vid].visit_minutes * 60
@@ -426,6 +436,9 @@ class TourModel:
                 m.add_no_overlap(ivs)
         for qs in rides.values():  # one bus per delegation and day
             m.add(sum(qs) <= 1)
+        for qs in gains.values():  # a delegation visits a venue at most once over the event
+            if len(qs) > 1:
+                m.add(sum(qs) <= 1)
         # Redundant (energy): the stops at a venue that must lie inside [A, B] are at most
         # (B - A) // visit length, since one group at a time. A stop's range runs from its
         # earliest arrival to its latest departure (backwards from the windows); with greedy

@@ -1,0 +1,368 @@
+import Foundation
+
+/// A small deterministic generator (SplitMix64): the same seed gives the same search.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Finds tours worth as much as possible: routes first, riders chosen by value for each route
+/// (a knapsack over seats and visit groups), then a large-neighbourhood search: ruin part of
+/// the plan (some bus-days, a whole day, the tours through a venue, or a few related
+/// delegations), rebuild it, and keep the result under late acceptance (a worse plan is kept
+/// when it is no worse than the plan of `history` steps ago). Days are planned together.
+///
+/// Deterministic: the same problem, iterations and seed give the same tours; `deadline`
+/// (optional) stops the search early and then only the time taken varies.
+struct TourSearch {
+    let problem: TourProblem
+    var iterations: Int
+    var deadline: ContinuousClock.Instant?
+    var history = 64
+    var random = SplitMix64(state: 0x5EED)
+    /// Slots the search must leave as they are.
+    var locked = Set<Int>()
+    /// Most venues considered when routing one bus (the ones most wanted by those still free).
+    var venuesPerRoute = 8
+    /// Events up to this many visiting delegations polish every rebuilt day with rider moves.
+    var polishLimit = 600
+
+    init(problem: TourProblem, iterations: Int, deadline: ContinuousClock.Instant? = nil) {
+        self.problem = problem
+        self.iterations = iterations
+        self.deadline = deadline
+    }
+
+    /// Builds from `start` (empty slots are routed) and improves it.
+    mutating func run(from start: TourState) -> TourState {
+        var current = start
+        rebuild(&current, slots: (0..<problem.slotCount).filter { !locked.contains($0) && current.stops[$0].isEmpty })
+        var best = current
+        let open = (0..<problem.slotCount).filter { !locked.contains($0) }
+        guard !open.isEmpty, !problem.visitors.isEmpty else { return best }
+        var recent = Array(repeating: current.value, count: history)
+        for step in 0..<iterations {
+            if let deadline, step % 8 == 0, ContinuousClock.now >= deadline { break }
+            var candidate = current
+            perturb(&candidate, open: open)
+            let bar = recent[step % history]
+            if candidate.value >= current.value || candidate.value >= bar { current = candidate }
+            if current.value > recent[step % history] { recent[step % history] = current.value }
+            if current.value > best.value { best = current }
+        }
+        return best
+    }
+
+    // MARK: Ruin and recreate
+
+    private mutating func perturb(_ state: inout TourState, open: [Int]) {
+        let busy = open.filter { !state.stops[$0].isEmpty }
+        switch Int.random(in: 0..<10, using: &random) {
+        case 0..<3:
+            // A few bus-days, anywhere.
+            var slots = Set<Int>()
+            let count = Int.random(in: 1...min(3, open.count), using: &random)
+            while slots.count < count, let slot = (slots.isEmpty && !busy.isEmpty ? busy : open).randomElement(using: &random) {
+                slots.insert(slot)
+            }
+            for slot in slots { state.clear(problem, slot: slot) }
+            rebuild(&state, slots: slots.sorted(), greedy: Bool.random(using: &random))
+        case 3..<5:
+            // A whole day.
+            let day = Int.random(in: 0..<problem.dayCount, using: &random)
+            let slots = open.filter { problem.day(of: $0) == day }.shuffled(using: &random).prefix(6)
+            for slot in slots { state.clear(problem, slot: slot) }
+            rebuild(&state, slots: slots.sorted(), greedy: Bool.random(using: &random))
+        case 5:
+            // Every tour through one venue on one day.
+            guard let slot = busy.randomElement(using: &random), let venue = state.stops[slot].randomElement(using: &random) else {
+                return
+            }
+            let day = problem.day(of: slot)
+            let slots = Set(state.visits[day * problem.venueCount + venue].map(\.slot)).subtracting(locked).sorted().prefix(6)
+            for slot in slots { state.clear(problem, slot: slot) }
+            rebuild(&state, slots: Array(slots), greedy: Bool.random(using: &random))
+        default:
+            // A few delegations leave their tours and are placed again, best first; routes stay.
+            let riding = busy.flatMap { slot in state.riders[slot].map { (slot, $0) } }
+            guard !riding.isEmpty else {
+                fill(&state, days: Array(0..<problem.dayCount))
+                return
+            }
+            let count = min(riding.count, Int.random(in: 1...4, using: &random))
+            var freed: [Int] = []
+            for _ in 0..<count {
+                guard let (slot, rider) = riding.randomElement(using: &random), state.riders[slot].contains(rider) else { continue }
+                state.remove(problem, rider: rider, slot: slot)
+                freed.append(rider)
+            }
+            // Someone without a tour may take a freed seat before the freed do.
+            fill(&state, days: Array(0..<problem.dayCount), first: freed.shuffled(using: &random), excluding: Set(freed))
+        }
+    }
+
+    /// Routes the given empty slots (the most valuable tour first while there are few), then
+    /// seats whoever is still free where there is room.
+    private mutating func rebuild(_ state: inout TourState, slots: [Int], greedy: Bool = true) {
+        var pending = slots
+        if !greedy {
+            // In a random order, each slot taking its best tour: the first one chosen is not
+            // always the one that looks best alone.
+            for slot in pending.shuffled(using: &random) {
+                if let tour = bestTour(state, slot: slot, noise: 0.25, displacing: true, late: Bool.random(using: &random)) {
+                    state.set(problem, slot: slot, route: tour.route, times: tour.times, riders: tour.riders)
+                }
+            }
+        } else if pending.count <= 8 {
+            while !pending.isEmpty {
+                var best: (index: Int, tour: Candidate)?
+                for (index, slot) in pending.enumerated() {
+                    guard let tour = bestTour(state, slot: slot, displacing: true) else { continue }
+                    if tour.value > best?.tour.value ?? 0 { best = (index, tour) }
+                }
+                guard let best else { break }
+                let slot = pending.remove(at: best.index)
+                state.set(problem, slot: slot, route: best.tour.route, times: best.tour.times, riders: best.tour.riders)
+            }
+        } else {
+            // Many at once (the first plan of a large event): round the days, largest bus first.
+            pending.sort { (problem.seats[problem.bus(of: $0)], $1) > (problem.seats[problem.bus(of: $1)], $0) }
+            let byDay = Dictionary(grouping: pending, by: problem.day(of:))
+            let rounds = byDay.values.map(\.count).max() ?? 0
+            for round in 0..<rounds {
+                for day in 0..<problem.dayCount {
+                    guard let slots = byDay[day], round < slots.count else { continue }
+                    if let tour = bestTour(state, slot: slots[round], displacing: true) {
+                        state.set(problem, slot: slots[round], route: tour.route, times: tour.times, riders: tour.riders)
+                    }
+                }
+            }
+        }
+        let days = Array(Set(slots.map(problem.day(of:)))).sorted()
+        fill(&state, days: days)
+        if problem.visitors.count <= polishLimit { for day in days { polish(&state, day: day) } }
+    }
+
+    /// Seats delegations without a tour on tours with room, where it gains most (those in
+    /// `first` are tried first; the rest in index order).
+    private func fill(_ state: inout TourState, days: [Int], first: [Int] = [], excluding: Set<Int> = []) {
+        let order = (0..<problem.visitors.count).filter { !excluding.contains($0) } + first
+        for day in days {
+            let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !state.stops[$0].isEmpty }
+            guard !slots.isEmpty else { continue }
+            for rider in order where state.rideOn[rider * problem.dayCount + day] < 0 {
+                var best: (slot: Int, gain: Int)?
+                for slot in slots where state.fits(problem, rider: rider, slot: slot) {
+                    let gain = state.tourValue(problem, rider: rider, stops: state.stops[slot])
+                    if gain > best?.gain ?? 0 { best = (slot, gain) }
+                }
+                if let best { state.add(problem, rider: rider, slot: best.slot) }
+            }
+        }
+    }
+
+    /// Local moves of riders between the day's tours, routes unchanged: a delegation changes
+    /// tour, or two change places (one of them possibly without a tour), whenever that gains.
+    /// Up to `passes` rounds, or until nothing improves.
+    func polish(_ state: inout TourState, day: Int, passes: Int = 2) {
+        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !state.stops[$0].isEmpty }
+        guard !slots.isEmpty else { return }
+        let candidates = (0..<problem.visitors.count).filter { rider in
+            slots.contains { slot in state.stops[slot].contains { problem.weight[rider * problem.venueCount + $0] > 0 } }
+        }
+        func gain(_ rider: Int, _ slot: Int) -> Int { slot < 0 ? 0 : state.tourValue(problem, rider: rider, stops: state.stops[slot]) }
+        for _ in 0..<passes {
+            var improved = false
+            for (position, a) in candidates.enumerated() {
+                let from = state.rideOn[a * problem.dayCount + day]
+                // Change tour.
+                for to in slots where to != from && gain(a, to) > gain(a, from) {
+                    if from >= 0 { state.remove(problem, rider: a, slot: from) }
+                    if state.fits(problem, rider: a, slot: to) {
+                        state.add(problem, rider: a, slot: to)
+                        improved = true
+                        break
+                    }
+                    if from >= 0 { state.add(problem, rider: a, slot: from) }
+                }
+                // Change places with someone on another tour.
+                let now = state.rideOn[a * problem.dayCount + day]
+                for b in candidates[(position + 1)...] {
+                    let other = state.rideOn[b * problem.dayCount + day]
+                    guard other != now, other >= 0 || now >= 0 else { continue }
+                    let before = gain(a, now) + gain(b, other)
+                    guard gain(a, other) + gain(b, now) > before else { continue }
+                    if now >= 0 { state.remove(problem, rider: a, slot: now) }
+                    if other >= 0 { state.remove(problem, rider: b, slot: other) }
+                    let fitsA = other < 0 || state.fits(problem, rider: a, slot: other)
+                    if fitsA, other >= 0 { state.add(problem, rider: a, slot: other) }
+                    if fitsA, now < 0 || state.fits(problem, rider: b, slot: now) {
+                        if now >= 0 { state.add(problem, rider: b, slot: now) }
+                        improved = true
+                        break
+                    }
+                    if fitsA, other >= 0 { state.remove(problem, rider: a, slot: other) }
+                    if now >= 0 { state.add(problem, rider: a, slot: now) }
+                    if other >= 0 { state.add(problem, rider: b, slot: other) }
+                }
+            }
+            guard improved else { break }
+        }
+    }
+
+    // MARK: One bus-day
+
+    struct Candidate {
+        var route: [Int]
+        var times: [Int]
+        var riders: [Int]
+        var value: Int
+    }
+
+    /// The best tour for an empty slot among those free that day: every route through the
+    /// venues most wanted (up to `maxStops` stops, timed around the other groups' visits and
+    /// back in time for what follows), each with the riders worth most (exact knapsack).
+    ///
+    /// With `noise`, routes compete on their value times a random factor in [1 − noise, 1], so
+    /// that a bus sometimes leaves the route that looks best alone to another.
+    ///
+    /// `displacing` also offers the delegations on the day's other tours, at what they would
+    /// gain by changing; the value returned is then the plan's gain.
+    ///
+    /// `late` times the chosen route as late as it fits instead of as early.
+    private mutating func bestTour(
+        _ state: TourState, slot: Int, noise: Double = 0, displacing: Bool = false, late: Bool = false
+    ) -> Candidate? {
+        let day = problem.day(of: slot)
+        let seats = problem.seats[problem.bus(of: slot)]
+        let venueCount = problem.venueCount
+        // Per open venue: the delegations that would gain from it, most first. Those on another
+        // tour that day count with what they would gain by changing (they may be taken from it).
+        var current = Array(repeating: 0, count: problem.visitors.count)
+        for other in 0..<problem.busCount where other != problem.bus(of: slot) {
+            let ride = day * problem.busCount + other
+            for rider in state.riders[ride] { current[rider] = state.tourValue(problem, rider: rider, stops: state.stops[ride]) }
+        }
+        var wanted: [(venue: Int, riders: [Int], demand: Int)] = []
+        for venue in problem.openVenues[day] {
+            var list: [Int] = []
+            for rider in 0..<problem.visitors.count {
+                let key = rider * venueCount + venue
+                guard problem.weight[key] > 0, state.visitedOn[key] < 0 || state.visitedOn[key] == day else { continue }
+                if state.rideOn[rider * problem.dayCount + day] < 0 || displacing { list.append(rider) }
+            }
+            guard !list.isEmpty else { continue }
+            list.sort { (problem.weight[$0 * venueCount + venue], $1) > (problem.weight[$1 * venueCount + venue], $0) }
+            let room = min(seats, problem.capacity[venue])
+            var demand = 0
+            var taken = 0
+            for rider in list where taken < room {
+                demand += problem.weight[rider * venueCount + venue]
+                taken += problem.size[rider]
+            }
+            wanted.append((venue, Array(list.prefix(max(48, 4 * room))), demand))
+        }
+        guard !wanted.isEmpty else { return nil }
+        if wanted.count > venuesPerRoute {
+            wanted = Array(wanted.sorted { ($0.demand, $1.venue) > ($1.demand, $0.venue) }.prefix(venuesPerRoute))
+        }
+        var best: Candidate?
+        var bestScore = 0.0
+        var mark = Array(repeating: 0, count: problem.visitors.count)  // route number, so each rider counts once per route
+        var routeNumber = 0
+        var route: [Int] = []
+        var times: [Int] = []
+
+        func consider() {
+            routeNumber += 1
+            let limit = route.reduce(seats) { min($0, problem.capacity[$1]) }
+            var items: [(rider: Int, size: Int, value: Int)] = []
+            for venue in route {
+                guard let list = wanted.first(where: { $0.venue == venue })?.riders else { continue }
+                for rider in list where mark[rider] != routeNumber {
+                    mark[rider] = routeNumber
+                    let size = problem.size[rider]
+                    guard size <= limit else { continue }
+                    var value = -current[rider]
+                    var ok = true
+                    for stop in route {
+                        let key = rider * venueCount + stop
+                        guard problem.allowed[key], state.visitedOn[key] < 0 || state.visitedOn[key] == day else {
+                            ok = false
+                            break
+                        }
+                        value += problem.weight[key]
+                    }
+                    if ok, value > 0 { items.append((rider, size, value)) }
+                }
+            }
+            guard !items.isEmpty else { return }
+            // Fractional bound first: a route that cannot beat the best so far is not solved.
+            items.sort { ($0.value * $1.size, $1.rider) > ($1.value * $0.size, $0.rider) }
+            var bound = 0.0
+            var room = limit
+            for item in items {
+                if item.size <= room {
+                    bound += Double(item.value)
+                    room -= item.size
+                } else {
+                    bound += Double(item.value) * Double(room) / Double(item.size)
+                    break
+                }
+            }
+            let factor = noise > 0 ? 1 - Double.random(in: 0..<noise, using: &random) : 1
+            guard bound * factor > bestScore else { return }
+            let (value, chosen) = Self.knapsack(items.map { ($0.size, $0.value) }, capacity: limit)
+            if Double(value) * factor > bestScore {
+                let late = late ? state.latestArrivals(problem, day: day, route: route) : nil
+                bestScore = Double(value) * factor
+                best = Candidate(route: route, times: late ?? times, riders: chosen.map { items[$0].rider }, value: value)
+            }
+        }
+
+        func extend(cursor: Int, position: Int) {
+            for entry in wanted where !route.contains(entry.venue) {
+                guard let arrival = state.arrival(problem, day: day, venue: entry.venue, after: cursor, from: position) else { continue }
+                let leaves = arrival + problem.visitSeconds[entry.venue]
+                route.append(entry.venue)
+                times.append(arrival)
+                if problem.returnsInTime(day: day, from: entry.venue, at: leaves) { consider() }
+                if route.count < problem.maxStops { extend(cursor: leaves, position: entry.venue) }
+                route.removeLast()
+                times.removeLast()
+            }
+        }
+        extend(cursor: problem.dayStart[day], position: problem.depot[day])
+        return best
+    }
+
+    /// 0/1 knapsack by dynamic programming over capacity: the best value and the items taken.
+    static func knapsack(_ items: [(size: Int, value: Int)], capacity: Int) -> (Int, [Int]) {
+        guard capacity > 0, !items.isEmpty else { return (0, []) }
+        let width = capacity + 1
+        var table = Array(repeating: 0, count: width)
+        var take = Array(repeating: false, count: items.count * width)
+        for (index, item) in items.enumerated() where item.size <= capacity {
+            for room in stride(from: capacity, through: item.size, by: -1) {
+                let with = table[room - item.size] + item.value
+                if with > table[room] {
+                    table[room] = with
+                    take[index * width + room] = true
+                }
+            }
+        }
+        var chosen: [Int] = []
+        var room = capacity
+        for index in stride(from: items.count - 1, through: 0, by: -1) where take[index * width + room] {
+            chosen.append(index)
+            room -= items[index].size
+        }
+        return (table[capacity], chosen.reversed())
+    }
+}
