@@ -3,12 +3,13 @@ import Messages
 
 /// Plans who visits what, when, on which bus, and who meets whom.
 ///
-/// Pure and deterministic: the same input (and previous plan) gives the same plan. Visiting
-/// delegations travel as units; each day every bus runs at most one tour (a route of visits
-/// inside the gap the fixed sessions and meeting slots leave). Hard constraints — seats, a
-/// venue's capacity per visit and one group at a time, opening windows, travel times, documents
-/// for restricted venues, one place at a time — are never broken; preferences and shared
-/// interests are maximised greedily and improved by moving delegations between buses.
+/// Pure and deterministic: the same input (and previous plan) and the same budget give the same
+/// plan. Visiting delegations travel as units; each day every bus runs at most one tour (a
+/// route of visits inside the gap the fixed sessions and meeting slots leave, back in time for
+/// what follows). Hard constraints — seats, a venue's capacity per visit and one group at a
+/// time, opening windows, travel times, documents for restricted venues, one place at a time,
+/// no venue twice — are never broken; the value of the visits (preferences and shared
+/// interests) is maximised by `TourSearch` over all days at once.
 ///
 /// With a `previous` plan it re-plans stably: tours keep their passengers and stops where they
 /// are still valid, newcomers are added where they fit best, and only what a change forces moves.
@@ -17,8 +18,9 @@ public struct Planner: Sendable {
     public var maxStopsPerTour = 3
     /// Steps of the search that improves a fresh plan (each ruins and rebuilds part of it).
     public var searchIterations = 2000
-    /// Stops the search early, if set; the plan is then no longer the same on every run.
-    public var searchTimeLimit: Duration?
+    /// Stops the search early (construction included). Small events finish their iterations
+    /// well inside it and get the same plan on every run; a large one is cut short by it.
+    public var searchTimeLimit: Duration? = .seconds(4)
     /// Seeds the search's random choices (another seed, another equally good plan).
     public var searchSeed: UInt64 = 0x5EED
 

@@ -210,8 +210,7 @@ struct TourState {
     /// Empties a slot: its riders are free that day and its venues' times are released.
     mutating func clear(_ problem: TourProblem, slot: Int) {
         for rider in riders[slot] { remove(problem, rider: rider, slot: slot) }
-        let day = problem.day(of: slot)
-        for venue in stops[slot] { visits[day * problem.venueCount + venue].removeAll { $0.slot == slot } }
+        release(problem, slot: slot)
         stops[slot] = []
         arrivals[slot] = []
     }
@@ -225,6 +224,52 @@ struct TourState {
             if other >= 0 { remove(problem, rider: rider, slot: other) }
         }
         stops[slot] = route
+        reserve(problem, slot: slot, route: route, times: times)
+        for rider in chosen { add(problem, rider: rider, slot: slot) }
+    }
+
+    /// Moves every tour of the day as early (or as late) as it goes, one tour at a time in the
+    /// order of its visits, so that a bus rebuilt afterwards finds the room together at the other
+    /// end of the day. Nothing else changes; each tour keeps its visits in the same order.
+    mutating func retime(_ problem: TourProblem, day: Int, late: Bool) {
+        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !stops[$0].isEmpty }
+        let order =
+            late
+            ? slots.sorted { (arrivals[$0].last ?? 0, $1) > (arrivals[$1].last ?? 0, $0) }
+            : slots.sorted {
+                (arrivals[$0].first ?? 0, $0) < (arrivals[$1].first ?? 0, $1)
+            }
+        for slot in order {
+            let route = stops[slot]
+            let old = arrivals[slot]
+            release(problem, slot: slot)
+            var times: [Int]? = []
+            if late {
+                times = latestArrivals(problem, day: day, route: route)
+            } else {
+                var cursor = problem.dayStart[day]
+                var position = problem.depot[day]
+                for venue in route {
+                    guard let arrival = arrival(problem, day: day, venue: venue, after: cursor, from: position) else {
+                        times = nil
+                        break
+                    }
+                    times?.append(arrival)
+                    cursor = arrival + problem.visitSeconds[venue]
+                    position = venue
+                }
+            }
+            reserve(problem, slot: slot, route: route, times: times ?? old)
+        }
+    }
+
+    private mutating func release(_ problem: TourProblem, slot: Int) {
+        let day = problem.day(of: slot)
+        for venue in stops[slot] { visits[day * problem.venueCount + venue].removeAll { $0.slot == slot } }
+    }
+
+    private mutating func reserve(_ problem: TourProblem, slot: Int, route: [Int], times: [Int]) {
+        let day = problem.day(of: slot)
         arrivals[slot] = times
         for (venue, arrival) in zip(route, times) {
             let key = day * problem.venueCount + venue
@@ -232,7 +277,6 @@ struct TourState {
             let at = visits[key].firstIndex { $0.start > arrival } ?? visits[key].count
             visits[key].insert(visit, at: at)
         }
-        for rider in chosen { add(problem, rider: rider, slot: slot) }
     }
 
     /// The latest times for visiting `route` in order (each visit as late as its window, the

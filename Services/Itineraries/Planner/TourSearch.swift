@@ -24,12 +24,15 @@ struct TourSearch {
     let problem: TourProblem
     var iterations: Int
     var deadline: ContinuousClock.Instant?
-    var history = 64
     var random = SplitMix64(state: 0x5EED)
     /// Slots the search must leave as they are.
     var locked = Set<Int>()
     /// Most venues considered when routing one bus (the ones most wanted by those still free).
     var venuesPerRoute = 8
+    /// Riders considered per venue when routing one bus (those who want it most); on a tie in
+    /// what they want, the lower index. Large enough that a three-stop route still finds the
+    /// riders who want all three.
+    var candidatesPerVenue = 400
     /// Events up to this many visiting delegations polish every rebuilt day with rider moves.
     var polishLimit = 600
 
@@ -46,14 +49,17 @@ struct TourSearch {
         var best = current
         let open = (0..<problem.slotCount).filter { !locked.contains($0) }
         guard !open.isEmpty, !problem.visitors.isEmpty else { return best }
-        var recent = Array(repeating: current.value, count: history)
+        // Simulated annealing: a plan worse by Δ is kept with probability e^(−Δ/T), T falling
+        // from about 1 % of the first plan's value to nearly nothing over the budget.
+        let hot = max(1, Double(current.value) * 0.01)
+        let cold = 0.05
         for step in 0..<iterations {
             if let deadline, step % 8 == 0, ContinuousClock.now >= deadline { break }
+            let temperature = hot * pow(cold / hot, Double(step) / Double(max(1, iterations - 1)))
             var candidate = current
             perturb(&candidate, open: open)
-            let bar = recent[step % history]
-            if candidate.value >= current.value || candidate.value >= bar { current = candidate }
-            if current.value > recent[step % history] { recent[step % history] = current.value }
+            let worse = Double(current.value - candidate.value)
+            if worse <= 0 || Double.random(in: 0..<1, using: &random) < exp(-worse / temperature) { current = candidate }
             if current.value > best.value { best = current }
         }
         return best
@@ -72,6 +78,7 @@ struct TourSearch {
                 slots.insert(slot)
             }
             for slot in slots { state.clear(problem, slot: slot) }
+            shake(&state, days: Set(slots.map(problem.day(of:))))
             rebuild(&state, slots: slots.sorted(), greedy: Bool.random(using: &random))
         case 3..<5:
             // A whole day.
@@ -87,6 +94,7 @@ struct TourSearch {
             let day = problem.day(of: slot)
             let slots = Set(state.visits[day * problem.venueCount + venue].map(\.slot)).subtracting(locked).sorted().prefix(6)
             for slot in slots { state.clear(problem, slot: slot) }
+            shake(&state, days: [day])
             rebuild(&state, slots: Array(slots), greedy: Bool.random(using: &random))
         default:
             // A few delegations leave their tours and are placed again, best first; routes stay.
@@ -98,12 +106,53 @@ struct TourSearch {
             let count = min(riding.count, Int.random(in: 1...4, using: &random))
             var freed: [Int] = []
             for _ in 0..<count {
-                guard let (slot, rider) = riding.randomElement(using: &random), state.riders[slot].contains(rider) else { continue }
-                state.remove(problem, rider: rider, slot: slot)
+                guard let (_, rider) = riding.randomElement(using: &random), !freed.contains(rider) else { continue }
+                for day in 0..<problem.dayCount {
+                    let slot = state.rideOn[rider * problem.dayCount + day]
+                    if slot >= 0, !locked.contains(slot) { state.remove(problem, rider: rider, slot: slot) }
+                }
                 freed.append(rider)
             }
-            // Someone without a tour may take a freed seat before the freed do.
-            fill(&state, days: Array(0..<problem.dayCount), first: freed.shuffled(using: &random), excluding: Set(freed))
+            // Someone without a tour may take a freed seat before the freed do; then each freed
+            // delegation takes the best combination of tours over the days.
+            fill(&state, days: Array(0..<problem.dayCount), excluding: Set(freed))
+            for rider in freed.shuffled(using: &random) { placeBest(&state, rider: rider) }
+        }
+    }
+
+    /// Seats a delegation on the combination of tours (at most one a day, no venue twice) with
+    /// room for it that gains most, keeping the rides it has.
+    private func placeBest(_ state: inout TourState, rider: Int) {
+        var best: (gain: Int, slots: [Int]) = (0, [])
+        var chosen: [Int] = []
+        func search(day: Int, gain: Int) {
+            if gain > best.gain { best = (gain, chosen) }
+            guard day < problem.dayCount else { return }
+            search(day: day + 1, gain: gain)
+            guard state.rideOn[rider * problem.dayCount + day] < 0 else { return }
+            for bus in 0..<problem.busCount {
+                let slot = day * problem.busCount + bus
+                guard !state.stops[slot].isEmpty, state.fits(problem, rider: rider, slot: slot) else { continue }
+                let venues = state.stops[slot]
+                guard !chosen.contains(where: { state.stops[$0].contains(where: venues.contains) }) else { continue }
+                chosen.append(slot)
+                search(day: day + 1, gain: gain + state.tourValue(problem, rider: rider, stops: venues))
+                chosen.removeLast()
+            }
+        }
+        search(day: 0, gain: 0)
+        for slot in best.slots { state.add(problem, rider: rider, slot: slot) }
+    }
+
+    /// Now and then moves the remaining tours of the days all early or all late, so that the
+    /// room for the rebuilt ones is in one piece.
+    private mutating func shake(_ state: inout TourState, days: Set<Int>) {
+        for day in days.sorted() {
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: state.retime(problem, day: day, late: false)
+            case 1: state.retime(problem, day: day, late: true)
+            default: break
+            }
         }
     }
 
@@ -266,7 +315,7 @@ struct TourSearch {
                 demand += problem.weight[rider * venueCount + venue]
                 taken += problem.size[rider]
             }
-            wanted.append((venue, Array(list.prefix(max(48, 4 * room))), demand))
+            wanted.append((venue, Array(list.prefix(max(candidatesPerVenue, 8 * room))), demand))
         }
         guard !wanted.isEmpty else { return nil }
         if wanted.count > venuesPerRoute {

@@ -896,7 +896,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic instances (default 7)")
     parser.add_argument("--bin", type=Path, default=Path(".build/release"), help="directory holding the itineraries binary (default .build/release)")
     parser.add_argument("--time-limit", type=float, default=60, help="CP-SAT seconds per solve (default 60)")
-    parser.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers (default 1)")
     parser.add_argument("--timing", choices=["greedy", "flexible", "both"], default="both", help="stop-time model (default both)")
     parser.add_argument("--max-stops", type=int, default=3, help="stops per tour at most (Planner.maxStopsPerTour, 3)")
     parser.add_argument("--work-dir", type=Path, help="where synthetic instances and plans go (default: a new temporary folder)")
