@@ -64,6 +64,9 @@ public struct UnmetPreference: Sendable, Codable, Hashable {
         case documentsMissing = "documents-missing"
         case clash
         case unknownVenue = "unknown-venue"
+        /// The organisers decided otherwise (an override: the visit forbidden, the delegation
+        /// put on a bus that does not go there).
+        case organiser
     }
 
     public var venueID: String

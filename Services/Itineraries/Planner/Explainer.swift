@@ -6,10 +6,12 @@ struct Explainer {
     let model: EventModel
     let plan: Plan
     let sizes: [String: Int]
+    let overrides: [PlanningOverride]
 
-    init(model: EventModel, plan: Plan, delegations: [PlanningDelegation]) {
+    init(model: EventModel, plan: Plan, delegations: [PlanningDelegation], overrides: [PlanningOverride] = []) {
         self.model = model
         self.plan = plan
+        self.overrides = overrides
         sizes = Dictionary(delegations.map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -38,6 +40,20 @@ struct Explainer {
             return UnmetPreference(venueID: venueID, reason: .unknownVenue, detail: "'\(venueID)' is not a site visit of this event")
         }
         let openDays = model.days.filter { day in day.openVenues.contains { $0.venue.id == venueID } }
+        if let forbidden = overrides.first(where: { $0.kind == .forbidVisit && $0.delegationID == delegation.id && $0.venueID == venueID })
+        {
+            return UnmetPreference(
+                venueID: venueID, reason: .organiser, detail: "the organisers took this visit out for the delegation (\(forbidden.id))")
+        }
+        let pins = overrides.filter { pin in
+            pin.kind == .pin && pin.delegationID == delegation.id && openDays.contains { $0.date == pin.day }
+        }
+        if !pins.isEmpty, pins.count == openDays.count, let pin = pins.first {
+            return UnmetPreference(
+                venueID: venueID, reason: .organiser,
+                detail: "the organisers put the delegation on \(pin.busID ?? "a bus") on \(pin.day ?? "that day") (\(pin.id)), "
+                    + "which does not go there")
+        }
         guard !openDays.isEmpty else {
             return UnmetPreference(
                 venueID: venueID, reason: .closed,

@@ -11,6 +11,10 @@ public struct Plan: Sendable, Codable, Equatable {
     public var unmet: [String: [UnmetPreference]]
     /// Every delegation the plan was made for (placed or not), so a re-plan can tell newcomers.
     public var delegations: [String]
+    /// Overrides this plan does not keep (contradictory, or no plan can), by id, with the reason.
+    public var unmetOverrides: [String: String]
+    /// The visit value each override in force costs (what the plan would gain without it), by id.
+    public var overrideCosts: [String: Double]
 
     public init(
         eventID: String, programmeVersion: Int, tours: [Tour], meetings: [Meeting], unmet: [String: [UnmetPreference]],
@@ -22,9 +26,13 @@ public struct Plan: Sendable, Codable, Equatable {
         self.meetings = meetings
         self.unmet = unmet
         self.delegations = delegations
+        unmetOverrides = [:]
+        overrideCosts = [:]
     }
 
-    private enum CodingKeys: String, CodingKey { case eventID, programmeVersion, tours, meetings, unmet, delegations }
+    private enum CodingKeys: String, CodingKey {
+        case eventID, programmeVersion, tours, meetings, unmet, delegations, unmetOverrides, overrideCosts
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -34,6 +42,8 @@ public struct Plan: Sendable, Codable, Equatable {
         meetings = try c.decode([Meeting].self, forKey: .meetings)
         unmet = try c.decodeIfPresent([String: [UnmetPreference]].self, forKey: .unmet) ?? [:]
         delegations = try c.decodeIfPresent([String].self, forKey: .delegations) ?? []
+        unmetOverrides = try c.decodeIfPresent([String: String].self, forKey: .unmetOverrides) ?? [:]
+        overrideCosts = try c.decodeIfPresent([String: Double].self, forKey: .overrideCosts) ?? [:]
     }
 
     /// The tour a delegation rides on `day`, if any.

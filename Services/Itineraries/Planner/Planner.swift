@@ -31,28 +31,45 @@ public struct Planner: Sendable {
         let delegations = Dictionary(input.delegations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let visitors = input.delegations.filter { $0.role == .visiting && $0.size > 0 }
         let considered = Set(previous?.delegations ?? [])
+        let refused = OverrideRules.contradictions(input.overrides, input)
+        let overrides = input.overrides.filter { refused[$0.id] == nil }
+        let problem = TourProblem(model: model, visitors: visitors, maxStops: maxStopsPerTour, overrides: overrides)
+        let deadline = searchTimeLimit.map { ContinuousClock.now + $0 }
         var tours: [Tour] = []
         if let previous {
+            let rules = DayPlanner.Rules(overrides, buses: input.programme.buses)
             var visited: [String: Set<String>] = [:]
             for day in model.days {
-                var builder = DayPlanner(model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour)
+                var builder = DayPlanner(
+                    model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour, rules: rules)
                 let kept = previous.tours.filter { $0.day == day.date }
                 let dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept, considered: considered)
-                let assigned = assignInterpreters(dayTours, delegations: delegations, interpreters: input.programme.interpreters)
-                for tour in assigned {
+                for tour in dayTours {
                     for passenger in tour.passengers { visited[passenger, default: []].formUnion(tour.stops.map(\.venueID)) }
                 }
-                tours += assigned
+                tours += dayTours
+            }
+            // An override the stable re-plan does not keep (a new pin or required visit) is
+            // kept by searching again over the tours it touches; the others stay as they are.
+            let unmet = OverrideRules.unmet(
+                overrides, in: Plan(eventID: "", programmeVersion: 0, tours: tours, meetings: [], unmet: [:]), input)
+            if !unmet.isEmpty {
+                let stable = tours
+                tours = repair(tours, for: overrides.filter { unmet[$0.id] != nil }, problem: problem, deadline: deadline)
+                for index in tours.indices {
+                    let before = stable.first { $0.busID == tours[index].busID && $0.day == tours[index].day }
+                    if before?.stops == tours[index].stops && before?.passengers == tours[index].passengers {
+                        tours[index].interpreterID = before?.interpreterID
+                    }
+                }
             }
         } else {
-            let problem = TourProblem(model: model, visitors: visitors, maxStops: maxStopsPerTour)
-            var search = TourSearch(problem: problem, iterations: searchIterations, deadline: searchTimeLimit.map { .now + $0 })
+            var search = TourSearch(problem: problem, iterations: searchIterations, deadline: deadline)
             search.random = SplitMix64(state: searchSeed)
-            let found = problem.tours(search.run(from: TourState(problem)))
-            for day in model.days {
-                tours += assignInterpreters(
-                    found.filter { $0.day == day.date }, delegations: delegations, interpreters: input.programme.interpreters)
-            }
+            tours = problem.tours(search.run(from: problem.state(with: Array(problem.lockedTours.values))))
+        }
+        tours = model.days.flatMap { day in
+            assignInterpreters(tours.filter { $0.day == day.date }, delegations: delegations, interpreters: input.programme.interpreters)
         }
         // Meetings are looked for anew only for companies whose situation changed (new, gone,
         // on another tour, or who lost a meeting); the others keep theirs.
@@ -72,10 +89,50 @@ public struct Planner: Sendable {
         }
         let meetings = MeetingScheduler(model: model, delegations: input.delegations, tours: tours)
             .schedule(keeping: previous?.meetings ?? [], lookingFor: changed)
-        let plan = Plan(
+        var plan = Plan(
             eventID: input.programme.eventID, programmeVersion: input.programme.version, tours: tours, meetings: meetings, unmet: [:],
             delegations: input.delegations.map(\.id))
-        return Explainer(model: model, plan: plan, delegations: input.delegations).explained(visitors)
+        plan.unmetOverrides = refused.merging(OverrideRules.unmet(overrides, in: plan, input)) { first, _ in first }
+        return Explainer(model: model, plan: plan, delegations: input.delegations, overrides: overrides).explained(visitors)
+    }
+
+    /// Searches again over the slots the unmet overrides concern (the bus a delegation is
+    /// pinned to and the one it rides that day; the tours a delegation rides and those through
+    /// a venue it must visit); every other tour is kept as it is.
+    private func repair(_ tours: [Tour], for unmet: [PlanningOverride], problem: TourProblem, deadline: ContinuousClock.Instant?) -> [Tour]
+    {
+        var state = problem.state(with: Array(problem.lockedTours.values) + tours)
+        let busIndex = Dictionary(problem.buses.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let dayIndex = Dictionary(problem.model.days.enumerated().map { ($0.element.date, $0.offset) }, uniquingKeysWith: { f, _ in f })
+        let visitorIndex = Dictionary(problem.visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { f, _ in f })
+        let venueIndex = Dictionary(problem.venues.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { f, _ in f })
+        var touched = Set<Int>()
+        for override in unmet {
+            let visitor = override.delegationID.flatMap { visitorIndex[$0] }
+            let rides = visitor.map { v in (0..<problem.dayCount).map { state.rideOn[v * problem.dayCount + $0] }.filter { $0 >= 0 } } ?? []
+            switch override.kind {
+            case .pin:
+                if let bus = override.busID.flatMap({ busIndex[$0] }), let day = override.day.flatMap({ dayIndex[$0] }) {
+                    touched.insert(day * problem.busCount + bus)
+                    if let visitor, state.rideOn[visitor * problem.dayCount + day] >= 0 {
+                        touched.insert(state.rideOn[visitor * problem.dayCount + day])
+                    }
+                }
+            case .requireVisit:
+                touched.formUnion(rides)
+                if let venue = override.venueID.flatMap({ venueIndex[$0] }) {
+                    for day in 0..<problem.dayCount { touched.formUnion(state.visits[day * problem.venueCount + venue].map(\.slot)) }
+                }
+            case .forbidVisit, .lockTour, .reserveSeats:
+                touched.formUnion(rides)
+            }
+        }
+        touched.subtract(problem.lockedTours.keys)
+        for slot in touched { state.clear(problem, slot: slot) }
+        var search = TourSearch(problem: problem, iterations: searchIterations, deadline: deadline)
+        search.random = SplitMix64(state: searchSeed)
+        search.locked.formUnion((0..<problem.slotCount).filter { !state.stops[$0].isEmpty })
+        return problem.tours(search.run(from: state))
     }
 
     /// One interpreter per tour per day, where the passengers' languages need one. A tour keeps
@@ -118,12 +175,48 @@ struct DayPlanner {
     /// Venue id → times taken by tours.
     private var reservations: [String: [(start: Date, end: Date)]] = [:]
 
-    init(model: EventModel, day: EventModel.Day, delegations: [String: PlanningDelegation], visited: [String: Set<String>], maxStops: Int) {
+    /// What the organisers' overrides ask of a stable re-plan: seats kept free, visits
+    /// forbidden to a delegation, tours locked as they are.
+    struct Rules {
+        var reserved: [String: Int] = [:]  // "bus@day" → seats kept free
+        var forbidden = Set<String>()  // "delegation|venue"
+        var locked: [String: Tour] = [:]  // "bus@day" → the tour
+
+        init(_ overrides: [PlanningOverride] = [], buses: [Bus] = []) {
+            for override in overrides {
+                switch override.kind {
+                case .reserveSeats:
+                    guard let bus = override.busID else { continue }
+                    if let day = override.day {
+                        reserved["\(bus)@\(day)", default: 0] += override.seats ?? 0
+                    } else {
+                        reserved[bus, default: 0] += override.seats ?? 0
+                    }
+                case .forbidVisit:
+                    forbidden.insert("\(override.delegationID ?? "")|\(override.venueID ?? "")")
+                case .lockTour:
+                    if let tour = override.tour { locked[tour.id] = tour }
+                case .pin, .requireVisit:
+                    break
+                }
+            }
+        }
+
+        func seats(_ bus: Bus, on day: String) -> Int { max(0, bus.seats - (reserved["\(bus.id)@\(day)"] ?? 0) - (reserved[bus.id] ?? 0)) }
+    }
+
+    let rules: Rules
+
+    init(
+        model: EventModel, day: EventModel.Day, delegations: [String: PlanningDelegation], visited: [String: Set<String>], maxStops: Int,
+        rules: Rules = Rules()
+    ) {
         self.model = model
         self.day = day
         self.delegations = delegations
         self.visited = visited
         self.maxStops = maxStops
+        self.rules = rules
         windows = Dictionary(day.openVenues.map { ($0.venue.id, $0.window) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -286,15 +379,30 @@ struct DayPlanner {
     /// delegations that have no place yet: newcomers anywhere there is room, delegations that
     /// were already without a tour only where a place was freed. Nobody else moves; tours that
     /// changed may add a visit at the end.
-    mutating func replan(visitors: [PlanningDelegation], buses: [Bus], previous: [Tour], considered: Set<String>) -> [Tour] {
+    mutating func replan(visitors: [PlanningDelegation], buses allBuses: [Bus], previous: [Tour], considered: Set<String>) -> [Tour] {
         guard !day.openVenues.isEmpty else { return [] }
+        // Seats an override keeps free are not there to fill.
+        let buses = allBuses.map { bus in Bus(id: bus.id, seats: rules.seats(bus, on: day.date)) }
         let busByID = Dictionary(buses.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let present = Set(visitors.map(\.id))
         var tours: [Tour] = []
         var changed = Set<String>()  // bus ids
-        for old in previous.sorted(by: { $0.busID < $1.busID }) {
+        let locked = rules.locked.values.filter { $0.day == day.date }
+        for tour in locked.sorted(by: { $0.busID < $1.busID }) where busByID[tour.busID] != nil {
+            var kept = tour
+            kept.passengers = tour.passengers.filter(present.contains)
+            for stop in kept.stops { reserve(stop) }
+            tours.append(kept)
+        }
+        let lockedBuses = Set(locked.map(\.busID))
+        let lockedRiders = Set(locked.flatMap(\.passengers))
+        for old in previous.sorted(by: { $0.busID < $1.busID }) where !lockedBuses.contains(old.busID) {
             guard let bus = busByID[old.busID] else { continue }
-            var passengers = old.passengers.filter(present.contains)
+            // Riders of a locked tour ride it; a forbidden visit takes the delegation off the tour.
+            var passengers = old.passengers.filter { id in
+                present.contains(id) && !lockedRiders.contains(id)
+                    && !old.stops.contains { rules.forbidden.contains("\(id)|\($0.venueID)") }
+            }
             // A delegation that grew past the seats leaves (the largest first).
             while load(passengers) > bus.seats,
                 let last = passengers.max(by: { (delegations[$0]?.size ?? 0, $1) < (delegations[$1]?.size ?? 0, $0) })
@@ -341,7 +449,7 @@ struct DayPlanner {
             // a place was freed.
             let isNew = !considered.contains(delegation.id) || wasAboard.contains(delegation.id)
             var best: (index: Int, value: Double)?
-            for index in tours.indices where isNew || changed.contains(tours[index].busID) {
+            for index in tours.indices where (isNew || changed.contains(tours[index].busID)) && !lockedBuses.contains(tours[index].busID) {
                 guard let bus = busByID[tours[index].busID], load(tours[index].passengers) + delegation.size <= bus.seats else { continue }
                 let group = tours[index].passengers + [delegation.id]
                 guard tours[index].stops.allSatisfy({ model.venues[$0.venueID].map { admits($0, group) } ?? false }) else { continue }
@@ -365,7 +473,8 @@ struct DayPlanner {
             }
         }
         // Tours that changed may take another visit at the end (nobody moves for it).
-        for index in tours.indices where changed.contains(tours[index].busID) && tours[index].stops.count < maxStops {
+        for index in tours.indices
+        where changed.contains(tours[index].busID) && !lockedBuses.contains(tours[index].busID) && tours[index].stops.count < maxStops {
             guard let bus = busByID[tours[index].busID] else { continue }
             let interpreter = tours[index].interpreterID
             tours[index] = route(bus: bus, passengers: tours[index].passengers, startingWith: tours[index].stops)

@@ -63,9 +63,22 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
 public struct PlanningInput: Sendable, Codable, Equatable {
     public var programme: ProgrammePublished
     public var delegations: [PlanningDelegation]
+    /// The organisers' overrides in force, oldest first.
+    public var overrides: [PlanningOverride]
 
-    public init(programme: ProgrammePublished, delegations: [PlanningDelegation]) {
+    public init(programme: ProgrammePublished, delegations: [PlanningDelegation], overrides: [PlanningOverride] = []) {
         self.programme = programme
         self.delegations = delegations.sorted { $0.id < $1.id }
+        self.overrides = overrides
+    }
+
+    private enum CodingKeys: String, CodingKey { case programme, delegations, overrides }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            programme: try c.decode(ProgrammePublished.self, forKey: .programme),
+            delegations: try c.decode([PlanningDelegation].self, forKey: .delegations),
+            overrides: try c.decodeIfPresent([PlanningOverride].self, forKey: .overrides) ?? [])
     }
 }

@@ -19,6 +19,15 @@ struct TourProblem {
 
     let size: [Int]
     let seats: [Int]
+    /// Per slot: the seats the tour may fill (the bus's, less those an override keeps free).
+    let slotSeats: [Int]
+    /// `visitor * dayCount + day`: the slot an override pins the delegation to, or -1.
+    let pinned: [Int]
+    /// Slots whose tour an override locks, with that tour.
+    let lockedTours: [Int: Tour]
+    /// What the search adds to a visit an override requires, so that it comes before any
+    /// preference (not part of the plan's value).
+    static let requiredBonus = 10_000
     let visitSeconds: [Int]
     let capacity: [Int]
     /// `visitor * venueCount + venue`: what the visit is worth to the delegation.
@@ -44,7 +53,7 @@ struct TourProblem {
     private let travelSeconds: [Int]
     private let nodeCount: Int
 
-    init(model: EventModel, visitors: [PlanningDelegation], maxStops: Int) {
+    init(model: EventModel, visitors: [PlanningDelegation], maxStops: Int, overrides: [PlanningOverride] = []) {
         self.model = model
         self.visitors = visitors
         self.maxStops = maxStops
@@ -95,6 +104,7 @@ struct TourProblem {
         visitSeconds = venues.map { $0.visitMinutes * 60 }
         capacity = venues.map(\.capacityPerVisit)
         var weight = Array(repeating: 0, count: visitors.count * venueCount)
+        // (forbidden and required visits are applied below, with the other overrides)
         var allowed = Array(repeating: false, count: visitors.count * venueCount)
         for (d, delegation) in visitors.enumerated() {
             for (v, venue) in venues.enumerated() {
@@ -103,8 +113,64 @@ struct TourProblem {
                 weight[d * venueCount + v] = may ? Int(Preference.weight(delegation, venue).rounded()) : 0
             }
         }
+        let visitorIndex = Dictionary(visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let busIndex = Dictionary(buses.map(\.id).enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let dayIndex = Dictionary(model.days.enumerated().map { ($0.element.date, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let busSeats = buses.map(\.seats)
+        let busCount = busSeats.count
+        var slotSeats = (0..<(model.days.count * busCount)).map { busSeats[$0 % busCount] }
+        var pinned = Array(repeating: -1, count: visitors.count * model.days.count)
+        var lockedTours: [Int: Tour] = [:]
+        for override in overrides {
+            let visitor = override.delegationID.flatMap { visitorIndex[$0] }
+            let venue = override.venueID.flatMap { venueIndex[$0] }
+            let bus = override.busID.flatMap { busIndex[$0] }
+            let day = override.day.flatMap { dayIndex[$0] }
+            switch override.kind {
+            case .forbidVisit:
+                if let visitor, let venue {
+                    allowed[visitor * venueCount + venue] = false
+                    weight[visitor * venueCount + venue] = 0
+                }
+            case .requireVisit:
+                if let visitor, let venue, allowed[visitor * venueCount + venue] {
+                    weight[visitor * venueCount + venue] += Self.requiredBonus
+                }
+            case .pin:
+                if let visitor, let bus, let day { pinned[visitor * model.days.count + day] = day * busCount + bus }
+            case .lockTour:
+                if let bus, let day, let tour = override.tour { lockedTours[day * busCount + bus] = tour }
+            case .reserveSeats:
+                guard let bus else { continue }
+                for day in day.map({ [$0] }) ?? Array(0..<model.days.count) {
+                    slotSeats[day * busCount + bus] = max(0, slotSeats[day * busCount + bus] - (override.seats ?? 0))
+                }
+            }
+        }
         self.weight = weight
         self.allowed = allowed
+        self.slotSeats = slotSeats
+        self.pinned = pinned
+        self.lockedTours = lockedTours
+    }
+
+    /// A state holding `tours` (of an earlier plan, or locked ones), as far as they still name
+    /// known buses, days, venues and delegations.
+    func state(with tours: [Tour]) -> TourState {
+        var state = TourState(self)
+        let visitorIndex = Dictionary(visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let venueIndex = Dictionary(venues.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        for tour in tours {
+            guard let bus = buses.firstIndex(where: { $0.id == tour.busID }),
+                let day = model.days.firstIndex(where: { $0.date == tour.day })
+            else { continue }
+            let slot = day * busCount + bus
+            let route = tour.stops.compactMap { venueIndex[$0.venueID] }
+            guard route.count == tour.stops.count, state.stops[slot].isEmpty else { continue }
+            let riders = tour.passengers.compactMap { visitorIndex[$0] }.filter { state.rideOn[$0 * dayCount + day] < 0 }
+            state.set(self, slot: slot, route: route, times: tour.stops.map { Self.seconds($0.arrival) }, riders: riders)
+        }
+        return state
     }
 
     static func seconds(_ date: Date) -> Int { Int(date.timeIntervalSince1970.rounded(.down)) }
@@ -177,13 +243,16 @@ struct TourState {
 
     /// The most people the slot's tour may carry: seats, and every stop's visit group.
     func limit(_ problem: TourProblem, slot: Int) -> Int {
-        stops[slot].reduce(problem.seats[problem.bus(of: slot)]) { min($0, problem.capacity[$1]) }
+        stops[slot].reduce(problem.slotSeats[slot]) { min($0, problem.capacity[$1]) }
     }
 
     /// Whether the delegation may join the slot's tour as it stands.
     func fits(_ problem: TourProblem, rider: Int, slot: Int) -> Bool {
         let day = problem.day(of: slot)
-        guard rideOn[rider * problem.dayCount + day] < 0, load[slot] + problem.size[rider] <= limit(problem, slot: slot) else {
+        let pin = problem.pinned[rider * problem.dayCount + day]
+        guard rideOn[rider * problem.dayCount + day] < 0, pin < 0 || pin == slot,
+            load[slot] + problem.size[rider] <= limit(problem, slot: slot)
+        else {
             return false
         }
         return stops[slot].allSatisfy { problem.allowed[rider * problem.venueCount + $0] && visitedOn[rider * problem.venueCount + $0] < 0 }
@@ -231,8 +300,8 @@ struct TourState {
     /// Moves every tour of the day as early (or as late) as it goes, one tour at a time in the
     /// order of its visits, so that a bus rebuilt afterwards finds the room together at the other
     /// end of the day. Nothing else changes; each tour keeps its visits in the same order.
-    mutating func retime(_ problem: TourProblem, day: Int, late: Bool) {
-        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !stops[$0].isEmpty }
+    mutating func retime(_ problem: TourProblem, day: Int, late: Bool, keeping locked: Set<Int>) {
+        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !stops[$0].isEmpty && !locked.contains($0) }
         let order =
             late
             ? slots.sorted { (arrivals[$0].last ?? 0, $1) > (arrivals[$1].last ?? 0, $0) }

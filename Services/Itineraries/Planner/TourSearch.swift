@@ -40,6 +40,13 @@ struct TourSearch {
         self.problem = problem
         self.iterations = iterations
         self.deadline = deadline
+        locked = Set(problem.lockedTours.keys)
+    }
+
+    /// Whether the search may move the delegation on `day`: not pinned there, not on a locked tour.
+    private func movable(_ state: TourState, rider: Int, day: Int) -> Bool {
+        let ride = state.rideOn[rider * problem.dayCount + day]
+        return problem.pinned[rider * problem.dayCount + day] < 0 && (ride < 0 || !locked.contains(ride))
     }
 
     /// Builds from `start` (empty slots are routed) and improves it.
@@ -98,7 +105,9 @@ struct TourSearch {
             rebuild(&state, slots: Array(slots), greedy: Bool.random(using: &random))
         default:
             // A few delegations leave their tours and are placed again, best first; routes stay.
-            let riding = busy.flatMap { slot in state.riders[slot].map { (slot, $0) } }
+            let riding = busy.flatMap { slot in
+                state.riders[slot].filter { movable(state, rider: $0, day: problem.day(of: slot)) }.map { (slot, $0) }
+            }
             guard !riding.isEmpty else {
                 fill(&state, days: Array(0..<problem.dayCount))
                 return
@@ -107,9 +116,9 @@ struct TourSearch {
             var freed: [Int] = []
             for _ in 0..<count {
                 guard let (_, rider) = riding.randomElement(using: &random), !freed.contains(rider) else { continue }
-                for day in 0..<problem.dayCount {
+                for day in 0..<problem.dayCount where movable(state, rider: rider, day: day) {
                     let slot = state.rideOn[rider * problem.dayCount + day]
-                    if slot >= 0, !locked.contains(slot) { state.remove(problem, rider: rider, slot: slot) }
+                    if slot >= 0 { state.remove(problem, rider: rider, slot: slot) }
                 }
                 freed.append(rider)
             }
@@ -132,7 +141,7 @@ struct TourSearch {
             guard state.rideOn[rider * problem.dayCount + day] < 0 else { return }
             for bus in 0..<problem.busCount {
                 let slot = day * problem.busCount + bus
-                guard !state.stops[slot].isEmpty, state.fits(problem, rider: rider, slot: slot) else { continue }
+                guard !locked.contains(slot), !state.stops[slot].isEmpty, state.fits(problem, rider: rider, slot: slot) else { continue }
                 let venues = state.stops[slot]
                 guard !chosen.contains(where: { state.stops[$0].contains(where: venues.contains) }) else { continue }
                 chosen.append(slot)
@@ -149,8 +158,8 @@ struct TourSearch {
     private mutating func shake(_ state: inout TourState, days: Set<Int>) {
         for day in days.sorted() {
             switch Int.random(in: 0..<3, using: &random) {
-            case 0: state.retime(problem, day: day, late: false)
-            case 1: state.retime(problem, day: day, late: true)
+            case 0: state.retime(problem, day: day, late: false, keeping: locked)
+            case 1: state.retime(problem, day: day, late: true, keeping: locked)
             default: break
             }
         }
@@ -203,7 +212,9 @@ struct TourSearch {
     private func fill(_ state: inout TourState, days: [Int], first: [Int] = [], excluding: Set<Int> = []) {
         let order = (0..<problem.visitors.count).filter { !excluding.contains($0) } + first
         for day in days {
-            let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !state.stops[$0].isEmpty }
+            let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter {
+                !state.stops[$0].isEmpty && !locked.contains($0)
+            }
             guard !slots.isEmpty else { continue }
             for rider in order where state.rideOn[rider * problem.dayCount + day] < 0 {
                 var best: (slot: Int, gain: Int)?
@@ -219,11 +230,14 @@ struct TourSearch {
     /// Local moves of riders between the day's tours, routes unchanged: a delegation changes
     /// tour, or two change places (one of them possibly without a tour), whenever that gains.
     /// Up to `passes` rounds, or until nothing improves.
-    func polish(_ state: inout TourState, day: Int, passes: Int = 2) {
-        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter { !state.stops[$0].isEmpty }
+    private func polish(_ state: inout TourState, day: Int, passes: Int = 2) {
+        let slots = (0..<problem.busCount).map { day * problem.busCount + $0 }.filter {
+            !state.stops[$0].isEmpty && !locked.contains($0)
+        }
         guard !slots.isEmpty else { return }
         let candidates = (0..<problem.visitors.count).filter { rider in
-            slots.contains { slot in state.stops[slot].contains { problem.weight[rider * problem.venueCount + $0] > 0 } }
+            movable(state, rider: rider, day: day)
+                && slots.contains { slot in state.stops[slot].contains { problem.weight[rider * problem.venueCount + $0] > 0 } }
         }
         func gain(_ rider: Int, _ slot: Int) -> Int { slot < 0 ? 0 : state.tourValue(problem, rider: rider, stops: state.stops[slot]) }
         for _ in 0..<passes {
@@ -289,10 +303,14 @@ struct TourSearch {
         _ state: TourState, slot: Int, noise: Double = 0, displacing: Bool = false, late: Bool = false
     ) -> Candidate? {
         let day = problem.day(of: slot)
-        let seats = problem.seats[problem.bus(of: slot)]
+        let seats = problem.slotSeats[slot]
         let venueCount = problem.venueCount
+        // Delegations pinned to this bus that day ride whatever route it takes.
+        let mandatory = (0..<problem.visitors.count).filter { problem.pinned[$0 * problem.dayCount + day] == slot }
+        let mandatoryLoad = mandatory.reduce(0) { $0 + problem.size[$1] }
         // Per open venue: the delegations that would gain from it, most first. Those on another
-        // tour that day count with what they would gain by changing (they may be taken from it).
+        // tour that day count with what they would gain by changing (they may be taken from it,
+        // unless pinned or locked there).
         var current = Array(repeating: 0, count: problem.visitors.count)
         for other in 0..<problem.busCount where other != problem.bus(of: slot) {
             let ride = day * problem.busCount + other
@@ -301,12 +319,13 @@ struct TourSearch {
         var wanted: [(venue: Int, riders: [Int], demand: Int)] = []
         for venue in problem.openVenues[day] {
             var list: [Int] = []
-            for rider in 0..<problem.visitors.count {
+            for rider in 0..<problem.visitors.count where problem.pinned[rider * problem.dayCount + day] < 0 {
                 let key = rider * venueCount + venue
                 guard problem.weight[key] > 0, state.visitedOn[key] < 0 || state.visitedOn[key] == day else { continue }
-                if state.rideOn[rider * problem.dayCount + day] < 0 || displacing { list.append(rider) }
+                let ride = state.rideOn[rider * problem.dayCount + day]
+                if ride < 0 || (displacing && !locked.contains(ride)) { list.append(rider) }
             }
-            guard !list.isEmpty else { continue }
+            guard !list.isEmpty || !mandatory.isEmpty else { continue }
             list.sort { (problem.weight[$0 * venueCount + venue], $1) > (problem.weight[$1 * venueCount + venue], $0) }
             let room = min(seats, problem.capacity[venue])
             var demand = 0
@@ -322,7 +341,7 @@ struct TourSearch {
             wanted = Array(wanted.sorted { ($0.demand, $1.venue) > ($1.demand, $0.venue) }.prefix(venuesPerRoute))
         }
         var best: Candidate?
-        var bestScore = 0.0
+        var bestScore = mandatory.isEmpty ? 0.0 : -Double.infinity
         var mark = Array(repeating: 0, count: problem.visitors.count)  // route number, so each rider counts once per route
         var routeNumber = 0
         var route: [Int] = []
@@ -330,7 +349,16 @@ struct TourSearch {
 
         func consider() {
             routeNumber += 1
-            let limit = route.reduce(seats) { min($0, problem.capacity[$1]) }
+            let limit = route.reduce(seats) { min($0, problem.capacity[$1]) } - mandatoryLoad
+            guard limit >= 0 else { return }
+            var fixed = 0
+            for rider in mandatory {
+                for stop in route {
+                    let key = rider * venueCount + stop
+                    guard problem.allowed[key], state.visitedOn[key] < 0 || state.visitedOn[key] == day else { return }
+                    fixed += problem.weight[key]
+                }
+            }
             var items: [(rider: Int, size: Int, value: Int)] = []
             for venue in route {
                 guard let list = wanted.first(where: { $0.venue == venue })?.riders else { continue }
@@ -351,10 +379,10 @@ struct TourSearch {
                     if ok, value > 0 { items.append((rider, size, value)) }
                 }
             }
-            guard !items.isEmpty else { return }
+            guard !items.isEmpty || !mandatory.isEmpty else { return }
             // Fractional bound first: a route that cannot beat the best so far is not solved.
             items.sort { ($0.value * $1.size, $1.rider) > ($1.value * $0.size, $0.rider) }
-            var bound = 0.0
+            var bound = Double(fixed)
             var room = limit
             for item in items {
                 if item.size <= room {
@@ -367,11 +395,15 @@ struct TourSearch {
             }
             let factor = noise > 0 ? 1 - Double.random(in: 0..<noise, using: &random) : 1
             guard bound * factor > bestScore else { return }
-            let (value, chosen) = Self.knapsack(items.map { ($0.size, $0.value) }, capacity: limit)
+            let (gained, chosen) = Self.knapsack(items.map { ($0.size, $0.value) }, capacity: limit)
+            let value = fixed + gained
             if Double(value) * factor > bestScore {
                 let late = late ? state.latestArrivals(problem, day: day, route: route) : nil
                 bestScore = Double(value) * factor
-                best = Candidate(route: route, times: late ?? times, riders: chosen.map { items[$0].rider }, value: value)
+                // A bus carrying pinned delegations must run; it counts as worth more than any choice.
+                best = Candidate(
+                    route: route, times: late ?? times, riders: mandatory + chosen.map { items[$0].rider },
+                    value: value + (mandatory.isEmpty ? 0 : TourProblem.requiredBonus))
             }
         }
 

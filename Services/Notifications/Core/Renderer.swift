@@ -262,6 +262,9 @@ public struct Renderer: Sendable {
             case (.unknownVenue, .vietnamese): return "không có trong chương trình"
             case (.unknownVenue, .chineseSimplified): return "不在活动安排中"
             case (.unknownVenue, .english): return "not part of the programme"
+            case (.organiser, .vietnamese): return "ban tổ chức đã sắp xếp khác"
+            case (.organiser, .chineseSimplified): return "主办方另有安排"
+            case (.organiser, .english): return "the organisers arranged otherwise"
             }
         }
     }
