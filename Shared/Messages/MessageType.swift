@@ -12,6 +12,10 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case itineraryChanged = "itinerary.changed"
     case notificationDelivered = "notification.delivered"
     case notificationFailed = "notification.failed"
+    case planOverrideRequested = "plan.override-requested"
+    case planOverrideDecided = "plan.override-decided"
+    case planReoptimiseRequested = "plan.reoptimise-requested"
+    case planReoptimised = "plan.reoptimised"
 
     /// The Swift type of this message's body.
     public var payloadType: any MessagePayload.Type {
@@ -27,6 +31,10 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .itineraryChanged: return ItineraryChanged.self
         case .notificationDelivered: return NotificationDelivered.self
         case .notificationFailed: return NotificationFailed.self
+        case .planOverrideRequested: return PlanOverrideRequested.self
+        case .planOverrideDecided: return PlanOverrideDecided.self
+        case .planReoptimiseRequested: return PlanReoptimiseRequested.self
+        case .planReoptimised: return PlanReoptimised.self
         }
     }
 }

@@ -25,7 +25,8 @@ import Testing
             [RegistrationSubmitted].self, from: Data(contentsOf: sample.appendingPathComponent("registrations.json")))
         let accepted = submissions.map { s in
             RegistrationAccepted(
-                registrationID: "reg-\(s.reference)", eventID: s.eventID, reference: s.reference, revision: s.revision,
+                registrationID: registrationID(eventID: s.eventID, reference: s.reference), eventID: s.eventID, reference: s.reference,
+                revision: s.revision,
                 delegation: s.delegation,
                 acceptedAt: s.submittedAt ?? programme.publishedAt, submittedAt: s.submittedAt)
         }
@@ -148,6 +149,28 @@ import Testing
             #expect(withdrawn.first == "CANCEL CANCELLED")
             let uids = Set(withdrawn.dropFirst().first?.split(separator: " ").map(String.init) ?? [])
             #expect(Set(items.map(\.uid)).isSubset(of: uids), "every entry it had is withdrawn (and any withdrawn earlier)")
+
+            // The organisers steer through the broker: an override is answered once a plan keeps
+            // it, a re-optimisation is previewed, then applied.
+            let rider = try #require(plan.tours.first { $0.day == "2026-01-14" && !$0.passengers.contains(someone) })
+            let pinned = try #require(accepted.first { rider.passengers.contains($0.registrationID) })
+            let bus = try #require(programme.buses.map(\.id).first { $0 != rider.busID })
+            try await bed.publish(
+                PlanOverrideRequested(
+                    eventID: programme.eventID, overrideID: "pin-1", kind: .pin, reference: pinned.reference, busID: bus, day: "2026-01-14")
+            )
+            #expect(await eventually(within: 20) { bed.seen(PlanOverrideDecided.self).contains { $0.overrideID == "pin-1" } })
+            let decided = try #require(bed.seen(PlanOverrideDecided.self).first { $0.overrideID == "pin-1" })
+            #expect(decided.outcome == .applied, "\(decided.reason ?? "")")
+            try await bed.publish(PlanReoptimiseRequested(eventID: programme.eventID, requestID: "preview-1"))
+            #expect(await eventually(within: 20) { bed.seen(PlanReoptimised.self).contains { $0.requestID == "preview-1" } })
+            try await bed.publish(PlanReoptimiseRequested(eventID: programme.eventID, requestID: "apply-1", applyPreview: "preview-1"))
+            #expect(await eventually(within: 20) { bed.seen(PlanReoptimised.self).contains { $0.requestID == "apply-1" } })
+            let applied = try #require(bed.seen(PlanReoptimised.self).first { $0.requestID == "apply-1" })
+            #expect(applied.outcome == .applied, "\(applied.reason ?? "")")
+            let (_, steered) = try #require(
+                try await host.store.database.read { db in try ItineraryStore.latestPlan(eventID: programme.eventID, in: db) })
+            #expect(steered.tour(of: pinned.registrationID, on: "2026-01-14")?.busID == bus, "the re-optimised plan keeps the pin")
         }
     }
 }

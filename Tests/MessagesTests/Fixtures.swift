@@ -102,6 +102,27 @@ enum Fixtures {
                 kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6,
                 failedAt: time("2026-01-10T09:00:00+07:00")
             )
+        case .planOverrideRequested:
+            return PlanOverrideRequested(
+                eventID: eventID, overrideID: "fixture-override", kind: .reserveSeats, withdraw: true, reference: "fixture-0001",
+                busID: "bus-1", day: "2026-01-13", venueID: "lien-chieu-port", seats: 4, reason: "Seats for the press.",
+                requestedBy: "ops-desk", requestedAt: time("2026-01-12T16:05:00+07:00")
+            )
+        case .planOverrideDecided:
+            return PlanOverrideDecided(
+                eventID: eventID, overrideID: "fixture-override", outcome: .applied, reason: "Kept.", cost: 2.5, planVersion: 4,
+                decidedAt: time("2026-01-12T16:05:04+07:00")
+            )
+        case .planReoptimiseRequested:
+            return PlanReoptimiseRequested(
+                eventID: eventID, requestID: "fixture-request-2", applyPreview: "fixture-request-1", requestedBy: "ops-desk",
+                requestedAt: time("2026-01-12T16:40:00+07:00")
+            )
+        case .planReoptimised:
+            return PlanReoptimised(
+                eventID: eventID, requestID: "fixture-request-2", outcome: .applied, reason: "Applied.", valueBefore: 771.5,
+                valueAfter: 977, moved: ["reg-fixture"], basedOnVersion: 4, planVersion: 5, decidedAt: time("2026-01-12T16:40:03+07:00")
+            )
         }
     }
 
@@ -160,6 +181,18 @@ enum Fixtures {
                 notificationID: "ntf-fixture", idempotencyKey: "key", registrationID: nil, kind: .digest, channel: .email,
                 reason: "550 5.1.1",
                 permanent: true, attempts: 1, failedAt: time("2026-01-10T09:00:00+07:00")
+            )
+        case .planOverrideRequested:
+            return PlanOverrideRequested(eventID: eventID, overrideID: "fixture-override", kind: nil)
+        case .planOverrideDecided:
+            return PlanOverrideDecided(
+                eventID: eventID, overrideID: "fixture-override", outcome: .withdrawn, decidedAt: time("2026-01-12T16:05:04+07:00"))
+        case .planReoptimiseRequested:
+            return PlanReoptimiseRequested(eventID: eventID, requestID: "fixture-request-1")
+        case .planReoptimised:
+            return PlanReoptimised(
+                eventID: eventID, requestID: "fixture-request-1", outcome: .previewed, valueBefore: 0, valueAfter: 0, moved: [],
+                decidedAt: time("2026-01-12T16:31:12+07:00")
             )
         }
     }

@@ -14,7 +14,11 @@ public struct ItinerariesHandler: Sendable {
         router.on(ProgrammePublished.self) { try $0.programme($1, $2) }
         router.on(RegistrationAccepted.self) { try $0.accepted($1, $2) }
         router.on(RegistrationCancelled.self) { try $0.cancelled($1, $2) }
-        router.emits(ItineraryPlanned.self, ItineraryChanged.self)  // by the planning service
+        router.on(PlanOverrideRequested.self) { try $0.override($1, $2) }
+        router.on(PlanReoptimiseRequested.self) { try $0.reoptimise($1, $2) }
+        router.emits(PlanOverrideDecided.self)
+        // By the planning service:
+        router.emits(ItineraryPlanned.self, ItineraryChanged.self, PlanReoptimised.self)
         return router
     }()
 
@@ -53,6 +57,90 @@ public struct ItinerariesHandler: Sendable {
         known.active = false
         try ItineraryStore.save(known, sealed: nil, in: db)
         try ItineraryStore.markChanged(cancelled.eventID, in: db)
+        return []
+    }
+
+    /// Records an override for the planning service (which applies or refuses it with the next
+    /// plan), or takes one back. A request that lacks what its kind needs is refused at once.
+    func override(_ message: Message<PlanOverrideRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
+        func decided(_ outcome: PlanOverrideDecided.Outcome, _ reason: String? = nil) throws -> [OutboundMessage] {
+            [
+                try OutboundMessage(
+                    PlanOverrideDecided(
+                        eventID: request.eventID, overrideID: request.overrideID, outcome: outcome, reason: reason, decidedAt: Date()),
+                    correlationID: message.correlationID)
+            ]
+        }
+        let known = try ItineraryStore.override(eventID: request.eventID, id: request.overrideID, in: db)
+        if request.withdraw {
+            guard known != nil else { return try decided(.refused, "no override '\(request.overrideID)' is in force") }
+            try ItineraryStore.deleteOverride(eventID: request.eventID, id: request.overrideID, in: db)
+            try ItineraryStore.markChanged(request.eventID, in: db)
+            return try decided(.withdrawn)
+        }
+        let override: PlanningOverride
+        switch Self.override(from: request) {
+        case .success(let value): override = value
+        case .failure(let problem): return try decided(.refused, problem.description)
+        }
+        try ItineraryStore.save(
+            OverrideRecord(
+                eventID: request.eventID, overrideID: request.overrideID,
+                position: try known?.position ?? ItineraryStore.nextOverridePosition(eventID: request.eventID, in: db), status: .pending,
+                body: override, reason: request.reason, requestedBy: request.requestedBy, cost: nil,
+                correlationID: message.correlationID, requestedAt: request.requestedAt ?? Date()),
+            in: db)
+        try ItineraryStore.markChanged(request.eventID, in: db)
+        return []
+    }
+
+    struct RequestProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The planner's override a request describes, or what it lacks.
+    static func override(from request: PlanOverrideRequested) -> Result<PlanningOverride, RequestProblem> {
+        guard let kind = request.kind else {
+            return .failure(RequestProblem(description: "a kind is needed (pin, require-visit, forbid-visit, lock-tour or reserve-seats)"))
+        }
+        let needs: [(String, Bool)]
+        switch kind {
+        case .pin: needs = [("reference", request.reference != nil), ("busID", request.busID != nil), ("day", request.day != nil)]
+        case .requireVisit, .forbidVisit: needs = [("reference", request.reference != nil), ("venueID", request.venueID != nil)]
+        case .lockTour: needs = [("busID", request.busID != nil), ("day", request.day != nil)]
+        case .reserveSeats: needs = [("busID", request.busID != nil), ("seats", (request.seats ?? 0) > 0)]
+        }
+        let missing = needs.filter { !$0.1 }.map(\.0)
+        guard missing.isEmpty else {
+            return .failure(RequestProblem(description: "\(kind.rawValue) needs \(missing.joined(separator: ", "))"))
+        }
+        let planned: PlanningOverride.Kind
+        switch kind {
+        case .pin: planned = .pin
+        case .requireVisit: planned = .requireVisit
+        case .forbidVisit: planned = .forbidVisit
+        case .lockTour: planned = .lockTour
+        case .reserveSeats: planned = .reserveSeats
+        }
+        return .success(
+            PlanningOverride(
+                id: request.overrideID, kind: planned,
+                delegationID: request.reference.map { registrationID(eventID: request.eventID, reference: $0) }, busID: request.busID,
+                day: request.day, venueID: request.venueID, seats: request.seats))
+    }
+
+    /// Records a re-optimisation request for the planning service (the same request id twice
+    /// is one request).
+    func reoptimise(_ message: Message<PlanReoptimiseRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
+        guard try ItineraryStore.request(eventID: request.eventID, id: request.requestID, in: db) == nil else { return [] }
+        try ItineraryStore.save(
+            PlanRequestRecord(
+                eventID: request.eventID, requestID: request.requestID, applyPreview: request.applyPreview, status: .pending,
+                generation: nil, basedOnVersion: nil, body: nil, correlationID: message.correlationID,
+                requestedAt: request.requestedAt ?? Date()),
+            in: db)
         return []
     }
 }

@@ -80,13 +80,40 @@ public final class PlanningService: Service {
     /// What planning reads of an event before it plans.
     struct Snapshot: Sendable {
         var generation: Int
+        var plannedGeneration: Int
         var programme: ProgrammePublished
         var delegations: [DelegationRecord]
         var previous: (version: Int, plan: Plan)?
+        var overrides: [OverrideRecord]
+        var requests: [PlanRequestRecord]
+
+        func input(_ overrides: [OverrideRecord]) -> PlanningInput {
+            PlanningInput(programme: programme, delegations: delegations.map(\.planning), overrides: overrides.map(\.body))
+        }
     }
 
-    /// Plans `eventID` now (again while its inputs change under it, up to five times; a later
-    /// round takes it up after that); returns the number of messages emitted.
+    /// A plan made from a snapshot, with what becomes of the overrides waiting for it.
+    struct Decision: Sendable {
+        var plan: Plan
+        /// Overrides now kept, with their cost; refused ones, with the reason.
+        var applied: [(override: OverrideRecord, cost: Double)]
+        var refused: [(override: OverrideRecord, reason: String)]
+    }
+
+    /// An answer to a re-optimisation request, worked out outside the transaction.
+    struct Answer: Sendable {
+        var request: PlanRequestRecord
+        var outcome: PlanReoptimised.Outcome
+        var reason: String?
+        var plan: Plan?
+        var valueBefore: Double
+        var valueAfter: Double
+        var moved: [String]
+    }
+
+    /// Plans `eventID` now if its inputs changed, and answers its re-optimisation requests
+    /// (again while its inputs change under it, up to five times; a later round takes it up
+    /// after that); returns the number of messages emitted.
     @discardableResult
     public func replan(_ eventID: String) async throws -> Int {
         for _ in 1...5 {
@@ -94,23 +121,42 @@ public final class PlanningService: Service {
             let snapshot = try await context.store.database.read { db -> Snapshot? in
                 guard let programme = try ItineraryStore.programme(eventID, in: db) else { return nil }
                 return Snapshot(
-                    generation: try ItineraryStore.generation(eventID, in: db), programme: programme,
+                    generation: try ItineraryStore.generation(eventID, in: db),
+                    plannedGeneration: try ItineraryStore.plannedGeneration(eventID, in: db), programme: programme,
                     delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db),
-                    previous: try ItineraryStore.latestPlan(eventID: eventID, in: db))
+                    previous: try ItineraryStore.latestPlan(eventID: eventID, in: db),
+                    overrides: try ItineraryStore.overrides(eventID: eventID, in: db),
+                    requests: try ItineraryStore.pendingRequests(eventID: eventID, in: db))
             }
-            guard let snapshot else { return 0 }  // nothing to plan until its programme comes
-            let input = PlanningInput(programme: snapshot.programme, delegations: snapshot.delegations.map(\.planning))
-            let plan = self.plan(input, snapshot.previous?.plan)
+            guard let snapshot else {
+                // Nothing to plan until its programme comes; requests cannot be answered yet.
+                return try await refuseRequests(eventID, reason: "the event has no programme yet")
+            }
+            let decision = snapshot.generation > snapshot.plannedGeneration || snapshot.previous == nil ? decide(snapshot) : nil
+            let current = decision?.plan ?? snapshot.previous?.plan
+            let answers = snapshot.requests.map { answer($0, snapshot, current: current) }
             let service = context.configuration.kind
             let result = try await context.store.database.write { db -> (count: Int, version: Int)? in
                 guard try ItineraryStore.generation(eventID, in: db) == snapshot.generation else { return nil }
-                let outbound = try self.tell(snapshot, plan, in: db)
-                let version = (snapshot.previous?.version ?? 0) + 1
-                try ItineraryStore.markPlanned(eventID, generation: snapshot.generation, in: db)
-                guard !outbound.isEmpty || snapshot.previous?.plan != plan else { return (0, snapshot.previous?.version ?? 0) }
-                try ItineraryStore.savePlan(plan, version: version, in: db)
-                try Outbox.append(outbound, causedBy: "plan:\(eventID):\(version)", service: service, in: db)
-                return (outbound.count, version)
+                var count = 0
+                var version = snapshot.previous?.version ?? 0
+                var base = snapshot
+                if let decision {
+                    let (emitted, saved) = try self.commit(decision, snapshot, service: service, in: db)
+                    count += emitted
+                    if saved != version { base.previous = (saved, decision.plan) }
+                    version = saved
+                }
+                for answer in answers {
+                    let (emitted, saved) = try self.commit(answer, base, in: db)
+                    try Outbox.append(emitted, causedBy: "reoptimise:\(eventID):\(answer.request.requestID)", service: service, in: db)
+                    count += emitted.count
+                    if let saved, let plan = answer.plan {
+                        base.previous = (saved, plan)
+                        version = saved
+                    }
+                }
+                return (count, version)
             }
             guard let result else {
                 context.logger.debug("inputs changed while planning; planning again", metadata: ["event": "\(eventID)"])
@@ -121,11 +167,202 @@ public final class PlanningService: Service {
                 "planned",
                 metadata: [
                     "event": "\(eventID)", "plan.version": "\(result.version)", "delegations": "\(snapshot.delegations.count)",
-                    "messages": "\(result.count)", "duration_ms": "\(milliseconds(ContinuousClock.now - started))",
+                    "messages": "\(result.count)", "requests": "\(answers.count)",
+                    "duration_ms": "\(milliseconds(ContinuousClock.now - started))",
                 ])
             return result.count
         }
         return 0
+    }
+
+    /// Plans with the overrides in force and those waiting; a waiting one the plan cannot keep
+    /// (contradictory, or unplannable) is refused and the plan made again without it. Each one
+    /// applied is priced: the visit value of the plan without it, less the plan's.
+    func decide(_ snapshot: Snapshot) -> Decision {
+        var overrides = snapshot.overrides
+        // A lock takes the tour as it is in the plan in force when it arrives.
+        for index in overrides.indices where overrides[index].status == .pending && overrides[index].body.kind == .lockTour {
+            let lock = overrides[index].body
+            overrides[index].body.tour = snapshot.previous?.plan.tours.first { $0.busID == lock.busID && $0.day == lock.day }
+        }
+        let previous = snapshot.previous?.plan
+        var refused: [(override: OverrideRecord, reason: String)] = []
+        var plan = self.plan(snapshot.input(overrides), previous)
+        while true {
+            let unmet = overrides.filter { $0.status == .pending && plan.unmetOverrides[$0.overrideID] != nil }
+            guard !unmet.isEmpty else { break }
+            refused += unmet.map { ($0, plan.unmetOverrides[$0.overrideID] ?? "the plan cannot keep it") }
+            overrides.removeAll { record in unmet.contains { $0.overrideID == record.overrideID } }
+            plan = self.plan(snapshot.input(overrides), previous)
+        }
+        let checker = PlanChecker()
+        let value = checker.score(of: plan, for: snapshot.input(overrides)).visitValue
+        var applied: [(override: OverrideRecord, cost: Double)] = []
+        for record in overrides where record.status == .pending {
+            let others = overrides.filter { $0.overrideID != record.overrideID }
+            let without = self.plan(snapshot.input(others), previous)
+            applied.append((record, max(0, checker.score(of: without, for: snapshot.input(others)).visitValue - value)))
+        }
+        for (record, cost) in applied { plan.overrideCosts[record.overrideID] = cost }
+        for record in overrides where record.status == .active { plan.overrideCosts[record.overrideID] = record.cost ?? 0 }
+        for record in overrides where record.status == .active && plan.unmetOverrides[record.overrideID] != nil {
+            context.logger.warning(
+                "an override in force is no longer kept",
+                metadata: [
+                    "event": "\(snapshot.programme.eventID)", "override": "\(record.overrideID)",
+                    "reason": "\(plan.unmetOverrides[record.overrideID] ?? "")",
+                ])
+        }
+        return Decision(plan: plan, applied: applied, refused: refused)
+    }
+
+    /// Inside the transaction: saves the plan (if anything changed) and the overrides' new
+    /// states, queues what delegations and organisers are told, and returns how many messages
+    /// and the plan version now in force.
+    private func commit(_ decision: Decision, _ snapshot: Snapshot, service: String, in db: Database) throws -> (Int, Int) {
+        let eventID = snapshot.programme.eventID
+        let plan = decision.plan
+        let told = try tell(snapshot, plan, in: db)
+        try ItineraryStore.markPlanned(eventID, generation: snapshot.generation, in: db)
+        var version = snapshot.previous?.version ?? 0
+        if !told.isEmpty || snapshot.previous?.plan != plan {
+            version += 1
+            try ItineraryStore.savePlan(plan, version: version, in: db)
+        }
+        try Outbox.append(told, causedBy: "plan:\(eventID):\(version)", service: service, in: db)
+        // Each decision has a cause of its own: the plan version may be unchanged by it.
+        var outbound: [(String, OutboundMessage)] = []
+        let now = Date()
+        for (record, cost) in decision.applied {
+            var active = record
+            active.status = .active
+            active.cost = cost
+            try ItineraryStore.save(active, in: db)
+            outbound.append(
+                (
+                    record.overrideID,
+                    try OutboundMessage(
+                        PlanOverrideDecided(
+                            eventID: eventID, overrideID: record.overrideID, outcome: .applied, cost: cost, planVersion: version,
+                            decidedAt: now),
+                        correlationID: record.correlationID)
+                ))
+        }
+        for (record, reason) in decision.refused {
+            try ItineraryStore.deleteOverride(eventID: eventID, id: record.overrideID, in: db)
+            outbound.append(
+                (
+                    record.overrideID,
+                    try OutboundMessage(
+                        PlanOverrideDecided(
+                            eventID: eventID, overrideID: record.overrideID, outcome: .refused, reason: reason, decidedAt: now),
+                        correlationID: record.correlationID)
+                ))
+        }
+        for (overrideID, message) in outbound {
+            try Outbox.append(
+                [message], causedBy: "override:\(eventID):\(overrideID)@\(snapshot.generation)", service: service, in: db)
+        }
+        return (told.count + outbound.count, version)
+    }
+
+    /// Works out a preview (the best plan allowing moves, with the overrides in force) or
+    /// checks that a preview to apply still fits the event.
+    func answer(_ request: PlanRequestRecord, _ snapshot: Snapshot, current: Plan?) -> Answer {
+        let input = snapshot.input(snapshot.overrides.filter { $0.status == .active })
+        let checker = PlanChecker()
+        let before = current.map { checker.score(of: $0, for: input).visitValue } ?? 0
+        if request.applyPreview != nil {
+            // Whether the preview still fits is checked inside the transaction.
+            return Answer(request: request, outcome: .applied, plan: nil, valueBefore: before, valueAfter: before, moved: [])
+        }
+        let fresh = self.plan(input, nil)
+        return Answer(
+            request: request, outcome: .previewed, plan: fresh, valueBefore: before,
+            valueAfter: checker.score(of: fresh, for: input).visitValue, moved: Self.moved(from: current, to: fresh))
+    }
+
+    /// Registrations whose tours differ between two plans (bus, stops or times; a tour gained or lost).
+    public static func moved(from before: Plan?, to after: Plan) -> [String] {
+        let days = Set((before?.tours ?? []).map(\.day) + after.tours.map(\.day)).sorted()
+        let ids = Set((before?.tours ?? []).flatMap(\.passengers) + after.tours.flatMap(\.passengers))
+        return ids.filter { id in
+            days.contains { day in
+                let old = before?.tour(of: id, on: day)
+                let new = after.tour(of: id, on: day)
+                return old?.busID != new?.busID || old?.stops != new?.stops
+            }
+        }.sorted()
+    }
+
+    /// Inside the transaction: records the answer and returns its messages, and the new plan
+    /// version when a preview was applied.
+    private func commit(_ answer: Answer, _ snapshot: Snapshot, in db: Database) throws -> ([OutboundMessage], Int?) {
+        let eventID = snapshot.programme.eventID
+        var request = answer.request
+        var outbound: [OutboundMessage] = []
+        var saved: Int?
+        var reply = PlanReoptimised(
+            eventID: eventID, requestID: request.requestID, outcome: answer.outcome, reason: answer.reason,
+            valueBefore: answer.valueBefore, valueAfter: answer.valueAfter, moved: answer.moved,
+            basedOnVersion: snapshot.previous?.version, decidedAt: Date())
+        if let previewID = request.applyPreview {
+            let preview = try ItineraryStore.request(eventID: eventID, id: previewID, in: db)
+            let version = snapshot.previous?.version ?? 0
+            if let preview, preview.status == .previewed, let plan = preview.body, preview.generation == snapshot.generation,
+                preview.basedOnVersion == version
+            {
+                outbound += try tell(snapshot, plan, in: db)
+                saved = version + 1
+                try ItineraryStore.savePlan(plan, version: version + 1, in: db)
+                var used = preview
+                used.status = .done
+                try ItineraryStore.save(used, in: db)
+                let input = snapshot.input(snapshot.overrides.filter { $0.status == .active })
+                reply.valueAfter = PlanChecker().score(of: plan, for: input).visitValue
+                reply.moved = Self.moved(from: snapshot.previous?.plan, to: plan)
+                reply.planVersion = version + 1
+            } else {
+                reply.outcome = .refused
+                reply.reason =
+                    preview?.status == .previewed
+                    ? "the event changed since the preview was made (plan version \(version), inputs \(snapshot.generation)); preview again"
+                    : "no preview '\(previewID)' to apply"
+                reply.valueAfter = reply.valueBefore
+            }
+            request.status = .done
+        } else {
+            request.status = .previewed
+            request.generation = snapshot.generation
+            request.basedOnVersion = snapshot.previous?.version
+            request.body = answer.plan
+        }
+        try ItineraryStore.save(request, in: db)
+        outbound.append(try OutboundMessage(reply, correlationID: request.correlationID))
+        return (outbound, saved)
+    }
+
+    /// Answers every waiting request of an event that cannot be planned, with the reason.
+    private func refuseRequests(_ eventID: String, reason: String) async throws -> Int {
+        let service = context.configuration.kind
+        let count = try await context.store.database.write { db -> Int in
+            var count = 0
+            for var request in try ItineraryStore.pendingRequests(eventID: eventID, in: db) {
+                request.status = .done
+                try ItineraryStore.save(request, in: db)
+                let reply = PlanReoptimised(
+                    eventID: eventID, requestID: request.requestID, outcome: .refused, reason: reason, valueBefore: 0, valueAfter: 0,
+                    moved: [], decidedAt: Date())
+                try Outbox.append(
+                    [try OutboundMessage(reply, correlationID: request.correlationID)],
+                    causedBy: "reoptimise:\(eventID):\(request.requestID)",
+                    service: service, in: db)
+                count += 1
+            }
+            return count
+        }
+        if count > 0 { context.outbox.ring() }
+        return count
     }
 
     /// Inside the transaction: what each delegation is told of `plan` (and records it), as

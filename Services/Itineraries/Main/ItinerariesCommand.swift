@@ -15,7 +15,8 @@ struct Itineraries: AsyncParsableCommand {
         commandName: "itineraries",
         abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
         subcommands: [
-            Serve<ItinerariesExecutable>.self, PlanCommand.self, ScoreCommand.self, Export.self, CheckConfig<ItinerariesExecutable>.self,
+            Serve<ItinerariesExecutable>.self, PlanCommand.self, ReoptimiseCommand.self, ScoreCommand.self, Export.self,
+            CheckConfig<ItinerariesExecutable>.self,
         ],
         defaultSubcommand: Serve<ItinerariesExecutable>.self)
 }
@@ -47,6 +48,8 @@ enum ItinerariesExecutable: ServiceExecutable {
 struct InputFiles: ParsableArguments {
     @Option(name: .long, help: "A programme.published JSON file.") var programme: String
     @Option(name: .long, help: "A JSON array of registration.accepted (or registration.submitted) payloads.") var registrations: String
+    @Option(name: .long, help: "A JSON array of overrides (as the planner keeps them: id, kind, delegationID, busID, day, ...).")
+    var overrides: String?
 
     func load() throws -> PlanningInput {
         let programme = try MessageCoding.decode(ProgrammePublished.self, from: try read(self.programme))
@@ -65,7 +68,8 @@ struct InputFiles: ParsableArguments {
                         submittedAt: submission.submittedAt))
             }
         }
-        return PlanningInput(programme: programme, delegations: delegations)
+        let overrides = try self.overrides.map { try MessageCoding.decode([PlanningOverride].self, from: try read($0)) } ?? []
+        return PlanningInput(programme: programme, delegations: delegations, overrides: overrides)
     }
 
     private func read(_ path: String) throws -> Data {
@@ -101,6 +105,37 @@ struct PlanCommand: AsyncParsableCommand {
                 planned \(input.delegations.count) delegations in \(duration): \(plan.tours.count) tours, \(plan.meetings.count) meetings, \
                 score \(String(format: "%.1f", score.total)), \(violations.count) violations\n
                 """.utf8))
+    }
+}
+
+/// The offline form of `plan.reoptimise-requested`: the best plan allowing moves, against the
+/// plan in force, before anything is published.
+struct ReoptimiseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reoptimise",
+        abstract: "Preview a re-optimisation offline: the value gained over the plan in force and the registrations it moves.")
+
+    @OptionGroup var files: InputFiles
+    @Option(name: .long, help: "The plan in force (JSON, as `plan` writes it).") var current: String
+    @Option(name: .long, help: "Where to write the re-optimised plan (default: nowhere).") var out: String?
+
+    func run() async throws {
+        let input = try files.load()
+        guard let data = FileManager.default.contents(atPath: current) else { throw ValidationError("cannot read '\(current)'") }
+        let inForce = try MessageCoding.decode(Plan.self, from: data)
+        let fresh = Planner().plan(input)
+        let checker = PlanChecker()
+        let before = checker.score(of: inForce, for: input).visitValue
+        let after = checker.score(of: fresh, for: input).visitValue
+        let moved = PlanningService.moved(from: inForce, to: fresh)
+        if let out { try MessageCoding.encode(fresh).write(to: URL(fileURLWithPath: out)) }
+        print(
+            """
+            visit value \(String(format: "%.1f", before)) → \(String(format: "%.1f", after)) \
+            (\(after >= before ? "+" : "")\(String(format: "%.1f", after - before))); \(moved.count) registrations would move\
+            \(moved.isEmpty ? "" : ": " + moved.joined(separator: ", "))
+            violations: \(checker.violations(of: fresh, for: input).count)
+            """)
     }
 }
 

@@ -86,6 +86,38 @@ public enum ItineraryStore {
                     DROP TABLE dirty;
                     """)
         }
+        // The organisers' overrides and re-optimisation requests.
+        migrator.registerMigration("itineraries-4") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE plan_overrides (
+                        event_id TEXT NOT NULL,
+                        override_id TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('pending', 'active')),
+                        body TEXT NOT NULL,
+                        reason TEXT,
+                        requested_by TEXT,
+                        cost REAL,
+                        correlation_id TEXT,
+                        requested_at TEXT NOT NULL,
+                        PRIMARY KEY (event_id, override_id)
+                    );
+                    CREATE TABLE plan_requests (
+                        event_id TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        apply_preview TEXT,
+                        status TEXT NOT NULL CHECK (status IN ('pending', 'previewed', 'done')),
+                        generation INTEGER,
+                        based_on_version INTEGER,
+                        body TEXT,
+                        correlation_id TEXT,
+                        requested_at TEXT NOT NULL,
+                        PRIMARY KEY (event_id, request_id)
+                    );
+                    CREATE INDEX plan_requests_pending ON plan_requests(status, event_id);
+                    """)
+        }
     }
 
     // MARK: Programmes
@@ -147,6 +179,41 @@ public enum ItineraryStore {
         try told.upsert(db)
     }
 
+    // MARK: Overrides and re-optimisation
+
+    /// The event's overrides in arrival order (pending and active).
+    static func overrides(eventID: String, in db: Database) throws -> [OverrideRecord] {
+        try OverrideRecord.records(db, OverrideRecord.filter(Column("event_id") == eventID).order(Column("position")))
+    }
+
+    static func override(eventID: String, id: String, in db: Database) throws -> OverrideRecord? {
+        try OverrideRecord.record(db, OverrideRecord.filter(Column("event_id") == eventID && Column("override_id") == id))
+    }
+
+    static func save(_ override: OverrideRecord, in db: Database) throws { try override.upsert(db) }
+
+    static func deleteOverride(eventID: String, id: String, in db: Database) throws {
+        _ = try OverrideRecord.filter(Column("event_id") == eventID && Column("override_id") == id).deleteAll(db)
+    }
+
+    /// The next arrival position for an override of the event.
+    static func nextOverridePosition(eventID: String, in db: Database) throws -> Int {
+        (try Int.fetchOne(db, sql: "SELECT max(position) FROM plan_overrides WHERE event_id = ?", arguments: [eventID]) ?? 0) + 1
+    }
+
+    static func request(eventID: String, id: String, in db: Database) throws -> PlanRequestRecord? {
+        try PlanRequestRecord.record(db, PlanRequestRecord.filter(Column("event_id") == eventID && Column("request_id") == id))
+    }
+
+    static func save(_ request: PlanRequestRecord, in db: Database) throws { try request.upsert(db) }
+
+    /// Requests waiting for the planning service, oldest first.
+    static func pendingRequests(eventID: String? = nil, in db: Database) throws -> [PlanRequestRecord] {
+        var filter = Column("status") == PlanRequestRecord.Status.pending.rawValue
+        if let eventID { filter = filter && Column("event_id") == eventID }
+        return try PlanRequestRecord.records(db, PlanRequestRecord.filter(filter).order(Column("requested_at"), Column("request_id")))
+    }
+
     // MARK: Re-planning
 
     /// Records that what the event's plan depends on changed at `time`.
@@ -165,12 +232,21 @@ public enum ItineraryStore {
         let waiting = try PlanInputs.records(
             db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
         let times = waiting.compactMap { inputs in inputs.due(debounce: debounce, maxWait: maxWait).map { (inputs.eventID, $0) } }
-        return (times.filter { $0.1 <= now }.map(\.0), times.filter { $0.1 > now }.map(\.1).min())
+        // A re-optimisation request is due at once.
+        let requested = try pendingRequests(in: db).map(\.eventID)
+        var due = times.filter { $0.1 <= now }.map(\.0)
+        for event in requested where !due.contains(event) { due.append(event) }
+        return (due, times.filter { $0.1 > now }.map(\.1).min())
     }
 
     /// The event's inputs' generation now (0 before any change).
     public static func generation(_ eventID: String, in db: Database) throws -> Int {
         try PlanInputs.record(db, key: eventID)?.generation ?? 0
+    }
+
+    /// The generation last planned (0 before any plan).
+    public static func plannedGeneration(_ eventID: String, in db: Database) throws -> Int {
+        try PlanInputs.record(db, key: eventID)?.plannedGeneration ?? 0
     }
 
     /// Marks the inputs at `generation` planned (later changes still wait).
