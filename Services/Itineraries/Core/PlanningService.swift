@@ -302,10 +302,7 @@ public final class PlanningService: Service {
         var request = answer.request
         var outbound: [OutboundMessage] = []
         var saved: Int?
-        var reply = PlanReoptimised(
-            eventID: eventID, requestID: request.requestID, outcome: answer.outcome, reason: answer.reason,
-            valueBefore: answer.valueBefore, valueAfter: answer.valueAfter, moved: answer.moved,
-            basedOnVersion: snapshot.previous?.version, decidedAt: Date())
+        var answer = answer
         if let previewID = request.applyPreview {
             let preview = try ItineraryStore.request(eventID: eventID, id: previewID, in: db)
             let version = snapshot.previous?.version ?? 0
@@ -319,16 +316,14 @@ public final class PlanningService: Service {
                 used.status = .done
                 try ItineraryStore.save(used, in: db)
                 let input = snapshot.input(snapshot.overrides.filter { $0.status == .active })
-                reply.valueAfter = PlanChecker().score(of: plan, for: input).visitValue
-                reply.moved = Self.moved(from: snapshot.previous?.plan, to: plan)
-                reply.planVersion = version + 1
+                answer.valueAfter = PlanChecker().score(of: plan, for: input).visitValue
+                answer.moved = Self.moved(from: snapshot.previous?.plan, to: plan)
             } else {
-                reply.outcome = .refused
-                reply.reason =
+                answer.outcome = .refused
+                answer.reason =
                     preview?.status == .previewed
                     ? "the event changed since the preview was made (plan version \(version), inputs \(snapshot.generation)); preview again"
                     : "no preview '\(previewID)' to apply"
-                reply.valueAfter = reply.valueBefore
             }
             request.status = .done
         } else {
@@ -338,7 +333,14 @@ public final class PlanningService: Service {
             request.body = answer.plan
         }
         try ItineraryStore.save(request, in: db)
-        outbound.append(try OutboundMessage(reply, correlationID: request.correlationID))
+        outbound.append(
+            try OutboundMessage(
+                PlanReoptimised(
+                    eventID: eventID, requestID: request.requestID, outcome: answer.outcome, reason: answer.reason,
+                    valueBefore: answer.valueBefore, valueAfter: answer.outcome == .refused ? answer.valueBefore : answer.valueAfter,
+                    moved: answer.outcome == .refused ? [] : answer.moved, basedOnVersion: snapshot.previous?.version,
+                    planVersion: saved, decidedAt: Date()),
+                correlationID: request.correlationID))
         return (outbound, saved)
     }
 
@@ -350,11 +352,14 @@ public final class PlanningService: Service {
             for var request in try ItineraryStore.pendingRequests(eventID: eventID, in: db) {
                 request.status = .done
                 try ItineraryStore.save(request, in: db)
-                let reply = PlanReoptimised(
-                    eventID: eventID, requestID: request.requestID, outcome: .refused, reason: reason, valueBefore: 0, valueAfter: 0,
-                    moved: [], decidedAt: Date())
                 try Outbox.append(
-                    [try OutboundMessage(reply, correlationID: request.correlationID)],
+                    [
+                        try OutboundMessage(
+                            PlanReoptimised(
+                                eventID: eventID, requestID: request.requestID, outcome: .refused, reason: reason, valueBefore: 0,
+                                valueAfter: 0, moved: [], decidedAt: Date()),
+                            correlationID: request.correlationID)
+                    ],
                     causedBy: "reoptimise:\(eventID):\(request.requestID)",
                     service: service, in: db)
                 count += 1

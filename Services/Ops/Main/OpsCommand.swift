@@ -11,13 +11,15 @@ import ServiceRuntime
 struct DelegationOps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delegation-ops",
-        abstract: "Operate the delegation system: topology, publishing, failed messages, replay, status.",
+        abstract: "Operate the delegation system: topology, publishing, failed messages, replay, status, the plan.",
         discussion: """
             Exit codes: 0 done; 1 done but something needs attention (drift, failures, parked messages); 64 wrong \
             command line; 65 invalid input (nothing sent); 66 not found; 69 broker unreachable; 77 refused \
             (credentials or permissions); 75 interrupted midway (safe to run again).
             """,
-        subcommands: [TopologyCommand.self, PublishCommand.self, FailedCommand.self, ReplayCommand.self, StatusCommand.self])
+        subcommands: [
+            TopologyCommand.self, PublishCommand.self, FailedCommand.self, ReplayCommand.self, StatusCommand.self, PlanCommand.self,
+        ])
 }
 
 /// Where the broker is. The URL comes from `--url`, `DELEGATION_OPS_URL` or `AMQP_URL`.
@@ -542,5 +544,203 @@ struct StatusCommand: AsyncParsableCommand {
             }
             if !status.problems.isEmpty { throw ExitCode(1) }
         }
+    }
+}
+
+// MARK: plan
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Steer the itineraries planner: organisers' overrides, and re-optimisation (preview, then apply).",
+        discussion: """
+            Each command publishes one message with confirms; the itineraries service answers with plan.override-decided or \
+            plan.reoptimised, which the archive stream keeps (--wait SECONDS waits for it). See docs/operations.md, \
+            "Steering the plan: overrides and re-optimisation".
+            """,
+        subcommands: [Override.self, Reoptimise.self])
+
+    struct Common: ParsableArguments {
+        @Option(help: "Who asks: an account or role name, not contact details (default: your user name).") var requestedBy: String?
+        @Option(
+            help: ArgumentHelp(
+                "Wait up to this many seconds for the itineraries service's answer (from the archive stream).", valueName: "seconds"))
+        var wait: Double?
+        @Flag(help: "Check the options and print the message; send nothing.") var dryRun = false
+
+        var requester: String? { requestedBy ?? PlanRequests.defaultRequester() }
+
+        func validate() throws {
+            if let wait, !(wait > 0 && wait <= 3600) {
+                throw ValidationError("--wait takes a number of seconds, more than 0 and at most 3600")
+            }
+        }
+    }
+
+    struct Override: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask the planner to keep an organiser's decision (plan.override-requested), or take one back (--withdraw).",
+            discussion: """
+                One kind per override (R: reference, B: bus, D: day, V: venue):
+                  --pin --reference R --bus B --day D      R rides bus B on day D
+                  --require-visit --reference R --venue V  R visits venue V on some day
+                  --forbid-visit --reference R --venue V   R does not visit venue V
+                  --lock-tour --bus B --day D              B's tour on D stays as it is
+                  --reserve-seats N --bus B [--day D]      N seats of B kept free (on D)
+                  --withdraw                               take the override --id back
+
+                The same --id again replaces the override. The itineraries service answers with plan.override-decided: \
+                applied (with the visit value it costs), refused (with the reason; nothing of it applies) or withdrawn.
+                """)
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: "The event.") var event: String
+        @Option(help: "The override's name, unique within the event (the same id again replaces it).") var id: String
+        @Flag(help: "Pin the delegation (--reference) to --bus on --day.") var pin = false
+        @Flag(help: "The delegation (--reference) visits --venue on some day.") var requireVisit = false
+        @Flag(help: "The delegation (--reference) does not visit --venue.") var forbidVisit = false
+        @Flag(help: "The tour of --bus on --day keeps its riders and stops as they are now.") var lockTour = false
+        @Option(help: ArgumentHelp("Keep N seats of --bus free on --day (every day without --day).", valueName: "N"))
+        var reserveSeats: Int?
+        @Flag(help: "Take the override --id back (give only --event and --id).") var withdraw = false
+        @Option(help: "The registration's reference (pin, require-visit, forbid-visit).") var reference: String?
+        @Option(help: "The bus, as the programme names it (pin, lock-tour, reserve-seats).") var bus: String?
+        @Option(help: "The day, YYYY-MM-DD in the event's time zone (pin, lock-tour, reserve-seats).") var day: String?
+        @Option(help: "The venue, a site visit of the programme (require-visit, forbid-visit).") var venue: String?
+        @Option(help: "Why, in the organiser's words (kept with the override; no personal data).") var reason: String?
+        @OptionGroup var common: Common
+
+        func run() async throws {
+            try await reportingErrors {
+                var options = PlanRequests.OverrideOptions(eventID: event, overrideID: id)
+                options.pin = pin
+                options.requireVisit = requireVisit
+                options.forbidVisit = forbidVisit
+                options.lockTour = lockTour
+                options.reserveSeats = reserveSeats
+                options.withdraw = withdraw
+                options.reference = reference
+                options.busID = bus
+                options.day = day
+                options.venueID = venue
+                options.reason = reason
+                options.requestedBy = common.requester
+                let request = try PlanRequests.override(options, requestedAt: Date())
+                let answer = try await PlanCommand.send(request, answer: PlanOverrideDecided.self, common: common, broker: broker) {
+                    PlanRequests.answers($0, request)
+                }
+                guard let answer else { return }
+                switch answer.outcome {
+                case .applied:
+                    let cost = answer.cost.map { $0 == 0 ? "it costs no visit value" : "it costs \(PlanCommand.value($0)) of visit value" }
+                    print(
+                        "override '\(answer.overrideID)' applied"
+                            + (answer.planVersion.map { " from plan version \($0)" } ?? "") + (cost.map { ": \($0)" } ?? ""))
+                case .withdrawn:
+                    print("override '\(answer.overrideID)' withdrawn; the next plan no longer keeps it")
+                case .refused:
+                    throw OpsError.attention(
+                        "override '\(answer.overrideID)' refused: \(answer.reason ?? "no reason given"); nothing of it applies")
+                }
+            }
+        }
+    }
+
+    struct Reoptimise: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Preview the best plan allowing moves, or apply a preview (plan.reoptimise-requested).",
+            discussion: """
+                Without --apply: a preview; nothing changes for the delegations. The answer (plan.reoptimised, previewed) \
+                gives the visit value before and after and the registrations that would move. Apply it with \
+                --apply <the preview's request id>; delegations are then told only what changes for them.
+                """)
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: "The event.") var event: String
+        @Option(help: "This request's id (default: a fresh one, printed); a request id is only acted on once.") var id: String?
+        @Option(help: ArgumentHelp("Apply the preview made by the request PREVIEW_ID.", valueName: "PREVIEW_ID")) var apply: String?
+        @OptionGroup var common: Common
+
+        func run() async throws {
+            try await reportingErrors {
+                let request = try PlanRequests.reoptimise(
+                    eventID: event, requestID: id, applyPreview: apply, requestedBy: common.requester, requestedAt: Date())
+                print("request id: \(request.requestID)")
+                let answer = try await PlanCommand.send(request, answer: PlanReoptimised.self, common: common, broker: broker) {
+                    PlanRequests.answers($0, request)
+                }
+                guard let answer else {
+                    if request.applyPreview == nil, !common.dryRun {
+                        print(
+                            "once previewed, apply it with: delegation-ops plan reoptimise --event \(request.eventID) "
+                                + "--apply \(request.requestID)")
+                    }
+                    return
+                }
+                let gained = answer.valueAfter - answer.valueBefore
+                let figures =
+                    "visit value \(PlanCommand.value(answer.valueBefore)) → \(PlanCommand.value(answer.valueAfter)) "
+                    + "(\(gained >= 0 ? "+" : "")\(PlanCommand.value(gained)))"
+                let moved = answer.moved.prefix(20).joined(separator: " ") + (answer.moved.count > 20 ? " …" : "")
+                switch answer.outcome {
+                case .previewed:
+                    print(
+                        "previewed \(answer.requestID)"
+                            + (answer.basedOnVersion.map { " (from plan version \($0))" } ?? "") + ": \(figures); "
+                            + "\(answer.moved.count) registration(s) would move\(moved.isEmpty ? "" : ": \(moved)")")
+                    print("apply it with: delegation-ops plan reoptimise --event \(answer.eventID) --apply \(answer.requestID)")
+                case .applied:
+                    print(
+                        "applied" + (answer.planVersion.map { " as plan version \($0)" } ?? "") + ": \(figures); "
+                            + "\(answer.moved.count) registration(s) moved\(moved.isEmpty ? "" : ": \(moved)"); "
+                            + "their delegations are told what changed")
+                case .refused:
+                    throw OpsError.attention(
+                        "re-optimisation \(answer.requestID) refused: \(answer.reason ?? "no reason given"); nothing changed "
+                            + "(preview again if the event changed)")
+                }
+            }
+        }
+    }
+
+    /// Prints the request, publishes it as `publish` does (confirms, to the domain exchange) and,
+    /// with `--wait`, returns its answer from the archive; nil when not waiting (or nothing came,
+    /// which is said).
+    static func send<Request: MessagePayload, Answer: MessagePayload>(
+        _ request: Request, answer: Answer.Type, common: Common, broker: BrokerOptions,
+        matching: @escaping @Sendable (Answer) -> Bool
+    ) async throws -> Answer? {
+        print(try PlanRequests.json(request))
+        let records = [InputRecord(file: "delegation-ops plan", line: 1, value: request)]
+        let answerType = Answer.messageType.rawValue
+        guard let wait = common.wait, !common.dryRun else {
+            try await PublishCommand.publish(records, problems: [], dryRun: common.dryRun, broker: broker)
+            if !common.dryRun {
+                print(
+                    "the itineraries service answers with \(answerType) (kept in the archive stream \(broker.exchangeName).archive; "
+                        + "--wait SECONDS waits for it)")
+            }
+            return nil
+        }
+        let answer = try await PlanRequests.awaitingAnswer(
+            Answer.self, exchange: broker.exchangeName, connection: try broker.configuration(), within: wait, matching: matching
+        ) {
+            try await PublishCommand.publish(records, problems: [], dryRun: false, broker: broker)
+            note("waiting up to \(value(wait)) s for \(answerType)")
+        }
+        guard let answer else {
+            throw OpsError.attention(
+                "sent, but no \(answerType) came within \(value(wait)) s: is the itineraries service running "
+                    + "(`delegation-ops status`)? Its answer will still come, to the archive stream")
+        }
+        print(try PlanRequests.json(answer))
+        return answer
+    }
+
+    /// A figure as people read it: `12`, `12.5`, `0.25`.
+    static func value(_ number: Double) -> String {
+        var text = String(format: "%.2f", number)
+        guard text.contains(".") else { return text }
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text == "-0" ? "0" : text
     }
 }

@@ -627,10 +627,12 @@ GIVEN = ["Wei", "Fang", "Min", "Jun", "Lei", "Ying", "Hao", "Xin", "Lan", "Tao",
 FAMILY = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Nguyen", "Tran", "Le", "Pham"]
 
 
-def synthetic(n: int, seed: int, folder: Path) -> Instance:
+def synthetic(n: int, seed: int, folder: Path, scaled: bool = False) -> Instance:
     """A small event in the contract format: n visiting delegations (plus a few hosts), 4-6
-    site visits, 2 days, 2-3 buses. Fixed seed: the same files every run."""
-    rng = random.Random(seed * 100_003 + n)
+    site visits, 2 days, 2-3 buses. Fixed seed: the same files every run. `scaled`: buses and
+    site visits grow with n (about one bus per 12 delegations, up to 10; 4 + n/20 site visits,
+    up to 10), still fewer seats than delegates: the regime where routes and riders interact."""
+    rng = random.Random(seed * 100_003 + n + (7_919 if scaled else 0))
     dates = ["2026-03-10", "2026-03-11"]
     offset = "+07:00"
 
@@ -648,7 +650,7 @@ def synthetic(n: int, seed: int, folder: Path) -> Instance:
         "visitMinutes": 60, "capacityPerVisit": 300, "topics": ["startups"], "isSiteVisit": False,
     }
     venues = [hall]
-    count = rng.randint(4, 6)
+    count = min(10, 4 + n // 20) if scaled else rng.randint(4, 6)
     restricted = rng.sample(range(count), rng.randint(1, 2))
     for index in range(count):
         windows = []
@@ -688,7 +690,8 @@ def synthetic(n: int, seed: int, folder: Path) -> Instance:
                 Venue(b["id"], b["coordinates"]["latitude"], b["coordinates"]["longitude"], [], 0, 0, [], None, True),
             )
             matrix.append({"from": a["id"], "to": b["id"], "minutes": max(3, math.ceil(km * 1.4 / 30 * 60) + rng.randint(-3, 8))})
-    buses = [{"id": f"bus-{i + 1}", "seats": rng.choice([12, 16, 20, 24, 29])} for i in range(rng.randint(2, 3))]
+    bus_count = min(10, max(2, n // 12)) if scaled else rng.randint(2, 3)
+    buses = [{"id": f"bus-{i + 1}", "seats": rng.choice([12, 16, 20, 24, 29])} for i in range(bus_count)]
     programme = {
         "eventID": f"synthetic-{n}", "version": 1, "name": {"en": f"Synthetic event, {n} delegations"},
         "timeZone": "Asia/Ho_Chi_Minh", "days": dates,
@@ -738,7 +741,7 @@ def synthetic(n: int, seed: int, folder: Path) -> Instance:
     (folder / "programme.json").write_text(json.dumps(programme, ensure_ascii=False, indent=2) + "\n")
     (folder / "registrations.json").write_text(json.dumps(registrations, ensure_ascii=False, indent=2) + "\n")
     validate(programme, registrations)
-    return Instance(f"synthetic-{n}", folder / "programme.json", folder / "registrations.json")
+    return Instance(f"synthetic-{n}{'-scaled' if scaled else ''}", folder / "programme.json", folder / "registrations.json")
 
 
 def validate(programme: dict, registrations: list):
@@ -894,6 +897,7 @@ def main() -> int:
     parser.add_argument("--name", help="the instance's name in the table (default: the event id)")
     parser.add_argument("--synthetic", type=int, action="append", default=[], metavar="N", help="a synthetic instance with N visiting delegations (repeatable)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic instances (default 7)")
+    parser.add_argument("--scaled", action="store_true", help="synthetic instances whose buses and site visits grow with N")
     parser.add_argument("--bin", type=Path, default=Path(".build/release"), help="directory holding the itineraries binary (default .build/release)")
     parser.add_argument("--time-limit", type=float, default=60, help="CP-SAT seconds per solve (default 60)")
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers (default 1)")
@@ -918,7 +922,7 @@ def main() -> int:
     elif args.programme is not None:
         instances.append(Instance(args.name or "", args.programme.resolve(), args.registrations.resolve()))
     for n in args.synthetic:
-        instances.append(synthetic(n, args.seed, work / f"synthetic-{n}"))
+        instances.append(synthetic(n, args.seed, work / f"synthetic-{n}", scaled=args.scaled))
 
     timings = ["greedy", "flexible"] if args.timing == "both" else [args.timing]
     rows = []
