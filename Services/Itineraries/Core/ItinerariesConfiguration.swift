@@ -1,4 +1,5 @@
 import Foundation
+import ItineraryPlanner
 import ServiceRuntime
 
 /// The itineraries service's settings: the shared ones (`ServiceConfiguration`, prefix
@@ -9,6 +10,7 @@ import ServiceRuntime
 /// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
 /// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
 /// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
+/// | `ITINERARIES_PLAN_SEARCH_SECONDS` | 1.5 | the longest a fresh plan's search runs (small events finish sooner) |
 ///
 /// `ITINERARIES_IDENTITY_KEYS` is written `id:base64key[,…]`.
 public struct ItinerariesConfiguration: Sendable {
@@ -16,14 +18,26 @@ public struct ItinerariesConfiguration: Sendable {
     public var vault: IdentityVault
     public var debounce: Double
     public var maxWait: Double
+    /// Caps the planner's search (`Planner.searchTimeLimit`).
+    public var searchSeconds: Double
 
     public static let defaultHTTPPort = ItinerariesService.description.defaultHTTPPort
 
-    public init(service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5) {
+    public init(
+        service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5, searchSeconds: Double = 1.5
+    ) {
         self.service = service
         self.vault = vault
         self.debounce = debounce
         self.maxWait = maxWait
+        self.searchSeconds = searchSeconds
+    }
+
+    /// The planner these settings ask for.
+    public var planner: Planner {
+        var planner = Planner()
+        planner.searchTimeLimit = .milliseconds(Int((searchSeconds * 1000).rounded()))
+        return planner
     }
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
@@ -33,9 +47,10 @@ public struct ItinerariesConfiguration: Sendable {
         let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
         let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
         let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
+        let searchSeconds = reader.seconds("ITINERARIES_PLAN_SEARCH_SECONDS", default: 1.5, in: 0.05...600)
         let vault = reader.identityVault("ITINERARIES_IDENTITY_KEYS")
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["ITINERARIES_IDENTITY_KEYS is missing"]) }
-        return ItinerariesConfiguration(service: service, vault: vault, debounce: debounce, maxWait: maxWait)
+        return ItinerariesConfiguration(service: service, vault: vault, debounce: debounce, maxWait: maxWait, searchSeconds: searchSeconds)
     }
 }

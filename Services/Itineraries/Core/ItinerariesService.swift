@@ -20,7 +20,10 @@ public enum ItinerariesService {
             migrations: ItineraryStore.migrate,
             routes: ItinerariesHTTP.routes(vault: configuration.vault),
             extraServices: { context in
-                [PlanningService(context: context, debounce: configuration.debounce, maxWait: configuration.maxWait)]
+                [
+                    PlanningService(
+                        context: context, debounce: configuration.debounce, maxWait: configuration.maxWait, planner: configuration.planner)
+                ]
             },
             connectPatience: connectPatience)
     }

@@ -39,6 +39,7 @@ enum ItinerariesExecutable: ServiceExecutable {
     static func settings(_ configuration: ItinerariesConfiguration) -> [(String, String)] {
         [
             ("re-plan", "after \(configuration.debounce) s of quiet, at most \(configuration.maxWait) s after a change"),
+            ("plan search", "at most \(configuration.searchSeconds) s"),
             ("identity key", configuration.vault.currentKeyID),
         ]
     }

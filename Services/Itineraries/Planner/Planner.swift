@@ -20,7 +20,7 @@ public struct Planner: Sendable {
     public var searchIterations = 2000
     /// Stops the search early (construction included). Small events finish their iterations
     /// well inside it and get the same plan on every run; a large one is cut short by it.
-    public var searchTimeLimit: Duration? = .seconds(4)
+    public var searchTimeLimit: Duration? = .milliseconds(1500)
     /// Seeds the search's random choices (another seed, another equally good plan).
     public var searchSeed: UInt64 = 0x5EED
 

@@ -5,7 +5,7 @@ import Messages
 /// times in whole seconds, so that the search's inner loops are plain arithmetic.
 ///
 /// A *slot* is one bus on one day (`day * busCount + bus`); it runs at most one tour.
-struct TourProblem {
+final class TourProblem {
     let model: EventModel
     let visitors: [PlanningDelegation]
     let venues: [Venue]

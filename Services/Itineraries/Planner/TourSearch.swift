@@ -239,13 +239,24 @@ struct TourSearch {
             movable(state, rider: rider, day: day)
                 && slots.contains { slot in state.stops[slot].contains { problem.weight[rider * problem.venueCount + $0] > 0 } }
         }
-        func gain(_ rider: Int, _ slot: Int) -> Int { slot < 0 ? 0 : state.tourValue(problem, rider: rider, stops: state.stops[slot]) }
+        // What each candidate gains on each of the day's buses (routes do not change here);
+        // column `busCount` is "no tour".
+        let width = problem.busCount + 1
+        var gains = Array(repeating: 0, count: candidates.count * width)
+        for (index, rider) in candidates.enumerated() {
+            for slot in slots {
+                gains[index * width + problem.bus(of: slot)] = state.tourValue(problem, rider: rider, stops: state.stops[slot])
+            }
+        }
+        let base = day * problem.busCount
+        func column(_ slot: Int) -> Int { slot < 0 ? problem.busCount : slot - base }
         for _ in 0..<passes {
             var improved = false
             for (position, a) in candidates.enumerated() {
+                let rowA = position * width
                 let from = state.rideOn[a * problem.dayCount + day]
                 // Change tour.
-                for to in slots where to != from && gain(a, to) > gain(a, from) {
+                for to in slots where to != from && gains[rowA + column(to)] > gains[rowA + column(from)] {
                     if from >= 0 { state.remove(problem, rider: a, slot: from) }
                     if state.fits(problem, rider: a, slot: to) {
                         state.add(problem, rider: a, slot: to)
@@ -256,11 +267,16 @@ struct TourSearch {
                 }
                 // Change places with someone on another tour.
                 let now = state.rideOn[a * problem.dayCount + day]
-                for b in candidates[(position + 1)...] {
+                let nowColumn = column(now)
+                for offset in (position + 1)..<candidates.count {
+                    let b = candidates[offset]
                     let other = state.rideOn[b * problem.dayCount + day]
                     guard other != now, other >= 0 || now >= 0 else { continue }
-                    let before = gain(a, now) + gain(b, other)
-                    guard gain(a, other) + gain(b, now) > before else { continue }
+                    let rowB = offset * width
+                    let otherColumn = column(other)
+                    guard gains[rowA + otherColumn] + gains[rowB + nowColumn] > gains[rowA + nowColumn] + gains[rowB + otherColumn] else {
+                        continue
+                    }
                     if now >= 0 { state.remove(problem, rider: a, slot: now) }
                     if other >= 0 { state.remove(problem, rider: b, slot: other) }
                     let fitsA = other < 0 || state.fits(problem, rider: a, slot: other)
@@ -326,15 +342,21 @@ struct TourSearch {
                 if ride < 0 || (displacing && !locked.contains(ride)) { list.append(rider) }
             }
             guard !list.isEmpty || !mandatory.isEmpty else { continue }
-            list.sort { (problem.weight[$0 * venueCount + venue], $1) > (problem.weight[$1 * venueCount + venue], $0) }
             let room = min(seats, problem.capacity[venue])
+            let keep = max(candidatesPerVenue, 8 * room)
+            let ranked = list.count > keep || problem.openVenues[day].count > venuesPerRoute
+            if ranked { list.sort { (problem.weight[$0 * venueCount + venue], $1) > (problem.weight[$1 * venueCount + venue], $0) } }
+            // What the venue could give one bus (those who want it most, up to a visit group):
+            // only needed to choose among more venues than a route considers.
             var demand = 0
             var taken = 0
-            for rider in list where taken < room {
-                demand += problem.weight[rider * venueCount + venue]
-                taken += problem.size[rider]
+            if ranked {
+                for rider in list where taken < room {
+                    demand += problem.weight[rider * venueCount + venue]
+                    taken += problem.size[rider]
+                }
             }
-            wanted.append((venue, Array(list.prefix(max(candidatesPerVenue, 8 * room))), demand))
+            wanted.append((venue, Array(list.prefix(keep)), demand))
         }
         guard !wanted.isEmpty else { return nil }
         if wanted.count > venuesPerRoute {
@@ -380,19 +402,15 @@ struct TourSearch {
                 }
             }
             guard !items.isEmpty || !mandatory.isEmpty else { return }
-            // Fractional bound first: a route that cannot beat the best so far is not solved.
-            items.sort { ($0.value * $1.size, $1.rider) > ($1.value * $0.size, $0.rider) }
-            var bound = Double(fixed)
-            var room = limit
+            // A bound first (all the items, or the best value per seat times the seats): a route
+            // that cannot beat the best so far is not solved.
+            var total = 0
+            var density = 0.0
             for item in items {
-                if item.size <= room {
-                    bound += Double(item.value)
-                    room -= item.size
-                } else {
-                    bound += Double(item.value) * Double(room) / Double(item.size)
-                    break
-                }
+                total += item.value
+                density = max(density, Double(item.value) / Double(item.size))
             }
+            let bound = Double(fixed) + min(Double(total), density * Double(limit))
             let factor = noise > 0 ? 1 - Double.random(in: 0..<noise, using: &random) : 1
             guard bound * factor > bestScore else { return }
             let (gained, chosen) = Self.knapsack(items.map { ($0.size, $0.value) }, capacity: limit)
