@@ -151,9 +151,9 @@ public final class PlanningService: Service {
                     let (emitted, saved) = try self.commit(answer, base, in: db)
                     try Outbox.append(emitted, causedBy: "reoptimise:\(eventID):\(answer.request.requestID)", service: service, in: db)
                     count += emitted.count
-                    if let saved, let plan = answer.plan {
-                        base.previous = (saved, plan)
-                        version = saved
+                    if let saved {
+                        base.previous = saved
+                        version = saved.version
                     }
                 }
                 return (count, version)
@@ -296,12 +296,13 @@ public final class PlanningService: Service {
     }
 
     /// Inside the transaction: records the answer and returns its messages, and the new plan
-    /// version when a preview was applied.
-    private func commit(_ answer: Answer, _ snapshot: Snapshot, in db: Database) throws -> ([OutboundMessage], Int?) {
+    /// (with its version) when a preview was applied.
+    private func commit(_ answer: Answer, _ snapshot: Snapshot, in db: Database) throws -> ([OutboundMessage], (version: Int, plan: Plan)?)
+    {
         let eventID = snapshot.programme.eventID
         var request = answer.request
         var outbound: [OutboundMessage] = []
-        var saved: Int?
+        var saved: (version: Int, plan: Plan)?
         var answer = answer
         if let previewID = request.applyPreview {
             let preview = try ItineraryStore.request(eventID: eventID, id: previewID, in: db)
@@ -310,7 +311,7 @@ public final class PlanningService: Service {
                 preview.basedOnVersion == version
             {
                 outbound += try tell(snapshot, plan, in: db)
-                saved = version + 1
+                saved = (version + 1, plan)
                 try ItineraryStore.savePlan(plan, version: version + 1, in: db)
                 var used = preview
                 used.status = .done
@@ -339,7 +340,7 @@ public final class PlanningService: Service {
                     eventID: eventID, requestID: request.requestID, outcome: answer.outcome, reason: answer.reason,
                     valueBefore: answer.valueBefore, valueAfter: answer.outcome == .refused ? answer.valueBefore : answer.valueAfter,
                     moved: answer.outcome == .refused ? [] : answer.moved, basedOnVersion: snapshot.previous?.version,
-                    planVersion: saved, decidedAt: Date()),
+                    planVersion: saved?.version, decidedAt: Date()),
                 correlationID: request.correlationID))
         return (outbound, saved)
     }

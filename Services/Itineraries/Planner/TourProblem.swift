@@ -348,6 +348,20 @@ struct TourState {
         }
     }
 
+    /// Times for `route` between its earliest (`earliest`) and its latest: each arrival that
+    /// fraction of the way from one to the other (both keep order, travel and windows, and so
+    /// does every point between); the earliest if a point between meets another group's visit.
+    func timed(_ problem: TourProblem, day: Int, route: [Int], earliest: [Int], lateness: Double) -> [Int] {
+        guard lateness > 0, let latest = latestArrivals(problem, day: day, route: route) else { return earliest }
+        guard lateness < 1 else { return latest }
+        let between = zip(earliest, latest).map { early, late in early + Int(Double(late - early) * lateness) }
+        for (venue, arrival) in zip(route, between) {
+            let end = arrival + problem.visitSeconds[venue]
+            if visits[day * problem.venueCount + venue].contains(where: { arrival < $0.end && end > $0.start }) { return earliest }
+        }
+        return between
+    }
+
     /// The latest times for visiting `route` in order (each visit as late as its window, the
     /// day's gap, the return for what follows, the next visit and the other groups' visits
     /// allow), or nil if the route does not fit that way. Leaves the early part of the day to

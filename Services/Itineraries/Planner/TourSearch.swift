@@ -1,9 +1,11 @@
 import Foundation
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same search.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+/// A small deterministic generator (SplitMix64): the same seed gives the same search (and the
+/// same synthetic events in the benchmark).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -173,7 +175,8 @@ struct TourSearch {
             // In a random order, each slot taking its best tour: the first one chosen is not
             // always the one that looks best alone.
             for slot in pending.shuffled(using: &random) {
-                if let tour = bestTour(state, slot: slot, noise: 0.25, displacing: true, late: Bool.random(using: &random)) {
+                let lateness = [0, 1, Double.random(in: 0..<1, using: &random)][Int.random(in: 0..<3, using: &random)]
+                if let tour = bestTour(state, slot: slot, noise: 0.25, displacing: true, lateness: lateness) {
                     state.set(problem, slot: slot, route: tour.route, times: tour.times, riders: tour.riders)
                 }
             }
@@ -314,9 +317,9 @@ struct TourSearch {
     /// `displacing` also offers the delegations on the day's other tours, at what they would
     /// gain by changing; the value returned is then the plan's gain.
     ///
-    /// `late` times the chosen route as late as it fits instead of as early.
+    /// `lateness` times the chosen route between as early as it fits (0) and as late (1).
     private mutating func bestTour(
-        _ state: TourState, slot: Int, noise: Double = 0, displacing: Bool = false, late: Bool = false
+        _ state: TourState, slot: Int, noise: Double = 0, displacing: Bool = false, lateness: Double = 0
     ) -> Candidate? {
         let day = problem.day(of: slot)
         let seats = problem.slotSeats[slot]
@@ -416,11 +419,11 @@ struct TourSearch {
             let (gained, chosen) = Self.knapsack(items.map { ($0.size, $0.value) }, capacity: limit)
             let value = fixed + gained
             if Double(value) * factor > bestScore {
-                let late = late ? state.latestArrivals(problem, day: day, route: route) : nil
                 bestScore = Double(value) * factor
                 // A bus carrying pinned delegations must run; it counts as worth more than any choice.
                 best = Candidate(
-                    route: route, times: late ?? times, riders: mandatory + chosen.map { items[$0].rider },
+                    route: route, times: state.timed(problem, day: day, route: route, earliest: times, lateness: lateness),
+                    riders: mandatory + chosen.map { items[$0].rider },
                     value: value + (mandatory.isEmpty ? 0 : TourProblem.requiredBonus))
             }
         }

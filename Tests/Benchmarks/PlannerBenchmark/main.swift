@@ -15,18 +15,6 @@ struct Failure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// A small deterministic generator (SplitMix64), so synthetic instances are the same every run.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func danang(day: Int, _ hour: Int, _ minute: Int = 0) -> Date {
     var components = DateComponents()
     (components.year, components.month, components.day, components.hour, components.minute) = (2026, 1, day, hour, minute)
@@ -35,7 +23,7 @@ func danang(day: Int, _ hour: Int, _ minute: Int = 0) -> Date {
 }
 
 func synthetic(delegations count: Int, venues venueCount: Int, seed: UInt64) -> PlanningInput {
-    var random = SeededRandom(state: seed)
+    var random = SplitMix64(state: seed)
     let tags = [
         "logistics", "ai", "e-commerce", "semiconductors", "manufacturing", "fintech", "clean-energy", "seaport", "startups",
         "digital-marketing", "tourism", "biotech",

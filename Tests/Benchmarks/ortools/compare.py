@@ -833,6 +833,10 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
         "siteVisits": sum(1 for v in inst.programme["venues"] if v.site),
         "days": [{"date": d.date, "touring": f"{iso(d.start)}–{iso(d.end)}", "depot": d.depot, "open": [v for v, _ in d.open]} for d in inst.event.days],
         "ours": value,
+        # Visiting delegations with a tour on at least one day, in our plan and in CP-SAT's.
+        "oursWithTour": len({p for t in ours["plan"]["tours"] for p in t["passengers"]} & {d.id for d in inst.visitors}),
+        "cpsatWithTour": None if solved.get("tours") is None
+        else len({p for t in solved["tours"] for p in t["passengers"]} & {d.id for d in inst.visitors}),
         "oursViolations": ours["violations"],
         "plannerMs": ours["plannerMs"],
         "best": best,
@@ -871,7 +875,7 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
 
 def table(rows: list) -> str:
     header = ["instance", "timing", "deleg. (visiting)", "ours", "CP-SAT best", "CP-SAT bound", "gap %", "gap ≤ % (bound)", "status",
-              "ours in model", "CP-SAT plan checked", "planner ms", "CP-SAT s"]
+              "ours in model", "CP-SAT plan checked", "planner ms", "CP-SAT s", "with a tour (ours / CP-SAT)"]
     lines = []
     for r in rows:
         lines.append([
@@ -883,6 +887,8 @@ def table(rows: list) -> str:
             else ("no (waits)" if r["notes"] else "NO"),
             "–" if r["cpsatChecked"] is None else (f"{len(r['cpsatChecked']['violations'])} viol., {r['cpsatChecked']['visitValue']:g}"),
             "–" if r["plannerMs"] is None else f"{r['plannerMs']:.1f}", f"{r['solverSeconds']:.2f}",
+            f"{r['oursWithTour'] / max(1, r['visitors']):.0%} / "
+            + ("–" if r["cpsatWithTour"] is None else f"{r['cpsatWithTour'] / max(1, r['visitors']):.0%}"),
         ])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)] if lines else [len(h) for h in header]
     out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |", "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
