@@ -22,7 +22,12 @@ import Testing
     static func planning(_ harness: HandlerHarness, plan: (@Sendable (PlanningInput, Plan?) -> Plan)? = nil) -> PlanningService {
         let context = harness.context(
             ServiceConfiguration(serviceName: "itineraries", amqp: TestBroker.configuration("rules"), storePath: "unused"))
-        guard let plan else { return PlanningService(context: context, debounce: 1, maxWait: 10) }
+        // These tests are about when planning happens and who is told, not how good the plan is
+        // (PlanSearchTests): a short search keeps the debug build's CPU for the tests beside them.
+        var planner = Planner()
+        planner.searchIterations = 150
+        planner.searchTimeLimit = nil
+        guard let plan else { return PlanningService(context: context, debounce: 1, maxWait: 10, planner: planner) }
         return PlanningService(context: context, debounce: 1, maxWait: 10, plan: plan)
     }
 
@@ -133,7 +138,9 @@ import Testing
                     try ItineraryStore.markChanged(late.eventID, in: db)
                 }
             }
-            return Planner().plan(input, previous: previous)
+            var planner = Planner()
+            (planner.searchIterations, planner.searchTimeLimit) = (150, nil)
+            return planner.plan(input, previous: previous)
         }
         try await planning.replan(Self.eventID)
         #expect(sizes.withLock { $0 } == [accepted.count - 1, accepted.count])

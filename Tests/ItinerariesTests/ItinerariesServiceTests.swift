@@ -67,7 +67,8 @@ import Testing
         try await ServiceTestBed.withRunningService(
             "itineraries",
             { bed in
-                let configuration = ItinerariesConfiguration(service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2)
+                let configuration = ItinerariesConfiguration(
+                    service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2, searchSeconds: 0.3)
                 return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             }, body)
     }

@@ -18,7 +18,7 @@ import Testing
     static func planned() async throws -> (HandlerHarness, PlanningService, [RegistrationAccepted]) {
         let (harness, _, accepted) = try await ItinerariesRulesTests.seeded()
         var shorter = Planner()
-        shorter.searchIterations = 300
+        (shorter.searchIterations, shorter.searchTimeLimit) = (100, nil)
         let planner = shorter
         let planning = ItinerariesRulesTests.planning(harness) { planner.plan($0, previous: $1) }
         try await planning.replan(eventID)

@@ -7,7 +7,7 @@ import Testing
 /// The organisers' overrides: hard constraints in a fresh plan and in a stable re-plan, and
 /// refused (never half-applied) when they contradict each other or the event.
 @Suite struct OverrideTests {
-    let planner = Planner()
+    let planner = Planner.untimed
     let checker = PlanChecker()
     static let day = "2026-01-13"
 

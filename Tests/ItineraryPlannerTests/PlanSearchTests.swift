@@ -8,7 +8,7 @@ import Testing
 @Suite struct PlanSearchTests {
     let checker = PlanChecker()
 
-    func planAndCheck(_ input: PlanningInput, planner: Planner = Planner()) -> Plan {
+    func planAndCheck(_ input: PlanningInput, planner: Planner = .untimed) -> Plan {
         let plan = planner.plan(input)
         let violations = checker.violations(of: plan, for: input)
         #expect(violations.isEmpty, "hard constraints broken: \(violations)")
@@ -94,7 +94,7 @@ import Testing
 
     @Test func theSameBudgetAndSeedGiveTheSamePlanAndOtherSeedsValidOnes() throws {
         let input = try Self.seedScenario()
-        var planner = Planner()
+        var planner = Planner.untimed
         planner.searchIterations = 300
         let first = planner.plan(input)
         #expect(planner.plan(PlanningInput(programme: input.programme, delegations: input.delegations.reversed())) == first)

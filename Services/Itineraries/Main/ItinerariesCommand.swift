@@ -85,14 +85,17 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var files: InputFiles
     @Option(name: .long, help: "Where to write the plan (default: standard output).") var out: String?
     @Option(name: .long, help: "A previous plan to re-plan from (stable).") var previous: String?
+    @Option(name: .long, help: "Search iterations (0: the route-first construction alone; default 2000).") var iterations: Int?
 
     func run() async throws {
         let input = try files.load()
         let previousPlan = try previous.map { path in
             try MessageCoding.decode(Plan.self, from: FileManager.default.contents(atPath: path) ?? Data())
         }
+        var planner = Planner()
+        if let iterations { planner.searchIterations = max(0, iterations) }
         let started = ContinuousClock.now
-        let plan = Planner().plan(input, previous: previousPlan)
+        let plan = planner.plan(input, previous: previousPlan)
         let elapsed = ContinuousClock.now - started
         let checker = PlanChecker()
         let data = try MessageCoding.encode(plan)

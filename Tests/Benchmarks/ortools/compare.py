@@ -780,9 +780,14 @@ def score_plan(binary: Path, inst: Instance, plan_path: Path) -> dict:
     return json.loads(scored.stdout)
 
 
-def run_planner(binary: Path, inst: Instance, folder: Path) -> dict:
-    plan_path = folder / f"{slug(inst.name)}.ours.plan.json"
+def run_planner(binary: Path, inst: Instance, folder: Path, iterations: int | None = None) -> dict:
+    """Our plan; with `iterations=0`, the planner's construction alone (route first, riders by
+    value, no search): the route-first greedy plan CP-SAT can start from."""
+    kind = "ours" if iterations is None else f"construction-{iterations}"
+    plan_path = folder / f"{slug(inst.name)}.{kind}.plan.json"
     args = ["--programme", str(inst.programme_path), "--registrations", str(inst.registrations_path)]
+    if iterations is not None:
+        args += ["--iterations", str(iterations)]
     started = time.monotonic()
     planned = subprocess.run([str(binary), "plan", *args, "--out", str(plan_path)], capture_output=True, text=True)
     wall = time.monotonic() - started
@@ -811,7 +816,16 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
     build_seconds = time.monotonic() - started
     assignment, problems, waits = model.plan_assignment(ours["plan"])
     replay = model.solve(min(args.time_limit, 30), args.workers, fix=assignment) if not problems else {"status": "NOT EXPRESSIBLE"}
-    solved = model.solve(args.time_limit, args.workers, hint=assignment)
+    # CP-SAT starts from a hint: the planner's route-first construction (default), our final
+    # plan, or nothing.
+    hint = None
+    if args.hint == "ours":
+        hint = assignment
+    elif args.hint == "greedy":
+        greedy = run_planner(args.bin / "itineraries", inst, Path(ours["planPath"]).parent, iterations=0)
+        hint, _, _ = model.plan_assignment(greedy["plan"])
+        ours["greedyValue"] = greedy["score"]["visitValue"]
+    solved = model.solve(args.time_limit, args.workers, hint=hint)
     value = ours["score"]["visitValue"]
     best, bound = solved.get("best"), solved.get("bound")
     # CP-SAT's best tours as a plan, checked and scored by our own PlanChecker (the CLI).
@@ -833,6 +847,8 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
         "siteVisits": sum(1 for v in inst.programme["venues"] if v.site),
         "days": [{"date": d.date, "touring": f"{iso(d.start)}–{iso(d.end)}", "depot": d.depot, "open": [v for v, _ in d.open]} for d in inst.event.days],
         "ours": value,
+        "hint": args.hint,
+        "greedy": ours.get("greedyValue"),
         # Visiting delegations with a tour on at least one day, in our plan and in CP-SAT's.
         "oursWithTour": len({p for t in ours["plan"]["tours"] for p in t["passengers"]} & {d.id for d in inst.visitors}),
         "cpsatWithTour": None if solved.get("tours") is None
@@ -875,7 +891,7 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
 
 def table(rows: list) -> str:
     header = ["instance", "timing", "deleg. (visiting)", "ours", "CP-SAT best", "CP-SAT bound", "gap %", "gap ≤ % (bound)", "status",
-              "ours in model", "CP-SAT plan checked", "planner ms", "CP-SAT s", "with a tour (ours / CP-SAT)"]
+              "ours in model", "CP-SAT plan checked", "planner ms", "CP-SAT s", "with a tour (ours / CP-SAT)", "CP-SAT hint"]
     lines = []
     for r in rows:
         lines.append([
@@ -889,6 +905,7 @@ def table(rows: list) -> str:
             "–" if r["plannerMs"] is None else f"{r['plannerMs']:.1f}", f"{r['solverSeconds']:.2f}",
             f"{r['oursWithTour'] / max(1, r['visitors']):.0%} / "
             + ("–" if r["cpsatWithTour"] is None else f"{r['cpsatWithTour'] / max(1, r['visitors']):.0%}"),
+            r["hint"] + ("" if r["greedy"] is None else f" ({r['greedy']:g})"),
         ])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)] if lines else [len(h) for h in header]
     out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |", "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -904,6 +921,8 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, action="append", default=[], metavar="N", help="a synthetic instance with N visiting delegations (repeatable)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic instances (default 7)")
     parser.add_argument("--scaled", action="store_true", help="synthetic instances whose buses and site visits grow with N")
+    parser.add_argument("--hint", choices=["greedy", "ours", "none"], default="greedy",
+                        help="what CP-SAT starts from: the planner's route-first construction (default), our plan, or nothing")
     parser.add_argument("--bin", type=Path, default=Path(".build/release"), help="directory holding the itineraries binary (default .build/release)")
     parser.add_argument("--time-limit", type=float, default=60, help="CP-SAT seconds per solve (default 60)")
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers (default 1)")
