@@ -115,17 +115,9 @@ public struct ItinerariesHandler: Sendable {
         guard missing.isEmpty else {
             return .failure(RequestProblem(description: "\(kind.rawValue) needs \(missing.joined(separator: ", "))"))
         }
-        let planned: PlanningOverride.Kind
-        switch kind {
-        case .pin: planned = .pin
-        case .requireVisit: planned = .requireVisit
-        case .forbidVisit: planned = .forbidVisit
-        case .lockTour: planned = .lockTour
-        case .reserveSeats: planned = .reserveSeats
-        }
         return .success(
             PlanningOverride(
-                id: request.overrideID, kind: planned,
+                id: request.overrideID, kind: kind,
                 delegationID: request.reference.map { registrationID(eventID: request.eventID, reference: $0) }, busID: request.busID,
                 day: request.day, venueID: request.venueID, seats: request.seats))
     }

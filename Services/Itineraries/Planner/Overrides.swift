@@ -3,18 +3,10 @@ import Messages
 
 /// An organiser's decision the planner must respect: a hard constraint, never traded for value.
 public struct PlanningOverride: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable, Hashable {
-        /// The delegation rides `busID` on `day`.
-        case pin
-        /// The delegation visits `venueID` (on some day).
-        case requireVisit = "require-visit"
-        /// The delegation does not visit `venueID`.
-        case forbidVisit = "forbid-visit"
-        /// The tour of `busID` on `day` keeps `tour` (its riders and stops).
-        case lockTour = "lock-tour"
-        /// `seats` seats of `busID` stay free on `day` (every day if nil).
-        case reserveSeats = "reserve-seats"
-    }
+    /// The kinds of the contract (`plan.override-requested`): pin (the delegation rides `busID`
+    /// on `day`), require-visit / forbid-visit (`venueID`), lock-tour (the tour of `busID` on
+    /// `day` keeps `tour`), reserve-seats (`seats` of `busID` stay free on `day`, every day if nil).
+    public typealias Kind = PlanOverrideRequested.Kind
 
     public var id: String
     public var kind: Kind
