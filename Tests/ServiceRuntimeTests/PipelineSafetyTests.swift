@@ -78,7 +78,8 @@ import Testing
             #expect(
                 try await eventually(within: 30) { try await Set(PipelineTests.applied(host).map(\.reference)) == ["gz", "zz", "raw"] })
             let parked = try await PipelineTests.waitForDeadLetters(bed, count: 2)
-            let byID = Dictionary(uniqueKeysWithValues: parked.map { ($0.properties.messageID ?? "", $0) })
+            #expect(parked.count == 2)
+            let byID = PipelineTests.byMessageID(parked)
             #expect(byID["br"]?.headers[FailureHeader.reason]?.stringValue?.contains("content encoding 'br' is not supported") == true)
             #expect(byID["bomb"]?.headers[FailureHeader.reason]?.stringValue?.contains("inflates to more than") == true)
         }
