@@ -37,7 +37,7 @@ public struct Planner: Sendable {
         let deadline = searchTimeLimit.map { ContinuousClock.now + $0 }
         var tours: [Tour] = []
         if let previous {
-            let rules = DayPlanner.Rules(overrides, buses: input.programme.buses)
+            let rules = DayPlanner.Rules(overrides)
             var visited: [String: Set<String>] = [:]
             for day in model.days {
                 var builder = DayPlanner(
@@ -182,7 +182,7 @@ struct DayPlanner {
         var forbidden = Set<String>()  // "delegation|venue"
         var locked: [String: Tour] = [:]  // "bus@day" → the tour
 
-        init(_ overrides: [PlanningOverride] = [], buses: [Bus] = []) {
+        init(_ overrides: [PlanningOverride] = []) {
             for override in overrides {
                 switch override.kind {
                 case .reserveSeats:
