@@ -16,9 +16,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 /// Finds tours worth as much as possible: routes first, riders chosen by value for each route
 /// (a knapsack over seats and visit groups), then a large-neighbourhood search: ruin part of
-/// the plan (some bus-days, a whole day, the tours through a venue, or a few related
-/// delegations), rebuild it, and keep the result under late acceptance (a worse plan is kept
-/// when it is no worse than the plan of `history` steps ago). Days are planned together.
+/// the plan (some bus-days, a whole day, the tours through a venue, or a few delegations),
+/// rebuild it, and keep the result under simulated annealing (a worse plan is kept now and then,
+/// less and less often as the budget runs out). Days are planned together.
 ///
 /// Deterministic: the same problem, iterations and seed give the same tours; `deadline`
 /// (optional) stops the search early and then only the time taken varies.
