@@ -82,6 +82,22 @@ extension NotificationFailed {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: nil, recipient: registrationID) }
 }
 
+extension PlanOverrideRequested {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
+}
+
+extension PlanOverrideDecided {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
+}
+
+extension PlanReoptimiseRequested {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
+}
+
+extension PlanReoptimised {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
+}
+
 extension Sequence<UInt8> {
     /// Lowercase hexadecimal, two digits a byte (digests in ids and signatures).
     public var hexString: String { map { String(format: "%02x", $0) }.joined() }

@@ -180,19 +180,3 @@ public struct PlanReoptimised: MessagePayload {
         self.decidedAt = decidedAt
     }
 }
-
-extension PlanOverrideRequested {
-    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
-}
-
-extension PlanOverrideDecided {
-    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
-}
-
-extension PlanReoptimiseRequested {
-    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
-}
-
-extension PlanReoptimised {
-    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
-}

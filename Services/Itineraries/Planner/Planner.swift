@@ -102,17 +102,13 @@ public struct Planner: Sendable {
     private func repair(_ tours: [Tour], for unmet: [PlanningOverride], problem: TourProblem, deadline: ContinuousClock.Instant?) -> [Tour]
     {
         var state = problem.state(with: Array(problem.lockedTours.values) + tours)
-        let busIndex = Dictionary(problem.buses.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
-        let dayIndex = Dictionary(problem.model.days.enumerated().map { ($0.element.date, $0.offset) }, uniquingKeysWith: { f, _ in f })
-        let visitorIndex = Dictionary(problem.visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { f, _ in f })
-        let venueIndex = Dictionary(problem.venues.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { f, _ in f })
         var touched = Set<Int>()
         for override in unmet {
-            let visitor = override.delegationID.flatMap { visitorIndex[$0] }
+            let visitor = override.delegationID.flatMap { problem.visitorIndex[$0] }
             let rides = visitor.map { v in (0..<problem.dayCount).map { state.rideOn[v * problem.dayCount + $0] }.filter { $0 >= 0 } } ?? []
             switch override.kind {
             case .pin:
-                if let bus = override.busID.flatMap({ busIndex[$0] }), let day = override.day.flatMap({ dayIndex[$0] }) {
+                if let bus = override.busID.flatMap({ problem.busIndex[$0] }), let day = override.day.flatMap({ problem.dayIndex[$0] }) {
                     touched.insert(day * problem.busCount + bus)
                     if let visitor, state.rideOn[visitor * problem.dayCount + day] >= 0 {
                         touched.insert(state.rideOn[visitor * problem.dayCount + day])
@@ -120,7 +116,7 @@ public struct Planner: Sendable {
                 }
             case .requireVisit:
                 touched.formUnion(rides)
-                if let venue = override.venueID.flatMap({ venueIndex[$0] }) {
+                if let venue = override.venueID.flatMap({ problem.venueIndex[$0] }) {
                     for day in 0..<problem.dayCount { touched.formUnion(state.visits[day * problem.venueCount + venue].map(\.slot)) }
                 }
             case .forbidVisit, .lockTour, .reserveSeats:

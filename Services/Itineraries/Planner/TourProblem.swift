@@ -25,6 +25,11 @@ final class TourProblem {
     let pinned: [Int]
     /// Slots whose tour an override locks, with that tour.
     let lockedTours: [Int: Tour]
+    /// Index by id: of visiting delegations, site visits, buses and days (`YYYY-MM-DD`).
+    let visitorIndex: [String: Int]
+    let venueIndex: [String: Int]
+    let busIndex: [String: Int]
+    let dayIndex: [String: Int]
     /// What the search adds to a visit an override requires, so that it comes before any
     /// preference (not part of the plan's value).
     static let requiredBonus = 10_000
@@ -62,6 +67,7 @@ final class TourProblem {
         let open = Set(model.days.flatMap { $0.openVenues.map(\.venue.id) })
         venues = model.programme.venues.filter { open.contains($0.id) }.sorted { $0.id < $1.id }
         let venueIndex = Dictionary(venues.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        self.venueIndex = venueIndex
         var nodes = venues.map(\.id)
         var nodeIndex = venueIndex
         func node(_ id: String?) -> Int {
@@ -116,6 +122,9 @@ final class TourProblem {
         let visitorIndex = Dictionary(visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         let busIndex = Dictionary(buses.map(\.id).enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
         let dayIndex = Dictionary(model.days.enumerated().map { ($0.element.date, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        self.visitorIndex = visitorIndex
+        self.busIndex = busIndex
+        self.dayIndex = dayIndex
         let busSeats = buses.map(\.seats)
         let busCount = busSeats.count
         var slotSeats = (0..<(model.days.count * busCount)).map { busSeats[$0 % busCount] }
@@ -158,12 +167,8 @@ final class TourProblem {
     /// known buses, days, venues and delegations.
     func state(with tours: [Tour]) -> TourState {
         var state = TourState(self)
-        let visitorIndex = Dictionary(visitors.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
-        let venueIndex = Dictionary(venues.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         for tour in tours {
-            guard let bus = buses.firstIndex(where: { $0.id == tour.busID }),
-                let day = model.days.firstIndex(where: { $0.date == tour.day })
-            else { continue }
+            guard let bus = busIndex[tour.busID], let day = dayIndex[tour.day] else { continue }
             let slot = day * busCount + bus
             let route = tour.stops.compactMap { venueIndex[$0.venueID] }
             guard route.count == tour.stops.count, state.stops[slot].isEmpty else { continue }

@@ -194,24 +194,15 @@ public enum PlanRequests {
                 await consumer.cancel()
                 throw error
             }
-            let answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
-                group.addTask {
-                    for try await delivery in consumer {
-                        delivery.ack()
-                        guard (delivery.properties.type ?? delivery.routingKey) == Answer.messageType.rawValue,
-                            let answer = try? MessageCoding.decode(Answer.self, from: delivery.body), matches(answer)
-                        else { continue }
-                        return answer
-                    }
-                    return nil
+            let answer = try await OpsTime.within(seconds) { () -> Answer? in
+                for try await delivery in consumer {
+                    delivery.ack()
+                    guard (delivery.properties.type ?? delivery.routingKey) == Answer.messageType.rawValue,
+                        let answer = try? MessageCoding.decode(Answer.self, from: delivery.body), matches(answer)
+                    else { continue }
+                    return answer
                 }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(seconds))
-                    return nil
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+                return nil
             }
             await consumer.cancel()
             return answer

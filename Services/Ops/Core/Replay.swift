@@ -132,16 +132,7 @@ public enum Replay {
     {
         let box = IteratorBox(iterator)
         defer { iterator = box.iterator }
-        return try await withThrowingTaskGroup(of: Delivery?.self) { group in
-            group.addTask { try await box.next() }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        return try await OpsTime.within(seconds) { try await box.next() }
     }
 }
 
