@@ -10,6 +10,7 @@ import ServiceRuntime
 /// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
 /// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
 /// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
+/// | `ITINERARIES_PLAN_SEARCH_ITERATIONS` | 2000 | a fresh plan's search budget (the same input and budget give the same plan) |
 /// | `ITINERARIES_PLAN_SEARCH_SECONDS` | 1.5 | the longest a fresh plan's search runs (small events finish sooner) |
 ///
 /// `ITINERARIES_IDENTITY_KEYS` is written `id:base64key[,…]`.
@@ -18,24 +19,28 @@ public struct ItinerariesConfiguration: Sendable {
     public var vault: IdentityVault
     public var debounce: Double
     public var maxWait: Double
-    /// Caps the planner's search (`Planner.searchTimeLimit`).
+    /// The planner's search budget (`Planner.searchIterations`) and its cap (`searchTimeLimit`).
+    public var searchIterations: Int
     public var searchSeconds: Double
 
     public static let defaultHTTPPort = ItinerariesService.description.defaultHTTPPort
 
     public init(
-        service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5, searchSeconds: Double = 1.5
+        service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5, searchIterations: Int = 2000,
+        searchSeconds: Double = 1.5
     ) {
         self.service = service
         self.vault = vault
         self.debounce = debounce
         self.maxWait = maxWait
+        self.searchIterations = searchIterations
         self.searchSeconds = searchSeconds
     }
 
     /// The planner these settings ask for.
     public var planner: Planner {
         var planner = Planner()
+        planner.searchIterations = searchIterations
         planner.searchTimeLimit = .milliseconds(Int((searchSeconds * 1000).rounded()))
         return planner
     }
@@ -47,10 +52,13 @@ public struct ItinerariesConfiguration: Sendable {
         let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
         let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
         let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
+        let searchIterations = reader.integer("ITINERARIES_PLAN_SEARCH_ITERATIONS", default: 2000, in: 0...10_000_000)
         let searchSeconds = reader.seconds("ITINERARIES_PLAN_SEARCH_SECONDS", default: 1.5, in: 0.05...600)
         let vault = reader.identityVault("ITINERARIES_IDENTITY_KEYS")
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["ITINERARIES_IDENTITY_KEYS is missing"]) }
-        return ItinerariesConfiguration(service: service, vault: vault, debounce: debounce, maxWait: maxWait, searchSeconds: searchSeconds)
+        return ItinerariesConfiguration(
+            service: service, vault: vault, debounce: debounce, maxWait: maxWait, searchIterations: searchIterations,
+            searchSeconds: searchSeconds)
     }
 }

@@ -86,6 +86,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where to write the plan (default: standard output).") var out: String?
     @Option(name: .long, help: "A previous plan to re-plan from (stable).") var previous: String?
     @Option(name: .long, help: "Search iterations (0: the route-first construction alone; default 2000).") var iterations: Int?
+    @Option(name: .long, help: "The longest the search runs, in seconds (0: no cap; default 1.5, as the service).") var seconds: Double?
+    @Option(name: .long, help: "The search's random seed (the same input, iterations and seed give the same plan).") var seed: UInt64?
 
     func run() async throws {
         let input = try files.load()
@@ -94,6 +96,8 @@ struct PlanCommand: AsyncParsableCommand {
         }
         var planner = Planner()
         if let iterations { planner.searchIterations = max(0, iterations) }
+        if let seconds { planner.searchTimeLimit = seconds > 0 ? .milliseconds(Int((seconds * 1000).rounded())) : nil }
+        if let seed { planner.searchSeed = seed }
         let started = ContinuousClock.now
         let plan = planner.plan(input, previous: previousPlan)
         let elapsed = ContinuousClock.now - started

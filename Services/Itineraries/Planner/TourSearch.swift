@@ -16,8 +16,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 /// Finds tours worth as much as possible: routes first, riders chosen by value for each route
 /// (a knapsack over seats and visit groups), then a large-neighbourhood search: ruin part of
-/// the plan (some bus-days, a whole day, the tours through a venue, or a few delegations),
-/// rebuild it, and keep the result under simulated annealing (a worse plan is kept now and then,
+/// the plan (some bus-days, a whole day, the tours through a venue, the riders of two tours, or
+/// a few delegations), rebuild it, and keep the result under simulated annealing (a worse plan is kept now and then,
 /// less and less often as the budget runs out). Days are planned together.
 ///
 /// Deterministic: the same problem, iterations and seed give the same tours; `deadline`
@@ -78,7 +78,7 @@ struct TourSearch {
 
     private mutating func perturb(_ state: inout TourState, open: [Int]) {
         let busy = open.filter { !state.stops[$0].isEmpty }
-        switch Int.random(in: 0..<10, using: &random) {
+        switch Int.random(in: 0..<11, using: &random) {
         case 0..<3:
             // A few bus-days, anywhere.
             var slots = Set<Int>()
@@ -105,6 +105,13 @@ struct TourSearch {
             for slot in slots { state.clear(problem, slot: slot) }
             shake(&state, days: [day])
             rebuild(&state, slots: Array(slots), greedy: Bool.random(using: &random))
+        case 6:
+            // The riders of two tours, seated again together and exactly; routes stay. (Three
+            // at a time found no more in the benchmark and cost a table of ~20³ states.)
+            let slots = Array(busy.shuffled(using: &random).prefix(2))
+            guard slots.count == 2 else { return }
+            reseat(&state, slots: slots)
+            fill(&state, days: Array(0..<problem.dayCount))
         default:
             // A few delegations leave their tours and are placed again, best first; routes stay.
             let riding = busy.flatMap { slot in
@@ -128,6 +135,74 @@ struct TourSearch {
             // delegation takes the best combination of tours over the days.
             fill(&state, days: Array(0..<problem.dayCount), excluding: Set(freed))
             for rider in freed.shuffled(using: &random) { placeBest(&state, rider: rider) }
+        }
+    }
+
+    /// Seats the riders of a few tours again, routes unchanged, all at once and exactly: a
+    /// knapsack whose room is every tour's seats together, each delegation taking at most one of
+    /// the tours a day and no venue twice. Finds exchanges along a chain of delegations that
+    /// moves of one or two at a time never reach.
+    func reseat(_ state: inout TourState, slots: [Int]) {
+        for slot in slots {
+            let day = problem.day(of: slot)
+            for rider in state.riders[slot] where movable(state, rider: rider, day: day) { state.remove(problem, rider: rider, slot: slot) }
+        }
+        // A table state is the seats taken on each tour, in mixed radix.
+        let rooms = slots.map { max(0, state.limit(problem, slot: $0) - state.load[$0]) }
+        var strides: [Int] = []
+        var states = 1
+        for room in rooms {
+            strides.append(states)
+            states *= room + 1
+        }
+        // The sets of tours (bit masks) a delegation may take together: one a day, no venue twice.
+        let masks = (1..<(1 << slots.count)).filter { mask in
+            let members = slots.indices.filter { mask & (1 << $0) != 0 }.map { slots[$0] }
+            return members.allSatisfy { a in
+                members.allSatisfy { b in
+                    a == b || (problem.day(of: a) != problem.day(of: b) && !state.stops[a].contains(where: state.stops[b].contains))
+                }
+            }
+        }
+        var riders: [Int] = []
+        var options: [[(mask: Int, value: Int)]] = []
+        for rider in 0..<problem.visitors.count {
+            let fitting = slots.indices.reduce(0) { $0 | (state.fits(problem, rider: rider, slot: slots[$1]) ? 1 << $1 : 0) }
+            guard fitting != 0 else { continue }
+            let list = masks.filter { $0 & fitting == $0 }.map { mask in
+                (mask, slots.indices.reduce(0) { $0 + (mask & (1 << $1) != 0 ? state.tourValue(problem, rider: rider, stops: state.stops[slots[$1]]) : 0) })
+            }.filter { $0.1 > 0 }
+            if !list.isEmpty {
+                riders.append(rider)
+                options.append(list)
+            }
+        }
+        guard !riders.isEmpty else { return }
+        var table = Array(repeating: Int.min, count: states)
+        table[0] = 0
+        var choice = [UInt8](repeating: 0, count: riders.count * states)
+        for (index, list) in options.enumerated() {
+            let size = problem.size[riders[index]]
+            var next = table
+            for (mask, value) in list {
+                let step = slots.indices.reduce(0) { $0 + (mask & (1 << $1) != 0 ? size * strides[$1] : 0) }
+                for from in 0..<states where table[from] != Int.min {
+                    let fits = slots.indices.allSatisfy { mask & (1 << $0) == 0 || (from / strides[$0]) % (rooms[$0] + 1) + size <= rooms[$0] }
+                    guard fits, table[from] + value > next[from + step] else { continue }
+                    next[from + step] = table[from] + value
+                    choice[index * states + from + step] = UInt8(mask)
+                }
+            }
+            table = next
+        }
+        guard var at = table.indices.max(by: { table[$0] < table[$1] }) else { return }
+        for index in riders.indices.reversed() {
+            let mask = Int(choice[index * states + at])
+            guard mask != 0 else { continue }
+            for member in slots.indices where mask & (1 << member) != 0 {
+                state.add(problem, rider: riders[index], slot: slots[member])
+                at -= problem.size[riders[index]] * strides[member]
+            }
         }
     }
 
