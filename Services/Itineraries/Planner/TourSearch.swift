@@ -143,6 +143,7 @@ struct TourSearch {
     /// the tours a day and no venue twice. Finds exchanges along a chain of delegations that
     /// moves of one or two at a time never reach.
     func reseat(_ state: inout TourState, slots: [Int]) {
+        guard slots.count <= 8 else { return }  // a set of tours is a byte below
         for slot in slots {
             let day = problem.day(of: slot)
             for rider in state.riders[slot] where movable(state, rider: rider, day: day) { state.remove(problem, rider: rider, slot: slot) }
@@ -167,11 +168,17 @@ struct TourSearch {
         var riders: [Int] = []
         var options: [[(mask: Int, value: Int)]] = []
         for rider in 0..<problem.visitors.count {
-            let fitting = slots.indices.reduce(0) { $0 | (state.fits(problem, rider: rider, slot: slots[$1]) ? 1 << $1 : 0) }
-            guard fitting != 0 else { continue }
-            let list = masks.filter { $0 & fitting == $0 }.map { mask in
-                (mask, slots.indices.reduce(0) { $0 + (mask & (1 << $1) != 0 ? state.tourValue(problem, rider: rider, stops: state.stops[slots[$1]]) : 0) })
-            }.filter { $0.1 > 0 }
+            // What the delegation gains on each tour (-1: it may not ride it).
+            let gains = slots.map {
+                state.fits(problem, rider: rider, slot: $0) ? state.tourValue(problem, rider: rider, stops: state.stops[$0]) : -1
+            }
+            var list: [(mask: Int, value: Int)] = []
+            for mask in masks {
+                let members = slots.indices.filter { mask & (1 << $0) != 0 }
+                guard members.allSatisfy({ gains[$0] >= 0 }) else { continue }
+                let value = members.reduce(0) { $0 + gains[$1] }
+                if value > 0 { list.append((mask, value)) }
+            }
             if !list.isEmpty {
                 riders.append(rider)
                 options.append(list)
@@ -187,7 +194,9 @@ struct TourSearch {
             for (mask, value) in list {
                 let step = slots.indices.reduce(0) { $0 + (mask & (1 << $1) != 0 ? size * strides[$1] : 0) }
                 for from in 0..<states where table[from] != Int.min {
-                    let fits = slots.indices.allSatisfy { mask & (1 << $0) == 0 || (from / strides[$0]) % (rooms[$0] + 1) + size <= rooms[$0] }
+                    let fits = slots.indices.allSatisfy {
+                        mask & (1 << $0) == 0 || (from / strides[$0]) % (rooms[$0] + 1) + size <= rooms[$0]
+                    }
                     guard fits, table[from] + value > next[from + step] else { continue }
                     next[from + step] = table[from] + value
                     choice[index * states + from + step] = UInt8(mask)
