@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Messages
 import ServiceRuntime
 
 /// What each service executable is, for the commands every one of them has (`serve`,
-/// `check-config`): its name, how it reads its configuration from the environment, how it runs,
+/// `check-config`, `tokens`): its name, how it reads its configuration from the environment, how it runs,
 /// and the settings of its own that `check-config` prints.
 public protocol ServiceExecutable {
     associatedtype Configuration: Sendable
@@ -15,6 +16,9 @@ public protocol ServiceExecutable {
     static func configuration(from environment: [String: String]) throws -> Configuration
     /// The settings every service shares.
     static func service(_ configuration: Configuration) -> ServiceConfiguration
+    /// The service's store, opened (and migrated) with its own tables, for the commands that
+    /// work on it (`tokens`, exports).
+    static func openStore(_ configuration: Configuration) throws -> ServiceStore
     /// Builds the service and runs it until SIGTERM or SIGINT. A problem with what it reads at
     /// start (templates, say) is a `ConfigurationError`: the process exits 78.
     static func serve(_ configuration: Configuration, logger: Logger) async throws
@@ -91,6 +95,72 @@ public struct CheckConfig<Executable: ServiceExecutable>: AsyncParsableCommand {
         let width = (lines.map(\.0.count).max() ?? 0) + 2
         for (name, value) in lines {
             print((name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value)
+        }
+    }
+}
+
+/// `<service> tokens create|list|revoke`: the API tokens its HTTP side accepts, kept (hashed) in
+/// its store. Once one is in force, every endpoint but `/health/*` asks for a token.
+public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "tokens", abstract: "Create, list and revoke the API tokens of the HTTP side.",
+            subcommands: [Create.self, List.self, Revoke.self])
+    }
+
+    public init() {}
+
+    static func store() throws -> ServiceStore { try Executable.openStore(try Executable.loadConfiguration()) }
+
+    public struct Create: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: "Create a token and print it (once: the store keeps only its hash).",
+                discussion: "Scopes: read; personal-data (read, and anything with names, addresses, phones or documents); admin (everything).")
+        }
+
+        @Option(name: .long, help: "Who or what holds it (shown in the audit log), e.g. prometheus or console.") var name: String
+        @Option(name: .long, help: "read, personal-data or admin.") var scope: String
+
+        public init() {}
+
+        public func run() async throws {
+            guard let scope = AccessScope(rawValue: scope) else {
+                throw ValidationError("--scope must be one of \(AccessScope.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard !name.isEmpty, name.count <= 100 else { throw ValidationError("--name must be 1 to 100 characters") }
+            let (token, secret) = APIToken.make(name: name, scope: scope)
+            try await Tokens.store().database.write { db in try APITokens.insert(token, in: db) }
+            FileHandle.standardError.write(Data("token \(token.id) (\(name), \(scope.rawValue)); it is shown only now:\n".utf8))
+            print(secret)
+        }
+    }
+
+    public struct List: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration { CommandConfiguration(abstract: "List the tokens (never their secrets).") }
+
+        public init() {}
+
+        public func run() async throws {
+            for token in try await Tokens.store().database.read({ db in try APITokens.all(in: db) }) {
+                let state = token.revokedAt.map { "revoked \(MessageCoding.format($0))" } ?? "in force"
+                print("\(token.id)  \(token.scope.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))  \(token.name)  created \(MessageCoding.format(token.createdAt)), \(state)")
+            }
+        }
+    }
+
+    public struct Revoke: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration { CommandConfiguration(abstract: "Revoke a token at once.") }
+
+        @Argument(help: "The token's id (as `tokens list` shows it).") var id: String
+
+        public init() {}
+
+        public func run() async throws {
+            guard try await Tokens.store().database.write({ db in try APITokens.revoke(id: id, in: db) }) else {
+                throw ValidationError("no token '\(id)' in force")
+            }
+            print("revoked \(id)")
         }
     }
 }

@@ -24,7 +24,7 @@ public final class ServiceHost: Sendable {
     public let metrics: ServiceMetrics
     private let dispatcher: Dispatcher
     private let logger: Logger
-    private let routes: @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void
+    private let routes: @Sendable (ServiceRoutes, ServiceStore) -> Void
     private let extraServices: @Sendable (Context) -> [any Service]
     private let connectPatience: Double
     private let pipelineStatus = PipelineStatus()
@@ -62,7 +62,7 @@ public final class ServiceHost: Sendable {
     public init(
         configuration: ServiceConfiguration, dispatcher: Dispatcher, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void = { _ in },
-        routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void = { _, _ in },
+        routes: @escaping @Sendable (ServiceRoutes, ServiceStore) -> Void = { _, _ in },
         extraServices: @escaping @Sendable (Context) -> [any Service] = { _ in [] },
         connectPatience: Double = 60
     ) async throws {
@@ -89,6 +89,7 @@ public final class ServiceHost: Sendable {
         let publishing: AMQPConnection
         let consuming: AMQPConnection
         do {
+            try await refuseOpenAccess()
             (publishing, consuming) = try await connectAndDeclare()
         } catch {
             started.fail(error)
@@ -106,6 +107,20 @@ public final class ServiceHost: Sendable {
         logger.info("stopped")
     }
 
+    /// Outside loopback, the HTTP side must ask for tokens: without one in force, stop before
+    /// listening (exit 78) rather than serve personal data to whoever reaches the address.
+    private func refuseOpenAccess() async throws {
+        guard !isLoopback(configuration.httpHost) else { return }
+        guard try await store.database.read({ db in try APITokens.enforced(in: db) }) else {
+            throw ConfigurationError(problems: [
+                """
+                HTTP would listen on \(configuration.httpHost), beyond loopback, without API tokens: create one first \
+                (`\(configuration.kind) tokens create --name NAME --scope read`) or listen on 127.0.0.1
+                """
+            ])
+        }
+    }
+
     private func runGroup(publishing: AMQPConnection, consuming: AMQPConnection, signals: [UnixSignal]) async throws {
         let doorbell = Doorbell()
         let changes = ChangeSignal()
@@ -114,9 +129,9 @@ public final class ServiceHost: Sendable {
             doorbell: doorbell, changes: changes, metrics: metrics, status: pipelineStatus, logger: logger)
         let relay = OutboxRelay(
             store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
-        let http = ServiceHTTP.application(
+        let http = try ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store, pipeline: pipelineStatus),
-            metrics: metrics, logger: logger,
+            store: store, metrics: metrics, logger: logger,
             routes: { [routes, store] router in routes(router, store) },
             onListening: { [self] port in
                 listeningPort.withLock { $0 = port }

@@ -17,7 +17,8 @@ import Testing
         // Left at their defaults, commented out: the alternative URL, optional integrations, and
         // the fault injection, which must never be set in production.
         let optional: Set = [
-            "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL",
+            "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "\(service.prefix)_HTTP_TLS_CERTIFICATE", "\(service.prefix)_HTTP_TLS_KEY",
+            "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL",
             "NOTIFICATIONS_WEBHOOK_SECRET",
         ]
         #expect(
@@ -53,6 +54,30 @@ import Testing
         let (status, output) = try await Self.checkConfig(service, environment)
         #expect(status == 78, "the placeholder is not a usable key: \(output)")
         #expect(output.contains("\(key): key 'k1' must be 32 bytes"))
+    }
+
+    @Test(arguments: Deployment.services)
+    func secretsFromFilesAndCredentialsAreUsedAndNeverPrinted(_ service: Deployment.Service) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var environment = Self.runnable(try EnvironmentFile(path: service.environmentExample), service)
+        // The broker URL from AMQP_URL_FILE, the identity keys (where the service has them) as a
+        // systemd credential.
+        let password = "pw-\(UUID().uuidString.prefix(12))"
+        let url = folder.appendingPathComponent("amqp-url")
+        try Data("amqp://\(service.name):\(password)@127.0.0.1:5672/delegation\n".utf8).write(to: url)
+        environment["AMQP_URL"] = nil
+        environment["AMQP_URL_FILE"] = url.path
+        environment["CREDENTIALS_DIRECTORY"] = folder.path
+        let keys = "\(service.prefix)_IDENTITY_KEYS"
+        let key = environment.removeValue(forKey: keys)
+        if let key { try Data(key.utf8).write(to: folder.appendingPathComponent(keys)) }
+        let (status, output) = try await Self.checkConfig(service, environment)
+        #expect(status == 0, "check-config: \(output)")
+        #expect(Self.setting("broker", in: output) == "amqp://\(service.name)@127.0.0.1:5672/delegation")
+        #expect(!output.contains(password), "the password is never printed")
+        if let key { #expect(!output.contains(String(key.dropFirst(3))), "nor the identity key") }
     }
 
     @Test func theExamplesAgreeWithEachOtherAndWithTheBrokerDefinitions() throws {

@@ -246,4 +246,36 @@ import Testing
         #expect(!error.description.contains(short))
         #expect(!error.description.contains("s3cret"))
     }
+
+    @Test func secretsComeFromFilesAndSystemdCredentialsAsWellAsTheEnvironment() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString.prefix(8))")
+        let credentials = folder.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let keyFile = folder.appendingPathComponent("identity-keys")
+        try Data("k2026:\(Self.key2026)\n".utf8).write(to: keyFile)  // a final line break, as editors write
+        try Data("amqp://registrations:s3cret@broker.internal:5672/delegation".utf8).write(
+            to: credentials.appendingPathComponent("AMQP_URL"))
+
+        // NAME_FILE, and a file named NAME in systemd's $CREDENTIALS_DIRECTORY.
+        let configuration = try RegistrationsConfiguration.fromEnvironment([
+            "REGISTRATIONS_IDENTITY_KEYS_FILE": keyFile.path, "CREDENTIALS_DIRECTORY": credentials.path,
+        ])
+        #expect(configuration.vault.currentKeyID == "k2026")
+        #expect(configuration.service.amqp.password == "s3cret" && configuration.service.amqp.host == "broker.internal")
+
+        // Given twice, or a file that cannot be read: a problem naming the setting, never a value.
+        let error = try #require(throws: ConfigurationError.self) {
+            try RegistrationsConfiguration.fromEnvironment([
+                "REGISTRATIONS_IDENTITY_KEYS": "k1:\(Self.key2026)", "REGISTRATIONS_IDENTITY_KEYS_FILE": keyFile.path,
+                "CREDENTIALS_DIRECTORY": credentials.path, "AMQP_URL": "amqp://guest:guest@127.0.0.1/",
+                "REGISTRATIONS_STORE_PATH_FILE": folder.appendingPathComponent("missing").path,
+            ])
+        }
+        #expect(error.problems.count == 3, "\(error)")
+        #expect(error.problems.contains { $0.contains("REGISTRATIONS_IDENTITY_KEYS and REGISTRATIONS_IDENTITY_KEYS_FILE are both set") })
+        #expect(error.problems.contains { $0.contains("AMQP_URL is set and is also a credential") })
+        #expect(error.problems.contains { $0.contains("REGISTRATIONS_STORE_PATH_FILE: cannot read") })
+        #expect(!error.description.contains(Self.key2026) && !error.description.contains("s3cret"))
+    }
 }

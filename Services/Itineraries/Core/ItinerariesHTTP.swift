@@ -7,16 +7,16 @@ import Messages
 import NIOCore
 import ServiceRuntime
 
-/// Read-only HTTP: plans, itineraries per delegation and per bus (JSON or iCalendar),
-/// headcounts, and access lists of restricted venues (names and document numbers: serve this
-/// on loopback or behind authentication only).
+/// Read-only HTTP: plans, itineraries per delegation and per bus (JSON or iCalendar) and
+/// headcounts (scope `read`), and access lists of restricted venues (names and document
+/// numbers: scope `personal-data`).
 ///
 /// - `GET /events/{e}/plan` — the latest plan with its version, score and any violations
 /// - `GET /events/{e}/delegations/{id}/itinerary` (`.ics` for iCalendar; `?lang=vi|zh-Hans|en`)
 /// - `GET /events/{e}/delegations/{id}/cancellations.ics` — METHOD:CANCEL for visits taken out
 /// - `GET /events/{e}/buses/{bus}/itinerary` (`.ics`)
 /// - `GET /events/{e}/headcount`
-/// - `GET /events/{e}/venues/{venue}/access-list` (`.csv`)
+/// - `GET /events/{e}/venues/{venue}/access-list` (`.csv`) (`personal-data`)
 public enum ItinerariesHTTP {
     public struct PlanView: Codable, Sendable {
         public var version: Int
@@ -60,9 +60,10 @@ public enum ItinerariesHTTP {
             delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db))
     }
 
-    public static func routes(vault: IdentityVault) -> @Sendable (Router<BasicRequestContext>, ServiceStore) -> Void {
-        { router, store in
-            @Sendable func load(_ context: BasicRequestContext) async throws -> Snapshot {
+    public static func routes(vault: IdentityVault) -> @Sendable (ServiceRoutes, ServiceStore) -> Void {
+        { routes, store in
+            let router = routes.read
+            @Sendable func load(_ context: ServiceRequestContext) async throws -> Snapshot {
                 let eventID = try context.parameters.require("eventID")
                 guard let snapshot = try await store.database.read({ db in try snapshot(eventID, in: db) }) else {
                     throw HTTPError(.notFound, message: "no plan for event '\(eventID)' yet")
@@ -113,12 +114,12 @@ public enum ItinerariesHTTP {
                 let sizes = Dictionary(s.delegations.map { ($0.planning.id, $0.planning.size) }, uniquingKeysWith: { first, _ in first })
                 return try ServiceHTTP.json(s.builder.headcounts(s.plan, sizes: sizes))
             }
-            router.get("/events/:eventID/venues/:venue/access-list") { _, context -> Response in
+            routes.personalData.get("/events/:eventID/venues/:venue/access-list") { _, context -> Response in
                 let s = try await load(context)
                 return try ServiceHTTP.json(
                     try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault))
             }
-            router.get("/events/:eventID/venues/:venue/access-list.csv") { _, context -> Response in
+            routes.personalData.get("/events/:eventID/venues/:venue/access-list.csv") { _, context -> Response in
                 let s = try await load(context)
                 let entries = try await accessList(s, venue: try context.parameters.require("venue"), store: store, vault: vault)
                 return Response(

@@ -16,7 +16,7 @@ struct Itineraries: AsyncParsableCommand {
         abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
         subcommands: [
             Serve<ItinerariesExecutable>.self, PlanCommand.self, ReoptimiseCommand.self, ScoreCommand.self, Export.self,
-            CheckConfig<ItinerariesExecutable>.self,
+            Tokens<ItinerariesExecutable>.self, CheckConfig<ItinerariesExecutable>.self,
         ],
         defaultSubcommand: Serve<ItinerariesExecutable>.self)
 }
@@ -31,6 +31,10 @@ enum ItinerariesExecutable: ServiceExecutable {
     }
 
     static func service(_ configuration: ItinerariesConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func openStore(_ configuration: ItinerariesConfiguration) throws -> ServiceStore {
+        try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+    }
 
     static func serve(_ configuration: ItinerariesConfiguration, logger: Logger) async throws {
         try await ItinerariesService.makeHost(configuration, logger: logger).run()
@@ -199,8 +203,7 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ItinerariesExecutable.loadConfiguration()
-        let store = try ServiceStore(
-            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+        let store = try ItinerariesExecutable.openStore(configuration)
         if let venue = accessList {
             guard let snapshot = try await store.database.read({ db in try ItinerariesHTTP.snapshot(event, in: db) }) else {
                 throw ValidationError("no plan for event '\(event)' in this store")

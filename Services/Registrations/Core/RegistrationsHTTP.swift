@@ -4,8 +4,8 @@ import Hummingbird
 import Messages
 import ServiceRuntime
 
-/// Read-only HTTP: an event's registrations and its counts. No personal data beyond the
-/// organisation's name; identity documents never.
+/// Read-only HTTP (scope `read`): an event's registrations and its counts. No personal data
+/// beyond the organisation's name; identity documents never.
 ///
 /// - `GET /events/{eventID}/registrations` → `{"eventID", "counts", "registrations": [...]}`
 /// - `GET /events/{eventID}/counts` → accepted / waitlisted / cancelled / rejected, delegates, capacity
@@ -40,13 +40,13 @@ public enum RegistrationsHTTP {
         public var registrations: [Summary]
     }
 
-    @Sendable public static func addRoutes(to router: Router<BasicRequestContext>, store: ServiceStore) {
-        router.get("/events/:eventID/registrations") { _, context -> Response in
+    @Sendable public static func addRoutes(to routes: ServiceRoutes, store: ServiceStore) {
+        routes.read.get("/events/:eventID/registrations") { _, context -> Response in
             let eventID = try context.parameters.require("eventID")
             let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
             return try ServiceHTTP.json(result)
         }
-        router.get("/events/:eventID/counts") { _, context -> Response in
+        routes.read.get("/events/:eventID/counts") { _, context -> Response in
             let eventID = try context.parameters.require("eventID")
             let result = try await store.database.read { db in try Self.listing(eventID: eventID, in: db) }
             return try ServiceHTTP.json(result.counts)

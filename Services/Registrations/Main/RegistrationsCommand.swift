@@ -12,7 +12,7 @@ struct Registrations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrations",
         abstract: "Validates, deduplicates and places delegation registrations.",
-        subcommands: [Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, CheckConfig<RegistrationsExecutable>.self],
+        subcommands: [Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, Tokens<RegistrationsExecutable>.self, CheckConfig<RegistrationsExecutable>.self],
         defaultSubcommand: Serve<RegistrationsExecutable>.self)
 }
 
@@ -26,6 +26,10 @@ enum RegistrationsExecutable: ServiceExecutable {
     }
 
     static func service(_ configuration: RegistrationsConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func openStore(_ configuration: RegistrationsConfiguration) throws -> ServiceStore {
+        try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+    }
 
     static func serve(_ configuration: RegistrationsConfiguration, logger: Logger) async throws {
         try await RegistrationsService.makeHost(configuration, logger: logger).run()
@@ -47,8 +51,7 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try RegistrationsExecutable.loadConfiguration()
-        let store = try ServiceStore(
-            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+        let store = try RegistrationsExecutable.openStore(configuration)
         let csv = try await store.database.read { db in try RegistrationsExport.csv(eventID: event, in: db) }
         if let out {
             try csv.write(toFile: out, atomically: true, encoding: .utf8)
@@ -66,8 +69,7 @@ struct RotateKeys: AsyncParsableCommand {
     func run() async throws {
         let configuration = try RegistrationsExecutable.loadConfiguration()
         let vault = configuration.vault
-        let store = try ServiceStore(
-            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+        let store = try RegistrationsExecutable.openStore(configuration)
         let count = try await store.database.write { db -> Int in
             var count = 0
             for row in try RegistrationStore.sealedIdentities(in: db) where row.keyID != vault.currentKeyID {

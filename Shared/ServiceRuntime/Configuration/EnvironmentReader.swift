@@ -2,24 +2,61 @@ import Foundation
 
 /// Reads settings from the environment, collecting every problem instead of stopping at the
 /// first, so that a misconfigured service says everything that is wrong in one error.
+///
+/// Any setting `NAME` may instead come from a file: `NAME_FILE=/path` (Docker and Kubernetes
+/// secrets), or a file called `NAME` in `$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`).
+/// A file's content is used without its final line breaks. A setting given twice (`NAME` and
+/// `NAME_FILE`, or `NAME` and a credential) is a problem.
 public struct EnvironmentReader: Sendable {
     public let values: [String: String]
     public private(set) var problems: [String] = []
 
     public init(_ values: [String: String]) { self.values = values }
 
+    /// The setting's text: from the environment, from `NAME_FILE`, or from the credentials
+    /// directory, in that order; nil when none has it (or it is empty).
+    private mutating func text(_ key: String) -> String? {
+        let direct = values[key].flatMap { $0.isEmpty ? nil : $0 }
+        if let path = values["\(key)_FILE"], !path.isEmpty {
+            guard direct == nil else {
+                problems.append("\(key) and \(key)_FILE are both set: keep one")
+                return direct
+            }
+            return read(path, for: "\(key)_FILE")
+        }
+        if let folder = values["CREDENTIALS_DIRECTORY"], !folder.isEmpty {
+            let path = URL(fileURLWithPath: folder).appendingPathComponent(key).path
+            if FileManager.default.fileExists(atPath: path) {
+                guard direct == nil else {
+                    problems.append("\(key) is set and is also a credential in $CREDENTIALS_DIRECTORY: keep one")
+                    return direct
+                }
+                return read(path, for: "\(key) (in $CREDENTIALS_DIRECTORY)")
+            }
+        }
+        return direct
+    }
+
+    private mutating func read(_ path: String, for name: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path), let content = String(data: data, encoding: .utf8) else {
+            problems.append("\(name): cannot read '\(path)' as UTF-8 text")
+            return nil
+        }
+        var text = Substring(content)
+        while let last = text.last, last == "\n" || last == "\r" { text.removeLast() }
+        return text.isEmpty ? nil : String(text)
+    }
+
     public mutating func string(_ key: String, default value: String) -> String {
-        guard let text = values[key], !text.isEmpty else { return value }
-        return text
+        text(key) ?? value
     }
 
     public mutating func optionalString(_ key: String) -> String? {
-        guard let text = values[key], !text.isEmpty else { return nil }
-        return text
+        text(key)
     }
 
     public mutating func integer(_ key: String, default value: Int, in range: ClosedRange<Int>) -> Int {
-        guard let text = values[key], !text.isEmpty else { return value }
+        guard let text = text(key) else { return value }
         guard let number = Int(text), range.contains(number) else {
             problems.append("\(key)='\(text)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
             return value
@@ -28,7 +65,7 @@ public struct EnvironmentReader: Sendable {
     }
 
     public mutating func seconds(_ key: String, default value: Double, in range: ClosedRange<Double>) -> Double {
-        guard let text = values[key], !text.isEmpty else { return value }
+        guard let text = text(key) else { return value }
         guard let number = Double(text), range.contains(number) else {
             problems.append("\(key)='\(text)' must be a number of seconds from \(range.lowerBound) to \(range.upperBound)")
             return value
@@ -38,7 +75,7 @@ public struct EnvironmentReader: Sendable {
 
     /// A comma-separated list of durations in seconds, e.g. `1,5,30`.
     public mutating func secondsList(_ key: String, default value: [Double]) -> [Double] {
-        guard let text = values[key], !text.isEmpty else { return value }
+        guard let text = text(key) else { return value }
         let parts = text.split(separator: ",").map { Double(String($0).trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? -1) > 0 }) else {
             problems.append("\(key)='\(text)' must be a comma-separated list of positive seconds, e.g. 1,5,30")
@@ -48,7 +85,7 @@ public struct EnvironmentReader: Sendable {
     }
 
     public mutating func boolean(_ key: String, default value: Bool) -> Bool {
-        guard let text = values[key]?.lowercased(), !text.isEmpty else { return value }
+        guard let text = text(key)?.lowercased() else { return value }
         switch text {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
@@ -59,7 +96,7 @@ public struct EnvironmentReader: Sendable {
     }
 
     public mutating func choice<T: RawRepresentable>(_ key: String, default value: T, from choices: [T]) -> T where T.RawValue == String {
-        guard let text = values[key], !text.isEmpty else { return value }
+        guard let text = text(key) else { return value }
         guard let choice = T(rawValue: text.lowercased()), choices.contains(where: { $0.rawValue == choice.rawValue }) else {
             problems.append("\(key)='\(text)' must be one of \(choices.map(\.rawValue).joined(separator: ", "))")
             return value

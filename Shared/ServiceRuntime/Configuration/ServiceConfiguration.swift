@@ -10,7 +10,8 @@ import Logging
 /// | `AMQP_URL` / `<P>_AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/` | broker (the service's own user in production) |
 /// | `<P>_STORE_PATH` | `./<service>.sqlite` | the service's SQLite file |
 /// | `<P>_STORE_SYNCHRONOUS` | `full` | `full` (fsync every commit) or `normal` |
-/// | `<P>_HTTP_HOST` / `<P>_HTTP_PORT` | `127.0.0.1` / per service | health, metrics, read API |
+/// | `<P>_HTTP_HOST` / `<P>_HTTP_PORT` | `127.0.0.1` / per service | health, metrics, read API (another address than loopback needs an API token) |
+/// | `<P>_HTTP_TLS_CERTIFICATE` / `<P>_HTTP_TLS_KEY` | (none: plain HTTP) | PEM files: serve HTTPS |
 /// | `<P>_PREFETCH` | 64 | deliveries in flight |
 /// | `<P>_BATCH_SIZE` | 32 | deliveries handled in one transaction at most |
 /// | `<P>_RETRY_DELAYS` | `1,5,30,120` | seconds before each retry; attempts = count + 1 |
@@ -43,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     public var synchronous: Synchronous
     public var httpHost: String
     public var httpPort: Int
+    /// Certificate and key for HTTPS; nil serves plain HTTP.
+    public var httpTLS: HTTPTLS?
     public var prefetch: Int
     public var batchSize: Int
     public var retryDelays: [Double]
@@ -60,7 +63,7 @@ public struct ServiceConfiguration: Sendable {
         serviceName: String, kind: String? = nil, sharding: ServiceTopology.Sharding? = nil, amqp: AMQPConfiguration,
         exchange: String = "delegation", archiveMaxAge: String = "30D",
         storePath: String, synchronous: Synchronous = .full, httpHost: String = "127.0.0.1", httpPort: Int = 0,
-        prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
+        httpTLS: HTTPTLS? = nil, prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
         shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil
     ) {
         self.serviceName = serviceName
@@ -73,6 +76,7 @@ public struct ServiceConfiguration: Sendable {
         self.synchronous = synchronous
         self.httpHost = httpHost
         self.httpPort = httpPort
+        self.httpTLS = httpTLS
         self.prefetch = prefetch
         self.batchSize = batchSize
         self.retryDelays = retryDelays
@@ -116,6 +120,18 @@ public struct ServiceConfiguration: Sendable {
         if reader.boolean("\(p)_SHARDED", default: false) {
             sharding = description.sharding(exchange: exchange)
         }
+        let certificate = reader.optionalString("\(p)_HTTP_TLS_CERTIFICATE")
+        let key = reader.optionalString("\(p)_HTTP_TLS_KEY")
+        var httpTLS: HTTPTLS?
+        switch (certificate, key) {
+        case (let certificate?, let key?):
+            httpTLS = HTTPTLS(certificatePath: certificate, keyPath: key)
+            if let problem = httpTLS?.problem { reader.problem("\(p)_HTTP_TLS_CERTIFICATE / _KEY: \(problem)") }
+        case (nil, nil):
+            break
+        default:
+            reader.problem("\(p)_HTTP_TLS_CERTIFICATE and \(p)_HTTP_TLS_KEY go together")
+        }
         return ServiceConfiguration(
             serviceName: name, kind: service, sharding: sharding,
             amqp: amqp,
@@ -125,6 +141,7 @@ public struct ServiceConfiguration: Sendable {
             synchronous: reader.choice("\(p)_STORE_SYNCHRONOUS", default: .full, from: [Synchronous.full, .normal]),
             httpHost: reader.string("\(p)_HTTP_HOST", default: "127.0.0.1"),
             httpPort: reader.integer("\(p)_HTTP_PORT", default: defaultHTTPPort, in: 0...65535),
+            httpTLS: httpTLS,
             prefetch: reader.integer("\(p)_PREFETCH", default: 64, in: 1...10_000),
             batchSize: reader.integer("\(p)_BATCH_SIZE", default: 32, in: 1...1_000),
             retryDelays: reader.secondsList("\(p)_RETRY_DELAYS", default: [1, 5, 30, 120]),

@@ -1,12 +1,13 @@
 import AMQP
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import Messages
 import NIOCore
 
 /// The service's HTTP side: `/health/live`, `/health/ready`, `/metrics`, plus the service's own
-/// read-only routes.
+/// read-only routes, behind API tokens with scopes (`APITokens`) and, optionally, TLS.
 public enum ServiceHTTP {
     /// What readiness checks: both broker connections open, the store file takes a committed
     /// write, and the pipeline is not paused.
@@ -45,14 +46,16 @@ public enum ServiceHTTP {
         }
     }
 
-    /// Builds the application; `routes` adds the service's own endpoints. `onListening` gets the
-    /// bound port (useful with port 0).
+    /// Builds the application; `routes` adds the service's own endpoints, each in the group of
+    /// the scope it needs. `/health/*` answers anyone; `/metrics` needs a token (any scope) once
+    /// tokens are in force. `onListening` gets the bound port (useful with port 0).
     public static func application(
-        configuration: ServiceConfiguration, readiness: Readiness, metrics: ServiceMetrics, logger: Logger,
-        routes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+        configuration: ServiceConfiguration, readiness: Readiness, store: ServiceStore, metrics: ServiceMetrics, logger: Logger,
+        routes: (ServiceRoutes) -> Void = { _ in },
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        let router = Router()
+    ) throws -> some ApplicationProtocol {
+        let router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.get("/health/live") { _, _ in
             try json(["status": "live", "service": configuration.serviceName])
         }
@@ -62,14 +65,20 @@ public enum ServiceHTTP {
             body["status"] = ready ? "ready" : "not ready"
             return try json(body, status: ready ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
+        let guarded = router.group().add(middleware: TokenAuthenticator(store: store, metrics: metrics))
+        func scoped(_ scope: AccessScope) -> RouterGroup<ServiceRequestContext> {
+            guarded.group().add(middleware: ScopeMiddleware(scope: scope, store: store, metrics: metrics, logger: logger))
+        }
+        let read = scoped(.read)
+        read.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
-        routes(router)
+        routes(ServiceRoutes(read: read, personalData: scoped(.personalData), admin: scoped(.admin)))
+        let server: HTTPServerBuilder = try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
         return Application(
-            router: router,
+            router: router, server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: configuration.serviceName),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

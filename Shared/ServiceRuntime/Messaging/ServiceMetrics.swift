@@ -10,6 +10,9 @@ import Prometheus
 /// - `handler_duration_seconds{service,type}`: time in the handler, per message
 /// - `outbox_backlog{service}`: rows waiting to be published
 /// - `pipeline_paused{service}`: 1 while consuming is paused because the store cannot commit
+/// - `http_requests_total{service,status}`: HTTP responses by status
+/// - `http_requests_refused_total{service,reason}`: requests refused for want of a valid token
+///   (`unauthorized`, 401) or of its scope (`forbidden`, 403)
 public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let service: String
@@ -62,6 +65,19 @@ public final class ServiceMetrics: Sendable {
             ],
             help: "Time spent in the handler per message"
         ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    public func httpRequest(status: Int) {
+        registry.makeCounter(
+            name: "http_requests_total", labels: [("service", service), ("status", "\(status)")], help: "HTTP responses, by status"
+        ).increment()
+    }
+
+    func refused(_ reason: AccessRefusal.Kind) {
+        registry.makeCounter(
+            name: "http_requests_refused_total", labels: [("service", service), ("reason", reason.rawValue)],
+            help: "HTTP requests refused: no valid token (unauthorized) or not its scope (forbidden)"
+        ).increment()
     }
 
     public func outboxBacklog(_ rows: Int) { backlog.set(Double(rows)) }

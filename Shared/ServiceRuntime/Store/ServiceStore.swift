@@ -38,6 +38,7 @@ public final class ServiceStore: Sendable {
         var migrator = DatabaseMigrator()
         registerRuntimeMigrations(&migrator)
         registerSortableTimes(&migrator)
+        APITokens.registerMigration(&migrator)
         migrations(&migrator)
         return migrator
     }
