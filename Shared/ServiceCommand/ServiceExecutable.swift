@@ -116,7 +116,8 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
         public static var configuration: CommandConfiguration {
             CommandConfiguration(
                 abstract: "Create a token and print it (once: the store keeps only its hash).",
-                discussion: "Scopes: read; personal-data (read, and anything with names, addresses, phones or documents); admin (everything).")
+                discussion:
+                    "Scopes: read; personal-data (read, and anything with names, addresses, phones or documents); admin (everything).")
         }
 
         @Option(name: .long, help: "Who or what holds it (shown in the audit log), e.g. prometheus or console.") var name: String
@@ -144,7 +145,9 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
         public func run() async throws {
             for token in try await Tokens.store().database.read({ db in try APITokens.all(in: db) }) {
                 let state = token.revokedAt.map { "revoked \(MessageCoding.format($0))" } ?? "in force"
-                print("\(token.id)  \(token.scope.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))  \(token.name)  created \(MessageCoding.format(token.createdAt)), \(state)")
+                print(
+                    "\(token.id)  \(token.scope.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))  \(token.name)  created \(MessageCoding.format(token.createdAt)), \(state)"
+                )
             }
         }
     }
@@ -157,6 +160,7 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
+            let id = id
             guard try await Tokens.store().database.write({ db in try APITokens.revoke(id: id, in: db) }) else {
                 throw ValidationError("no token '\(id)' in force")
             }

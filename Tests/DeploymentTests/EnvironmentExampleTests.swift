@@ -17,7 +17,8 @@ import Testing
         // Left at their defaults, commented out: the alternative URL, optional integrations, and
         // the fault injection, which must never be set in production.
         let optional: Set = [
-            "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "\(service.prefix)_HTTP_TLS_CERTIFICATE", "\(service.prefix)_HTTP_TLS_KEY",
+            "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "\(service.prefix)_HTTP_TLS_CERTIFICATE",
+            "\(service.prefix)_HTTP_TLS_KEY",
             "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL",
             "NOTIFICATIONS_WEBHOOK_SECRET",
         ]

@@ -52,7 +52,9 @@ import Testing
         }
     }
 
-    static func get(_ port: Int, _ path: String, token: String? = nil) async throws -> (status: Int, body: String, headers: [String: String]) {
+    static func get(_ port: Int, _ path: String, token: String? = nil) async throws -> (
+        status: Int, body: String, headers: [String: String]
+    ) {
         var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -70,7 +72,7 @@ import Testing
     }
 
     @Test func withoutAnyTokenOnLoopbackEveryEndpointAnswers() async throws {
-        try await Self.withServer { port, _, _ in
+        try await Self.withServer { port, _, _ async throws in
             for path in ["/things", "/people/a@example.org", "/admin", "/metrics", "/health/live"] {
                 #expect(try await Self.get(port, path).status == 200, "\(path)")
             }
@@ -79,7 +81,7 @@ import Testing
 
     @Test func eachScopeIsAllowedWhereItReachesAndRefusedElsewhere() async throws {
         let capture = LogCapture()
-        try await Self.withServer(logger: capture.logger) { port, store, metrics in
+        try await Self.withServer(logger: capture.logger) { port, store, metrics async throws in
             let read = try await Self.create(store, "prometheus", .read)
             let personal = try await Self.create(store, "access desk", .personalData)
             let admin = try await Self.create(store, "ops", .admin)
@@ -133,7 +135,7 @@ import Testing
     }
 
     @Test func theStoreKeepsOnlyADigestOfEachSecret() async throws {
-        try await Self.withServer { _, store, _ in
+        try await Self.withServer { _, store, _ async throws in
             let token = try await Self.create(store, "console", .read)
             let stored = try #require(try await store.database.read { db in try APITokens.all(in: db) }.first)
             #expect(stored.id == token.id && stored.scope == .read && stored.revokedAt == nil)
@@ -158,7 +160,8 @@ import Testing
         }
         let error = await #expect(throws: ConfigurationError.self) { try await host.run(signals: []) }
         #expect(error?.description.contains("beyond loopback, without API tokens") == true, "\(String(describing: error))")
-        #expect(isLoopback("127.0.0.1") && isLoopback("localhost") && isLoopback("::1") && !isLoopback("0.0.0.0") && !isLoopback("10.1.2.3"))
+        #expect(
+            isLoopback("127.0.0.1") && isLoopback("localhost") && isLoopback("::1") && !isLoopback("0.0.0.0") && !isLoopback("10.1.2.3"))
     }
 
     @Test func httpsServesWithTheConfiguredCertificateToARealClient() async throws {
@@ -174,7 +177,7 @@ import Testing
                 "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
             ])
         #expect(made.status == 0, "\(made.output)")
-        try await Self.withServer(tls: HTTPTLS(certificatePath: certificate, keyPath: key)) { port, _, _ in
+        try await Self.withServer(tls: HTTPTLS(certificatePath: certificate, keyPath: key)) { port, _, _ async throws in
             // curl checks the chain against the certificate and the name against the URL.
             let secure = try Self.run("/usr/bin/curl", ["-sS", "--cacert", certificate, "https://localhost:\(port)/things"])
             #expect(secure.status == 0 && secure.output.contains("2 buses"), "\(secure.output)")

@@ -33,7 +33,8 @@ enum ItinerariesExecutable: ServiceExecutable {
     static func service(_ configuration: ItinerariesConfiguration) -> ServiceConfiguration { configuration.service }
 
     static func openStore(_ configuration: ItinerariesConfiguration) throws -> ServiceStore {
-        try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
+        try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: ItineraryStore.migrate)
     }
 
     static func serve(_ configuration: ItinerariesConfiguration, logger: Logger) async throws {

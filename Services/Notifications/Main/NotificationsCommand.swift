@@ -13,7 +13,9 @@ struct Notifications: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notifications",
         abstract: "Tells every person in a delegation what concerns them, once, in their language.",
-        subcommands: [Serve<NotificationsExecutable>.self, Tokens<NotificationsExecutable>.self, CheckConfig<NotificationsExecutable>.self],
+        subcommands: [
+            Serve<NotificationsExecutable>.self, Tokens<NotificationsExecutable>.self, CheckConfig<NotificationsExecutable>.self,
+        ],
         defaultSubcommand: Serve<NotificationsExecutable>.self)
 }
 
@@ -29,7 +31,8 @@ enum NotificationsExecutable: ServiceExecutable {
     static func service(_ configuration: NotificationsConfiguration) -> ServiceConfiguration { configuration.service }
 
     static func openStore(_ configuration: NotificationsConfiguration) throws -> ServiceStore {
-        try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: NotificationStore.migrate)
+        try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: NotificationStore.migrate)
     }
 
     static func serve(_ configuration: NotificationsConfiguration, logger: Logger) async throws {

@@ -12,7 +12,10 @@ struct Registrations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrations",
         abstract: "Validates, deduplicates and places delegation registrations.",
-        subcommands: [Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, Tokens<RegistrationsExecutable>.self, CheckConfig<RegistrationsExecutable>.self],
+        subcommands: [
+            Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, Tokens<RegistrationsExecutable>.self,
+            CheckConfig<RegistrationsExecutable>.self,
+        ],
         defaultSubcommand: Serve<RegistrationsExecutable>.self)
 }
 
@@ -28,7 +31,8 @@ enum RegistrationsExecutable: ServiceExecutable {
     static func service(_ configuration: RegistrationsConfiguration) -> ServiceConfiguration { configuration.service }
 
     static func openStore(_ configuration: RegistrationsConfiguration) throws -> ServiceStore {
-        try ServiceStore(path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
+        try ServiceStore(
+            path: configuration.service.storePath, synchronous: configuration.service.synchronous, migrations: RegistrationStore.migrate)
     }
 
     static func serve(_ configuration: RegistrationsConfiguration, logger: Logger) async throws {

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import Messages
@@ -76,7 +77,8 @@ public enum ServiceHTTP {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
         routes(ServiceRoutes(read: read, personalData: scoped(.personalData), admin: scoped(.admin)))
-        let server: HTTPServerBuilder = try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
+        let server: HTTPServerBuilder =
+            try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
         return Application(
             router: router, server: server,
             configuration: ApplicationConfiguration(
