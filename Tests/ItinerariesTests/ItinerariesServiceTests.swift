@@ -127,6 +127,13 @@ import Testing
             #expect(Set(entries.map(\.registrationID)) == portVisitors)
             #expect(entries.allSatisfy { !$0.number.isEmpty })
 
+            // The plan's value and how long planning takes, for the dashboard.
+            let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+            let text = String(decoding: metrics, as: UTF8.self)
+            let value = PlanChecker().score(of: plan, for: input).visitValue
+            #expect(text.contains("plan_value{service=\"\(bed.serviceName)\",event=\"\(programme.eventID)\"} \(value)"), "\(text)")
+            #expect(text.contains("plan_duration_seconds_count{service=\"\(bed.serviceName)\"}"))
+
             // It cancels: its calendar client gets METHOD:CANCEL for every entry it had.
             let leaving = try #require(accepted.first { $0.registrationID == someone })
             try await bed.publish(

@@ -240,6 +240,19 @@ import Testing
 
             let (counts, _) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/notifications/counts")))
             #expect(try MessageCoding.decode([String: Int].self, from: counts) == ["sent": 2])
+
+            // Per channel in the metrics: the webhook retried 3 times then gave way to e-mail,
+            // which sent both.
+            let (metrics, _) = try await URLSession.shared.data(from: try #require(URL(string: "\(base)/metrics")))
+            let text = String(decoding: metrics, as: UTF8.self)
+            let service = bed.serviceName
+            for (channel, outcome, count) in [("webhook", "retrying", 3), ("webhook", "fallback", 1), ("email", "sent", 2)] {
+                #expect(
+                    text.contains(
+                        #"notification_attempts_total{service="\#(service)",channel="\#(channel)",outcome="\#(outcome)"} \#(count)"#),
+                    "\(channel) \(outcome)")
+            }
+            #expect(text.contains(#"notification_send_seconds_count{service="\#(service)",channel="webhook"} 4"#))
         }
     }
 }

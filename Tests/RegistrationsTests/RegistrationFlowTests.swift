@@ -89,9 +89,19 @@ extension RegistrationFlowTests {
             let (ready, readyResponse) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health/ready")!)
             #expect((readyResponse as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: ready, as: UTF8.self))")
             let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+            let exposition = String(decoding: metrics, as: UTF8.self)
             #expect(
-                String(decoding: metrics, as: UTF8.self).contains(
+                exposition.contains(
                     "messages_consumed_total{service=\"\(bed.serviceName)\",type=\"registration.submitted\",outcome=\"handled\"} 2"))
+            // What on-call watches, fresh at each scrape: ready, nothing waiting in the outbox (the
+            // answers were confirmed), how far behind its queue it was, HTTP by status.
+            #expect(exposition.contains("service_ready{service=\"\(bed.serviceName)\"} 1"), "\(exposition)")
+            #expect(exposition.contains("outbox_backlog{service=\"\(bed.serviceName)\"} 0"))
+            #expect(exposition.contains("outbox_oldest_age_seconds{service=\"\(bed.serviceName)\"} 0"))
+            let lag = exposition.split(separator: "\n").first { $0.hasPrefix("inbox_lag_seconds{service=\"\(bed.serviceName)\"}") }
+            let seconds = lag.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+            #expect(seconds.map { $0 >= 0 && $0 < 30 } == true, "\(String(describing: lag))")
+            #expect(exposition.contains("http_requests_total{service=\"\(bed.serviceName)\",status=\"200\"}"))
         }
     }
 }

@@ -95,6 +95,8 @@ public final class PlanningService: Service {
     /// A plan made from a snapshot, with what becomes of the overrides waiting for it.
     struct Decision: Sendable {
         var plan: Plan
+        /// The plan's visit value (`PlanChecker`).
+        var value: Double = 0
         /// Overrides now kept, with their cost; refused ones, with the reason.
         var applied: [(override: OverrideRecord, cost: Double)]
         var refused: [(override: OverrideRecord, reason: String)]
@@ -163,6 +165,7 @@ public final class PlanningService: Service {
                 continue
             }
             if result.count > 0 { context.outbox.ring() }
+            if let decision { recordMetrics(eventID, duration: ContinuousClock.now - started, value: decision.value) }
             context.logger.info(
                 "planned",
                 metadata: [
@@ -173,6 +176,23 @@ public final class PlanningService: Service {
             return result.count
         }
         return 0
+    }
+
+    /// `plan_duration_seconds{service}` (reading, planning and committing one event) and
+    /// `plan_value{service,event}` (the visit value of the plan in force) for `/metrics`.
+    private func recordMetrics(_ eventID: String, duration: Duration, value: Double) {
+        let service = context.metrics.service
+        context.metrics.registry.makeDurationHistogram(
+            name: "plan_duration_seconds", labels: [("service", service)],
+            buckets: [
+                .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+                .seconds(5),
+            ],
+            help: "Re-planning one event: reading, planning, committing"
+        ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        context.metrics.registry.makeGauge(
+            name: "plan_value", labels: [("service", service), ("event", eventID)], help: "Visit value of the plan in force"
+        ).set(value)
     }
 
     /// Plans with the overrides in force and those waiting; a waiting one the plan cannot keep
@@ -213,7 +233,7 @@ public final class PlanningService: Service {
                     "reason": "\(plan.unmetOverrides[record.overrideID] ?? "")",
                 ])
         }
-        return Decision(plan: plan, applied: applied, refused: refused)
+        return Decision(plan: plan, value: value, applied: applied, refused: refused)
     }
 
     /// Inside the transaction: saves the plan (if anything changed) and the overrides' new

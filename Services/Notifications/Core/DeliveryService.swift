@@ -222,12 +222,39 @@ public final class DeliveryService: Service {
             }
         }
         if emitted != nil { context.outbox.ring() }
+        recordMetrics(
+            channel: channel,
+            outcome: outcome == nil
+                ? "sent" : (record.status == .failed ? "failed" : (record.channelIndex != sending.channelIndex ? "fallback" : "retrying")),
+            seconds: now.timeIntervalSince(started))
         context.logger.info(
             "notification \(record.status.rawValue)",
             metadata: [
                 "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
                 "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
             ])
+    }
+}
+
+extension DeliveryService {
+    /// Per channel, for `/metrics`: `notification_attempts_total{service,channel,outcome}`
+    /// (`sent`; `retrying`: a transient failure, tried again later; `fallback`: given up on this
+    /// channel, the next one of the recipient's is tried; `failed`: no channel left) and
+    /// `notification_send_seconds{service,channel}` (one attempt, rendering and sending).
+    func recordMetrics(channel: NotificationChannel, outcome: String, seconds: Double) {
+        let metrics = context.metrics
+        metrics.registry.makeCounter(
+            name: "notification_attempts_total",
+            labels: [("service", metrics.service), ("channel", channel.rawValue), ("outcome", outcome)],
+            help: "Delivery attempts by channel and outcome (sent, retrying, fallback, failed)"
+        ).increment()
+        metrics.registry.makeDurationHistogram(
+            name: "notification_send_seconds", labels: [("service", metrics.service), ("channel", channel.rawValue)],
+            buckets: [
+                .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
+            ],
+            help: "One delivery attempt, rendering and sending"
+        ).recordNanoseconds(Int64(max(0, seconds) * 1_000_000_000))
     }
 }
 

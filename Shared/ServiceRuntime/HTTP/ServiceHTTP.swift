@@ -72,7 +72,12 @@ public enum ServiceHTTP {
         }
         let read = scoped(.read)
         read.get("/metrics") { _, _ in
-            Response(
+            // What only a look at the store and the connections tells, fresh for each scrape.
+            metrics.ready(await readiness.check().ready)
+            if let backlog = try? await store.database.read({ db in try Outbox.backlog(in: db) }) {
+                metrics.outbox(backlog: backlog.count, oldestAge: backlog.oldest.map { Date().timeIntervalSince($0) } ?? 0)
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }

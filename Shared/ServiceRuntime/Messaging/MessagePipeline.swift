@@ -252,6 +252,7 @@ public final class MessagePipeline: Service {
             case .handled(let outgoing):
                 emitted += outgoing.count
                 metrics.consumed(type, outcome: "handled")
+                if let published = delivery.properties.timestamp { metrics.inboxLag(Date().timeIntervalSince(published)) }
             case .duplicate:
                 metrics.consumed(type, outcome: "duplicate")
                 logger.debug("duplicate skipped", metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])

@@ -29,6 +29,15 @@ public enum Outbox {
         return "\(service)-" + digest.prefix(16).hexString
     }
 
+    /// How many rows wait to be published, and when the oldest was written.
+    static func backlog(in db: Database) throws -> (count: Int, oldest: Date?) {
+        // (the partial index outbox_pending covers both)
+        let pending = OutboxEntry.filter(Column("published_at") == nil)
+        let count = try pending.fetchCount(db)
+        let oldest = try String.fetchOne(db, pending.select(min(Column("created_at")))).flatMap(MessageCoding.parse)
+        return (count, oldest)
+    }
+
     static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
         try OutboxEntry.records(db, OutboxEntry.filter(Column("published_at") == nil).order(Column("sequence")).limit(limit))
     }
@@ -49,9 +58,6 @@ public enum Outbox {
     }
 
     /// How many messages are written and not yet confirmed by the broker.
-    static func backlog(in db: Database) throws -> Int {
-        try OutboxEntry.filter(Column("published_at") == nil).fetchCount(db)
-    }
 }
 
 /// Publishes pending outbox rows with confirms and marks them published; after a crash it
@@ -107,7 +113,6 @@ public final class OutboxRelay: Service {
     /// Publishes up to one batch; returns how many were confirmed.
     func publishBatch() async throws -> Int {
         let rows = try await store.database.read { db in try Outbox.pending(limit: self.batchSize, in: db) }
-        metrics.outboxBacklog(rows.count)
         guard !rows.isEmpty else { return 0 }
         let messages = rows.map { row in
             OutgoingMessage.domain(

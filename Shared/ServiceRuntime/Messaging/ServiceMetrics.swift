@@ -8,7 +8,11 @@ import Prometheus
 /// - `messages_published_total{service,type}`: outbox messages confirmed by the broker
 /// - `messages_retried_total{service,type}`, `messages_dead_lettered_total{service,type,reason}`
 /// - `handler_duration_seconds{service,type}`: time in the handler, per message
-/// - `outbox_backlog{service}`: rows waiting to be published
+/// - `outbox_backlog{service}`: rows waiting to be published, and `outbox_oldest_age_seconds`:
+///   how long the oldest of them has waited (0 when none); both read from the store at each scrape
+/// - `inbox_lag_seconds{service}`: from publish to commit, for the last message consumed (how far
+///   behind its queue the service is)
+/// - `service_ready{service}`: 1 when `/health/ready` would answer 200, checked at each scrape
 /// - `pipeline_paused{service}`: 1 while consuming is paused because the store cannot commit
 /// - `http_requests_total{service,status}`: HTTP responses by status
 /// - `http_requests_refused_total{service,reason}`: requests refused for want of a valid token
@@ -18,6 +22,9 @@ public final class ServiceMetrics: Sendable {
     public let service: String
     private let backlog: Gauge
     private let pausedGauge: Gauge
+    private let oldestOutbox: Gauge
+    private let inboxLag: Gauge
+    private let readyGauge: Gauge
 
     public init(service: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -26,6 +33,12 @@ public final class ServiceMetrics: Sendable {
             name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
         pausedGauge = registry.makeGauge(
             name: "pipeline_paused", labels: [("service", service)], help: "1 while consuming is paused: the store cannot commit")
+        oldestOutbox = registry.makeGauge(
+            name: "outbox_oldest_age_seconds", labels: [("service", service)], help: "Age of the oldest outbox row not yet confirmed")
+        inboxLag = registry.makeGauge(
+            name: "inbox_lag_seconds", labels: [("service", service)], help: "From publish to commit, for the last message consumed")
+        readyGauge = registry.makeGauge(
+            name: "service_ready", labels: [("service", service)], help: "1 when /health/ready answers 200 (checked at each scrape)")
     }
 
     public func consumed(_ type: String, outcome: String) {
@@ -80,7 +93,14 @@ public final class ServiceMetrics: Sendable {
         ).increment()
     }
 
-    public func outboxBacklog(_ rows: Int) { backlog.set(Double(rows)) }
+    func outbox(backlog rows: Int, oldestAge: Double) {
+        backlog.set(Double(rows))
+        oldestOutbox.set(oldestAge)
+    }
+
+    func inboxLag(_ seconds: Double) { inboxLag.set(max(0, seconds)) }
+
+    func ready(_ ready: Bool) { readyGauge.set(ready ? 1.0 : 0.0) }
 
     public func paused(_ paused: Bool) { pausedGauge.set(paused ? 1.0 : 0.0) }
 

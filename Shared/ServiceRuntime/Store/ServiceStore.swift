@@ -146,7 +146,7 @@ public final class ServiceStore: Sendable {
 
     /// Messages written to the outbox and not yet confirmed by the broker.
     public func outboxBacklog() async throws -> Int {
-        try await database.read { db in try Outbox.backlog(in: db) }
+        try await database.read { db in try Outbox.backlog(in: db).count }
     }
 }
 
