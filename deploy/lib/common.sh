@@ -5,7 +5,7 @@ DELEGATION_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN_DIR=${DELEGATION_RUN_DIR:-$DELEGATION_ROOT/.run}
 
 # Debian packages needed to build, test and run (build-time -dev packages included).
-DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev openssl curl python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml)
+DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev openssl curl prometheus python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml)
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
