@@ -92,12 +92,17 @@ public struct Delegate: Sendable, Codable, Hashable {
     public var needsInterpreter: Bool
     /// Free text, e.g. "wheelchair".
     public var accessibilityNeeds: String?
-    /// Only what restricted sites require; stored encrypted, never logged.
+    /// Only what restricted sites require; stored encrypted, never logged. In plain text, or
+    /// (contract 1.2) sealed to the consuming service in `sealedIdentityDocument`: one or the other.
     public var identityDocument: IdentityDocument?
+    /// The identity document sealed with HPKE to the service that reads it (`SealedDocument`):
+    /// to registrations in `registration.submitted`, to itineraries in `registration.accepted`.
+    public var sealedIdentityDocument: SealedDocument?
 
     public init(
         name: String, title: String? = nil, email: String? = nil, phone: String? = nil, language: Language,
-        needsInterpreter: Bool = false, accessibilityNeeds: String? = nil, identityDocument: IdentityDocument? = nil
+        needsInterpreter: Bool = false, accessibilityNeeds: String? = nil, identityDocument: IdentityDocument? = nil,
+        sealedIdentityDocument: SealedDocument? = nil
     ) {
         self.name = name
         self.title = title
@@ -107,10 +112,11 @@ public struct Delegate: Sendable, Codable, Hashable {
         self.needsInterpreter = needsInterpreter
         self.accessibilityNeeds = accessibilityNeeds
         self.identityDocument = identityDocument
+        self.sealedIdentityDocument = sealedIdentityDocument
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, title, email, phone, language, needsInterpreter, accessibilityNeeds, identityDocument
+        case name, title, email, phone, language, needsInterpreter, accessibilityNeeds, identityDocument, sealedIdentityDocument
     }
 
     public init(from decoder: any Decoder) throws {
@@ -123,7 +129,11 @@ public struct Delegate: Sendable, Codable, Hashable {
         needsInterpreter = try c.decodeIfPresent(Bool.self, forKey: .needsInterpreter) ?? false
         accessibilityNeeds = try c.decodeIfPresent(String.self, forKey: .accessibilityNeeds)
         identityDocument = try c.decodeIfPresent(IdentityDocument.self, forKey: .identityDocument)
+        sealedIdentityDocument = try c.decodeIfPresent(SealedDocument.self, forKey: .sealedIdentityDocument)
     }
+
+    /// Whether a document is given, plain or sealed.
+    public var hasIdentityDocument: Bool { identityDocument != nil || sealedIdentityDocument != nil }
 }
 
 public struct Interests: Sendable, Codable, Hashable {
@@ -195,7 +205,10 @@ public struct Delegation: Sendable, Codable, Hashable {
     /// The same delegation without identity documents, for messages that do not need them.
     public var withoutIdentityDocuments: Delegation {
         var copy = self
-        for index in copy.delegates.indices { copy.delegates[index].identityDocument = nil }
+        for index in copy.delegates.indices {
+            copy.delegates[index].identityDocument = nil
+            copy.delegates[index].sealedIdentityDocument = nil
+        }
         return copy
     }
 }

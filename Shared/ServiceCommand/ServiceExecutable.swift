@@ -24,6 +24,12 @@ public protocol ServiceExecutable {
     static func serve(_ configuration: Configuration, logger: Logger) async throws
     /// Its own settings, as `check-config` prints them (no secrets).
     static func settings(_ configuration: Configuration) async throws -> [(String, String)]
+    /// The keys it opens sealed identity documents with (`document-keys`), if it has any.
+    static func documentKeys(_ configuration: Configuration) -> DocumentKeys?
+}
+
+extension ServiceExecutable {
+    public static func documentKeys(_ configuration: Configuration) -> DocumentKeys? { nil }
 }
 
 extension ServiceExecutable {
@@ -165,6 +171,63 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
                 throw ValidationError("no token '\(id)' in force")
             }
             print("revoked \(id)")
+        }
+    }
+}
+
+/// `<service> document-keys generate|public`: the X25519 key pairs identity documents are sealed
+/// to (`SealedDocument`, HPKE; `<PREFIX>_DOCUMENT_KEYS`).
+public struct DocumentKeysCommand<Executable: ServiceExecutable>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "document-keys", abstract: "Make and show the keys identity documents are sealed to (HPKE, X25519).",
+            subcommands: [Generate.self, Public.self])
+    }
+
+    public init() {}
+
+    static var variable: String { "\(ServiceConfiguration.prefix(for: Executable.name))_DOCUMENT_KEYS" }
+
+    public struct Generate: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration {
+            CommandConfiguration(
+                abstract: "Make a new key pair: the private key for the setting, the public one for whoever seals to it.",
+                discussion:
+                    "During a rotation, put the new private key first in the setting and keep the old one after it until nothing sealed to it is in flight."
+            )
+        }
+
+        @Option(name: .long, help: "The key's id (letters, digits, - or _), e.g. the year: r2026.") var id: String
+
+        public init() {}
+
+        public func run() async throws {
+            guard !id.isEmpty, id.count <= 40, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw ValidationError("--id must be 1 to 40 letters, digits, - or _")
+            }
+            let (keys, privateSpec) = DocumentKeys.generate(id: id)
+            print("private: \(privateSpec)")
+            print("public: \(keys.current?.spec ?? "")")
+            FileHandle.standardError.write(
+                Data(
+                    "Keep the private key secret: it goes into \(DocumentKeysCommand.variable) (or \(DocumentKeysCommand.variable)_FILE).\n"
+                        .utf8))
+        }
+    }
+
+    public struct Public: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration {
+            CommandConfiguration(abstract: "Print the public key documents are sealed to now (from the configured private keys).")
+        }
+
+        public init() {}
+
+        public func run() async throws {
+            let configuration = try Executable.loadConfiguration()
+            guard let current = Executable.documentKeys(configuration)?.current else {
+                throw ValidationError("\(DocumentKeysCommand.variable) is not set")
+            }
+            print(current.spec)
         }
     }
 }

@@ -19,7 +19,8 @@ import Testing
         let optional: Set = [
             "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "\(service.prefix)_HTTP_TLS_CERTIFICATE",
             "\(service.prefix)_HTTP_TLS_KEY",
-            "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL",
+            "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "\(service.prefix)_DOCUMENT_KEYS",
+            "REGISTRATIONS_ITINERARIES_DOCUMENT_KEY", "REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS",
             "NOTIFICATIONS_WEBHOOK_SECRET",
         ]
         #expect(

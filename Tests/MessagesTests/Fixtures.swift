@@ -217,7 +217,11 @@ enum Fixtures {
                 identityDocument: IdentityDocument(
                     kind: .passport, number: "E00000001", issuingCountry: "CN", fullName: "LI WEI", dateOfBirth: "1978-03-15",
                     expiresOn: "2031-06-30"
-                )
+                ),
+                // (the service refuses both at once; the schema is checked for each)
+                sealedIdentityDocument: SealedDocument(
+                    keyID: "r2026", enc: "n6Ia1hHTRzmqgr8wz4H4bYhXa5sBVhn9mVyVr1g04kU=",
+                    ciphertext: "2b0cM0PMq6cTl2Pm6MxuQg7TuvG7p8kRi3nC8ZbU0n2mLQ0x1v9n7g==")
             )
         ],
         interests: Interests(sectors: ["logistics"], topics: ["supply-chain"]),

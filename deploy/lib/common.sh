@@ -5,7 +5,19 @@ DELEGATION_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN_DIR=${DELEGATION_RUN_DIR:-$DELEGATION_ROOT/.run}
 
 # Debian packages needed to build, test and run (build-time -dev packages included).
-DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev openssl curl prometheus python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml)
+DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev openssl curl prometheus python3-venv python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml)
+
+# Python packages from PyPI the tests use (deploy/python-requirements.txt: pyhpke for the sealed
+# documents example), in a virtual environment of the checkout's own: .run/python.
+ensure_python_packages() {
+  local venv="$RUN_DIR/python" requirements="$DELEGATION_ROOT/deploy/python-requirements.txt"
+  if [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$venv/requirements.txt"; then return 0; fi
+  log "installing Python packages into ${venv#$DELEGATION_ROOT/} ($(tr '\n' ' ' < "$requirements"))"
+  mkdir -p "$RUN_DIR"
+  /usr/bin/python3 -m venv "$venv" || die "cannot create $venv (python3-venv)"
+  "$venv/bin/pip" install -q -r "$requirements" >"$RUN_DIR/pip.log" 2>&1 || { tail -20 "$RUN_DIR/pip.log" >&2; die "pip install failed (log: $RUN_DIR/pip.log)"; }
+  cp "$requirements" "$venv/requirements.txt"
+}
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

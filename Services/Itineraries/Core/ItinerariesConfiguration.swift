@@ -1,5 +1,6 @@
 import Foundation
 import ItineraryPlanner
+import Messages
 import ServiceRuntime
 
 /// The itineraries service's settings: the shared ones (`ServiceConfiguration`, prefix
@@ -8,6 +9,7 @@ import ServiceRuntime
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
+/// | `ITINERARIES_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening the identity documents registrations seals to this service (HPKE), current first |
 /// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
 /// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
 /// | `ITINERARIES_PLAN_SEARCH_ITERATIONS` | 2000 | a fresh plan's search budget (the same input and budget give the same plan) |
@@ -17,6 +19,7 @@ import ServiceRuntime
 public struct ItinerariesConfiguration: Sendable {
     public var service: ServiceConfiguration
     public var vault: IdentityVault
+    public var documentKeys: DocumentKeys?
     public var debounce: Double
     public var maxWait: Double
     /// The planner's search budget (`Planner.searchIterations`) and its cap (`searchTimeLimit`).
@@ -27,10 +30,11 @@ public struct ItinerariesConfiguration: Sendable {
 
     public init(
         service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5, searchIterations: Int = 2000,
-        searchSeconds: Double = 1.5
+        searchSeconds: Double = 1.5, documentKeys: DocumentKeys? = nil
     ) {
         self.service = service
         self.vault = vault
+        self.documentKeys = documentKeys
         self.debounce = debounce
         self.maxWait = maxWait
         self.searchIterations = searchIterations
@@ -55,10 +59,11 @@ public struct ItinerariesConfiguration: Sendable {
         let searchIterations = reader.integer("ITINERARIES_PLAN_SEARCH_ITERATIONS", default: 2000, in: 0...10_000_000)
         let searchSeconds = reader.seconds("ITINERARIES_PLAN_SEARCH_SECONDS", default: 1.5, in: 0.05...600)
         let vault = reader.identityVault("ITINERARIES_IDENTITY_KEYS")
+        let documentKeys = reader.documentKeys("ITINERARIES_DOCUMENT_KEYS")
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["ITINERARIES_IDENTITY_KEYS is missing"]) }
         return ItinerariesConfiguration(
             service: service, vault: vault, debounce: debounce, maxWait: maxWait, searchIterations: searchIterations,
-            searchSeconds: searchSeconds)
+            searchSeconds: searchSeconds, documentKeys: documentKeys)
     }
 }

@@ -23,8 +23,13 @@ public struct ItinerariesHandler: Sendable {
     }()
 
     private let vault: IdentityVault
+    /// Opens the identity documents registrations seals to this service (`SealedDocument`).
+    private let documentKeys: DocumentKeys?
 
-    public init(vault: IdentityVault) { self.vault = vault }
+    public init(vault: IdentityVault, documentKeys: DocumentKeys? = nil) {
+        self.vault = vault
+        self.documentKeys = documentKeys
+    }
 
     /// The routes bound to this handler.
     public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
@@ -38,8 +43,22 @@ public struct ItinerariesHandler: Sendable {
     }
 
     func accepted(_ message: Message<RegistrationAccepted>, _ db: Database) throws -> [OutboundMessage] {
-        let accepted = message.payload
+        var accepted = message.payload
         if let known = try ItineraryStore.delegation(accepted.registrationID, in: db), known.revision > accepted.revision { return [] }
+        // Sealed documents are opened here and kept under the store's own key, like plain ones.
+        for (index, delegate) in accepted.delegation.delegates.enumerated() {
+            guard let sealed = delegate.sealedIdentityDocument else { continue }
+            guard let documentKeys else {
+                throw HandlerFailure.permanent(
+                    "delegates[\(index)] has a sealed identity document and ITINERARIES_DOCUMENT_KEYS is not set; set it and retry")
+            }
+            do {
+                accepted.delegation.delegates[index].identityDocument = try sealed.open(with: documentKeys, reference: accepted.reference)
+                accepted.delegation.delegates[index].sealedIdentityDocument = nil
+            } catch {
+                throw HandlerFailure.permanent("delegates[\(index)].sealedIdentityDocument: \(error)")
+            }
+        }
         let documents = accepted.delegation.delegates.map(\.identityDocument)
         let sealed = documents.contains { $0 != nil } ? try vault.seal(documents, registrationID: accepted.registrationID) : nil
         try ItineraryStore.save(

@@ -15,7 +15,7 @@ public enum ItinerariesService {
     {
         try await ServiceHost(
             configuration: configuration.service,
-            dispatcher: ItinerariesHandler(vault: configuration.vault).dispatcher,
+            dispatcher: ItinerariesHandler(vault: configuration.vault, documentKeys: configuration.documentKeys).dispatcher,
             logger: logger,
             migrations: ItineraryStore.migrate,
             routes: ItinerariesHTTP.routes(vault: configuration.vault),

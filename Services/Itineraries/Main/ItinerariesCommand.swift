@@ -16,7 +16,7 @@ struct Itineraries: AsyncParsableCommand {
         abstract: "Plans who visits what, when, with whom; tells each delegation what concerns it.",
         subcommands: [
             Serve<ItinerariesExecutable>.self, PlanCommand.self, ReoptimiseCommand.self, ScoreCommand.self, Export.self,
-            Tokens<ItinerariesExecutable>.self, CheckConfig<ItinerariesExecutable>.self,
+            Tokens<ItinerariesExecutable>.self, DocumentKeysCommand<ItinerariesExecutable>.self, CheckConfig<ItinerariesExecutable>.self,
         ],
         defaultSubcommand: Serve<ItinerariesExecutable>.self)
 }
@@ -31,6 +31,8 @@ enum ItinerariesExecutable: ServiceExecutable {
     }
 
     static func service(_ configuration: ItinerariesConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func documentKeys(_ configuration: ItinerariesConfiguration) -> DocumentKeys? { configuration.documentKeys }
 
     static func openStore(_ configuration: ItinerariesConfiguration) throws -> ServiceStore {
         try ServiceStore(

@@ -1,4 +1,5 @@
 import Foundation
+import Messages
 import ServiceRuntime
 
 /// The registrations service's settings: the shared ones (`ServiceConfiguration`) plus
@@ -8,6 +9,9 @@ import ServiceRuntime
 /// | `REGISTRATIONS_IDENTITY_KEYS` | (required) | `id:base64key[,id:base64key…]`, AES-256 keys for identity documents, current first |
 /// | `REGISTRATIONS_MAX_DELEGATES` | 50 | delegates per delegation |
 /// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission |
+/// | `REGISTRATIONS_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening sealed identity documents (HPKE), current first |
+/// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' X25519 public key: documents in `registration.accepted` are sealed to it |
+/// | `REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS` | false | plain identity documents in a submission are a validation error |
 ///
 /// A cancellation whose submission has not arrived within `REGISTRATIONS_CANCEL_WAIT` is answered with
 /// `unknown_reference`.
@@ -16,14 +20,19 @@ public struct RegistrationsConfiguration: Sendable {
     public var vault: IdentityVault
     public var maxDelegates: Int
     public var cancellationWait: Double
+    public var sealing: DocumentSealing
 
     public static let defaultHTTPPort = RegistrationsService.description.defaultHTTPPort
 
-    public init(service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900) {
+    public init(
+        service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900,
+        sealing: DocumentSealing = DocumentSealing()
+    ) {
         self.service = service
         self.vault = vault
         self.maxDelegates = maxDelegates
         self.cancellationWait = cancellationWait
+        self.sealing = sealing
     }
 
     /// Reads the environment; throws one error listing every invalid setting.
@@ -35,8 +44,16 @@ public struct RegistrationsConfiguration: Sendable {
         let maxDelegates = reader.integer("REGISTRATIONS_MAX_DELEGATES", default: 50, in: 1...500)
         let cancellationWait = reader.seconds("REGISTRATIONS_CANCEL_WAIT", default: 900, in: 0...604_800)
         let vault = reader.identityVault("REGISTRATIONS_IDENTITY_KEYS")
+        let sealing = DocumentSealing(
+            keys: reader.documentKeys("REGISTRATIONS_DOCUMENT_KEYS"),
+            itineraries: reader.documentPublicKey("REGISTRATIONS_ITINERARIES_DOCUMENT_KEY"),
+            requireSealed: reader.boolean("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS", default: false))
+        if sealing.requireSealed, sealing.keys == nil {
+            reader.problem("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS needs REGISTRATIONS_DOCUMENT_KEYS (the key integrations seal to)")
+        }
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
-        return RegistrationsConfiguration(service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait)
+        return RegistrationsConfiguration(
+            service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait, sealing: sealing)
     }
 }

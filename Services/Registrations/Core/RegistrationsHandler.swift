@@ -29,16 +29,18 @@ public struct RegistrationsHandler: Sendable {
     }()
 
     private let vault: IdentityVault
+    private let sealing: DocumentSealing
     private let validator: RegistrationValidator
     /// Seconds a cancellation for an unknown reference waits for its submission.
     public let cancellationWait: Double
     private let clock: @Sendable () -> Date
 
     public init(
-        vault: IdentityVault, validator: RegistrationValidator = RegistrationValidator(), cancellationWait: Double = 900,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        vault: IdentityVault, sealing: DocumentSealing = DocumentSealing(), validator: RegistrationValidator = RegistrationValidator(),
+        cancellationWait: Double = 900, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.vault = vault
+        self.sealing = sealing
         self.validator = validator
         self.cancellationWait = cancellationWait
         self.clock = clock
@@ -50,8 +52,9 @@ public struct RegistrationsHandler: Sendable {
     // MARK: Submissions
 
     func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
-        let submission = message.payload
-        let placed = try place(submission, message, db)
+        // Sealed identity documents are opened first; one that does not open is a validation issue.
+        let (submission, documentIssues) = sealing.opened(message.payload)
+        let placed = try place(submission, message, documentIssues: documentIssues, db)
         // A cancellation that arrived first takes effect once the registration exists.
         guard let pending = try RegistrationStore.pendingCancellation(eventID: submission.eventID, reference: submission.reference, in: db),
             try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db) != nil
@@ -61,12 +64,12 @@ public struct RegistrationsHandler: Sendable {
         return placed + (try cancelExisting(request, correlation: pending.correlationID, db))
     }
 
-    private func place(_ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, _ db: Database) throws
-        -> [OutboundMessage]
-    {
+    private func place(
+        _ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, documentIssues: [ValidationIssue], _ db: Database
+    ) throws -> [OutboundMessage] {
         let correlation = message.answerCorrelationID
         let programme = try RegistrationStore.event(submission.eventID, in: db)
-        var issues = validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
+        var issues = documentIssues + validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
         if programme == nil, !submission.eventID.isEmpty {
             issues.insert(
                 ValidationIssue(
@@ -305,7 +308,7 @@ public struct RegistrationsHandler: Sendable {
 
     private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool) throws -> OutboundMessage {
         var delegation = record.delegation
-        delegation.delegates = delegates
+        delegation.delegates = try sealing.forItineraries(delegates, reference: record.reference)
         return try OutboundMessage(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,

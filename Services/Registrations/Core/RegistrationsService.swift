@@ -16,7 +16,8 @@ public enum RegistrationsService {
         var validator = RegistrationValidator()
         validator.maxDelegates = configuration.maxDelegates
         let handler = RegistrationsHandler(
-            vault: configuration.vault, validator: validator, cancellationWait: configuration.cancellationWait)
+            vault: configuration.vault, sealing: configuration.sealing, validator: validator,
+            cancellationWait: configuration.cancellationWait)
         return try await ServiceHost(
             configuration: configuration.service,
             dispatcher: handler.dispatcher,

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Messages
 import RegistrationsCore
 import ServiceCommand
 import ServiceRuntime
@@ -14,6 +15,7 @@ struct Registrations: AsyncParsableCommand {
         abstract: "Validates, deduplicates and places delegation registrations.",
         subcommands: [
             Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, Tokens<RegistrationsExecutable>.self,
+            DocumentKeysCommand<RegistrationsExecutable>.self,
             CheckConfig<RegistrationsExecutable>.self,
         ],
         defaultSubcommand: Serve<RegistrationsExecutable>.self)
@@ -29,6 +31,8 @@ enum RegistrationsExecutable: ServiceExecutable {
     }
 
     static func service(_ configuration: RegistrationsConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func documentKeys(_ configuration: RegistrationsConfiguration) -> DocumentKeys? { configuration.sealing.keys }
 
     static func openStore(_ configuration: RegistrationsConfiguration) throws -> ServiceStore {
         try ServiceStore(

@@ -1,4 +1,5 @@
 import Foundation
+import Messages
 
 /// Reads settings from the environment, collecting every problem instead of stopping at the
 /// first, so that a misconfigured service says everything that is wrong in one error.
@@ -116,6 +117,28 @@ public struct EnvironmentReader: Sendable {
         }
         do {
             return try IdentityVault(spec: spec)
+        } catch {
+            problem("\(key): \(error)")
+            return nil
+        }
+    }
+
+    /// X25519 private keys for sealed identity documents (`id:base64[,…]`, current first), if set.
+    public mutating func documentKeys(_ key: String) -> DocumentKeys? {
+        guard let spec = optionalString(key) else { return nil }
+        do {
+            return try DocumentKeys(spec: spec)
+        } catch {
+            problem("\(key): \(error) (make one with `registrations document-keys generate`)")
+            return nil
+        }
+    }
+
+    /// Another service's X25519 public key for sealed identity documents (`id:base64`), if set.
+    public mutating func documentPublicKey(_ key: String) -> DocumentKeys.PublicKey? {
+        guard let spec = optionalString(key) else { return nil }
+        do {
+            return try DocumentKeys.PublicKey(spec: spec)
         } catch {
             problem("\(key): \(error)")
             return nil

@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import Messages
+import RegistrationsCore
+import ServiceRuntime
+import TestSupport
+import Testing
+
+/// Identity documents sealed with HPKE (contract 1.2): the format itself, the Python example
+/// integrations copy (pyhpke from PyPI), and the registrations rules with sealed and plain
+/// documents, in-process through the handler's entry point.
+@Suite struct SealedDocumentTests {
+    static let passport = IdentityDocument(
+        kind: .passport, number: "E12345678", issuingCountry: "CN", fullName: "ZHANG WEI", dateOfBirth: "1979-03-02",
+        expiresOn: "2031-01-01")
+
+    @Test func aSealedDocumentOpensOnlyWithItsKeyForItsReferenceAndUnaltered() throws {
+        let (keys, _) = DocumentKeys.generate(id: "r1")
+        let (other, _) = DocumentKeys.generate(id: "r1")
+        let sealed = try SealedDocument.seal(Self.passport, to: try #require(keys.current), reference: "NIC-42")
+        #expect(try sealed.open(with: keys, reference: "NIC-42") == Self.passport)
+        #expect(!String(decoding: try MessageCoding.encode(sealed), as: UTF8.self).contains("E12345678"))
+
+        #expect(throws: SealedDocumentError.doesNotOpen) { try sealed.open(with: keys, reference: "NIC-43") }
+        #expect(throws: SealedDocumentError.doesNotOpen) { try sealed.open(with: other, reference: "NIC-42") }
+        #expect(throws: SealedDocumentError.unknownKey("r1")) {
+            try sealed.open(with: try DocumentKeys(spec: Self.spec("r2")), reference: "NIC-42")
+        }
+        var altered = sealed
+        var bytes = try #require(Data(base64Encoded: sealed.ciphertext))
+        bytes[3] ^= 1
+        altered.ciphertext = bytes.base64EncodedString()
+        #expect(throws: SealedDocumentError.doesNotOpen) { try altered.open(with: keys, reference: "NIC-42") }
+        altered = sealed
+        altered.enc = "not base64"
+        #expect(throws: SealedDocumentError.malformed) { try altered.open(with: keys, reference: "NIC-42") }
+        altered = sealed
+        altered.suite = "hpke-p256-sha256-aes128gcm"
+        #expect(throws: SealedDocumentError.unsupportedSuite("hpke-p256-sha256-aes128gcm")) {
+            try altered.open(with: keys, reference: "NIC-42")
+        }
+        // Keys given wrongly are refused with the key's id, never the key.
+        #expect(throws: DocumentKeyError.length("k")) { try DocumentKeys(spec: "k:AAAA") }
+        #expect(throws: DocumentKeyError.format) { try DocumentKeys(spec: "no key here") }
+    }
+
+    static func spec(_ id: String) -> String { DocumentKeys.generate(id: id).privateSpec }
+
+    /// The example in docs/contracts seals with pyhpke; the service opens it.
+    @Test func theDocumentSealedByThePythonExampleOpensInTheService() async throws {
+        let (keys, _) = DocumentKeys.generate(id: "r2026")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("seal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("document.json")
+        try MessageCoding.encode(Self.passport).write(to: input)
+        let python = "\(TestBroker.root)/.run/python/bin/python"
+        #expect(FileManager.default.isExecutableFile(atPath: python), "deploy/test makes it: pyhpke from PyPI in .run/python")
+        let output = try await TestBroker.run(
+            "/bin/sh",
+            [
+                "-c", "\"$0\" \"$1\" --key \"$2\" --reference NIC-2026-0042 < \"$3\"", python,
+                "\(TestBroker.root)/docs/contracts/examples/seal_identity_document.py", try #require(keys.current?.spec), input.path,
+            ])
+        let sealed = try MessageCoding.decode(SealedDocument.self, from: Data(output.utf8))
+        #expect(sealed.keyID == "r2026" && sealed.suite == SealedDocument.suiteName)
+        #expect(try sealed.open(with: keys, reference: "NIC-2026-0042") == Self.passport)
+        #expect(throws: SealedDocumentError.doesNotOpen) { try sealed.open(with: keys, reference: "NIC-2026-0043") }
+    }
+
+    static func harness(_ sealing: DocumentSealing) throws -> HandlerHarness {
+        try HandlerHarness(RegistrationsHandler(vault: .ephemeral(), sealing: sealing).dispatcher, migrations: RegistrationStore.migrate)
+    }
+
+    /// The sample submission with its documents sealed to `keys` (or left plain).
+    static func submission(reference: String, sealedTo keys: DocumentKeys?) throws -> RegistrationSubmitted {
+        var submission = Samples.submission(reference: reference)
+        guard let key = keys?.current else { return submission }
+        for index in submission.delegates.indices {
+            let document = try #require(submission.delegates[index].identityDocument)
+            submission.delegates[index].sealedIdentityDocument = try SealedDocument.seal(document, to: key, reference: reference)
+            submission.delegates[index].identityDocument = nil
+        }
+        return submission
+    }
+
+    @Test func sealedDocumentsAreOpenedAndSealedAgainForItinerariesNeverPassedOnInPlainText() async throws {
+        let (mine, _) = DocumentKeys.generate(id: "reg1")
+        let (itineraries, _) = DocumentKeys.generate(id: "iti1")
+        let harness = try Self.harness(DocumentSealing(keys: mine, itineraries: itineraries.current, requireSealed: true))
+        try await harness.send(Samples.programme())
+        let emitted = try await harness.send(try Self.submission(reference: "sealed", sealedTo: mine))
+        let accepted = try #require(emitted.of(RegistrationAccepted.self).first)
+        #expect(emitted.allSatisfy { !String(decoding: $0.body, as: UTF8.self).contains("E00000001") }, "no document number in clear")
+        for delegate in accepted.delegation.delegates {
+            #expect(delegate.identityDocument == nil)
+            let sealed = try #require(delegate.sealedIdentityDocument)
+            #expect(sealed.keyID == "iti1")
+            #expect(try sealed.open(with: itineraries, reference: "sealed").number.hasPrefix("E0000000"))
+        }
+    }
+
+    @Test func plainDocumentsAreRefusedWhenSealedOnesAreRequiredAndUnreadableOnesAlways() async throws {
+        let (mine, _) = DocumentKeys.generate(id: "reg1")
+        let strict = try Self.harness(DocumentSealing(keys: mine, requireSealed: true))
+        try await strict.send(Samples.programme())
+        let plain = try await strict.send(try Self.submission(reference: "plain", sealedTo: nil))
+        let refused = try #require(plain.of(RegistrationRejected.self).first)
+        #expect(refused.issues.map(\.code) == ["plain_identity_document", "plain_identity_document"])
+        #expect(refused.issues.map(\.path) == ["delegates[0].identityDocument", "delegates[1].identityDocument"])
+
+        // Sealed for another reference, or to a key this service does not hold: a clear issue,
+        // never a parked message.
+        var moved = try Self.submission(reference: "other", sealedTo: mine)
+        moved.reference = "moved"
+        let unreadable = try #require(try await strict.send(moved).of(RegistrationRejected.self).first)
+        #expect(unreadable.issues.first?.code == "sealed_document_unreadable")
+        #expect(unreadable.issues.first?.message.contains("does not open") == true)
+        let (stranger, _) = DocumentKeys.generate(id: "elsewhere")
+        let wrongKey = try #require(
+            try await strict.send(try Self.submission(reference: "k", sealedTo: stranger)).of(RegistrationRejected.self).first)
+        #expect(wrongKey.issues.first?.message.contains("'elsewhere'") == true)
+
+        // Without the requirement, plain documents are accepted as before (contract 1.1).
+        let lenient = try Self.harness(DocumentSealing(keys: mine))
+        try await lenient.send(Samples.programme())
+        #expect(try await lenient.send(try Self.submission(reference: "plain", sealedTo: nil)).of(RegistrationAccepted.self).count == 1)
+    }
+}
