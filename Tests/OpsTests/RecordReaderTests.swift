@@ -64,6 +64,31 @@ import Testing
         }
     }
 
+    /// `publish registrations --document-key`: every document of the CSV sealed to the
+    /// registrations service's key for its own reference; nothing else changes.
+    @Test func documentsAreSealedToTheRegistrationsKeyBeforePublishing() throws {
+        let (records, problems) = RecordReader.registrations(from: [Repository.path("deploy/sample-data/registrations.example.csv")])
+        #expect(problems == [])
+        let (keys, _) = DocumentKeys.generate(id: "r2026")
+        let sealed = try RecordReader.sealingDocuments(records, to: try #require(keys.current))
+        #expect(sealed.map(\.line) == records.map(\.line))
+        var documents = 0
+        for (before, after) in zip(records, sealed) {
+            for (plain, delegate) in zip(before.value.delegates, after.value.delegates) {
+                #expect(delegate.identityDocument == nil)
+                #expect(delegate.name == plain.name && delegate.email == plain.email)
+                guard let document = plain.identityDocument else {
+                    #expect(delegate.sealedIdentityDocument == nil)
+                    continue
+                }
+                documents += 1
+                let opened = try #require(delegate.sealedIdentityDocument).open(with: keys, reference: after.value.reference)
+                #expect(opened == document)
+            }
+        }
+        #expect(documents > 0, "the example carries documents to seal")
+    }
+
     // MARK: JSON
 
     @Test func jsonArrayReportsEveryBadElementAtTheLineItStartsWithItsPath() throws {

@@ -299,3 +299,23 @@ extension UInt8 {
     var isDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
     var isHexDigit: Bool { isDigit || (self | 0x20 >= UInt8(ascii: "a") && self | 0x20 <= UInt8(ascii: "f")) }
 }
+
+extension RecordReader {
+    /// The registrations with every plain identity document sealed to `key` (HPKE; the
+    /// registrations service's public key, `registrations document-keys public`) for its
+    /// registration's reference: what `publish registrations --document-key` sends.
+    public static func sealingDocuments(_ records: [InputRecord<RegistrationSubmitted>], to key: DocumentKeys.PublicKey) throws
+        -> [InputRecord<RegistrationSubmitted>]
+    {
+        try records.map { record in
+            var submission = record.value
+            for index in submission.delegates.indices {
+                guard let document = submission.delegates[index].identityDocument else { continue }
+                submission.delegates[index].sealedIdentityDocument = try SealedDocument.seal(
+                    document, to: key, reference: submission.reference)
+                submission.delegates[index].identityDocument = nil
+            }
+            return InputRecord(file: record.file, line: record.line, value: submission)
+        }
+    }
+}

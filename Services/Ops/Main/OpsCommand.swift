@@ -203,11 +203,27 @@ struct PublishCommand: AsyncParsableCommand {
             abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).")
         @OptionGroup var broker: BrokerOptions
         @Flag(help: "Validate only; send nothing.") var dryRun = false
+        @Option(
+            help: """
+                Seal identity documents to this key (the registrations service's, id:base64: \
+                `registrations document-keys public`; default: $DELEGATION_OPS_DOCUMENT_KEY). \
+                Without it, documents are sent as given.
+                """)
+        var documentKey: String?
         @Argument(help: "Files: .json (object or array), .ndjson/.jsonl, .csv") var files: [String]
 
         func run() async throws {
             try await reportingErrors {
-                let (records, problems) = RecordReader.registrations(from: files)
+                var (records, problems) = RecordReader.registrations(from: files)
+                if let spec = documentKey ?? ProcessInfo.processInfo.environment["DELEGATION_OPS_DOCUMENT_KEY"], !spec.isEmpty {
+                    let key: DocumentKeys.PublicKey
+                    do {
+                        key = try DocumentKeys.PublicKey(spec: spec)
+                    } catch {
+                        throw OpsError.invalidInput("--document-key: \(error)")
+                    }
+                    records = try RecordReader.sealingDocuments(records, to: key)
+                }
                 try await PublishCommand.publish(records, problems: problems, dryRun: dryRun, broker: broker)
             }
         }
