@@ -60,9 +60,9 @@ import Testing
 
     @Test(arguments: Deployment.services)
     func secretsFromFilesAndCredentialsAreUsedAndNeverPrinted(_ service: Deployment.Service) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let credentials = try TemporaryFolder("credentials")
+        defer { withExtendedLifetime(credentials) {} }
+        let folder = credentials.url
         var environment = Self.runnable(try EnvironmentFile(path: service.environmentExample), service)
         // The broker URL from AMQP_URL_FILE, the identity keys (where the service has them) as a
         // systemd credential.

@@ -8,11 +8,10 @@ import Testing
 @Suite struct TokenCommandTests {
     @Test(arguments: Deployment.services)
     func tokensAreCreatedListedAndRevokedFromTheCommandLine(_ service: Deployment.Service) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = try TemporaryFolder("tokens")
+        defer { withExtendedLifetime(folder) {} }
         var environment = EnvironmentExampleTests.runnable(try EnvironmentFile(path: service.environmentExample), service)
-        let storePath = folder.appendingPathComponent("\(service.name).sqlite").path
+        let storePath = folder.path("\(service.name).sqlite")
         environment["\(service.prefix)_STORE_PATH"] = storePath
 
         let created = try await Self.run(service, ["tokens", "create", "--name", "prometheus", "--scope", "read"], environment)

@@ -248,10 +248,11 @@ import Testing
     }
 
     @Test func secretsComeFromFilesAndSystemdCredentialsAsWellAsTheEnvironment() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString.prefix(8))")
+        let secrets = try TemporaryFolder("secrets")
+        defer { withExtendedLifetime(secrets) {} }
+        let folder = secrets.url
         let credentials = folder.appendingPathComponent("credentials")
         try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         let keyFile = folder.appendingPathComponent("identity-keys")
         try Data("k2026:\(Self.key2026)\n".utf8).write(to: keyFile)  // a final line break, as editors write
         try Data("amqp://registrations:s3cret@broker.internal:5672/delegation".utf8).write(

@@ -49,10 +49,9 @@ import Testing
     /// The example in docs/contracts seals with pyhpke; the service opens it.
     @Test func theDocumentSealedByThePythonExampleOpensInTheService() async throws {
         let (keys, _) = DocumentKeys.generate(id: "r2026")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("seal-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let input = folder.appendingPathComponent("document.json")
+        let folder = try TemporaryFolder("seal")
+        defer { withExtendedLifetime(folder) {} }
+        let input = folder.url.appendingPathComponent("document.json")
         try MessageCoding.encode(Self.passport).write(to: input)
         let python = "\(TestBroker.root)/.run/python/bin/python"
         #expect(FileManager.default.isExecutableFile(atPath: python), "deploy/test makes it: pyhpke from PyPI in .run/python")

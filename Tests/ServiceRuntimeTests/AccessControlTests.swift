@@ -19,10 +19,9 @@ import Testing
         tls: HTTPTLS? = nil, logger: Logger = Logger(label: "test"),
         _ body: (_ port: Int, _ store: ServiceStore, _ metrics: ServiceMetrics) async throws -> Void
     ) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let store = try ServiceStore(path: folder.appendingPathComponent("store.sqlite").path, synchronous: .normal, migrations: { _ in })
+        let folder = try TemporaryFolder("access")
+        defer { withExtendedLifetime(folder) {} }
+        let store = try ServiceStore(path: folder.path("store.sqlite"), synchronous: .normal, migrations: { _ in })
         let metrics = ServiceMetrics(service: "test")
         var configuration = ServiceConfiguration(serviceName: "test", amqp: AMQPConfiguration(), storePath: store.path)
         configuration.httpTLS = tls
@@ -146,11 +145,10 @@ import Testing
     }
 
     @Test func aServiceRefusesToListenBeyondLoopbackWithoutATokenInForce() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("exposed-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = try TemporaryFolder("exposed")
+        defer { withExtendedLifetime(folder) {} }
         let configuration = ServiceConfiguration(
-            serviceName: "exposed", amqp: AMQPConfiguration(), storePath: folder.appendingPathComponent("store.sqlite").path,
+            serviceName: "exposed", amqp: AMQPConfiguration(), storePath: folder.path("store.sqlite"),
             httpHost: "0.0.0.0")
         let host = try await ServiceHost(configuration: configuration, dispatcher: ScriptedHandler().dispatcher, logger: TestBroker.logger)
         let revoked = APIToken.make(name: "gone", scope: .read).token
@@ -165,11 +163,10 @@ import Testing
     }
 
     @Test func httpsServesWithTheConfiguredCertificateToARealClient() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let certificate = folder.appendingPathComponent("cert.pem").path
-        let key = folder.appendingPathComponent("key.pem").path
+        let folder = try TemporaryFolder("tls")
+        defer { withExtendedLifetime(folder) {} }
+        let certificate = folder.path("cert.pem")
+        let key = folder.path("key.pem")
         let made = try Self.run(
             "/usr/bin/openssl",
             [
