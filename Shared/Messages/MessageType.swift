@@ -16,6 +16,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case planOverrideDecided = "plan.override-decided"
     case planReoptimiseRequested = "plan.reoptimise-requested"
     case planReoptimised = "plan.reoptimised"
+    case registrationEraseRequested = "registration.erase-requested"
+    case registrationErased = "registration.erased"
 
     /// The Swift type of this message's body.
     public var payloadType: any MessagePayload.Type {
@@ -35,6 +37,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .planOverrideDecided: return PlanOverrideDecided.self
         case .planReoptimiseRequested: return PlanReoptimiseRequested.self
         case .planReoptimised: return PlanReoptimised.self
+        case .registrationEraseRequested: return RegistrationEraseRequested.self
+        case .registrationErased: return RegistrationErased.self
         }
     }
 }

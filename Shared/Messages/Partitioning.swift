@@ -102,3 +102,11 @@ extension Sequence<UInt8> {
     /// Lowercase hexadecimal, two digits a byte (digests in ids and signatures).
     public var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
+
+extension RegistrationEraseRequested {
+    public var partitionKeys: PartitionKeys { .registration(eventID: eventID, reference: reference) }
+}
+
+extension RegistrationErased {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}

@@ -165,7 +165,9 @@ import Testing
             binds[service.name] = Set(service.consumes.map(\.rawValue)).union(["#"])  // the inbox and the archive
         }
         #expect(
-            publishes["registrations"] == [.registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled])
+            publishes["registrations"] == [
+                .registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled, .registrationErased,
+            ])
         for (user, types) in publishes.sorted(by: { $0.key < $1.key }) {
             let topic = try #require(topics[user], "\(user) has topic permissions")
             #expect(topic["vhost"] == "delegation" && topic["exchange"] == "delegation")

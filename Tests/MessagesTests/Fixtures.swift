@@ -123,6 +123,14 @@ enum Fixtures {
                 eventID: eventID, requestID: "fixture-request-2", outcome: .applied, reason: "Applied.", valueBefore: 771.5,
                 valueAfter: 977, moved: ["reg-fixture"], basedOnVersion: 4, planVersion: 5, decidedAt: time("2026-01-12T16:40:03+07:00")
             )
+        case .registrationEraseRequested:
+            return RegistrationEraseRequested(
+                eventID: eventID, reference: "fixture-0001", requestedBy: "ops-desk", reason: .request,
+                requestedAt: time("2026-02-01T09:00:00+07:00"))
+        case .registrationErased:
+            return RegistrationErased(
+                eventID: eventID, registrationID: "reg-fixture", reference: "fixture-0001", service: "notifications", found: true,
+                erasedAt: time("2026-02-01T09:00:02+07:00"))
         }
     }
 
@@ -194,6 +202,14 @@ enum Fixtures {
                 eventID: eventID, requestID: "fixture-request-1", outcome: .previewed, valueBefore: 0, valueAfter: 0, moved: [],
                 decidedAt: time("2026-01-12T16:31:12+07:00")
             )
+        case .registrationEraseRequested:
+            return RegistrationEraseRequested(
+                eventID: eventID, reference: "fixture-0001", requestedBy: "retention", reason: .retention,
+                requestedAt: time("2026-04-15T00:00:00+07:00"))
+        case .registrationErased:
+            return RegistrationErased(
+                eventID: eventID, registrationID: "reg-fixture", reference: "fixture-0001", service: "itineraries", found: false,
+                erasedAt: time("2026-04-15T00:00:01+07:00"))
         }
     }
 

@@ -16,7 +16,8 @@ public struct ItinerariesHandler: Sendable {
         router.on(RegistrationCancelled.self) { try $0.cancelled($1, $2) }
         router.on(PlanOverrideRequested.self) { try $0.override($1, $2) }
         router.on(PlanReoptimiseRequested.self) { try $0.reoptimise($1, $2) }
-        router.emits(PlanOverrideDecided.self)
+        router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.emits(PlanOverrideDecided.self, RegistrationErased.self)
         // By the planning service:
         router.emits(ItineraryPlanned.self, ItineraryChanged.self, PlanReoptimised.self)
         return router
@@ -68,6 +69,23 @@ public struct ItinerariesHandler: Sendable {
             sealed: sealed, in: db)
         try ItineraryStore.markChanged(accepted.eventID, in: db)
         return []
+    }
+
+    /// `registration.erase-requested`: the identity documents go, and the outbox's copies of the
+    /// messages about the registration. What planning keeps (the organisation, the group's size,
+    /// languages and document kinds, its tours) names no person.
+    func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
+        let known = try ItineraryStore.delegation(request.registrationID, in: db)
+        if let known { try ItineraryStore.save(known, sealed: nil, in: db) }
+        try Outbox.erase(registrationID: request.registrationID, eventID: request.eventID, reference: request.reference, in: db)
+        return [
+            try OutboundMessage(
+                RegistrationErased(
+                    eventID: request.eventID, registrationID: request.registrationID, reference: request.reference,
+                    service: "itineraries", found: known != nil, erasedAt: Date()),
+                correlationID: message.answerCorrelationID)
+        ]
     }
 
     func cancelled(_ message: Message<RegistrationCancelled>, _ db: Database) throws -> [OutboundMessage] {

@@ -206,6 +206,13 @@ public final class DeliveryService: Service {
         while true {
             do {
                 try await context.store.database.write { [record, emitted] db in
+                    // Erased while it was being sent: record only that an attempt was made.
+                    if try NotificationStore.notification(record.id, in: db)?.recipient.email == Erasure.email {
+                        var bare = attempt
+                        bare.detail = nil
+                        try NotificationStore.recordAttempt(bare, in: db)
+                        return
+                    }
                     try NotificationStore.update(record, in: db)
                     try NotificationStore.recordAttempt(attempt, in: db)
                     if let emitted {

@@ -42,6 +42,8 @@ public struct NotificationsHandler: Sendable {
                 items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
             return []
         }
+        router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.emits(RegistrationErased.self)
         router.emits(NotificationDelivered.self, NotificationFailed.self)  // by the delivery workers
         return router
     }()
@@ -99,6 +101,34 @@ public struct NotificationsHandler: Sendable {
             to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
             eventID: rejected.eventID, country: nil, content: content, in: db)
         return []
+    }
+
+    /// `registration.erase-requested`: the registration's recipients (names, addresses) go; its
+    /// notifications keep their kind, status and attempts (what was sent when, for accounting)
+    /// but no recipient, content, error text or key that names an address; any not sent yet is
+    /// cancelled, never sent to an erased address.
+    func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
+        let registrationID = request.registrationID
+        var found = try NotificationStore.deleteContacts(registrationID, in: db)
+        for var record in try NotificationStore.notifications(registrationID: registrationID, in: db) {
+            found = true
+            if record.status == .pending || record.status == .sending { record.status = .cancelled }
+            record.recipient = Recipient(name: Erasure.name, email: Erasure.email, language: record.recipient.language)
+            record.content = NotificationContent(organisation: record.content.organisation)
+            record.idempotencyKey = "erased:" + SHA256.hash(data: Data(record.idempotencyKey.utf8)).hexString
+            record.lastError = nil
+            try NotificationStore.update(record, in: db)
+            try NotificationStore.eraseAttemptDetails(record.id, in: db)
+        }
+        try Outbox.erase(registrationID: registrationID, eventID: request.eventID, reference: request.reference, in: db)
+        return [
+            try OutboundMessage(
+                RegistrationErased(
+                    eventID: request.eventID, registrationID: registrationID, reference: request.reference, service: "notifications",
+                    found: found, erasedAt: clock()),
+                correlationID: message.answerCorrelationID)
+        ]
     }
 
     func cancelled(_ cancelled: RegistrationCancelled, _ db: Database) throws -> [OutboundMessage] {

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Messages
 import ServiceRuntime
+import Synchronization
 
 /// The requests `delegation-ops plan` sends to the itineraries service's planner, built and
 /// checked from the command line's options without a broker, and the wait for their answers.
@@ -181,8 +182,20 @@ public enum PlanRequests {
         _ type: Answer.Type, exchange: String, connection configuration: AMQPConfiguration, within seconds: Double,
         matching matches: @escaping @Sendable (Answer) -> Bool, send: () async throws -> Void
     ) async throws -> Answer? {
+        try await awaitingAnswers(
+            type, exchange: exchange, connection: configuration, within: seconds, matching: matches, until: { !$0.isEmpty }, send: send
+        ).first
+    }
+
+    /// As `awaitingAnswer`, collecting every `Answer` that `matches` until `done` says they are
+    /// all there or `seconds` have passed: what came, in order.
+    public static func awaitingAnswers<Answer: MessagePayload>(
+        _ type: Answer.Type, exchange: String, connection configuration: AMQPConfiguration, within seconds: Double,
+        matching matches: @escaping @Sendable (Answer) -> Bool, until done: @escaping @Sendable ([Answer]) -> Bool,
+        send: () async throws -> Void
+    ) async throws -> [Answer] {
         let archive = ServiceNames(service: "", exchange: exchange).archive
-        return try await withConnection(configuration, name: "delegation-ops plan (answer)") { connection in
+        return try await withConnection(configuration, name: "delegation-ops (answer)") { connection in
             guard try await connection.queueExists(archive) else {
                 throw OpsError.notFound("the archive stream \(archive) does not exist; run `delegation-ops topology apply`")
             }
@@ -194,18 +207,23 @@ public enum PlanRequests {
                 await consumer.cancel()
                 throw error
             }
-            let answer = try await OpsTime.within(seconds) { () -> Answer? in
+            let received = Mutex<[Answer]>([])
+            _ = try await OpsTime.within(seconds) { () -> Bool? in
                 for try await delivery in consumer {
                     delivery.ack()
                     guard (delivery.properties.type ?? delivery.routingKey) == Answer.messageType.rawValue,
                         let answer = try? MessageCoding.decode(Answer.self, from: delivery.body), matches(answer)
                     else { continue }
-                    return answer
+                    let all = received.withLock { list in
+                        list.append(answer)
+                        return list
+                    }
+                    if done(all) { return true }
                 }
                 return nil
             }
             await consumer.cancel()
-            return answer
+            return received.withLock { $0 }
         }
     }
 

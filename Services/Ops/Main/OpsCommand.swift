@@ -19,6 +19,7 @@ struct DelegationOps: AsyncParsableCommand {
             """,
         subcommands: [
             TopologyCommand.self, PublishCommand.self, FailedCommand.self, ReplayCommand.self, StatusCommand.self, PlanCommand.self,
+            EraseCommand.self,
         ])
 }
 
@@ -564,6 +565,62 @@ struct StatusCommand: AsyncParsableCommand {
 }
 
 // MARK: plan
+
+struct EraseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "erase",
+        abstract: "Erase a registration's personal data in every service (registration.erase-requested).",
+        discussion: """
+            Publishes registration.erase-requested with confirms; registrations, itineraries and notifications each remove the \
+            registration's names, e-mail addresses, phones, identity documents and message bodies, keep what accounting needs \
+            in anonymous form, and answer registration.erased (--wait SECONDS waits for all three). Erasing twice is harmless. \
+            See docs/operations.md, "Erasing a person's data".
+            """)
+
+    @OptionGroup var broker: BrokerOptions
+    @Option(help: "The event id.") var event: String
+    @Option(help: "The registration's reference.") var reference: String
+    @Option(help: "request (the person asked) or retention.") var reason = "request"
+    @Option(help: "Who asks: an account or role name, not contact details (default: your user name).") var requestedBy: String?
+    @Option(help: ArgumentHelp("Wait up to this many seconds for every service's answer.", valueName: "seconds")) var wait: Double?
+    @Flag(help: "Print the message; send nothing.") var dryRun = false
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let why = RegistrationEraseRequested.Reason(rawValue: reason) else {
+                throw OpsError.usage("--reason must be request or retention")
+            }
+            guard !event.isEmpty, !reference.isEmpty else { throw OpsError.usage("--event and --reference must not be empty") }
+            let request = RegistrationEraseRequested(
+                eventID: event, reference: reference, requestedBy: requestedBy ?? PlanRequests.defaultRequester() ?? "ops",
+                reason: why, requestedAt: Date())
+            print(try PlanRequests.json(request))
+            let records = [InputRecord(file: "delegation-ops erase", line: 1, value: request)]
+            guard let wait, !dryRun else {
+                try await PublishCommand.publish(records, problems: [], dryRun: dryRun, broker: broker)
+                return
+            }
+            let expected = Set(SystemServices.all.filter { $0.consumes.contains(.registrationEraseRequested) }.map(\.name))
+            let answers = try await PlanRequests.awaitingAnswers(
+                RegistrationErased.self, exchange: broker.exchangeName, connection: try broker.configuration(), within: wait,
+                matching: { $0.eventID == request.eventID && $0.reference == request.reference },
+                until: { expected.isSubset(of: Set($0.map(\.service))) }
+            ) {
+                try await PublishCommand.publish(records, problems: [], dryRun: false, broker: broker)
+                note("waiting up to \(PlanCommand.value(wait)) s for registration.erased from \(expected.sorted().joined(separator: ", "))")
+            }
+            for answer in answers {
+                print("\(answer.service): erased\(answer.found ? "" : " (held nothing of it)") at \(MessageCoding.format(answer.erasedAt))")
+            }
+            let missing = expected.subtracting(answers.map(\.service))
+            if !missing.isEmpty {
+                throw OpsError.attention(
+                    "no answer from \(missing.sorted().joined(separator: ", ")) within \(PlanCommand.value(wait)) s: is it running "
+                        + "(`delegation-ops status`)? It erases when it next consumes; its answer goes to the archive stream")
+            }
+        }
+    }
+}
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

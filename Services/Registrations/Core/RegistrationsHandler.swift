@@ -24,7 +24,10 @@ public struct RegistrationsHandler: Sendable {
         router.on(RegistrationSubmitted.self, unreadable: { $0.answers(to: $1) }) { try $0.submit($1, $2) }
         router.on(RegistrationCancelRequested.self, unreadable: { $0.answers(to: $1) }) { try $0.cancel($1, $2) }
         router.on(ProgrammePublished.self) { try $0.publish($1.payload, $2) }
-        router.emits(RegistrationAccepted.self, RegistrationWaitlisted.self, RegistrationRejected.self, RegistrationCancelled.self)
+        router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.emits(
+            RegistrationAccepted.self, RegistrationWaitlisted.self, RegistrationRejected.self, RegistrationCancelled.self,
+            RegistrationErased.self)
         return router
     }()
 
@@ -280,6 +283,34 @@ public struct RegistrationsHandler: Sendable {
             messages.append(try accepted(candidate, documents: try documents(of: candidate, db), promoted: true))
         }
         return messages
+    }
+
+    // MARK: Erasure
+
+    /// `registration.erase-requested`: the registration keeps its status, organisation and
+    /// numbers (what accounting needs) but no person's name, address, phone or document; a
+    /// cancellation waiting for it and the outbox's copies of its messages go.
+    func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
+        let request = message.payload
+        var found = false
+        if var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) {
+            found = true
+            record.delegation = record.delegation.anonymised
+            try RegistrationStore.save(record, in: db)
+            try RegistrationStore.setIdentity(registrationID: record.registrationID, nil, in: db)
+        }
+        if try RegistrationStore.pendingCancellation(eventID: request.eventID, reference: request.reference, in: db) != nil {
+            found = true
+            try RegistrationStore.removePending(eventID: request.eventID, reference: request.reference, in: db)
+        }
+        try Outbox.erase(registrationID: request.registrationID, eventID: request.eventID, reference: request.reference, in: db)
+        return [
+            try OutboundMessage(
+                RegistrationErased(
+                    eventID: request.eventID, registrationID: request.registrationID, reference: request.reference,
+                    service: "registrations", found: found, erasedAt: clock()),
+                correlationID: message.answerCorrelationID)
+        ]
     }
 
     // MARK: Identity documents and messages

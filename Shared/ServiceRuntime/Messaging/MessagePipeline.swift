@@ -280,6 +280,18 @@ public final class MessagePipeline: Service {
                     ])
             }
         }
+        // An erasure is not done while the write-ahead log still holds the rows' former content.
+        let erasures = zip(batch, outcomes).contains { delivery, outcome in
+            guard case .handled = outcome else { return false }
+            return typeName(delivery) == MessageType.registrationEraseRequested.rawValue
+        }
+        if erasures {
+            do {
+                try await store.forget()
+            } catch {
+                logger.error("erased, but the write-ahead log still holds the former rows", metadata: ["error": "\(error)"])
+            }
+        }
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
         if outcomes.contains(where: { if case .handled = $0 { return true } else { return false } }) { changes.ring() }
     }

@@ -38,6 +38,27 @@ public enum Outbox {
         return (count, oldest)
     }
 
+    /// Erasure: removes the published messages whose body names `registrationID` (or, for
+    /// answers written before a registration existed, the event and reference), so the outbox
+    /// keeps no copy of the registration's personal data. Unpublished ones stay: they are still
+    /// owed to the broker, and leave with the hourly cleanup once published.
+    public static func erase(registrationID: String, eventID: String, reference: String, in db: Database) throws {
+        try db.execute(
+            sql: """
+                DELETE FROM outbox WHERE published_at IS NOT NULL
+                  AND (instr(body, CAST(? AS BLOB)) > 0
+                       OR (instr(body, CAST(? AS BLOB)) > 0 AND instr(body, CAST(? AS BLOB)) > 0))
+                """,
+            arguments: [
+                registrationID, "\"reference\":" + (try Self.jsonString(reference)), "\"eventID\":" + (try Self.jsonString(eventID)),
+            ])
+    }
+
+    /// A string as the message bodies write it (quoted and escaped).
+    private static func jsonString(_ value: String) throws -> String {
+        String(decoding: try MessageCoding.encode(value), as: UTF8.self)
+    }
+
     static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
         try OutboxEntry.records(db, OutboxEntry.filter(Column("published_at") == nil).order(Column("sequence")).limit(limit))
     }

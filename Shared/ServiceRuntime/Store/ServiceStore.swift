@@ -25,6 +25,9 @@ public final class ServiceStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Deleted and overwritten content is zeroed on disk, so erased personal data does not
+            // linger in free pages (`forget()` empties the write-ahead log as well).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let database = try DatabasePool(path: path, configuration: configuration)
         self.configuration = configuration
@@ -142,6 +145,21 @@ public final class ServiceStore: Sendable {
         } catch {
             return StoreUnavailable.describe(error)
         }
+    }
+
+    /// After an erasure: copies everything into the database file and truncates the write-ahead
+    /// log, whose old frames would otherwise keep the erased rows' former content until
+    /// overwritten. Retried while readers hold old snapshots.
+    public func forget() async throws {
+        for attempt in 1...20 {
+            let (busy, _, _) = try await database.writeWithoutTransaction { db -> (Bool, Int, Int) in
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                return (row?[0] == 1, row?[1] ?? 0, row?[2] ?? 0)
+            }
+            if !busy { return }
+            try await Task.sleep(for: .milliseconds(50 * attempt))
+        }
+        throw DatabaseError(message: "the write-ahead log could not be truncated: readers kept it busy")
     }
 
     /// Messages written to the outbox and not yet confirmed by the broker.

@@ -199,6 +199,17 @@ public enum NotificationStore {
             .updateAll(db, Column("status").set(to: NotificationRecord.Status.pending.rawValue))
     }
 
+    /// Erasure: removes who to write to about a registration; false if nothing was kept.
+    public static func deleteContacts(_ registrationID: String, in db: Database) throws -> Bool {
+        try ContactsRecord.deleteOne(db, key: registrationID)
+    }
+
+    /// Erasure: the attempts keep when and how they went, not the relay's words (which may
+    /// quote an address).
+    public static func eraseAttemptDetails(_ notificationID: String, in db: Database) throws {
+        try db.execute(sql: "UPDATE attempts SET detail = NULL WHERE notification_id = ?", arguments: [notificationID])
+    }
+
     public static func recordAttempt(_ attempt: DeliveryAttempt, in db: Database) throws {
         try attempt.insert(db)
     }
