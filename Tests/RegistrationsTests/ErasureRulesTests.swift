@@ -1,10 +1,13 @@
+import AMQP
 import Foundation
 import GRDB
 import Messages
-import RegistrationsCore
 import ServiceRuntime
+import Synchronization
 import TestSupport
 import Testing
+
+@testable import RegistrationsCore
 
 /// `registration.erase-requested` in the registrations service, in-process: the person's data
 /// leaves every table, what accounting needs stays, the answer says what was found.
@@ -44,5 +47,65 @@ import Testing
         // Twice is harmless; a reference never seen is answered too.
         #expect(try await harness.send(Self.request("erase-me")).of(RegistrationErased.self).first?.found == true)
         #expect(try await harness.send(Self.request("never-seen")).of(RegistrationErased.self).first?.found == false)
+    }
+
+    /// Retention on a fake clock: nothing before the event's retention ends, then one request
+    /// per registration, once; each, when consumed, erases, and the status says so.
+    @Test func retentionAsksOnceForEveryRegistrationOfAnEventWhoseRetentionEnded() async throws {
+        let (harness, handler) = try RegistrationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        for reference in ["a", "b", "c"] { try await harness.send(Samples.submission(reference: reference)) }
+        try await harness.write { db in try db.execute(sql: "UPDATE outbox SET published_at = created_at") }  // as the relay would
+        let ends = Samples.danang(day: 15, 0)  // midnight after 14 January, in Da Nang
+        let retention = 90.0 * 86400
+        let status = try await harness.read { db in try RegistrationStore.retention(retention, in: db) }
+        #expect(status.map(\.eventID) == ["danang-2026-01"] && status.first?.endsAt == ends)
+        #expect(status.first?.eraseFrom == ends.addingTimeInterval(retention) && status.first?.registrations == 3)
+        #expect(
+            try await harness.read { db in try RegistrationStore.nextRetentionEnd(retention: retention, in: db) }
+                == ends.addingTimeInterval(retention))
+
+        let early = try await harness.write { db in
+            try handler.requestDueErasures(now: ends.addingTimeInterval(retention - 1), retention: retention, in: db)
+        }
+        #expect(early.isEmpty)
+        let due = try await harness.write { db in
+            try handler.requestDueErasures(now: ends.addingTimeInterval(retention), retention: retention, in: db)
+        }
+        let requests = due.of(RegistrationEraseRequested.self)
+        #expect(
+            requests.map(\.reference) == ["a", "b", "c"] && requests.allSatisfy { $0.reason == .retention && $0.requestedBy == "retention" }
+        )
+        let again = try await harness.write { db in
+            try handler.requestDueErasures(now: ends.addingTimeInterval(retention + 3600), retention: retention, in: db)
+        }
+        #expect(again.isEmpty, "asked once")
+        #expect(try await harness.read { db in try RegistrationStore.nextRetentionEnd(retention: retention, in: db) } == nil)
+        #expect(try await harness.read { db in try RegistrationStore.retention(retention, in: db) }.first?.requested == 3)
+
+        for request in requests { try await harness.send(request) }
+        let after = try await harness.read { db in try RegistrationStore.retention(retention, in: db) }
+        #expect(after.first?.erased == 3 && after.first?.overdue(at: ends.addingTimeInterval(retention + 7200)) == 0)
+        #expect(!(try await harness.read { db in try StoreText.all(in: db) }).contains("@example.cn"), "every address is gone")
+    }
+
+    /// The schedule as the service runs it: on a fake clock it writes the requests to the
+    /// outbox once the retention has ended, and says when it should wake next.
+    @Test func theScheduleWritesTheDueRequestsToTheOutboxAndKnowsWhenToWake() async throws {
+        let (harness, handler) = try RegistrationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        try await harness.send(Samples.submission(reference: "a"))
+        _ = try await harness.emitted()  // (the answers so far)
+        let ends = Samples.danang(day: 15, 0)
+        let now = Mutex(ends)
+        let schedule = RetentionSchedule(
+            context: harness.context(ServiceConfiguration(serviceName: "registrations", amqp: AMQPConfiguration(), storePath: "unused")),
+            handler: handler, retention: 86400, clock: { now.withLock { $0 } })
+        #expect(try await schedule.requestDue() == ends.addingTimeInterval(86400), "it wakes when the retention ends")
+        #expect(try await harness.emitted().isEmpty)
+        now.withLock { $0 = ends.addingTimeInterval(86400) }
+        #expect(try await schedule.requestDue() == nil, "nothing left to ask")
+        let requests = try await harness.emitted().of(RegistrationEraseRequested.self)
+        #expect(requests.map(\.reference) == ["a"] && requests.first?.reason == .retention)
     }
 }

@@ -102,6 +102,11 @@ extension RegistrationFlowTests {
             let seconds = lag.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
             #expect(seconds.map { $0 >= 0 && $0 < 30 } == true, "\(String(describing: lag))")
             #expect(exposition.contains("http_requests_total{service=\"\(bed.serviceName)\",status=\"200\"}"))
+            // Retention: the event, when it ended and when its data goes.
+            let (retention, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/retention")!)
+            let due = try MessageCoding.decode(RegistrationsHTTP.Retention.self, from: retention)
+            #expect(due.retentionDays == 90 && due.events.first?.endsAt == Samples.danang(day: 15, 0))
+            #expect(due.events.first?.registrations == 2 && due.events.first?.erased == 0)
         }
     }
 }

@@ -1,5 +1,7 @@
 import AMQP
 import Foundation
+import Messages
+import RegistrationsCore
 import ServiceCatalog
 import ServiceRuntime
 
@@ -31,6 +33,10 @@ public struct SystemStatus: Sendable, Codable, Equatable {
     public var archive: Queue
     /// Messages of a type no service consumes (`<exchange>.unrouted.messages`).
     public var unrouted: Queue
+    /// Each event's retention, from the registrations service (`GET /retention`); nil when it
+    /// was not asked, with `retentionProblem` saying why it could not be read.
+    public var retention: RegistrationsHTTP.Retention?
+    public var retentionProblem: String?
     public var time: Date
 
     /// Whether anything needs a person: a missing queue, an inbox without consumers, parked
@@ -51,13 +57,19 @@ public struct SystemStatus: Sendable, Codable, Equatable {
             }
             if service.health != "ready" && service.health != "not checked" { problems.append("\(service.name): \(service.health)") }
         }
+        // A day's grace: the schedule asks within the hour, the services erase at once.
+        for event in retention?.events ?? [] where event.overdue(at: time.addingTimeInterval(-86400)) > 0 {
+            problems.append(
+                "\(event.overdue(at: time)) registration(s) of \(event.eventID) kept past their retention "
+                    + "(due \(MessageCoding.format(event.eraseFrom))): is registrations running?")
+        }
         return problems
     }
 
     /// `health`: each service's base URL (`http://127.0.0.1:8081`); a service without one is
     /// not asked.
     public static func read(
-        exchange: String, services: [ServiceDescription] = SystemServices.all, health: [String: URL],
+        exchange: String, services: [ServiceDescription] = SystemServices.all, health: [String: URL], token: String? = nil,
         connection configuration: AMQPConfiguration,
         maxRetryQueues: Int = 10
     ) async throws -> SystemStatus {
@@ -86,8 +98,32 @@ public struct SystemStatus: Sendable, Codable, Equatable {
                         health: answer, healthURL: url?.absoluteString))
             }
             let domain = ServiceNames(service: "", exchange: exchange)
+            var retention: RegistrationsHTTP.Retention?
+            var retentionProblem: String?
+            if let base = health[SystemServices.registrations.name] {
+                do {
+                    retention = try await Self.retention(base, token: token)
+                } catch {
+                    retentionProblem = "\(error)"
+                }
+            }
             return SystemStatus(
-                services: result, archive: try await state(domain.archive), unrouted: try await state(domain.unroutedQueue), time: Date())
+                services: result, archive: try await state(domain.archive), unrouted: try await state(domain.unroutedQueue),
+                retention: retention, retentionProblem: retentionProblem, time: Date())
+        }
+    }
+
+    /// The registrations service's `GET /retention`, with a `read` token when given.
+    static func retention(_ base: URL, token: String?) async throws -> RegistrationsHTTP.Retention {
+        var request = URLRequest(url: base.appendingPathComponent("retention"))
+        request.timeoutInterval = 5
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        switch (response as? HTTPURLResponse)?.statusCode {
+        case 200?: return try MessageCoding.decode(RegistrationsHTTP.Retention.self, from: data)
+        case 401?, 403?:
+            throw OpsError.attention("retention: the registrations service wants a read token (DELEGATION_OPS_TOKEN or _FILE)")
+        case let code: throw OpsError.attention("retention: HTTP \(code.map(String.init) ?? "?") from \(base)")
         }
     }
 
@@ -119,6 +155,18 @@ public struct SystemStatus: Sendable, Codable, Equatable {
         }
         lines.append("archive stream \(archive.name): \(archive.messages.map { "\($0) messages" } ?? "missing")")
         lines.append("unknown types \(unrouted.name): \(unrouted.messages.map { "\($0) messages" } ?? "missing")")
+        if let retention {
+            lines.append("retention (personal data erased \(retention.retentionDays) days after an event ends):")
+            for event in retention.events {
+                let due = time >= event.eraseFrom ? "due since" : "due"
+                lines.append(
+                    "  \(event.eventID): ended \(MessageCoding.format(event.endsAt)), \(due) \(MessageCoding.format(event.eraseFrom)): "
+                        + "\(event.registrations) registration(s), \(event.erased) erased")
+            }
+            if retention.events.isEmpty { lines.append("  no event with a known end yet") }
+        } else if let retentionProblem {
+            lines.append("retention: \(retentionProblem)")
+        }
         let problems = self.problems
         lines.append(problems.isEmpty ? "all well" : problems.map { "! \($0)" }.joined(separator: "\n"))
         return lines.joined(separator: "\n")

@@ -521,6 +521,15 @@ struct ReplayCommand: AsyncParsableCommand {
 // MARK: status
 
 struct StatusCommand: AsyncParsableCommand {
+    /// A `read` API token for the services' HTTP side: `DELEGATION_OPS_TOKEN`, or the file
+    /// `DELEGATION_OPS_TOKEN_FILE` names.
+    static func token(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        var reader = EnvironmentReader(environment)
+        let token = reader.optionalString("DELEGATION_OPS_TOKEN")
+        if let problem = reader.problems.first { throw OpsError.usage(problem) }
+        return token
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Queue depths, consumers, failed messages and each service's health; exit 1 if anything needs attention.")
@@ -551,7 +560,7 @@ struct StatusCommand: AsyncParsableCommand {
             let services = deployment.instances.map(\.service)
             let status = try await SystemStatus.read(
                 exchange: broker.exchangeName, services: services, health: urls.filter { url in services.contains { $0.name == url.key } },
-                connection: try broker.configuration())
+                token: try Self.token(), connection: try broker.configuration())
             if json {
                 let encoder = MessageCoding.makeEncoder()
                 encoder.outputFormatting.insert(.prettyPrinted)

@@ -209,18 +209,36 @@ public struct EventProgramme: Sendable, Equatable {
     public var capacity: EventCapacity
     public var registrationDeadline: Date?
     public var siteVisitIDs: Set<String>
+    /// When the event is over: midnight after its last day, in its time zone (the start of
+    /// the retention time of its personal data).
+    public var endsAt: Date?
 
-    public init(eventID: String, version: Int, capacity: EventCapacity, registrationDeadline: Date?, siteVisitIDs: Set<String>) {
+    public init(
+        eventID: String, version: Int, capacity: EventCapacity, registrationDeadline: Date?, siteVisitIDs: Set<String>, endsAt: Date? = nil
+    ) {
         self.eventID = eventID
         self.version = version
         self.capacity = capacity
         self.registrationDeadline = registrationDeadline
         self.siteVisitIDs = siteVisitIDs
+        self.endsAt = endsAt
     }
 
     public init(_ programme: ProgrammePublished) {
         self.init(
             eventID: programme.eventID, version: programme.version, capacity: programme.capacity,
-            registrationDeadline: programme.registrationDeadline, siteVisitIDs: Set(programme.venues.filter(\.isSiteVisit).map(\.id)))
+            registrationDeadline: programme.registrationDeadline, siteVisitIDs: Set(programme.venues.filter(\.isSiteVisit).map(\.id)),
+            endsAt: Self.end(of: programme))
+    }
+
+    /// Midnight after the last of `days`, in the event's zone; nil if neither can be read.
+    static func end(of programme: ProgrammePublished) -> Date? {
+        guard let zone = TimeZone(identifier: programme.timeZone), let last = programme.days.max() else { return nil }
+        let parts = last.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        guard let day = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else { return nil }
+        return calendar.date(byAdding: .day, value: 1, to: day)
     }
 }

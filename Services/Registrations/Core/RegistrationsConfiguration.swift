@@ -12,6 +12,7 @@ import ServiceRuntime
 /// | `REGISTRATIONS_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening sealed identity documents (HPKE), current first |
 /// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' X25519 public key: documents in `registration.accepted` are sealed to it |
 /// | `REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS` | false | plain identity documents in a submission are a validation error |
+/// | `REGISTRATIONS_RETENTION_DAYS` | 90 | days after an event's last day when its personal data is erased everywhere |
 ///
 /// A cancellation whose submission has not arrived within `REGISTRATIONS_CANCEL_WAIT` is answered with
 /// `unknown_reference`.
@@ -21,18 +22,21 @@ public struct RegistrationsConfiguration: Sendable {
     public var maxDelegates: Int
     public var cancellationWait: Double
     public var sealing: DocumentSealing
+    /// Seconds after an event ends when its registrations are erased.
+    public var retention: Double
 
     public static let defaultHTTPPort = RegistrationsService.description.defaultHTTPPort
 
     public init(
         service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900,
-        sealing: DocumentSealing = DocumentSealing()
+        sealing: DocumentSealing = DocumentSealing(), retention: Double = 90 * 86400
     ) {
         self.service = service
         self.vault = vault
         self.maxDelegates = maxDelegates
         self.cancellationWait = cancellationWait
         self.sealing = sealing
+        self.retention = retention
     }
 
     /// Reads the environment; throws one error listing every invalid setting.
@@ -48,12 +52,14 @@ public struct RegistrationsConfiguration: Sendable {
             keys: reader.documentKeys("REGISTRATIONS_DOCUMENT_KEYS"),
             itineraries: reader.documentPublicKey("REGISTRATIONS_ITINERARIES_DOCUMENT_KEY"),
             requireSealed: reader.boolean("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS", default: false))
+        let retentionDays = reader.integer("REGISTRATIONS_RETENTION_DAYS", default: 90, in: 1...3650)
         if sealing.requireSealed, sealing.keys == nil {
             reader.problem("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS needs REGISTRATIONS_DOCUMENT_KEYS (the key integrations seal to)")
         }
         try reader.validate()
         guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
         return RegistrationsConfiguration(
-            service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait, sealing: sealing)
+            service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait, sealing: sealing,
+            retention: Double(retentionDays) * 86400)
     }
 }

@@ -9,6 +9,7 @@ import ServiceRuntime
 ///
 /// - `GET /events/{eventID}/registrations` → `{"eventID", "counts", "registrations": [...]}`
 /// - `GET /events/{eventID}/counts` → accepted / waitlisted / cancelled / rejected, delegates, capacity
+/// - `GET /retention` → per event: when it ends, when its personal data is erased, how far that went
 public enum RegistrationsHTTP {
     public struct Summary: Codable, Sendable, Equatable {
         public var registrationID: String
@@ -38,6 +39,26 @@ public enum RegistrationsHTTP {
         public var eventID: String
         public var counts: Counts
         public var registrations: [Summary]
+    }
+
+    /// The routes, with the retention the service runs with (for `GET /retention`).
+    public static func routes(retention: Double) -> @Sendable (ServiceRoutes, ServiceStore) -> Void {
+        { routes, store in
+            addRoutes(to: routes, store: store)
+            routes.read.get("/retention") { _, _ -> Response in
+                try ServiceHTTP.json(
+                    Retention(
+                        retentionDays: Int((retention / 86400).rounded()),
+                        events: try await store.database.read { db in try RegistrationStore.retention(retention, in: db) }))
+            }
+        }
+    }
+
+    /// `GET /retention`: each event's retention (when its personal data is due to be erased,
+    /// and how many registrations are erased), for `delegation-ops status`.
+    public struct Retention: Codable, Sendable, Equatable {
+        public var retentionDays: Int
+        public var events: [RetentionStatus]
     }
 
     @Sendable public static func addRoutes(to routes: ServiceRoutes, store: ServiceStore) {

@@ -28,6 +28,7 @@ public struct RegistrationsHandler: Sendable {
         router.emits(
             RegistrationAccepted.self, RegistrationWaitlisted.self, RegistrationRejected.self, RegistrationCancelled.self,
             RegistrationErased.self)
+        router.emits(RegistrationEraseRequested.self)  // by the retention schedule
         return router
     }()
 
@@ -255,6 +256,8 @@ public struct RegistrationsHandler: Sendable {
 
     func publish(_ programme: ProgrammePublished, _ db: Database) throws -> [OutboundMessage] {
         if let known = try RegistrationStore.event(programme.eventID, in: db), known.version >= programme.version {
+            // (A store from before retention learns when the event ends from the same version.)
+            if known.version == programme.version, known.endsAt == nil { try RegistrationStore.save(EventProgramme(programme), in: db) }
             return []
         }
         let event = EventProgramme(programme)
@@ -304,6 +307,12 @@ public struct RegistrationsHandler: Sendable {
             try RegistrationStore.removePending(eventID: request.eventID, reference: request.reference, in: db)
         }
         try Outbox.erase(registrationID: request.registrationID, eventID: request.eventID, reference: request.reference, in: db)
+        if found {
+            try RegistrationStore.save(
+                ErasureRecord(
+                    registrationID: request.registrationID, eventID: request.eventID, reason: request.reason,
+                    requestedAt: request.requestedAt, erasedAt: clock()), in: db)
+        }
         return [
             try OutboundMessage(
                 RegistrationErased(
@@ -311,6 +320,20 @@ public struct RegistrationsHandler: Sendable {
                     service: "registrations", found: found, erasedAt: clock()),
                 correlationID: message.answerCorrelationID)
         ]
+    }
+
+    /// The retention schedule: for each registration of an event over for `retention`
+    /// seconds, not asked to be erased yet, a `registration.erase-requested` (reason
+    /// `retention`) to every service, itself included. Each is asked once.
+    public func requestDueErasures(now: Date, retention: Double, in db: Database) throws -> [OutboundMessage] {
+        try RegistrationStore.dueForErasure(now: now, retention: retention, in: db).map { record in
+            try RegistrationStore.save(
+                ErasureRecord(registrationID: record.registrationID, eventID: record.eventID, reason: .retention, requestedAt: now), in: db)
+            return try OutboundMessage(
+                RegistrationEraseRequested(
+                    eventID: record.eventID, reference: record.reference, requestedBy: "retention", reason: .retention, requestedAt: now),
+                correlationID: record.registrationID)
+        }
     }
 
     // MARK: Identity documents and messages

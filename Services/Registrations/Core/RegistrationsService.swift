@@ -23,8 +23,13 @@ public enum RegistrationsService {
             dispatcher: handler.dispatcher,
             logger: logger,
             migrations: RegistrationStore.migrate,
-            routes: RegistrationsHTTP.addRoutes,
-            extraServices: { context in [CancellationExpiry(context: context, handler: handler)] },
+            routes: RegistrationsHTTP.routes(retention: configuration.retention),
+            extraServices: { context in
+                [
+                    CancellationExpiry(context: context, handler: handler),
+                    RetentionSchedule(context: context, handler: handler, retention: configuration.retention),
+                ]
+            },
             connectPatience: connectPatience)
     }
 }

@@ -13,10 +13,12 @@ struct EventRecord: StoreRecord {
     var capacityDelegates: Int
     var registrationDeadline: Date?
     var siteVisits: [String]
+    var endsAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", programmeVersion = "programme_version", capacityOrganisations = "capacity_organisations"
         case capacityDelegates = "capacity_delegates", registrationDeadline = "registration_deadline", siteVisits = "site_visits"
+        case endsAt = "ends_at"
     }
 
     init(_ event: EventProgramme) {
@@ -26,12 +28,13 @@ struct EventRecord: StoreRecord {
         capacityDelegates = event.capacity.delegates
         registrationDeadline = event.registrationDeadline
         siteVisits = event.siteVisitIDs.sorted()
+        endsAt = event.endsAt
     }
 
     var programme: EventProgramme {
         EventProgramme(
             eventID: eventID, version: programmeVersion,
             capacity: EventCapacity(organisations: capacityOrganisations, delegates: capacityDelegates),
-            registrationDeadline: registrationDeadline, siteVisitIDs: Set(siteVisits))
+            registrationDeadline: registrationDeadline, siteVisitIDs: Set(siteVisits), endsAt: endsAt)
     }
 }

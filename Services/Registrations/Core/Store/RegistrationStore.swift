@@ -114,6 +114,21 @@ public enum RegistrationStore {
                     CREATE INDEX registrations_event ON registrations(event_id, created_at);
                     """)
         }
+        // Retention: when each event ends, and the erasures asked and done.
+        migrator.registerMigration("registrations-5") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN ends_at TEXT;
+                    CREATE TABLE erasures (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        reason TEXT NOT NULL CHECK (reason IN ('request', 'retention')),
+                        requested_at TEXT NOT NULL,
+                        erased_at TEXT
+                    );
+                    CREATE INDEX erasures_event ON erasures(event_id);
+                    """)
+        }
     }
 
     // MARK: Events
@@ -124,6 +139,59 @@ public enum RegistrationStore {
 
     public static func save(_ event: EventProgramme, in db: Database) throws {
         try EventRecord(event).upsert(db)
+    }
+
+    // MARK: Erasure and retention
+
+    public static func erasure(_ registrationID: String, in db: Database) throws -> ErasureRecord? {
+        try ErasureRecord.record(db, key: registrationID)
+    }
+
+    public static func save(_ erasure: ErasureRecord, in db: Database) throws { try erasure.upsert(db) }
+
+    /// Registrations of events over for `retention` seconds whose erasure nobody asked yet.
+    public static func dueForErasure(now: Date, retention: Double, in db: Database) throws -> [RegistrationRecord] {
+        try RegistrationRecord.records(
+            db,
+            sql: """
+                SELECT registrations.* FROM registrations JOIN events USING (event_id)
+                WHERE events.ends_at IS NOT NULL AND events.ends_at <= ?
+                  AND registrations.registration_id NOT IN (SELECT registration_id FROM erasures)
+                ORDER BY registrations.event_id, registrations.reference
+                """,
+            arguments: [MessageCoding.formatSortable(now.addingTimeInterval(-retention))])
+    }
+
+    /// When the next event's retention ends, among those with registrations not yet asked.
+    public static func nextRetentionEnd(retention: Double, in db: Database) throws -> Date? {
+        try String.fetchOne(
+            db,
+            sql: """
+                SELECT min(events.ends_at) FROM events JOIN registrations USING (event_id)
+                WHERE events.ends_at IS NOT NULL
+                  AND registrations.registration_id NOT IN (SELECT registration_id FROM erasures)
+                """
+        ).flatMap(MessageCoding.parse).map { $0.addingTimeInterval(retention) }
+    }
+
+    /// Each event's retention: when it ends, when its data is due to go, and how far that went.
+    public static func retention(_ retention: Double, in db: Database) throws -> [RetentionStatus] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT events.event_id, events.ends_at, count(registrations.registration_id),
+                       count(erasures.registration_id), count(erasures.erased_at)
+                FROM events LEFT JOIN registrations USING (event_id)
+                     LEFT JOIN erasures ON erasures.registration_id = registrations.registration_id
+                WHERE events.ends_at IS NOT NULL
+                GROUP BY events.event_id ORDER BY events.ends_at
+                """)
+        return rows.compactMap { row in
+            guard let ends = (row[1] as String?).flatMap(MessageCoding.parse) else { return nil }
+            return RetentionStatus(
+                eventID: row[0], endsAt: ends, eraseFrom: ends.addingTimeInterval(retention), registrations: row[2], requested: row[3],
+                erased: row[4])
+        }
     }
 
     // MARK: Cancellations waiting for their submission
