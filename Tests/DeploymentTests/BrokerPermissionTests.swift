@@ -192,6 +192,7 @@ import Testing
         var environment = try EnvironmentFile(path: service.environmentExample).values
         environment["AMQP_URL"] = try deployment.url(as: "registrations")
         environment["REGISTRATIONS_IDENTITY_KEYS"] = "k1:" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        environment["REGISTRATIONS_RETENTION_DAYS"] = String(Samples.retentionDays)
         environment["REGISTRATIONS_STORE_PATH"] = deployment.directory.appendingPathComponent("registrations.sqlite").path
         environment["REGISTRATIONS_HTTP_PORT"] = "0"
         environment["LOG_FORMAT"] = "text"

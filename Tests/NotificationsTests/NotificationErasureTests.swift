@@ -48,5 +48,12 @@ import Testing
         #expect(records.allSatisfy { $0.recipient.email == Erasure.email && $0.idempotencyKey.hasPrefix("erased:") })
         let attempts = try await harness.read { db in try NotificationStore.attempts(records[0].id, in: db) }
         #expect(attempts.map(\.outcome) == ["sent"] && attempts.allSatisfy { $0.detail == nil })
+
+        // It may still ride a bus: a new plan for it is applied and tells nobody.
+        try await harness.send(
+            ItineraryPlanned(
+                eventID: "danang-2026-01", registrationID: registrationID, planVersion: 2, timeZone: "Asia/Ho_Chi_Minh",
+                items: [NotificationRulesTests.item("visit-1")], unmet: [], plannedAt: NotificationRulesTests.now))
+        #expect(try await NotificationRulesTests.notifications(harness, registrationID).count == records.count)
     }
 }

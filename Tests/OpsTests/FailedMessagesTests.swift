@@ -24,7 +24,7 @@ import Testing
                 "registrations",
                 { bed in
                     try await RegistrationsService.makeHost(
-                        RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()),
+                        RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), retention: Samples.retention),
                         logger: TestBroker.logger, connectPatience: 5)
                 }
             ) { registrations, _ in
@@ -207,7 +207,8 @@ extension FailedMessagesTests {
             "registrations",
             { bed in
                 try await RegistrationsService.makeHost(
-                    RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger,
+                    RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), retention: Samples.retention),
+                    logger: TestBroker.logger,
                     connectPatience: 5)
             }
         ) { bed, _ in

@@ -29,7 +29,8 @@ import Testing
 
     static func host(_ bed: ServiceTestBed) async throws -> ServiceHost {
         try await RegistrationsService.makeHost(
-            RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral()), logger: TestBroker.logger, connectPatience: 5)
+            RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), retention: Samples.retention),
+            logger: TestBroker.logger, connectPatience: 5)
     }
 
     @Test func aLostStoreIsRebuiltByTimeRangeAndOnlyTheNamedServiceHearsIt() async throws {

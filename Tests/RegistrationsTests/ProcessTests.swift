@@ -12,7 +12,10 @@ import Testing
     static let key = "k1:" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
 
     static func start(_ bed: ServiceTestBed, fault: String? = nil, log: String) throws -> ServiceProcess {
-        var extra = ["REGISTRATIONS_IDENTITY_KEYS": key, "REGISTRATIONS_PREFETCH": "20", "REGISTRATIONS_BATCH_SIZE": "4"]
+        var extra = [
+            "REGISTRATIONS_IDENTITY_KEYS": key, "REGISTRATIONS_PREFETCH": "20", "REGISTRATIONS_BATCH_SIZE": "4",
+            "REGISTRATIONS_RETENTION_DAYS": String(Samples.retentionDays),
+        ]
         extra["REGISTRATIONS_FAULT"] = fault
         return try ServiceProcess(
             executable: ServiceTestBed.executable("registrations"), environment: bed.environment(prefix: "REGISTRATIONS", extra: extra),

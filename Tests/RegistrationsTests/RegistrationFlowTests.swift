@@ -21,7 +21,8 @@ import Testing
         try await ServiceTestBed.withRunningService(
             "registrations",
             { bed in
-                let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral())
+                let configuration = RegistrationsConfiguration(
+                    service: bed.configuration(), vault: .ephemeral(), retention: Samples.retention)
                 return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             }, body)
     }
@@ -54,7 +55,8 @@ extension RegistrationFlowTests {
         try await ServiceTestBed.withRunningService(
             "registrations",
             { bed in
-                let configuration = RegistrationsConfiguration(service: bed.configuration(), vault: .ephemeral(), cancellationWait: 1)
+                let configuration = RegistrationsConfiguration(
+                    service: bed.configuration(), vault: .ephemeral(), cancellationWait: 1, retention: Samples.retention)
                 return try await RegistrationsService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             }
         ) { bed, _ in
@@ -105,7 +107,7 @@ extension RegistrationFlowTests {
             // Retention: the event, when it ended and when its data goes.
             let (retention, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/retention")!)
             let due = try MessageCoding.decode(RegistrationsHTTP.Retention.self, from: retention)
-            #expect(due.retentionDays == 90 && due.events.first?.endsAt == Samples.danang(day: 15, 0))
+            #expect(due.retentionDays == Samples.retentionDays && due.events.first?.endsAt == Samples.danang(day: 15, 0))
             #expect(due.events.first?.registrations == 2 && due.events.first?.erased == 0)
         }
     }

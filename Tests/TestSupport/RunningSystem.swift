@@ -20,6 +20,7 @@ public final class RunningSystem: @unchecked Sendable {
         environment = [
             "AMQP_URL": amqpURL, "EXCHANGE": exchange, "LOG_FORMAT": "text", "LOG_LEVEL": "warning",
             "REGISTRATIONS_IDENTITY_KEYS": "k1:\(Data((0..<32).map { UInt8($0) }).base64EncodedString())",
+            "REGISTRATIONS_RETENTION_DAYS": String(Samples.retentionDays),
             "ITINERARIES_IDENTITY_KEYS": "k1:\(Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString())",
             "NOTIFICATIONS_SMTP_PORT": String(smtpPort), "NOTIFICATIONS_QUIET_HOURS": "off", "NOTIFICATIONS_DIGEST_WINDOW": "1",
             "NOTIFICATIONS_RETRY_BASE": "0.2", "NOTIFICATIONS_RETRY_MAX": "1",

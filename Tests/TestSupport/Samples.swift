@@ -11,6 +11,11 @@ public enum Samples {
         return Calendar(identifier: .gregorian).date(from: components) ?? Date(timeIntervalSince1970: 0)
     }
 
+    /// The sample events are in January 2026: tests that run a registrations service keep their
+    /// data this long (days), so that the retention schedule does not erase it meanwhile.
+    public static let retentionDays = 3650
+    public static var retention: Double { Double(retentionDays) * 86400 }
+
     public static func programme(
         eventID: String = "danang-2026-01", version: Int = 1, organisations: Int = 40, delegates: Int = 200, deadline: Date? = nil
     ) -> ProgrammePublished {

@@ -46,8 +46,10 @@ system_start_services() {
     system_pids+=($!)
     system_service_pid[$name]=$!
   }
+  # The sample event (January 2026) may be over for longer than the default retention: keep its
+  # data for the demo and the benchmarks.
   system_start_one registrations REGISTRATIONS_STORE_PATH="$dir/registrations.sqlite" REGISTRATIONS_HTTP_PORT="$base" \
-    REGISTRATIONS_IDENTITY_KEYS="k1:$(openssl rand -base64 32)"
+    REGISTRATIONS_IDENTITY_KEYS="k1:$(openssl rand -base64 32)" REGISTRATIONS_RETENTION_DAYS=3650
   system_start_one itineraries ITINERARIES_STORE_PATH="$dir/itineraries.sqlite" ITINERARIES_HTTP_PORT=$((base + 1)) \
     ITINERARIES_IDENTITY_KEYS="k1:$(openssl rand -base64 32)"
   system_start_one notifications NOTIFICATIONS_STORE_PATH="$dir/notifications.sqlite" NOTIFICATIONS_HTTP_PORT=$((base + 2)) \

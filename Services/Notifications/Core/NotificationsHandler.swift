@@ -103,14 +103,22 @@ public struct NotificationsHandler: Sendable {
         return []
     }
 
-    /// `registration.erase-requested`: the registration's recipients (names, addresses) go; its
+    /// `registration.erase-requested`: the registration's recipients (names, addresses) go (it
+    /// stays known, with nobody to write to); its
     /// notifications keep their kind, status and attempts (what was sent when, for accounting)
     /// but no recipient, content, error text or key that names an address; any not sent yet is
     /// cancelled, never sent to an erased address.
     func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
         let request = message.payload
         let registrationID = request.registrationID
-        var found = try NotificationStore.deleteContacts(registrationID, in: db)
+        // The registration stays known, with nobody to write to: a later plan or change for it
+        // (it may still ride a bus) tells no one instead of waiting for contacts.
+        var found = false
+        if var contacts = try NotificationStore.contacts(registrationID, in: db) {
+            found = true
+            contacts.recipients = []
+            try NotificationStore.saveContacts(contacts, in: db)
+        }
         for var record in try NotificationStore.notifications(registrationID: registrationID, in: db) {
             found = true
             if record.status == .pending || record.status == .sending { record.status = .cancelled }

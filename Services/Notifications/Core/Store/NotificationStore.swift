@@ -199,11 +199,6 @@ public enum NotificationStore {
             .updateAll(db, Column("status").set(to: NotificationRecord.Status.pending.rawValue))
     }
 
-    /// Erasure: removes who to write to about a registration; false if nothing was kept.
-    public static func deleteContacts(_ registrationID: String, in db: Database) throws -> Bool {
-        try ContactsRecord.deleteOne(db, key: registrationID)
-    }
-
     /// Erasure: the attempts keep when and how they went, not the relay's words (which may
     /// quote an address).
     public static func eraseAttemptDetails(_ notificationID: String, in db: Database) throws {
