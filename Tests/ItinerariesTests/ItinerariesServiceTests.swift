@@ -68,7 +68,8 @@ import Testing
             "itineraries",
             { bed in
                 let configuration = ItinerariesConfiguration(
-                    service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2, searchSeconds: 0.3)
+                    // A budget of iterations, no wall-clock cap: the plans do not depend on the load.
+                    service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2, searchIterations: 200, searchSeconds: 600)
                 return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             }, body)
     }

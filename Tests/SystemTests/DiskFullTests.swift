@@ -27,21 +27,10 @@ import Testing
     }
 
     @Test func fullDisksPauseTheServicesWhichResumeWithNothingParkedOrLost() async throws {
-        try await TestBroker.withVirtualHost { vhost in
-            let url = TestBroker.url.hasSuffix("/") ? TestBroker.url + vhost : TestBroker.url + "/" + vhost
+        try await RunningSystem.inVirtualHost("disk-full") { system, smtp, publisher, _ in
             let registrationsDisk = try await SmallFilesystem(kilobytes: 8192)
             let notificationsDisk = try await SmallFilesystem(kilobytes: 8192)
-            let smtp = try await SMTPTestServer()
-            let system = try RunningSystem(amqpURL: url, smtpPort: smtp.port)
-            defer {
-                smtp.stop()
-                system.removeFiles()
-            }
-            var amqp = try AMQPConfiguration(url: url)
-            amqp.connectionName = "disk-full publisher"
-            let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
             do {
-                for service in SystemServices.all { try await system.declareQueues(of: service.name, on: publisher) }
                 system.storePaths["registrations"] = "\(registrationsDisk.path)/registrations.sqlite"
                 system.storePaths["notifications"] = "\(notificationsDisk.path)/notifications.sqlite"
                 try system.start("registrations", extra: ["REGISTRATIONS_HTTP_PORT": String(Self.registrationsPort)])
@@ -118,13 +107,11 @@ import Testing
             } catch {
                 try? registrationsDisk.free()
                 try? notificationsDisk.free()
-                await publisher.close()
-                await system.stopAll()
+                await system.stopAll()  // before the disks under their stores go
                 await registrationsDisk.unmount()
                 await notificationsDisk.unmount()
                 throw error
             }
-            await publisher.close()
             await system.stopAll()
             await registrationsDisk.unmount()
             await notificationsDisk.unmount()

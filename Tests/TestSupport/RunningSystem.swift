@@ -97,6 +97,37 @@ public final class RunningSystem: @unchecked Sendable {
         return try DatabaseQueue(path: store(instance), configuration: configuration).read(body)
     }
 
+    /// The three services' world in a virtual host of its own: an SMTP server, a system whose
+    /// queues are declared (nothing started yet) and a publisher on the vhost's URL; afterwards
+    /// the services are stopped and the files removed, whatever happened.
+    public static func inVirtualHost(
+        _ name: String,
+        _ body: (_ system: RunningSystem, _ smtp: SMTPTestServer, _ publisher: AMQPConnection, _ url: String) async throws -> Void
+    ) async throws {
+        try await TestBroker.withVirtualHost { vhost in
+            let url = TestBroker.url.hasSuffix("/") ? TestBroker.url + vhost : TestBroker.url + "/" + vhost
+            let smtp = try await SMTPTestServer()
+            let system = try RunningSystem(amqpURL: url, smtpPort: smtp.port)
+            defer {
+                smtp.stop()
+                system.removeFiles()
+            }
+            var amqp = try AMQPConfiguration(url: url)
+            amqp.connectionName = "\(name) publisher"
+            let publisher = try await AMQPConnection.connect(amqp, logger: TestBroker.logger)
+            do {
+                for service in SystemServices.all { try await system.declareQueues(of: service.name, on: publisher) }
+                try await body(system, smtp, publisher, url)
+            } catch {
+                await system.stopAll()
+                await publisher.close()
+                throw error
+            }
+            await system.stopAll()
+            await publisher.close()
+        }
+    }
+
     /// Removes the stores and logs.
     public func removeFiles() { try? FileManager.default.removeItem(at: directory) }
 

@@ -62,11 +62,17 @@ struct TourSearch {
         // from about 1 % of the first plan's value to nearly nothing over the budget.
         let hot = max(1, Double(current.value) * 0.01)
         let cold = 0.05
+        // The pins the start keeps (a pinned delegation on its bus): a rebuilt tour that cannot
+        // take one would drop it, and a plan without it is never kept, whatever it is worth.
+        let pins = (0..<problem.visitors.count * problem.dayCount).filter {
+            problem.pinned[$0] >= 0 && current.rideOn[$0] == problem.pinned[$0]
+        }
         for step in 0..<iterations {
             if let deadline, step % 8 == 0, ContinuousClock.now >= deadline { break }
             let temperature = hot * pow(cold / hot, Double(step) / Double(max(1, iterations - 1)))
             var candidate = current
             perturb(&candidate, open: open)
+            guard pins.allSatisfy({ candidate.rideOn[$0] == problem.pinned[$0] }) else { continue }
             let worse = Double(current.value - candidate.value)
             if worse <= 0 || Double.random(in: 0..<1, using: &random) < exp(-worse / temperature) { current = candidate }
             if current.value > best.value { best = current }
