@@ -44,6 +44,20 @@ import Testing
         #expect(throws: DocumentKeyError.format) { try DocumentKeys(spec: "no key here") }
     }
 
+    /// A rotation: the new key first, the old one after it; documents sealed to either open,
+    /// and the public key given out is the new one.
+    @Test func duringARotationDocumentsSealedToTheOldKeyStillOpen() throws {
+        let (old, oldSpec) = DocumentKeys.generate(id: "r2025")
+        let (_, newSpec) = DocumentKeys.generate(id: "r2026")
+        let rotated = try DocumentKeys(spec: "\(newSpec),\(oldSpec)")
+        #expect(rotated.current?.id == "r2026")
+        let sealedToOld = try SealedDocument.seal(Self.passport, to: try #require(old.current), reference: "NIC-1")
+        #expect(try sealedToOld.open(with: rotated, reference: "NIC-1") == Self.passport)
+        let sealedToNew = try SealedDocument.seal(Self.passport, to: try #require(rotated.current), reference: "NIC-1")
+        #expect(try sealedToNew.open(with: rotated, reference: "NIC-1") == Self.passport)
+        #expect(throws: DocumentKeyError.duplicate("r2026")) { try DocumentKeys(spec: "\(newSpec),\(newSpec)") }
+    }
+
     static func spec(_ id: String) -> String { DocumentKeys.generate(id: id).privateSpec }
 
     /// The example in docs/contracts seals with pyhpke; the service opens it.
