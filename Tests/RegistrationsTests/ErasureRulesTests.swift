@@ -2,12 +2,12 @@ import AMQP
 import Foundation
 import GRDB
 import Messages
-import ServiceRuntime
 import Synchronization
 import TestSupport
 import Testing
 
 @testable import RegistrationsCore
+@testable import ServiceRuntime
 
 /// `registration.erase-requested` in the registrations service, in-process: the person's data
 /// leaves every table, what accounting needs stays, the answer says what was found.
@@ -107,5 +107,24 @@ import Testing
         #expect(try await schedule.requestDue() == nil, "nothing left to ask")
         let requests = try await harness.emitted().of(RegistrationEraseRequested.self)
         #expect(requests.map(\.reference) == ["a"] && requests.first?.reason == .retention)
+    }
+
+    /// Messages still owed to the broker when the erasure comes (a relay behind) are published,
+    /// then removed at once, not kept the usual day.
+    @Test func messagesNotYetPublishedAreRemovedOnceTheBrokerHasThem() async throws {
+        let (harness, _) = try RegistrationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        try await harness.send(Samples.submission(reference: "erase-me"))
+        try await harness.send(Self.request("erase-me"))
+        let owed = try await harness.read { db in try StoreText.all(in: db) }
+        #expect(owed.contains("li.wei.erase-me@example.cn"), "the acceptance still waits for the relay")
+        let erased = try await harness.write { db in
+            let pending = try Int64.fetchAll(db, sql: "SELECT sequence FROM outbox WHERE published_at IS NULL")
+            return try Outbox.markPublished(pending, at: Date(), in: db)
+        }
+        #expect(erased == 1, "the acceptance goes once confirmed")
+        let after = try await harness.read { db in try StoreText.all(in: db) }
+        #expect(!after.contains("li.wei.erase-me@example.cn"))
+        #expect(try await harness.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") } == 1, "the answer stays its day")
     }
 }

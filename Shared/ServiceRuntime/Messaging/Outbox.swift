@@ -40,18 +40,17 @@ public enum Outbox {
 
     /// Erasure: removes the published messages whose body names `registrationID` (or, for
     /// answers written before a registration existed, the event and reference), so the outbox
-    /// keeps no copy of the registration's personal data. Unpublished ones stay: they are still
-    /// owed to the broker, and leave with the hourly cleanup once published.
+    /// keeps no copy of the registration's personal data. Unpublished ones are still owed to the
+    /// broker: they are marked to be removed as soon as it confirms them (`markPublished`).
     public static func erase(registrationID: String, eventID: String, reference: String, in db: Database) throws {
-        try db.execute(
-            sql: """
-                DELETE FROM outbox WHERE published_at IS NOT NULL
-                  AND (instr(body, CAST(? AS BLOB)) > 0
-                       OR (instr(body, CAST(? AS BLOB)) > 0 AND instr(body, CAST(? AS BLOB)) > 0))
-                """,
-            arguments: [
-                registrationID, "\"reference\":" + (try Self.jsonString(reference)), "\"eventID\":" + (try Self.jsonString(eventID)),
-            ])
+        let naming = """
+            (instr(body, CAST(? AS BLOB)) > 0 OR (instr(body, CAST(? AS BLOB)) > 0 AND instr(body, CAST(? AS BLOB)) > 0))
+            """
+        let arguments: StatementArguments = [
+            registrationID, "\"reference\":" + (try Self.jsonString(reference)), "\"eventID\":" + (try Self.jsonString(eventID)),
+        ]
+        try db.execute(sql: "DELETE FROM outbox WHERE published_at IS NOT NULL AND \(naming)", arguments: arguments)
+        try db.execute(sql: "UPDATE outbox SET erase_on_publish = 1 WHERE published_at IS NULL AND \(naming)", arguments: arguments)
     }
 
     /// A string as the message bodies write it (quoted and escaped).
@@ -63,8 +62,13 @@ public enum Outbox {
         try OutboxEntry.records(db, OutboxEntry.filter(Column("published_at") == nil).order(Column("sequence")).limit(limit))
     }
 
-    static func markPublished(_ sequences: [Int64], at time: Date, in db: Database) throws {
+    /// Records the broker's confirms; rows of an erased registration go at once. Returns how
+    /// many went (the store then forgets them: `ServiceStore.forget`).
+    @discardableResult
+    static func markPublished(_ sequences: [Int64], at time: Date, in db: Database) throws -> Int {
         try OutboxEntry.filter(keys: sequences).updateAll(db, Column("published_at").set(to: MessageCoding.formatSortable(time)))
+        try db.execute(sql: "DELETE FROM outbox WHERE erase_on_publish = 1 AND published_at IS NOT NULL")
+        return db.changesCount
     }
 
     static func removePublished(before cutoff: Date, in db: Database) throws {
@@ -156,7 +160,14 @@ public final class OutboxRelay: Service {
         }
         if !confirmed.isEmpty {
             let confirmed = confirmed
-            try await store.database.write { db in try Outbox.markPublished(confirmed, at: Date(), in: db) }
+            let erased = try await store.database.write { db in try Outbox.markPublished(confirmed, at: Date(), in: db) }
+            if erased > 0 {
+                do {
+                    try await store.forget()
+                } catch {
+                    logger.error("erased, but the write-ahead log still holds the former rows", metadata: ["error": "\(error)"])
+                }
+            }
         }
         if let firstError { throw firstError }
         return confirmed.count

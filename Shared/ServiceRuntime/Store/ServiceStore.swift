@@ -42,6 +42,10 @@ public final class ServiceStore: Sendable {
         registerRuntimeMigrations(&migrator)
         registerSortableTimes(&migrator)
         APITokens.registerMigration(&migrator)
+        // Erasure: messages about an erased registration, removed once the broker has them.
+        migrator.registerMigration("runtime-6") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN erase_on_publish INTEGER NOT NULL DEFAULT 0")
+        }
         migrations(&migrator)
         return migrator
     }
