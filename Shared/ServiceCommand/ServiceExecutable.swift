@@ -151,9 +151,8 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
         public func run() async throws {
             for token in try await Tokens.store().database.read({ db in try APITokens.all(in: db) }) {
                 let state = token.revokedAt.map { "revoked \(MessageCoding.format($0))" } ?? "in force"
-                print(
-                    "\(token.id)  \(token.scope.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))  \(token.name)  created \(MessageCoding.format(token.createdAt)), \(state)"
-                )
+                let scope = token.scope.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
+                print("\(token.id)  \(scope)  \(token.name)  created \(MessageCoding.format(token.createdAt)), \(state)")
             }
         }
     }
@@ -193,7 +192,8 @@ public struct DocumentKeysCommand<Executable: ServiceExecutable>: AsyncParsableC
             CommandConfiguration(
                 abstract: "Make a new key pair: the private key for the setting, the public one for whoever seals to it.",
                 discussion:
-                    "During a rotation, put the new private key first in the setting and keep the old one after it until nothing sealed to it is in flight."
+                    "During a rotation, put the new private key first in the setting and keep the old one after it "
+                    + "until nothing sealed to it is in flight."
             )
         }
 

@@ -34,9 +34,10 @@ import Testing
         // Within a day of the due date the schedule is still at work; after that, it is a problem.
         #expect(Self.status(now: ends.addingTimeInterval(90 * 86400 + 3600), erased: 0).problems.isEmpty)
         let late = Self.status(now: ends.addingTimeInterval(92 * 86400), erased: 30)
+        let due = MessageCoding.format(ends.addingTimeInterval(90 * 86400))
         #expect(
             late.problems == [
-                "8 registration(s) of danang-2026-01 kept past their retention (due \(MessageCoding.format(ends.addingTimeInterval(90 * 86400)))): is registrations running?"
+                "8 registration(s) of danang-2026-01 kept past their retention (due \(due)): is registrations running?"
             ])
         #expect(Self.status(now: ends.addingTimeInterval(92 * 86400), erased: 38).problems.isEmpty)
     }

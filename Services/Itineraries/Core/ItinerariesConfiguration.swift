@@ -9,7 +9,7 @@ import ServiceRuntime
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
-/// | `ITINERARIES_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening the identity documents registrations seals to this service (HPKE), current first |
+/// | `ITINERARIES_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 keys opening the documents sealed to itineraries |
 /// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
 /// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
 /// | `ITINERARIES_PLAN_SEARCH_ITERATIONS` | 2000 | a fresh plan's search budget (the same input and budget give the same plan) |

@@ -10,7 +10,7 @@ import ServiceRuntime
 /// | `REGISTRATIONS_MAX_DELEGATES` | 50 | delegates per delegation |
 /// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission |
 /// | `REGISTRATIONS_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening sealed identity documents (HPKE), current first |
-/// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' X25519 public key: documents in `registration.accepted` are sealed to it |
+/// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' public key for `registration.accepted` |
 /// | `REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS` | false | plain identity documents in a submission are a validation error |
 /// | `REGISTRATIONS_RETENTION_DAYS` | 90 | days after an event's last day when its personal data is erased everywhere |
 ///

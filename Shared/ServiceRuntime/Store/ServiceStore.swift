@@ -156,9 +156,8 @@ public final class ServiceStore: Sendable {
     /// overwritten. Retried while readers hold old snapshots.
     public func forget() async throws {
         for attempt in 1...20 {
-            let (busy, _, _) = try await database.writeWithoutTransaction { db -> (Bool, Int, Int) in
-                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-                return (row?[0] == 1, row?[1] ?? 0, row?[2] ?? 0)
+            let busy = try await database.writeWithoutTransaction { db -> Bool in
+                try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") == 1
             }
             if !busy { return }
             try await Task.sleep(for: .milliseconds(50 * attempt))
