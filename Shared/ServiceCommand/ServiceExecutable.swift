@@ -63,7 +63,11 @@ public struct Serve<Executable: ServiceExecutable>: AsyncParsableCommand {
         let logger = Logger(label: Executable.name)
         logger.info("starting", metadata: ["store": "\(service.storePath)", "broker": "\(service.amqp)"])
         do {
-            try await Executable.serve(configuration, logger: logger)
+            guard let tracing = service.tracing else {
+                try await Executable.serve(configuration, logger: logger)
+                return
+            }
+            try await SpanExport.around(tracing, logger: logger) { try await Executable.serve(configuration, logger: logger) }
         } catch let error as ConfigurationError {
             throw Executable.configurationFailure(error)
         }
@@ -97,6 +101,7 @@ public struct CheckConfig<Executable: ServiceExecutable>: AsyncParsableCommand {
                 ("prefetch/batch", "\(s.prefetch)/\(s.batchSize)"),
                 ("retry delays (s)", s.retryDelays.map { String($0) }.joined(separator: ", ")),
                 ("delivery limit", "\(s.deliveryLimit)"),
+                ("traces", s.tracing.map { "\($0.endpoint) (\($0.wireProtocol.rawValue), service.name \($0.serviceName))" } ?? "not exported"),
             ] + own
         let width = (lines.map(\.0.count).max() ?? 0) + 2
         for (name, value) in lines {

@@ -6,6 +6,7 @@ import Logging
 import Messages
 import ServiceLifecycle
 import Synchronization
+import Tracing
 import UnixSignals
 
 /// Everything one service process runs, assembled from its configuration and its routes:
@@ -27,6 +28,7 @@ public final class ServiceHost: Sendable {
     private let routes: @Sendable (ServiceRoutes, ServiceStore) -> Void
     private let extraServices: @Sendable (Context) -> [any Service]
     private let connectPatience: Double
+    private let tracer: any Tracer
     private let pipelineStatus = PipelineStatus()
     private let started = StartSignal()
 
@@ -41,11 +43,14 @@ public final class ServiceHost: Sendable {
         /// Rung by the pipeline after each commit that applied messages: wait on it (or on a
         /// timer for the next due item) for new work.
         public let changes: ChangeSignal
+        /// Spans of the work they do (a plan, a delivery), in the trace of what caused it
+        /// (`MessageMetadata.trace`).
+        public let tracer: any Tracer
 
         public init(
             configuration: ServiceConfiguration, store: ServiceStore, metrics: ServiceMetrics, logger: Logger,
             outbox: Doorbell = Doorbell(),
-            changes: ChangeSignal = ChangeSignal()
+            changes: ChangeSignal = ChangeSignal(), tracer: any Tracer = InstrumentationSystem.tracer
         ) {
             self.configuration = configuration
             self.store = store
@@ -53,6 +58,7 @@ public final class ServiceHost: Sendable {
             self.logger = logger
             self.outbox = outbox
             self.changes = changes
+            self.tracer = tracer
         }
     }
     private let listeningPort = Mutex<Int?>(nil)
@@ -64,7 +70,7 @@ public final class ServiceHost: Sendable {
         migrations: (inout DatabaseMigrator) -> Void = { _ in },
         routes: @escaping @Sendable (ServiceRoutes, ServiceStore) -> Void = { _, _ in },
         extraServices: @escaping @Sendable (Context) -> [any Service] = { _ in [] },
-        connectPatience: Double = 60
+        connectPatience: Double = 60, tracer: any Tracer = InstrumentationSystem.tracer
     ) async throws {
         self.configuration = configuration
         self.dispatcher = dispatcher
@@ -72,6 +78,7 @@ public final class ServiceHost: Sendable {
         self.routes = routes
         self.extraServices = extraServices
         self.connectPatience = connectPatience
+        self.tracer = tracer
         store = try ServiceStore(path: configuration.storePath, synchronous: configuration.synchronous, migrations: migrations)
         metrics = ServiceMetrics(service: configuration.serviceName)
     }
@@ -126,9 +133,10 @@ public final class ServiceHost: Sendable {
         let changes = ChangeSignal()
         let pipeline = MessagePipeline(
             configuration: configuration, store: store, dispatcher: dispatcher, consuming: consuming, publishing: publishing,
-            doorbell: doorbell, changes: changes, metrics: metrics, status: pipelineStatus, logger: logger)
+            doorbell: doorbell, changes: changes, metrics: metrics, status: pipelineStatus, logger: logger, tracer: tracer)
         let relay = OutboxRelay(
-            store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger)
+            store: store, connection: publishing, configuration: configuration, doorbell: doorbell, metrics: metrics, logger: logger,
+            tracer: tracer)
         let http = try ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store, pipeline: pipelineStatus),
             store: store, metrics: metrics, logger: logger,
@@ -138,7 +146,9 @@ public final class ServiceHost: Sendable {
                 logger.info("HTTP listening", metadata: ["http.address": "\(configuration.httpHost):\(port)"])
             })
         let extras = extraServices(
-            Context(configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell, changes: changes))
+            Context(
+                configuration: configuration, store: store, metrics: metrics, logger: logger, outbox: doorbell, changes: changes,
+                tracer: tracer))
         // Shut down in reverse: the pipeline stops first, the relay flushes last.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: http), .init(service: relay)]

@@ -82,12 +82,14 @@ public final class WebhookTestServer: Sendable {
     public var port: Int { server.port }
     public var url: URL { URL(string: "http://127.0.0.1:\(port)/hook")! }
 
-    public init(statuses: [Int] = [200]) async throws {
+    /// `answer`: a JSON body to answer with (an OTLP receiver answers `{}`).
+    public init(statuses: [Int] = [200], answer: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hook-\(UUID().uuidString.prefix(8))")
-        server = try await ReadyProcess([
-            SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses",
-            statuses.map(String.init).joined(separator: ","),
-        ])
+        server = try await ReadyProcess(
+            [
+                SMTPTestServer.script("webhook_server.py"), "--dir", directory.path, "--statuses",
+                statuses.map(String.init).joined(separator: ","),
+            ] + (answer.map { ["--answer", $0] } ?? []))
     }
 
     public struct Call: Decodable, Sendable {

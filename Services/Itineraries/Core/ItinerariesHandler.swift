@@ -39,7 +39,7 @@ public struct ItinerariesHandler: Sendable {
         let programme = message.payload
         if let known = try ItineraryStore.programme(programme.eventID, in: db), known.version >= programme.version { return [] }
         try ItineraryStore.save(programme, in: db)
-        try ItineraryStore.markChanged(programme.eventID, in: db)
+        try ItineraryStore.markChanged(programme.eventID, trace: message.metadata.trace, in: db)
         return []
     }
 
@@ -65,9 +65,9 @@ public struct ItinerariesHandler: Sendable {
         try ItineraryStore.save(
             .init(
                 planning: PlanningDelegation(accepted), eventID: accepted.eventID, revision: accepted.revision, active: true,
-                correlationID: message.correlationID),
+                correlationID: message.correlationID, trace: message.metadata.trace),
             sealed: sealed, in: db)
-        try ItineraryStore.markChanged(accepted.eventID, in: db)
+        try ItineraryStore.markChanged(accepted.eventID, trace: message.metadata.trace, in: db)
         return []
     }
 
@@ -92,8 +92,9 @@ public struct ItinerariesHandler: Sendable {
         let cancelled = message.payload
         guard var known = try ItineraryStore.delegation(cancelled.registrationID, in: db), known.active else { return [] }
         known.active = false
+        known.trace = message.metadata.trace
         try ItineraryStore.save(known, sealed: nil, in: db)
-        try ItineraryStore.markChanged(cancelled.eventID, in: db)
+        try ItineraryStore.markChanged(cancelled.eventID, trace: message.metadata.trace, in: db)
         return []
     }
 
@@ -113,7 +114,7 @@ public struct ItinerariesHandler: Sendable {
         if request.withdraw {
             guard known != nil else { return try decided(.refused, "no override '\(request.overrideID)' is in force") }
             try ItineraryStore.deleteOverride(eventID: request.eventID, id: request.overrideID, in: db)
-            try ItineraryStore.markChanged(request.eventID, in: db)
+            try ItineraryStore.markChanged(request.eventID, trace: message.metadata.trace, in: db)
             return try decided(.withdrawn)
         }
         let override: PlanningOverride
@@ -128,7 +129,7 @@ public struct ItinerariesHandler: Sendable {
                 body: override, reason: request.reason, requestedBy: request.requestedBy, cost: nil,
                 correlationID: message.correlationID, requestedAt: request.requestedAt ?? Date()),
             in: db)
-        try ItineraryStore.markChanged(request.eventID, in: db)
+        try ItineraryStore.markChanged(request.eventID, trace: message.metadata.trace, in: db)
         return []
     }
 

@@ -5,6 +5,7 @@ import Logging
 import Messages
 import ServiceLifecycle
 import ServiceRuntime
+import Tracing
 
 func milliseconds(_ duration: Duration) -> Int {
     Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
@@ -20,6 +21,9 @@ func milliseconds(_ duration: Duration) -> Int {
 /// event's inputs; its plan, the itineraries and the outgoing messages are then written in one
 /// transaction, but only if the inputs are still those it planned from (else it plans again),
 /// so a large plan never holds up the pipeline.
+///
+/// Each round is a span (`plan`) in the trace of the change it follows; each delegation's
+/// itinerary is published in the trace of the latest message about that delegation.
 public final class PlanningService: Service {
     private let context: ServiceHost.Context
     private let debounce: Double
@@ -86,6 +90,8 @@ public final class PlanningService: Service {
         var previous: (version: Int, plan: Plan)?
         var overrides: [OverrideRecord]
         var requests: [PlanRequestRecord]
+        /// The trace of the latest change.
+        var trace: TraceContext?
 
         func input(_ overrides: [OverrideRecord]) -> PlanningInput {
             PlanningInput(programme: programme, delegations: delegations.map(\.planning), overrides: overrides.map(\.body))
@@ -128,12 +134,18 @@ public final class PlanningService: Service {
                     delegations: try ItineraryStore.activeDelegations(eventID: eventID, in: db),
                     previous: try ItineraryStore.latestPlan(eventID: eventID, in: db),
                     overrides: try ItineraryStore.overrides(eventID: eventID, in: db),
-                    requests: try ItineraryStore.pendingRequests(eventID: eventID, in: db))
+                    requests: try ItineraryStore.pendingRequests(eventID: eventID, in: db),
+                    trace: try ItineraryStore.trace(eventID, in: db))
             }
             guard let snapshot else {
                 // Nothing to plan until its programme comes; requests cannot be answered yet.
                 return try await refuseRequests(eventID, reason: "the event has no programme yet")
             }
+            let tracer = context.tracer
+            let span = tracer.startSpan("plan", context: snapshot.trace?.serviceContext(tracer: tracer) ?? .topLevel)
+            defer { span.end() }
+            span.attributes["delegation.event"] = eventID
+            span.attributes["delegation.delegations"] = snapshot.delegations.count
             let decision = snapshot.generation > snapshot.plannedGeneration || snapshot.previous == nil ? decide(snapshot) : nil
             let current = decision?.plan ?? snapshot.previous?.plan
             let answers = snapshot.requests.map { answer($0, snapshot, current: current) }
@@ -161,9 +173,13 @@ public final class PlanningService: Service {
                 return (count, version)
             }
             guard let result else {
+                span.attributes["delegation.outcome"] = "inputs changed; planning again"
                 context.logger.debug("inputs changed while planning; planning again", metadata: ["event": "\(eventID)"])
                 continue
             }
+            span.attributes["delegation.plan.version"] = result.version
+            span.attributes["delegation.messages"] = result.count
+            if let decision { span.attributes["delegation.plan.value"] = decision.value }
             if result.count > 0 { context.outbox.ring() }
             if let decision { recordMetrics(eventID, duration: ContinuousClock.now - started, value: decision.value) }
             context.logger.info(
@@ -415,7 +431,7 @@ public final class PlanningService: Service {
                         ItineraryChanged(
                             eventID: eventID, registrationID: id, planVersion: version, previousVersion: before.version, timeZone: timeZone,
                             changes: changes, items: current, unmet: unmet, changedAt: now),
-                        correlationID: delegation.correlationID))
+                        correlationID: delegation.correlationID, trace: delegation.trace))
                 try ItineraryStore.saveTold(Self.told(version, current, changes, before), in: db)
             } else {
                 outbound.append(
@@ -423,7 +439,7 @@ public final class PlanningService: Service {
                         ItineraryPlanned(
                             eventID: eventID, registrationID: id, planVersion: version, timeZone: timeZone, items: items, unmet: unmet,
                             plannedAt: now),
-                        correlationID: delegation.correlationID))
+                        correlationID: delegation.correlationID, trace: delegation.trace))
                 try ItineraryStore.saveTold(
                     ToldRecord(eventID: eventID, registrationID: id, version: version, items: items, withdrawn: []), in: db)
             }

@@ -5,6 +5,7 @@ import Messages
 import ServiceLifecycle
 import ServiceRuntime
 import Synchronization
+import Tracing
 
 /// Sends due notifications, one worker per channel (a channel that is down does not hold up
 /// the other), a few at a time.
@@ -15,6 +16,9 @@ import Synchronization
 /// when there is none ends in `failed` and `notification.failed`. A notification caught
 /// mid-send by a crash is sent again on restart (at least once; the e-mail keeps its
 /// Message-ID, the webhook its idempotency key, so receivers can drop the copy).
+///
+/// Each attempt is a span (`deliver <kind>`, with `render` and `send <channel>` inside) in the
+/// trace of the message that queued the notification; its outcome is published in it.
 public final class DeliveryService: Service {
     private let context: ServiceHost.Context
     private let configuration: NotificationsConfiguration
@@ -94,21 +98,41 @@ public final class DeliveryService: Service {
     func deliver(_ record: NotificationRecord) async {
         guard let channel = record.channel else { return }
         let started = clock()
+        let tracer = context.tracer
+        let span = tracer.startSpan("deliver \(record.kind.rawValue)", context: record.trace?.serviceContext(tracer: tracer) ?? .topLevel)
+        defer { span.end() }
+        span.attributes["delegation.notification.id"] = record.id
+        span.attributes["delegation.notification.channel"] = channel.rawValue
+        span.attributes["delegation.notification.attempt"] = record.totalAttempts
         var outcome: DeliveryError?
         do {
             let eventID = record.eventID
             let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
-            let rendered = try renderer.render(
-                record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
-                now: started,
-                organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email))
-            try await send(rendered, record: record, over: channel)
+            let rendering = tracer.startSpan("render", context: span.context)
+            let rendered: Renderer.Rendered
+            do {
+                defer { rendering.end() }
+                rendered = try renderer.render(
+                    record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
+                    now: started,
+                    organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email))
+            }
+            let sending = tracer.startSpan("send \(channel.rawValue)", context: span.context, ofKind: .client)
+            defer { sending.end() }
+            do {
+                try await send(rendered, record: record, over: channel)
+            } catch {
+                sending.setStatus(SpanStatus(code: .error, message: error.isPermanent ? "permanent failure" : "transient failure"))
+                throw error
+            }
         } catch let error as DeliveryError {
             outcome = error
         } catch {
             outcome = .permanent("cannot render: \(error)")
         }
-        await finish(record, channel: channel, started: started, outcome: outcome)
+        // (the reason stays in the logs, without addresses: a span carries no personal data)
+        if outcome != nil { span.setStatus(SpanStatus(code: .error, message: "not delivered on this attempt")) }
+        await finish(record, channel: channel, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
     }
 
     private func send(_ rendered: Renderer.Rendered, record: NotificationRecord, over channel: NotificationChannel)
@@ -157,7 +181,11 @@ public final class DeliveryService: Service {
         }
     }
 
-    private func finish(_ sending: NotificationRecord, channel: NotificationChannel, started: Date, outcome: DeliveryError?) async {
+    /// Records the attempt's outcome; `notification.delivered` or `.failed` goes out in `trace`
+    /// (the attempt's span), else in the notification's.
+    private func finish(
+        _ sending: NotificationRecord, channel: NotificationChannel, started: Date, outcome: DeliveryError?, trace: TraceContext?
+    ) async {
         var record = sending
         let now = clock()
         var emitted: OutboundMessage?
@@ -216,7 +244,8 @@ public final class DeliveryService: Service {
                     try NotificationStore.update(record, in: db)
                     try NotificationStore.recordAttempt(attempt, in: db)
                     if let emitted {
-                        try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, in: db)
+                        try Outbox.append(
+                        [emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: trace ?? record.trace, in: db)
                     }
                 }
                 break

@@ -24,20 +24,20 @@ public struct NotificationsHandler: Sendable {
             try NotificationStore.saveEvent(message.payload, in: db)
             return []
         }
-        router.on(RegistrationAccepted.self) { try $0.accepted($1.payload, $2) }
-        router.on(RegistrationWaitlisted.self) { try $0.waitlisted($1.payload, $2) }
-        router.on(RegistrationRejected.self) { try $0.rejected($1.payload, $2) }
-        router.on(RegistrationCancelled.self) { try $0.cancelled($1.payload, $2) }
+        router.on(RegistrationAccepted.self) { try $0.tracing($1).accepted($1.payload, $2) }
+        router.on(RegistrationWaitlisted.self) { try $0.tracing($1).waitlisted($1.payload, $2) }
+        router.on(RegistrationRejected.self) { try $0.tracing($1).rejected($1.payload, $2) }
+        router.on(RegistrationCancelled.self) { try $0.tracing($1).cancelled($1.payload, $2) }
         router.on(ItineraryPlanned.self) { handler, message, db in
             let planned = message.payload
-            try handler.itinerary(
+            try handler.tracing(message).itinerary(
                 .itineraryPlanned, registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
                 items: planned.items, changes: [], unmet: planned.unmet, in: db)
             return []
         }
         router.on(ItineraryChanged.self) { handler, message, db in
             let changed = message.payload
-            try handler.itinerary(
+            try handler.tracing(message).itinerary(
                 .itineraryChanged, registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion,
                 items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
             return []
@@ -50,6 +50,8 @@ public struct NotificationsHandler: Sendable {
 
     private let configuration: NotificationsConfiguration
     private let clock: @Sendable () -> Date
+    /// The trace of the message being handled: the notifications it queues are sent in it.
+    private var trace: TraceContext?
 
     public init(configuration: NotificationsConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
@@ -58,6 +60,13 @@ public struct NotificationsHandler: Sendable {
 
     /// The routes bound to this handler.
     public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
+
+    /// This handler, queueing in `message`'s trace.
+    private func tracing<Payload>(_ message: Message<Payload>) -> NotificationsHandler {
+        var handler = self
+        handler.trace = message.metadata.trace
+        return handler
+    }
 
     func accepted(_ accepted: RegistrationAccepted, _ db: Database) throws -> [OutboundMessage] {
         let (contacts, removed) = try remember(
@@ -236,7 +245,7 @@ public struct NotificationsHandler: Sendable {
                 digest.content.planVersion = version
                 digest.urgent = digest.urgent || urgent
                 if urgent { digest.dueAt = min(digest.dueAt, now) }
-                digest.idempotencyKey = Self.key(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email)
+                digest.idempotencyKey = Self.idempotencyKey(Self.identity(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email))
                 try NotificationStore.update(digest, in: db)
                 continue
             }
@@ -276,12 +285,21 @@ public struct NotificationsHandler: Sendable {
 
     // MARK: Queueing
 
-    static func key(_ kind: NotificationKind, subject: String, email: String) -> String {
+    /// What tells notifications apart: kind, subject (registration, revision or plan version)
+    /// and address. It is never stored or sent as it is (it holds the address).
+    static func identity(_ kind: NotificationKind, subject: String, email: String) -> String {
         "\(kind.rawValue)|\(subject)|\(email.lowercased())"
     }
 
-    static func notificationID(_ key: String) -> String {
-        "ntf-" + SHA256.hash(data: Data(key.utf8)).prefix(12).hexString
+    /// The notification's id, from its identity: a redelivered or replayed message queues the same.
+    static func notificationID(_ identity: String) -> String {
+        "ntf-" + SHA256.hash(data: Data(identity.utf8)).prefix(12).hexString
+    }
+
+    /// The key receivers drop copies by (webhook header, `notification.delivered`): a digest of
+    /// the identity, so that no address travels with it.
+    static func idempotencyKey(_ identity: String) -> String {
+        "key-" + SHA256.hash(data: Data(identity.utf8)).hexString
     }
 
     /// A notice of the registration's status, unless the recipient's last one says the same:
@@ -310,16 +328,16 @@ public struct NotificationsHandler: Sendable {
         let zone = country.flatMap { configuration.countryZones[$0] } ?? eventZone
         let now = clock()
         for recipient in recipients {
-            let key = Self.key(kind, subject: subject, email: recipient.email)
+            let identity = Self.identity(kind, subject: subject, email: recipient.email)
             var due = kind == .itineraryChanged && !urgent ? now.addingTimeInterval(configuration.digestWindow) : now
             if !urgent { due = afterQuietHours(due, zone: zone) }
             try NotificationStore.insert(
                 NotificationRecord(
-                    id: Self.notificationID(key), idempotencyKey: key, registrationID: registrationID, eventID: eventID, kind: kind,
-                    recipient: recipient,
+                    id: Self.notificationID(identity), idempotencyKey: Self.idempotencyKey(identity), registrationID: registrationID,
+                    eventID: eventID, kind: kind, recipient: recipient,
                     timeZone: zone, urgent: urgent, content: content, channels: configuration.channels(for: recipient.language),
                     channelIndex: 0,
-                    attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now), in: db)
+                    attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now, trace: trace), in: db)
         }
     }
 

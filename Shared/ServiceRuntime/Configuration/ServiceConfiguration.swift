@@ -23,6 +23,7 @@ import Logging
 /// | `<P>_NAME` | the service | instance name: prefixes its queues (`<name>.inbox`…), e.g. for shards |
 /// | `<P>_SHARDED` | `false` | `true`: this instance is one shard (see below) |
 /// | `<P>_FAULT` | none | testing only: `crash-after-commit:N` kills the process (SIGKILL) after its N-th commit, before the acks |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` | (none: no spans exported) | OTLP/HTTP collector (see `TracingSettings`) |
 ///
 /// With `<P>_SHARDED=true`, the `<exchange>.<service>.shards` consistent-hash exchange gives the instance its
 /// share of the partition keys.
@@ -55,6 +56,8 @@ public struct ServiceConfiguration: Sendable {
     public var logFormat: LogFormat
     /// Testing only: crash (SIGKILL) after this many commits, before acking.
     public var crashAfterCommit: Int?
+    /// Where spans go; nil exports none (the trace context still passes through).
+    public var tracing: TracingSettings?
 
     /// The environment prefix, e.g. `REGISTRATIONS`.
     public static func prefix(for service: String) -> String { service.uppercased().replacingOccurrences(of: "-", with: "_") }
@@ -64,7 +67,8 @@ public struct ServiceConfiguration: Sendable {
         exchange: String = "delegation", archiveMaxAge: String = "30D",
         storePath: String, synchronous: Synchronous = .full, httpHost: String = "127.0.0.1", httpPort: Int = 0,
         httpTLS: HTTPTLS? = nil, prefetch: Int = 64, batchSize: Int = 32, retryDelays: [Double] = [1, 5, 30, 120], deliveryLimit: Int = 5,
-        shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil
+        shutdownTimeout: Double = 20, logLevel: Logger.Level = .info, logFormat: LogFormat = .json, crashAfterCommit: Int? = nil,
+        tracing: TracingSettings? = nil
     ) {
         self.serviceName = serviceName
         self.kind = kind ?? serviceName
@@ -85,6 +89,7 @@ public struct ServiceConfiguration: Sendable {
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.crashAfterCommit = crashAfterCommit
+        self.tracing = tracing
     }
 
     /// Reads the shared settings of `description`'s service; `reader` keeps collecting problems
@@ -149,7 +154,8 @@ public struct ServiceConfiguration: Sendable {
             shutdownTimeout: reader.seconds("\(p)_SHUTDOWN_TIMEOUT", default: 20, in: 1...3600),
             logLevel: logLevel ?? .info,
             logFormat: reader.choice("LOG_FORMAT", default: .json, from: [LogFormat.json, .text]),
-            crashAfterCommit: crashAfterCommit
+            crashAfterCommit: crashAfterCommit,
+            tracing: TracingSettings.read(serviceName: name, from: &reader)
         )
     }
 

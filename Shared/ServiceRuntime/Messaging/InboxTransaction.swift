@@ -31,9 +31,12 @@ public struct InboxTransaction: Sendable {
         case park(FailureKind, String, messageID: String, digest: String)
     }
 
-    /// Applies `message` (whose body has `digest`) in a savepoint of the caller's transaction.
+    /// Applies `message` (whose body has `digest`) in a savepoint of the caller's transaction;
+    /// what it emits is published in `trace` (the handling span), else in the message's own.
     /// Throws only when the store itself cannot take the write (`StoreUnavailable`).
-    public func apply(_ message: DecodedMessage, digest: String, retriedByOps: Bool = false, in db: Database) throws -> Outcome {
+    public func apply(
+        _ message: DecodedMessage, digest: String, retriedByOps: Bool = false, trace: TraceContext? = nil, in db: Database
+    ) throws -> Outcome {
         let metadata = message.metadata
         if !retriedByOps, let parked = try Inbox.parked(metadata.messageID, digest: digest, in: db) {
             return parked.copied ? .alreadyParked : .park(parked.kind, parked.reason, messageID: metadata.messageID, digest: digest)
@@ -56,7 +59,7 @@ public struct InboxTransaction: Sendable {
                 }
                 try Inbox.record(metadata, digest: digest, in: db)
                 let outgoing = try message.handle(db)
-                try Outbox.append(outgoing, causedBy: metadata.messageID, service: service, in: db)
+                try Outbox.append(outgoing, causedBy: metadata.messageID, service: service, trace: trace ?? metadata.trace, in: db)
                 outcome = .handled(outgoing)
                 return .commit
             }
@@ -80,14 +83,14 @@ public struct InboxTransaction: Sendable {
     /// with the answers to its sender in the outbox; a copy parked before is not parked again.
     public func park(
         messageID: String, digest: String, type: String, kind: FailureKind, reason: String, answers: [OutboundMessage],
-        retriedByOps: Bool = false,
+        retriedByOps: Bool = false, trace: TraceContext? = nil,
         in db: Database
     ) throws -> Outcome {
         if !retriedByOps, let parked = try Inbox.parked(messageID, digest: digest, in: db), parked.copied {
             return .alreadyParked
         }
         try Inbox.recordParking(messageID, digest: digest, type: type, kind: kind, reason: reason, at: Date(), in: db)
-        try Outbox.append(answers, causedBy: messageID, service: service, in: db)
+        try Outbox.append(answers, causedBy: messageID, service: service, trace: trace, in: db)
         return .park(kind, reason, messageID: messageID, digest: digest)
     }
 

@@ -14,10 +14,13 @@ public struct MessageMetadata: Sendable, Equatable {
     /// When this service first received the message: kept across retries, returns and the ops
     /// tool's retries (header `x-received-at`), never taken from what the sender claims.
     public let receivedAt: Date
+    /// The trace this service handles it in (its span, or the sender's context when this
+    /// service traces nothing): work done later because of it (a plan, a notification) keeps it.
+    public let trace: TraceContext?
 
     public init(
         type: MessageType, messageID: String, correlationID: String? = nil, timestamp: Date? = nil, appID: String? = nil, attempt: Int = 1,
-        receivedAt: Date
+        receivedAt: Date, trace: TraceContext? = nil
     ) {
         self.type = type
         self.messageID = messageID
@@ -26,6 +29,7 @@ public struct MessageMetadata: Sendable, Equatable {
         self.appID = appID
         self.attempt = attempt
         self.receivedAt = receivedAt
+        self.trace = trace
     }
 
     /// The id its answers carry in `correlation_id`: the sender's, else the message's own.
@@ -83,19 +87,24 @@ public struct OutboundMessage: Sendable, Equatable {
     public let correlationID: String?
     /// The payload's, for the headers sharded services hash.
     public let partitionKeys: PartitionKeys
+    /// The trace it belongs to, when not that of the message being handled (work done later:
+    /// a delegation's itinerary, a notification's outcome).
+    public var trace: TraceContext?
 
-    public init<T: MessagePayload>(_ payload: T, correlationID: String?) throws {
+    public init<T: MessagePayload>(_ payload: T, correlationID: String?, trace: TraceContext? = nil) throws {
         self.type = T.messageType
         self.body = try MessageCoding.encode(payload)
         self.correlationID = correlationID
         self.partitionKeys = payload.partitionKeys
+        self.trace = trace
     }
 
-    init(type: MessageType, body: Data, correlationID: String?, partitionKeys: PartitionKeys) {
+    init(type: MessageType, body: Data, correlationID: String?, partitionKeys: PartitionKeys, trace: TraceContext? = nil) {
         self.type = type
         self.body = body
         self.correlationID = correlationID
         self.partitionKeys = partitionKeys
+        self.trace = trace
     }
 
     /// The payload, decoded again (for tests and tools).

@@ -6,6 +6,7 @@ import Logging
 import Messages
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Consumes the service's inbox and applies each message exactly once in effect.
 ///
@@ -35,6 +36,9 @@ import Synchronization
 ///
 /// Copies are published with confirms before the original is acked, so a crash anywhere loses
 /// nothing (the broker redelivers, the inbox table drops what was already applied).
+///
+/// Each delivery is a span (`<type> process`, a child of the sender's `traceparent`) with a
+/// `handle` and a `commit` span inside; what the handler emits is published in its trace.
 public final class MessagePipeline: Service {
     private let configuration: ServiceConfiguration
     private let store: ServiceStore
@@ -47,13 +51,14 @@ public final class MessagePipeline: Service {
     private let metrics: ServiceMetrics
     private let status: PipelineStatus
     private let logger: Logger
+    private let tracer: any Tracer
     private let commits = Mutex(0)
     private let consumer = Mutex<AMQPConsumer?>(nil)
 
     public init(
         configuration: ServiceConfiguration, store: ServiceStore, dispatcher: Dispatcher, consuming: AMQPConnection,
         publishing: AMQPConnection, doorbell: Doorbell, changes: ChangeSignal = ChangeSignal(), metrics: ServiceMetrics,
-        status: PipelineStatus = PipelineStatus(), logger: Logger
+        status: PipelineStatus = PipelineStatus(), logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer
     ) {
         self.configuration = configuration
         self.store = store
@@ -66,6 +71,7 @@ public final class MessagePipeline: Service {
         self.metrics = metrics
         self.status = status
         self.logger = logger
+        self.tracer = tracer
     }
 
     public func run() async throws {
@@ -175,36 +181,61 @@ public final class MessagePipeline: Service {
     /// Processes one batch; returns the store's failure if the batch could not be committed (its
     /// deliveries are then untouched: the caller returns them).
     func process(_ batch: [Delivery]) async -> StoreUnavailable? {
-        let verdicts = batch.map(classify)
+        let spans = batch.map(startSpan)
+        let verdicts = zip(batch, spans).map { delivery, span in
+            classify(delivery, trace: TraceContext(span.context, tracer: tracer) ?? TraceContext(headers: delivery.headers))
+        }
         let outcomes: [Outcome]
+        let committing: DefaultTracerClock.Instant
         do {
-            outcomes = try await store.database.write { db in
-                try verdicts.map { verdict in
+            (outcomes, committing) = try await store.database.write { db in
+                let outcomes = try zip(verdicts, spans).map { verdict, span in
+                    let handling = self.tracer.startSpan("handle", context: span.context)
+                    defer { handling.end() }
+                    let trace = TraceContext(handling.context, tracer: self.tracer)
                     switch verdict {
                     case .handle(let candidate):
                         let started = ContinuousClock.now
                         defer { self.metrics.handlerDuration(candidate.message.metadata.type.rawValue, ContinuousClock.now - started) }
                         return try self.transaction.apply(
-                            candidate.message, digest: candidate.digest, retriedByOps: candidate.retriedByOps, in: db)
+                            candidate.message, digest: candidate.digest, retriedByOps: candidate.retriedByOps, trace: trace, in: db)
                     case .park(let message):
                         return try self.transaction.park(
                             messageID: message.messageID, digest: message.digest, type: message.type, kind: message.kind,
                             reason: message.reason,
-                            answers: message.answers, retriedByOps: message.retriedByOps, in: db)
+                            answers: message.answers, retriedByOps: message.retriedByOps, trace: trace, in: db)
                     }
                 }
+                return (outcomes, DefaultTracerClock.now)
             }
             injectCrashIfConfigured()
         } catch {
-            return error as? StoreUnavailable ?? StoreUnavailable(description: StoreUnavailable.describe(error))
+            let failure = error as? StoreUnavailable ?? StoreUnavailable(description: StoreUnavailable.describe(error))
+            for span in spans {
+                span.recordError(failure)
+                span.setStatus(SpanStatus(code: .error, message: "the store cannot commit; returned to the inbox"))
+                span.end()
+            }
+            return failure
         }
-        await settle(batch, outcomes)
+        for span in spans { tracer.startSpan("commit", context: span.context, at: committing).end() }
+        await settle(batch, outcomes, spans)
         return nil
     }
 
+    /// The span of one delivery, a child of the context its sender published it in.
+    private func startSpan(_ delivery: Delivery) -> any Span {
+        let parent = TraceContext(headers: delivery.headers)?.serviceContext(tracer: tracer) ?? .topLevel
+        let type = MessageType(rawValue: typeName(delivery))?.rawValue ?? "unknown"
+        return tracer.startMessagingSpan(
+            "\(type) process", parent: parent, kind: .consumer, operation: "process", destination: configuration.names.inbox,
+            messageID: delivery.properties.messageID, correlationID: delivery.properties.correlationID)
+    }
+
     /// Publishes retry and dead-letter copies (with confirms), marks the parked ones copied, then
-    /// acks every original whose fate is sealed. A copy that fails is requeued instead.
-    private func settle(_ batch: [Delivery], _ outcomes: [Outcome]) async {
+    /// acks every original whose fate is sealed (and ends its span). A copy that fails is
+    /// requeued instead.
+    private func settle(_ batch: [Delivery], _ outcomes: [Outcome], _ spans: [any Span]) async {
         var copies: [(index: Int, message: OutgoingMessage)] = []
         for (index, outcome) in outcomes.enumerated() {
             switch outcome {
@@ -239,15 +270,19 @@ public final class MessagePipeline: Service {
             let delivery = batch[index]
             let type = typeName(delivery)
             let messageID = delivery.properties.messageID ?? "-"
+            let span = spans[index]
+            defer { span.end() }
             if case .failure(let error)? = copyResults[index] {
                 logger.error(
                     "could not copy a failed message; it goes back to the queue",
                     metadata: ["message.id": "\(messageID)", "error": "\(error)"])
                 delivery.nack(requeue: true)
                 metrics.consumed(type, outcome: "requeued")
+                span.recordError(error)
                 continue
             }
             delivery.ack()
+            span.attributes["delegation.outcome"] = Self.outcomeName(outcome)
             switch outcome {
             case .handled(let outgoing):
                 emitted += outgoing.count
@@ -262,6 +297,8 @@ public final class MessagePipeline: Service {
                     "parked before; not parked again (delegation-ops failed retry processes it again)",
                     metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])
             case .retry(let reason):
+                // (the reasons stay in the logs: a span carries no text from a body)
+                span.setStatus(SpanStatus(code: .error, message: "failed; will retry"))
                 metrics.consumed(type, outcome: "retried")
                 metrics.retried(type)
                 logger.warning(
@@ -271,6 +308,7 @@ public final class MessagePipeline: Service {
                         "reason": "\(reason)",
                     ])
             case .park(let kind, let reason, _, _):
+                span.setStatus(SpanStatus(code: .error, message: "parked: \(kind.rawValue)"))
                 metrics.consumed(type, outcome: "dead_lettered")
                 metrics.deadLettered(type, reason: kind.rawValue)
                 logger.warning(
@@ -294,6 +332,16 @@ public final class MessagePipeline: Service {
         }
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
         if outcomes.contains(where: { if case .handled = $0 { return true } else { return false } }) { changes.ring() }
+    }
+
+    private static func outcomeName(_ outcome: Outcome) -> String {
+        switch outcome {
+        case .handled: return "handled"
+        case .duplicate: return "duplicate"
+        case .alreadyParked: return "already-parked"
+        case .retry: return "retried"
+        case .park(let kind, _, _, _): return "parked: \(kind.rawValue)"
+        }
     }
 
     /// Fault injection for tests: die between commit and ack, as a power cut would.
@@ -326,7 +374,8 @@ public final class MessagePipeline: Service {
         return stamped
     }
 
-    private func classify(_ delivery: Delivery) -> Verdict {
+    /// `trace`: the context the message is handled in (`MessageMetadata.trace`).
+    private func classify(_ delivery: Delivery, trace: TraceContext?) -> Verdict {
         let name = typeName(delivery)
         let retriedByOps = delivery.headers[FailureHeader.retriedBy] != nil
         func unprocessable(_ kind: FailureKind, _ reason: String, body: Data = delivery.body, answers: [OutboundMessage] = []) -> Verdict {
@@ -360,7 +409,7 @@ public final class MessagePipeline: Service {
         let metadata = MessageMetadata(
             type: type, messageID: Self.messageID(of: delivery, type: name, body: body), correlationID: delivery.properties.correlationID,
             timestamp: delivery.properties.timestamp, appID: delivery.properties.appID, attempt: attempt(of: delivery),
-            receivedAt: receivedAt(delivery))
+            receivedAt: receivedAt(delivery), trace: trace)
         do {
             guard let message = try dispatcher.decode(body, metadata: metadata) else {
                 return unprocessable(.unexpectedType, "'\(name)' has no route in \(configuration.serviceName)")

@@ -5,21 +5,25 @@ import GRDB
 import Logging
 import Messages
 import ServiceLifecycle
+import Tracing
 
 /// The transactional outbox: messages a handler emits are rows written in the same transaction
 /// as its other changes; `OutboxRelay` publishes them after the commit.
 public enum Outbox {
     /// Appends `messages`, emitted while handling `cause`. Their ids derive from the cause's
     /// message id and their position, so handling the same message again (a replay into a rebuilt
-    /// store) emits the same ids and downstream deduplication drops the copies.
-    public static func append(_ messages: [OutboundMessage], causedBy cause: String, service: String, in db: Database) throws {
+    /// store) emits the same ids and downstream deduplication drops the copies. A message
+    /// without a trace of its own (`OutboundMessage.trace`) is published in `trace`.
+    public static func append(
+        _ messages: [OutboundMessage], causedBy cause: String, service: String, trace: TraceContext? = nil, in db: Database
+    ) throws {
         let now = Date()
         for (index, message) in messages.enumerated() {
             let entry = OutboxEntry(
                 messageID: messageID(service: service, cause: cause, index: index), messageType: message.type,
                 correlationID: message.correlationID,
                 causationID: cause, body: message.body, createdAt: now, partitionEvent: message.partitionKeys.event,
-                partitionRecipient: message.partitionKeys.recipient)
+                partitionRecipient: message.partitionKeys.recipient, trace: message.trace ?? trace)
             try entry.insert(db, onConflict: .ignore)
         }
     }
@@ -78,7 +82,8 @@ public enum Outbox {
     /// Messages written and not yet confirmed by the broker, in the order they will be published.
     public static func unpublished(in db: Database) throws -> [OutboundMessage] {
         try pending(limit: Int(Int32.max), in: db).map {
-            OutboundMessage(type: $0.messageType, body: $0.body, correlationID: $0.correlationID, partitionKeys: $0.partitionKeys)
+            OutboundMessage(
+                type: $0.messageType, body: $0.body, correlationID: $0.correlationID, partitionKeys: $0.partitionKeys, trace: $0.trace)
         }
     }
 
@@ -87,7 +92,8 @@ public enum Outbox {
 
 /// Publishes pending outbox rows with confirms and marks them published; after a crash it
 /// resumes with whatever was not marked (the broker may then get a message twice, with the same
-/// message id). On graceful shutdown it keeps going until the outbox is empty.
+/// message id). On graceful shutdown it keeps going until the outbox is empty. Each message
+/// is a span (`<type> publish`, in the row's trace) whose context goes out in its headers.
 public final class OutboxRelay: Service {
     private let store: ServiceStore
     private let connection: AMQPConnection
@@ -95,11 +101,12 @@ public final class OutboxRelay: Service {
     private let doorbell: Doorbell
     private let metrics: ServiceMetrics
     private let logger: Logger
+    private let tracer: any Tracer
     private let batchSize = 256
 
     public init(
         store: ServiceStore, connection: AMQPConnection, configuration: ServiceConfiguration, doorbell: Doorbell, metrics: ServiceMetrics,
-        logger: Logger
+        logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer
     ) {
         self.store = store
         self.connection = connection
@@ -107,6 +114,7 @@ public final class OutboxRelay: Service {
         self.doorbell = doorbell
         self.metrics = metrics
         self.logger = logger
+        self.tracer = tracer
     }
 
     public func run() async throws {
@@ -139,24 +147,33 @@ public final class OutboxRelay: Service {
     func publishBatch() async throws -> Int {
         let rows = try await store.database.read { db in try Outbox.pending(limit: self.batchSize, in: db) }
         guard !rows.isEmpty else { return 0 }
-        let messages = rows.map { row in
-            OutgoingMessage.domain(
+        let spans = rows.map { row in
+            tracer.startMessagingSpan(
+                "\(row.messageType.rawValue) publish", parent: row.trace?.serviceContext(tracer: tracer) ?? .topLevel, kind: .producer,
+                operation: "send", destination: configuration.exchange, messageID: row.messageID, correlationID: row.correlationID)
+        }
+        let messages = zip(rows, spans).map { row, span in
+            var message = OutgoingMessage.domain(
                 type: row.messageType.rawValue, body: row.body, exchange: configuration.exchange, messageID: row.messageID,
                 correlationID: row.correlationID, causationID: row.causationID ?? "", timestamp: row.createdAt,
                 appID: configuration.serviceName,
                 partitionKeys: row.partitionKeys)
+            (TraceContext(span.context, tracer: tracer) ?? row.trace)?.write(into: &message.properties.headers)
+            return message
         }
         let results = await connection.publish(messages)
         var confirmed: [Int64] = []
         var firstError: AMQPError?
-        for (row, result) in zip(rows, results) {
+        for (row, (result, span)) in zip(rows, zip(results, spans)) {
             switch result {
             case .success:
                 if let sequence = row.sequence { confirmed.append(sequence) }
                 metrics.published(row.messageType.rawValue)
             case .failure(let error):
                 firstError = firstError ?? error
+                span.recordError(error)
             }
+            span.end()
         }
         if !confirmed.isEmpty {
             let confirmed = confirmed

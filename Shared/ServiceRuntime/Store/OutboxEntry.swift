@@ -18,12 +18,14 @@ struct OutboxEntry: StoreRecord {
     var publishedAt: Date?
     var partitionEvent: String?
     var partitionRecipient: String?
+    /// The trace it is published in (headers `traceparent`, `tracestate`).
+    var trace: TraceContext?
 
     enum CodingKeys: String, CodingKey {
         case sequence, messageID = "message_id", messageType = "message_type", correlationID = "correlation_id", causationID =
             "causation_id", body
         case createdAt = "created_at", publishedAt = "published_at", partitionEvent = "partition_event", partitionRecipient =
-            "partition_recipient"
+            "partition_recipient", trace
     }
 
     var partitionKeys: PartitionKeys { PartitionKeys(event: partitionEvent, recipient: partitionRecipient) }

@@ -46,6 +46,8 @@ public final class ServiceStore: Sendable {
         migrator.registerMigration("runtime-6") { db in
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN erase_on_publish INTEGER NOT NULL DEFAULT 0")
         }
+        // The trace each message is published in.
+        migrator.registerMigration("runtime-7") { db in try db.execute(sql: "ALTER TABLE outbox ADD COLUMN trace TEXT") }
         migrations(&migrator)
         return migrator
     }

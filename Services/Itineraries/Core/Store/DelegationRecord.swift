@@ -5,7 +5,7 @@ import Messages
 import ServiceRuntime
 
 /// A delegation as planning sees it (table `delegations`): what it wants, whether it still
-/// takes part, and the correlation id its itineraries carry. Its identity documents are sealed
+/// takes part, and the correlation id and trace its itineraries carry. Its identity documents are sealed
 /// in `delegation_identities`.
 public struct DelegationRecord: StoreRecord {
     public static let databaseTableName = "delegations"
@@ -15,23 +15,28 @@ public struct DelegationRecord: StoreRecord {
     public var revision: Int
     public var active: Bool
     public var correlationID: String?
+    /// The trace of the latest message about it (`MessageMetadata.trace`).
+    public var trace: TraceContext?
     public var updatedAt: Date
 
     public var registrationID: String { planning.id }
 
     public init(
-        planning: PlanningDelegation, eventID: String, revision: Int, active: Bool, correlationID: String?, updatedAt: Date = Date()
+        planning: PlanningDelegation, eventID: String, revision: Int, active: Bool, correlationID: String?, trace: TraceContext? = nil,
+        updatedAt: Date = Date()
     ) {
         self.planning = planning
         self.eventID = eventID
         self.revision = revision
         self.active = active
         self.correlationID = correlationID
+        self.trace = trace
         self.updatedAt = updatedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case planning, eventID = "event_id", revision, active, correlationID = "correlation_id", updatedAt = "updated_at"
+        case planning, eventID = "event_id", revision, active, correlationID = "correlation_id", trace,
+            updatedAt = "updated_at"
     }
 
     enum KeyColumn: String, CodingKey { case registrationID = "registration_id" }
@@ -43,6 +48,7 @@ public struct DelegationRecord: StoreRecord {
         revision = try container.decode(Int.self, forKey: .revision)
         active = try container.decode(Bool.self, forKey: .active)
         correlationID = try container.decodeIfPresent(String.self, forKey: .correlationID)
+        trace = try container.decodeIfPresent(TraceContext.self, forKey: .trace)
         updatedAt = try container.decode(Date.self, forKey: .updatedAt)
     }
 
@@ -55,6 +61,7 @@ public struct DelegationRecord: StoreRecord {
         try container.encode(revision, forKey: .revision)
         try container.encode(active, forKey: .active)
         try container.encode(correlationID, forKey: .correlationID)
+        try container.encode(trace, forKey: .trace)
         try container.encode(updatedAt, forKey: .updatedAt)
     }
 }

@@ -118,6 +118,10 @@ public enum ItineraryStore {
                     CREATE INDEX plan_requests_pending ON plan_requests(status, event_id);
                     """)
         }
+        // Traces: of each delegation's latest message, and of the change each plan follows.
+        migrator.registerMigration("itineraries-5") { db in
+            try db.execute(sql: "ALTER TABLE delegations ADD COLUMN trace TEXT; ALTER TABLE plan_inputs ADD COLUMN trace TEXT")
+        }
     }
 
     // MARK: Programmes
@@ -216,14 +220,15 @@ public enum ItineraryStore {
 
     // MARK: Re-planning
 
-    /// Records that what the event's plan depends on changed at `time`.
-    public static func markChanged(_ eventID: String, at time: Date = Date(), in db: Database) throws {
+    /// Records that what the event's plan depends on changed at `time`, in `trace`.
+    public static func markChanged(_ eventID: String, at time: Date = Date(), trace: TraceContext? = nil, in db: Database) throws {
         var inputs =
             try PlanInputs.record(db, key: eventID)
             ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, firstChange: nil, lastChange: nil)
         inputs.generation += 1
         inputs.firstChange = inputs.firstChange ?? time
         inputs.lastChange = time
+        inputs.trace = trace ?? inputs.trace
         try inputs.upsert(db)
     }
 
@@ -242,6 +247,11 @@ public enum ItineraryStore {
     /// The event's inputs' generation now (0 before any change).
     public static func generation(_ eventID: String, in db: Database) throws -> Int {
         try PlanInputs.record(db, key: eventID)?.generation ?? 0
+    }
+
+    /// The trace of the latest change to the event's inputs.
+    static func trace(_ eventID: String, in db: Database) throws -> TraceContext? {
+        try PlanInputs.record(db, key: eventID)?.trace
     }
 
     /// The generation last planned (0 before any plan).

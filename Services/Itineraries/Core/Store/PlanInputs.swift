@@ -15,10 +15,12 @@ struct PlanInputs: StoreRecord {
     /// The first and the latest change not yet planned (nil once planned).
     var firstChange: Date?
     var lastChange: Date?
+    /// The trace of the latest change: the plan it leads to is a span of that trace.
+    var trace: TraceContext?
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", generation, plannedGeneration = "planned_generation", firstChange = "first_change", lastChange =
-            "last_change"
+            "last_change", trace
     }
 
     /// When it should be planned: after `debounce` of quiet, at the latest `maxWait` after the

@@ -30,6 +30,8 @@ public struct NotificationRecord: StoreRecord, Equatable {
     public var createdAt: Date
     public var lastError: String?
     public var sentChannel: NotificationChannel?
+    /// The trace of the message that queued it: its delivery is a span of that trace.
+    public var trace: TraceContext?
 
     public var channel: NotificationChannel? { channelIndex < channels.count ? channels[channelIndex] : nil }
 
@@ -37,7 +39,8 @@ public struct NotificationRecord: StoreRecord, Equatable {
         id: String, idempotencyKey: String, registrationID: String?, eventID: String?, kind: NotificationKind, recipient: Recipient,
         timeZone: String,
         urgent: Bool, content: NotificationContent, channels: [NotificationChannel], channelIndex: Int, attempts: Int, totalAttempts: Int,
-        status: Status, dueAt: Date, createdAt: Date, lastError: String? = nil, sentChannel: NotificationChannel? = nil
+        status: Status, dueAt: Date, createdAt: Date, lastError: String? = nil, sentChannel: NotificationChannel? = nil,
+        trace: TraceContext? = nil
     ) {
         self.id = id
         self.idempotencyKey = idempotencyKey
@@ -57,13 +60,14 @@ public struct NotificationRecord: StoreRecord, Equatable {
         self.createdAt = createdAt
         self.lastError = lastError
         self.sentChannel = sentChannel
+        self.trace = trace
     }
 
     enum CodingKeys: String, CodingKey {
         case id, idempotencyKey = "idempotency_key", registrationID = "registration_id", eventID = "event_id", kind, recipient
         case timeZone = "time_zone", urgent, content, channels, channelIndex = "channel_index", attempts, totalAttempts = "total_attempts",
             status
-        case dueAt = "due_at", createdAt = "created_at", lastError = "last_error", sentChannel = "sent_channel"
+        case dueAt = "due_at", createdAt = "created_at", lastError = "last_error", sentChannel = "sent_channel", trace
     }
 
     /// Columns for queries, derived: the address (lower case) to find a recipient's
@@ -93,6 +97,7 @@ public struct NotificationRecord: StoreRecord, Equatable {
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(sentChannel, forKey: .sentChannel)
+        try container.encode(trace, forKey: .trace)
         var derived = encoder.container(keyedBy: DerivedKeys.self)
         try derived.encode(recipient.email.lowercased(), forKey: .recipientEmail)
         try derived.encode(channel, forKey: .channel)

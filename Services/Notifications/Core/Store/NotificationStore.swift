@@ -69,6 +69,19 @@ public enum NotificationStore {
                     CREATE INDEX notifications_due ON notifications(status, channel, due_at);
                     """)
         }
+        // The trace each notification is sent in; idempotency keys that held the address in
+        // clear become its digest (`NotificationsHandler.idempotencyKey`, the same for a key
+        // written before and after).
+        migrator.registerMigration("notifications-3") { db in
+            try db.execute(sql: "ALTER TABLE notifications ADD COLUMN trace TEXT")
+            let plain = try Row.fetchAll(db, sql: "SELECT id, idempotency_key FROM notifications WHERE instr(idempotency_key, '|') > 0")
+            for row in plain {
+                let key: String = row["idempotency_key"]
+                try db.execute(
+                    sql: "UPDATE notifications SET idempotency_key = ? WHERE id = ?",
+                    arguments: [NotificationsHandler.idempotencyKey(key), row["id"] as String])
+            }
+        }
     }
 
     // MARK: Events and contacts
