@@ -75,6 +75,7 @@ let package = Package(
             name: "ServiceRuntimeTests",
             dependencies: [
                 "ServiceRuntime", "ServiceCatalog", "TestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             path: "Tests/ServiceRuntimeTests"),

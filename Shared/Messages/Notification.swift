@@ -15,7 +15,8 @@ public struct NotificationDelivered: MessagePayload {
     public static let messageType = MessageType.notificationDelivered
 
     public var notificationID: String
-    /// (recipient, kind, subject, version): the same key is never sent twice.
+    /// A digest of (recipient, kind, subject, version): the same key is never sent twice; it
+    /// holds no address.
     public var idempotencyKey: String
     public var registrationID: String?
     public var kind: NotificationKind

@@ -101,7 +101,10 @@ public struct CheckConfig<Executable: ServiceExecutable>: AsyncParsableCommand {
                 ("prefetch/batch", "\(s.prefetch)/\(s.batchSize)"),
                 ("retry delays (s)", s.retryDelays.map { String($0) }.joined(separator: ", ")),
                 ("delivery limit", "\(s.deliveryLimit)"),
-                ("traces", s.tracing.map { "\($0.endpoint) (\($0.wireProtocol.rawValue), service.name \($0.serviceName))" } ?? "not exported"),
+                (
+                    "traces",
+                    s.tracing.map { "\($0.endpoint) (\($0.wireProtocol.rawValue), service.name \($0.serviceName))" } ?? "not exported"
+                ),
             ] + own
         let width = (lines.map(\.0.count).max() ?? 0) + 2
         for (name, value) in lines {

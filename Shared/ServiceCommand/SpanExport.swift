@@ -18,11 +18,13 @@ enum SpanExport {
         configuration.traces.exporter = .otlp
         configuration.traces.otlpExporter.endpoint = settings.endpoint
         configuration.traces.otlpExporter.protocol = settings.wireProtocol == .json ? .httpJSON : .httpProtobuf
+        configuration.traces.otlpExporter.headers = settings.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         let backend = try asConfigurationProblem { try OTel.makeTracingBackend(configuration: configuration) }
         InstrumentationSystem.bootstrap(backend.factory)
         // No signals: the service's own group takes SIGTERM; this one stops after it, flushing.
         let exporter = ServiceGroup(services: [backend.service], logger: logger)
-        logger.info("exporting spans", metadata: ["otlp.endpoint": "\(settings.endpoint)", "otlp.protocol": "\(settings.wireProtocol.rawValue)"])
+        logger.info(
+            "exporting spans", metadata: ["otlp.endpoint": "\(settings.endpoint)", "otlp.protocol": "\(settings.wireProtocol.rawValue)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await exporter.run() }
             do {

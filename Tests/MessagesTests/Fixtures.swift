@@ -93,12 +93,14 @@ enum Fixtures {
             )
         case .notificationDelivered:
             return NotificationDelivered(
-                notificationID: "ntf-fixture", idempotencyKey: "a@b.example|accepted|reg-fixture|2", registrationID: "reg-fixture",
+                notificationID: "ntf-fixture", idempotencyKey: "key-4d7a754dc893630752f7590b41f630a1ef0bbcfab11234d80916baa094e39aba",
+                registrationID: "reg-fixture",
                 kind: .accepted, channel: .email, language: .vietnamese, attempts: 1, deliveredAt: time("2026-01-10T08:00:05+07:00")
             )
         case .notificationFailed:
             return NotificationFailed(
-                notificationID: "ntf-fixture", idempotencyKey: "a@b.example|accepted|reg-fixture|2", registrationID: "reg-fixture",
+                notificationID: "ntf-fixture", idempotencyKey: "key-4d7a754dc893630752f7590b41f630a1ef0bbcfab11234d80916baa094e39aba",
+                registrationID: "reg-fixture",
                 kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6,
                 failedAt: time("2026-01-10T09:00:00+07:00")
             )

@@ -6,6 +6,7 @@ import ServiceRuntime
 import Synchronization
 import TestSupport
 import Testing
+import Tracing
 
 /// Routes whose behaviour the test chooses by the submission's reference:
 /// `transient-N` fails transiently on its first N attempts, `permanent` fails permanently,
@@ -59,7 +60,8 @@ struct ScriptedHandler: Sendable {
 
 @Suite struct PipelineTests {
     static func withHost(
-        delay: Duration = .zero, retryDelays: [Double] = [0.3, 0.6], before: (ServiceTestBed) async throws -> Void = { _ in },
+        delay: Duration = .zero, retryDelays: [Double] = [0.3, 0.6], tracer: any Tracer = InstrumentationSystem.tracer,
+        before: (ServiceTestBed) async throws -> Void = { _ in },
         _ body: (ServiceTestBed, ServiceHost) async throws -> Void
     ) async throws {
         let bed = try await ServiceTestBed(service: "pipeline")
@@ -67,7 +69,7 @@ struct ScriptedHandler: Sendable {
         let host = try await ServiceHost(
             configuration: bed.configuration(retryDelays: retryDelays), dispatcher: ScriptedHandler(delay: delay).dispatcher,
             logger: TestBroker.logger,
-            migrations: ScriptedHandler.migrate, connectPatience: 5)
+            migrations: ScriptedHandler.migrate, connectPatience: 5, tracer: tracer)
         let running = Task { try await host.run(signals: []) }
         try await host.waitUntilStarted()
         do {

@@ -23,15 +23,22 @@ system_start_broker() {
   SYSTEM_AMQP_PORT=$(printf '%s' "$base" | sed -E 's#.*:([0-9]+)/?$#\1#')
 }
 
+# system_start_server NAME LOGDIR COMMAND...: runs a server that prints "ready PORT" (output in
+# LOGDIR/NAME.out and .err); sets SYSTEM_SERVER_PORT.
+system_start_server() {
+  local name=$1 logs=$2; shift 2
+  "$@" >"$logs/$name.out" 2>"$logs/$name.err" &
+  system_pids+=($!)
+  for _ in $(seq 50); do grep -q '^ready ' "$logs/$name.out" 2>/dev/null && break; sleep 0.1; done
+  SYSTEM_SERVER_PORT=$(sed -n 's/^ready //p' "$logs/$name.out")
+  [ -n "$SYSTEM_SERVER_PORT" ] || die "the $name server did not start: $(cat "$logs/$name.err")"
+}
+
 # system_start_smtp LOGDIR COMMAND...: runs an SMTP server that prints "ready PORT"; sets
 # SYSTEM_SMTP_PORT.
 system_start_smtp() {
-  local logs=$1; shift
-  "$@" >"$logs/smtp.out" 2>"$logs/smtp.err" &
-  system_pids+=($!)
-  for _ in $(seq 50); do grep -q '^ready ' "$logs/smtp.out" 2>/dev/null && break; sleep 0.1; done
-  SYSTEM_SMTP_PORT=$(sed -n 's/^ready //p' "$logs/smtp.out")
-  [ -n "$SYSTEM_SMTP_PORT" ] || die "the SMTP server did not start: $(cat "$logs/smtp.err")"
+  system_start_server smtp "$@"
+  SYSTEM_SMTP_PORT=$SYSTEM_SERVER_PORT
 }
 
 # system_start_services BIN DIR PORT_BASE LOG_LEVEL [NOTIFICATIONS_SETTING=…]...: the three

@@ -245,7 +245,8 @@ public final class DeliveryService: Service {
                     try NotificationStore.recordAttempt(attempt, in: db)
                     if let emitted {
                         try Outbox.append(
-                        [emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: trace ?? record.trace, in: db)
+                            [emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: trace ?? record.trace,
+                            in: db)
                     }
                 }
                 break

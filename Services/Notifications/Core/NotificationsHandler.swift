@@ -245,7 +245,8 @@ public struct NotificationsHandler: Sendable {
                 digest.content.planVersion = version
                 digest.urgent = digest.urgent || urgent
                 if urgent { digest.dueAt = min(digest.dueAt, now) }
-                digest.idempotencyKey = Self.idempotencyKey(Self.identity(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email))
+                digest.idempotencyKey = Self.idempotencyKey(
+                    Self.identity(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email))
                 try NotificationStore.update(digest, in: db)
                 continue
             }

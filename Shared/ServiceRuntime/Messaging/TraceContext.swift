@@ -49,7 +49,7 @@ public struct TraceContext: Sendable, Hashable, Codable {
     }
 
     /// Writes the context into message headers.
-    func write(into headers: inout AMQPTable) {
+    public func write(into headers: inout AMQPTable) {
         headers[Self.parentHeader] = .string(traceparent)
         headers[Self.stateHeader] = tracestate.map { .string($0) }
     }
