@@ -92,7 +92,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var files: InputFiles
     @Option(name: .long, help: "Where to write the plan (default: standard output).") var out: String?
     @Option(name: .long, help: "A previous plan to re-plan from (stable).") var previous: String?
-    @Option(name: .long, help: "Search iterations (0: the route-first construction alone; default 2000).") var iterations: Int?
+    @Option(name: .long, help: "Search iterations (0: the route-first construction alone; default 4000).") var iterations: Int?
     @Option(name: .long, help: "The longest the search runs, in seconds (0: no cap; default 1.5, as the service).") var seconds: Double?
     @Option(name: .long, help: "The search's random seed (the same input, iterations and seed give the same plan).") var seed: UInt64?
 

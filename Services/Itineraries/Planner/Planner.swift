@@ -16,13 +16,20 @@ import Messages
 public struct Planner: Sendable {
     /// Visits per tour at most.
     public var maxStopsPerTour = 3
-    /// Steps of the search that improves a fresh plan (each ruins and rebuilds part of it).
-    public var searchIterations = 2000
+    /// Steps of the search that improves a fresh plan (each ruins and rebuilds part of it), in
+    /// all (a small event shares them among its restarts).
+    public var searchIterations = 4000
     /// Stops the search early (construction included). Small events finish their iterations
     /// well inside it and get the same plan on every run; a large one is cut short by it.
     public var searchTimeLimit: Duration? = .milliseconds(1500)
     /// Seeds the search's random choices (another seed, another equally good plan).
     public var searchSeed: UInt64 = 0x5EED
+    /// Searches of a small event (up to `restartLimit` visiting delegations), each from the
+    /// same construction with its own seed (the first with `searchSeed`) and an equal share of
+    /// the iterations; the best plan is kept. A search's random path decides which local optimum
+    /// it ends in: on small events several shorter paths miss less than one long one.
+    public var searchRestarts = 4
+    public var restartLimit = 40
 
     public init() {}
 
@@ -64,9 +71,20 @@ public struct Planner: Sendable {
                 }
             }
         } else {
-            var search = TourSearch(problem: problem, iterations: searchIterations, deadline: deadline)
-            search.random = SplitMix64(state: searchSeed)
-            tours = problem.tours(search.run(from: problem.state(with: Array(problem.lockedTours.values))))
+            let start = problem.state(with: Array(problem.lockedTours.values))
+            var best = start
+            let rounds = visitors.count <= restartLimit ? max(1, searchRestarts) : 1
+            // The later rounds' seeds are drawn from the first (a seed one generator step away
+            // would only replay the same random path shifted by a step).
+            var seeds = SplitMix64(state: ~searchSeed)
+            for round in 0..<rounds {
+                var search = TourSearch(problem: problem, iterations: searchIterations / rounds, deadline: deadline)
+                search.random = SplitMix64(state: round == 0 ? searchSeed : seeds.next())
+                let found = search.run(from: start)
+                if round == 0 || found.value > best.value { best = found }
+                if let deadline, ContinuousClock.now >= deadline { break }
+            }
+            tours = problem.tours(best)
         }
         tours = model.days.flatMap { day in
             assignInterpreters(tours.filter { $0.day == day.date }, delegations: delegations, interpreters: input.programme.interpreters)
