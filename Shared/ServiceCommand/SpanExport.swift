@@ -16,6 +16,9 @@ enum SpanExport {
         configuration.logs.enabled = false
         configuration.traces.enabled = true
         configuration.traces.exporter = .otlp
+        // The last flush, after the service's own shutdown (up to `<P>_SHUTDOWN_TIMEOUT`), stays
+        // inside the units' TimeoutStopSec (45 s) even with the collector down.
+        configuration.traces.batchSpanProcessor.exportTimeout = .seconds(10)
         configuration.traces.otlpExporter.endpoint = settings.endpoint
         configuration.traces.otlpExporter.protocol = settings.wireProtocol == .json ? .httpJSON : .httpProtobuf
         configuration.traces.otlpExporter.headers = settings.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

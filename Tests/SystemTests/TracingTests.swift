@@ -61,6 +61,8 @@ import Testing
             #expect(!smtp.messages.isEmpty)
             let bodies = receiver.calls.map(\.body).joined()
             #expect(!bodies.contains("@example"), "no e-mail address in any span")
+            // SIGTERM: the service stops, then flushes what its exporter still holds, and exits 0.
+            for service in SystemServices.all { #expect(await system.stop(service.name) == 0, "\(service.name)") }
         }
     }
 }

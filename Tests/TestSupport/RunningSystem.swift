@@ -84,6 +84,13 @@ public final class RunningSystem: @unchecked Sendable {
         try start(instance, extra: extra)
     }
 
+    /// SIGTERM to `instance`; its exit status, or nil if it still runs after 30 s.
+    public func stop(_ instance: String) async -> Int32? {
+        guard let process = processes[instance] else { return nil }
+        process.signal(SIGTERM)
+        return await process.wait(within: 30)
+    }
+
     /// SIGTERM to all, SIGKILL to those still running after 20 s.
     public func stopAll() async {
         for process in processes.values { process.signal(SIGTERM) }

@@ -13,7 +13,8 @@ import Foundation
 /// | `OTEL_SDK_DISABLED` / `OTEL_TRACES_EXPORTER` | `false` / `otlp` | `true` / `none` export nothing |
 ///
 /// Others the exporter reads: `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_TRACES_SAMPLER` (default: parent-based, always on),
-/// `OTEL_BSP_SCHEDULE_DELAY` (export batches every 5 s by default),
+/// `OTEL_BSP_SCHEDULE_DELAY` (export batches every 5 s by default), `OTEL_BSP_EXPORT_TIMEOUT`
+/// (10 s here: the last flush at shutdown stays inside the units' stop timeout),
 /// `OTEL_RESOURCE_ATTRIBUTES`. Without an endpoint nothing is exported, and the trace context
 /// of each message still passes through the service unchanged.
 public struct TracingSettings: Sendable, Equatable {
