@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import GRDB
+import Logging
 import Messages
 import ServiceRuntime
 import Synchronization
@@ -61,14 +62,14 @@ struct ScriptedHandler: Sendable {
 @Suite struct PipelineTests {
     static func withHost(
         delay: Duration = .zero, retryDelays: [Double] = [0.3, 0.6], tracer: any Tracer = InstrumentationSystem.tracer,
-        before: (ServiceTestBed) async throws -> Void = { _ in },
+        logger: Logger = TestBroker.logger, before: (ServiceTestBed) async throws -> Void = { _ in },
         _ body: (ServiceTestBed, ServiceHost) async throws -> Void
     ) async throws {
         let bed = try await ServiceTestBed(service: "pipeline")
         try await before(bed)
         let host = try await ServiceHost(
             configuration: bed.configuration(retryDelays: retryDelays), dispatcher: ScriptedHandler(delay: delay).dispatcher,
-            logger: TestBroker.logger,
+            logger: logger,
             migrations: ScriptedHandler.migrate, connectPatience: 5, tracer: tracer)
         let running = Task { try await host.run(signals: []) }
         try await host.waitUntilStarted()

@@ -72,8 +72,9 @@ import Tracing
 @Suite struct PipelineTracingTests {
     @Test func aHandledMessageIsOneTraceFromDeliveryToWhatItEmits() async throws {
         let tracer = W3CTracer()
+        let log = LogCapture()
         let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-        try await PipelineTests.withHost(tracer: tracer) { bed, _ in
+        try await PipelineTests.withHost(tracer: tracer, logger: log.logger) { bed, _ in
             try await bed.publish(
                 Samples.submission(reference: "traced"), messageID: "traced",
                 headers: ["schema-version": "1.2", "traceparent": .string("00-\(traceID)-00f067aa0ba902b7-01")])
@@ -96,6 +97,14 @@ import Tracing
             let untraced = try #require(spans.first { $0.name == "registration.submitted process" && $0.trace != traceID })
             #expect(untraced.parent == nil)
             #expect(emitted.contains { $0.traceID == untraced.trace })
+            // A parked message's log line names its trace, for on-call to look it up.
+            let failing = "5bf92f3577b34da6a3ce929d0e0e4737"
+            try await bed.publish(
+                Samples.submission(reference: "permanent"), messageID: "parked",
+                headers: ["schema-version": "1.2", "traceparent": .string("00-\(failing)-00f067aa0ba902b7-01")])
+            #expect(try await PipelineTests.waitForDeadLetters(bed, count: 1).count == 1)
+            let parked = log.all.first { $0.message == "message parked in the dead-letter queue" }
+            #expect(parked?.metadata["trace.id"] == failing)
         }
     }
 }

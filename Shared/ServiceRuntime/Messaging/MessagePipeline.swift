@@ -305,7 +305,7 @@ public final class MessagePipeline: Service {
                     "handler failed; will retry",
                     metadata: [
                         "message.id": "\(messageID)", "message.type": "\(type)", "attempt": "\(attempt(of: delivery))",
-                        "reason": "\(reason)",
+                        "reason": "\(reason)", "trace.id": "\(traceID(span, delivery))",
                     ])
             case .park(let kind, let reason, _, _):
                 span.setStatus(SpanStatus(code: .error, message: "parked: \(kind.rawValue)"))
@@ -315,6 +315,7 @@ public final class MessagePipeline: Service {
                     "message parked in the dead-letter queue",
                     metadata: [
                         "message.id": "\(messageID)", "message.type": "\(type)", "failure.kind": "\(kind.rawValue)", "reason": "\(reason)",
+                        "trace.id": "\(traceID(span, delivery))",
                     ])
             }
         }
@@ -332,6 +333,12 @@ public final class MessagePipeline: Service {
         }
         if emitted > 0 || outcomes.contains(where: { if case .park = $0 { return true } else { return false } }) { doorbell.ring() }
         if outcomes.contains(where: { if case .handled = $0 { return true } else { return false } }) { changes.ring() }
+    }
+
+    /// For the logs on-call reads: the trace to look the message up in (the sender's when this
+    /// service traces nothing; "-" when there is none).
+    private func traceID(_ span: any Span, _ delivery: Delivery) -> Substring {
+        (TraceContext(span.context, tracer: tracer) ?? TraceContext(headers: delivery.headers))?.traceID ?? "-"
     }
 
     private static func outcomeName(_ outcome: Outcome) -> String {
