@@ -74,6 +74,26 @@ import Testing
         #expect(try await Self.latestPlan(harness)?.version == 1)
     }
 
+    /// However much later the plan is made, each delegation's itinerary goes out in the trace of
+    /// the message that accepted it (the pipeline's span for it, here given directly).
+    @Test func eachItineraryGoesOutInItsDelegationsTrace() async throws {
+        let (programme, accepted) = try ItinerariesServiceTests.seed()
+        let harness = try Self.harness()
+        try await harness.send(programme)
+        var traces: [String: TraceContext] = [:]
+        for (index, registration) in accepted.enumerated() {
+            let trace = try #require(TraceContext(traceparent: String(format: "00-%032x-%016x-01", index + 1, index + 1)))
+            traces[registration.registrationID] = trace
+            try await harness.send(registration, trace: trace)
+        }
+        try await Self.planning(harness).replan(Self.eventID)
+        let told = try await harness.emitted()
+        #expect(told.count == accepted.count)
+        for message in told {
+            #expect(message.trace == traces[try message.decode(ItineraryPlanned.self).registrationID])
+        }
+    }
+
     @Test func aCancellationTellsOnlyTheDelegationsItConcerns() async throws {
         let (harness, _, accepted) = try await Self.seeded()
         try await Self.planning(harness).replan(Self.eventID)

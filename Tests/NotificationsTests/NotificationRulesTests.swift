@@ -75,6 +75,24 @@ import Testing
         try await Self.sendAll(harness)
     }
 
+    /// Each notification is queued in the trace of the message it answers, for its delivery span.
+    @Test func aNotificationKeepsTheTraceOfTheMessageThatQueuedIt() async throws {
+        let harness = try Self.harness()
+        let accepting = try #require(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        let planning = try #require(TraceContext(traceparent: "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        try await harness.send(Samples.programme())
+        try await harness.send(Self.accepted(), trace: accepting)
+        try await harness.send(
+            ItineraryPlanned(
+                eventID: "danang-2026-01", registrationID: "reg-acme", planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
+                items: [Self.item("session@acme")], unmet: [], plannedAt: Self.now),
+            trace: planning)
+        let records = try await Self.notifications(harness)
+        #expect(records.filter { $0.kind == .accepted }.map(\.trace) == [accepting])
+        #expect(records.filter { $0.kind == .itineraryPlanned }.allSatisfy { $0.trace == planning })
+        #expect(records.contains { $0.kind == .itineraryPlanned })
+    }
+
     @Test func delegatesRemovedByAnAmendmentHaveTheirCalendarEntriesWithdrawn() async throws {
         let harness = try Self.harness()
         try await Self.plannedAndSent(harness)

@@ -36,22 +36,28 @@ public final class HandlerHarness: Sendable {
     /// duplicate); throws `NotApplied` when it would be retried or parked.
     @discardableResult
     public func send<T: MessagePayload>(
-        _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1
+        _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1,
+        trace: TraceContext? = nil
     ) async throws -> [OutboundMessage] {
-        switch try await apply(payload, messageID: messageID, correlationID: correlationID, receivedAt: receivedAt, attempt: attempt) {
+        switch try await apply(
+            payload, messageID: messageID, correlationID: correlationID, receivedAt: receivedAt, attempt: attempt, trace: trace)
+        {
         case .handled(let emitted): return emitted
         case .duplicate: return []
         case let outcome: throw NotApplied(outcome: outcome)
         }
     }
 
-    /// What the inbox transaction made of `payload`.
+    /// What the inbox transaction made of `payload` (handled in `trace`, as the pipeline's span
+    /// would be).
     public func apply<T: MessagePayload>(
-        _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1
+        _ payload: T, messageID: String = UUID().uuidString, correlationID: String? = nil, receivedAt: Date = Date(), attempt: Int = 1,
+        trace: TraceContext? = nil
     ) async throws -> InboxTransaction.Outcome {
         let body = try MessageCoding.encode(payload)
         let metadata = MessageMetadata(
-            type: T.messageType, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt)
+            type: T.messageType, messageID: messageID, correlationID: correlationID, attempt: attempt, receivedAt: receivedAt,
+            trace: trace)
         guard let message = try dispatcher.decode(body, metadata: metadata) else {
             throw NotApplied(outcome: .park(.unexpectedType, "no route for \(T.messageType.rawValue)", messageID: messageID, digest: ""))
         }
