@@ -159,7 +159,11 @@ public final class ServiceProcess: Sendable {
     public var isRunning: Bool { process.isRunning }
     public var pid: Int32 { process.processIdentifier }
 
-    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    /// Signals the process while it runs (once it ended, its pid may be another process's).
+    public func signal(_ signal: Int32) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
 
     /// Waits for the process to end; returns its status, or nil if it did not end in time.
     public func wait(within seconds: Double) async -> Int32? {

@@ -181,9 +181,10 @@ public final class MessagePipeline: Service {
     /// Processes one batch; returns the store's failure if the batch could not be committed (its
     /// deliveries are then untouched: the caller returns them).
     func process(_ batch: [Delivery]) async -> StoreUnavailable? {
-        let spans = batch.map(startSpan)
-        let verdicts = zip(batch, spans).map { delivery, span in
-            classify(delivery, trace: TraceContext(span.context, tracer: tracer) ?? TraceContext(headers: delivery.headers))
+        let sent = batch.map { TraceContext(headers: $0.headers) }
+        let spans = zip(batch, sent).map { delivery, sent in startSpan(delivery, parent: sent) }
+        let verdicts = zip(batch, zip(spans, sent)).map { delivery, traced in
+            classify(delivery, trace: TraceContext(traced.0.context, tracer: tracer) ?? traced.1)
         }
         let outcomes: [Outcome]
         let committing: DefaultTracerClock.Instant
@@ -223,9 +224,9 @@ public final class MessagePipeline: Service {
         return nil
     }
 
-    /// The span of one delivery, a child of the context its sender published it in.
-    private func startSpan(_ delivery: Delivery) -> any Span {
-        let parent = TraceContext(headers: delivery.headers)?.serviceContext(tracer: tracer) ?? .topLevel
+    /// The span of one delivery, a child of the context its sender published it in (`sent`).
+    private func startSpan(_ delivery: Delivery, parent sent: TraceContext?) -> any Span {
+        let parent = sent?.serviceContext(tracer: tracer) ?? .topLevel
         let type = MessageType(rawValue: typeName(delivery))?.rawValue ?? "unknown"
         return tracer.startMessagingSpan(
             "\(type) process", parent: parent, kind: .consumer, operation: "process", destination: configuration.names.inbox,

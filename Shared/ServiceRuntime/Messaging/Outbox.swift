@@ -67,12 +67,13 @@ public enum Outbox {
     }
 
     /// Records the broker's confirms; rows of an erased registration go at once. Returns how
-    /// many went (the store then forgets them: `ServiceStore.forget`).
+    /// many went (the store then forgets them: `ServiceStore.forget`). Only rows still unpublished
+    /// are ever marked for erasure, so looking among the confirmed ones finds them all.
     @discardableResult
     static func markPublished(_ sequences: [Int64], at time: Date, in db: Database) throws -> Int {
-        try OutboxEntry.filter(keys: sequences).updateAll(db, Column("published_at").set(to: MessageCoding.formatSortable(time)))
-        try db.execute(sql: "DELETE FROM outbox WHERE erase_on_publish = 1 AND published_at IS NOT NULL")
-        return db.changesCount
+        let confirmed = OutboxEntry.filter(keys: sequences)
+        try confirmed.updateAll(db, Column("published_at").set(to: MessageCoding.formatSortable(time)))
+        return try confirmed.filter(Column("erase_on_publish") == 1).deleteAll(db)
     }
 
     static func removePublished(before cutoff: Date, in db: Database) throws {
