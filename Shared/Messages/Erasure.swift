@@ -63,8 +63,7 @@ extension Delegation {
     /// title, e-mail address, phone, accessibility note or identity document.
     public var anonymised: Delegation {
         var copy = self
-        copy.leadContact = Contact(name: Erasure.name, email: Erasure.email, language: leadContact.language)
-        copy.delegates = delegates.map { Delegate(name: Erasure.name, language: $0.language, needsInterpreter: $0.needsInterpreter) }
+        copy.personalData = personalData.replaced(name: Erasure.name, email: Erasure.email)
         return copy
     }
 }

@@ -18,6 +18,15 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case planReoptimised = "plan.reoptimised"
     case registrationEraseRequested = "registration.erase-requested"
     case registrationErased = "registration.erased"
+    case registrationRecorded = "registration.recorded"
+    case registrationDataKey = "registration.data-key"
+    case registrationDataKeysRequested = "registration.data-keys-requested"
+
+    /// Whether the archive stream keeps it: every type but the two that would put personal data
+    /// there readable for its whole retention, `registration.submitted` (integrations send the
+    /// fields in plain text; the archive keeps registrations' sealed `registration.recorded`
+    /// instead) and `registration.data-key` (the keys erasure forgets).
+    public var isArchived: Bool { self != .registrationSubmitted && self != .registrationDataKey }
 
     /// The Swift type of this message's body.
     public var payloadType: any MessagePayload.Type {
@@ -39,6 +48,9 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .planReoptimised: return PlanReoptimised.self
         case .registrationEraseRequested: return RegistrationEraseRequested.self
         case .registrationErased: return RegistrationErased.self
+        case .registrationRecorded: return RegistrationRecorded.self
+        case .registrationDataKey: return RegistrationDataKey.self
+        case .registrationDataKeysRequested: return RegistrationDataKeysRequested.self
         }
     }
 }
@@ -55,7 +67,7 @@ public protocol MessagePayload: Codable, Sendable, Equatable {
 /// The contract version. A message whose `schema-version` header has another major version is
 /// rejected with a clear reason; minor versions only add optional fields.
 public enum SchemaVersion {
-    public static let current = "1.2"
+    public static let current = "1.3"
     public static let supportedMajor = 1
 
     /// nil if `header` (absent means current) is acceptable, else why not.

@@ -94,6 +94,9 @@ public struct RegistrationAccepted: MessagePayload {
     public var acceptedAt: Date
     /// When the accepted revision was submitted (what document deadlines are measured against).
     public var submittedAt: Date?
+    /// The personal fields, sealed under the registration's data key (contract 1.3; `delegation`
+    /// then holds placeholders in their place).
+    public var sealedPersonalData: SealedPersonalData?
 
     public init(
         registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false,
@@ -110,7 +113,7 @@ public struct RegistrationAccepted: MessagePayload {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt
+        case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt, sealedPersonalData
     }
 
     public init(from decoder: any Decoder) throws {
@@ -123,6 +126,7 @@ public struct RegistrationAccepted: MessagePayload {
         promoted = try c.decodeIfPresent(Bool.self, forKey: .promoted) ?? false
         acceptedAt = try c.decode(Date.self, forKey: .acceptedAt)
         submittedAt = try c.decodeIfPresent(Date.self, forKey: .submittedAt)
+        sealedPersonalData = try c.decodeIfPresent(SealedPersonalData.self, forKey: .sealedPersonalData)
     }
 }
 
@@ -138,6 +142,8 @@ public struct RegistrationWaitlisted: MessagePayload {
     /// Without identity documents.
     public var delegation: Delegation
     public var waitlistedAt: Date
+    /// The personal fields, sealed under the registration's data key (contract 1.3).
+    public var sealedPersonalData: SealedPersonalData?
 
     public init(
         registrationID: String, eventID: String, reference: String, revision: Int, position: Int, delegation: Delegation, waitlistedAt: Date
@@ -189,6 +195,8 @@ public struct RegistrationRejected: MessagePayload {
     public var registrationID: String?
     /// When an amendment was refused: what still stands.
     public var standing: Standing?
+    /// `leadContact`, sealed under the registration's data key (contract 1.3).
+    public var sealedPersonalData: SealedPersonalData?
 
     /// The registration as it stands after a refused amendment.
     public struct Standing: Sendable, Codable, Hashable {
@@ -232,6 +240,8 @@ public struct RegistrationCancelled: MessagePayload {
     /// Without identity documents.
     public var delegation: Delegation
     public var cancelledAt: Date
+    /// The personal fields, sealed under the registration's data key (contract 1.3).
+    public var sealedPersonalData: SealedPersonalData?
 
     public init(registrationID: String, eventID: String, reference: String, reason: String?, delegation: Delegation, cancelledAt: Date) {
         self.registrationID = registrationID

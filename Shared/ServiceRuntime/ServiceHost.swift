@@ -205,6 +205,7 @@ public final class ServiceHost: Sendable {
 
     private func declareTopology(on connection: AMQPConnection) async throws {
         try await connection.declare(ServiceTopology.domain(exchange: configuration.exchange, archiveMaxAge: configuration.archiveMaxAge))
+        for binding in ServiceTopology.retiredBindings(exchange: configuration.exchange) { try await connection.unbind(binding) }
         try await connection.declare(
             ServiceTopology.service(
                 configuration.names, consumes: dispatcher.consumes, retryDelays: configuration.retryDelays,

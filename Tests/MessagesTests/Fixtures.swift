@@ -12,37 +12,41 @@ enum Fixtures {
     static func full(_ type: MessageType) -> any MessagePayload {
         switch type {
         case .registrationSubmitted:
-            return RegistrationSubmitted(
-                eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
-                consent: Consent(dataProcessing: true, givenAt: time("2026-01-05T10:12:00+07:00")),
-                submittedAt: time("2026-01-05T10:15:00+07:00")
-            )
+            return fullSubmission
         case .registrationCancelRequested:
             return RegistrationCancelRequested(
                 eventID: eventID, reference: "fixture-0001", reason: "Flight cancelled.", requestedAt: time("2026-01-12T18:20:00+07:00")
             )
         case .registrationAccepted:
-            return RegistrationAccepted(
+            var accepted = RegistrationAccepted(
                 registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
                 promoted: true, acceptedAt: time("2026-01-10T08:00:00+07:00"), submittedAt: time("2026-01-06T11:20:00+07:00")
             )
+            accepted.sealedPersonalData = sealedPersonalData
+            return accepted
         case .registrationWaitlisted:
-            return RegistrationWaitlisted(
+            var waitlisted = RegistrationWaitlisted(
                 registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", revision: 2, position: 1,
                 delegation: fullDelegation, waitlistedAt: time("2026-01-09T16:42:10+07:00")
             )
+            waitlisted.sealedPersonalData = sealedPersonalData
+            return waitlisted
         case .registrationRejected:
-            return RegistrationRejected(
+            var rejected = RegistrationRejected(
                 eventID: eventID, reference: "fixture-0001", revision: 1,
                 issues: [ValidationIssue(path: "delegates[0].email", code: "invalid_format", message: "Not an e-mail address.")],
                 leadContact: fullContact, rejectedAt: time("2026-01-06T09:03:44+07:00"), request: .registrationSubmitted,
                 registrationID: "reg-fixture", standing: .init(revision: 1, status: .accepted)
             )
+            rejected.sealedPersonalData = sealedPersonalData
+            return rejected
         case .registrationCancelled:
-            return RegistrationCancelled(
+            var cancelled = RegistrationCancelled(
                 registrationID: "reg-fixture", eventID: eventID, reference: "fixture-0001", reason: "Flight cancelled.",
                 delegation: fullDelegation, cancelledAt: time("2026-01-12T18:20:03+07:00")
             )
+            cancelled.sealedPersonalData = sealedPersonalData
+            return cancelled
         case .programmePublished:
             return ProgrammePublished(
                 eventID: eventID, version: 1, name: text("Da Nang – China networking"), timeZone: "Asia/Ho_Chi_Minh",
@@ -133,14 +137,25 @@ enum Fixtures {
             return RegistrationErased(
                 eventID: eventID, registrationID: "reg-fixture", reference: "fixture-0001", service: "notifications", found: true,
                 erasedAt: time("2026-02-01T09:00:02+07:00"))
+        case .registrationRecorded:
+            return RegistrationRecorded(
+                registrationID: "reg-fixture", submissionMessageID: "crm-4711", receivedAt: time("2026-01-05T10:15:02+07:00"),
+                correlationID: "crm-4711", submission: fullSubmission,
+                sealedPersonalData: sealedPersonalData)
+        case .registrationDataKey:
+            return RegistrationDataKey(
+                eventID: eventID, registrationID: "reg-fixture", key: "q5bN0q8cVd7s1wW3Q6m0ZHqk3cH0D1y7E3bDq6xHn2A=",
+                issuedAt: time("2026-01-05T10:15:02+07:00"))
+        case .registrationDataKeysRequested:
+            return RegistrationDataKeysRequested(
+                eventID: eventID, requestedBy: "delegation-ops replay", requestedAt: time("2026-01-12T09:00:00+07:00"))
         }
     }
 
     static func minimal(_ type: MessageType) -> any MessagePayload {
         switch type {
         case .registrationSubmitted:
-            return RegistrationSubmitted(
-                eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))
+            return minimalSubmission
         case .registrationCancelRequested:
             return RegistrationCancelRequested(eventID: eventID, reference: "fixture-0002")
         case .registrationAccepted:
@@ -212,10 +227,30 @@ enum Fixtures {
             return RegistrationErased(
                 eventID: eventID, registrationID: "reg-fixture", reference: "fixture-0001", service: "itineraries", found: false,
                 erasedAt: time("2026-04-15T00:00:01+07:00"))
+        case .registrationRecorded:
+            return RegistrationRecorded(
+                registrationID: "reg-fixture", submissionMessageID: "crm-4712", receivedAt: time("2026-01-05T10:15:02+07:00"),
+                correlationID: "crm-4712", submission: minimalSubmission)
+        case .registrationDataKey:
+            return RegistrationDataKey(
+                eventID: eventID, registrationID: "reg-fixture", key: nil, issuedAt: time("2026-04-15T00:00:01+07:00"))
+        case .registrationDataKeysRequested:
+            return RegistrationDataKeysRequested(requestedBy: "ops-desk", requestedAt: time("2026-01-12T09:00:00+07:00"))
         }
     }
 
     static let eventID = "danang-china-2026-01"
+
+    static let fullSubmission = RegistrationSubmitted(
+        eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
+        consent: Consent(dataProcessing: true, givenAt: time("2026-01-05T10:12:00+07:00")), submittedAt: time("2026-01-05T10:15:00+07:00"))
+
+    static let minimalSubmission = RegistrationSubmitted(
+        eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))
+
+    /// Well-formed, though not sealed under any key the fixtures hold.
+    static let sealedPersonalData = SealedPersonalData(
+        keyID: "reg-fixture", sealed: "3q2+7wAAAAAAAAAAc2VhbGVkIHBlcnNvbmFsIGRhdGEgZml4dHVyZSB0YWcxMjM0NTY=")
 
     static let fullContact = Contact(
         name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001",

@@ -7,7 +7,7 @@ import ServiceRuntime
 /// Records what planning depends on — the programme, accepted and cancelled registrations — and
 /// marks the event for re-planning. The plan itself is made by `PlanningService`, once a burst
 /// of changes has settled, not once per message.
-public struct ItinerariesHandler: Sendable {
+public struct ItinerariesHandler: Sendable, OpensPersonalData {
     /// What itineraries consumes, and with what.
     public static let router: MessageRouter<ItinerariesHandler> = {
         var router = MessageRouter<ItinerariesHandler>()
@@ -17,6 +17,7 @@ public struct ItinerariesHandler: Sendable {
         router.on(PlanOverrideRequested.self) { try $0.override($1, $2) }
         router.on(PlanReoptimiseRequested.self) { try $0.reoptimise($1, $2) }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.keepsDataKeys()
         router.emits(PlanOverrideDecided.self, RegistrationErased.self)
         // By the planning service:
         router.emits(ItineraryPlanned.self, ItineraryChanged.self, PlanReoptimised.self)
@@ -78,6 +79,7 @@ public struct ItinerariesHandler: Sendable {
         let request = message.payload
         let known = try ItineraryStore.delegation(request.registrationID, in: db)
         if let known { try ItineraryStore.save(known, sealed: nil, in: db) }
+        try DataKeys.forget(registrationID: request.registrationID, eventID: request.eventID, in: db)
         try Outbox.erase(registrationID: request.registrationID, eventID: request.eventID, reference: request.reference, in: db)
         return [
             try OutboundMessage(

@@ -16,7 +16,7 @@ import ServiceRuntime
 ///   entries, with those entries withdrawn (`METHOD:CANCEL`).
 /// - An amendment that removes people: each who received calendar entries gets them withdrawn.
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
-public struct NotificationsHandler: Sendable {
+public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// What notifications consumes, and with what.
     public static let router: MessageRouter<NotificationsHandler> = {
         var router = MessageRouter<NotificationsHandler>()
@@ -43,6 +43,7 @@ public struct NotificationsHandler: Sendable {
             return []
         }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.keepsDataKeys()
         router.emits(RegistrationErased.self)
         router.emits(NotificationDelivered.self, NotificationFailed.self)  // by the delivery workers
         return router
@@ -120,6 +121,7 @@ public struct NotificationsHandler: Sendable {
     func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
         let request = message.payload
         let registrationID = request.registrationID
+        try DataKeys.forget(registrationID: registrationID, eventID: request.eventID, in: db)
         // The registration stays known, with nobody to write to: a later plan or change for it
         // (it may still ride a bus) tells no one instead of waiting for contacts.
         var found = false

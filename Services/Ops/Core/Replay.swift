@@ -8,7 +8,7 @@ import ServiceRuntime
 ///
 /// Every domain message is kept in the archive stream (`<exchange>.archive`). A replay reads
 /// it from `since`, keeps the messages published up to `until` whose type matches `types` and
-/// that the service consumes, and publishes each, with its original message id and
+/// that the service consumes (or takes from replays only: `ServiceDescription.replayed`), and publishes each, with its original message id and
 /// properties, to that service's inbox only (through the default exchange), with confirms.
 /// Services drop a message id they have seen, so a replay never doubles an effect; a service
 /// whose store was lost applies everything again, in the original order. Each copy carries the
@@ -49,6 +49,8 @@ public enum Replay {
         public var replayed = 0
         /// Per type, what was replayed.
         public var byType: [String: Int] = [:]
+        /// Whether registrations was asked to send its data keys again first.
+        public var keysRequested = false
     }
 
     public static func run(
@@ -56,7 +58,7 @@ public enum Replay {
         progress: @Sendable (Summary) -> Void = { _ in }
     ) async throws -> Summary {
         let names = service.names(exchange: exchange)
-        let consumed = Set(service.consumes.map(\.rawValue))
+        let consumed = Set((service.consumes + service.replayed).map(\.rawValue))
         let pattern = options.types.map(Glob.init)
         return try await withConnection(configuration, name: "delegation-ops replay (read)") { reader in
             try await withConnection(configuration, name: "delegation-ops replay (write)") { writer in
@@ -73,10 +75,21 @@ public enum Replay {
                             "the exchange \(shards) does not exist: run `delegation-ops topology apply --shards \(service.name)=N`")
                     }
                 }
+                var summary = Summary()
+                // A service that reads sealed personal data needs the data keys, which the archive
+                // does not keep: registrations sends them again (a message whose key comes later
+                // is retried until it has come).
+                if service.consumes.contains(.registrationDataKey), !options.dryRun {
+                    let request = try OutgoingMessage.domain(
+                        RegistrationDataKeysRequested(requestedBy: "delegation-ops replay", requestedAt: Date()), exchange: exchange,
+                        appID: "delegation-ops")
+                    try await writer.publish(
+                        request.body, exchange: exchange, routingKey: request.routingKey, properties: request.properties, mandatory: true)
+                    summary.keysRequested = true
+                }
                 // Streams deliver from the chunk holding `since`; earlier messages are skipped below.
                 let consumer = try await reader.consume(
                     queue: names.archive, prefetch: 500, arguments: ["x-stream-offset": .timestamp(options.since)])
-                var summary = Summary()
                 var iterator = consumer.makeAsyncIterator()
                 while let delivery = try await next(&iterator, within: options.idle) {
                     delivery.ack()

@@ -55,6 +55,7 @@ public struct SystemTopology: Sendable {
         try await withConnection(configuration, name: "delegation-ops topology apply") { connection in
             do {
                 try await connection.declare(topology)
+                for binding in ServiceTopology.retiredBindings(exchange: exchange) { try await connection.unbind(binding) }
             } catch {
                 throw OpsError.from(error, doing: "declaring the topology")
             }
@@ -77,6 +78,13 @@ public struct SystemTopology: Sendable {
             let wanted = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
             if !bindings.contains(wanted) {
                 drift.append(Drift(kind: .missing, object: "binding \(wanted)", detail: "messages of this type do not reach the queue"))
+            }
+        }
+        for binding in ServiceTopology.retiredBindings(exchange: exchange) {
+            let retired = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
+            if bindings.contains(retired) {
+                drift.append(
+                    Drift(kind: .differs, object: "binding \(retired)", detail: "retired: run `delegation-ops topology apply` to remove it"))
             }
         }
         for binding in topology.exchangeBindings {

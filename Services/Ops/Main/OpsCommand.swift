@@ -509,6 +509,7 @@ struct ReplayCommand: AsyncParsableCommand {
             ) { summary in
                 note("read \(summary.read), \(dryRun ? "would replay" : "replayed") \(summary.replayed)")
             }
+            if summary.keysRequested { print("asked registrations to send the data keys again (registration.data-keys-requested)") }
             for (type, count) in summary.byType.sorted(by: { $0.key < $1.key }) { print("  \(type): \(count)") }
             print(
                 "\(dryRun ? "would replay" : "replayed") \(summary.replayed) of \(summary.read) archived message(s) "

@@ -13,6 +13,7 @@ import ServiceRuntime
 /// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' public key for `registration.accepted` |
 /// | `REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS` | false | plain identity documents in a submission are a validation error |
 /// | `REGISTRATIONS_RETENTION_DAYS` | 90 | days after an event's last day when its personal data is erased everywhere |
+/// | `REGISTRATIONS_KEY_STORE_PATH` | the store's path with `.keys` added | the SQLite file of each registration's data key (`DataKeyStore`) |
 ///
 /// A cancellation whose submission has not arrived within `REGISTRATIONS_CANCEL_WAIT` is answered with
 /// `unknown_reference`.
@@ -24,12 +25,14 @@ public struct RegistrationsConfiguration: Sendable {
     public var sealing: DocumentSealing
     /// Seconds after an event ends when its registrations are erased.
     public var retention: Double
+    /// The data keys' file.
+    public var keyStorePath: String
 
     public static let defaultHTTPPort = RegistrationsService.description.defaultHTTPPort
 
     public init(
         service: ServiceConfiguration, vault: IdentityVault, maxDelegates: Int = 50, cancellationWait: Double = 900,
-        sealing: DocumentSealing = DocumentSealing(), retention: Double = 90 * 86400
+        sealing: DocumentSealing = DocumentSealing(), retention: Double = 90 * 86400, keyStorePath: String? = nil
     ) {
         self.service = service
         self.vault = vault
@@ -37,6 +40,7 @@ public struct RegistrationsConfiguration: Sendable {
         self.cancellationWait = cancellationWait
         self.sealing = sealing
         self.retention = retention
+        self.keyStorePath = keyStorePath ?? service.storePath + ".keys"
     }
 
     /// Reads the environment; throws one error listing every invalid setting.
@@ -53,6 +57,7 @@ public struct RegistrationsConfiguration: Sendable {
             itineraries: reader.documentPublicKey("REGISTRATIONS_ITINERARIES_DOCUMENT_KEY"),
             requireSealed: reader.boolean("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS", default: false))
         let retentionDays = reader.integer("REGISTRATIONS_RETENTION_DAYS", default: 90, in: 1...3650)
+        let keyStorePath = reader.string("REGISTRATIONS_KEY_STORE_PATH", default: service.storePath + ".keys")
         if sealing.requireSealed, sealing.keys == nil {
             reader.problem("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS needs REGISTRATIONS_DOCUMENT_KEYS (the key integrations seal to)")
         }
@@ -60,6 +65,6 @@ public struct RegistrationsConfiguration: Sendable {
         guard let vault else { throw ConfigurationError(problems: ["REGISTRATIONS_IDENTITY_KEYS is missing"]) }
         return RegistrationsConfiguration(
             service: service, vault: vault, maxDelegates: maxDelegates, cancellationWait: cancellationWait, sealing: sealing,
-            retention: Double(retentionDays) * 86400)
+            retention: Double(retentionDays) * 86400, keyStorePath: keyStorePath)
     }
 }

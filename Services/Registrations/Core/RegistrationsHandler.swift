@@ -15,6 +15,13 @@ import ServiceRuntime
 ///   cancelled as soon as it is placed); if none comes, the request is answered with
 ///   `registration.rejected`, code `unknown_reference` (`expireCancellations`).
 /// - `programme.published`: the event's capacity and deadline; more room promotes.
+/// - `registration.erase-requested`: the people's data goes, and their data key with it.
+///
+/// Personal data (contract 1.3): every submission is recorded as `registration.recorded`, and
+/// every answer is sent, with its personal fields sealed under the registration's data key
+/// (`DataKeyStore`); a new key goes first to the consumers in `registration.data-key`, and
+/// `registration.data-keys-requested` sends them all again. A replay rebuilds the store from
+/// the archived `registration.recorded` (the archive does not keep `registration.submitted`).
 ///
 /// Every answer carries the `correlation_id` of the request it answers.
 public struct RegistrationsHandler: Sendable {
@@ -25,14 +32,18 @@ public struct RegistrationsHandler: Sendable {
         router.on(RegistrationCancelRequested.self, unreadable: { $0.answers(to: $1) }) { try $0.cancel($1, $2) }
         router.on(ProgrammePublished.self) { try $0.publish($1.payload, $2) }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
+        router.on(RegistrationDataKeysRequested.self) { try $0.sendKeys($1, $2) }
+        router.on(RegistrationRecorded.self) { try $0.replayed($1, $2) }
+        router.onlyReplayed(RegistrationRecorded.self)
         router.emits(
             RegistrationAccepted.self, RegistrationWaitlisted.self, RegistrationRejected.self, RegistrationCancelled.self,
-            RegistrationErased.self)
+            RegistrationErased.self, RegistrationRecorded.self, RegistrationDataKey.self)
         router.emits(RegistrationEraseRequested.self)  // by the retention schedule
         return router
     }()
 
     private let vault: IdentityVault
+    private let keys: DataKeyStore
     private let sealing: DocumentSealing
     private let validator: RegistrationValidator
     /// Seconds a cancellation for an unknown reference waits for its submission.
@@ -40,10 +51,12 @@ public struct RegistrationsHandler: Sendable {
     private let clock: @Sendable () -> Date
 
     public init(
-        vault: IdentityVault, sealing: DocumentSealing = DocumentSealing(), validator: RegistrationValidator = RegistrationValidator(),
-        cancellationWait: Double = 900, clock: @escaping @Sendable () -> Date = { Date() }
+        vault: IdentityVault, keys: DataKeyStore, sealing: DocumentSealing = DocumentSealing(),
+        validator: RegistrationValidator = RegistrationValidator(), cancellationWait: Double = 900,
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.vault = vault
+        self.keys = keys
         self.sealing = sealing
         self.validator = validator
         self.cancellationWait = cancellationWait
@@ -56,6 +69,26 @@ public struct RegistrationsHandler: Sendable {
     // MARK: Submissions
 
     func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
+        let submission = message.payload
+        let recorded = RegistrationRecorded(
+            registrationID: Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
+            submissionMessageID: message.messageID, receivedAt: message.receivedAt, correlationID: message.answerCorrelationID,
+            submission: submission)
+        return try sealed(recorded, correlationID: message.answerCorrelationID) + decide(message, db)
+    }
+
+    /// A submission the archive kept as `registration.recorded`, replayed into this store; skipped
+    /// if the store took the submission itself.
+    func replayed(_ message: Message<RegistrationRecorded>, _ db: Database) throws -> [OutboundMessage] {
+        let recorded = message.payload
+        guard try !Inbox.applied(recorded.submissionMessageID, in: db) else { return [] }
+        let metadata = MessageMetadata(
+            type: .registrationSubmitted, messageID: recorded.submissionMessageID, correlationID: recorded.correlationID,
+            receivedAt: recorded.receivedAt, trace: message.metadata.trace)
+        return try decide(Message(recorded.submission, metadata: metadata), db)
+    }
+
+    private func decide(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
         // Sealed identity documents are opened first; one that does not open is a validation issue.
         let (submission, documentIssues) = sealing.opened(message.payload)
         let placed = try place(submission, message, documentIssues: documentIssues, db)
@@ -81,7 +114,7 @@ public struct RegistrationsHandler: Sendable {
                     message: "no programme is published for event '\(submission.eventID)'; registrations open once it is"), at: 0)
         }
         guard issues.isEmpty, let programme else {
-            return [try reject(submission, issues: issues, correlation: correlation, db)]
+            return try reject(submission, issues: issues, correlation: correlation, db)
         }
 
         let now = clock()
@@ -107,10 +140,10 @@ public struct RegistrationsHandler: Sendable {
                         "the amendment needs \(record.delegateCount) places but \(max(0, free)) are free; "
                         + "revision \(existing?.revision ?? 0) still stands"
                 )
-                return [try reject(submission, issues: [issue], correlation: correlation, db)]
+                return try reject(submission, issues: [issue], correlation: correlation, db)
             }
             try store(record, documents: submission.delegates, db)
-            return [try accepted(record, documents: submission.delegates, promoted: false)]
+            return try accepted(record, documents: submission.delegates, promoted: false)
                 + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
         case .waitlisted?:
             try store(record, documents: submission.delegates, db)
@@ -118,7 +151,7 @@ public struct RegistrationsHandler: Sendable {
             if promotions.contains(where: { (try? $0.decode(RegistrationAccepted.self).registrationID) == record.registrationID }) {
                 return promotions
             }
-            return [try waitlisted(record, db)] + promotions
+            return try waitlisted(record, db) + promotions
         case .cancelled?, nil:
             let usage = try RegistrationStore.usage(eventID: record.eventID, in: db)
             let nobodyWaiting = try RegistrationStore.waitlist(eventID: record.eventID, in: db).isEmpty
@@ -126,19 +159,19 @@ public struct RegistrationsHandler: Sendable {
                 record.status = .accepted
                 record.waitlistSequence = nil
                 try store(record, documents: submission.delegates, db)
-                return [try accepted(record, documents: submission.delegates, promoted: false)]
+                return try accepted(record, documents: submission.delegates, promoted: false)
             }
             record.status = .waitlisted
             record.waitlistSequence = try RegistrationStore.nextWaitlistSequence(eventID: record.eventID, in: db)
             try store(record, documents: submission.delegates, db)
-            return [try waitlisted(record, db)]
+            return try waitlisted(record, db)
         }
     }
 
     /// The answer to a submission that is refused. If it amends a registration that stands, the
     /// answer says so (`standing`): the registration is unchanged.
     private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws
-        -> OutboundMessage
+        -> [OutboundMessage]
     {
         try RegistrationStore.recordRejection(
             eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
@@ -151,7 +184,7 @@ public struct RegistrationsHandler: Sendable {
             case .cancelled: return nil
             }
         }
-        return try OutboundMessage(
+        return try sealed(
             RegistrationRejected(
                 eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues,
                 leadContact: contactValid ? submission.leadContact : nil, rejectedAt: clock(), registrationID: existing?.registrationID,
@@ -177,13 +210,13 @@ public struct RegistrationsHandler: Sendable {
             problem.path.hasPrefix("leadContact")
             ? nil : (try? MessageCoding.makeDecoder().decode(Lead.self, from: message.body))?.leadContact
         let issue = ValidationIssue(path: problem.path, code: problem.code, message: problem.description)
-        let answer = try? OutboundMessage(
+        let answer = try? sealed(
             RegistrationRejected(
                 eventID: eventID, reference: reference, revision: message.type == .registrationSubmitted ? revision : nil, issues: [issue],
                 leadContact: message.type == .registrationSubmitted ? lead : nil, rejectedAt: clock(),
                 request: message.type == .registrationSubmitted ? nil : message.type),
             correlationID: message.answerCorrelationID)
-        return answer.map { [$0] } ?? []
+        return answer ?? []
     }
 
     // MARK: Cancellations
@@ -239,13 +272,11 @@ public struct RegistrationsHandler: Sendable {
         try RegistrationStore.save(record, in: db)
         // Identity documents are kept only while they may be needed.
         try RegistrationStore.setIdentity(registrationID: record.registrationID, nil, in: db)
-        var messages = [
-            try OutboundMessage(
-                RegistrationCancelled(
-                    registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
-                    delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
-                correlationID: correlation)
-        ]
+        var messages = try sealed(
+            RegistrationCancelled(
+                registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
+                delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
+            correlationID: correlation)
         if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
             messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
         }
@@ -283,7 +314,7 @@ public struct RegistrationsHandler: Sendable {
             try RegistrationStore.save(candidate, in: db)
             usage.organisations += 1
             usage.delegates += candidate.delegateCount
-            messages.append(try accepted(candidate, documents: try documents(of: candidate, db), promoted: true))
+            messages += try accepted(candidate, documents: try documents(of: candidate, db), promoted: true)
         }
         return messages
     }
@@ -292,10 +323,15 @@ public struct RegistrationsHandler: Sendable {
 
     /// `registration.erase-requested`: the registration keeps its status, organisation and
     /// numbers (what accounting needs) but no person's name, address, phone or document; a
-    /// cancellation waiting for it and the outbox's copies of its messages go.
+    /// cancellation waiting for it, the outbox's copies of its messages and its data key go (so
+    /// that the archive's copies never open again).
     func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
         let request = message.payload
         var found = false
+        if case .key = try keys.state(request.registrationID) {
+            found = true
+            try keys.forget(request.registrationID, eventID: request.eventID, now: clock())
+        }
         if var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) {
             found = true
             record.delegation = record.delegation.anonymised
@@ -336,6 +372,38 @@ public struct RegistrationsHandler: Sendable {
         }
     }
 
+    // MARK: Data keys
+
+    /// `registration.data-keys-requested`: every registration's key again (of the event, if
+    /// named), for a consumer whose store is being rebuilt; erased ones as erased.
+    func sendKeys(_ message: Message<RegistrationDataKeysRequested>, _ db: Database) throws -> [OutboundMessage] {
+        try keys.all(eventID: message.payload.eventID).map { entry in
+            try OutboundMessage(
+                RegistrationDataKey(eventID: entry.eventID, registrationID: entry.registrationID, key: entry.key?.base64, issuedAt: clock()),
+                correlationID: message.answerCorrelationID)
+        }
+    }
+
+    /// `payload` with its personal fields sealed under its registration's key, after the
+    /// `registration.data-key` that gives a new key to the consumers. A registration erased
+    /// already has no key: its fields go as erased.
+    private func sealed<Payload: CarriesPersonalData>(_ payload: Payload, correlationID: String?) throws -> [OutboundMessage] {
+        guard let id = payload.dataKeyID, let eventID = payload.partitionKeys.event else {
+            return [try OutboundMessage(payload, correlationID: correlationID)]
+        }
+        let (key, created) = try keys.key(for: id, eventID: eventID, now: clock())
+        guard let key else {
+            var erased = payload
+            erased.personalData = payload.personalData.replaced(name: Erasure.name, email: Erasure.email)
+            return [try OutboundMessage(erased, correlationID: correlationID)]
+        }
+        let announcement =
+            created
+            ? [try OutboundMessage(RegistrationDataKey(eventID: eventID, registrationID: id, key: key.base64, issuedAt: clock()), correlationID: nil)]
+            : []
+        return announcement + [try OutboundMessage(try payload.sealed(with: key), correlationID: correlationID)]
+    }
+
     // MARK: Identity documents and messages
 
     private func store(_ record: RegistrationRecord, documents delegates: [Delegate], _ db: Database) throws {
@@ -360,18 +428,18 @@ public struct RegistrationsHandler: Sendable {
         return delegates
     }
 
-    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool) throws -> OutboundMessage {
+    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool) throws -> [OutboundMessage] {
         var delegation = record.delegation
         delegation.delegates = try sealing.forItineraries(delegates, reference: record.reference)
-        return try OutboundMessage(
+        return try sealed(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
                 delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt, submittedAt: record.submittedAt),
             correlationID: record.correlationID)
     }
 
-    private func waitlisted(_ record: RegistrationRecord, _ db: Database) throws -> OutboundMessage {
-        try OutboundMessage(
+    private func waitlisted(_ record: RegistrationRecord, _ db: Database) throws -> [OutboundMessage] {
+        try sealed(
             RegistrationWaitlisted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
                 position: try RegistrationStore.waitlistPosition(of: record, in: db),
@@ -379,4 +447,9 @@ public struct RegistrationsHandler: Sendable {
                 waitlistedAt: record.updatedAt),
             correlationID: record.correlationID)
     }
+}
+
+extension RegistrationsHandler: OpensPersonalData {
+    /// Its own keys, from the key file (a replayed `registration.recorded` opens with them).
+    public func dataKey(_ registrationID: String, in db: Database) throws -> DataKeyState { try keys.state(registrationID) }
 }

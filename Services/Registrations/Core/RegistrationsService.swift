@@ -7,8 +7,8 @@ public enum RegistrationsService {
     /// The service as the broker and the deployment see it: what its router consumes and emits,
     /// how its shards are keyed, its HTTP port.
     public static let description = ServiceDescription(
-        name: "registrations", consumes: RegistrationsHandler.router.consumes, emits: RegistrationsHandler.router.emits, partition: .event,
-        defaultHTTPPort: 8081)
+        name: "registrations", consumes: RegistrationsHandler.router.consumes, replayed: RegistrationsHandler.router.replayed,
+        emits: RegistrationsHandler.router.emits, partition: .event, everyShard: [.registrationDataKeysRequested], defaultHTTPPort: 8081)
 
     public static func makeHost(_ configuration: RegistrationsConfiguration, logger: Logger, connectPatience: Double = 60) async throws
         -> ServiceHost
@@ -16,7 +16,8 @@ public enum RegistrationsService {
         var validator = RegistrationValidator()
         validator.maxDelegates = configuration.maxDelegates
         let handler = RegistrationsHandler(
-            vault: configuration.vault, sealing: configuration.sealing, validator: validator,
+            vault: configuration.vault, keys: try DataKeyStore(path: configuration.keyStorePath), sealing: configuration.sealing,
+            validator: validator,
             cancellationWait: configuration.cancellationWait)
         return try await ServiceHost(
             configuration: configuration.service,

@@ -11,6 +11,9 @@ public struct ServiceDescription: Sendable, Hashable {
     /// The service it is an instance of (`registrations`).
     public let kind: String
     public let consumes: [MessageType]
+    /// Types it takes only from a replay (not bound to its inbox): what the archive keeps to
+    /// rebuild its store in place of a type it does not keep.
+    public let replayed: [MessageType]
     /// The types it publishes (its router declares them; the broker grants exactly these).
     public let emits: [MessageType]
     /// What its shards are keyed on: everything about one key reaches the same shard.
@@ -27,13 +30,13 @@ public struct ServiceDescription: Sendable, Hashable {
     }
 
     public init(
-        name: String, kind: String? = nil, consumes: [MessageType], emits: [MessageType] = [], partition: Partition,
-        everyShard: [MessageType] = [],
-        defaultHTTPPort: Int
+        name: String, kind: String? = nil, consumes: [MessageType], replayed: [MessageType] = [], emits: [MessageType] = [],
+        partition: Partition, everyShard: [MessageType] = [], defaultHTTPPort: Int
     ) {
         self.name = name
         self.kind = kind ?? name
         self.consumes = consumes
+        self.replayed = replayed
         self.emits = emits
         self.partition = partition
         self.everyShard = everyShard
@@ -44,7 +47,7 @@ public struct ServiceDescription: Sendable, Hashable {
     /// it): the same messages under its own queues.
     public func instance(named name: String) -> ServiceDescription {
         ServiceDescription(
-            name: name, kind: kind, consumes: consumes, emits: emits, partition: partition, everyShard: everyShard,
+            name: name, kind: kind, consumes: consumes, replayed: replayed, emits: emits, partition: partition, everyShard: everyShard,
             defaultHTTPPort: defaultHTTPPort)
     }
 

@@ -5,7 +5,7 @@ import Messages
 /// The runtime's memory of what it has taken from the inbox queue: every message it applied
 /// (`inbox`, with a digest of its body) and every message it parked (`parked`), so that a
 /// redelivery or a replay is recognised instead of applied or parked a second time.
-enum Inbox {
+public enum Inbox {
     /// What the store knows of a message id.
     enum Seen: Equatable {
         case new
@@ -13,6 +13,12 @@ enum Inbox {
         case duplicate
         /// Applied before with another body: the sender reused an id.
         case conflict(previousDigest: String)
+    }
+
+    /// Whether the store applied a message with this id: for a route that applies, from a
+    /// replay, a message the store may have taken before in another form.
+    public static func applied(_ messageID: String, in db: Database) throws -> Bool {
+        try InboxEntry.record(db, key: messageID) != nil
     }
 
     static func seen(_ messageID: String, digest: String, in db: Database) throws -> Seen {

@@ -28,6 +28,8 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
 
     struct Entry: Sendable {
         let type: MessageType
+        /// Whether the inbox is bound to it (not for types only a replay brings).
+        var live = true
         let decode: @Sendable (Handler, Data, MessageMetadata) throws(MessageDecodingError) -> DecodedMessage
         let unreadable: Unreadable?
     }
@@ -48,6 +50,15 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
     /// decode. A type is routed once.
     public mutating func on<Payload: MessagePayload>(_ type: Payload.Type, unreadable: Unreadable? = nil, _ route: @escaping Route<Payload>)
     {
+        add(type, unreadable) { handler, message, db in
+            if let sealed = message.payload as? any CarriesPersonalData, sealed.sealedPersonalData != nil {
+                throw HandlerFailure.permanent("\(Payload.messageType.rawValue) has sealed personal data, which this service does not read")
+            }
+            return try route(handler, message, db)
+        }
+    }
+
+    fileprivate mutating func add<Payload: MessagePayload>(_ type: Payload.Type, _ unreadable: Unreadable?, _ route: @escaping Route<Payload>) {
         precondition(!entries.contains { $0.type == Payload.messageType }, "\(Payload.messageType.rawValue) is routed twice")
         entries.append(
             Entry(
@@ -59,8 +70,20 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
                 unreadable: unreadable))
     }
 
-    /// The types routed, in the order declared: what the service's inbox is bound to.
-    public var consumes: [MessageType] { entries.map(\.type) }
+    /// Marks `type` (routed already) as one only a replay brings: the archive keeps it for
+    /// rebuilding this service's store, but the inbox is not bound to it.
+    public mutating func onlyReplayed(_ type: any MessagePayload.Type) {
+        guard let index = entries.firstIndex(where: { $0.type == type.messageType }) else {
+            preconditionFailure("\(type.messageType.rawValue) is not routed")
+        }
+        entries[index].live = false
+    }
+
+    /// The types routed live, in the order declared: what the service's inbox is bound to.
+    public var consumes: [MessageType] { entries.filter(\.live).map(\.type) }
+
+    /// The types routed that only a replay brings (`onlyReplayed`).
+    public var replayed: [MessageType] { entries.filter { !$0.live }.map(\.type) }
 
     /// The routes with their handler: what the pipeline dispatches with.
     public func dispatcher(for handler: Handler) -> Dispatcher {
@@ -74,6 +97,27 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
                             unreadable: { message in entry.unreadable?(handler, message) ?? [] })
                     )
                 }), consumes: consumes, emits: Set(emits))
+    }
+}
+
+extension MessageRouter where Handler: OpensPersonalData {
+    /// Routes messages of `type`, whose personal fields are sealed under their registration's
+    /// data key (contract 1.3), to `route` with those fields opened (`OpensPersonalData`).
+    public mutating func on<Payload: CarriesPersonalData>(
+        _ type: Payload.Type, unreadable: Unreadable? = nil, _ route: @escaping Route<Payload>
+    ) {
+        add(type, unreadable) { handler, message, db in
+            try route(handler, Message(try handler.opened(message.payload, in: db), metadata: message.metadata), db)
+        }
+    }
+
+    /// Keeps the data keys of `registration.data-key` in the store (`DataKeys`), for the
+    /// routes above.
+    public mutating func keepsDataKeys() {
+        add(RegistrationDataKey.self, nil) { _, message, db in
+            try DataKeys.save(message.payload, in: db)
+            return []
+        }
     }
 }
 

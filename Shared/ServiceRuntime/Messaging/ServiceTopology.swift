@@ -4,11 +4,11 @@ import Messages
 /// The broker objects the system and each service need, declared idempotently at start-up.
 public enum ServiceTopology {
     /// The domain exchange (topic, routing key = message type), the archive stream bound to
-    /// every routing key, kept for `maxAge` (`30D`), from which ops replay, and the check for
-    /// unknown types.
+    /// every type it keeps (`MessageType.isArchived`), kept for `maxAge` (`30D`), from which ops
+    /// replay, and the check for unknown types.
     ///
-    /// The archive takes every message, so a message of a type no service consumes is routed and
-    /// confirmed, and `mandatory` cannot catch it. The check makes it visible: every message also
+    /// The archive takes every type of the contract, so a message of a type no service consumes
+    /// is routed and confirmed, and `mandatory` cannot catch it. The check makes it visible: every message also
     /// goes to `<exchange>.type-check` (internal), which sends the contract's types on to
     /// `<exchange>.known-types` (bound to nothing) and everything else to its alternate exchange,
     /// `<exchange>.unrouted`, whose queue `<exchange>.unrouted.messages` keeps the latest
@@ -31,13 +31,19 @@ public enum ServiceTopology {
                 QueueDeclaration(name: names.unroutedQueue, kind: .quorum, maxLength: unroutedLimit, overflow: "drop-head"),
             ],
             bindings: [
-                Binding(queue: names.archive, exchange: exchange, routingKey: "#"),
-                Binding(queue: names.unroutedQueue, exchange: names.unroutedExchange, routingKey: ""),
-            ],
+                Binding(queue: names.unroutedQueue, exchange: names.unroutedExchange, routingKey: "")
+            ] + MessageType.allCases.filter(\.isArchived).map { Binding(queue: names.archive, exchange: exchange, routingKey: $0.rawValue) },
             exchangeBindings: [ExchangeBinding(destination: names.typeCheck, source: exchange, routingKey: "#")]
                 + MessageType.allCases.map {
                     ExchangeBinding(destination: names.knownTypes, source: names.typeCheck, routingKey: $0.rawValue)
                 })
+    }
+
+    /// Bindings of earlier versions to remove when the domain topology is applied: the archive's
+    /// binding to every routing key (`#`, before contract 1.3), which kept personal data sent in
+    /// plain text.
+    public static func retiredBindings(exchange: String) -> [Binding] {
+        [Binding(queue: ServiceNames(service: "", exchange: exchange).archive, exchange: exchange, routingKey: "#")]
     }
 
     /// A service's own queues:

@@ -48,6 +48,8 @@ public final class ServiceStore: Sendable {
         }
         // The trace each message is published in.
         migrator.registerMigration("runtime-7") { db in try db.execute(sql: "ALTER TABLE outbox ADD COLUMN trace TEXT") }
+        // Registrations' data keys, for the messages whose personal fields are sealed.
+        DataKeys.registerMigration(&migrator)
         migrations(&migrator)
         return migrator
     }

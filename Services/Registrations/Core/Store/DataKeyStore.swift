@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// Each registration's data key (contract 1.3), in a file of its own
+/// (`REGISTRATIONS_KEY_STORE`): the archive keeps the registrations' messages sealed under these
+/// keys, and a registrations store rebuilt from the archive reads them with this file. Erasure
+/// deletes a key here (and in the consumers), after which no copy of the registration's
+/// personal fields opens. A key is written in a transaction of its own before the message
+/// transaction that uses it commits: a message rolled back leaves an unused key, never the
+/// reverse.
+public final class DataKeyStore: Sendable {
+    private let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the key file at `path`.
+    public init(path: String) throws {
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        queue = try DatabaseQueue(path: path, configuration: Self.configuration)
+        try Self.migrator.migrate(queue)
+    }
+
+    /// Keys in memory only: for tests.
+    public init() throws {
+        queue = try DatabaseQueue(configuration: Self.configuration)
+        try Self.migrator.migrate(queue)
+    }
+
+    private static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A forgotten key is zeroed in the file, not left in a free page.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        return configuration
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("keys-1") { db in
+            // A row without a key: the registration was erased.
+            try db.execute(
+                sql: """
+                    CREATE TABLE data_keys (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        key BLOB,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE INDEX data_keys_event ON data_keys(event_id);
+                    """)
+        }
+        return migrator
+    }
+
+    public func state(_ registrationID: String) throws -> DataKeyState {
+        try queue.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT key FROM data_keys WHERE registration_id = ?", arguments: [registrationID])
+            else { return .unknown }
+            guard let bytes = row[0] as Data?, let key = DataKey(bytes: bytes) else { return .erased }
+            return .key(key)
+        }
+    }
+
+    /// The registration's key, made now if it has none (`created`); nil once it was erased.
+    public func key(for registrationID: String, eventID: String, now: Date) throws -> (key: DataKey?, created: Bool) {
+        switch try state(registrationID) {
+        case .key(let key): return (key, false)
+        case .erased: return (nil, false)
+        case .unknown:
+            let key = DataKey.generate()
+            try queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [registrationID, eventID, key.bytes, MessageCoding.formatSortable(now)])
+            }
+            return (key, true)
+        }
+    }
+
+    /// Erasure: the key is deleted; the row stays, so that the registration's messages read as
+    /// erased and no new key is made for it.
+    public func forget(_ registrationID: String, eventID: String, now: Date) throws {
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, NULL, ?)
+                    ON CONFLICT (registration_id) DO UPDATE SET key = NULL
+                    """, arguments: [registrationID, eventID, MessageCoding.formatSortable(now)])
+        }
+    }
+
+    /// Every registration's key (nil: erased), of one event or all, in the order made.
+    public func all(eventID: String?) throws -> [(registrationID: String, eventID: String, key: DataKey?)] {
+        try queue.read { db in
+            let rows =
+                if let eventID {
+                    try Row.fetchAll(
+                        db, sql: "SELECT registration_id, event_id, key FROM data_keys WHERE event_id = ? ORDER BY rowid",
+                        arguments: [eventID])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT registration_id, event_id, key FROM data_keys ORDER BY rowid")
+                }
+            return rows.map { row in (row[0], row[1], (row[2] as Data?).flatMap { DataKey(bytes: $0) }) }
+        }
+    }
+}
