@@ -61,6 +61,11 @@ public enum Sealing {
     public static let email = "sealed@sealed.invalid"
 }
 
+/// Whether an e-mail address stands for nobody: a field erased, or still sealed.
+public func isPlaceholderAddress(_ email: String) -> Bool {
+    email == Erasure.email || email == Sealing.email
+}
+
 /// `PersonalData` sealed under a registration's data key: AES-256-GCM, a fresh 12-byte nonce,
 /// the registration id as additional data (a sealed part moved into another registration's
 /// message does not open), the JSON of `PersonalData` as plaintext.

@@ -102,7 +102,8 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     }
 
     func rejected(_ rejected: RegistrationRejected, _ db: Database) throws -> [OutboundMessage] {
-        guard let lead = rejected.leadContact else { return [] }  // nobody valid to tell; the sender has the message
+        // Nobody valid (or nobody left) to tell; the sender has the message.
+        guard let lead = rejected.leadContact, !isPlaceholderAddress(lead.email) else { return [] }
         var content = NotificationContent(organisation: "", reference: rejected.reference)
         content.issues = rejected.issues
         content.standing = rejected.standing
@@ -187,6 +188,8 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
             recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
         }
+        // An erased registration's people are nobody to write to.
+        recipients.removeAll { isPlaceholderAddress($0.email) }
         let contacts = ContactsRecord(
             registrationID: registrationID, eventID: eventID, organisation: delegation.organisation.name,
             country: delegation.organisation.country, recipients: recipients,

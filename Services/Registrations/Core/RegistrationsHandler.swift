@@ -78,13 +78,14 @@ public struct RegistrationsHandler: Sendable {
     }
 
     /// A submission the archive kept as `registration.recorded`, replayed into this store; skipped
-    /// if the store took the submission itself.
+    /// if the store took the submission itself, which counts as taken afterwards.
     func replayed(_ message: Message<RegistrationRecorded>, _ db: Database) throws -> [OutboundMessage] {
         let recorded = message.payload
         guard try !Inbox.applied(recorded.submissionMessageID, in: db) else { return [] }
         let metadata = MessageMetadata(
             type: .registrationSubmitted, messageID: recorded.submissionMessageID, correlationID: recorded.correlationID,
             receivedAt: recorded.receivedAt, trace: message.metadata.trace)
+        try Inbox.markApplied(metadata, in: db)
         return try decide(Message(recorded.submission, metadata: metadata), db)
     }
 

@@ -21,6 +21,12 @@ public enum Inbox {
         try InboxEntry.record(db, key: messageID) != nil
     }
 
+    /// Records `message` as applied without its body (a copy of it is a duplicate whatever its
+    /// bytes): for a route that applies a message a replay brought in another form.
+    public static func markApplied(_ message: MessageMetadata, in db: Database) throws {
+        try InboxEntry(messageID: message.messageID, messageType: message.type, receivedAt: message.receivedAt, bodyDigest: nil).insert(db)
+    }
+
     static func seen(_ messageID: String, digest: String, in db: Database) throws -> Seen {
         guard let entry = try InboxEntry.record(db, key: messageID) else { return .new }
         // Rows from before digests were kept have none: a repeat of them is a duplicate.
