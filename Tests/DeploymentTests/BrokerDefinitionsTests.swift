@@ -167,7 +167,7 @@ import Testing
         #expect(
             publishes["registrations"] == [
                 .registrationAccepted, .registrationWaitlisted, .registrationRejected, .registrationCancelled, .registrationErased,
-                .registrationEraseRequested,
+                .registrationEraseRequested, .registrationRecorded, .registrationDataKey,
             ])
         for (user, types) in publishes.sorted(by: { $0.key < $1.key }) {
             let topic = try #require(topics[user], "\(user) has topic permissions")

@@ -60,7 +60,8 @@ enum Deployment {
             var payloads = Set<String>()
             for file in try FileManager.default.contentsOfDirectory(atPath: folderPath) where file.hasSuffix(".swift") {
                 let text = try String(contentsOfFile: "\(folderPath)/\(file)", encoding: .utf8)
-                payloads.formUnion(Deployment.matches(#"OutboundMessage\(\s*(\w+)\("#, in: text))
+                // Built into a message as it is, or sealed first (registrations, contract 1.3).
+                payloads.formUnion(Deployment.matches(#"(?:OutboundMessage|sealed)\(\s*(\w+)\("#, in: text))
             }
             return Set(MessageType.allCases.filter { payloads.contains(String(describing: $0.payloadType)) })
         }

@@ -147,6 +147,19 @@ import Testing
         #expect(gone.delegation.leadContact.email == Erasure.email && gone.delegation.delegates.allSatisfy { $0.name == Erasure.name })
     }
 
+    @Test func aRecordWhoseKeyFileIsLostIsParkedWithTheReason() async throws {
+        let (original, _) = try Self.harness(keys: try DataKeyStore())
+        try await original.send(Samples.programme())
+        let recorded = try #require(try await original.send(Samples.submission(reference: "a")).of(RegistrationRecorded.self).first)
+        let (rebuilt, _) = try Self.harness(keys: try DataKeyStore())
+        try await rebuilt.send(Samples.programme())
+        guard case .park(_, let reason, _, _) = try await rebuilt.apply(recorded) else {
+            Issue.record("a key that was never made will not come: parked")
+            return
+        }
+        #expect(reason.contains("no data key in the key file (REGISTRATIONS_KEY_STORE_PATH)"), "\(reason)")
+    }
+
     @Test func anUnreadableSubmissionsAnswerSealsTheContactItFound() throws {
         let (harness, _) = try Self.harness(keys: try DataKeyStore())
         let body = """

@@ -10,7 +10,9 @@ import Testing
 /// The right to erasure across the running system: a registration goes through the three
 /// services (decided, planned, its e-mails sent), then `delegation-ops erase --wait` asks them
 /// to forget it. Afterwards no store file (the database, its write-ahead log and shared memory,
-/// free pages included) holds any of the person's data, and each service answered.
+/// free pages included) holds any of the person's data, and each service answered. The archive
+/// stream's segment files never hold it in plain text: they hold it sealed under the
+/// registration's data key, which opens it before the erasure and exists nowhere after it.
 @Suite(.serialized) struct ErasureTests {
     @Test func afterAnErasureNoStoreFileHoldsThePersonsData() async throws {
         try await RunningSystem.inVirtualHost("erasure") { try await Self.eraseAndSearch($0, $1, $2, $3) }
@@ -40,9 +42,11 @@ import Testing
                 message.body, exchange: "delegation", routingKey: message.routingKey, properties: message.properties,
                 mandatory: true)
         }
-        let files = ["registrations", "itineraries", "notifications"].flatMap { name in
-            [system.store(name), system.store(name) + "-wal", system.store(name) + "-shm"]
-        }
+        let keyFile = system.store("registrations") + ".keys"
+        let files =
+            ["registrations", "itineraries", "notifications"].flatMap { name in
+                [system.store(name), system.store(name) + "-wal", system.store(name) + "-shm"]
+            } + [keyFile, keyFile + "-journal"]
         /// The markers still found, with the files holding them.
         func remaining() -> [String: [String]] {
             Dictionary(uniqueKeysWithValues: markers.map { ($0, StoreText.filesContain(files, $0)) }).filter { !$0.value.isEmpty }
@@ -58,6 +62,27 @@ import Testing
             !StoreText.filesContain(files, "quillon.forgettable@erasure.example").isEmpty,
             "the stores hold the address before (else this test could not fail)")
 
+        // The archive: the registration's messages are in its segment files, the person is not.
+        let id = registrationID(eventID: person.eventID, reference: "forget-me")
+        let segments = StoreText.files(under: TestBroker.dataDirectory + "/stream")
+        #expect(!StoreText.filesContain(segments, id).isEmpty, "the archive's segments hold the registration (else this could not fail)")
+        for marker in markers { #expect(StoreText.filesContain(segments, marker).isEmpty, "\(marker) is in the archive in plain text") }
+        // Sealed there under the registration's key, which opens them as long as it exists.
+        let key = try #require(try Self.key(id, in: keyFile))
+        let archive = Collector(
+            try await publisher.consume(queue: "delegation.archive", prefetch: 200, arguments: ["x-stream-offset": "first"]), autoAck: true)
+        defer { archive.stop() }
+        func archived() -> [RegistrationAccepted] {
+            archive.deliveries.filter { $0.properties.type == MessageType.registrationAccepted.rawValue }
+                .compactMap { try? MessageCoding.decode(RegistrationAccepted.self, from: $0.body) }.filter { $0.registrationID == id }
+        }
+        #expect(await eventually(within: 10) { !archived().isEmpty })
+        let sealed = try #require(archived().first)
+        #expect(try sealed.opened(with: key).delegation.leadContact.email == "quillon.forgettable@erasure.example")
+        #expect(
+            !archive.deliveries.contains { $0.properties.type == MessageType.registrationSubmitted.rawValue },
+            "the archive keeps registration.recorded, not the submission in plain text")
+
         let ops = try await TestBroker.run(
             ServiceTestBed.executable("delegation-ops"),
             [
@@ -72,5 +97,24 @@ import Testing
         #expect(forgotten, "still found: \(remaining())")
         // The other registration is untouched.
         #expect(!StoreText.filesContain(files, "li.wei.stays@example.cn").isEmpty)
+
+        // The key is gone from every file and every service: the archive's copies never open again.
+        #expect(StoreText.filesContain(files, bytes: key.bytes).isEmpty && StoreText.filesContain(files, key.base64).isEmpty)
+        #expect(try Self.key(id, in: keyFile) == nil)
+        for consumer in ["itineraries", "notifications"] {
+            #expect(try system.read(consumer) { db in try DataKeys.state(id, in: db) } == .erased, "\(consumer) forgot the key")
+        }
+        for marker in markers { #expect(StoreText.filesContain(segments, marker).isEmpty) }
+    }
+
+    /// The registration's data key in registrations' key file (nil: none, or erased).
+    static func key(_ registrationID: String, in path: String) throws -> DataKey? {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let data = try DatabaseQueue(path: path, configuration: configuration).read { db in
+            try Data.fetchOne(db, sql: "SELECT key FROM data_keys WHERE registration_id = ?", arguments: [registrationID])
+        }
+        return data.flatMap { DataKey(bytes: $0) }
     }
 }

@@ -20,11 +20,25 @@ public enum StoreText {
         return text
     }
 
-    /// Whether any of the files (a store, its -wal and -shm) holds `marker`'s bytes.
+    /// The files (a store, its -wal and -shm) that hold `marker`'s bytes.
     public static func filesContain(_ paths: [String], _ marker: String) -> [String] {
+        filesContain(paths, bytes: Data(marker.utf8))
+    }
+
+    /// The files that hold `bytes`.
+    public static func filesContain(_ paths: [String], bytes: Data) -> [String] {
         paths.filter { path in
             guard let data = FileManager.default.contents(atPath: path) else { return false }
-            return data.range(of: Data(marker.utf8)) != nil
+            return data.range(of: bytes) != nil
+        }
+    }
+
+    /// Every file under `directory`, at any depth.
+    public static func files(under directory: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        return walker.compactMap { $0 as? String }.map { "\(directory)/\($0)" }.filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
         }
     }
 }

@@ -16,6 +16,10 @@ public enum TestBroker {
     public static var url: String { environment["DELEGATION_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5673/" }
     public static var tlsURL: String { environment["DELEGATION_AMQPS_URL"] ?? "amqps://guest:guest@localhost:5674/" }
     public static var caFile: String { environment["DELEGATION_BROKER_CA"] ?? "\(root)/.run/broker/tls/ca.pem" }
+    /// The broker node's data folder (`deploy/broker env`), where its stream segments lie.
+    public static var dataDirectory: String {
+        environment["DELEGATION_BROKER_DATA"] ?? "\(root)/.run/broker/mnesia/\(environment["DELEGATION_BROKER_NODE"] ?? "delegation@localhost")"
+    }
 
     /// A configuration for the plain listener, named after the test for the broker's list.
     public static func configuration(_ name: String = #function, vhost: String? = nil) -> AMQPConfiguration {

@@ -70,11 +70,13 @@ public struct RegistrationsHandler: Sendable {
 
     func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
         let submission = message.payload
-        let recorded = RegistrationRecorded(
-            registrationID: Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
-            submissionMessageID: message.messageID, receivedAt: message.receivedAt, correlationID: message.answerCorrelationID,
-            submission: submission)
-        return try sealed(recorded, correlationID: message.answerCorrelationID) + decide(message, db)
+        let record = try sealed(
+            RegistrationRecorded(
+                registrationID: Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
+                submissionMessageID: message.messageID, receivedAt: message.receivedAt, correlationID: message.answerCorrelationID,
+                submission: submission),
+            correlationID: message.answerCorrelationID)
+        return try record + decide(message, db)
     }
 
     /// A submission the archive kept as `registration.recorded`, replayed into this store; skipped
@@ -451,6 +453,16 @@ public struct RegistrationsHandler: Sendable {
 }
 
 extension RegistrationsHandler: OpensPersonalData {
-    /// Its own keys, from the key file (a replayed `registration.recorded` opens with them).
-    public func dataKey(_ registrationID: String, in db: Database) throws -> DataKeyState { try keys.state(registrationID) }
+    /// Its own keys, from the key file (a replayed `registration.recorded` opens with them). A key
+    /// it never made will not come later: the message is parked, to retry once the key file is
+    /// back.
+    public func dataKey(_ registrationID: String, in db: Database) throws -> DataKeyState {
+        let state = try keys.state(registrationID)
+        guard state != .unknown else {
+            throw HandlerFailure.permanent(
+                "registration \(registrationID) has no data key in the key file (REGISTRATIONS_KEY_STORE_PATH): "
+                    + "restore the file and retry the message")
+        }
+        return state
+    }
 }
