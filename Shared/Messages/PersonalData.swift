@@ -134,7 +134,8 @@ extension CarriesPersonalData {
         guard let sealed = sealedPersonalData else { return self }
         guard sealed.keyID == dataKeyID else { throw .unknownKey(sealed.keyID) }
         var copy = self
-        copy.personalData = try key.map { key throws(SealedDocumentError) in try sealed.open(with: key) }
+        copy.personalData =
+            try key.map { key throws(SealedDocumentError) in try sealed.open(with: key) }
             ?? personalData.replaced(name: Erasure.name, email: Erasure.email)
         copy.sealedPersonalData = nil
         return copy

@@ -57,6 +57,16 @@ import Testing
             #expect(unbound.status == 1)
             #expect(unbound.output.contains("MISSING binding delegation → notifications.inbox (itinerary.planned)"), "\(unbound.output)")
             #expect(try await Self.ops(vhost, ["topology", "apply"]).status == 0)
+            // A broker from before contract 1.3 binds the archive to every key (it kept the plain
+            // registration.submitted): reported, and removed by apply.
+            let older = try await TestBroker.connect(vhost: vhost)
+            try await older.declare(Topology(bindings: [Binding(queue: "delegation.archive", exchange: "delegation", routingKey: "#")]))
+            await older.close()
+            let retired = try await Self.ops(vhost, ["topology", "verify"] + control)
+            #expect(retired.status == 1)
+            #expect(retired.output.contains("DIFFERS binding delegation → delegation.archive (#): retired"), "\(retired.output)")
+            #expect(try await Self.ops(vhost, ["topology", "apply"]).status == 0)
+            #expect(try await Self.ops(vhost, ["topology", "verify"] + control).status == 0)
 
             // Someone re-creates a delay queue by hand with another TTL.
             let connection = try await TestBroker.connect(vhost: vhost)

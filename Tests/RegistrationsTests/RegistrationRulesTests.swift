@@ -14,7 +14,8 @@ import Testing
     static func harness(cancellationWait: Double = 900, now: Date = Samples.danang(day: 5, 10)) throws -> (
         HandlerHarness, RegistrationsHandler
     ) {
-        let handler = RegistrationsHandler(vault: .ephemeral(), keys: try DataKeyStore(), cancellationWait: cancellationWait, clock: { now })
+        let handler = RegistrationsHandler(
+            vault: .ephemeral(), keys: try DataKeyStore(), cancellationWait: cancellationWait, clock: { now })
         return (try HandlerHarness(handler.dispatcher, migrations: RegistrationStore.migrate), handler)
     }
 

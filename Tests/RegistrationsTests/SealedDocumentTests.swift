@@ -82,7 +82,9 @@ import Testing
     }
 
     static func harness(_ sealing: DocumentSealing) throws -> HandlerHarness {
-        try HandlerHarness(RegistrationsHandler(vault: .ephemeral(), keys: try DataKeyStore(), sealing: sealing).dispatcher, migrations: RegistrationStore.migrate)
+        try HandlerHarness(
+            RegistrationsHandler(vault: .ephemeral(), keys: try DataKeyStore(), sealing: sealing).dispatcher,
+            migrations: RegistrationStore.migrate)
     }
 
     /// The sample submission with its documents sealed to `keys` (or left plain).

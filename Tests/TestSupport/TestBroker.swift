@@ -18,7 +18,8 @@ public enum TestBroker {
     public static var caFile: String { environment["DELEGATION_BROKER_CA"] ?? "\(root)/.run/broker/tls/ca.pem" }
     /// The broker node's data folder (`deploy/broker env`), where its stream segments lie.
     public static var dataDirectory: String {
-        environment["DELEGATION_BROKER_DATA"] ?? "\(root)/.run/broker/mnesia/\(environment["DELEGATION_BROKER_NODE"] ?? "delegation@localhost")"
+        environment["DELEGATION_BROKER_DATA"]
+            ?? "\(root)/.run/broker/mnesia/\(environment["DELEGATION_BROKER_NODE"] ?? "delegation@localhost")"
     }
 
     /// A configuration for the plain listener, named after the test for the broker's list.

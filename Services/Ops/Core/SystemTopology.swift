@@ -84,7 +84,8 @@ public struct SystemTopology: Sendable {
             let retired = BrokerControl.Binding(exchange: binding.exchange, queue: binding.queue, routingKey: binding.routingKey)
             if bindings.contains(retired) {
                 drift.append(
-                    Drift(kind: .differs, object: "binding \(retired)", detail: "retired: run `delegation-ops topology apply` to remove it"))
+                    Drift(kind: .differs, object: "binding \(retired)", detail: "retired: run `delegation-ops topology apply` to remove it")
+                )
             }
         }
         for binding in topology.exchangeBindings {

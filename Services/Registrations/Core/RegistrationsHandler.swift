@@ -382,7 +382,8 @@ public struct RegistrationsHandler: Sendable {
     func sendKeys(_ message: Message<RegistrationDataKeysRequested>, _ db: Database) throws -> [OutboundMessage] {
         try keys.all(eventID: message.payload.eventID).map { entry in
             try OutboundMessage(
-                RegistrationDataKey(eventID: entry.eventID, registrationID: entry.registrationID, key: entry.key?.base64, issuedAt: clock()),
+                RegistrationDataKey(
+                    eventID: entry.eventID, registrationID: entry.registrationID, key: entry.key?.base64, issuedAt: clock()),
                 correlationID: message.answerCorrelationID)
         }
     }
@@ -402,7 +403,10 @@ public struct RegistrationsHandler: Sendable {
         }
         let announcement =
             created
-            ? [try OutboundMessage(RegistrationDataKey(eventID: eventID, registrationID: id, key: key.base64, issuedAt: clock()), correlationID: nil)]
+            ? [
+                try OutboundMessage(
+                    RegistrationDataKey(eventID: eventID, registrationID: id, key: key.base64, issuedAt: clock()), correlationID: nil)
+            ]
             : []
         return announcement + [try OutboundMessage(try payload.sealed(with: key), correlationID: correlationID)]
     }

@@ -58,7 +58,9 @@ public struct MessageRouter<Handler: Sendable>: Sendable {
         }
     }
 
-    fileprivate mutating func add<Payload: MessagePayload>(_ type: Payload.Type, _ unreadable: Unreadable?, _ route: @escaping Route<Payload>) {
+    fileprivate mutating func add<Payload: MessagePayload>(
+        _ type: Payload.Type, _ unreadable: Unreadable?, _ route: @escaping Route<Payload>
+    ) {
         precondition(!entries.contains { $0.type == Payload.messageType }, "\(Payload.messageType.rawValue) is routed twice")
         entries.append(
             Entry(

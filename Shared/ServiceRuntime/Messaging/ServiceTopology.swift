@@ -32,7 +32,10 @@ public enum ServiceTopology {
             ],
             bindings: [
                 Binding(queue: names.unroutedQueue, exchange: names.unroutedExchange, routingKey: "")
-            ] + MessageType.allCases.filter(\.isArchived).map { Binding(queue: names.archive, exchange: exchange, routingKey: $0.rawValue) },
+            ]
+                + MessageType.allCases.filter(\.isArchived).map {
+                    Binding(queue: names.archive, exchange: exchange, routingKey: $0.rawValue)
+                },
             exchangeBindings: [ExchangeBinding(destination: names.typeCheck, source: exchange, routingKey: "#")]
                 + MessageType.allCases.map {
                     ExchangeBinding(destination: names.knownTypes, source: names.typeCheck, routingKey: $0.rawValue)
