@@ -74,6 +74,9 @@ import Testing
             // from the archive through the shards exchange, start both.
             await system.kill("registrations-1")
             try FileManager.default.removeItem(atPath: system.store("registrations-1"))
+            // The data keys go with the registrations: every shard takes the old shard's.
+            let imported = try await system.command("registrations-2", ["data-keys", "import", system.store("registrations-1") + ".keys"])
+            #expect(imported.status == 0 && imported.output.contains("\(Self.events.count * 5) key(s) added"), "\(imported.output)")
             try await ops(["topology", "apply", "--shards", "registrations=2", "--retry-delays", RunningSystem.retryDelays])
             try await ops(["replay", "--to", "registrations", "--through-shards", "2", "--since", "1h"])
             try system.start("registrations-1", extra: sharded)

@@ -133,8 +133,18 @@ import Testing
         let (rebuilt, _) = try Self.harness(keys: keys)
         try await rebuilt.send(Samples.programme())
         let replayed = try await rebuilt.send(recorded, messageID: "archived-1")
-        #expect(replayed.map(\.type) == [.registrationAccepted], "no new record or key: the archive has them")
-        #expect(replayed.first?.correlationID == "corr-a")
+        #expect(replayed.map(\.type) == [.registrationDataKey, .registrationAccepted], "no new record: the archive has it")
+        #expect(replayed.last?.correlationID == "corr-a")
+        // The same ids as the first time (the key's announcement with the same body too), so
+        // the consumers drop them as duplicates.
+        func ids(_ harness: HandlerHarness, _ type: MessageType) async throws -> [String] {
+            try await harness.read { db in
+                try String.fetchAll(db, sql: "SELECT message_id FROM outbox WHERE message_type = ?", arguments: [type.rawValue])
+            }
+        }
+        #expect(try await ids(rebuilt, .registrationAccepted) == ids(original, .registrationAccepted).prefix(1).map { $0 })
+        #expect(try await ids(rebuilt, .registrationDataKey) == ids(original, .registrationDataKey).prefix(1).map { $0 })
+        #expect(replayed.first?.body == submitted.first { $0.type == .registrationDataKey }?.body)
         let record = try #require(
             try await rebuilt.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "a", in: db) })
         #expect(record.delegation.leadContact.email == "li.wei.a@example.cn" && record.status == .accepted)
@@ -145,6 +155,37 @@ import Testing
         let gone = try #require(
             try await rebuilt.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "gone", in: db) })
         #expect(gone.delegation.leadContact.email == Erasure.email && gone.delegation.delegates.allSatisfy { $0.name == Erasure.name })
+    }
+
+    /// An attempt that made the key and then rolled back (a crash before the commit) announced
+    /// it in an outbox that never committed: the next attempt announces it.
+    @Test func aKeyMadeByAnAttemptThatRolledBackIsAnnouncedByTheNext() async throws {
+        let keys = try DataKeyStore()
+        let (harness, _) = try Self.harness(keys: keys)
+        try await harness.send(Samples.programme())
+        let id = registrationID(eventID: Self.event, reference: "a")
+        let made = try keys.key(for: id, eventID: Self.event, now: Self.clock)
+        let answers = try await harness.send(Samples.submission(reference: "a"))
+        let announced = try #require(answers.of(RegistrationDataKey.self).first)
+        #expect(announced.key == made.key?.base64 && announced.issuedAt == made.madeAt)
+        #expect(try await harness.send(Samples.submission(reference: "a", revision: 2)).of(RegistrationDataKey.self).isEmpty)
+    }
+
+    @Test func keyFilesMergeAndAnErasureInEitherWins() throws {
+        let folder = try TemporaryFolder("keys")
+        let first = try DataKeyStore(path: folder.path("1.keys"))
+        let second = try DataKeyStore(path: folder.path("2.keys"))
+        let a = try #require(try first.key(for: "reg-a", eventID: Self.event, now: Self.clock).key)
+        _ = try first.key(for: "reg-b", eventID: Self.event, now: Self.clock)
+        try first.forget("reg-c", eventID: Self.event, now: Self.clock)
+        _ = try second.key(for: "reg-c", eventID: Self.event, now: Self.clock)
+        _ = try second.key(for: "reg-d", eventID: Self.event, now: Self.clock)
+        try second.forget("reg-b", eventID: Self.event, now: Self.clock)
+        #expect(try second.importKeys(from: folder.path("1.keys")) == 2, "a added; c erased; b erased already")
+        #expect(try second.state("reg-a") == .key(a))
+        #expect(try second.state("reg-b") == .erased && second.state("reg-c") == .erased)
+        if case .key = try second.state("reg-d") {} else { Issue.record("reg-d keeps its key") }
+        #expect(throws: DataKeyStoreError.self) { try second.importKeys(from: folder.path("none.keys")) }
     }
 
     @Test func aRecordWhoseKeyFileIsLostIsParkedWithTheReason() async throws {

@@ -40,6 +40,27 @@ public final class RunningSystem: @unchecked Sendable {
 
     /// Starts `instance` (a service, or an instance of one by `<P>_NAME`) with `extra` settings.
     public func start(_ instance: String, extra: [String: String] = [:]) throws {
+        let (kind, environment) = try settings(instance, extra: extra)
+        processes[instance] = try ServiceProcess(
+            executable: ServiceTestBed.executable(kind), arguments: ["serve"], environment: environment,
+            logFile: directory.appendingPathComponent("\(instance).log"))
+    }
+
+    /// Runs `instance`'s executable with `arguments` (a subcommand an operator runs on its
+    /// store) and its settings; its exit status and output.
+    public func command(_ instance: String, _ arguments: [String], extra: [String: String] = [:]) async throws
+        -> (status: Int32?, output: String)
+    {
+        let (kind, environment) = try settings(instance, extra: extra)
+        let log = directory.appendingPathComponent("\(instance)-command-\(UUID().uuidString.prefix(6)).log")
+        let process = try ServiceProcess(
+            executable: ServiceTestBed.executable(kind), arguments: arguments, environment: environment, logFile: log)
+        let status = await process.wait(within: 30)
+        if status == nil { process.signal(SIGKILL) }
+        return (status, process.log)
+    }
+
+    private func settings(_ instance: String, extra: [String: String]) throws -> (kind: String, environment: [String: String]) {
         guard let service = SystemServices.named(instance) else {
             throw TestBroker.CommandFailed(command: "start \(instance)", status: 64, output: "not a service or an instance of one")
         }
@@ -49,9 +70,7 @@ public final class RunningSystem: @unchecked Sendable {
         environment["\(prefix)_STORE_PATH"] = store(instance)
         environment["\(prefix)_HTTP_PORT"] = "0"
         environment.merge(extra) { $1 }
-        processes[instance] = try ServiceProcess(
-            executable: ServiceTestBed.executable(service.kind), arguments: ["serve"], environment: environment,
-            logFile: directory.appendingPathComponent("\(instance).log"))
+        return (service.kind, environment)
     }
 
     /// Declares what `instance` declares at start (the domain exchange and archive, its queues

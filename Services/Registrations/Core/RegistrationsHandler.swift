@@ -70,12 +70,13 @@ public struct RegistrationsHandler: Sendable {
 
     func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
         let submission = message.payload
+        // The record's id is its own: the answers keep the ids a replay of the record gives them.
         let record = try sealed(
             RegistrationRecorded(
                 registrationID: Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
                 submissionMessageID: message.messageID, receivedAt: message.receivedAt, correlationID: message.answerCorrelationID,
                 submission: submission),
-            correlationID: message.answerCorrelationID)
+            correlationID: message.answerCorrelationID, origin: .init(cause: "recorded|\(message.messageID)", index: 0), db)
         return try record + decide(message, db)
     }
 
@@ -88,7 +89,8 @@ public struct RegistrationsHandler: Sendable {
             type: .registrationSubmitted, messageID: recorded.submissionMessageID, correlationID: recorded.correlationID,
             receivedAt: recorded.receivedAt, trace: message.metadata.trace)
         try Inbox.markApplied(metadata, in: db)
-        return try decide(Message(recorded.submission, metadata: metadata), db)
+        // The answers get the ids the submission's own answers had: downstream drops the copies.
+        return OutboundMessage.caused(by: recorded.submissionMessageID, try decide(Message(recorded.submission, metadata: metadata), db))
     }
 
     private func decide(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
@@ -146,7 +148,7 @@ public struct RegistrationsHandler: Sendable {
                 return try reject(submission, issues: [issue], correlation: correlation, db)
             }
             try store(record, documents: submission.delegates, db)
-            return try accepted(record, documents: submission.delegates, promoted: false)
+            return try accepted(record, documents: submission.delegates, promoted: false, db)
                 + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
         case .waitlisted?:
             try store(record, documents: submission.delegates, db)
@@ -162,7 +164,7 @@ public struct RegistrationsHandler: Sendable {
                 record.status = .accepted
                 record.waitlistSequence = nil
                 try store(record, documents: submission.delegates, db)
-                return try accepted(record, documents: submission.delegates, promoted: false)
+                return try accepted(record, documents: submission.delegates, promoted: false, db)
             }
             record.status = .waitlisted
             record.waitlistSequence = try RegistrationStore.nextWaitlistSequence(eventID: record.eventID, in: db)
@@ -192,7 +194,7 @@ public struct RegistrationsHandler: Sendable {
                 eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues,
                 leadContact: contactValid ? submission.leadContact : nil, rejectedAt: clock(), registrationID: existing?.registrationID,
                 standing: standing),
-            correlationID: correlation)
+            correlationID: correlation, db)
     }
 
     // MARK: Submissions that cannot be read
@@ -218,7 +220,7 @@ public struct RegistrationsHandler: Sendable {
                 eventID: eventID, reference: reference, revision: message.type == .registrationSubmitted ? revision : nil, issues: [issue],
                 leadContact: message.type == .registrationSubmitted ? lead : nil, rejectedAt: clock(),
                 request: message.type == .registrationSubmitted ? nil : message.type),
-            correlationID: message.answerCorrelationID)
+            correlationID: message.answerCorrelationID, nil)
         return answer ?? []
     }
 
@@ -279,7 +281,7 @@ public struct RegistrationsHandler: Sendable {
             RegistrationCancelled(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
                 delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
-            correlationID: correlation)
+            correlationID: correlation, db)
         if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
             messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
         }
@@ -317,7 +319,7 @@ public struct RegistrationsHandler: Sendable {
             try RegistrationStore.save(candidate, in: db)
             usage.organisations += 1
             usage.delegates += candidate.delegateCount
-            messages += try accepted(candidate, documents: try documents(of: candidate, db), promoted: true)
+            messages += try accepted(candidate, documents: try documents(of: candidate, db), promoted: true, db)
         }
         return messages
     }
@@ -389,26 +391,33 @@ public struct RegistrationsHandler: Sendable {
     }
 
     /// `payload` with its personal fields sealed under its registration's key, after the
-    /// `registration.data-key` that gives a new key to the consumers. A registration erased
-    /// already has no key: its fields go as erased.
-    private func sealed<Payload: CarriesPersonalData>(_ payload: Payload, correlationID: String?) throws -> [OutboundMessage] {
-        guard let id = payload.dataKeyID, let eventID = payload.partitionKeys.event else {
-            return [try OutboundMessage(payload, correlationID: correlationID)]
+    /// `registration.data-key` that gives the key to the consumers the first time this store
+    /// commits one (`db`; without it, every time: the announcement's id and body are the same
+    /// each time, so consumers drop the repeats). A registration erased already has no key: its
+    /// fields go as erased.
+    private func sealed<Payload: CarriesPersonalData>(
+        _ payload: Payload, correlationID: String?, origin: OutboundMessage.Origin? = nil, _ db: Database?
+    ) throws -> [OutboundMessage] {
+        func message(_ payload: Payload) throws -> OutboundMessage {
+            var message = try OutboundMessage(payload, correlationID: correlationID)
+            message.origin = origin
+            return message
         }
-        let (key, created) = try keys.key(for: id, eventID: eventID, now: clock())
+        guard let id = payload.dataKeyID, let eventID = payload.partitionKeys.event else { return [try message(payload)] }
+        let (key, madeAt) = try keys.key(for: id, eventID: eventID, now: clock())
         guard let key else {
             var erased = payload
             erased.personalData = payload.personalData.replaced(name: Erasure.name, email: Erasure.email)
-            return [try OutboundMessage(erased, correlationID: correlationID)]
+            return [try message(erased)]
         }
-        let announcement =
-            created
-            ? [
-                try OutboundMessage(
-                    RegistrationDataKey(eventID: eventID, registrationID: id, key: key.base64, issuedAt: clock()), correlationID: nil)
-            ]
-            : []
-        return announcement + [try OutboundMessage(try payload.sealed(with: key), correlationID: correlationID)]
+        guard try db.map({ try RegistrationStore.announceKey(id, in: $0) }) ?? true else {
+            return [try message(try payload.sealed(with: key))]
+        }
+        // Its id and body are the registration's: a repeat (a replay) is dropped as a duplicate.
+        var announcement = try OutboundMessage(
+            RegistrationDataKey(eventID: eventID, registrationID: id, key: key.base64, issuedAt: madeAt), correlationID: nil)
+        announcement.origin = .init(cause: "data-key|\(id)", index: 0)
+        return [announcement, try message(try payload.sealed(with: key))]
     }
 
     // MARK: Identity documents and messages
@@ -435,14 +444,16 @@ public struct RegistrationsHandler: Sendable {
         return delegates
     }
 
-    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool) throws -> [OutboundMessage] {
+    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool, _ db: Database) throws
+        -> [OutboundMessage]
+    {
         var delegation = record.delegation
         delegation.delegates = try sealing.forItineraries(delegates, reference: record.reference)
         return try sealed(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
                 delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt, submittedAt: record.submittedAt),
-            correlationID: record.correlationID)
+            correlationID: record.correlationID, db)
     }
 
     private func waitlisted(_ record: RegistrationRecord, _ db: Database) throws -> [OutboundMessage] {
@@ -452,7 +463,7 @@ public struct RegistrationsHandler: Sendable {
                 position: try RegistrationStore.waitlistPosition(of: record, in: db),
                 delegation: record.delegation.withoutIdentityDocuments,
                 waitlistedAt: record.updatedAt),
-            correlationID: record.correlationID)
+            correlationID: record.correlationID, db)
     }
 }
 

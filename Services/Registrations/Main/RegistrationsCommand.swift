@@ -15,7 +15,7 @@ struct Registrations: AsyncParsableCommand {
         abstract: "Validates, deduplicates and places delegation registrations.",
         subcommands: [
             Serve<RegistrationsExecutable>.self, Export.self, RotateKeys.self, Tokens<RegistrationsExecutable>.self,
-            DocumentKeysCommand<RegistrationsExecutable>.self,
+            DocumentKeysCommand<RegistrationsExecutable>.self, DataKeysCommand.self,
             CheckConfig<RegistrationsExecutable>.self,
         ],
         defaultSubcommand: Serve<RegistrationsExecutable>.self)
@@ -89,5 +89,30 @@ struct RotateKeys: AsyncParsableCommand {
             return count
         }
         print("re-sealed \(count) registration(s) under key '\(vault.currentKeyID)'")
+    }
+}
+
+struct DataKeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data-keys", abstract: "Each registration's data key (REGISTRATIONS_KEY_STORE_PATH).",
+        subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Merge other key files into this instance's (re-sharding: every new shard takes the old shards' keys; \
+                an erasure in any file wins). Run it while the instance is stopped.
+                """)
+
+        @Argument(help: "Key files of other instances (<store>.keys).") var files: [String]
+
+        func run() async throws {
+            let configuration = try RegistrationsExecutable.loadConfiguration()
+            let keys = try DataKeyStore(path: configuration.keyStorePath)
+            for file in files {
+                let changed = try keys.importKeys(from: file)
+                print("\(file): \(changed) key(s) added or erased in \(configuration.keyStorePath)")
+            }
+        }
     }
 }

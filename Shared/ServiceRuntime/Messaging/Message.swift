@@ -90,6 +90,34 @@ public struct OutboundMessage: Sendable, Equatable {
     /// The trace it belongs to, when not that of the message being handled (work done later:
     /// a delegation's itinerary, a notification's outcome).
     public var trace: TraceContext?
+    /// What its message id derives from, when not the message being handled and its position
+    /// among the messages emitted (`Outbox.append`).
+    public var origin: Origin?
+
+    /// A message id's source: a cause and a position.
+    public struct Origin: Sendable, Hashable {
+        public var cause: String
+        public var index: Int
+
+        public init(cause: String, index: Int) {
+            self.cause = cause
+            self.index = index
+        }
+    }
+
+    /// `messages`, each without an origin of its own given `cause` at its position among those:
+    /// the ids they would have as the outputs of handling `cause` itself (a route that handles,
+    /// from a replay, a message the archive kept in another form).
+    public static func caused(by cause: String, _ messages: [OutboundMessage]) -> [OutboundMessage] {
+        var position = 0
+        return messages.map { message in
+            guard message.origin == nil else { return message }
+            var assigned = message
+            assigned.origin = Origin(cause: cause, index: position)
+            position += 1
+            return assigned
+        }
+    }
 
     public init<T: MessagePayload>(_ payload: T, correlationID: String?, trace: TraceContext? = nil) throws {
         self.type = T.messageType

@@ -12,15 +12,18 @@ import Tracing
 public enum Outbox {
     /// Appends `messages`, emitted while handling `cause`. Their ids derive from the cause's
     /// message id and their position, so handling the same message again (a replay into a rebuilt
-    /// store) emits the same ids and downstream deduplication drops the copies. A message
-    /// without a trace of its own (`OutboundMessage.trace`) is published in `trace`.
+    /// store) emits the same ids and downstream deduplication drops the copies. A message with an
+    /// origin of its own (`OutboundMessage.origin`) takes its id from that and counts in no
+    /// position. A message without a trace of its own (`OutboundMessage.trace`) is published in
+    /// `trace`.
     public static func append(
         _ messages: [OutboundMessage], causedBy cause: String, service: String, trace: TraceContext? = nil, in db: Database
     ) throws {
         let now = Date()
-        for (index, message) in messages.enumerated() {
+        for message in OutboundMessage.caused(by: cause, messages) {
+            let origin = message.origin ?? OutboundMessage.Origin(cause: cause, index: 0)
             let entry = OutboxEntry(
-                messageID: messageID(service: service, cause: cause, index: index), messageType: message.type,
+                messageID: messageID(service: service, cause: origin.cause, index: origin.index), messageType: message.type,
                 correlationID: message.correlationID,
                 causationID: cause, body: message.body, createdAt: now, partitionEvent: message.partitionKeys.event,
                 partitionRecipient: message.partitionKeys.recipient, trace: message.trace ?? trace)

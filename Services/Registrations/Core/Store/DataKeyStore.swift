@@ -65,20 +65,23 @@ public final class DataKeyStore: Sendable {
         }
     }
 
-    /// The registration's key, made now if it has none (`created`); nil once it was erased.
-    public func key(for registrationID: String, eventID: String, now: Date) throws -> (key: DataKey?, created: Bool) {
-        switch try state(registrationID) {
-        case .key(let key): return (key, false)
-        case .erased: return (nil, false)
-        case .unknown:
-            let key = DataKey.generate()
-            try queue.write { db in
-                try db.execute(
-                    sql: "INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [registrationID, eventID, key.bytes, MessageCoding.formatSortable(now)])
-            }
-            return (key, true)
+    /// The registration's key, made now if it has none, and when it was made; nil once erased.
+    public func key(for registrationID: String, eventID: String, now: Date) throws -> (key: DataKey?, madeAt: Date) {
+        let found = try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT key, created_at FROM data_keys WHERE registration_id = ?", arguments: [registrationID])
         }
+        if let found {
+            let madeAt = MessageCoding.parse(found[1] as String) ?? now
+            return ((found[0] as Data?).flatMap { DataKey(bytes: $0) }, madeAt)
+        }
+        let key = DataKey.generate()
+        let madeAt = try MessageCoding.parse(MessageCoding.formatSortable(now)) ?? now
+        try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [registrationID, eventID, key.bytes, MessageCoding.formatSortable(madeAt)])
+        }
+        return (key, madeAt)
     }
 
     /// Erasure: the key is deleted; the row stays, so that the registration's messages read as
@@ -90,6 +93,30 @@ public final class DataKeyStore: Sendable {
                     INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, NULL, ?)
                     ON CONFLICT (registration_id) DO UPDATE SET key = NULL
                     """, arguments: [registrationID, eventID, MessageCoding.formatSortable(now)])
+        }
+    }
+
+    /// Merges the keys of another key file (a shard's, when re-sharding: a registration's
+    /// records may now go to another shard). An erasure in either file wins. Returns how many
+    /// rows were added or changed.
+    @discardableResult
+    public func importKeys(from path: String) throws -> Int {
+        guard FileManager.default.fileExists(atPath: path) else { throw DataKeyStoreError.noSuchFile(path) }
+        let other = try DataKeyStore(path: path)
+        let rows = try other.queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT registration_id, event_id, key, created_at FROM data_keys ORDER BY rowid")
+        }
+        return try queue.write { db in
+            var changed = 0
+            for row in rows {
+                try db.execute(
+                    sql: """
+                        INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (registration_id) DO UPDATE SET key = NULL WHERE excluded.key IS NULL AND data_keys.key IS NOT NULL
+                        """, arguments: [row[0] as String, row[1] as String, row[2] as Data?, row[3] as String])
+                changed += db.changesCount
+            }
+            return changed
         }
     }
 
@@ -105,6 +132,16 @@ public final class DataKeyStore: Sendable {
                     try Row.fetchAll(db, sql: "SELECT registration_id, event_id, key FROM data_keys ORDER BY rowid")
                 }
             return rows.map { row in (row[0], row[1], (row[2] as Data?).flatMap { DataKey(bytes: $0) }) }
+        }
+    }
+}
+
+public enum DataKeyStoreError: Error, CustomStringConvertible {
+    case noSuchFile(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchFile(let path): "no key file at \(path)"
         }
     }
 }

@@ -129,6 +129,16 @@ public enum RegistrationStore {
                     CREATE INDEX erasures_event ON erasures(event_id);
                     """)
         }
+        // Contract 1.3: the registrations whose data key went out in an outbox committed here.
+        migrator.registerMigration("registrations-6") { db in
+            try db.execute(sql: "CREATE TABLE announced_keys (registration_id TEXT PRIMARY KEY)")
+        }
+    }
+
+    /// Records that `registrationID`'s data key is in the outbox; false if it was already.
+    static func announceKey(_ registrationID: String, in db: Database) throws -> Bool {
+        try db.execute(sql: "INSERT OR IGNORE INTO announced_keys (registration_id) VALUES (?)", arguments: [registrationID])
+        return db.changesCount > 0
     }
 
     // MARK: Events
