@@ -153,7 +153,13 @@ extension Delegation {
     }
 }
 
-extension RegistrationAccepted: CarriesPersonalData {
+/// A registration's message that carries its delegation: its people are the personal data.
+public protocol CarriesDelegation: CarriesPersonalData {
+    var registrationID: String { get }
+    var delegation: Delegation { get set }
+}
+
+extension CarriesDelegation {
     public var dataKeyID: String? { registrationID }
     public var personalData: PersonalData {
         get { delegation.personalData }
@@ -161,21 +167,9 @@ extension RegistrationAccepted: CarriesPersonalData {
     }
 }
 
-extension RegistrationWaitlisted: CarriesPersonalData {
-    public var dataKeyID: String? { registrationID }
-    public var personalData: PersonalData {
-        get { delegation.personalData }
-        set { delegation.personalData = newValue }
-    }
-}
-
-extension RegistrationCancelled: CarriesPersonalData {
-    public var dataKeyID: String? { registrationID }
-    public var personalData: PersonalData {
-        get { delegation.personalData }
-        set { delegation.personalData = newValue }
-    }
-}
+extension RegistrationAccepted: CarriesDelegation {}
+extension RegistrationWaitlisted: CarriesDelegation {}
+extension RegistrationCancelled: CarriesDelegation {}
 
 extension RegistrationRejected: CarriesPersonalData {
     public var dataKeyID: String? { partitionKeys.recipient }

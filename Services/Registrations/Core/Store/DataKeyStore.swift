@@ -56,13 +56,9 @@ public final class DataKeyStore: Sendable {
         return migrator
     }
 
+    /// (The table has the shape of the consumers' `data_keys`, read the same way.)
     public func state(_ registrationID: String) throws -> DataKeyState {
-        try queue.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT key FROM data_keys WHERE registration_id = ?", arguments: [registrationID])
-            else { return .unknown }
-            guard let bytes = row[0] as Data?, let key = DataKey(bytes: bytes) else { return .erased }
-            return .key(key)
-        }
+        try queue.read { db in try DataKeys.state(registrationID, in: db) }
     }
 
     /// The registration's key, made now if it has none, and when it was made; nil once erased.
