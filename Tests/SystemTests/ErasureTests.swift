@@ -46,7 +46,7 @@ import Testing
         let files =
             ["registrations", "itineraries", "notifications"].flatMap { name in
                 [system.store(name), system.store(name) + "-wal", system.store(name) + "-shm"]
-            } + [keyFile, keyFile + "-journal"]
+            } + [keyFile, keyFile + "-wal", keyFile + "-shm"]
         /// The markers still found, with the files holding them.
         func remaining() -> [String: [String]] {
             Dictionary(uniqueKeysWithValues: markers.map { ($0, StoreText.filesContain(files, $0)) }).filter { !$0.value.isEmpty }

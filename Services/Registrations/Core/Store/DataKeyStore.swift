@@ -9,7 +9,8 @@ import ServiceRuntime
 /// deletes a key here (and in the consumers), after which no copy of the registration's
 /// personal fields opens. A key is written in a transaction of its own before the message
 /// transaction that uses it commits: a message rolled back leaves an unused key, never the
-/// reverse.
+/// reverse. The file is in WAL mode (one fsync per new key); after an erasure its write-ahead
+/// log is checkpointed and emptied, so that no file keeps the key.
 public final class DataKeyStore: Sendable {
     private let queue: DatabaseQueue
 
@@ -18,6 +19,7 @@ public final class DataKeyStore: Sendable {
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         queue = try DatabaseQueue(path: path, configuration: Self.configuration)
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         try Self.migrator.migrate(queue)
     }
 
@@ -90,6 +92,13 @@ public final class DataKeyStore: Sendable {
                     ON CONFLICT (registration_id) DO UPDATE SET key = NULL
                     """, arguments: [registrationID, eventID, MessageCoding.formatSortable(now)])
         }
+        try forgetLog()
+    }
+
+    /// Copies what the write-ahead log holds into the file (where `secure_delete` has zeroed the
+    /// forgotten keys) and empties the log.
+    private func forgetLog() throws {
+        try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
     /// Merges the keys of another key file (a shard's, when re-sharding: a registration's
@@ -102,7 +111,7 @@ public final class DataKeyStore: Sendable {
         let rows = try other.queue.read { db in
             try Row.fetchAll(db, sql: "SELECT registration_id, event_id, key, created_at FROM data_keys ORDER BY rowid")
         }
-        return try queue.write { db in
+        let changed = try queue.write { db in
             var changed = 0
             for row in rows {
                 try db.execute(
@@ -114,6 +123,8 @@ public final class DataKeyStore: Sendable {
             }
             return changed
         }
+        try forgetLog()
+        return changed
     }
 
     /// Every registration's key (nil: erased), of one event or all, in the order made.
