@@ -46,7 +46,7 @@ enum RegistrationsExecutable: ServiceExecutable {
     static func settings(_ configuration: RegistrationsConfiguration) -> [(String, String)] {
         [
             ("identity key", configuration.vault.currentKeyID), ("max delegates", "\(configuration.maxDelegates)"),
-            ("cancel wait (s)", "\(configuration.cancellationWait)"),
+            ("cancel wait (s)", "\(configuration.cancellationWait)"), ("data key file", configuration.keyStorePath),
         ]
     }
 }
