@@ -20,8 +20,7 @@ public enum Outbox {
         _ messages: [OutboundMessage], causedBy cause: String, service: String, trace: TraceContext? = nil, in db: Database
     ) throws {
         let now = Date()
-        for message in OutboundMessage.caused(by: cause, messages) {
-            let origin = message.origin ?? OutboundMessage.Origin(cause: cause, index: 0)
+        for (message, origin) in OutboundMessage.originated(by: cause, messages) {
             let entry = OutboxEntry(
                 messageID: messageID(service: service, cause: origin.cause, index: origin.index), messageType: message.type,
                 correlationID: message.correlationID,
