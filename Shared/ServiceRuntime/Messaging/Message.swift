@@ -109,20 +109,13 @@ public struct OutboundMessage: Sendable, Equatable {
     /// the ids they would have as the outputs of handling `cause` itself (a route that handles,
     /// from a replay, a message the archive kept in another form).
     public static func caused(by cause: String, _ messages: [OutboundMessage]) -> [OutboundMessage] {
-        originated(by: cause, messages).map { message, origin in
-            var assigned = message
-            assigned.origin = origin
-            return assigned
-        }
-    }
-
-    /// Each message with its origin: its own, or `cause` and its position among those without.
-    static func originated(by cause: String, _ messages: [OutboundMessage]) -> [(message: OutboundMessage, origin: Origin)] {
         var position = 0
         return messages.map { message in
-            if let own = message.origin { return (message, own) }
-            defer { position += 1 }
-            return (message, Origin(cause: cause, index: position))
+            guard message.origin == nil else { return message }
+            var assigned = message
+            assigned.origin = Origin(cause: cause, index: position)
+            position += 1
+            return assigned
         }
     }
 

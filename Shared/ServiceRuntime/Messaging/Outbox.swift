@@ -20,7 +20,8 @@ public enum Outbox {
         _ messages: [OutboundMessage], causedBy cause: String, service: String, trace: TraceContext? = nil, in db: Database
     ) throws {
         let now = Date()
-        for (message, origin) in OutboundMessage.originated(by: cause, messages) {
+        for message in OutboundMessage.caused(by: cause, messages) {
+            let origin = message.origin ?? OutboundMessage.Origin(cause: cause, index: 0)
             let entry = OutboxEntry(
                 messageID: messageID(service: service, cause: origin.cause, index: origin.index), messageType: message.type,
                 correlationID: message.correlationID,
