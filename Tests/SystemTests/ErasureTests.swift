@@ -104,7 +104,8 @@ import Testing
         for consumer in ["itineraries", "notifications"] {
             #expect(try system.read(consumer) { db in try DataKeys.state(id, in: db) } == .erased, "\(consumer) forgot the key")
         }
-        for marker in markers { #expect(StoreText.filesContain(segments, marker).isEmpty) }
+        let segmentsAfter = StoreText.files(under: TestBroker.dataDirectory + "/stream")
+        for marker in markers { #expect(StoreText.filesContain(segmentsAfter, marker).isEmpty) }
     }
 
     /// The registration's data key in registrations' key file (nil: none, or erased).

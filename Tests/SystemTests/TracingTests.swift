@@ -44,8 +44,11 @@ import Testing
             var spans: [ExportedSpan] = []
             let complete = await eventually(within: 90) {
                 spans = receiver.calls.flatMap { ExportedSpan.all(in: $0.body) }
-                let names = Set(spans.filter { $0.traceID == Self.traceID }.map { "\($0.service): \($0.name)" })
-                return expected.isSubset(of: names)
+                let traced = spans.filter { $0.traceID == Self.traceID }
+                let names = Set(traced.map { "\($0.service): \($0.name)" })
+                // A child span ends (and is exported) before its parent: wait for the parents too.
+                let ids = Set(traced.map(\.spanID)).union([Self.integrationSpan])
+                return expected.isSubset(of: names) && traced.allSatisfy { ids.contains($0.parentSpanID ?? "") }
             }
             let traced = spans.filter { $0.traceID == Self.traceID }
             #expect(

@@ -73,7 +73,8 @@ public final class DataKeyStore: Sendable {
             return ((found[0] as Data?).flatMap { DataKey(bytes: $0) }, madeAt)
         }
         let key = DataKey.generate()
-        let madeAt = try MessageCoding.parse(MessageCoding.formatSortable(now)) ?? now
+        // At the precision the file keeps, so that every announcement of the key says the same.
+        let madeAt = MessageCoding.parse(MessageCoding.formatSortable(now)) ?? now
         try queue.write { db in
             try db.execute(
                 sql: "INSERT INTO data_keys (registration_id, event_id, key, created_at) VALUES (?, ?, ?, ?)",
@@ -107,8 +108,10 @@ public final class DataKeyStore: Sendable {
     @discardableResult
     public func importKeys(from path: String) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw DataKeyStoreError.noSuchFile(path) }
-        let other = try DataKeyStore(path: path)
-        let rows = try other.queue.read { db in
+        // Read as it is: the other file is not migrated or switched to WAL.
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let rows = try DatabaseQueue(path: path, configuration: readOnly).read { db in
             try Row.fetchAll(db, sql: "SELECT registration_id, event_id, key, created_at FROM data_keys ORDER BY rowid")
         }
         let changed = try queue.write { db in
