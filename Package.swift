@@ -164,6 +164,34 @@ let package = Package(
         ),
         .testTarget(
             name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
+        // The organisers' console: a read model of the event and the organisers' actions, as
+        // pages (Hummingbird, Mustache), sessions for its own accounts.
+        .target(
+            name: "ConsoleCore",
+            dependencies: [
+                "ServiceRuntime", "Messages",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Services/Console/Core"
+        ),
+        .executableTarget(
+            name: "console",
+            dependencies: [
+                "ConsoleCore", "ServiceRuntime", "Messages", "ServiceCommand",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Console/Main"
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "ConsoleCore", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/ConsoleTests"),
         // Every service as it declares itself (its router's types, its partition, its port), for
         // the ops tool, the deployment and the system tests.
         .target(

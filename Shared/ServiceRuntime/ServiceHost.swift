@@ -139,7 +139,7 @@ public final class ServiceHost: Sendable {
             tracer: tracer)
         let http = try ServiceHTTP.application(
             configuration: configuration, readiness: .init(connections: [publishing, consuming], store: store, pipeline: pipelineStatus),
-            store: store, metrics: metrics, logger: logger,
+            store: store, metrics: metrics, logger: logger, outbox: doorbell,
             routes: { [routes, store] router in routes(router, store) },
             onListening: { [self] port in
                 listeningPort.withLock { $0 = port }

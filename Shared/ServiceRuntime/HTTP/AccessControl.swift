@@ -2,16 +2,20 @@ import Foundation
 import Hummingbird
 import HummingbirdAuth
 import Logging
+import NIOCore
 
 /// The request context of every service's HTTP side: Hummingbird's core, and the caller once
 /// its bearer token is checked.
-public struct ServiceRequestContext: AuthRequestContext, RequestContext {
+public struct ServiceRequestContext: AuthRequestContext, RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: APIClient?
+    /// The client's address (the console counts failed logins by it).
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         identity = nil
+        remoteAddress = source.channel.remoteAddress
     }
 }
 
@@ -21,6 +25,11 @@ public struct ServiceRoutes {
     public let read: RouterGroup<ServiceRequestContext>
     public let personalData: RouterGroup<ServiceRequestContext>
     public let admin: RouterGroup<ServiceRequestContext>
+    /// Routes that check their callers themselves (the console's pages, behind its own accounts
+    /// and sessions); no API token is asked for.
+    public let ownAccess: RouterGroup<ServiceRequestContext>
+    /// Ring after committing outbox rows from a request, so the relay publishes them at once.
+    public let outbox: Doorbell
 }
 
 /// Reads `Authorization: Bearer` and names the caller. A token that is presented but unknown,

@@ -52,7 +52,7 @@ public enum ServiceHTTP {
     /// tokens are in force. `onListening` gets the bound port (useful with port 0).
     public static func application(
         configuration: ServiceConfiguration, readiness: Readiness, store: ServiceStore, metrics: ServiceMetrics, logger: Logger,
-        routes: (ServiceRoutes) -> Void = { _ in },
+        outbox: Doorbell = Doorbell(), routes: (ServiceRoutes) -> Void = { _ in },
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let router = Router(context: ServiceRequestContext.self)
@@ -81,7 +81,9 @@ public enum ServiceHTTP {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
-        routes(ServiceRoutes(read: read, personalData: scoped(.personalData), admin: scoped(.admin)))
+        routes(
+            ServiceRoutes(
+                read: read, personalData: scoped(.personalData), admin: scoped(.admin), ownAccess: router.group(), outbox: outbox))
         let server: HTTPServerBuilder =
             try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
         return Application(

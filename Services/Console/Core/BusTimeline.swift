@@ -1,0 +1,202 @@
+import Foundation
+import Messages
+
+/// The plan seen from the buses: for each bus and day, its stops (from the visits of the
+/// itineraries that ride it) and its riders; where each bus is at a given time; and the day
+/// drawn as a timeline (SVG, one row per bus).
+public struct BusTimeline: Sendable {
+    public struct Stop: Sendable, Equatable {
+        public var venueID: String
+        public var venue: String
+        public var arrival: Date
+        public var departure: Date
+    }
+
+    public struct Rider: Sendable, Equatable {
+        public var registrationID: String
+        public var organisation: String
+        public var people: Int
+    }
+
+    public struct BusDay: Sendable, Equatable {
+        public var busID: String
+        public var seats: Int
+        public var day: String
+        public var stops: [Stop]
+        public var riders: [Rider]
+        public var people: Int { riders.reduce(0) { $0 + $1.people } }
+    }
+
+    /// Where a bus is at a moment.
+    public enum Position: Sendable, Equatable {
+        case notStarted(first: Stop)
+        case at(Stop)
+        case driving(from: Stop, to: Stop)
+        case finished(last: Stop)
+    }
+
+    public let programme: ProgrammePublished
+    public let language: Language
+    public let busDays: [BusDay]
+    private let zone: TimeZone
+
+    public init(
+        programme: ProgrammePublished, itineraries: [String: ConsoleQueries.Itinerary], organisations: [String: (String, Int)],
+        language: Language
+    ) {
+        self.programme = programme
+        self.language = language
+        zone = TimeZone(identifier: programme.timeZone) ?? .gmt
+        let venues = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { a, _ in a })
+        let seats = Dictionary(programme.buses.map { ($0.id, $0.seats) }, uniquingKeysWith: { a, _ in a })
+        var stops: [String: [String: Stop]] = [:]  // bus|day → venue|arrival → stop
+        var riders: [String: [String: Rider]] = [:]
+        let day = Self.dayFormatter(zone)
+        for (registrationID, itinerary) in itineraries {
+            for item in itinerary.items where item.kind == .visit {
+                guard let bus = item.busID, let venueID = item.venueID else { continue }
+                let key = "\(bus)|\(day.string(from: item.start))"
+                stops[key, default: [:]]["\(venueID)|\(item.start.timeIntervalSince1970)"] = Stop(
+                    venueID: venueID, venue: venues[venueID] ?? venueID, arrival: item.start, departure: item.end)
+                let (organisation, people) = organisations[registrationID] ?? (registrationID, 0)
+                riders[key, default: [:]][registrationID] = Rider(
+                    registrationID: registrationID, organisation: organisation, people: people)
+            }
+        }
+        busDays = stops.keys.sorted().map { key in
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            return BusDay(
+                busID: parts[0], seats: seats[parts[0]] ?? 0, day: parts[1],
+                stops: (stops[key] ?? [:]).values.sorted { $0.arrival < $1.arrival },
+                riders: (riders[key] ?? [:]).values.sorted { ($0.organisation, $0.registrationID) < ($1.organisation, $1.registrationID) })
+        }
+    }
+
+    /// The event's days that have a bus on the road.
+    public var days: [String] { Array(Set(busDays.map(\.day))).sorted() }
+
+    public func busDays(on day: String) -> [BusDay] { busDays.filter { $0.day == day }.sorted { $0.busID < $1.busID } }
+
+    /// `day` (YYYY-MM-DD) at `time` (HH:MM) in the event's zone.
+    public func moment(day: String, time: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.date(from: "\(day) \(time)")
+    }
+
+    public static func position(of bus: BusDay, at moment: Date) -> Position? {
+        guard let first = bus.stops.first, let last = bus.stops.last else { return nil }
+        if moment < first.arrival { return .notStarted(first: first) }
+        for (index, stop) in bus.stops.enumerated() {
+            if moment >= stop.arrival && moment < stop.departure { return .at(stop) }
+            if index + 1 < bus.stops.count, moment >= stop.departure, moment < bus.stops[index + 1].arrival {
+                return .driving(from: stop, to: bus.stops[index + 1])
+            }
+        }
+        return .finished(last: last)
+    }
+
+    public func clock(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "HH:mm"
+        return formatter.string(from: date)
+    }
+
+    static func dayFormatter(_ zone: TimeZone) -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter
+    }
+
+    // MARK: The picture
+
+    /// The day as a Gantt chart: a row per bus, a bar per stop (venue, times; the riders in its
+    /// tooltip), a line for each drive, a grid line each hour. `marker` draws a vertical line at
+    /// that moment.
+    public func svg(day: String, marker: Date? = nil) -> String {
+        let buses = busDays(on: day)
+        guard let start = buses.compactMap({ $0.stops.first?.arrival }).min(),
+            let end = buses.compactMap({ $0.stops.last?.departure }).max()
+        else { return "" }
+        let hour: TimeInterval = 3600
+        let from = floor(start.timeIntervalSince1970 / hour) * hour
+        let to = max(from + hour, ceil(end.timeIntervalSince1970 / hour) * hour)
+        let label = 110.0
+        let width = 960.0
+        let row = 56.0
+        let top = 28.0
+        let height = top + row * Double(buses.count) + 8
+        func x(_ date: Date) -> Double { label + (date.timeIntervalSince1970 - from) / (to - from) * (width - label - 10) }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 \(Int(width)) \(Int(height))" \
+            role="img" aria-label="\(escape(day))">
+            """
+        var tick = from
+        while tick <= to {
+            let position = x(Date(timeIntervalSince1970: tick))
+            svg += """
+                <line class="grid" x1="\(fmt(position))" y1="\(fmt(top - 6))" x2="\(fmt(position))" y2="\(fmt(height - 4))"/>\
+                <text class="hour" x="\(fmt(position))" y="16">\(clock(Date(timeIntervalSince1970: tick)))</text>
+                """
+            tick += hour
+        }
+        for (index, bus) in buses.enumerated() {
+            let y = top + row * Double(index)
+            svg += """
+                <g class="bus" data-bus="\(escape(bus.busID))"><text class="bus-name" x="4" y="\(fmt(y + 22))">\(escape(bus.busID))</text>\
+                <text class="bus-load" x="4" y="\(fmt(y + 40))">\(bus.people)/\(bus.seats)</text>
+                """
+            let riders = bus.riders.map { "\($0.organisation) (\($0.people))" }.joined(separator: ", ")
+            for (stopIndex, stop) in bus.stops.enumerated() {
+                if stopIndex > 0 {
+                    let previous = bus.stops[stopIndex - 1]
+                    svg += """
+                        <line class="drive" x1="\(fmt(x(previous.departure)))" y1="\(fmt(y + 22))" x2="\(fmt(x(stop.arrival)))" \
+                        y2="\(fmt(y + 22))"/>
+                        """
+                }
+                let left = x(stop.arrival)
+                let barWidth = max(2, x(stop.departure) - left)
+                svg += """
+                    <g class="stop" data-venue="\(escape(stop.venueID))"><title>\(escape(stop.venue)) \(clock(stop.arrival))–\
+                    \(clock(stop.departure)): \(escape(riders))</title><rect x="\(fmt(left))" y="\(fmt(y + 6))" \
+                    width="\(fmt(barWidth))" height="32" rx="4"/><text x="\(fmt(left + 4))" y="\(fmt(y + 20))">\
+                    \(escape(stop.venue))</text><text class="times" x="\(fmt(left + 4))" y="\(fmt(y + 33))">\
+                    \(clock(stop.arrival))–\(clock(stop.departure))</text></g>
+                    """
+            }
+            svg += "</g>"
+        }
+        if let marker, marker.timeIntervalSince1970 >= from, marker.timeIntervalSince1970 <= to {
+            svg += """
+                <line class="marker" x1="\(fmt(x(marker)))" y1="\(fmt(top - 6))" x2="\(fmt(x(marker)))" y2="\(fmt(height - 4))"/>
+                """
+        }
+        return svg + "</svg>"
+    }
+
+    private func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+}
+
+/// Text for HTML or SVG: `&`, `<`, `>`, `"` and `'` as entities.
+func escape(_ text: String) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    for character in text {
+        switch character {
+        case "&": result += "&amp;"
+        case "<": result += "&lt;"
+        case ">": result += "&gt;"
+        case "\"": result += "&quot;"
+        case "'": result += "&#39;"
+        default: result.append(character)
+        }
+    }
+    return result
+}

@@ -1,0 +1,53 @@
+import Foundation
+import ServiceRuntime
+
+/// The console's settings (README.md, "Configuration"): the shared service settings under
+/// `CONSOLE_`, and its own.
+public struct ConsoleConfiguration: Sendable {
+    public var service: ServiceConfiguration
+    /// Templates, translations and static files (`templates/`, `strings/`, `static/`).
+    public var assets: String
+    /// How long a login lasts.
+    public var sessionLifetime: TimeInterval
+    /// Cookies only over HTTPS (`Secure`): on unless the console listens on loopback only, where
+    /// a browser on the same machine reaches it over plain HTTP.
+    public var secureCookies: Bool
+    /// The event the pages show; nil: the one whose programme arrived last.
+    public var eventID: String?
+
+    public init(
+        service: ServiceConfiguration, assets: String = ConsoleConfiguration.defaultAssets, sessionLifetime: TimeInterval = 12 * 3600,
+        secureCookies: Bool = false, eventID: String? = nil
+    ) {
+        self.service = service
+        self.assets = assets
+        self.sessionLifetime = sessionLifetime
+        self.secureCookies = secureCookies
+        self.eventID = eventID
+    }
+
+    /// `Services/Console/Assets` of the source tree (the container copies it elsewhere and sets
+    /// `CONSOLE_ASSETS`).
+    public static let defaultAssets: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Assets").path
+    }()
+
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> ConsoleConfiguration
+    {
+        var reader = EnvironmentReader(environment)
+        let service = ServiceConfiguration.read(ConsoleService.description, from: &reader)
+        let p = "CONSOLE"
+        let configuration = ConsoleConfiguration(
+            service: service, assets: reader.string("\(p)_ASSETS", default: defaultAssets),
+            sessionLifetime: reader.seconds("\(p)_SESSION_LIFETIME", default: 12 * 3600, in: 60...(30 * 86400)),
+            secureCookies: reader.boolean("\(p)_SECURE_COOKIES", default: !isLoopback(service.httpHost)),
+            eventID: reader.optionalString("\(p)_EVENT"))
+        var isFolder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: configuration.assets + "/templates", isDirectory: &isFolder) || !isFolder.boolValue {
+            reader.problem("\(p)_ASSETS='\(configuration.assets)' has no templates folder")
+        }
+        try reader.validate()
+        return configuration
+    }
+}

@@ -1,0 +1,583 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import Messages
+import NIOCore
+import ServiceRuntime
+
+/// The console's pages, behind its own accounts (`Accounts`): a session cookie (HTTP-only,
+/// SameSite=Strict, Secure unless on loopback), a CSRF token in every form, the role checked on
+/// every action. Server-rendered HTML; the only script polls an action's outcome.
+///
+/// - `GET /login`, `POST /login`, `POST /logout`
+/// - `GET /` the event at a glance; `GET /registrations` (search, filter); `GET /registrations/{id}`
+/// - `GET /plan?day=&at=` each bus's day as a timeline, and where every bus is at a time
+/// - `GET /audit` what every account did
+/// - `POST /registrations/{id}/cancel`, `POST /overrides`, `POST /reoptimise`,
+///   `POST /reoptimise/{id}/apply` (organisers); `GET /actions/{id}` an action's outcome (JSON)
+public struct ConsoleHTTP: Sendable {
+    let configuration: ConsoleConfiguration
+    let pages: ConsolePages
+    let store: ServiceStore
+    let outbox: Doorbell
+    let now: @Sendable () -> Date
+
+    static let sessionCookie = "console_session"
+    static let loginCookie = "console_login"
+    static let languageCookie = "console_lang"
+
+    public static func routes(configuration: ConsoleConfiguration, pages: ConsolePages, now: @escaping @Sendable () -> Date = { Date() })
+        -> @Sendable (ServiceRoutes, ServiceStore) -> Void
+    {
+        { routes, store in
+            ConsoleHTTP(configuration: configuration, pages: pages, store: store, outbox: routes.outbox, now: now).add(to: routes.ownAccess)
+        }
+    }
+
+    func add(to group: RouterGroup<ServiceRequestContext>) {
+        group.get("/static/:file") { _, context in try self.asset(try context.parameters.require("file")) }
+        group.get("/login") { request, _ in try self.loginPage(request) }
+        group.post("/login") { request, context in try await self.login(request, context) }
+        group.post("/logout") { request, context in
+            try await self.signedIn(request, context) { session, form in
+                if let token = request.cookies[Self.sessionCookie]?.value {
+                    try await store.database.write { db in
+                        try Accounts.logout(token: token, in: db)
+                        try Accounts.audit(account: session.account.name, action: "logout", outcome: "ok", in: db)
+                    }
+                }
+                var response = Self.redirect("/login")
+                response.setCookie(self.cookie(Self.sessionCookie, "", maxAge: 0))
+                return response
+            }
+        }
+        group.get("/") { request, context in try await self.page(request) { try await self.overview($0, $1) } }
+        group.get("/registrations") { request, context in try await self.page(request) { try await self.registrations(request, $0, $1) } }
+        group.get("/registrations/:id") { request, context in
+            let id = try context.parameters.require("id")
+            return try await self.page(request) { try await self.registration(id, request, $0, $1) }
+        }
+        group.get("/plan") { request, context in try await self.page(request) { try await self.plan(request, $0, $1) } }
+        group.get("/audit") { request, context in try await self.page(request) { try await self.audit($0, $1) } }
+        group.get("/actions/:id") { request, context in
+            let id = try context.parameters.require("id")
+            guard try await self.session(request) != nil else { throw HTTPError(.unauthorized) }
+            guard let action = try await store.database.read({ db in try ConsoleStore.action(id, in: db) }) else {
+                throw HTTPError(.notFound)
+            }
+            return try ServiceHTTP.json(["status": action.status.rawValue, "outcome": action.outcome ?? ""])
+        }
+        group.post("/registrations/:id/cancel") { request, context in
+            let id = try context.parameters.require("id")
+            return try await self.act(request, context, back: "/registrations/\(id)") { session, form, db in
+                try ConsoleCommands.cancel(registrationID: id, reason: form["reason"], by: session.account.name, now: self.now(), in: db)
+            }
+        }
+        group.post("/overrides") { request, context in
+            try await self.act(request, context, back: nil) { session, form, db in
+                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
+                    throw ConsoleCommands.Refusal.invalid("no programme yet")
+                }
+                let kind = form["kind"].flatMap(PlanOverrideRequested.Kind.init(rawValue:))
+                let withdraw = form["withdraw"] == "1"
+                guard withdraw || kind != nil else { throw ConsoleCommands.Refusal.invalid("say what the override keeps") }
+                let overrideID =
+                    form["overrideID"].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? [kind?.rawValue, form["reference"], form["busID"], form["day"], form["venueID"]].compactMap { $0 }
+                    .filter { !$0.isEmpty }.joined(separator: ":")
+                let request = PlanOverrideRequested(
+                    eventID: eventID, overrideID: overrideID, kind: kind, withdraw: withdraw, reference: form["reference"].nonEmpty,
+                    busID: form["busID"].nonEmpty, day: form["day"].nonEmpty, venueID: form["venueID"].nonEmpty,
+                    seats: form["seats"].flatMap { Int($0) }, reason: form["reason"].nonEmpty)
+                return try ConsoleCommands.override(request, by: session.account.name, now: self.now(), in: db)
+            }
+        }
+        group.post("/reoptimise") { request, context in
+            try await self.act(request, context, back: "/plan") { session, _, db in
+                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
+                    throw ConsoleCommands.Refusal.invalid("no programme yet")
+                }
+                return try ConsoleCommands.reoptimise(eventID: eventID, by: session.account.name, now: self.now(), in: db)
+            }
+        }
+        group.post("/reoptimise/:id/apply") { request, context in
+            let preview = try context.parameters.require("id")
+            return try await self.act(request, context, back: "/plan") { session, _, db in
+                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
+                    throw ConsoleCommands.Refusal.invalid("no programme yet")
+                }
+                return try ConsoleCommands.reoptimise(
+                    eventID: eventID, applying: preview, by: session.account.name, now: self.now(), in: db)
+            }
+        }
+    }
+
+    // MARK: Sessions
+
+    func session(_ request: Request) async throws -> Accounts.Session? {
+        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty else { return nil }
+        let now = now()
+        return try await store.database.read { db in try Accounts.session(token: token, now: now, in: db) }
+    }
+
+    /// A page for whoever is signed in; the login page for anyone else.
+    func page(_ request: Request, _ build: (Accounts.Session, Language) async throws -> View) async throws -> Response {
+        guard let session = try await session(request) else { return Self.redirect("/login") }
+        let language = language(request)
+        let view = try await build(session, language)
+        var context = view.values
+        context["account"] = session.account.name
+        context["role"] = pages.word("role.\(session.account.role.rawValue)", language)
+        context["organiser"] = session.account.role == .organiser
+        context["csrf"] = session.csrf
+        return html(try pages.render(view.template, language: language, context: context), request: request)
+    }
+
+    /// A form sent by a signed-in account with its CSRF token; anything else is refused.
+    func signedIn(
+        _ request: Request, _ context: ServiceRequestContext, _ handle: (Accounts.Session, [String: String]) async throws -> Response
+    ) async throws -> Response {
+        guard let session = try await session(request) else { return Self.redirect("/login") }
+        let form = try await Self.form(request, context)
+        guard let token = form["_csrf"], Self.same(token, session.csrf) else {
+            try await store.database.write { db in
+                try Accounts.audit(
+                    account: session.account.name, action: "\(request.uri.path)", outcome: "refused: no valid CSRF token", in: db)
+            }
+            return try refusal(.forbidden, "csrf.refused", request: request)
+        }
+        return try await handle(session, form)
+    }
+
+    /// An organiser's action: its command, record and audit entry in one transaction; then back to
+    /// `back` (or the page that sent the form) showing the action until its answer arrives.
+    func act(
+        _ request: Request, _ context: ServiceRequestContext, back: String?,
+        _ command: @escaping @Sendable (Accounts.Session, [String: String], Database) throws -> ConsoleAction
+    ) async throws -> Response {
+        try await signedIn(request, context) { session, form in
+            guard session.account.role == .organiser else {
+                try await store.database.write { db in
+                    try Accounts.audit(
+                        account: session.account.name, action: "\(request.uri.path)",
+                        outcome: "refused: the \(session.account.role.rawValue) role may not act", in: db)
+                }
+                return try refusal(.forbidden, "role.refused", request: request)
+            }
+            let returnTo = back ?? Self.localPath(form["back"]) ?? "/"
+            do {
+                let action = try await store.database.write { db in try command(session, form, db) }
+                outbox.ring()
+                return Self.redirect(returnTo + (returnTo.contains("?") ? "&" : "?") + "action=\(action.id)")
+            } catch let refusal as ConsoleCommands.Refusal {
+                try await store.database.write { db in
+                    try Accounts.audit(account: session.account.name, action: "\(request.uri.path)", outcome: "refused: \(refusal)", in: db)
+                }
+                return try self.refusal(.badRequest, refusal.description, request: request)
+            }
+        }
+    }
+
+    // MARK: Logging in
+
+    func loginPage(_ request: Request, problem: String? = nil, status: HTTPResponse.Status = .ok) throws -> Response {
+        let language = language(request)
+        let nonce = Accounts.randomToken()
+        var context: [String: Any] = ["nonce": nonce]
+        if let problem { context["problem"] = pages.word(problem, language) }
+        var response = html(try pages.render("login", language: language, context: context), request: request, status: status)
+        response.setCookie(cookie(Self.loginCookie, nonce, maxAge: 3600))
+        return response
+    }
+
+    func login(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let form = try await Self.form(request, context)
+        guard let nonce = request.cookies[Self.loginCookie]?.value, let sent = form["_csrf"], Self.same(nonce, sent) else {
+            return try loginPage(request, problem: "csrf.refused", status: .forbidden)
+        }
+        let name = form["name"] ?? ""
+        let password = form["password"] ?? ""
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        let lifetime = configuration.sessionLifetime
+        let now = now()
+        let outcome = try await store.database.write { db in
+            let outcome = try Accounts.login(name: name, password: password, address: address, lifetime: lifetime, now: now, in: db)
+            let audited = name.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil ? name : "(not an account name)"
+            switch outcome {
+            case .success: try Accounts.audit(account: audited, action: "login", outcome: "ok", now: now, in: db)
+            case .refused: try Accounts.audit(account: audited, action: "login", outcome: "refused", now: now, in: db)
+            case .throttled: try Accounts.audit(account: audited, action: "login", outcome: "throttled", now: now, in: db)
+            }
+            return outcome
+        }
+        switch outcome {
+        case .success(let token, _):
+            var response = Self.redirect("/")
+            response.setCookie(cookie(Self.sessionCookie, token, maxAge: Int(lifetime)))
+            return response
+        case .refused:
+            return try loginPage(request, problem: "login.refused", status: .unauthorized)
+        case .throttled:
+            return try loginPage(request, problem: "login.throttled", status: .tooManyRequests)
+        }
+    }
+
+    // MARK: Pages
+
+    func overview(_ session: Accounts.Session, _ language: Language) async throws -> View {
+        let eventID = configuration.eventID
+        return try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
+            let counts = try ConsoleQueries.counts(eventID: programme.eventID, in: db)
+            let failed = try ConsoleQueries.notifications(outcome: "failed", in: db).prefix(20)
+            let refused = try ConsoleQueries.overrides(eventID: programme.eventID, in: db).filter { $0.outcome == "refused" }
+            let actions = try ConsoleStore.actions(limit: 10, in: db)
+            return View(
+                "overview",
+                [
+                    "event": programme.name.text(in: language), "eventID": programme.eventID,
+                    "days": programme.days.joined(separator: ", "),
+                    "capacityOrganisations": programme.capacity.organisations, "capacityDelegates": programme.capacity.delegates,
+                    "accepted": counts.accepted, "waitlisted": counts.waitlisted, "cancelled": counts.cancelled,
+                    "rejected": counts.rejected, "delegates": counts.delegatesAccepted, "withItinerary": counts.withItinerary,
+                    "meetings": counts.meetings, "delivered": counts.notificationsDelivered, "failedCount": counts.notificationsFailed,
+                    "overridesPending": counts.overridesPending, "overridesRefused": counts.overridesRefused,
+                    "failed": failed.map { self.notificationContext($0, language) }, "hasFailed": !failed.isEmpty,
+                    "hasRefused": !refused.isEmpty, "hasActions": !actions.isEmpty,
+                    "refusedOverrides": refused.map { ["id": $0.request.overrideID, "reason": $0.reason ?? ""] },
+                    "actions": actions.map { self.actionContext($0, language) },
+                ]
+            )
+        }
+    }
+
+    func registrations(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
+        let search = request.uri.queryParameters.get("q")
+        let status = request.uri.queryParameters.get("status").flatMap(RegistrationStatus.init(rawValue:))
+        let eventID = configuration.eventID
+        return try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
+            let rows = try ConsoleQueries.registrations(eventID: programme.eventID, status: status, search: search, in: db)
+            return View(
+                "registrations",
+                [
+                    "q": search ?? "", "count": rows.count,
+                    "statuses": RegistrationStatus.allCases.map {
+                        ["value": $0.rawValue, "label": self.pages.word("status.\($0.rawValue)", language), "selected": $0 == status]
+                    },
+                    "rows": rows.map { row in
+                        [
+                            "id": row.registrationID, "reference": row.reference, "organisation": row.organisation, "country": row.country,
+                            "status": self.pages.word("status.\(row.status.rawValue)", language), "statusClass": row.status.rawValue,
+                            "delegates": row.delegates, "position": row.waitlistPosition.map { "#\($0)" } ?? "",
+                        ] as [String: Any]
+                    },
+                ]
+            )
+        }
+    }
+
+    func registration(_ id: String, _ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
+        let eventID = configuration.eventID
+        let action = request.uri.queryParameters.get("action")
+        return try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db),
+                let registration = try ConsoleQueries.registration(id, in: db)
+            else { return View("not-found", [:]) }
+            let clock = Clock(zone: programme.timeZone)
+            let venues = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { a, _ in a })
+            let delegation = registration.delegation
+            var context: [String: Any] = [
+                "id": registration.row.registrationID, "reference": registration.row.reference,
+                "organisation": registration.row.organisation, "country": registration.row.country,
+                "role": self.pages.word("delegation.\(registration.row.role)", language),
+                "status": self.pages.word("status.\(registration.row.status.rawValue)", language),
+                "statusClass": registration.row.status.rawValue, "revision": registration.revision,
+                "active": registration.row.status != .cancelled, "erased": registration.row.erased,
+                "lead": [
+                    "name": delegation.leadContact.name, "phone": delegation.leadContact.phone ?? "",
+                    "language": delegation.leadContact.language.rawValue,
+                ],
+                "people": delegation.delegates.map { person in
+                    [
+                        "name": person.name, "title": person.title ?? "", "language": person.language.rawValue, "phone": person.phone ?? "",
+                        "interpreter": person.needsInterpreter, "document": person.hasIdentityDocument,
+                    ] as [String: Any]
+                },
+                "history": registration.history.map { entry in
+                    [
+                        "at": clock.full(entry.at), "status": entry.status, "revision": entry.revision.map(String.init) ?? "",
+                        "detail": entry.detail ?? "",
+                    ]
+                },
+                "notifications": registration.notifications.map { self.notificationContext($0, language) },
+                "buses": programme.buses.map(\.id), "days": programme.days,
+                "venues": programme.venues.filter(\.isSiteVisit).map { ["id": $0.id, "name": $0.name.text(in: language)] },
+                "back": "/registrations/\(id)",
+            ]
+            if let itinerary = registration.itinerary {
+                context["planVersion"] = itinerary.planVersion
+                context["hasItems"] = !itinerary.items.isEmpty
+                context["hasUnmet"] = !itinerary.unmet.isEmpty
+                context["items"] = itinerary.items.sorted { $0.start < $1.start }.map { item in
+                    [
+                        "when": "\(clock.full(item.start))–\(clock.time(item.end))",
+                        "kind": self.pages.word("item.\(item.kind.rawValue)", language), "title": item.title.text(in: language),
+                        "venue": item.venueID.flatMap { venues[$0] } ?? "", "bus": item.busID ?? "", "counterpart": item.counterpart ?? "",
+                    ]
+                }
+                context["unmet"] = itinerary.unmet.map { unmet in
+                    [
+                        "venue": venues[unmet.venueID] ?? unmet.venueID,
+                        "reason": self.pages.word("unmet.\(unmet.reason.rawValue)", language), "detail": unmet.detail,
+                    ]
+                }
+            }
+            if let action, let found = try ConsoleStore.action(action, in: db) { context["action"] = self.actionContext(found, language) }
+            return View("registration", context)
+        }
+    }
+
+    func plan(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
+        let eventID = configuration.eventID
+        let wantedDay = request.uri.queryParameters.get("day")
+        let at = request.uri.queryParameters.get("at").flatMap {
+            $0.range(of: "^[0-2][0-9]:[0-5][0-9]$", options: .regularExpression) != nil ? $0 : nil
+        }
+        let action = request.uri.queryParameters.get("action")
+        return try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
+            let itineraries = try ConsoleQueries.itineraries(eventID: programme.eventID, in: db)
+            var organisations: [String: (String, Int)] = [:]
+            for row in try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db) {
+                organisations[row.registrationID] = (row.organisation, row.delegates)
+            }
+            let timeline = BusTimeline(programme: programme, itineraries: itineraries, organisations: organisations, language: language)
+            let days = timeline.days
+            let day = wantedDay.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
+            let moment = at.flatMap { timeline.moment(day: day, time: $0) }
+            let buses = timeline.busDays(on: day)
+            var context: [String: Any] = [
+                "day": day, "at": at ?? "",
+                "days": days.map { ["day": $0, "current": $0 == day] },
+                "svg": timeline.svg(day: day, marker: moment),
+                "buses": buses.map { bus in
+                    var entry: [String: Any] = [
+                        "bus": bus.busID, "people": bus.people, "seats": bus.seats,
+                        "stops": bus.stops.map {
+                            ["venue": $0.venue, "arrival": timeline.clock($0.arrival), "departure": timeline.clock($0.departure)]
+                        },
+                        "riders": bus.riders.map {
+                            ["id": $0.registrationID, "organisation": $0.organisation, "people": $0.people] as [String: Any]
+                        },
+                    ]
+                    if let moment, let position = BusTimeline.position(of: bus, at: moment) {
+                        entry["where"] = self.describe(position, timeline, language)
+                    }
+                    return entry
+                },
+                "overrides": try ConsoleQueries.overrides(eventID: programme.eventID, in: db).map { override in
+                    [
+                        "id": override.request.overrideID, "kind": override.request.kind?.rawValue ?? "withdraw",
+                        "target": [override.request.reference, override.request.busID, override.request.day, override.request.venueID]
+                            .compactMap { $0 }.joined(separator: " · "),
+                        "outcome": override.outcome.map { self.pages.word("outcome.\($0)", language) }
+                            ?? self.pages.word("outcome.pending", language),
+                        "reason": override.reason ?? "", "cost": override.cost.map { String(format: "%.0f", $0) } ?? "",
+                    ]
+                },
+                "previews": try ConsoleQueries.reoptimisations(eventID: programme.eventID, in: db).map { preview in
+                    [
+                        "id": preview.requestID, "outcome": self.pages.word("outcome.\(preview.outcome)", language),
+                        "before": String(format: "%.0f", preview.valueBefore), "after": String(format: "%.0f", preview.valueAfter),
+                        "gain": String(format: "%+.0f", preview.valueAfter - preview.valueBefore), "moved": preview.moved.count,
+                        "applicable": preview.outcome == PlanReoptimised.Outcome.previewed.rawValue, "reason": preview.reason ?? "",
+                    ] as [String: Any]
+                },
+                "busIDs": programme.buses.map(\.id), "eventDays": programme.days,
+                "back": "/plan?day=\(day)",
+            ]
+            if moment != nil { context["showWhere"] = true }
+            if let action, let found = try ConsoleStore.action(action, in: db) { context["action"] = self.actionContext(found, language) }
+            return View("plan", context)
+        }
+    }
+
+    func audit(_ session: Accounts.Session, _ language: Language) async throws -> View {
+        try await store.database.read { db in
+            let zone = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.timeZone ?? "UTC"
+            let clock = Clock(zone: zone)
+            return View(
+                "audit",
+                [
+                    "entries": try Accounts.auditLog(in: db).map { entry in
+                        [
+                            "at": clock.full(entry.at), "account": entry.account, "action": entry.action, "subject": entry.subject ?? "",
+                            "outcome": entry.outcome,
+                        ]
+                    }
+                ]
+            )
+        }
+    }
+
+    // MARK: Parts
+
+    func describe(_ position: BusTimeline.Position, _ timeline: BusTimeline, _ language: Language) -> String {
+        switch position {
+        case .notStarted(let first):
+            return "\(pages.word("where.notStarted", language)) \(first.venue) \(timeline.clock(first.arrival))"
+        case .at(let stop):
+            return "\(pages.word("where.at", language)) \(stop.venue) (\(timeline.clock(stop.arrival))–\(timeline.clock(stop.departure)))"
+        case .driving(let from, let to):
+            return "\(pages.word("where.driving", language)) \(from.venue) → \(to.venue) (\(timeline.clock(to.arrival)))"
+        case .finished(let last):
+            return "\(pages.word("where.finished", language)) \(last.venue) \(timeline.clock(last.departure))"
+        }
+    }
+
+    func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language) -> [String: Any] {
+        [
+            "kind": row.kind, "channel": row.channel, "outcome": pages.word("outcome.\(row.outcome)", language),
+            "failed": row.outcome == "failed",
+            "attempts": row.attempts, "reason": row.reason ?? "", "at": MessageCoding.format(row.at),
+        ]
+    }
+
+    func actionContext(_ action: ConsoleAction, _ language: Language) -> [String: Any] {
+        [
+            "id": action.id, "kind": pages.word("action.\(action.kind.rawValue)", language), "subject": action.subject,
+            "account": action.account, "status": action.status.rawValue,
+            "statusText": pages.word("action.\(action.status.rawValue)", language),
+            "outcome": action.outcome ?? "", "pending": action.status == .sent,
+        ]
+    }
+
+    // MARK: HTTP
+
+    func language(_ request: Request) -> Language {
+        if let code = request.uri.queryParameters.get("lang"), let language = Language(rawValue: code) { return language }
+        if let code = request.cookies[Self.languageCookie]?.value, let language = Language(rawValue: code) { return language }
+        for part in (request.headers[.acceptLanguage] ?? "").split(separator: ",") {
+            let tag = part.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            if tag.hasPrefix("vi") { return .vietnamese }
+            if tag.hasPrefix("zh") { return .chineseSimplified }
+            if tag.hasPrefix("en") { return .english }
+        }
+        return .english
+    }
+
+    func html(_ body: String, request: Request, status: HTTPResponse.Status = .ok) -> Response {
+        var response = Response(
+            status: status, headers: Self.pageHeaders(contentType: "text/html; charset=utf-8"),
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        if let code = request.uri.queryParameters.get("lang"), Language(rawValue: code) != nil {
+            response.setCookie(cookie(Self.languageCookie, code, maxAge: 365 * 86400))
+        }
+        return response
+    }
+
+    func refusal(_ status: HTTPResponse.Status, _ key: String, request: Request) throws -> Response {
+        let language = language(request)
+        return html(
+            try pages.render("refused", language: language, context: ["message": pages.word(key, language)]), request: request,
+            status: status)
+    }
+
+    func cookie(_ name: String, _ value: String, maxAge: Int) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: configuration.secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    func asset(_ file: String) throws -> Response {
+        guard file.range(of: "^[a-z0-9-]+\\.(css|js)$", options: .regularExpression) != nil,
+            let data = FileManager.default.contents(atPath: "\(pages.assets)/static/\(file)")
+        else { throw HTTPError(.notFound) }
+        var headers = Self.pageHeaders(contentType: file.hasSuffix(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8")
+        headers[.cacheControl] = "max-age=3600"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Every page's headers: no caching, and a policy that lets nothing but the console's own
+    /// files run or load.
+    static func pageHeaders(contentType: String) -> HTTPFields {
+        var fields: HTTPFields = [
+            .contentType: contentType, .cacheControl: "no-store",
+            .contentSecurityPolicy:
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ]
+        fields.append(contentsOf: hardening)
+        return fields
+    }
+
+    private static let hardening: [HTTPField] = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")].compactMap {
+        name, value in HTTPField.Name(name).map { HTTPField(name: $0, value: value) }
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// A path on this site only (never another origin).
+    static func localPath(_ text: String?) -> String? {
+        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\") else { return nil }
+        return text
+    }
+
+    /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
+    static func form(_ request: Request, _ context: ServiceRequestContext) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            guard let name = parts.first?.removingPercentEncoding else { continue }
+            fields[name] = (parts.count > 1 ? parts[1] : "").removingPercentEncoding ?? ""
+        }
+        return fields
+    }
+
+    /// Compares two tokens in time independent of where they differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        return x.count == y.count && zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// A page's template and what it shows. Only values (strings, numbers, booleans, and arrays and
+/// dictionaries of them) are put in, built in a store read and rendered once after it.
+struct View: @unchecked Sendable {
+    let template: String
+    let values: [String: Any]
+
+    init(_ template: String, _ values: [String: Any]) {
+        self.template = template
+        self.values = values
+    }
+}
+
+/// Times in the event's zone.
+struct Clock {
+    let date: DateFormatter
+    let hours: DateFormatter
+
+    init(zone: String) {
+        let timeZone = TimeZone(identifier: zone) ?? .gmt
+        date = DateFormatter()
+        date.locale = Locale(identifier: "en_US_POSIX")
+        date.timeZone = timeZone
+        date.dateFormat = "yyyy-MM-dd HH:mm"
+        hours = DateFormatter()
+        hours.locale = Locale(identifier: "en_US_POSIX")
+        hours.timeZone = timeZone
+        hours.dateFormat = "HH:mm"
+    }
+
+    func full(_ moment: Date) -> String { date.string(from: moment) }
+    func time(_ moment: Date) -> String { hours.string(from: moment) }
+}
+
+extension Optional where Wrapped == String {
+    /// nil for nil or an empty field.
+    var nonEmpty: String? { flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) } }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// Keeps the console's read model: the programme, each registration's standing and history, its
+/// itinerary, every notification's outcome, the organisers' overrides and re-optimisations, and
+/// the answers to the console's own actions. Nothing here sends anything; the console acts only
+/// through command messages (`ConsoleCommands`), answered by the events below.
+public struct ConsoleHandler: Sendable, OpensPersonalData {
+    public static let router: MessageRouter<ConsoleHandler> = {
+        var router = MessageRouter<ConsoleHandler>()
+        router.on(ProgrammePublished.self) { _, message, db in
+            try ConsoleStore.saveProgramme(message.payload, in: db)
+            return []
+        }
+        router.on(RegistrationAccepted.self) { _, message, db in
+            let accepted = message.payload
+            try ConsoleStore.saveRegistration(
+                id: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, revision: accepted.revision,
+                status: .accepted, delegation: accepted.delegation, waitlistPosition: nil, at: accepted.acceptedAt, in: db)
+            try ConsoleStore.addHistory(
+                registrationID: accepted.registrationID, messageID: message.metadata.messageID, at: accepted.acceptedAt,
+                status: accepted.promoted ? "promoted" : "accepted", revision: accepted.revision, detail: nil, in: db)
+            return []
+        }
+        router.on(RegistrationWaitlisted.self) { _, message, db in
+            let waitlisted = message.payload
+            try ConsoleStore.saveRegistration(
+                id: waitlisted.registrationID, eventID: waitlisted.eventID, reference: waitlisted.reference,
+                revision: waitlisted.revision, status: .waitlisted, delegation: waitlisted.delegation,
+                waitlistPosition: waitlisted.position, at: waitlisted.waitlistedAt, in: db)
+            try ConsoleStore.addHistory(
+                registrationID: waitlisted.registrationID, messageID: message.metadata.messageID, at: waitlisted.waitlistedAt,
+                status: "waitlisted", revision: waitlisted.revision, detail: "#\(waitlisted.position)", in: db)
+            return []
+        }
+        router.on(RegistrationCancelled.self) { _, message, db in
+            let cancelled = message.payload
+            // The cancellation outranks any revision: keep the last one known.
+            let revision =
+                try Int.fetchOne(
+                    db, sql: "SELECT revision FROM registrations WHERE registration_id = ?", arguments: [cancelled.registrationID])
+                ?? 0
+            try ConsoleStore.saveRegistration(
+                id: cancelled.registrationID, eventID: cancelled.eventID, reference: cancelled.reference, revision: revision + 1,
+                status: .cancelled, delegation: cancelled.delegation, waitlistPosition: nil, at: cancelled.cancelledAt, in: db)
+            try ConsoleStore.addHistory(
+                registrationID: cancelled.registrationID, messageID: message.metadata.messageID, at: cancelled.cancelledAt,
+                status: "cancelled", revision: nil, detail: cancelled.reason, in: db)
+            try ConsoleStore.answer(kind: .cancel, subject: cancelled.registrationID, status: .done, outcome: "cancelled", in: db)
+            return []
+        }
+        router.on(RegistrationRejected.self) { _, message, db in
+            let rejected = message.payload
+            try ConsoleStore.saveRejection(rejected, messageID: message.metadata.messageID, in: db)
+            let issues = rejected.issues.map(\.message).joined(separator: "; ")
+            if let id = rejected.registrationID {
+                try ConsoleStore.addHistory(
+                    registrationID: id, messageID: message.metadata.messageID, at: rejected.rejectedAt,
+                    status: rejected.request == .registrationCancelRequested ? "cancel refused" : "amendment refused",
+                    revision: rejected.revision, detail: issues, in: db)
+                if rejected.request == .registrationCancelRequested {
+                    try ConsoleStore.answer(kind: .cancel, subject: id, status: .refused, outcome: issues, in: db)
+                }
+            }
+            return []
+        }
+        router.on(ItineraryPlanned.self) { _, message, db in
+            let planned = message.payload
+            try ConsoleStore.saveItinerary(
+                registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion, items: planned.items,
+                unmet: planned.unmet, at: planned.plannedAt, in: db)
+            return []
+        }
+        router.on(ItineraryChanged.self) { _, message, db in
+            let changed = message.payload
+            try ConsoleStore.saveItinerary(
+                registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion, items: changed.items,
+                unmet: changed.unmet, at: changed.changedAt, in: db)
+            return []
+        }
+        router.on(NotificationDelivered.self) { _, message, db in
+            let delivered = message.payload
+            try ConsoleStore.saveNotification(
+                id: delivered.notificationID, registrationID: delivered.registrationID, kind: delivered.kind, channel: delivered.channel,
+                outcome: "delivered", attempts: delivered.attempts, reason: nil, at: delivered.deliveredAt, in: db)
+            return []
+        }
+        router.on(NotificationFailed.self) { _, message, db in
+            let failed = message.payload
+            try ConsoleStore.saveNotification(
+                id: failed.notificationID, registrationID: failed.registrationID, kind: failed.kind, channel: failed.channel,
+                outcome: "failed", attempts: failed.attempts, reason: failed.reason, at: failed.failedAt, in: db)
+            return []
+        }
+        router.on(PlanOverrideRequested.self) { _, message, db in
+            try ConsoleStore.saveOverrideRequest(message.payload, in: db)
+            return []
+        }
+        router.on(PlanOverrideDecided.self) { _, message, db in
+            let decided = message.payload
+            try ConsoleStore.saveOverrideDecision(decided, in: db)
+            let outcome = [decided.outcome.rawValue, decided.reason].compactMap { $0 }.joined(separator: ": ")
+            try ConsoleStore.answer(
+                kind: .override, subject: decided.overrideID, status: decided.outcome == .refused ? .refused : .done, outcome: outcome,
+                in: db)
+            return []
+        }
+        router.on(PlanReoptimised.self) { _, message, db in
+            let answer = message.payload
+            try ConsoleStore.saveReoptimisation(answer, in: db)
+            let outcome = [answer.outcome.rawValue, answer.reason].compactMap { $0 }.joined(separator: ": ")
+            let status: ConsoleAction.Status = answer.outcome == .refused ? .refused : .done
+            try ConsoleStore.answer(kind: .reoptimise, subject: answer.requestID, status: status, outcome: outcome, in: db)
+            try ConsoleStore.answer(kind: .apply, subject: answer.requestID, status: status, outcome: outcome, in: db)
+            return []
+        }
+        router.on(RegistrationEraseRequested.self) { _, message, db in
+            let request = message.payload
+            try DataKeys.forget(registrationID: request.registrationID, eventID: request.eventID, in: db)
+            let found = try ConsoleStore.erase(registrationID: request.registrationID, in: db)
+            return [
+                try OutboundMessage(
+                    RegistrationErased(
+                        eventID: request.eventID, registrationID: request.registrationID, reference: request.reference,
+                        service: ConsoleService.description.name, found: found, erasedAt: Date()),
+                    correlationID: message.metadata.correlationID)
+            ]
+        }
+        router.keepsDataKeys()
+        // Published by the pages, through the outbox (`ConsoleCommands`).
+        router.emits(RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self)
+        router.emits(RegistrationErased.self)
+        return router
+    }()
+
+    public init() {}
+
+    public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import GRDB
+import Messages
+
+/// What the pages read from the read model.
+public enum ConsoleQueries {
+    public struct Counts: Sendable, Equatable {
+        public var accepted = 0
+        public var waitlisted = 0
+        public var cancelled = 0
+        public var rejected = 0
+        public var delegatesAccepted = 0
+        public var withItinerary = 0
+        public var meetings = 0
+        public var notificationsDelivered = 0
+        public var notificationsFailed = 0
+        public var overridesPending = 0
+        public var overridesRefused = 0
+    }
+
+    public struct RegistrationRow: Sendable, Equatable {
+        public var registrationID: String
+        public var reference: String
+        public var status: RegistrationStatus
+        public var organisation: String
+        public var country: String
+        public var role: String
+        public var delegates: Int
+        public var waitlistPosition: Int?
+        public var erased: Bool
+        public var updatedAt: Date
+    }
+
+    public struct Registration: Sendable, Equatable {
+        public var row: RegistrationRow
+        public var eventID: String
+        public var revision: Int
+        public var delegation: Delegation
+        public var history: [HistoryEntry]
+        public var itinerary: Itinerary?
+        public var notifications: [NotificationRow]
+    }
+
+    public struct HistoryEntry: Sendable, Equatable {
+        public var at: Date
+        public var status: String
+        public var revision: Int?
+        public var detail: String?
+    }
+
+    public struct Itinerary: Sendable, Equatable {
+        public var planVersion: Int
+        public var items: [ItineraryItem]
+        public var unmet: [UnmetPreference]
+    }
+
+    public struct NotificationRow: Sendable, Equatable {
+        public var notificationID: String
+        public var kind: String
+        public var channel: String
+        public var outcome: String
+        public var attempts: Int
+        public var reason: String?
+        public var at: Date
+    }
+
+    /// The event the console shows: the one configured, else the last programme received.
+    public static func programme(eventID: String?, in db: Database) throws -> ProgrammePublished? {
+        let text: String?
+        if let eventID {
+            text = try String.fetchOne(db, sql: "SELECT programme FROM events WHERE event_id = ?", arguments: [eventID])
+        } else {
+            text = try String.fetchOne(db, sql: "SELECT programme FROM events ORDER BY rowid DESC LIMIT 1")
+        }
+        return try text.map { try ConsoleStore.decode(ProgrammePublished.self, $0) }
+    }
+
+    public static func counts(eventID: String, in db: Database) throws -> Counts {
+        var counts = Counts()
+        for row in try Row.fetchAll(
+            db, sql: "SELECT status, COUNT(*) AS n, SUM(delegates) AS people FROM registrations WHERE event_id = ? GROUP BY status",
+            arguments: [eventID])
+        {
+            let n: Int = row["n"]
+            switch RegistrationStatus(rawValue: row["status"]) {
+            case .accepted?:
+                counts.accepted = n
+                counts.delegatesAccepted = row["people"]
+            case .waitlisted?: counts.waitlisted = n
+            case .cancelled?: counts.cancelled = n
+            case nil: break
+            }
+        }
+        counts.rejected = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rejections WHERE event_id = ?", arguments: [eventID]) ?? 0
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT SUM(visits > 0) AS toured, SUM(meetings) AS meetings FROM itineraries WHERE event_id = ?",
+            arguments: [eventID])
+        {
+            counts.withItinerary = row["toured"] ?? 0
+            counts.meetings = (row["meetings"] ?? 0) / 2  // each meeting is in both companies' itineraries
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT outcome, COUNT(*) AS n FROM notifications GROUP BY outcome") {
+            if row["outcome"] == "delivered" { counts.notificationsDelivered = row["n"] } else { counts.notificationsFailed = row["n"] }
+        }
+        counts.overridesPending =
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM overrides WHERE event_id = ? AND outcome IS NULL", arguments: [eventID]) ?? 0
+        counts.overridesRefused =
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM overrides WHERE event_id = ? AND outcome = 'refused'", arguments: [eventID])
+            ?? 0
+        return counts
+    }
+
+    /// Registrations of the event, filtered by status and by a search in the organisation's name,
+    /// country or reference (case-insensitive).
+    public static func registrations(eventID: String, status: RegistrationStatus?, search: String?, in db: Database) throws
+        -> [RegistrationRow]
+    {
+        var sql = "SELECT * FROM registrations WHERE event_id = ?"
+        var arguments: StatementArguments = [eventID]
+        if let status {
+            sql += " AND status = ?"
+            arguments += [status.rawValue]
+        }
+        if let search = search?.trimmingCharacters(in: .whitespaces), !search.isEmpty {
+            let pattern =
+                "%"
+                + search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            sql += " AND (organisation LIKE ? ESCAPE '\\' OR reference LIKE ? ESCAPE '\\' OR country LIKE ? ESCAPE '\\')"
+            arguments += [pattern, pattern, pattern]
+        }
+        sql += " ORDER BY organisation COLLATE NOCASE, reference"
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(registrationRow)
+    }
+
+    public static func registration(_ registrationID: String, in db: Database) throws -> Registration? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE registration_id = ?", arguments: [registrationID]),
+            let summary = registrationRow(row)
+        else { return nil }
+        let history = try Row.fetchAll(
+            db, sql: "SELECT * FROM history WHERE registration_id = ? ORDER BY at, rowid", arguments: [registrationID]
+        ).map { row in
+            HistoryEntry(
+                at: MessageCoding.parse(row["at"]) ?? .distantPast, status: row["status"], revision: row["revision"], detail: row["detail"])
+        }
+        let itinerary = try Row.fetchOne(db, sql: "SELECT * FROM itineraries WHERE registration_id = ?", arguments: [registrationID]).map {
+            row in
+            Itinerary(
+                planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
+                unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))
+        }
+        return Registration(
+            row: summary, eventID: row["event_id"], revision: row["revision"],
+            delegation: try ConsoleStore.decode(Delegation.self, row["delegation"]), history: history, itinerary: itinerary,
+            notifications: try notifications(registrationID: registrationID, in: db))
+    }
+
+    public static func notifications(registrationID: String? = nil, outcome: String? = nil, in db: Database) throws -> [NotificationRow] {
+        var sql = "SELECT * FROM notifications WHERE 1 = 1"
+        var arguments: StatementArguments = []
+        if let registrationID {
+            sql += " AND registration_id = ?"
+            arguments += [registrationID]
+        }
+        if let outcome {
+            sql += " AND outcome = ?"
+            arguments += [outcome]
+        }
+        return try Row.fetchAll(db, sql: sql + " ORDER BY at DESC LIMIT 500", arguments: arguments).map { row in
+            NotificationRow(
+                notificationID: row["notification_id"], kind: row["kind"], channel: row["channel"], outcome: row["outcome"],
+                attempts: row["attempts"], reason: row["reason"], at: MessageCoding.parse(row["at"]) ?? .distantPast)
+        }
+    }
+
+    /// Every itinerary of the event, by registration.
+    public static func itineraries(eventID: String, in db: Database) throws -> [String: Itinerary] {
+        var result: [String: Itinerary] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM itineraries WHERE event_id = ?", arguments: [eventID]) {
+            result[row["registration_id"]] = Itinerary(
+                planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
+                unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))
+        }
+        return result
+    }
+
+    public struct Override: Sendable, Equatable {
+        public var request: PlanOverrideRequested
+        public var outcome: String?
+        public var reason: String?
+        public var cost: Double?
+    }
+
+    public static func overrides(eventID: String, in db: Database) throws -> [Override] {
+        try Row.fetchAll(db, sql: "SELECT * FROM overrides WHERE event_id = ? ORDER BY override_id", arguments: [eventID]).map { row in
+            Override(
+                request: try ConsoleStore.decode(PlanOverrideRequested.self, row["request"]), outcome: row["outcome"],
+                reason: row["reason"],
+                cost: row["cost"])
+        }
+    }
+
+    public struct Reoptimisation: Sendable, Equatable {
+        public var requestID: String
+        public var outcome: String
+        public var reason: String?
+        public var valueBefore: Double
+        public var valueAfter: Double
+        public var moved: [String]
+        public var decidedAt: Date
+    }
+
+    public static func reoptimisations(eventID: String, in db: Database) throws -> [Reoptimisation] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM reoptimisations WHERE event_id = ? ORDER BY decided_at DESC LIMIT 20", arguments: [eventID]
+        )
+        .map { row in
+            Reoptimisation(
+                requestID: row["request_id"], outcome: row["outcome"], reason: row["reason"], valueBefore: row["value_before"],
+                valueAfter: row["value_after"], moved: try ConsoleStore.decode([String].self, row["moved"]),
+                decidedAt: MessageCoding.parse(row["decided_at"]) ?? .distantPast)
+        }
+    }
+
+    private static func registrationRow(_ row: Row) -> RegistrationRow? {
+        guard let status = RegistrationStatus(rawValue: row["status"]) else { return nil }
+        return RegistrationRow(
+            registrationID: row["registration_id"], reference: row["reference"], status: status, organisation: row["organisation"],
+            country: row["country"], role: row["role"], delegates: row["delegates"], waitlistPosition: row["waitlist_position"],
+            erased: row["erased"], updatedAt: MessageCoding.parse(row["updated_at"]) ?? .distantPast)
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import GRDB
+import Messages
+import ServiceRuntime
+
+/// The console's read model: what the other services announced, kept as the pages read it, and
+/// the console's own accounts, sessions, actions and audit log. Everything but the accounts is
+/// rebuilt by a replay (`delegation-ops replay --to console`).
+public enum ConsoleStore {
+    public static func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("console-1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (event_id TEXT PRIMARY KEY, version INTEGER NOT NULL, programme TEXT NOT NULL);
+                    CREATE TABLE registrations (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        reference TEXT NOT NULL,
+                        revision INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        organisation TEXT NOT NULL,
+                        country TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        delegates INTEGER NOT NULL,
+                        waitlist_position INTEGER,
+                        delegation TEXT NOT NULL,
+                        erased INTEGER NOT NULL DEFAULT 0,
+                        updated_at TEXT NOT NULL
+                    );
+                    CREATE INDEX registrations_event ON registrations (event_id, status);
+                    CREATE TABLE history (
+                        registration_id TEXT NOT NULL,
+                        message_id TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        revision INTEGER,
+                        detail TEXT,
+                        PRIMARY KEY (registration_id, message_id)
+                    );
+                    CREATE TABLE rejections (
+                        message_id TEXT PRIMARY KEY,
+                        event_id TEXT,
+                        reference TEXT,
+                        registration_id TEXT,
+                        at TEXT NOT NULL,
+                        issues TEXT NOT NULL
+                    );
+                    CREATE TABLE itineraries (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        plan_version INTEGER NOT NULL,
+                        visits INTEGER NOT NULL,
+                        meetings INTEGER NOT NULL,
+                        items TEXT NOT NULL,
+                        unmet TEXT NOT NULL,
+                        updated_at TEXT NOT NULL
+                    );
+                    CREATE INDEX itineraries_event ON itineraries (event_id);
+                    CREATE TABLE notifications (
+                        notification_id TEXT PRIMARY KEY,
+                        registration_id TEXT,
+                        kind TEXT NOT NULL,
+                        channel TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        reason TEXT,
+                        at TEXT NOT NULL
+                    );
+                    CREATE INDEX notifications_registration ON notifications (registration_id);
+                    CREATE TABLE overrides (
+                        override_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        request TEXT NOT NULL,
+                        outcome TEXT,
+                        reason TEXT,
+                        cost REAL,
+                        decided_at TEXT
+                    );
+                    CREATE TABLE reoptimisations (
+                        request_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        reason TEXT,
+                        value_before REAL NOT NULL,
+                        value_after REAL NOT NULL,
+                        moved TEXT NOT NULL,
+                        decided_at TEXT NOT NULL
+                    );
+                    CREATE TABLE actions (
+                        action_id TEXT PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        account TEXT NOT NULL,
+                        requested_at TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        outcome TEXT
+                    );
+                    CREATE INDEX actions_subject ON actions (kind, subject);
+                    CREATE TABLE accounts (
+                        name TEXT PRIMARY KEY,
+                        role TEXT NOT NULL,
+                        personal_data INTEGER NOT NULL DEFAULT 0,
+                        password TEXT NOT NULL,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE TABLE sessions (
+                        token_hash TEXT PRIMARY KEY,
+                        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+                        csrf TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL
+                    );
+                    CREATE TABLE login_failures (key TEXT NOT NULL, at TEXT NOT NULL);
+                    CREATE INDEX login_failures_key ON login_failures (key, at);
+                    CREATE TABLE audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at TEXT NOT NULL,
+                        account TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        subject TEXT,
+                        outcome TEXT NOT NULL
+                    );
+                    """)
+        }
+    }
+
+    // MARK: Writing what the services announce
+
+    static func saveProgramme(_ programme: ProgrammePublished, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO events (event_id, version, programme) VALUES (?, ?, ?)
+                ON CONFLICT (event_id) DO UPDATE SET version = excluded.version, programme = excluded.programme
+                WHERE excluded.version >= events.version
+                """,
+            arguments: [programme.eventID, programme.version, try json(programme)])
+    }
+
+    /// A registration's state as its latest message says; an older revision changes nothing
+    /// but the history.
+    static func saveRegistration(
+        id: String, eventID: String, reference: String, revision: Int, status: RegistrationStatus, delegation: Delegation,
+        waitlistPosition: Int?, at: Date, in db: Database
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, country, role,
+                    delegates, waitlist_position, delegation, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET revision = excluded.revision, status = excluded.status,
+                    organisation = excluded.organisation, country = excluded.country, role = excluded.role,
+                    delegates = excluded.delegates, waitlist_position = excluded.waitlist_position,
+                    delegation = excluded.delegation, updated_at = excluded.updated_at
+                WHERE registrations.erased = 0 AND (excluded.revision > registrations.revision
+                    OR (excluded.revision = registrations.revision AND excluded.updated_at >= registrations.updated_at))
+                """,
+            arguments: [
+                id, eventID, reference, revision, status.rawValue, delegation.organisation.name, delegation.organisation.country,
+                delegation.role.rawValue, delegation.delegates.count, waitlistPosition, try json(delegation.withoutIdentityDocuments),
+                MessageCoding.formatSortable(at),
+            ])
+    }
+
+    static func addHistory(
+        registrationID: String, messageID: String, at: Date, status: String, revision: Int?, detail: String?, in db: Database
+    ) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO history (registration_id, message_id, at, status, revision, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [registrationID, messageID, MessageCoding.formatSortable(at), status, revision, detail])
+    }
+
+    static func saveRejection(_ rejected: RegistrationRejected, messageID: String, in db: Database) throws {
+        try db.execute(
+            sql:
+                "INSERT OR IGNORE INTO rejections (message_id, event_id, reference, registration_id, at, issues) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [
+                messageID, rejected.eventID, rejected.reference, rejected.registrationID, MessageCoding.formatSortable(rejected.rejectedAt),
+                try json(rejected.issues),
+            ])
+    }
+
+    static func saveItinerary(
+        registrationID: String, eventID: String, version: Int, items: [ItineraryItem], unmet: [UnmetPreference], at: Date,
+        in db: Database
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO itineraries (registration_id, event_id, plan_version, visits, meetings, items, unmet, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET plan_version = excluded.plan_version, visits = excluded.visits,
+                    meetings = excluded.meetings, items = excluded.items, unmet = excluded.unmet, updated_at = excluded.updated_at
+                WHERE excluded.plan_version >= itineraries.plan_version
+                """,
+            arguments: [
+                registrationID, eventID, version, items.count { $0.kind == .visit }, items.count { $0.kind == .meeting }, try json(items),
+                try json(unmet), MessageCoding.formatSortable(at),
+            ])
+    }
+
+    static func saveNotification(
+        id: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, outcome: String, attempts: Int,
+        reason: String?, at: Date, in db: Database
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO notifications (notification_id, registration_id, kind, channel, outcome, attempts, reason, at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (notification_id) DO UPDATE SET outcome = excluded.outcome, attempts = excluded.attempts,
+                    reason = excluded.reason, at = excluded.at, channel = excluded.channel
+                WHERE excluded.at >= notifications.at
+                """,
+            arguments: [id, registrationID, kind.rawValue, channel.rawValue, outcome, attempts, reason, MessageCoding.formatSortable(at)])
+    }
+
+    static func saveOverrideRequest(_ request: PlanOverrideRequested, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO overrides (override_id, event_id, request) VALUES (?, ?, ?)
+                ON CONFLICT (override_id) DO UPDATE SET request = excluded.request, outcome = NULL, reason = NULL, cost = NULL,
+                    decided_at = NULL
+                """,
+            arguments: [request.overrideID, request.eventID, try json(request)])
+    }
+
+    static func saveOverrideDecision(_ decided: PlanOverrideDecided, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE overrides SET outcome = ?, reason = ?, cost = ?, decided_at = ? WHERE override_id = ?",
+            arguments: [
+                decided.outcome.rawValue, decided.reason, decided.cost, MessageCoding.formatSortable(decided.decidedAt), decided.overrideID,
+            ])
+    }
+
+    static func saveReoptimisation(_ answer: PlanReoptimised, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO reoptimisations (request_id, event_id, outcome, reason, value_before, value_after, moved, decided_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                answer.requestID, answer.eventID, answer.outcome.rawValue, answer.reason, answer.valueBefore, answer.valueAfter,
+                try json(answer.moved), MessageCoding.formatSortable(answer.decidedAt),
+            ])
+    }
+
+    /// Erasure: the registration stays (its status, counts and history) with its people replaced
+    /// by placeholders, and nothing that names them is kept.
+    static func erase(registrationID: String, in db: Database) throws -> Bool {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT delegation FROM registrations WHERE registration_id = ?", arguments: [registrationID]),
+            let text: String = row["delegation"]
+        else { return false }
+        let delegation = try decode(Delegation.self, text)
+        let erased = delegation.anonymised
+        try db.execute(
+            sql: "UPDATE registrations SET delegation = ?, erased = 1 WHERE registration_id = ?",
+            arguments: [try json(erased), registrationID])
+        try db.execute(sql: "UPDATE history SET detail = NULL WHERE registration_id = ?", arguments: [registrationID])
+        try db.execute(sql: "UPDATE notifications SET reason = NULL WHERE registration_id = ?", arguments: [registrationID])
+        return true
+    }
+
+    // MARK: Actions awaiting their answer
+
+    static func recordAction(_ action: ConsoleAction, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO actions (action_id, kind, subject, account, requested_at, status) VALUES (?, ?, ?, ?, ?, 'sent')",
+            arguments: [action.id, action.kind.rawValue, action.subject, action.account, MessageCoding.formatSortable(action.requestedAt)])
+    }
+
+    /// Marks the actions of `kind` on `subject` still waiting as answered.
+    static func answer(kind: ConsoleAction.Kind, subject: String, status: ConsoleAction.Status, outcome: String, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE actions SET status = ?, outcome = ? WHERE kind = ? AND subject = ? AND status = 'sent'",
+            arguments: [status.rawValue, outcome, kind.rawValue, subject])
+    }
+
+    static func actions(limit: Int = 50, in db: Database) throws -> [ConsoleAction] {
+        try Row.fetchAll(db, sql: "SELECT * FROM actions ORDER BY requested_at DESC LIMIT ?", arguments: [limit]).compactMap(
+            ConsoleAction.init)
+    }
+
+    static func action(_ id: String, in db: Database) throws -> ConsoleAction? {
+        try Row.fetchOne(db, sql: "SELECT * FROM actions WHERE action_id = ?", arguments: [id]).flatMap(ConsoleAction.init)
+    }
+
+    // MARK: Coding
+
+    static func json<T: Encodable>(_ value: T) throws -> String { try MessageCoding.encodeText(value) }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try MessageCoding.decode(type, fromText: text) }
+}
+
+/// Where a registration stands, as the console shows it.
+public enum RegistrationStatus: String, Sendable, Codable, CaseIterable {
+    case accepted, waitlisted, cancelled
+}
+
+/// Something an organiser asked for, published as a command message, and what came of it once
+/// the answering event arrived.
+public struct ConsoleAction: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case cancel, override, reoptimise, apply
+    }
+
+    public enum Status: String, Sendable {
+        case sent, done, refused
+    }
+
+    public var id: String
+    public var kind: Kind
+    /// What it is about: the registration (cancel), the override id, the request id.
+    public var subject: String
+    public var account: String
+    public var requestedAt: Date
+    public var status: Status = .sent
+    public var outcome: String?
+
+    init(id: String, kind: Kind, subject: String, account: String, requestedAt: Date) {
+        self.id = id
+        self.kind = kind
+        self.subject = subject
+        self.account = account
+        self.requestedAt = requestedAt
+    }
+
+    init?(row: Row) {
+        guard let kind = Kind(rawValue: row["kind"]), let status = Status(rawValue: row["status"]),
+            let requestedAt = MessageCoding.parse(row["requested_at"])
+        else { return nil }
+        self.init(id: row["action_id"], kind: kind, subject: row["subject"], account: row["account"], requestedAt: requestedAt)
+        self.status = status
+        outcome = row["outcome"]
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+
+@testable import ConsoleCore
+
+/// Accounts, passwords and sessions on a real store, no HTTP.
+@Suite struct AccountsTests {
+    @Test func aPasswordIsKeptOnlyAsAScryptHashThatVerifies() throws {
+        let stored = try Accounts.hash("correct horse battery", cost: .testing)
+        #expect(stored.hasPrefix("scrypt$16$8$1$"))
+        #expect(!stored.contains("correct horse"))
+        #expect(Accounts.verify("correct horse battery", against: stored))
+        #expect(!Accounts.verify("correct horse batterY", against: stored))
+        #expect(!Accounts.verify("correct horse battery", against: "scrypt$garbage"))
+        #expect(try Accounts.hash("correct horse battery", cost: .testing) != stored, "each hash has its own salt")
+    }
+
+    @Test func namesAndPasswordsAreCheckedAndSessionsExpire() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            #expect(throws: Accounts.Problem.weakPassword) {
+                try Accounts.add(name: "mai", role: .organiser, password: "short", cost: .testing, in: db)
+            }
+            #expect(throws: Accounts.Problem.invalidName("mai tran")) {
+                try Accounts.add(name: "mai tran", role: .organiser, password: "long enough password", cost: .testing, in: db)
+            }
+            try Accounts.add(name: "mai", role: .organiser, password: "long enough password", cost: .testing, in: db)
+            #expect(throws: Accounts.Problem.exists("mai")) {
+                try Accounts.add(name: "mai", role: .viewer, password: "long enough password", cost: .testing, in: db)
+            }
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            guard
+                case .success(let token, let session) = try Accounts.login(
+                    name: "mai", password: "long enough password", address: "127.0.0.1", lifetime: 3600, now: now, in: db)
+            else {
+                Issue.record("the right password logs in")
+                return
+            }
+            #expect(session.account.role == .organiser)
+            #expect(try Accounts.session(token: token, now: now.addingTimeInterval(3599), in: db)?.csrf == session.csrf)
+            #expect(try Accounts.session(token: token, now: now.addingTimeInterval(3601), in: db) == nil, "a session ends")
+            #expect(
+                try String.fetchAll(db, sql: "SELECT token_hash FROM sessions").allSatisfy { $0 != token }, "only the token's hash is kept")
+            // A new password ends the account's sessions.
+            try Accounts.setPassword(name: "mai", password: "another long password", cost: .testing, in: db)
+            #expect(try Accounts.session(token: token, now: now, in: db) == nil)
+        }
+    }
+
+    @Test func failuresCountPerAccountAndPerAddressWithinTheWindow() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            try Accounts.add(name: "mai", role: .organiser, password: "long enough password", cost: .testing, in: db)
+            try Accounts.add(name: "tuan", role: .marshal, password: "long enough password", cost: .testing, in: db)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            for index in 0..<Accounts.failureLimit {
+                #expect(
+                    try Accounts.login(name: "nobody-\(index)", password: "x", address: "10.0.0.9", lifetime: 60, now: now, in: db)
+                        == .refused)
+            }
+            #expect(
+                try Accounts.login(name: "tuan", password: "long enough password", address: "10.0.0.9", lifetime: 60, now: now, in: db)
+                    == .throttled)
+            if case .success = try Accounts.login(
+                name: "tuan", password: "long enough password", address: "10.0.0.8", lifetime: 60, now: now, in: db)
+            {
+            } else {
+                Issue.record("another address is not throttled")
+            }
+            let later = now.addingTimeInterval(Accounts.failureWindow + 1)
+            if case .success = try Accounts.login(
+                name: "mai", password: "long enough password", address: "10.0.0.9", lifetime: 60, now: later, in: db)
+            {
+            } else {
+                Issue.record("the window passes")
+            }
+        }
+    }
+}

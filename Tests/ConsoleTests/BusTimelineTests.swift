@@ -1,0 +1,57 @@
+import Foundation
+import Messages
+import TestSupport
+import Testing
+
+@testable import ConsoleCore
+
+/// The plan seen from the buses, from the itineraries alone.
+@Suite struct BusTimelineTests {
+    static func timeline() async throws -> BusTimeline {
+        let harness = try await ConsoleFixtures.event()
+        return try await harness.read { db in
+            let programme = try #require(try ConsoleQueries.programme(eventID: nil, in: db))
+            let rows = try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db)
+            return BusTimeline(
+                programme: programme, itineraries: try ConsoleQueries.itineraries(eventID: programme.eventID, in: db),
+                organisations: Dictionary(uniqueKeysWithValues: rows.map { ($0.registrationID, ($0.organisation, $0.delegates)) }),
+                language: .english)
+        }
+    }
+
+    @Test func eachBusHasItsStopsInOrderAndItsRiders() async throws {
+        let timeline = try await Self.timeline()
+        #expect(timeline.days == ["2026-01-14"])
+        let buses = timeline.busDays(on: "2026-01-14")
+        #expect(buses.map(\.busID) == ["bus-1", "bus-2"])
+        #expect(buses[0].stops.map(\.venueID) == ["lien-chieu-port", "enosta-hub"], "two delegations' visits make one tour")
+        #expect(buses[0].riders.map(\.organisation) == ["Guangxi Port Group", "Shenzhen Logistics Co."])
+        #expect(buses[0].people == 5)
+        #expect(buses[1].people == 4)
+    }
+
+    @Test func whereEachBusIsAtAMoment() async throws {
+        let timeline = try await Self.timeline()
+        let bus = try #require(timeline.busDays(on: "2026-01-14").first)
+        func at(_ time: String) throws -> BusTimeline.Position? {
+            BusTimeline.position(of: bus, at: try #require(timeline.moment(day: "2026-01-14", time: time)))
+        }
+        #expect(try at("07:00") == .notStarted(first: bus.stops[0]))
+        #expect(try at("08:00") == .at(bus.stops[0]))
+        #expect(try at("10:00") == .driving(from: bus.stops[0], to: bus.stops[1]))
+        #expect(try at("14:00") == .at(bus.stops[1]))
+        #expect(try at("14:30") == .finished(last: bus.stops[1]))
+    }
+
+    @Test func theDayIsDrawnWithEveryStopAndNothingUnescaped() async throws {
+        let timeline = try await Self.timeline()
+        let svg = timeline.svg(day: "2026-01-14", marker: timeline.moment(day: "2026-01-14", time: "14:00"))
+        #expect(svg.hasPrefix("<svg"))
+        #expect(svg.hasSuffix("</svg>"))
+        #expect(svg.components(separatedBy: "<g class=\"stop\"").count - 1 == 3)
+        #expect(svg.contains("class=\"marker\""))
+        #expect(svg.contains("Lien Chieu Port 08:00–09:30"))
+        #expect(escape("<script>\"a\" & 'b'</script>") == "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;")
+        #expect(timeline.svg(day: "2026-01-13").isEmpty, "no bus, no picture")
+    }
+}
