@@ -195,7 +195,8 @@ let package = Package(
         // Every service as it declares itself (its router's types, its partition, its port), for
         // the ops tool, the deployment and the system tests.
         .target(
-            name: "ServiceCatalog", dependencies: ["ServiceRuntime", "RegistrationsCore", "ItinerariesCore", "NotificationsCore"],
+            name: "ServiceCatalog",
+            dependencies: ["ServiceRuntime", "RegistrationsCore", "ItinerariesCore", "NotificationsCore", "ConsoleCore"],
             path: "Services/Catalog"),
 
         // The ops tool: a library (tested) and the `delegation-ops` executable.

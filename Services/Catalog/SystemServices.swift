@@ -1,3 +1,4 @@
+import ConsoleCore
 import ItinerariesCore
 import NotificationsCore
 import RegistrationsCore
@@ -9,8 +10,9 @@ public enum SystemServices {
     public static let registrations = RegistrationsService.description
     public static let itineraries = ItinerariesService.description
     public static let notifications = NotificationsService.description
+    public static let console = ConsoleService.description
 
-    public static let all = [registrations, itineraries, notifications]
+    public static let all = [registrations, itineraries, notifications, console]
 
     /// A service by name: a kind (`registrations`) or an instance of one, as `<P>_NAME` names
     /// instances (`registrations-2`, `notifications-eu`): the kind's messages under its own queues.

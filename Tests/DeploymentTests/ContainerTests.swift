@@ -56,6 +56,14 @@ import Testing
         #expect(try EnvironmentFile(path: service.environmentExample).values["NOTIFICATIONS_TEMPLATES"] == templates)
     }
 
+    @Test func theConsoleImageCarriesItsAssetsWhereTheSettingsLook() throws {
+        let service = try #require(Deployment.service("console"))
+        let run = try #require(try Containerfile(path: service.containerfile).stages.last)
+        let assets = try #require(run.environment["CONSOLE_ASSETS"])
+        #expect(run.all("COPY").contains("Services/Console/Assets \(assets)"))
+        #expect(try EnvironmentFile(path: service.environmentExample).values["CONSOLE_ASSETS"] == assets)
+    }
+
     @Test func composeRunsTheBrokerAndEachServiceWithHealthChecksOnLoopbackPortsOnly() async throws {
         let compose = try await Deployment.compose()
         let services = try #require(compose["services"] as? [String: [String: Any]])

@@ -21,7 +21,7 @@ import Testing
             "\(service.prefix)_HTTP_TLS_KEY",
             "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "\(service.prefix)_DOCUMENT_KEYS",
             "REGISTRATIONS_ITINERARIES_DOCUMENT_KEY", "REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS",
-            "NOTIFICATIONS_WEBHOOK_SECRET",
+            "NOTIFICATIONS_WEBHOOK_SECRET", "CONSOLE_EVENT",
         ]
         #expect(
             example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")
@@ -110,7 +110,7 @@ import Testing
     // MARK: Running check-config
 
     /// The example as a service would run with it once installed: real identity keys instead of
-    /// the placeholders, and the templates from this checkout instead of their install path.
+    /// the placeholders, and the templates and assets from this checkout instead of their install path.
     static func runnable(_ example: EnvironmentFile, _ service: Deployment.Service) -> [String: String] {
         var environment = example.values
         for key in environment.keys where key.hasSuffix("_IDENTITY_KEYS") {
@@ -119,6 +119,7 @@ import Testing
         if environment["NOTIFICATIONS_TEMPLATES"] != nil {
             environment["NOTIFICATIONS_TEMPLATES"] = "\(Deployment.root)/Services/Notifications/Templates"
         }
+        if environment["CONSOLE_ASSETS"] != nil { environment["CONSOLE_ASSETS"] = "\(Deployment.root)/Services/Console/Assets" }
         return environment
     }
 

@@ -32,11 +32,14 @@ public enum ConsoleCommands {
         else { throw Refusal.unknownRegistration(registrationID) }
         let reference: String = row["reference"]
         guard row["status"] != RegistrationStatus.cancelled.rawValue else { throw Refusal.notActive(reference) }
-        let request = RegistrationCancelRequested(
-            eventID: row["event_id"], reference: reference,
-            reason: reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by the organisers",
-            requestedAt: now)
-        return try send(request, kind: .cancel, subject: registrationID, by: account, now: now, in: db)
+        let action = ConsoleAction(kind: .cancel, subject: registrationID, account: account, requestedAt: now)
+        let message = try OutboundMessage(
+            RegistrationCancelRequested(
+                eventID: row["event_id"], reference: reference,
+                reason: reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by the organisers", requestedAt: now),
+            correlationID: action.id)
+        try record(action, message, in: db)
+        return action
     }
 
     /// Asks the planner to keep an override (or to withdraw one). Checked here only for what a
@@ -44,7 +47,6 @@ public enum ConsoleCommands {
     public static func override(_ request: PlanOverrideRequested, by account: String, now: Date = Date(), in db: Database) throws
         -> ConsoleAction
     {
-        var request = request
         guard request.overrideID.range(of: "^[A-Za-z0-9._:-]{1,80}$", options: .regularExpression) != nil else {
             throw Refusal.invalid("an override id is 1 to 80 letters, digits, '.', '_', ':' or '-'")
         }
@@ -67,10 +69,17 @@ public enum ConsoleCommands {
                 }
             }
         }
-        request.requestedBy = account
-        request.requestedAt = now
         try ConsoleStore.saveOverrideRequest(request, in: db)
-        return try send(request, kind: .override, subject: request.overrideID, by: account, now: now, in: db)
+        let action = ConsoleAction(kind: .override, subject: request.overrideID, account: account, requestedAt: now)
+        // The request as sent: the form's fields, signed with the account and the time.
+        let message = try OutboundMessage(
+            PlanOverrideRequested(
+                eventID: request.eventID, overrideID: request.overrideID, kind: request.kind, withdraw: request.withdraw,
+                reference: request.reference, busID: request.busID, day: request.day, venueID: request.venueID, seats: request.seats,
+                reason: request.reason, requestedBy: account, requestedAt: now),
+            correlationID: action.id)
+        try record(action, message, in: db)
+        return action
     }
 
     /// Asks for a re-optimised plan as a preview (`applying` nil), or to apply a preview.
@@ -78,21 +87,21 @@ public enum ConsoleCommands {
         throws -> ConsoleAction
     {
         let requestID = preview ?? "console-\(Accounts.randomToken().prefix(12))"
-        let request = PlanReoptimiseRequested(
-            eventID: eventID, requestID: requestID, applyPreview: preview, requestedBy: account, requestedAt: now)
-        return try send(request, kind: preview == nil ? .reoptimise : .apply, subject: requestID, by: account, now: now, in: db)
+        let action = ConsoleAction(kind: preview == nil ? .reoptimise : .apply, subject: requestID, account: account, requestedAt: now)
+        let message = try OutboundMessage(
+            PlanReoptimiseRequested(eventID: eventID, requestID: requestID, applyPreview: preview, requestedBy: account, requestedAt: now),
+            correlationID: action.id)
+        try record(action, message, in: db)
+        return action
     }
 
-    private static func send<T: MessagePayload>(
-        _ payload: T, kind: ConsoleAction.Kind, subject: String, by account: String, now: Date, in db: Database
-    ) throws -> ConsoleAction {
-        let action = ConsoleAction(
-            id: "action-\(Accounts.randomToken().prefix(16))", kind: kind, subject: subject, account: account, requestedAt: now)
-        try Outbox.append(
-            [try OutboundMessage(payload, correlationID: action.id)], causedBy: action.id, service: ConsoleService.description.name,
-            in: db)
+    /// The command in the outbox, the action waiting for its answer, and the audit entry, in the
+    /// caller's transaction.
+    private static func record(_ action: ConsoleAction, _ message: OutboundMessage, in db: Database) throws {
+        try Outbox.append([message], causedBy: action.id, service: ConsoleService.description.name, in: db)
         try ConsoleStore.recordAction(action, in: db)
-        try Accounts.audit(account: account, action: T.messageType.rawValue, subject: subject, outcome: "sent", now: now, in: db)
-        return action
+        try Accounts.audit(
+            account: action.account, action: message.type.rawValue, subject: action.subject, outcome: "sent", now: action.requestedAt,
+            in: db)
     }
 }

@@ -37,20 +37,13 @@ enum ConsoleExecutable: ServiceExecutable {
     }
 
     static func settings(_ configuration: ConsoleConfiguration) async throws -> [(String, String)] {
-        _ = try pages(configuration)
-        let accounts = try await openStore(configuration).database.read { db in try Accounts.all(in: db) }
+        let pages = try pages(configuration)
         return [
-            ("assets", configuration.assets),
+            ("assets", "\(configuration.assets) (\(pages.strings.count) languages)"),
             ("event", configuration.eventID ?? "the last programme received"),
             (
                 "sessions",
-                "\(Int(configuration.sessionLifetime / 60)) min, cookies \(configuration.secureCookies ? "Secure (HTTPS only)" : "not Secure (plain HTTP on loopback)")"
-            ),
-            (
-                "accounts",
-                accounts.isEmpty
-                    ? "none: create one with `console users add`"
-                    : accounts.map { "\($0.name) (\($0.role.rawValue))" }.joined(separator: ", ")
+                "\(Int(configuration.sessionLifetime / 60)) min, cookies \(configuration.secureCookies ? "Secure (HTTPS only)" : "not Secure (plain HTTP)")"
             ),
         ]
     }

@@ -316,6 +316,12 @@ public struct ConsoleAction: Sendable, Equatable {
     public var status: Status = .sent
     public var outcome: String?
 
+    /// A new action, with an id of its own (which correlates its command message).
+    init(kind: Kind, subject: String, account: String, requestedAt: Date) {
+        self.init(
+            id: "action-\(Accounts.randomToken().prefix(16))", kind: kind, subject: subject, account: account, requestedAt: requestedAt)
+    }
+
     init(id: String, kind: Kind, subject: String, account: String, requestedAt: Date) {
         self.id = id
         self.kind = kind
