@@ -223,7 +223,7 @@ let package = Package(
         // The whole system as processes, under faults.
         .testTarget(
             name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "TestSupport"],
-            path: "Tests/SystemTests"),
+            path: "Tests/SystemTests", exclude: ["Browser"]),
         .testTarget(
             name: "DeploymentTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/DeploymentTests"),
 

@@ -30,7 +30,7 @@ import Testing
 
             let applied = try await Self.ops(vhost, ["topology", "apply"])
             #expect(applied.status == 0, "\(applied.output)")
-            #expect(applied.output.contains("declared 7 exchanges, 20 queues"))
+            #expect(applied.output.contains("declared 8 exchanges, 26 queues"))
             let clean = try await Self.ops(vhost, ["topology", "verify"])
             #expect(clean.status == 0, "\(clean.output)")
             #expect(clean.output.contains("topology matches"))

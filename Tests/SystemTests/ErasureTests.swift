@@ -44,7 +44,7 @@ import Testing
         }
         let keyFile = system.store("registrations") + ".keys"
         let files =
-            ["registrations", "itineraries", "notifications"].flatMap { name in
+            SystemServices.all.map(\.name).flatMap { name in
                 [system.store(name), system.store(name) + "-wal", system.store(name) + "-shm"]
             } + [keyFile, keyFile + "-wal", keyFile + "-shm"]
         /// The markers still found, with the files holding them.

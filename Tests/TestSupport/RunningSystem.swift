@@ -91,6 +91,21 @@ public final class RunningSystem: @unchecked Sendable {
                 deliveryLimit: 5, sharding: sharded ? service.sharding(exchange: exchange) : nil))
     }
 
+    /// The HTTP port `instance` listens on (started with `LOG_LEVEL` info or lower, which logs
+    /// it), once it does; nil after `seconds`.
+    public func httpPort(_ instance: String, within seconds: Double = 60) async -> Int? {
+        var port: Int?
+        _ = await eventually(within: seconds) {
+            let log = processes[instance]?.log ?? ""
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP listening") }),
+                let range = line.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            else { return false }
+            port = Int(line[range].split(separator: ":").last ?? "")
+            return port != nil
+        }
+        return port
+    }
+
     public func kill(_ instance: String) async {
         guard let process = processes[instance] else { return }
         process.signal(SIGKILL)

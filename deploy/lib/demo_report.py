@@ -1,10 +1,10 @@
 """Helpers of deploy/demo: wait for the services, wait for the scenario to settle, print the report.
 
-  demo_report.py ready  --ports R I N --timeout S
+  demo_report.py ready  --ports R I N [C] --timeout S
   demo_report.py wait   --event E --ports R I N --registrations FILE --timeout S
   demo_report.py report --event E --ports R I N --registrations FILE --demo DIR --elapsed S
 
-R, I, N: the HTTP ports of registrations, itineraries and notifications (127.0.0.1).
+R, I, N, C: the HTTP ports of registrations, itineraries, notifications and the console (127.0.0.1).
 Only the standard library; reads the services' HTTP APIs and the notifications store.
 """
 import argparse, collections, json, os, sqlite3, sys, time, urllib.error, urllib.parse, urllib.request
@@ -45,7 +45,7 @@ def expected_references(path):
 
 def progress(args):
     """What is settled so far: (decided, expected, planned, accepted, notification counts)."""
-    r, i, n = args.ports
+    r, i, n = args.ports[:3]
     expected = len([e for e in expected_references(args.registrations) if e[0] == args.event])
     listing = try_get(r, f"/events/{urllib.parse.quote(args.event)}/registrations") or {"counts": {}, "registrations": []}
     counts = listing["counts"]
@@ -79,7 +79,7 @@ def wait(args):
 
 
 def report(args):
-    r, i, n = args.ports
+    r, i, n = args.ports[:3]
     event = urllib.parse.quote(args.event)
     programme = json.load(open(os.path.join(os.path.dirname(args.registrations), "programme.json")))
     zone = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh has no daylight saving
@@ -146,7 +146,8 @@ def report(args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["ready", "wait", "report"])
-    parser.add_argument("--ports", type=int, nargs=3, required=True)
+    # ready: every service's port (the console's too); wait and report: registrations, itineraries, notifications
+    parser.add_argument("--ports", type=int, nargs="+", required=True)
     parser.add_argument("--event")
     parser.add_argument("--registrations")
     parser.add_argument("--demo")

@@ -41,9 +41,9 @@ system_start_smtp() {
   SYSTEM_SMTP_PORT=$SYSTEM_SERVER_PORT
 }
 
-# system_start_services BIN DIR PORT_BASE LOG_LEVEL [NOTIFICATIONS_SETTING=…]...: the three
-# services (stores in DIR, logs in DIR/logs, HTTP on 127.0.0.1:PORT_BASE..+2, fresh identity
-# keys, quiet hours off), then waits until each is ready.
+# system_start_services BIN DIR PORT_BASE LOG_LEVEL [NOTIFICATIONS_SETTING=…]...: the four
+# services (stores in DIR, logs in DIR/logs, HTTP on 127.0.0.1:PORT_BASE..+3, the console last,
+# fresh identity keys, quiet hours off), then waits until each is ready.
 system_start_services() {
   local bin=$1 dir=$2 base=$3 level=$4; shift 4
   local common=(AMQP_URL="$SYSTEM_AMQP_URL" LOG_FORMAT=text LOG_LEVEL="$level")
@@ -61,7 +61,8 @@ system_start_services() {
     ITINERARIES_IDENTITY_KEYS="k1:$(openssl rand -base64 32)"
   system_start_one notifications NOTIFICATIONS_STORE_PATH="$dir/notifications.sqlite" NOTIFICATIONS_HTTP_PORT=$((base + 2)) \
     NOTIFICATIONS_SMTP_PORT="$SYSTEM_SMTP_PORT" NOTIFICATIONS_QUIET_HOURS=off "$@"
-  /usr/bin/python3 "$DELEGATION_ROOT/deploy/lib/demo_report.py" ready --ports "$base" $((base + 1)) $((base + 2)) --timeout 60 \
+  system_start_one console CONSOLE_STORE_PATH="$dir/console.sqlite" CONSOLE_HTTP_PORT=$((base + 3))
+  /usr/bin/python3 "$DELEGATION_ROOT/deploy/lib/demo_report.py" ready --ports "$base" $((base + 1)) $((base + 2)) $((base + 3)) --timeout 60 \
     || die "a service did not become ready; see ${dir#$DELEGATION_ROOT/}/logs/"
 }
 

@@ -163,11 +163,14 @@ public struct BusTimeline: Sendable {
                 }
                 let left = x(stop.arrival)
                 let barWidth = max(2, x(stop.departure) - left)
+                // As much of the name as the bar holds (about 6 px a character); the whole in its tooltip.
+                let fits = max(1, Int((barWidth - 6) / 6.2))
+                let label = stop.venue.count > fits ? String(stop.venue.prefix(max(1, fits - 1))) + "…" : stop.venue
                 svg += """
                     <g class="stop" data-venue="\(escape(stop.venueID))"><title>\(escape(stop.venue)) \(clock(stop.arrival))–\
                     \(clock(stop.departure)): \(escape(riders))</title><rect x="\(fmt(left))" y="\(fmt(y + 6))" \
                     width="\(fmt(barWidth))" height="32" rx="4"/><text x="\(fmt(left + 4))" y="\(fmt(y + 20))">\
-                    \(escape(stop.venue))</text><text class="times" x="\(fmt(left + 4))" y="\(fmt(y + 33))">\
+                    \(escape(label))</text><text class="times" x="\(fmt(left + 4))" y="\(fmt(y + 33))">\
                     \(clock(stop.arrival))–\(clock(stop.departure))</text></g>
                     """
             }

@@ -128,7 +128,7 @@ public struct ConsoleHTTP: Sendable {
         let view = try await build(session, language)
         var context = view.values
         context["account"] = session.account.name
-        context["role"] = pages.word("role.\(session.account.role.rawValue)", language)
+        context["accountRole"] = pages.word("role.\(session.account.role.rawValue)", language)
         context["organiser"] = session.account.role == .organiser
         context["csrf"] = session.csrf
         return html(try pages.render(view.template, language: language, context: context), request: request)
@@ -242,8 +242,10 @@ public struct ConsoleHTTP: Sendable {
                     "accepted": counts.accepted, "waitlisted": counts.waitlisted, "cancelled": counts.cancelled,
                     "rejected": counts.rejected, "delegates": counts.delegatesAccepted, "withItinerary": counts.withItinerary,
                     "meetings": counts.meetings, "delivered": counts.notificationsDelivered, "failedCount": counts.notificationsFailed,
+                    "failedAlert": counts.notificationsFailed > 0,
                     "overridesPending": counts.overridesPending, "overridesRefused": counts.overridesRefused,
-                    "failed": failed.map { self.notificationContext($0, language) }, "hasFailed": !failed.isEmpty,
+                    "failed": failed.map { self.notificationContext($0, language, Clock(zone: programme.timeZone)) },
+                    "hasFailed": !failed.isEmpty,
                     "hasRefused": !refused.isEmpty, "hasActions": !actions.isEmpty,
                     "refusedOverrides": refused.map { ["id": $0.request.overrideID, "reason": $0.reason ?? ""] },
                     "actions": actions.map { self.actionContext($0, language) },
@@ -311,7 +313,7 @@ public struct ConsoleHTTP: Sendable {
                         "detail": entry.detail ?? "",
                     ]
                 },
-                "notifications": registration.notifications.map { self.notificationContext($0, language) },
+                "notifications": registration.notifications.map { self.notificationContext($0, language, clock) },
                 "buses": programme.buses.map(\.id), "days": programme.days,
                 "venues": programme.venues.filter(\.isSiteVisit).map { ["id": $0.id, "name": $0.name.text(in: language)] },
                 "back": "/registrations/\(id)",
@@ -321,11 +323,13 @@ public struct ConsoleHTTP: Sendable {
                 context["hasItems"] = !itinerary.items.isEmpty
                 context["hasUnmet"] = !itinerary.unmet.isEmpty
                 context["items"] = itinerary.items.sorted { $0.start < $1.start }.map { item in
-                    [
+                    var entry: [String: Any] = [
                         "when": "\(clock.full(item.start))–\(clock.time(item.end))",
                         "kind": self.pages.word("item.\(item.kind.rawValue)", language), "title": item.title.text(in: language),
-                        "venue": item.venueID.flatMap { venues[$0] } ?? "", "bus": item.busID ?? "", "counterpart": item.counterpart ?? "",
+                        "venue": item.venueID.flatMap { venues[$0] } ?? "", "bus": item.busID ?? "",
                     ]
+                    if let counterpart = item.counterpart, !counterpart.isEmpty { entry["counterpart"] = counterpart }
+                    return entry
                 }
                 context["unmet"] = itinerary.unmet.map { unmet in
                     [
@@ -437,11 +441,11 @@ public struct ConsoleHTTP: Sendable {
         }
     }
 
-    func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language) -> [String: Any] {
+    func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language, _ clock: Clock) -> [String: Any] {
         [
             "kind": row.kind, "channel": row.channel, "outcome": pages.word("outcome.\(row.outcome)", language),
             "failed": row.outcome == "failed",
-            "attempts": row.attempts, "reason": row.reason ?? "", "at": MessageCoding.format(row.at),
+            "attempts": row.attempts, "reason": row.reason ?? "", "at": clock.full(row.at),
         ]
     }
 
