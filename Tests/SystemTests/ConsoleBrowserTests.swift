@@ -82,13 +82,13 @@ import Testing
                 let shown = try #require(buses[tour.busID])
                 let riders = Set(shown["riders"] as? [String] ?? [])
                 #expect(riders == Set(tour.passengers.compactMap { names[$0] }), "\(tour.busID)'s riders")
-                let where_ = shown["where"] as? String ?? ""
+                let position = shown["where"] as? String ?? ""
                 if let stop = tour.stops.first(where: { $0.arrival <= moment && moment < $0.departure }) {
-                    #expect(where_.hasPrefix("at \(venues[stop.venueID] ?? "?")"), "\(tour.busID) at 14:00: \(where_)")
+                    #expect(position.hasPrefix("at \(venues[stop.venueID] ?? "?")"), "\(tour.busID) at 14:00: \(position)")
                 } else if let next = tour.stops.first(where: { $0.arrival > moment }), tour.stops.first?.arrival ?? moment < moment {
-                    #expect(where_.hasPrefix("driving") && where_.contains(venues[next.venueID] ?? "?"), "\(tour.busID): \(where_)")
+                    #expect(position.hasPrefix("driving") && position.contains(venues[next.venueID] ?? "?"), "\(tour.busID): \(position)")
                 } else {
-                    #expect(where_.hasPrefix("not left yet") || where_.hasPrefix("tour over"), "\(tour.busID): \(where_)")
+                    #expect(position.hasPrefix("not left yet") || position.hasPrefix("tour over"), "\(tour.busID): \(position)")
                 }
             }
             #expect((result["timeline"] as? Int ?? 0) > 0, "the day is drawn")
