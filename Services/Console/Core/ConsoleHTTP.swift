@@ -60,6 +60,11 @@ public struct ConsoleHTTP: Sendable {
         }
         group.get("/plan") { request, context in try await self.page(request) { try await self.plan(request, $0, $1) } }
         group.get("/audit") { request, context in try await self.page(request) { try await self.audit($0, $1) } }
+        group.get("/manifests") { request, context in try await self.page(request) { try await self.manifestsPage(request, $0, $1) } }
+        group.get("/manifests.csv") { request, context in
+            guard let session = try await self.session(request) else { return Self.redirect("/login") }
+            return try await self.manifestsCSV(request, session)
+        }
         group.get("/actions/:id") { request, context in
             let id = try context.parameters.require("id")
             guard try await self.session(request) != nil else { throw HTTPError(.unauthorized) }
@@ -301,10 +306,11 @@ public struct ConsoleHTTP: Sendable {
                     "name": delegation.leadContact.name, "phone": delegation.leadContact.phone ?? "",
                     "language": delegation.leadContact.language.rawValue,
                 ],
-                "people": delegation.delegates.map { person in
+                "people": delegation.delegates.enumerated().map { index, person in
                     [
                         "name": person.name, "title": person.title ?? "", "language": person.language.rawValue, "phone": person.phone ?? "",
-                        "interpreter": person.needsInterpreter, "document": person.hasIdentityDocument,
+                        "interpreter": person.needsInterpreter,
+                        "document": index < registration.documents.count && registration.documents[index],
                     ] as [String: Any]
                 },
                 "history": registration.history.map { entry in
@@ -352,12 +358,7 @@ public struct ConsoleHTTP: Sendable {
         let action = request.uri.queryParameters.get("action")
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
-            let itineraries = try ConsoleQueries.itineraries(eventID: programme.eventID, in: db)
-            var organisations: [String: (String, Int)] = [:]
-            for row in try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db) {
-                organisations[row.registrationID] = (row.organisation, row.delegates)
-            }
-            let timeline = BusTimeline(programme: programme, itineraries: itineraries, organisations: organisations, language: language)
+            let (timeline, _) = try Self.timeline(programme, language, db)
             let days = timeline.days
             let day = wantedDay.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
             let moment = at.flatMap { timeline.moment(day: day, time: $0) }
@@ -406,6 +407,97 @@ public struct ConsoleHTTP: Sendable {
             if let action, let found = try ConsoleStore.action(action, in: db) { context["action"] = self.actionContext(found, language) }
             return View("plan", context)
         }
+    }
+
+    /// The event's plan seen from the buses, and the itineraries it is drawn from.
+    static func timeline(_ programme: ProgrammePublished, _ language: Language, _ db: Database) throws -> (
+        BusTimeline, [String: ConsoleQueries.Itinerary]
+    ) {
+        let itineraries = try ConsoleQueries.itineraries(eventID: programme.eventID, in: db)
+        var organisations: [String: (String, Int)] = [:]
+        for row in try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db) {
+            organisations[row.registrationID] = (row.organisation, row.delegates)
+        }
+        return (BusTimeline(programme: programme, itineraries: itineraries, organisations: organisations, language: language), itineraries)
+    }
+
+    /// The manifests of `day` (every bus, or the one named), with the chosen columns.
+    func manifests(_ request: Request, _ language: Language, in db: Database) throws -> (
+        programme: ProgrammePublished, day: String, days: [String], manifests: [Manifest], columns: [Manifest.Column], timeline: BusTimeline
+    )? {
+        guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else { return nil }
+        let (timeline, itineraries) = try Self.timeline(programme, language, db)
+        let days = timeline.days
+        let wanted = request.uri.queryParameters.get("day")
+        let day = wanted.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? ""
+        let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 }
+        let people = try ConsoleQueries.people(eventID: programme.eventID, in: db)
+        let manifests = timeline.busDays(on: day).filter { bus == nil || $0.busID == bus }.map {
+            Manifest(bus: $0, itineraries: itineraries, people: people)
+        }
+        // The form's checkboxes (`col=…&col=…`), or a link's `cols=a,b`.
+        let checked = request.uri.queryParameters.getAll("col")
+        let columns = Manifest.columns(
+            checked.isEmpty ? (request.uri.queryParameters.get("cols") ?? "").split(separator: ",").map(String.init) : checked)
+        return (programme, day, days, manifests, columns, timeline)
+    }
+
+    func manifestsPage(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
+        try await store.database.read { db in
+            guard let found = try self.manifests(request, language, in: db) else { return View("empty", [:]) }
+            let (_, day, days, manifests, columns, timeline) = found
+            let bus = request.uri.queryParameters.get("bus") ?? ""
+            let query = "day=\(day)&bus=\(bus)&cols=\(columns.map(\.rawValue).joined(separator: ","))"
+            return View(
+                "manifests",
+                [
+                    "day": day, "days": days.map { ["day": $0, "current": $0 == day] }, "bus": bus,
+                    "busIDs": timeline.busDays(on: day).map { ["id": $0.busID, "selected": $0.busID == bus] },
+                    "columns": Manifest.Column.allCases.map { column in
+                        [
+                            "id": column.rawValue, "label": self.pages.word("col.\(column.rawValue)", language),
+                            "chosen": columns.contains(column),
+                        ]
+                    },
+                    "headings": columns.map { self.pages.word("col.\($0.rawValue)", language) },
+                    "csv": "/manifests.csv?\(query)",
+                    "manifests": manifests.map { manifest in
+                        [
+                            "bus": manifest.bus.busID, "people": manifest.bus.people, "seats": manifest.bus.seats,
+                            "stops": manifest.bus.stops.map {
+                                ["venue": $0.venue, "arrival": timeline.clock($0.arrival), "departure": timeline.clock($0.departure)]
+                            },
+                            "rows": manifest.rows.map { row in
+                                [
+                                    "cells": columns.map { manifest.value($0, of: row) },
+                                    "stops": row.stops.map { $0 ? "✓" : "" },
+                                ] as [String: Any]
+                            },
+                        ] as [String: Any]
+                    },
+                ])
+        }
+    }
+
+    func manifestsCSV(_ request: Request, _ session: Accounts.Session) async throws -> Response {
+        let language = language(request)
+        let (csv, name) = try await store.database.read { db -> (String, String) in
+            guard let found = try self.manifests(request, language, in: db) else { throw HTTPError(.notFound) }
+            let headings =
+                [self.pages.word("col.bus", language)] + found.columns.map { self.pages.word("col.\($0.rawValue)", language) }
+                + [self.pages.word("manifest.stops", language)]
+            let csv = Manifest.csv(found.manifests, columns: found.columns, headings: headings) {
+                "\(found.timeline.clock($0.arrival)) \($0.venue)"
+            }
+            let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 } ?? "all-buses"
+            return (csv, "manifest-\(found.day)-\(bus)".filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        }
+        try await store.database.write { db in
+            try Accounts.audit(account: session.account.name, action: "manifest download", subject: name, outcome: "ok", in: db)
+        }
+        var headers = Self.pageHeaders(contentType: "text/csv; charset=utf-8")
+        headers[.contentDisposition] = "attachment; filename=\"\(name).csv\""
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
     }
 
     func audit(_ session: Accounts.Session, _ language: Language) async throws -> View {

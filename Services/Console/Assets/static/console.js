@@ -17,3 +17,9 @@
   };
   setTimeout(poll, 500);
 })();
+
+// The manifests' print button (the print stylesheet leaves only the lists).
+(function () {
+  const button = document.getElementById("print-button");
+  if (button) button.addEventListener("click", function () { window.print(); });
+})();

@@ -35,7 +35,10 @@ public enum ConsoleQueries {
         public var row: RegistrationRow
         public var eventID: String
         public var revision: Int
+        /// Without identity documents (the console keeps none).
         public var delegation: Delegation
+        /// Whether each delegate (by position) has an identity document on file.
+        public var documents: [Bool]
         public var history: [HistoryEntry]
         public var itinerary: Itinerary?
         public var notifications: [NotificationRow]
@@ -151,7 +154,8 @@ public enum ConsoleQueries {
         }
         return Registration(
             row: summary, eventID: row["event_id"], revision: row["revision"],
-            delegation: try ConsoleStore.decode(Delegation.self, row["delegation"]), history: history, itinerary: itinerary,
+            delegation: try ConsoleStore.decode(Delegation.self, row["delegation"]),
+            documents: try ConsoleStore.decode([Bool].self, row["documents"]), history: history, itinerary: itinerary,
             notifications: try notifications(registrationID: registrationID, in: db))
     }
 
@@ -171,6 +175,21 @@ public enum ConsoleQueries {
                 notificationID: row["notification_id"], kind: row["kind"], channel: row["channel"], outcome: row["outcome"],
                 attempts: row["attempts"], reason: row["reason"], at: MessageCoding.parse(row["at"]) ?? .distantPast)
         }
+    }
+
+    /// The people of the event's accepted registrations, and whether each has an identity
+    /// document on file, by registration.
+    public static func people(eventID: String, in db: Database) throws -> [String: (delegation: Delegation, documents: [Bool])] {
+        var result: [String: (delegation: Delegation, documents: [Bool])] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT registration_id, delegation, documents FROM registrations WHERE event_id = ? AND status = 'accepted'",
+            arguments: [eventID])
+        {
+            result[row["registration_id"]] = (
+                try ConsoleStore.decode(Delegation.self, row["delegation"]), try ConsoleStore.decode([Bool].self, row["documents"])
+            )
+        }
+        return result
     }
 
     /// Every itinerary of the event, by registration.

@@ -24,6 +24,7 @@ public enum ConsoleStore {
                         delegates INTEGER NOT NULL,
                         waitlist_position INTEGER,
                         delegation TEXT NOT NULL,
+                        documents TEXT NOT NULL DEFAULT '[]',
                         erased INTEGER NOT NULL DEFAULT 0,
                         updated_at TEXT NOT NULL
                     );
@@ -137,7 +138,7 @@ public enum ConsoleStore {
     }
 
     /// A registration's state as its latest message says; an older revision changes nothing
-    /// but the history.
+    /// but the history. Identity documents are not kept, only whether each person has one.
     static func saveRegistration(
         id: String, eventID: String, reference: String, revision: Int, status: RegistrationStatus, delegation: Delegation,
         waitlistPosition: Int?, at: Date, in db: Database
@@ -145,19 +146,19 @@ public enum ConsoleStore {
         try db.execute(
             sql: """
                 INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, country, role,
-                    delegates, waitlist_position, delegation, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    delegates, waitlist_position, delegation, documents, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (registration_id) DO UPDATE SET revision = excluded.revision, status = excluded.status,
                     organisation = excluded.organisation, country = excluded.country, role = excluded.role,
                     delegates = excluded.delegates, waitlist_position = excluded.waitlist_position,
-                    delegation = excluded.delegation, updated_at = excluded.updated_at
+                    delegation = excluded.delegation, documents = excluded.documents, updated_at = excluded.updated_at
                 WHERE registrations.erased = 0 AND (excluded.revision > registrations.revision
                     OR (excluded.revision = registrations.revision AND excluded.updated_at >= registrations.updated_at))
                 """,
             arguments: [
                 id, eventID, reference, revision, status.rawValue, delegation.organisation.name, delegation.organisation.country,
                 delegation.role.rawValue, delegation.delegates.count, waitlistPosition, try json(delegation.withoutIdentityDocuments),
-                MessageCoding.formatSortable(at),
+                try json(delegation.delegates.map(\.hasIdentityDocument)), MessageCoding.formatSortable(at),
             ])
     }
 
@@ -253,7 +254,7 @@ public enum ConsoleStore {
         let delegation = try decode(Delegation.self, text)
         let erased = delegation.anonymised
         try db.execute(
-            sql: "UPDATE registrations SET delegation = ?, erased = 1 WHERE registration_id = ?",
+            sql: "UPDATE registrations SET delegation = ?, documents = '[]', erased = 1 WHERE registration_id = ?",
             arguments: [try json(erased), registrationID])
         try db.execute(sql: "UPDATE history SET detail = NULL WHERE registration_id = ?", arguments: [registrationID])
         try db.execute(sql: "UPDATE notifications SET reason = NULL WHERE registration_id = ?", arguments: [registrationID])

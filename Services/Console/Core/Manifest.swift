@@ -1,0 +1,96 @@
+import Foundation
+import Messages
+
+/// A bus's passenger list for a day, for the transport company and the marshals: every person
+/// riding it (by delegation), the columns the organiser chooses, and the stops each gets off at.
+/// As a page (printable) or CSV.
+public struct Manifest: Sendable {
+    public enum Column: String, Sendable, CaseIterable {
+        case organisation, name, title, language, phone, interpreter, accessibility, document
+        /// The delegation's lead contact and phone: whom a marshal calls.
+        case lead
+    }
+
+    /// What a manifest shows unless the organiser chooses otherwise.
+    public static let defaultColumns: [Column] = [.organisation, .name, .language, .phone, .lead]
+
+    public struct Row: Sendable, Equatable {
+        public var registrationID: String
+        public var organisation: String
+        public var person: Delegate
+        public var lead: Contact
+        /// Whether the person has an identity document on file (the console keeps no numbers).
+        public var hasDocument: Bool
+        /// One flag per stop of the bus: whether this person's itinerary has it.
+        public var stops: [Bool]
+    }
+
+    public let bus: BusTimeline.BusDay
+    public let rows: [Row]
+
+    /// The riders of `bus`, each delegation's people in the order it registered them,
+    /// delegations by organisation.
+    public init(
+        bus: BusTimeline.BusDay, itineraries: [String: ConsoleQueries.Itinerary],
+        people: [String: (delegation: Delegation, documents: [Bool])]
+    ) {
+        self.bus = bus
+        var rows: [Row] = []
+        for rider in bus.riders {
+            guard let (delegation, documents) = people[rider.registrationID] else { continue }
+            let visits = (itineraries[rider.registrationID]?.items ?? []).filter { $0.kind == .visit && $0.busID == bus.busID }
+            let stops = bus.stops.map { stop in visits.contains { $0.venueID == stop.venueID && $0.start == stop.arrival } }
+            for (index, person) in delegation.delegates.enumerated() {
+                rows.append(
+                    Row(
+                        registrationID: rider.registrationID, organisation: rider.organisation, person: person,
+                        lead: delegation.leadContact, hasDocument: index < documents.count && documents[index], stops: stops))
+            }
+        }
+        self.rows = rows
+    }
+
+    /// The columns `names` name, in their order, each once; the default if none is known.
+    public static func columns(_ names: [String]) -> [Column] {
+        let chosen = names.compactMap(Column.init(rawValue:))
+        return chosen.isEmpty ? defaultColumns : chosen.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
+    public func value(_ column: Column, of row: Row) -> String {
+        switch column {
+        case .organisation: return row.organisation
+        case .name: return row.person.name
+        case .title: return row.person.title ?? ""
+        case .language: return row.person.language.rawValue
+        case .phone: return row.person.phone ?? ""
+        case .interpreter: return row.person.needsInterpreter ? "✓" : ""
+        case .accessibility: return row.person.accessibilityNeeds ?? ""
+        case .document: return row.hasDocument ? "✓" : ""
+        case .lead: return [row.lead.name, row.lead.phone].compactMap { $0 }.joined(separator: ", ")
+        }
+    }
+
+    /// Buses' manifests as one RFC 4180 CSV file (CRLF, fields quoted where needed), with a
+    /// byte-order mark so that spreadsheets read it as UTF-8: a header row (`headings`: the bus,
+    /// the columns, the stops), then a row per person: the bus, the columns, and the stops the
+    /// person gets off at (`stop` of each, joined by "; "). A cell a spreadsheet would run as a
+    /// formula is prefixed with `'`.
+    public static func csv(_ manifests: [Manifest], columns: [Column], headings: [String], stop: (BusTimeline.Stop) -> String) -> String {
+        var lines = [headings.map(field).joined(separator: ",")]
+        for manifest in manifests {
+            for row in manifest.rows {
+                let stops = zip(manifest.bus.stops, row.stops).filter(\.1).map { stop($0.0) }.joined(separator: "; ")
+                let cells = [manifest.bus.busID] + columns.map { manifest.value($0, of: row) } + [stops]
+                lines.append(cells.map(field).joined(separator: ","))
+            }
+        }
+        return "\u{FEFF}" + lines.map { $0 + "\r\n" }.joined()
+    }
+
+    static func field(_ text: String) -> String {
+        var text = text
+        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
