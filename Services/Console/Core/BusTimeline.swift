@@ -124,28 +124,13 @@ public struct BusTimeline: Sendable {
         guard let start = buses.compactMap({ $0.stops.first?.arrival }).min(),
             let end = buses.compactMap({ $0.stops.last?.departure }).max()
         else { return "" }
-        let hour: TimeInterval = 3600
-        let from = floor(start.timeIntervalSince1970 / hour) * hour
-        let to = max(from + hour, ceil(end.timeIntervalSince1970 / hour) * hour)
-        let label = 110.0
-        let width = 960.0
+        let scale = SVG.TimeScale(from: start, to: end, left: 110, width: 960)
         let row = 56.0
         let top = 28.0
         let height = top + row * Double(buses.count) + 8
-        func x(_ date: Date) -> Double { label + (date.timeIntervalSince1970 - from) / (to - from) * (width - label - 10) }
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 \(Int(width)) \(Int(height))" \
-            role="img" aria-label="\(escape(day))">
-            """
-        var tick = from
-        while tick <= to {
-            let position = x(Date(timeIntervalSince1970: tick))
-            svg += """
-                <line class="grid" x1="\(fmt(position))" y1="\(fmt(top - 6))" x2="\(fmt(position))" y2="\(fmt(height - 4))"/>\
-                <text class="hour" x="\(fmt(position))" y="16">\(clock(Date(timeIntervalSince1970: tick)))</text>
-                """
-            tick += hour
-        }
+        let x = scale.x
+        var svg = SVG.open(class: "timeline", width: 960, height: height, label: day)
+        svg += scale.grid(top: top - 6, bottom: height - 4, clock: clock)
         for (index, bus) in buses.enumerated() {
             let y = top + row * Double(index)
             svg += """
@@ -164,8 +149,7 @@ public struct BusTimeline: Sendable {
                 let left = x(stop.arrival)
                 let barWidth = max(2, x(stop.departure) - left)
                 // As much of the name as the bar holds (about 6 px a character); the whole in its tooltip.
-                let fits = max(1, Int((barWidth - 6) / 6.2))
-                let label = stop.venue.count > fits ? String(stop.venue.prefix(max(1, fits - 1))) + "…" : stop.venue
+                let label = SVG.fit(stop.venue, max(1, Int((barWidth - 6) / 6.2)))
                 svg += """
                     <g class="stop" data-venue="\(escape(stop.venueID))"><title>\(escape(stop.venue)) \(clock(stop.arrival))–\
                     \(clock(stop.departure)): \(escape(riders))</title><rect x="\(fmt(left))" y="\(fmt(y + 6))" \
@@ -176,7 +160,7 @@ public struct BusTimeline: Sendable {
             }
             svg += "</g>"
         }
-        if let marker, marker.timeIntervalSince1970 >= from, marker.timeIntervalSince1970 <= to {
+        if let marker, scale.contains(marker) {
             svg += """
                 <line class="marker" x1="\(fmt(x(marker)))" y1="\(fmt(top - 6))" x2="\(fmt(x(marker)))" y2="\(fmt(height - 4))"/>
                 """
@@ -184,7 +168,7 @@ public struct BusTimeline: Sendable {
         return svg + "</svg>"
     }
 
-    private func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+    private func fmt(_ value: Double) -> String { SVG.number(value) }
 }
 
 /// Text for HTML or SVG: `&`, `<`, `>`, `"` and `'` as entities.

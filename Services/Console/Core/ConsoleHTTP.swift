@@ -358,15 +358,21 @@ public struct ConsoleHTTP: Sendable {
         let action = request.uri.queryParameters.get("action")
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
-            let (timeline, _) = try Self.timeline(programme, language, db)
+            let (timeline, itineraries) = try Self.timeline(programme, language, db)
             let days = timeline.days
             let day = wantedDay.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
             let moment = at.flatMap { timeline.moment(day: day, time: $0) }
+            let pictures = PlanPictures(
+                timeline: timeline, itineraries: itineraries, organisations: try Self.organisationNames(programme.eventID, db))
+            let grid = pictures.meetingGrid(on: day)
             let buses = timeline.busDays(on: day)
             var context: [String: Any] = [
                 "day": day, "at": at ?? "",
                 "days": days.map { ["day": $0, "current": $0 == day] },
                 "svg": timeline.svg(day: day, marker: moment),
+                "venuesSVG": pictures.venuesSVG(day: day), "mapSVG": pictures.mapSVG(day: day),
+                "meetingSlots": grid.slots.map(timeline.clock), "hasMeetings": !grid.tables.isEmpty,
+                "meetingTables": grid.tables.map { ["table": $0.table, "cells": $0.cells] as [String: Any] },
                 "buses": buses.map { bus in
                     var entry: [String: Any] = [
                         "bus": bus.busID, "people": bus.people, "seats": bus.seats,
@@ -419,6 +425,15 @@ public struct ConsoleHTTP: Sendable {
             organisations[row.registrationID] = (row.organisation, row.delegates)
         }
         return (BusTimeline(programme: programme, itineraries: itineraries, organisations: organisations, language: language), itineraries)
+    }
+
+    /// Every registration's organisation, by registration.
+    static func organisationNames(_ eventID: String, _ db: Database) throws -> [String: String] {
+        Dictionary(
+            try ConsoleQueries.registrations(eventID: eventID, status: nil, search: nil, in: db).map {
+                ($0.registrationID, $0.organisation)
+            },
+            uniquingKeysWith: { first, _ in first })
     }
 
     /// The manifests of `day` (every bus, or the one named), with the chosen columns.
