@@ -12,14 +12,16 @@ import Testing
 /// read from the plan page who is on which bus at 14:00 on 14 January and where it is (judged
 /// against the itineraries service's own plan); move a delegation to another bus and see its new
 /// itinerary on its page and its e-mail arrive at the local SMTP server; a form without its CSRF
-/// token refused; a marshal refused an organiser's action; the pages in the three languages.
+/// token refused; a marshal refused an organiser's action; the pages in the three languages. Then
+/// its store is lost and rebuilt with `delegation-ops replay --to console`, and shows the same.
 /// With `CONSOLE_SCREENSHOTS=DIR` the main pages are saved there (docs/console).
 @Suite(.serialized) struct ConsoleBrowserTests {
     static let day = "2026-01-14"
     static let time = "14:00"
 
     @Test func theOrganisersRunTheSeedEventFromTheBrowser() async throws {
-        try await RunningSystem.inVirtualHost("console-browser") { system, smtp, publisher, _ in
+        try await RunningSystem.inVirtualHost("console-browser") { system, smtp, publisher, url in
+            let started = Date().addingTimeInterval(-1)
             for service in SystemServices.all where service.name != "console" { try system.start(service.name) }
             try system.start("console", extra: ["LOG_LEVEL": "info"])
             let port = try #require(await system.httpPort("console"), "the console listens")
@@ -120,6 +122,43 @@ import Testing
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE account = 'tuan' AND outcome LIKE 'refused%'") ?? 0
             }
             #expect(refused == 1)
+
+            // The console's store is lost, and rebuilt from the archive: it shows the same.
+            let quiet = await RunningSystem.settle(within: 30) {
+                let model = (try? Self.readModel(system)) ?? []
+                return (!model.isEmpty, "\(model.count) rows, \(model.joined().hashValue)")
+            }
+            #expect(quiet.settled, "nothing more arrives: \(quiet.last)")
+            let shown = try Self.readModel(system)
+            #expect(await system.stop("console") == 0)
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: system.store("console") + suffix) }
+            try system.start("console")
+            let replay = try ServiceProcess(
+                executable: ServiceTestBed.executable("delegation-ops"),
+                arguments: ["replay", "--to", "console", "--since", MessageCoding.format(started), "--idle", "3"],
+                environment: ProcessInfo.processInfo.environment.merging(["DELEGATION_OPS_URL": url, "EXCHANGE": "delegation"]) { $1 },
+                logFile: system.directory.appendingPathComponent("replay.log"))
+            #expect(await replay.wait(within: 120) == 0, "\(replay.log)")
+            let rebuilt = await eventually(within: 60) { (try? Self.readModel(system)) == shown }
+            #expect(rebuilt, "the rebuilt read model: \(String(describing: try? Self.readModel(system)).prefix(500))")
+        }
+    }
+
+    /// What the console's pages show, from its store: every table of the read model (not the
+    /// accounts, sessions, actions and audit, which are the console's own and not in the archive).
+    static func readModel(_ system: RunningSystem) throws -> [String] {
+        try system.read("console") { db in
+            var rows: [String] = []
+            for (table, columns) in [
+                ("events", "event_id, version, programme"),
+                ("registrations", "registration_id, revision, status, organisation, delegates, waitlist_position, delegation, documents"),
+                ("itineraries", "registration_id, plan_version, items, unmet"),
+                ("notifications", "notification_id, kind, outcome, attempts"),
+                ("overrides", "override_id, outcome, reason, cost"), ("rejections", "message_id, issues"),
+            ] {
+                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table) ORDER BY 1") { rows.append("\(table): \(row)") }
+            }
+            return rows
         }
     }
 
