@@ -252,7 +252,8 @@ let package = Package(
             path: "Tests/Smoke"
         ),
 
-        // Benchmarks (release builds, run by deploy/bench, deploy/bench-planner and deploy/bench-notifications).
+        // Benchmarks (release builds, run by deploy/bench, deploy/bench-planner, deploy/bench-notifications and
+        // deploy/bench-console).
         .executableTarget(
             name: "planner-bench", dependencies: ["ItineraryPlanner", "Messages"], path: "Tests/Benchmarks/PlannerBenchmark"),
         .executableTarget(
@@ -264,6 +265,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/Benchmarks/NotificationsBenchmark"
+        ),
+        .executableTarget(
+            name: "console-bench",
+            dependencies: [
+                "ConsoleCore", "ServiceRuntime", "Messages",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/Benchmarks/ConsoleBenchmark"
         ),
         .executableTarget(
             name: "amqp-bench",

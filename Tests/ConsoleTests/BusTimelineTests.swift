@@ -7,15 +7,11 @@ import Testing
 
 /// The plan seen from the buses, from the itineraries alone.
 @Suite struct BusTimelineTests {
-    static func timeline() async throws -> BusTimeline {
+    static func timeline(day: String? = "2026-01-14") async throws -> BusTimeline {
         let harness = try await ConsoleFixtures.event()
         return try await harness.read { db in
             let programme = try #require(try ConsoleQueries.programme(eventID: nil, in: db))
-            let rows = try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db)
-            return BusTimeline(
-                programme: programme, itineraries: try ConsoleQueries.itineraries(eventID: programme.eventID, in: db),
-                organisations: Dictionary(uniqueKeysWithValues: rows.map { ($0.registrationID, ($0.organisation, $0.delegates)) }),
-                language: .english)
+            return try ConsoleHTTP.timeline(programme, wanted: day, .english, db).timeline
         }
     }
 
@@ -53,5 +49,8 @@ import Testing
         #expect(svg.contains("Lien Chieu Port 08:00–09:30"))
         #expect(escape("<script>\"a\" & 'b'</script>") == "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;")
         #expect(timeline.svg(day: "2026-01-13").isEmpty, "no bus, no picture")
+        #expect(
+            Set(try await Self.timeline(day: "2026-01-13").busDays.map(\.day)) == ["2026-01-14"], "a day without buses shows the first with"
+        )
     }
 }

@@ -215,3 +215,43 @@ import Testing
         }
     }
 }
+
+/// A large event's pages stay readable: the plan shows twenty buses a page, the registrations
+/// two hundred.
+@Suite struct ConsolePagingTests {
+    @Test func theBusesAndTheRegistrationsComeInPages() async throws {
+        let harness = try ConsoleFixtures.harness()
+        var programme = ConsoleFixtures.programme()
+        programme.buses = (1...25).map { Bus(id: String(format: "bus-%02d", $0), seats: 45) }
+        try await harness.send(programme)
+        for index in 1...205 {
+            let reference = String(format: "company-%03d", index)
+            try await ConsoleFixtures.accept(harness, ConsoleFixtures.accepted(reference, name: "Company \(reference)", delegates: 1))
+            if index <= 25 {
+                try await harness.send(
+                    ConsoleFixtures.planned(
+                        reference, [ConsoleFixtures.visit(reference, bus: String(format: "bus-%02d", index), venue: "enosta-hub", hour: 9)])
+                )
+            }
+        }
+        try await ConsolePagesTests.withConsole(harness) { browser, _ in
+            _ = try await browser.login("mai")
+            let first = try await browser.get("/plan?day=2026-01-14")
+            #expect(first.body.components(separatedBy: "<section class=\"bus\"").count - 1 == 20)
+            #expect(first.body.contains("<strong>bus-01–bus-20</strong>"))
+            #expect(first.body.contains("page=2\">bus-21–bus-25</a>"))
+            let second = try await browser.get("/plan?day=2026-01-14&page=2")
+            #expect(second.body.components(separatedBy: "<section class=\"bus\"").count - 1 == 5)
+            #expect(second.body.contains("data-bus=\"bus-25\""))
+            // Every visit of the day is on the venues' picture, whichever page of buses.
+            #expect(second.body.components(separatedBy: "<g class=\"visit").count - 1 == 25)
+
+            let list = try await browser.get("/registrations")
+            #expect(list.body.contains("205 registrations"))
+            #expect(list.body.components(separatedBy: "<tr><td><a href=\"/registrations/").count - 1 == 200)
+            let rest = try await browser.get("/registrations?page=2")
+            #expect(rest.body.components(separatedBy: "<tr><td><a href=\"/registrations/").count - 1 == 5)
+            #expect(rest.body.contains("Company company-205"))
+        }
+    }
+}

@@ -11,14 +11,9 @@ import Testing
     static func manifest() async throws -> (Manifest, BusTimeline) {
         let timeline = try await BusTimelineTests.timeline()
         let harness = try await ConsoleFixtures.event()
-        let (itineraries, people) = try await harness.read { db in
-            (
-                try ConsoleQueries.itineraries(eventID: ConsoleFixtures.eventID, in: db),
-                try ConsoleQueries.people(eventID: ConsoleFixtures.eventID, in: db)
-            )
-        }
+        let people = try await harness.read { db in try ConsoleQueries.people(eventID: ConsoleFixtures.eventID, in: db) }
         let bus = try #require(timeline.busDays(on: "2026-01-14").first)
-        return (Manifest(bus: bus, itineraries: itineraries, people: people), timeline)
+        return (Manifest(bus: bus, people: people), timeline)
     }
 
     @Test func everyRiderIsListedWithTheStopsTheyGetOffAt() async throws {

@@ -10,12 +10,21 @@ public struct BusTimeline: Sendable {
         public var venue: String
         public var arrival: Date
         public var departure: Date
+        var key: StopKey { StopKey(venueID: venueID, arrival: arrival) }
+    }
+
+    /// A stop of a bus: the venue and when the bus arrives there.
+    public struct StopKey: Sendable, Hashable {
+        var venueID: String
+        var arrival: Date
     }
 
     public struct Rider: Sendable, Equatable {
         public var registrationID: String
         public var organisation: String
         public var people: Int
+        /// The stops it gets off at.
+        public var stops: Set<StopKey>
     }
 
     public struct BusDay: Sendable, Equatable {
@@ -38,42 +47,57 @@ public struct BusTimeline: Sendable {
     public let programme: ProgrammePublished
     public let language: Language
     public let busDays: [BusDay]
+    /// The event's days that have a bus on the road (not only those of `busDays`).
+    public let days: [String]
     private let zone: TimeZone
 
+    private struct BusKey: Hashable {
+        var busID: String
+        var day: String
+    }
+
+    /// Some of another timeline's buses.
+    public init(programme: ProgrammePublished, busDays: [BusDay], days: [String], language: Language) {
+        self.programme = programme
+        self.language = language
+        self.busDays = busDays
+        self.days = days
+        zone = TimeZone(identifier: programme.timeZone) ?? .gmt
+    }
+
+    /// The buses of `visits` (the visits of one day, or of every day), their riders named by
+    /// `organisations` (name and people, by registration).
     public init(
-        programme: ProgrammePublished, itineraries: [String: ConsoleQueries.Itinerary], organisations: [String: (String, Int)],
+        programme: ProgrammePublished, visits: [ConsoleQueries.BusVisit], days: [String], organisations: [String: (String, Int)],
         language: Language
     ) {
         self.programme = programme
         self.language = language
+        self.days = days
         zone = TimeZone(identifier: programme.timeZone) ?? .gmt
         let venues = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { a, _ in a })
         let seats = Dictionary(programme.buses.map { ($0.id, $0.seats) }, uniquingKeysWith: { a, _ in a })
-        var stops: [String: [String: Stop]] = [:]  // bus|day → venue|arrival → stop
-        var riders: [String: [String: Rider]] = [:]
-        let day = Self.dayFormatter(zone)
-        for (registrationID, itinerary) in itineraries {
-            for item in itinerary.items where item.kind == .visit {
-                guard let bus = item.busID, let venueID = item.venueID else { continue }
-                let key = "\(bus)|\(day.string(from: item.start))"
-                stops[key, default: [:]]["\(venueID)|\(item.start.timeIntervalSince1970)"] = Stop(
-                    venueID: venueID, venue: venues[venueID] ?? venueID, arrival: item.start, departure: item.end)
-                let (organisation, people) = organisations[registrationID] ?? (registrationID, 0)
-                riders[key, default: [:]][registrationID] = Rider(
-                    registrationID: registrationID, organisation: organisation, people: people)
-            }
+        var stops: [BusKey: [StopKey: Stop]] = [:]
+        var riders: [BusKey: [String: Rider]] = [:]
+        for visit in visits {
+            let key = BusKey(busID: visit.busID, day: visit.day)
+            let stop = Stop(
+                venueID: visit.venueID, venue: venues[visit.venueID] ?? visit.venueID, arrival: visit.arrival, departure: visit.departure)
+            stops[key, default: [:]][stop.key] = stop
+            let (organisation, people) = organisations[visit.registrationID] ?? (visit.registrationID, 0)
+            riders[key, default: [:]][
+                visit.registrationID,
+                default: Rider(
+                    registrationID: visit.registrationID, organisation: organisation, people: people, stops: [])
+            ].stops.insert(stop.key)
         }
-        busDays = stops.keys.sorted().map { key in
-            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-            return BusDay(
-                busID: parts[0], seats: seats[parts[0]] ?? 0, day: parts[1],
+        busDays = stops.keys.sorted { ($0.busID, $0.day) < ($1.busID, $1.day) }.map { key in
+            BusDay(
+                busID: key.busID, seats: seats[key.busID] ?? 0, day: key.day,
                 stops: (stops[key] ?? [:]).values.sorted { $0.arrival < $1.arrival },
                 riders: (riders[key] ?? [:]).values.sorted { ($0.organisation, $0.registrationID) < ($1.organisation, $1.registrationID) })
         }
     }
-
-    /// The event's days that have a bus on the road.
-    public var days: [String] { Array(Set(busDays.map(\.day))).sorted() }
 
     public func busDays(on day: String) -> [BusDay] { busDays.filter { $0.day == day }.sorted { $0.busID < $1.busID } }
 
@@ -98,12 +122,12 @@ public struct BusTimeline: Sendable {
         return .finished(last: last)
     }
 
+    /// `HH:mm` in the event's zone (by arithmetic: a formatter per call costs more than the page).
     public func clock(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = "HH:mm"
-        return formatter.string(from: date)
+        let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
+        let minutes = ((local / 60) % 1440 + 1440) % 1440
+        let (hours, rest) = (minutes / 60, minutes % 60)
+        return (hours < 10 ? "0" : "") + String(hours) + (rest < 10 ? ":0" : ":") + String(rest)
     }
 
     static func dayFormatter(_ zone: TimeZone) -> DateFormatter {

@@ -262,14 +262,22 @@ public struct ConsoleHTTP: Sendable {
     func registrations(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
         let search = request.uri.queryParameters.get("q")
         let status = request.uri.queryParameters.get("status").flatMap(RegistrationStatus.init(rawValue:))
+        let page = Int(request.uri.queryParameters.get("page") ?? "") ?? 1
         let eventID = configuration.eventID
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
-            let rows = try ConsoleQueries.registrations(eventID: programme.eventID, status: status, search: search, in: db)
+            let count = try ConsoleQueries.registrationCount(eventID: programme.eventID, status: status, search: search, in: db)
+            let pageCount = max(1, (count + Self.registrationsPerPage - 1) / Self.registrationsPerPage)
+            let pageIndex = min(max(1, page), pageCount)
+            let rows = try ConsoleQueries.registrations(
+                eventID: programme.eventID, status: status, search: search, page: (Self.registrationsPerPage, pageIndex - 1), in: db)
+            let query = "q=\(search?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&status=\(status?.rawValue ?? "")"
             return View(
                 "registrations",
                 [
-                    "q": search ?? "", "count": rows.count,
+                    "q": search ?? "", "count": count,
+                    "pages": pageCount > 1
+                        ? (1...pageCount).map { ["number": $0, "current": $0 == pageIndex, "query": query] as [String: Any] } : [],
                     "statuses": RegistrationStatus.allCases.map {
                         ["value": $0.rawValue, "label": self.pages.word("status.\($0.rawValue)", language), "selected": $0 == status]
                     },
@@ -358,19 +366,35 @@ public struct ConsoleHTTP: Sendable {
         let action = request.uri.queryParameters.get("action")
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
-            let (timeline, itineraries) = try Self.timeline(programme, language, db)
-            let days = timeline.days
-            let day = wantedDay.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
+            let (whole, day) = try Self.timeline(programme, wanted: wantedDay, language, db)
+            let days = whole.days
+            // A page of buses: the first `busesPerPage` of the day, or those of `page`.
+            let allBuses = whole.busDays(on: day).map(\.busID)
+            let pageCount = max(1, (allBuses.count + Self.busesPerPage - 1) / Self.busesPerPage)
+            let pageIndex = min(max(1, Int(request.uri.queryParameters.get("page") ?? "") ?? 1), pageCount)
+            let shown = Set(allBuses.dropFirst((pageIndex - 1) * Self.busesPerPage).prefix(Self.busesPerPage))
+            let timeline = BusTimeline(
+                programme: programme, busDays: whole.busDays.filter { shown.contains($0.busID) }, days: days, language: language)
             let moment = at.flatMap { timeline.moment(day: day, time: $0) }
             let pictures = PlanPictures(
-                timeline: timeline, itineraries: itineraries, organisations: try Self.organisationNames(programme.eventID, db))
+                timeline: whole, itineraries: try ConsoleQueries.meetingItineraries(eventID: programme.eventID, in: db),
+                organisations: try Self.organisationNames(programme.eventID, db))
             let grid = pictures.meetingGrid(on: day)
             let buses = timeline.busDays(on: day)
             var context: [String: Any] = [
                 "day": day, "at": at ?? "",
+                "pages": pageCount > 1
+                    ? (1...pageCount).map { number in
+                        [
+                            "number": number, "current": number == pageIndex,
+                            "first": allBuses[(number - 1) * Self.busesPerPage],
+                            "last": allBuses[min(allBuses.count, number * Self.busesPerPage) - 1],
+                        ] as [String: Any]
+                    } : [],
+                "page": pageIndex,
                 "days": days.map { ["day": $0, "current": $0 == day] },
                 "svg": timeline.svg(day: day, marker: moment),
-                "venuesSVG": pictures.venuesSVG(day: day), "mapSVG": pictures.mapSVG(day: day),
+                "venuesSVG": pictures.venuesSVG(day: day), "mapSVG": pictures.mapSVG(day: day, buses: shown),
                 "meetingSlots": grid.slots.map(timeline.clock), "hasMeetings": !grid.tables.isEmpty,
                 "meetingTables": grid.tables.map { ["table": $0.table, "cells": $0.cells] as [String: Any] },
                 "buses": buses.map { bus in
@@ -415,25 +439,27 @@ public struct ConsoleHTTP: Sendable {
         }
     }
 
-    /// The event's plan seen from the buses, and the itineraries it is drawn from.
-    static func timeline(_ programme: ProgrammePublished, _ language: Language, _ db: Database) throws -> (
-        BusTimeline, [String: ConsoleQueries.Itinerary]
-    ) {
-        let itineraries = try ConsoleQueries.itineraries(eventID: programme.eventID, in: db)
-        var organisations: [String: (String, Int)] = [:]
-        for row in try ConsoleQueries.registrations(eventID: programme.eventID, status: nil, search: nil, in: db) {
-            organisations[row.registrationID] = (row.organisation, row.delegates)
-        }
-        return (BusTimeline(programme: programme, itineraries: itineraries, organisations: organisations, language: language), itineraries)
+    /// The buses of the day asked for (`wanted` if a bus is on the road then, else the first day
+    /// one is), and that day.
+    static func timeline(
+        _ programme: ProgrammePublished, wanted: String?, bus: String? = nil, _ language: Language, _ db: Database
+    ) throws -> (timeline: BusTimeline, day: String) {
+        let days = try ConsoleQueries.busDays(eventID: programme.eventID, in: db)
+        let day = wanted.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
+        let organisations = try ConsoleQueries.organisations(eventID: programme.eventID, in: db).mapValues { ($0.name, $0.people) }
+        let visits = try ConsoleQueries.busVisits(eventID: programme.eventID, day: day, bus: bus, in: db)
+        return (BusTimeline(programme: programme, visits: visits, days: days, organisations: organisations, language: language), day)
     }
+
+    /// Registrations listed on one page.
+    static let registrationsPerPage = 200
+
+    /// Buses shown on one plan page.
+    static let busesPerPage = 20
 
     /// Every registration's organisation, by registration.
     static func organisationNames(_ eventID: String, _ db: Database) throws -> [String: String] {
-        Dictionary(
-            try ConsoleQueries.registrations(eventID: eventID, status: nil, search: nil, in: db).map {
-                ($0.registrationID, $0.organisation)
-            },
-            uniquingKeysWith: { first, _ in first })
+        try ConsoleQueries.organisations(eventID: eventID, in: db).mapValues(\.name)
     }
 
     /// The manifests of `day` (every bus, or the one named), with the chosen columns.
@@ -441,15 +467,14 @@ public struct ConsoleHTTP: Sendable {
         programme: ProgrammePublished, day: String, days: [String], manifests: [Manifest], columns: [Manifest.Column], timeline: BusTimeline
     )? {
         guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else { return nil }
-        let (timeline, itineraries) = try Self.timeline(programme, language, db)
-        let days = timeline.days
-        let wanted = request.uri.queryParameters.get("day")
-        let day = wanted.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? ""
         let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 }
-        let people = try ConsoleQueries.people(eventID: programme.eventID, in: db)
-        let manifests = timeline.busDays(on: day).filter { bus == nil || $0.busID == bus }.map {
-            Manifest(bus: $0, itineraries: itineraries, people: people)
-        }
+        let (timeline, day) = try Self.timeline(
+            programme, wanted: request.uri.queryParameters.get("day"), bus: bus, language, db)
+        let days = timeline.days
+        let buses = timeline.busDays(on: day)
+        let people = try ConsoleQueries.people(
+            eventID: programme.eventID, only: bus == nil ? nil : Set(buses.flatMap { $0.riders.map(\.registrationID) }), in: db)
+        let manifests = buses.map { Manifest(bus: $0, people: people) }
         // The form's checkboxes (`col=…&col=…`), or a link's `cols=a,b`.
         let checked = request.uri.queryParameters.getAll("col")
         let columns = Manifest.columns(
@@ -460,14 +485,16 @@ public struct ConsoleHTTP: Sendable {
     func manifestsPage(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
         try await store.database.read { db in
             guard let found = try self.manifests(request, language, in: db) else { return View("empty", [:]) }
-            let (_, day, days, manifests, columns, timeline) = found
+            let (programme, day, days, manifests, columns, timeline) = found
             let bus = request.uri.queryParameters.get("bus") ?? ""
             let query = "day=\(day)&bus=\(bus)&cols=\(columns.map(\.rawValue).joined(separator: ","))"
             return View(
                 "manifests",
                 [
                     "day": day, "days": days.map { ["day": $0, "current": $0 == day] }, "bus": bus,
-                    "busIDs": timeline.busDays(on: day).map { ["id": $0.busID, "selected": $0.busID == bus] },
+                    "busIDs": try ConsoleQueries.buses(eventID: programme.eventID, day: day, in: db).map {
+                        ["id": $0, "selected": $0 == bus]
+                    },
                     "columns": Manifest.Column.allCases.map { column in
                         [
                             "id": column.rawValue, "label": self.pages.word("col.\(column.rawValue)", language),

@@ -69,15 +69,15 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         router.on(ItineraryPlanned.self) { _, message, db in
             let planned = message.payload
             try ConsoleStore.saveItinerary(
-                registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion, items: planned.items,
-                unmet: planned.unmet, at: planned.plannedAt, in: db)
+                registrationID: planned.registrationID, eventID: planned.eventID, version: planned.planVersion,
+                timeZone: planned.timeZone, items: planned.items, unmet: planned.unmet, at: planned.plannedAt, in: db)
             return []
         }
         router.on(ItineraryChanged.self) { _, message, db in
             let changed = message.payload
             try ConsoleStore.saveItinerary(
-                registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion, items: changed.items,
-                unmet: changed.unmet, at: changed.changedAt, in: db)
+                registrationID: changed.registrationID, eventID: changed.eventID, version: changed.planVersion,
+                timeZone: changed.timeZone, items: changed.items, unmet: changed.unmet, at: changed.changedAt, in: db)
             return []
         }
         router.on(NotificationDelivered.self) { _, message, db in

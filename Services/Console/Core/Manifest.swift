@@ -30,16 +30,12 @@ public struct Manifest: Sendable {
 
     /// The riders of `bus`, each delegation's people in the order it registered them,
     /// delegations by organisation.
-    public init(
-        bus: BusTimeline.BusDay, itineraries: [String: ConsoleQueries.Itinerary],
-        people: [String: (delegation: Delegation, documents: [Bool])]
-    ) {
+    public init(bus: BusTimeline.BusDay, people: [String: (delegation: Delegation, documents: [Bool])]) {
         self.bus = bus
         var rows: [Row] = []
         for rider in bus.riders {
             guard let (delegation, documents) = people[rider.registrationID] else { continue }
-            let visits = (itineraries[rider.registrationID]?.items ?? []).filter { $0.kind == .visit && $0.busID == bus.busID }
-            let stops = bus.stops.map { stop in visits.contains { $0.venueID == stop.venueID && $0.start == stop.arrival } }
+            let stops = bus.stops.map { rider.stops.contains($0.key) }
             for (index, person) in delegation.delegates.enumerated() {
                 rows.append(
                     Row(

@@ -85,9 +85,9 @@ public struct PlanPictures: Sendable {
     // MARK: Map
 
     /// The venues where they are (an equirectangular projection of their coordinates, north up)
-    /// and each bus's route of the day as a line in its own colour, numbered stops.
-    public func mapSVG(day: String) -> String {
-        let buses = timeline.busDays(on: day)
+    /// and each bus's route of the day (of `buses`, or all) as a line in its own colour.
+    public func mapSVG(day: String, buses shown: Set<String>? = nil) -> String {
+        let buses = timeline.busDays(on: day).filter { shown?.contains($0.busID) ?? true }
         let used = Set(buses.flatMap { $0.stops.map(\.venueID) })
         let venues = programme.venues.filter { $0.isSiteVisit || used.contains($0.id) }
         guard !venues.isEmpty else { return "" }

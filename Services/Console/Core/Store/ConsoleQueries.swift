@@ -115,10 +115,29 @@ public enum ConsoleQueries {
 
     /// Registrations of the event, filtered by status and by a search in the organisation's name,
     /// country or reference (case-insensitive).
-    public static func registrations(eventID: String, status: RegistrationStatus?, search: String?, in db: Database) throws
-        -> [RegistrationRow]
-    {
-        var sql = "SELECT * FROM registrations WHERE event_id = ?"
+    public static func registrations(
+        eventID: String, status: RegistrationStatus?, search: String?, page: (size: Int, index: Int)? = nil, in db: Database
+    ) throws -> [RegistrationRow] {
+        let (sql, arguments) = registrationsQuery(eventID: eventID, status: status, search: search)
+        let limit = page.map { " LIMIT \($0.size) OFFSET \(max(0, $0.index) * $0.size)" } ?? ""
+        return try Row.fetchAll(
+            db, sql: "SELECT \(summaryColumns) FROM registrations" + sql + " ORDER BY organisation COLLATE NOCASE, reference" + limit,
+            arguments: arguments
+        ).compactMap(registrationRow)
+    }
+
+    /// A registration's summary (not its people, which are the bulk of a row).
+    private static let summaryColumns =
+        "registration_id, reference, status, organisation, country, role, delegates, waitlist_position, erased, updated_at"
+
+    /// How many registrations `registrations` finds with the same filters.
+    public static func registrationCount(eventID: String, status: RegistrationStatus?, search: String?, in db: Database) throws -> Int {
+        let (sql, arguments) = registrationsQuery(eventID: eventID, status: status, search: search)
+        return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM registrations" + sql, arguments: arguments) ?? 0
+    }
+
+    private static func registrationsQuery(eventID: String, status: RegistrationStatus?, search: String?) -> (String, StatementArguments) {
+        var sql = " WHERE event_id = ?"
         var arguments: StatementArguments = [eventID]
         if let status {
             sql += " AND status = ?"
@@ -132,8 +151,7 @@ public enum ConsoleQueries {
             sql += " AND (organisation LIKE ? ESCAPE '\\' OR reference LIKE ? ESCAPE '\\' OR country LIKE ? ESCAPE '\\')"
             arguments += [pattern, pattern, pattern]
         }
-        sql += " ORDER BY organisation COLLATE NOCASE, reference"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(registrationRow)
+        return (sql, arguments)
     }
 
     public static func registration(_ registrationID: String, in db: Database) throws -> Registration? {
@@ -179,12 +197,17 @@ public enum ConsoleQueries {
 
     /// The people of the event's accepted registrations, and whether each has an identity
     /// document on file, by registration.
-    public static func people(eventID: String, in db: Database) throws -> [String: (delegation: Delegation, documents: [Bool])] {
+    public static func people(eventID: String, only registrations: Set<String>? = nil, in db: Database) throws -> [String: (
+        delegation: Delegation, documents: [Bool]
+    )] {
         var result: [String: (delegation: Delegation, documents: [Bool])] = [:]
-        for row in try Row.fetchAll(
-            db, sql: "SELECT registration_id, delegation, documents FROM registrations WHERE event_id = ? AND status = 'accepted'",
-            arguments: [eventID])
-        {
+        var sql = "SELECT registration_id, delegation, documents FROM registrations WHERE event_id = ? AND status = 'accepted'"
+        var arguments: StatementArguments = [eventID]
+        if let registrations {
+            sql += " AND registration_id IN (\(Array(repeating: "?", count: registrations.count).joined(separator: ", ")))"
+            arguments += StatementArguments(registrations.sorted())
+        }
+        for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
             result[row["registration_id"]] = (
                 try ConsoleStore.decode(Delegation.self, row["delegation"]), try ConsoleStore.decode([Bool].self, row["documents"])
             )
@@ -192,10 +215,70 @@ public enum ConsoleQueries {
         return result
     }
 
+    /// A delegation's visit on a bus.
+    public struct BusVisit: Sendable, Equatable {
+        public var registrationID: String
+        public var busID: String
+        public var day: String
+        public var venueID: String
+        public var arrival: Date
+        public var departure: Date
+    }
+
+    /// The visits by bus of `day` (every day if nil), of `bus` (every bus if nil).
+    public static func busVisits(eventID: String, day: String?, bus: String? = nil, in db: Database) throws -> [BusVisit] {
+        var sql = "SELECT * FROM bus_visits WHERE event_id = ?"
+        var arguments: StatementArguments = [eventID]
+        if let day {
+            sql += " AND day = ?"
+            arguments += [day]
+        }
+        if let bus {
+            sql += " AND bus_id = ?"
+            arguments += [bus]
+        }
+        // By position, times as seconds since 1970: thousands of rows a page, and a lookup by name
+        // or a date parsed from text costs more than the row.
+        let columns = "SELECT registration_id, bus_id, day, venue_id, arrival, departure FROM bus_visits"
+        return try Row.fetchAll(db, sql: sql.replacingOccurrences(of: "SELECT * FROM bus_visits", with: columns), arguments: arguments).map
+        {
+            row in
+            BusVisit(
+                registrationID: row[0], busID: row[1], day: row[2], venueID: row[3], arrival: Date(timeIntervalSince1970: row[4]),
+                departure: Date(timeIntervalSince1970: row[5]))
+        }
+    }
+
+    /// Each registration's organisation and number of people, by registration.
+    public static func organisations(eventID: String, in db: Database) throws -> [String: (name: String, people: Int)] {
+        var result: [String: (name: String, people: Int)] = [:]
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT registration_id, organisation, delegates FROM registrations WHERE event_id = ?", arguments: [eventID])
+        while let row = try rows.next() { result[row[0]] = (row[1], row[2]) }
+        return result
+    }
+
+    /// The buses on the road on `day`.
+    public static func buses(eventID: String, day: String, in db: Database) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT DISTINCT bus_id FROM bus_visits WHERE event_id = ? AND day = ? ORDER BY bus_id", arguments: [eventID, day])
+    }
+
+    /// The days with a bus on the road.
+    public static func busDays(eventID: String, in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT day FROM bus_visits WHERE event_id = ? ORDER BY day", arguments: [eventID])
+    }
+
+    /// The itineraries of the event that have meetings, by registration.
+    public static func meetingItineraries(eventID: String, in db: Database) throws -> [String: Itinerary] {
+        try itineraries(eventID: eventID, onlyWithMeetings: true, in: db)
+    }
+
     /// Every itinerary of the event, by registration.
-    public static func itineraries(eventID: String, in db: Database) throws -> [String: Itinerary] {
+    public static func itineraries(eventID: String, onlyWithMeetings: Bool = false, in db: Database) throws -> [String: Itinerary] {
         var result: [String: Itinerary] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM itineraries WHERE event_id = ?", arguments: [eventID]) {
+        let filter = onlyWithMeetings ? " AND meetings > 0" : ""
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM itineraries WHERE event_id = ?\(filter)", arguments: [eventID]) {
             result[row["registration_id"]] = Itinerary(
                 planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
                 unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))

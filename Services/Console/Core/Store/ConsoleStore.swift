@@ -57,6 +57,17 @@ public enum ConsoleStore {
                         updated_at TEXT NOT NULL
                     );
                     CREATE INDEX itineraries_event ON itineraries (event_id);
+                    CREATE TABLE bus_visits (
+                        registration_id TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        bus_id TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        venue_id TEXT NOT NULL,
+                        arrival REAL NOT NULL,
+                        departure REAL NOT NULL,
+                        PRIMARY KEY (registration_id, bus_id, venue_id, arrival)
+                    );
+                    CREATE INDEX bus_visits_day ON bus_visits (event_id, day, bus_id);
                     CREATE TABLE notifications (
                         notification_id TEXT PRIMARY KEY,
                         registration_id TEXT,
@@ -180,9 +191,11 @@ public enum ConsoleStore {
             ])
     }
 
+    /// A delegation's itinerary, unless a later plan version is kept already; its visits by bus
+    /// and day (in `timeZone`, the event's) go to `bus_visits`, which the plan pages read.
     static func saveItinerary(
-        registrationID: String, eventID: String, version: Int, items: [ItineraryItem], unmet: [UnmetPreference], at: Date,
-        in db: Database
+        registrationID: String, eventID: String, version: Int, timeZone: String, items: [ItineraryItem], unmet: [UnmetPreference],
+        at: Date, in db: Database
     ) throws {
         try db.execute(
             sql: """
@@ -196,6 +209,24 @@ public enum ConsoleStore {
                 registrationID, eventID, version, items.count { $0.kind == .visit }, items.count { $0.kind == .meeting }, try json(items),
                 try json(unmet), MessageCoding.formatSortable(at),
             ])
+        guard db.changesCount > 0 else { return }
+        try db.execute(sql: "DELETE FROM bus_visits WHERE registration_id = ?", arguments: [registrationID])
+        let days = DateFormatter()
+        days.locale = Locale(identifier: "en_US_POSIX")
+        days.timeZone = TimeZone(identifier: timeZone) ?? .gmt
+        days.dateFormat = "yyyy-MM-dd"
+        for item in items where item.kind == .visit {
+            guard let bus = item.busID, let venue = item.venueID else { continue }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO bus_visits (registration_id, event_id, bus_id, day, venue_id, arrival, departure)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    registrationID, eventID, bus, days.string(from: item.start), venue, item.start.timeIntervalSince1970,
+                    item.end.timeIntervalSince1970,
+                ])
+        }
     }
 
     static func saveNotification(
@@ -289,7 +320,11 @@ public enum ConsoleStore {
 
     static func json<T: Encodable>(_ value: T) throws -> String { try MessageCoding.encodeText(value) }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try MessageCoding.decode(type, fromText: text) }
+    /// What the console wrote itself: decoded without the checks a message from outside gets
+    /// (duplicate keys), which cost more than the page.
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try MessageCoding.makeDecoder().decode(type, from: Data(text.utf8))
+    }
 }
 
 /// Where a registration stands, as the console shows it.
