@@ -55,7 +55,7 @@ import Testing
             try Accounts.add(name: "mai", role: .organiser, password: "long enough password", cost: .testing, in: db)
             try Accounts.add(name: "tuan", role: .marshal, password: "long enough password", cost: .testing, in: db)
             let now = Date(timeIntervalSince1970: 1_800_000_000)
-            for index in 0..<Accounts.failureLimit {
+            for index in 0..<Accounts.addressFailureLimit {
                 #expect(
                     try Accounts.login(name: "nobody-\(index)", password: "x", address: "10.0.0.9", lifetime: 60, now: now, in: db)
                         == .refused)
@@ -75,6 +75,29 @@ import Testing
             {
             } else {
                 Issue.record("the window passes")
+            }
+        }
+    }
+
+    @Test func failuresForOneAccountFromAnyAddressStopThatAccountOnly() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            try Accounts.add(name: "mai", role: .organiser, password: "long enough password", cost: .testing, in: db)
+            try Accounts.add(name: "tuan", role: .marshal, password: "long enough password", cost: .testing, in: db)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            for index in 0..<Accounts.failureLimit {
+                #expect(
+                    try Accounts.login(name: "mai", password: "wrong", address: "10.0.1.\(index)", lifetime: 60, now: now, in: db)
+                        == .refused)
+            }
+            #expect(
+                try Accounts.login(name: "mai", password: "long enough password", address: "10.0.2.1", lifetime: 60, now: now, in: db)
+                    == .throttled)
+            if case .success = try Accounts.login(
+                name: "tuan", password: "long enough password", address: "10.0.1.0", lifetime: 60, now: now, in: db)
+            {
+            } else {
+                Issue.record("another account from the same addresses is not throttled")
             }
         }
     }

@@ -182,6 +182,63 @@ import Testing
         }
     }
 
+    @Test func everyFormIsRefusedWithoutItsTokenAndEveryActionToAMarshal() async throws {
+        let harness = try await ConsoleFixtures.event()
+        let id = ConsoleFixtures.id("delta")
+        let forms: [(path: String, fields: [String: String])] = [
+            ("/registrations/\(id)/cancel", ["reason": "x"]),
+            ("/overrides", ["kind": "lock-tour", "busID": "bus-1", "day": "2026-01-14"]),
+            ("/reoptimise", [:]),
+            ("/reoptimise/preview-1/apply", [:]),
+        ]
+        try await Self.withConsole(harness) { organiser, marshal in
+            _ = try await organiser.login("mai")
+            _ = try await marshal.login("tuan")
+            let token = try Browser.csrf(in: try await marshal.get("/"))
+            for form in forms {
+                #expect(try await organiser.post(form.path, form.fields).status == .forbidden, "\(form.path) without a token")
+                var signed = form.fields
+                signed["_csrf"] = token
+                #expect(try await marshal.post(form.path, signed).status == .forbidden, "\(form.path) by a marshal")
+            }
+            #expect(try await organiser.post("/logout", [:]).status == .forbidden, "a logout needs its token too")
+            #expect(try await harness.emitted().isEmpty, "nothing was sent")
+            #expect(try await organiser.get("/").status == .ok, "still signed in")
+        }
+    }
+
+    @Test func anActionReturnsToThePageTheServerChoosesNeverOneTheFormNames() async throws {
+        let harness = try await ConsoleFixtures.event()
+        try await Self.withConsole(harness) { organiser, _ in
+            _ = try await organiser.login("mai")
+            let token = try Browser.csrf(in: try await organiser.get("/"))
+            let pin = try await organiser.post(
+                "/overrides",
+                [
+                    "_csrf": token, "kind": "pin", "reference": "acme", "busID": "bus-2", "day": "2026-01-14",
+                    "back": "/%09/evil.example",
+                ])
+            #expect(pin.status == .seeOther)
+            #expect(pin.location?.hasPrefix("/registrations/\(ConsoleFixtures.id("acme"))?action=action-") == true, "\(pin.location ?? "")")
+            let lock = try await organiser.post(
+                "/overrides", ["_csrf": token, "kind": "lock-tour", "busID": "bus-1", "day": "2026-01-14", "back": "//evil.example"])
+            #expect(lock.location?.hasPrefix("/plan?day=2026-01-14&action=action-") == true, "\(lock.location ?? "")")
+            let published = try await harness.emitted().of(PlanOverrideRequested.self)
+            #expect(published.map(\.overrideID) == ["pin:acme:bus-2:2026-01-14", "lock-tour:bus-1:2026-01-14"])
+            #expect(published.allSatisfy { $0.requestedBy == "mai" && $0.requestedAt != nil })
+        }
+    }
+
+    @Test func aLoginNameThatIsNoAccountIsNotRecorded() async throws {
+        let harness = try await ConsoleFixtures.event()
+        try await Self.withConsole(harness) { browser, _ in
+            #expect(try await browser.login("MySecret-Passw0rd", "anything at all").status == .unauthorized)
+            let audit = try await harness.read { db in try Accounts.auditLog(in: db) }
+            #expect(audit.first?.account == "(unknown account)")
+            #expect(!audit.contains { $0.account.contains("MySecret") })
+        }
+    }
+
     @Test func loginsAreRefusedThenThrottled() async throws {
         let harness = try await ConsoleFixtures.event()
         try await Self.withConsole(harness) { browser, other in

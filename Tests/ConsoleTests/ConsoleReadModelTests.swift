@@ -51,10 +51,42 @@ import Testing
         let row = try #require(try await harness.read { db in try ConsoleQueries.registration(ConsoleFixtures.id("acme"), in: db) })
         #expect(row.revision == 2)
         #expect(row.row.delegates == 5)
+        // The same message again (a redelivery, a replay) is dropped by its id.
+        let waitlisted = RegistrationWaitlisted(
+            registrationID: ConsoleFixtures.id("acme"), eventID: ConsoleFixtures.eventID, reference: "acme", revision: 3, position: 1,
+            delegation: Samples.submission(reference: "acme", delegates: 5).delegation, waitlistedAt: Samples.danang(day: 8, 9))
+        #expect(try await harness.apply(waitlisted, messageID: "same") != .duplicate)
+        #expect(try await harness.apply(waitlisted, messageID: "same") == .duplicate)
         // An older plan version of the itinerary is ignored too.
         try await harness.send(ConsoleFixtures.planned("acme", [], version: 0))
         let itinerary = try await harness.read { db in try ConsoleQueries.registration(ConsoleFixtures.id("acme"), in: db)?.itinerary }
         #expect(itinerary?.items.count == 2)
+    }
+
+    @Test func aCancellationStaysUntilADecisionMadeAfterIt() async throws {
+        let harness = try await ConsoleFixtures.event()
+        let id = ConsoleFixtures.id("delta")
+        func status() async throws -> (RegistrationStatus?, Int?) {
+            try await harness.read { db in
+                let found = try ConsoleQueries.registration(id, in: db)
+                return (found?.row.status, found?.revision)
+            }
+        }
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: id, eventID: ConsoleFixtures.eventID, reference: "delta", reason: "by phone",
+                delegation: Samples.submission(reference: "delta", delegates: 2).delegation, cancelledAt: Samples.danang(day: 8, 9)))
+        #expect(try await status() == (.cancelled, 1), "the revision stays the last one the registration had")
+        // A later revision decided before the cancellation (delayed by retries) does not undo it.
+        var late = ConsoleFixtures.accepted("delta", name: "Guangxi Port Group", revision: 3)
+        late.acceptedAt = Samples.danang(day: 8, 8)
+        try await ConsoleFixtures.accept(harness, late)
+        #expect(try await status() == (.cancelled, 1))
+        // A decision made after it (a resubmission) does.
+        var resubmitted = ConsoleFixtures.accepted("delta", name: "Guangxi Port Group", revision: 4)
+        resubmitted.acceptedAt = Samples.danang(day: 9, 8)
+        try await ConsoleFixtures.accept(harness, resubmitted)
+        #expect(try await status() == (.accepted, 4))
     }
 
     @Test func aCancellationAnswersTheOrganisersActionAndOutranksLaterCopies() async throws {
@@ -137,7 +169,16 @@ import Testing
 
     @Test func erasureKeepsTheCountsAndForgetsThePeople() async throws {
         let harness = try await ConsoleFixtures.event()
+        try await harness.send(
+            NotificationFailed(
+                notificationID: "n-3", idempotencyKey: "key-3", registrationID: ConsoleFixtures.id("acme"), kind: .itineraryPlanned,
+                channel: .email, reason: "550 <d1.acme@example.cn>: no such user", permanent: true, attempts: 1,
+                failedAt: Samples.danang(day: 7, 10)))
+        _ = try await harness.write { db in
+            try ConsoleCommands.cancel(registrationID: ConsoleFixtures.id("acme"), reason: "Li Wei called", by: "mai", in: db)
+        }
         #expect(try await harness.read { db in try StoreText.all(in: db) }.contains("li.wei.acme@example.cn"), "opened, before")
+        #expect(try await harness.read { db in try StoreText.all(in: db) }.contains("d1.acme@example.cn>: no such user"))
         let emitted = try await harness.send(
             RegistrationEraseRequested(
                 eventID: ConsoleFixtures.eventID, reference: "acme", requestedBy: "dpo", reason: .request, requestedAt: Date()))
@@ -152,6 +193,16 @@ import Testing
         for address in submission.delegates.compactMap(\.email) + [submission.leadContact.email] {
             #expect(!text.contains(address))
         }
+        // The organisers' command about it is still owed to the broker: it goes once published.
+        #expect(
+            try await harness.read { db in
+                try Int.fetchAll(db, sql: "SELECT erase_on_publish FROM outbox WHERE message_type = 'registration.cancel-requested'")
+            } == [1])
         #expect(try await harness.read { db in try ConsoleQueries.counts(eventID: ConsoleFixtures.eventID, in: db).accepted } == 3)
+        // What arrives later (a replay, an amendment decided before) changes the status, never the people.
+        try await ConsoleFixtures.accept(harness, ConsoleFixtures.accepted("acme", name: "Shenzhen Logistics Co.", revision: 2))
+        let after = try await harness.read { db in try StoreText.all(in: db) }
+        #expect(!after.contains("li.wei.acme@example.cn"))
+        #expect(try await harness.read { db in try ConsoleQueries.registration(ConsoleFixtures.id("acme"), in: db)?.revision } == 2)
     }
 }

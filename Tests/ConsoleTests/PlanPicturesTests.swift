@@ -10,10 +10,10 @@ import Testing
     static func pictures(_ harness: HandlerHarness) async throws -> PlanPictures {
         try await harness.read { db in
             let programme = try #require(try ConsoleQueries.programme(eventID: nil, in: db))
+            let (timeline, _, organisations) = try ConsoleHTTP.timeline(programme, wanted: "2026-01-14", .english, db)
             return PlanPictures(
-                timeline: try ConsoleHTTP.timeline(programme, wanted: "2026-01-14", .english, db).timeline,
-                itineraries: try ConsoleQueries.meetingItineraries(eventID: programme.eventID, in: db),
-                organisations: try ConsoleHTTP.organisationNames(programme.eventID, db))
+                timeline: timeline, itineraries: try ConsoleQueries.meetingItineraries(eventID: programme.eventID, in: db),
+                organisations: organisations)
         }
     }
 

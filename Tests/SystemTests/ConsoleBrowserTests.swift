@@ -153,10 +153,15 @@ import Testing
                 ("events", "event_id, version, programme"),
                 ("registrations", "registration_id, revision, status, organisation, delegates, waitlist_position, delegation, documents"),
                 ("itineraries", "registration_id, plan_version, items, unmet"),
-                ("notifications", "notification_id, kind, outcome, attempts"),
-                ("overrides", "override_id, outcome, reason, cost"), ("rejections", "message_id, issues"),
+                ("bus_visits", "registration_id, bus_id, day, venue_id, arrival, departure"),
+                ("history", "registration_id, message_id, at, status, revision, detail"),
+                ("notifications", "notification_id, kind, outcome, attempts"), ("overrides", "override_id, outcome, reason, cost"),
+                ("reoptimisations", "request_id, outcome, value_before, value_after, moved"), ("rejections", "message_id, issues"),
             ] {
-                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table) ORDER BY 1") { rows.append("\(table): \(row)") }
+                let order = (1...columns.split(separator: ",").count).map(String.init).joined(separator: ", ")
+                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table) ORDER BY \(order)") {
+                    rows.append("\(table): \(row)")
+                }
             }
             return rows
         }

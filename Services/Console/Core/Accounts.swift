@@ -20,8 +20,6 @@ public enum Accounts {
     public struct Account: Sendable, Equatable {
         public var name: String
         public var role: Role
-        /// May see identity document numbers (the `personal-data` grant).
-        public var personalData: Bool
     }
 
     public struct Session: Sendable, Equatable {
@@ -57,21 +55,25 @@ public enum Accounts {
         public static let testing = Cost(rounds: 1 << 4, blockSize: 8, parallelism: 1)
     }
 
-    /// Failed logins allowed per account and per address within `failureWindow`.
+    /// Failed logins allowed per account, and per client address, within `failureWindow`.
     public static let failureLimit = 5
+    public static let addressFailureLimit = 20
     public static let failureWindow: TimeInterval = 15 * 60
 
     // MARK: Accounts
 
-    public static func add(
-        name: String, role: Role, personalData: Bool = false, password: String, cost: Cost = .standard, now: Date = Date(), in db: Database
-    ) throws {
-        guard name.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil else { throw Problem.invalidName(name) }
+    /// Whether `name` can be an account's name (what the audit log may record of a login).
+    public static func isAccountName(_ name: String) -> Bool {
+        name.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil
+    }
+
+    public static func add(name: String, role: Role, password: String, cost: Cost = .standard, now: Date = Date(), in db: Database) throws {
+        guard isAccountName(name) else { throw Problem.invalidName(name) }
         guard password.count >= 12 else { throw Problem.weakPassword }
         guard try account(name, in: db) == nil else { throw Problem.exists(name) }
         try db.execute(
-            sql: "INSERT INTO accounts (name, role, personal_data, password, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [name, role.rawValue, personalData, try hash(password, cost: cost), MessageCoding.formatSortable(now)])
+            sql: "INSERT INTO accounts (name, role, password, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [name, role.rawValue, try hash(password, cost: cost), MessageCoding.formatSortable(now)])
     }
 
     public static func remove(name: String, in db: Database) throws {
@@ -88,15 +90,15 @@ public enum Accounts {
     }
 
     public static func account(_ name: String, in db: Database) throws -> Account? {
-        try Row.fetchOne(db, sql: "SELECT name, role, personal_data FROM accounts WHERE name = ?", arguments: [name]).flatMap(account)
+        try Row.fetchOne(db, sql: "SELECT name, role FROM accounts WHERE name = ?", arguments: [name]).flatMap(account)
     }
 
     public static func all(in db: Database) throws -> [Account] {
-        try Row.fetchAll(db, sql: "SELECT name, role, personal_data FROM accounts ORDER BY name").compactMap(account)
+        try Row.fetchAll(db, sql: "SELECT name, role FROM accounts ORDER BY name").compactMap(account)
     }
 
     private static func account(_ row: Row) -> Account? {
-        Role(rawValue: row["role"]).map { Account(name: row["name"], role: $0, personalData: row["personal_data"]) }
+        Role(rawValue: row["role"]).map { Account(name: row["name"], role: $0) }
     }
 
     // MARK: Logging in
@@ -109,37 +111,70 @@ public enum Accounts {
         case throttled
     }
 
-    /// Checks the password; a failure (a wrong password or an unknown account, told apart by
-    /// nobody) counts against both the account and the address.
-    public static func login(
-        name: String, password: String, address: String, lifetime: TimeInterval, now: Date = Date(), in db: Database
-    ) throws -> LoginOutcome {
-        let since = MessageCoding.formatSortable(now.addingTimeInterval(-failureWindow))
-        try db.execute(sql: "DELETE FROM login_failures WHERE at < ?", arguments: [since])
-        for key in ["account:\(name)", "address:\(address)"] {
-            let failures = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM login_failures WHERE key = ?", arguments: [key]) ?? 0
-            if failures >= failureLimit { return .throttled }
+    /// What a login needs from the store before the password is checked (outside any write: the
+    /// check takes ~0.1 s and 32 MiB).
+    public struct LoginCheck: Sendable {
+        public let name: String
+        public let address: String
+        /// The stored hash, nil for an unknown account.
+        let stored: String?
+        public let throttled: Bool
+
+        /// Whether `password` is the account's (an unknown account costs the same time).
+        public func verifies(_ password: String) -> Bool {
+            let matches = Accounts.verify(password, against: stored ?? Accounts.dummyHash)
+            return matches && stored != nil && !throttled
         }
+    }
+
+    /// Failures within the window are counted per account (`failureLimit`) and per client
+    /// address (`addressFailureLimit`, higher: several people may share one, behind a proxy).
+    public static func prepareLogin(name: String, address: String, now: Date = Date(), in db: Database) throws -> LoginCheck {
+        let since = MessageCoding.formatSortable(now.addingTimeInterval(-failureWindow))
+        func failures(_ key: String) throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?", arguments: [key, since]) ?? 0
+        }
+        let throttled = try failures("account:\(name)") >= failureLimit || failures("address:\(address)") >= addressFailureLimit
         let stored = try String.fetchOne(db, sql: "SELECT password FROM accounts WHERE name = ?", arguments: [name])
-        // An unknown account costs the same hash as a known one.
-        let matches = verify(password, against: stored ?? dummyHash)
-        guard matches, stored != nil, let account = try account(name, in: db) else {
-            for key in ["account:\(name)", "address:\(address)"] {
+        return LoginCheck(name: name, address: address, stored: stored, throttled: throttled)
+    }
+
+    /// Records the outcome of a checked login: a session, or a failure counted against the
+    /// account and the address.
+    public static func concludeLogin(_ check: LoginCheck, matched: Bool, lifetime: TimeInterval, now: Date = Date(), in db: Database) throws
+        -> LoginOutcome
+    {
+        try db.execute(
+            sql: "DELETE FROM login_failures WHERE at < ?",
+            arguments: [MessageCoding.formatSortable(now.addingTimeInterval(-failureWindow))])
+        if check.throttled { return .throttled }
+        guard matched, let account = try account(check.name, in: db) else {
+            for key in ["account:\(check.name)", "address:\(check.address)"] {
                 try db.execute(
                     sql: "INSERT INTO login_failures (key, at) VALUES (?, ?)", arguments: [key, MessageCoding.formatSortable(now)])
             }
             return .refused
         }
-        try db.execute(sql: "DELETE FROM login_failures WHERE key = ?", arguments: ["account:\(name)"])
+        try db.execute(sql: "DELETE FROM login_failures WHERE key = ?", arguments: ["account:\(check.name)"])
         try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [MessageCoding.formatSortable(now)])
         let token = randomToken()
         let session = Session(account: account, csrf: randomToken(), expiresAt: now.addingTimeInterval(lifetime))
         try db.execute(
             sql: "INSERT INTO sessions (token_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [
-                tokenHash(token), name, session.csrf, MessageCoding.formatSortable(now), MessageCoding.formatSortable(session.expiresAt),
+                tokenHash(token), check.name, session.csrf, MessageCoding.formatSortable(now),
+                MessageCoding.formatSortable(session.expiresAt),
             ])
         return .success(token: token, session)
+    }
+
+    /// A whole login in one transaction (for tools and tests; the pages check the password
+    /// outside it).
+    public static func login(
+        name: String, password: String, address: String, lifetime: TimeInterval, now: Date = Date(), in db: Database
+    ) throws -> LoginOutcome {
+        let check = try prepareLogin(name: name, address: address, now: now, in: db)
+        return try concludeLogin(check, matched: check.verifies(password), lifetime: lifetime, now: now, in: db)
     }
 
     /// The session a cookie's token names, if it has not expired.
@@ -148,7 +183,7 @@ public enum Accounts {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT accounts.name, accounts.role, accounts.personal_data, sessions.csrf, sessions.expires_at
+                    SELECT accounts.name, accounts.role, sessions.csrf, sessions.expires_at
                     FROM sessions JOIN accounts ON accounts.name = sessions.account
                     WHERE sessions.token_hash = ? AND sessions.expires_at > ?
                     """, arguments: [tokenHash(token), MessageCoding.formatSortable(now)]),
@@ -215,12 +250,14 @@ public enum Accounts {
                 parallelism: parallelism)
         else { return false }
         let derived = key.withUnsafeBytes { Data($0) }
-        // Constant time: every byte compared.
-        return derived.count == expected.count && zip(derived, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        return sameBytes(Array(derived), Array(expected))
     }
 
+    /// Whether two byte strings are equal, comparing every byte (time independent of where they differ).
+    static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.count == b.count && zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0 }
+
     /// What an unknown account's password is checked against (so its time gives nothing away).
-    private static let dummyHash = (try? hash("no account has this password", cost: .standard)) ?? ""
+    static let dummyHash = (try? hash("no account has this password", cost: .standard)) ?? ""
 
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -49,7 +49,8 @@ public struct BusTimeline: Sendable {
     public let busDays: [BusDay]
     /// The event's days that have a bus on the road (not only those of `busDays`).
     public let days: [String]
-    private let zone: TimeZone
+    /// The event's zone.
+    let clock: EventClock
 
     private struct BusKey: Hashable {
         var busID: String
@@ -62,7 +63,7 @@ public struct BusTimeline: Sendable {
         self.language = language
         self.busDays = busDays
         self.days = days
-        zone = TimeZone(identifier: programme.timeZone) ?? .gmt
+        clock = EventClock(zone: programme.timeZone)
     }
 
     /// The buses of `visits` (the visits of one day, or of every day), their riders named by
@@ -74,7 +75,7 @@ public struct BusTimeline: Sendable {
         self.programme = programme
         self.language = language
         self.days = days
-        zone = TimeZone(identifier: programme.timeZone) ?? .gmt
+        clock = EventClock(zone: programme.timeZone)
         let venues = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { a, _ in a })
         let seats = Dictionary(programme.buses.map { ($0.id, $0.seats) }, uniquingKeysWith: { a, _ in a })
         var stops: [BusKey: [StopKey: Stop]] = [:]
@@ -102,13 +103,7 @@ public struct BusTimeline: Sendable {
     public func busDays(on day: String) -> [BusDay] { busDays.filter { $0.day == day }.sorted { $0.busID < $1.busID } }
 
     /// `day` (YYYY-MM-DD) at `time` (HH:MM) in the event's zone.
-    public func moment(day: String, time: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.date(from: "\(day) \(time)")
-    }
+    public func moment(day: String, time: String) -> Date? { clock.moment(day: day, time: time) }
 
     public static func position(of bus: BusDay, at moment: Date) -> Position? {
         guard let first = bus.stops.first, let last = bus.stops.last else { return nil }
@@ -122,21 +117,8 @@ public struct BusTimeline: Sendable {
         return .finished(last: last)
     }
 
-    /// `HH:mm` in the event's zone (by arithmetic: a formatter per call costs more than the page).
-    public func clock(_ date: Date) -> String {
-        let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
-        let minutes = ((local / 60) % 1440 + 1440) % 1440
-        let (hours, rest) = (minutes / 60, minutes % 60)
-        return (hours < 10 ? "0" : "") + String(hours) + (rest < 10 ? ":0" : ":") + String(rest)
-    }
-
-    static func dayFormatter(_ zone: TimeZone) -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter
-    }
+    /// `HH:mm` in the event's zone.
+    public func clock(_ date: Date) -> String { clock.time(date) }
 
     // MARK: The picture
 
@@ -193,21 +175,4 @@ public struct BusTimeline: Sendable {
     }
 
     private func fmt(_ value: Double) -> String { SVG.number(value) }
-}
-
-/// Text for HTML or SVG: `&`, `<`, `>`, `"` and `'` as entities.
-func escape(_ text: String) -> String {
-    var result = ""
-    result.reserveCapacity(text.utf8.count)
-    for character in text {
-        switch character {
-        case "&": result += "&amp;"
-        case "<": result += "&lt;"
-        case ">": result += "&gt;"
-        case "\"": result += "&quot;"
-        case "'": result += "&#39;"
-        default: result.append(character)
-        }
-    }
-    return result
 }

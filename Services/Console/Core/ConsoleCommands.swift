@@ -36,7 +36,7 @@ public enum ConsoleCommands {
         let message = try OutboundMessage(
             RegistrationCancelRequested(
                 eventID: row["event_id"], reference: reference,
-                reason: reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by the organisers", requestedAt: now),
+                reason: reason.nonEmpty ?? "cancelled by the organisers", requestedAt: now),
             correlationID: action.id)
         try record(action, message, in: db)
         return action
@@ -69,7 +69,6 @@ public enum ConsoleCommands {
                 }
             }
         }
-        try ConsoleStore.saveOverrideRequest(request, in: db)
         let action = ConsoleAction(kind: .override, subject: request.overrideID, account: account, requestedAt: now)
         // The request as sent: the form's fields, signed with the account and the time.
         let message = try OutboundMessage(
@@ -78,6 +77,7 @@ public enum ConsoleCommands {
                 reference: request.reference, busID: request.busID, day: request.day, venueID: request.venueID, seats: request.seats,
                 reason: request.reason, requestedBy: account, requestedAt: now),
             correlationID: action.id)
+        try ConsoleStore.saveOverrideRequest(try message.decode(PlanOverrideRequested.self), in: db)
         try record(action, message, in: db)
         return action
     }

@@ -75,45 +75,36 @@ public struct ConsoleHTTP: Sendable {
         }
         group.post("/registrations/:id/cancel") { request, context in
             let id = try context.parameters.require("id")
-            return try await self.act(request, context, back: "/registrations/\(id)") { session, form, db in
+            return try await self.act(request, context, back: { _, _ in "/registrations/\(id)" }) { session, form, db in
                 try ConsoleCommands.cancel(registrationID: id, reason: form["reason"], by: session.account.name, now: self.now(), in: db)
             }
         }
         group.post("/overrides") { request, context in
-            try await self.act(request, context, back: nil) { session, form, db in
-                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
-                    throw ConsoleCommands.Refusal.invalid("no programme yet")
-                }
+            try await self.act(request, context, back: Self.overrideReturn) { session, form, db in
                 let kind = form["kind"].flatMap(PlanOverrideRequested.Kind.init(rawValue:))
                 let withdraw = form["withdraw"] == "1"
                 guard withdraw || kind != nil else { throw ConsoleCommands.Refusal.invalid("say what the override keeps") }
                 let overrideID =
-                    form["overrideID"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? [kind?.rawValue, form["reference"], form["busID"], form["day"], form["venueID"]].compactMap { $0 }
-                    .filter { !$0.isEmpty }.joined(separator: ":")
+                    form["overrideID"].nonEmpty
+                    ?? [kind?.rawValue, form["reference"], form["busID"], form["day"], form["venueID"]].compactMap(\.nonEmpty)
+                    .joined(separator: ":")
                 let request = PlanOverrideRequested(
-                    eventID: eventID, overrideID: overrideID, kind: kind, withdraw: withdraw, reference: form["reference"].nonEmpty,
-                    busID: form["busID"].nonEmpty, day: form["day"].nonEmpty, venueID: form["venueID"].nonEmpty,
-                    seats: form["seats"].flatMap { Int($0) }, reason: form["reason"].nonEmpty)
+                    eventID: try self.eventID(in: db), overrideID: overrideID, kind: kind, withdraw: withdraw,
+                    reference: form["reference"].nonEmpty, busID: form["busID"].nonEmpty, day: form["day"].nonEmpty,
+                    venueID: form["venueID"].nonEmpty, seats: form["seats"].flatMap { Int($0) }, reason: form["reason"].nonEmpty)
                 return try ConsoleCommands.override(request, by: session.account.name, now: self.now(), in: db)
             }
         }
         group.post("/reoptimise") { request, context in
-            try await self.act(request, context, back: "/plan") { session, _, db in
-                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
-                    throw ConsoleCommands.Refusal.invalid("no programme yet")
-                }
-                return try ConsoleCommands.reoptimise(eventID: eventID, by: session.account.name, now: self.now(), in: db)
+            try await self.act(request, context, back: { _, _ in "/plan" }) { session, _, db in
+                try ConsoleCommands.reoptimise(eventID: try self.eventID(in: db), by: session.account.name, now: self.now(), in: db)
             }
         }
         group.post("/reoptimise/:id/apply") { request, context in
             let preview = try context.parameters.require("id")
-            return try await self.act(request, context, back: "/plan") { session, _, db in
-                guard let eventID = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.eventID else {
-                    throw ConsoleCommands.Refusal.invalid("no programme yet")
-                }
-                return try ConsoleCommands.reoptimise(
-                    eventID: eventID, applying: preview, by: session.account.name, now: self.now(), in: db)
+            return try await self.act(request, context, back: { _, _ in "/plan" }) { session, _, db in
+                try ConsoleCommands.reoptimise(
+                    eventID: try self.eventID(in: db), applying: preview, by: session.account.name, now: self.now(), in: db)
             }
         }
     }
@@ -155,10 +146,28 @@ public struct ConsoleHTTP: Sendable {
         return try await handle(session, form)
     }
 
+    /// The event the console shows, or a refusal while no programme has arrived.
+    func eventID(in db: Database) throws -> String {
+        guard let eventID = try ConsoleQueries.programme(eventID: configuration.eventID, in: db)?.eventID else {
+            throw ConsoleCommands.Refusal.invalid("no programme yet")
+        }
+        return eventID
+    }
+
+    /// Where an override's form returns: the delegation's page, or the plan of its day.
+    @Sendable static func overrideReturn(_ form: [String: String], _ eventID: String) -> String {
+        if let reference = form["reference"].nonEmpty { return "/registrations/\(registrationID(eventID: eventID, reference: reference))" }
+        if let day = form["day"], day.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil {
+            return "/plan?day=\(day)"
+        }
+        return "/plan"
+    }
+
     /// An organiser's action: its command, record and audit entry in one transaction; then back to
-    /// `back` (or the page that sent the form) showing the action until its answer arrives.
+    /// the page `back` names (from the form and the event, never a place the form names itself),
+    /// showing the action until its answer arrives.
     func act(
-        _ request: Request, _ context: ServiceRequestContext, back: String?,
+        _ request: Request, _ context: ServiceRequestContext, back: @escaping @Sendable ([String: String], String) -> String,
         _ command: @escaping @Sendable (Accounts.Session, [String: String], Database) throws -> ConsoleAction
     ) async throws -> Response {
         try await signedIn(request, context) { session, form in
@@ -170,9 +179,10 @@ public struct ConsoleHTTP: Sendable {
                 }
                 return try refusal(.forbidden, "role.refused", request: request)
             }
-            let returnTo = back ?? Self.localPath(form["back"]) ?? "/"
             do {
-                let action = try await store.database.write { db in try command(session, form, db) }
+                let (action, returnTo) = try await store.database.write { db in
+                    (try command(session, form, db), back(form, try self.eventID(in: db)))
+                }
                 outbox.ring()
                 return Self.redirect(returnTo + (returnTo.contains("?") ? "&" : "?") + "action=\(action.id)")
             } catch let refusal as ConsoleCommands.Refusal {
@@ -206,9 +216,12 @@ public struct ConsoleHTTP: Sendable {
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         let lifetime = configuration.sessionLifetime
         let now = now()
+        let check = try await store.database.read { db in try Accounts.prepareLogin(name: name, address: address, now: now, in: db) }
+        let matched = check.verifies(password)
         let outcome = try await store.database.write { db in
-            let outcome = try Accounts.login(name: name, password: password, address: address, lifetime: lifetime, now: now, in: db)
-            let audited = name.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil ? name : "(not an account name)"
+            let outcome = try Accounts.concludeLogin(check, matched: matched, lifetime: lifetime, now: now, in: db)
+            // A name typed by mistake may be a password: only an account's own name is recorded.
+            let audited = try Accounts.account(name, in: db) != nil ? name : "(unknown account)"
             switch outcome {
             case .success: try Accounts.audit(account: audited, action: "login", outcome: "ok", now: now, in: db)
             case .refused: try Accounts.audit(account: audited, action: "login", outcome: "refused", now: now, in: db)
@@ -235,7 +248,8 @@ public struct ConsoleHTTP: Sendable {
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
             let counts = try ConsoleQueries.counts(eventID: programme.eventID, in: db)
-            let failed = try ConsoleQueries.notifications(outcome: "failed", in: db).prefix(20)
+            let clock = EventClock(zone: programme.timeZone)
+            let failed = try ConsoleQueries.notifications(eventID: programme.eventID, outcome: "failed", limit: 20, in: db)
             let refused = try ConsoleQueries.overrides(eventID: programme.eventID, in: db).filter { $0.outcome == "refused" }
             let actions = try ConsoleStore.actions(limit: 10, in: db)
             return View(
@@ -249,7 +263,7 @@ public struct ConsoleHTTP: Sendable {
                     "meetings": counts.meetings, "delivered": counts.notificationsDelivered, "failedCount": counts.notificationsFailed,
                     "failedAlert": counts.notificationsFailed > 0,
                     "overridesPending": counts.overridesPending, "overridesRefused": counts.overridesRefused,
-                    "failed": failed.map { self.notificationContext($0, language, Clock(zone: programme.timeZone)) },
+                    "failed": failed.map { self.notificationContext($0, language, clock) },
                     "hasFailed": !failed.isEmpty,
                     "hasRefused": !refused.isEmpty, "hasActions": !actions.isEmpty,
                     "refusedOverrides": refused.map { ["id": $0.request.overrideID, "reason": $0.reason ?? ""] },
@@ -271,7 +285,7 @@ public struct ConsoleHTTP: Sendable {
             let pageIndex = min(max(1, page), pageCount)
             let rows = try ConsoleQueries.registrations(
                 eventID: programme.eventID, status: status, search: search, page: (Self.registrationsPerPage, pageIndex - 1), in: db)
-            let query = "q=\(search?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&status=\(status?.rawValue ?? "")"
+            let query = "q=\(search?.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")&status=\(status?.rawValue ?? "")"
             return View(
                 "registrations",
                 [
@@ -300,7 +314,7 @@ public struct ConsoleHTTP: Sendable {
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db),
                 let registration = try ConsoleQueries.registration(id, in: db)
             else { return View("not-found", [:]) }
-            let clock = Clock(zone: programme.timeZone)
+            let clock = EventClock(zone: programme.timeZone)
             let venues = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { a, _ in a })
             let delegation = registration.delegation
             var context: [String: Any] = [
@@ -330,7 +344,6 @@ public struct ConsoleHTTP: Sendable {
                 "notifications": registration.notifications.map { self.notificationContext($0, language, clock) },
                 "buses": programme.buses.map(\.id), "days": programme.days,
                 "venues": programme.venues.filter(\.isSiteVisit).map { ["id": $0.id, "name": $0.name.text(in: language)] },
-                "back": "/registrations/\(id)",
             ]
             if let itinerary = registration.itinerary {
                 context["planVersion"] = itinerary.planVersion
@@ -366,7 +379,7 @@ public struct ConsoleHTTP: Sendable {
         let action = request.uri.queryParameters.get("action")
         return try await store.database.read { db in
             guard let programme = try ConsoleQueries.programme(eventID: eventID, in: db) else { return View("empty", [:]) }
-            let (whole, day) = try Self.timeline(programme, wanted: wantedDay, language, db)
+            let (whole, day, organisations) = try Self.timeline(programme, wanted: wantedDay, language, db)
             let days = whole.days
             // A page of buses: the first `busesPerPage` of the day, or those of `page`.
             let allBuses = whole.busDays(on: day).map(\.busID)
@@ -378,7 +391,7 @@ public struct ConsoleHTTP: Sendable {
             let moment = at.flatMap { timeline.moment(day: day, time: $0) }
             let pictures = PlanPictures(
                 timeline: whole, itineraries: try ConsoleQueries.meetingItineraries(eventID: programme.eventID, in: db),
-                organisations: try Self.organisationNames(programme.eventID, db))
+                organisations: organisations)
             let grid = pictures.meetingGrid(on: day)
             let buses = timeline.busDays(on: day)
             var context: [String: Any] = [
@@ -431,7 +444,6 @@ public struct ConsoleHTTP: Sendable {
                     ] as [String: Any]
                 },
                 "busIDs": programme.buses.map(\.id), "eventDays": programme.days,
-                "back": "/plan?day=\(day)",
             ]
             if moment != nil { context["showWhere"] = true }
             if let action, let found = try ConsoleStore.action(action, in: db) { context["action"] = self.actionContext(found, language) }
@@ -443,13 +455,21 @@ public struct ConsoleHTTP: Sendable {
     /// one is), and that day.
     static func timeline(
         _ programme: ProgrammePublished, wanted: String?, bus: String? = nil, _ language: Language, _ db: Database
-    ) throws -> (timeline: BusTimeline, day: String) {
+    ) throws -> (timeline: BusTimeline, day: String, organisations: [String: String]) {
         let days = try ConsoleQueries.busDays(eventID: programme.eventID, in: db)
         let day = wanted.flatMap { days.contains($0) ? $0 : nil } ?? days.first ?? programme.days.first ?? ""
-        let organisations = try ConsoleQueries.organisations(eventID: programme.eventID, in: db).mapValues { ($0.name, $0.people) }
+        let organisations = try ConsoleQueries.organisations(eventID: programme.eventID, in: db)
         let visits = try ConsoleQueries.busVisits(eventID: programme.eventID, day: day, bus: bus, in: db)
-        return (BusTimeline(programme: programme, visits: visits, days: days, organisations: organisations, language: language), day)
+        return (
+            BusTimeline(
+                programme: programme, visits: visits, days: days, organisations: organisations.mapValues { ($0.name, $0.people) },
+                language: language),
+            day, organisations.mapValues(\.name)
+        )
     }
+
+    /// What a query value may hold unencoded (RFC 3986's unreserved characters).
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// Registrations listed on one page.
     static let registrationsPerPage = 200
@@ -457,18 +477,13 @@ public struct ConsoleHTTP: Sendable {
     /// Buses shown on one plan page.
     static let busesPerPage = 20
 
-    /// Every registration's organisation, by registration.
-    static func organisationNames(_ eventID: String, _ db: Database) throws -> [String: String] {
-        try ConsoleQueries.organisations(eventID: eventID, in: db).mapValues(\.name)
-    }
-
     /// The manifests of `day` (every bus, or the one named), with the chosen columns.
     func manifests(_ request: Request, _ language: Language, in db: Database) throws -> (
         programme: ProgrammePublished, day: String, days: [String], manifests: [Manifest], columns: [Manifest.Column], timeline: BusTimeline
     )? {
         guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else { return nil }
         let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 }
-        let (timeline, day) = try Self.timeline(
+        let (timeline, day, _) = try Self.timeline(
             programme, wanted: request.uri.queryParameters.get("day"), bus: bus, language, db)
         let days = timeline.days
         let buses = timeline.busDays(on: day)
@@ -487,7 +502,9 @@ public struct ConsoleHTTP: Sendable {
             guard let found = try self.manifests(request, language, in: db) else { return View("empty", [:]) }
             let (programme, day, days, manifests, columns, timeline) = found
             let bus = request.uri.queryParameters.get("bus") ?? ""
-            let query = "day=\(day)&bus=\(bus)&cols=\(columns.map(\.rawValue).joined(separator: ","))"
+            let query =
+                "day=\(day)&bus=\(bus.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")"
+                + "&cols=\(columns.map(\.rawValue).joined(separator: ","))"
             return View(
                 "manifests",
                 [
@@ -545,7 +562,7 @@ public struct ConsoleHTTP: Sendable {
     func audit(_ session: Accounts.Session, _ language: Language) async throws -> View {
         try await store.database.read { db in
             let zone = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db)?.timeZone ?? "UTC"
-            let clock = Clock(zone: zone)
+            let clock = EventClock(zone: zone)
             return View(
                 "audit",
                 [
@@ -575,7 +592,7 @@ public struct ConsoleHTTP: Sendable {
         }
     }
 
-    func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language, _ clock: Clock) -> [String: Any] {
+    func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language, _ clock: EventClock) -> [String: Any] {
         [
             "kind": row.kind, "channel": row.channel, "outcome": pages.word("outcome.\(row.outcome)", language),
             "failed": row.outcome == "failed",
@@ -656,12 +673,6 @@ public struct ConsoleHTTP: Sendable {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    /// A path on this site only (never another origin).
-    static func localPath(_ text: String?) -> String? {
-        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\") else { return nil }
-        return text
-    }
-
     /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
     static func form(_ request: Request, _ context: ServiceRequestContext) async throws -> [String: String] {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
@@ -675,11 +686,7 @@ public struct ConsoleHTTP: Sendable {
     }
 
     /// Compares two tokens in time independent of where they differ.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        return x.count == y.count && zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
+    static func same(_ a: String, _ b: String) -> Bool { Accounts.sameBytes(Array(a.utf8), Array(b.utf8)) }
 }
 
 /// A page's template and what it shows. Only values (strings, numbers, booleans, and arrays and
@@ -692,27 +699,6 @@ struct View: @unchecked Sendable {
         self.template = template
         self.values = values
     }
-}
-
-/// Times in the event's zone.
-struct Clock {
-    let date: DateFormatter
-    let hours: DateFormatter
-
-    init(zone: String) {
-        let timeZone = TimeZone(identifier: zone) ?? .gmt
-        date = DateFormatter()
-        date.locale = Locale(identifier: "en_US_POSIX")
-        date.timeZone = timeZone
-        date.dateFormat = "yyyy-MM-dd HH:mm"
-        hours = DateFormatter()
-        hours.locale = Locale(identifier: "en_US_POSIX")
-        hours.timeZone = timeZone
-        hours.dateFormat = "HH:mm"
-    }
-
-    func full(_ moment: Date) -> String { date.string(from: moment) }
-    func time(_ moment: Date) -> String { hours.string(from: moment) }
 }
 
 extension Optional where Wrapped == String {

@@ -37,13 +37,9 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         }
         router.on(RegistrationCancelled.self) { _, message, db in
             let cancelled = message.payload
-            // The cancellation outranks any revision: keep the last one known.
-            let revision =
-                try Int.fetchOne(
-                    db, sql: "SELECT revision FROM registrations WHERE registration_id = ?", arguments: [cancelled.registrationID])
-                ?? 0
+            // (The message has no revision: the registration keeps the last it had.)
             try ConsoleStore.saveRegistration(
-                id: cancelled.registrationID, eventID: cancelled.eventID, reference: cancelled.reference, revision: revision + 1,
+                id: cancelled.registrationID, eventID: cancelled.eventID, reference: cancelled.reference, revision: 0,
                 status: .cancelled, delegation: cancelled.delegation, waitlistPosition: nil, at: cancelled.cancelledAt, in: db)
             try ConsoleStore.addHistory(
                 registrationID: cancelled.registrationID, messageID: message.metadata.messageID, at: cancelled.cancelledAt,
@@ -112,14 +108,17 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.saveReoptimisation(answer, in: db)
             let outcome = [answer.outcome.rawValue, answer.reason].compactMap { $0 }.joined(separator: ": ")
             let status: ConsoleAction.Status = answer.outcome == .refused ? .refused : .done
-            try ConsoleStore.answer(kind: .reoptimise, subject: answer.requestID, status: status, outcome: outcome, in: db)
-            try ConsoleStore.answer(kind: .apply, subject: answer.requestID, status: status, outcome: outcome, in: db)
+            // A preview answers the request for it; an apply (or its refusal) the request to apply.
+            let kind: ConsoleAction.Kind = answer.outcome == .previewed ? .reoptimise : .apply
+            try ConsoleStore.answer(kind: kind, subject: answer.requestID, status: status, outcome: outcome, in: db)
             return []
         }
         router.on(RegistrationEraseRequested.self) { _, message, db in
             let request = message.payload
             try DataKeys.forget(registrationID: request.registrationID, eventID: request.eventID, in: db)
             let found = try ConsoleStore.erase(registrationID: request.registrationID, in: db)
+            // The organisers' commands about it (a cancellation's reason) leave the outbox too.
+            try Outbox.erase(registrationID: request.registrationID, eventID: request.eventID, reference: request.reference, in: db)
             return [
                 try OutboundMessage(
                     RegistrationErased(

@@ -30,9 +30,8 @@ public struct PlanPictures: Sendable {
     /// The site visits of `day`, by venue (those with an opening window that day or a visit).
     public func venueVisits(on day: String) -> [(venue: Venue, windows: [TimeWindow], visits: [VenueVisit])] {
         let buses = timeline.busDays(on: day)
-        let formatter = BusTimeline.dayFormatter(TimeZone(identifier: programme.timeZone) ?? .gmt)
         return programme.venues.filter(\.isSiteVisit).compactMap { venue in
-            let windows = venue.openingWindows.filter { formatter.string(from: $0.start) == day }
+            let windows = venue.openingWindows.filter { timeline.clock.day($0.start) == day }
             let visits = buses.flatMap { bus in
                 bus.stops.filter { $0.venueID == venue.id }.map {
                     VenueVisit(busID: bus.busID, arrival: $0.arrival, departure: $0.departure, people: bus.people)
@@ -108,7 +107,7 @@ public struct PlanPictures: Sendable {
             let y = margin + (north - coordinates.latitude) / spanY * (height - 2 * margin)
             return (x, y)
         }
-        let places = Dictionary(uniqueKeysWithValues: venues.map { ($0.id, $0) })
+        let places = Dictionary(venues.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var svg = SVG.open(class: "picture map", width: width, height: height, label: "map \(day)")
         svg += "<rect class=\"land\" x=\"0\" y=\"0\" width=\"\(f(width))\" height=\"\(f(height))\"/>"
         for (index, bus) in buses.enumerated() {
@@ -150,10 +149,9 @@ public struct PlanPictures: Sendable {
 
     /// The meetings of `day`, once each (both companies' itineraries hold it).
     public func meetings(on day: String) -> [Meeting] {
-        let formatter = BusTimeline.dayFormatter(TimeZone(identifier: programme.timeZone) ?? .gmt)
         var found: [String: Meeting] = [:]
         for (registrationID, itinerary) in itineraries {
-            for item in itinerary.items where item.kind == .meeting && formatter.string(from: item.start) == day {
+            for item in itinerary.items where item.kind == .meeting && timeline.clock.day(item.start) == day {
                 let table = item.table ?? 0
                 let key = "\(item.start.timeIntervalSince1970)|\(table)"
                 var meeting = found[key] ?? Meeting(start: item.start, table: table, companies: [])

@@ -52,3 +52,20 @@ enum SVG {
         text.count > characters ? String(text.prefix(max(1, characters - 1))) + "…" : text
     }
 }
+
+/// Text for HTML or SVG: `&`, `<`, `>`, `"` and `'` as entities.
+func escape(_ text: String) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    for character in text {
+        switch character {
+        case "&": result += "&amp;"
+        case "<": result += "&lt;"
+        case ">": result += "&gt;"
+        case "\"": result += "&quot;"
+        case "'": result += "&#39;"
+        default: result.append(character)
+        }
+    }
+    return result
+}

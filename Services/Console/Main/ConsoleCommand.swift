@@ -84,7 +84,6 @@ struct Users: AsyncParsableCommand {
             abstract: "Add an account; the password (12 characters or more) comes from --password-file or standard input.")
         @Option(name: .long, help: "The account's name (letters, digits, '.', '_', '-').") var name: String
         @Option(name: .long, help: "organiser, marshal or viewer.") var role: String
-        @Flag(name: .long, help: "May see identity document numbers.") var personalData = false
         @Option(name: .long, help: "A file whose first line is the password.") var passwordFile: String?
 
         func run() async throws {
@@ -92,16 +91,16 @@ struct Users: AsyncParsableCommand {
                 throw ValidationError("--role must be one of \(Accounts.Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let password = try Users.password(file: passwordFile)
-            let (name, personalData) = (name, personalData)
+            let name = name
             do {
                 try await Users.store().database.write { db in
-                    try Accounts.add(name: name, role: role, personalData: personalData, password: password, in: db)
+                    try Accounts.add(name: name, role: role, password: password, in: db)
                     try Accounts.audit(account: "(command line)", action: "users add", subject: name, outcome: "ok", in: db)
                 }
             } catch let problem as Accounts.Problem {
                 throw ValidationError(problem.description)
             }
-            print("added \(name) (\(role.rawValue)\(personalData ? ", personal data" : ""))")
+            print("added \(name) (\(role.rawValue))")
         }
     }
 
@@ -109,7 +108,7 @@ struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the accounts.")
         func run() async throws {
             for account in try await Users.store().database.read({ db in try Accounts.all(in: db) }) {
-                print("\(account.name)\t\(account.role.rawValue)\(account.personalData ? "\tpersonal-data" : "")")
+                print("\(account.name)\t\(account.role.rawValue)")
             }
         }
     }

@@ -73,7 +73,7 @@ public enum ConsoleQueries {
         if let eventID {
             text = try String.fetchOne(db, sql: "SELECT programme FROM events WHERE event_id = ?", arguments: [eventID])
         } else {
-            text = try String.fetchOne(db, sql: "SELECT programme FROM events ORDER BY rowid DESC LIMIT 1")
+            text = try String.fetchOne(db, sql: "SELECT programme FROM events ORDER BY received DESC LIMIT 1")
         }
         return try text.map { try ConsoleStore.decode(ProgrammePublished.self, $0) }
     }
@@ -102,7 +102,9 @@ public enum ConsoleQueries {
             counts.withItinerary = row["toured"] ?? 0
             counts.meetings = (row["meetings"] ?? 0) / 2  // each meeting is in both companies' itineraries
         }
-        for row in try Row.fetchAll(db, sql: "SELECT outcome, COUNT(*) AS n FROM notifications GROUP BY outcome") {
+        for row in try Row.fetchAll(
+            db, sql: "SELECT outcome, COUNT(*) AS n FROM notifications WHERE \(ofEvent) GROUP BY outcome", arguments: [eventID])
+        {
             if row["outcome"] == "delivered" { counts.notificationsDelivered = row["n"] } else { counts.notificationsFailed = row["n"] }
         }
         counts.overridesPending =
@@ -177,9 +179,20 @@ public enum ConsoleQueries {
             notifications: try notifications(registrationID: registrationID, in: db))
     }
 
-    public static func notifications(registrationID: String? = nil, outcome: String? = nil, in db: Database) throws -> [NotificationRow] {
+    /// The notifications about a registration of the event (a notification names its
+    /// registration, not its event).
+    private static let ofEvent = "registration_id IN (SELECT registration_id FROM registrations WHERE event_id = ?)"
+
+    /// The latest notifications (at most `limit`) of one registration, or of the event.
+    public static func notifications(
+        registrationID: String? = nil, eventID: String? = nil, outcome: String? = nil, limit: Int = 500, in db: Database
+    ) throws -> [NotificationRow] {
         var sql = "SELECT * FROM notifications WHERE 1 = 1"
         var arguments: StatementArguments = []
+        if let eventID {
+            sql += " AND \(ofEvent)"
+            arguments += [eventID]
+        }
         if let registrationID {
             sql += " AND registration_id = ?"
             arguments += [registrationID]
@@ -188,7 +201,7 @@ public enum ConsoleQueries {
             sql += " AND outcome = ?"
             arguments += [outcome]
         }
-        return try Row.fetchAll(db, sql: sql + " ORDER BY at DESC LIMIT 500", arguments: arguments).map { row in
+        return try Row.fetchAll(db, sql: sql + " ORDER BY at DESC LIMIT \(max(1, limit))", arguments: arguments).map { row in
             NotificationRow(
                 notificationID: row["notification_id"], kind: row["kind"], channel: row["channel"], outcome: row["outcome"],
                 attempts: row["attempts"], reason: row["reason"], at: MessageCoding.parse(row["at"]) ?? .distantPast)
@@ -227,7 +240,9 @@ public enum ConsoleQueries {
 
     /// The visits by bus of `day` (every day if nil), of `bus` (every bus if nil).
     public static func busVisits(eventID: String, day: String?, bus: String? = nil, in db: Database) throws -> [BusVisit] {
-        var sql = "SELECT * FROM bus_visits WHERE event_id = ?"
+        // By position, times as seconds since 1970: thousands of rows a page, and a lookup by name
+        // or a date parsed from text costs more than the row.
+        var sql = "SELECT registration_id, bus_id, day, venue_id, arrival, departure FROM bus_visits WHERE event_id = ?"
         var arguments: StatementArguments = [eventID]
         if let day {
             sql += " AND day = ?"
@@ -237,12 +252,7 @@ public enum ConsoleQueries {
             sql += " AND bus_id = ?"
             arguments += [bus]
         }
-        // By position, times as seconds since 1970: thousands of rows a page, and a lookup by name
-        // or a date parsed from text costs more than the row.
-        let columns = "SELECT registration_id, bus_id, day, venue_id, arrival, departure FROM bus_visits"
-        return try Row.fetchAll(db, sql: sql.replacingOccurrences(of: "SELECT * FROM bus_visits", with: columns), arguments: arguments).map
-        {
-            row in
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             BusVisit(
                 registrationID: row[0], busID: row[1], day: row[2], venueID: row[3], arrival: Date(timeIntervalSince1970: row[4]),
                 departure: Date(timeIntervalSince1970: row[5]))

@@ -11,7 +11,9 @@ public enum ConsoleStore {
         migrator.registerMigration("console-1") { db in
             try db.execute(
                 sql: """
-                    CREATE TABLE events (event_id TEXT PRIMARY KEY, version INTEGER NOT NULL, programme TEXT NOT NULL);
+                    CREATE TABLE events (
+                        event_id TEXT PRIMARY KEY, version INTEGER NOT NULL, programme TEXT NOT NULL, received INTEGER NOT NULL
+                    );
                     CREATE TABLE registrations (
                         registration_id TEXT PRIMARY KEY,
                         event_id TEXT NOT NULL,
@@ -83,6 +85,7 @@ public enum ConsoleStore {
                         override_id TEXT PRIMARY KEY,
                         event_id TEXT NOT NULL,
                         request TEXT NOT NULL,
+                        requested_at TEXT,
                         outcome TEXT,
                         reason TEXT,
                         cost REAL,
@@ -111,7 +114,6 @@ public enum ConsoleStore {
                     CREATE TABLE accounts (
                         name TEXT PRIMARY KEY,
                         role TEXT NOT NULL,
-                        personal_data INTEGER NOT NULL DEFAULT 0,
                         password TEXT NOT NULL,
                         created_at TEXT NOT NULL
                     );
@@ -141,15 +143,19 @@ public enum ConsoleStore {
     static func saveProgramme(_ programme: ProgrammePublished, in db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO events (event_id, version, programme) VALUES (?, ?, ?)
-                ON CONFLICT (event_id) DO UPDATE SET version = excluded.version, programme = excluded.programme
+                INSERT INTO events (event_id, version, programme, received)
+                VALUES (?, ?, ?, (SELECT coalesce(max(received), 0) + 1 FROM events))
+                ON CONFLICT (event_id) DO UPDATE SET version = excluded.version, programme = excluded.programme,
+                    received = excluded.received
                 WHERE excluded.version >= events.version
                 """,
             arguments: [programme.eventID, programme.version, try json(programme)])
     }
 
-    /// A registration's state as its latest message says; an older revision changes nothing
-    /// but the history. Identity documents are not kept, only whether each person has one.
+    /// A registration's state as its latest message says: a later revision, or the same one
+    /// later. A cancellation always applies and stays until a decision made after it (a
+    /// resubmission); an erased registration's people stay erased whatever arrives. Identity
+    /// documents are not kept, only whether each person has one.
     static func saveRegistration(
         id: String, eventID: String, reference: String, revision: Int, status: RegistrationStatus, delegation: Delegation,
         waitlistPosition: Int?, at: Date, in db: Database
@@ -159,12 +165,16 @@ public enum ConsoleStore {
                 INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, country, role,
                     delegates, waitlist_position, delegation, documents, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (registration_id) DO UPDATE SET revision = excluded.revision, status = excluded.status,
-                    organisation = excluded.organisation, country = excluded.country, role = excluded.role,
-                    delegates = excluded.delegates, waitlist_position = excluded.waitlist_position,
-                    delegation = excluded.delegation, documents = excluded.documents, updated_at = excluded.updated_at
-                WHERE registrations.erased = 0 AND (excluded.revision > registrations.revision
-                    OR (excluded.revision = registrations.revision AND excluded.updated_at >= registrations.updated_at))
+                ON CONFLICT (registration_id) DO UPDATE SET revision = max(excluded.revision, registrations.revision),
+                    status = excluded.status, organisation = excluded.organisation, country = excluded.country,
+                    role = excluded.role, delegates = excluded.delegates, waitlist_position = excluded.waitlist_position,
+                    delegation = CASE WHEN registrations.erased = 1 THEN registrations.delegation ELSE excluded.delegation END,
+                    documents = CASE WHEN registrations.erased = 1 THEN registrations.documents ELSE excluded.documents END,
+                    updated_at = excluded.updated_at
+                WHERE excluded.status = 'cancelled'
+                    OR (registrations.status = 'cancelled' AND excluded.updated_at > registrations.updated_at)
+                    OR (registrations.status != 'cancelled' AND (excluded.revision > registrations.revision
+                        OR (excluded.revision = registrations.revision AND excluded.updated_at >= registrations.updated_at)))
                 """,
             arguments: [
                 id, eventID, reference, revision, status.rawValue, delegation.organisation.name, delegation.organisation.country,
@@ -173,12 +183,18 @@ public enum ConsoleStore {
             ])
     }
 
+    /// A step of a registration's history; its detail (a reason in someone's words) is not kept
+    /// for an erased registration.
     static func addHistory(
         registrationID: String, messageID: String, at: Date, status: String, revision: Int?, detail: String?, in db: Database
     ) throws {
         try db.execute(
-            sql: "INSERT OR IGNORE INTO history (registration_id, message_id, at, status, revision, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [registrationID, messageID, MessageCoding.formatSortable(at), status, revision, detail])
+            sql: """
+                INSERT OR IGNORE INTO history (registration_id, message_id, at, status, revision, detail)
+                VALUES (?, ?, ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM registrations WHERE registration_id = ? AND erased = 1)
+                    THEN NULL ELSE ? END)
+                """,
+            arguments: [registrationID, messageID, MessageCoding.formatSortable(at), status, revision, registrationID, detail])
     }
 
     static func saveRejection(_ rejected: RegistrationRejected, messageID: String, in db: Database) throws {
@@ -211,10 +227,7 @@ public enum ConsoleStore {
             ])
         guard db.changesCount > 0 else { return }
         try db.execute(sql: "DELETE FROM bus_visits WHERE registration_id = ?", arguments: [registrationID])
-        let days = DateFormatter()
-        days.locale = Locale(identifier: "en_US_POSIX")
-        days.timeZone = TimeZone(identifier: timeZone) ?? .gmt
-        days.dateFormat = "yyyy-MM-dd"
+        let clock = EventClock(zone: timeZone)
         for item in items where item.kind == .visit {
             guard let bus = item.busID, let venue = item.venueID else { continue }
             try db.execute(
@@ -223,7 +236,7 @@ public enum ConsoleStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    registrationID, eventID, bus, days.string(from: item.start), venue, item.start.timeIntervalSince1970,
+                    registrationID, eventID, bus, clock.day(item.start), venue, item.start.timeIntervalSince1970,
                     item.end.timeIntervalSince1970,
                 ])
         }
@@ -244,29 +257,47 @@ public enum ConsoleStore {
             arguments: [id, registrationID, kind.rawValue, channel.rawValue, outcome, attempts, reason, MessageCoding.formatSortable(at)])
     }
 
+    /// An override as requested. The same request again (the console's own copy from the broker,
+    /// a replay) keeps its decision; a new request for the same id waits for a new one.
     static func saveOverrideRequest(_ request: PlanOverrideRequested, in db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO overrides (override_id, event_id, request) VALUES (?, ?, ?)
-                ON CONFLICT (override_id) DO UPDATE SET request = excluded.request, outcome = NULL, reason = NULL, cost = NULL,
-                    decided_at = NULL
+                INSERT INTO overrides (override_id, event_id, request, requested_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (override_id) DO UPDATE SET request = excluded.request, requested_at = excluded.requested_at,
+                    outcome = CASE WHEN overrides.requested_at IS excluded.requested_at THEN overrides.outcome END,
+                    reason = CASE WHEN overrides.requested_at IS excluded.requested_at THEN overrides.reason END,
+                    cost = CASE WHEN overrides.requested_at IS excluded.requested_at THEN overrides.cost END,
+                    decided_at = CASE WHEN overrides.requested_at IS excluded.requested_at THEN overrides.decided_at END
                 """,
-            arguments: [request.overrideID, request.eventID, try json(request)])
+            arguments: [request.overrideID, request.eventID, try json(request), request.requestedAt.map(MessageCoding.formatSortable)])
     }
 
+    /// The planner's decision, also when it arrives before the console has the request.
     static func saveOverrideDecision(_ decided: PlanOverrideDecided, in db: Database) throws {
         try db.execute(
-            sql: "UPDATE overrides SET outcome = ?, reason = ?, cost = ?, decided_at = ? WHERE override_id = ?",
+            sql: """
+                INSERT INTO overrides (override_id, event_id, request, outcome, reason, cost, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (override_id) DO UPDATE SET outcome = excluded.outcome, reason = excluded.reason, cost = excluded.cost,
+                    decided_at = excluded.decided_at
+                """,
             arguments: [
-                decided.outcome.rawValue, decided.reason, decided.cost, MessageCoding.formatSortable(decided.decidedAt), decided.overrideID,
+                decided.overrideID, decided.eventID,
+                try json(PlanOverrideRequested(eventID: decided.eventID, overrideID: decided.overrideID, kind: nil)),
+                decided.outcome.rawValue, decided.reason, decided.cost, MessageCoding.formatSortable(decided.decidedAt),
             ])
     }
 
     static func saveReoptimisation(_ answer: PlanReoptimised, in db: Database) throws {
         try db.execute(
+            // A refused apply keeps the preview's figures.
             sql: """
-                INSERT OR REPLACE INTO reoptimisations (request_id, event_id, outcome, reason, value_before, value_after, moved, decided_at)
+                INSERT INTO reoptimisations (request_id, event_id, outcome, reason, value_before, value_after, moved, decided_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (request_id) DO UPDATE SET outcome = excluded.outcome, reason = excluded.reason,
+                    decided_at = excluded.decided_at,
+                    value_before = CASE WHEN excluded.outcome = 'refused' THEN value_before ELSE excluded.value_before END,
+                    value_after = CASE WHEN excluded.outcome = 'refused' THEN value_after ELSE excluded.value_after END,
+                    moved = CASE WHEN excluded.outcome = 'refused' THEN moved ELSE excluded.moved END
                 """,
             arguments: [
                 answer.requestID, answer.eventID, answer.outcome.rawValue, answer.reason, answer.valueBefore, answer.valueAfter,
@@ -275,21 +306,23 @@ public enum ConsoleStore {
     }
 
     /// Erasure: the registration stays (its status, counts and history) with its people replaced
-    /// by placeholders, and nothing that names them is kept.
+    /// by placeholders, and nothing that names them is kept (history details and delivery
+    /// failures are cleared even without the registration: they may have come first). Whether the
+    /// console had anything of it.
     static func erase(registrationID: String, in db: Database) throws -> Bool {
-        guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT delegation FROM registrations WHERE registration_id = ?", arguments: [registrationID]),
-            let text: String = row["delegation"]
-        else { return false }
-        let delegation = try decode(Delegation.self, text)
-        let erased = delegation.anonymised
-        try db.execute(
-            sql: "UPDATE registrations SET delegation = ?, documents = '[]', erased = 1 WHERE registration_id = ?",
-            arguments: [try json(erased), registrationID])
+        var found = false
+        if let text = try String.fetchOne(
+            db, sql: "SELECT delegation FROM registrations WHERE registration_id = ?", arguments: [registrationID])
+        {
+            try db.execute(
+                sql: "UPDATE registrations SET delegation = ?, documents = '[]', erased = 1 WHERE registration_id = ?",
+                arguments: [try json(try decode(Delegation.self, text).anonymised), registrationID])
+            found = true
+        }
         try db.execute(sql: "UPDATE history SET detail = NULL WHERE registration_id = ?", arguments: [registrationID])
+        found = found || db.changesCount > 0
         try db.execute(sql: "UPDATE notifications SET reason = NULL WHERE registration_id = ?", arguments: [registrationID])
-        return true
+        return found || db.changesCount > 0
     }
 
     // MARK: Actions awaiting their answer
