@@ -482,7 +482,7 @@ public struct ConsoleHTTP: Sendable {
         programme: ProgrammePublished, day: String, days: [String], manifests: [Manifest], columns: [Manifest.Column], timeline: BusTimeline
     )? {
         guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else { return nil }
-        let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 }
+        let bus = request.uri.queryParameters.get("bus").nonEmpty
         let (timeline, day, _) = try Self.timeline(
             programme, wanted: request.uri.queryParameters.get("day"), bus: bus, language, db)
         let days = timeline.days
@@ -548,7 +548,7 @@ public struct ConsoleHTTP: Sendable {
             let csv = Manifest.csv(found.manifests, columns: found.columns, headings: headings) {
                 "\(found.timeline.clock($0.arrival)) \($0.venue)"
             }
-            let bus = request.uri.queryParameters.get("bus").flatMap { $0.isEmpty ? nil : $0 } ?? "all-buses"
+            let bus = request.uri.queryParameters.get("bus").nonEmpty ?? "all-buses"
             return (csv, "manifest-\(found.day)-\(bus)".filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         }
         try await store.database.write { db in
