@@ -12,6 +12,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case itineraryChanged = "itinerary.changed"
     case notificationDelivered = "notification.delivered"
     case notificationFailed = "notification.failed"
+    case notificationResendRequested = "notification.resend-requested"
     case planOverrideRequested = "plan.override-requested"
     case planOverrideDecided = "plan.override-decided"
     case planReoptimiseRequested = "plan.reoptimise-requested"
@@ -42,6 +43,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .itineraryChanged: return ItineraryChanged.self
         case .notificationDelivered: return NotificationDelivered.self
         case .notificationFailed: return NotificationFailed.self
+        case .notificationResendRequested: return NotificationResendRequested.self
         case .planOverrideRequested: return PlanOverrideRequested.self
         case .planOverrideDecided: return PlanOverrideDecided.self
         case .planReoptimiseRequested: return PlanReoptimiseRequested.self
@@ -67,7 +69,7 @@ public protocol MessagePayload: Codable, Sendable, Equatable {
 /// The contract version. A message whose `schema-version` header has another major version is
 /// rejected with a clear reason; minor versions only add optional fields.
 public enum SchemaVersion {
-    public static let current = "1.3"
+    public static let current = "1.4"
     public static let supportedMajor = 1
 
     /// nil if `header` (absent means current) is acceptable, else why not.

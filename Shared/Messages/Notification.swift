@@ -70,3 +70,37 @@ public struct NotificationFailed: MessagePayload {
         self.failedAt = failedAt
     }
 }
+
+/// `notification.resend-requested` (contract 1.4): the organisers ask for a notification to be
+/// sent again, the same message to the same recipient on the same channels (published by the
+/// console). Notifications queues a copy whose id is `copyID`; it is answered, like every
+/// notification, by `notification.delivered` or `notification.failed` for that id. A request
+/// for a notification notifications does not have, or of an erased registration, sends nothing.
+public struct NotificationResendRequested: MessagePayload {
+    public static let messageType = MessageType.notificationResendRequested
+
+    /// The notification to send again (`notification.delivered`/`.failed`'s `notificationID`).
+    public var notificationID: String
+    public var registrationID: String
+    public var eventID: String
+    /// Names this request; the same request again queues nothing more.
+    public var requestID: String
+    /// Who asked (an account's name, not a person's contact details).
+    public var requestedBy: String?
+    public var requestedAt: Date?
+
+    public init(
+        notificationID: String, registrationID: String, eventID: String, requestID: String, requestedBy: String? = nil,
+        requestedAt: Date? = nil
+    ) {
+        self.notificationID = notificationID
+        self.registrationID = registrationID
+        self.eventID = eventID
+        self.requestID = requestID
+        self.requestedBy = requestedBy
+        self.requestedAt = requestedAt
+    }
+
+    /// The copy's notification id.
+    public var copyID: String { "\(notificationID)-resend-\(requestID)" }
+}

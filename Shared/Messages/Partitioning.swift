@@ -82,6 +82,10 @@ extension NotificationFailed {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: nil, recipient: registrationID) }
 }
 
+extension NotificationResendRequested {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
 extension PlanOverrideRequested {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
 }

@@ -190,6 +190,7 @@ import Testing
             ("/overrides", ["kind": "lock-tour", "busID": "bus-1", "day": "2026-01-14"]),
             ("/reoptimise", [:]),
             ("/reoptimise/preview-1/apply", [:]),
+            ("/notifications/n-2/resend", ["reference": "delta"]),
         ]
         try await Self.withConsole(harness) { organiser, marshal in
             _ = try await organiser.login("mai")

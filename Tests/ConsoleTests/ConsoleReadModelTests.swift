@@ -205,4 +205,20 @@ import Testing
         #expect(!after.contains("li.wei.acme@example.cn"))
         #expect(try await harness.read { db in try ConsoleQueries.registration(ConsoleFixtures.id("acme"), in: db)?.revision } == 2)
     }
+
+    @Test func aNotificationSentAgainIsAnsweredByItsCopysOutcome() async throws {
+        let harness = try await ConsoleFixtures.event()
+        let action = try await harness.write { db in try ConsoleCommands.resend(notificationID: "n-2", by: "mai", in: db) }
+        let request = try #require(try await harness.emitted().of(NotificationResendRequested.self).first)
+        #expect(request.notificationID == "n-2" && request.registrationID == ConsoleFixtures.id("delta") && request.requestedBy == "mai")
+        #expect(action.subject == request.copyID)
+        try await harness.send(
+            NotificationDelivered(
+                notificationID: request.copyID, idempotencyKey: "key-copy", registrationID: ConsoleFixtures.id("delta"), kind: .accepted,
+                channel: .email, language: .chineseSimplified, attempts: 1, deliveredAt: Samples.danang(day: 9, 10)))
+        #expect(try await harness.read { db in try ConsoleStore.action(action.id, in: db)?.status } == .done)
+        await #expect(throws: ConsoleCommands.Refusal.self) {
+            try await harness.write { db in try ConsoleCommands.resend(notificationID: "n-unknown", by: "mai", in: db) }
+        }
+    }
 }

@@ -108,6 +108,10 @@ enum Fixtures {
                 kind: .accepted, channel: .webhook, reason: "HTTP 503", permanent: false, attempts: 6,
                 failedAt: time("2026-01-10T09:00:00+07:00")
             )
+        case .notificationResendRequested:
+            return NotificationResendRequested(
+                notificationID: "ntf-fixture", registrationID: "reg-fixture", eventID: eventID, requestID: "console-fixture",
+                requestedBy: "mai", requestedAt: time("2026-01-10T10:00:00+07:00"))
         case .planOverrideRequested:
             return PlanOverrideRequested(
                 eventID: eventID, overrideID: "fixture-override", kind: .reserveSeats, withdraw: true, reference: "fixture-0001",
@@ -207,6 +211,9 @@ enum Fixtures {
                 reason: "550 5.1.1",
                 permanent: true, attempts: 1, failedAt: time("2026-01-10T09:00:00+07:00")
             )
+        case .notificationResendRequested:
+            return NotificationResendRequested(
+                notificationID: "ntf-fixture", registrationID: "reg-fixture", eventID: eventID, requestID: "console-fixture")
         case .planOverrideRequested:
             return PlanOverrideRequested(eventID: eventID, overrideID: "fixture-override", kind: nil)
         case .planOverrideDecided:

@@ -82,6 +82,31 @@ public enum ConsoleCommands {
         return action
     }
 
+    /// Asks notifications to send a notification again (same message, recipient and channels).
+    public static func resend(notificationID: String, by account: String, now: Date = Date(), in db: Database) throws -> ConsoleAction {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT registrations.registration_id, registrations.event_id, registrations.erased FROM notifications
+                    JOIN registrations ON registrations.registration_id = notifications.registration_id
+                    WHERE notifications.notification_id = ?
+                    """, arguments: [notificationID])
+        else { throw Refusal.invalid("no notification \(notificationID) of a registration") }
+        guard row["erased"] == false else { throw Refusal.invalid("the registration's people were erased: nobody to write to") }
+        let requestID = "console-\(Accounts.randomToken().prefix(12))"
+        let request = NotificationResendRequested(
+            notificationID: notificationID, registrationID: row["registration_id"], eventID: row["event_id"], requestID: requestID)
+        let action = ConsoleAction(kind: .resend, subject: request.copyID, account: account, requestedAt: now)
+        let message = try OutboundMessage(
+            NotificationResendRequested(
+                notificationID: notificationID, registrationID: request.registrationID, eventID: request.eventID, requestID: requestID,
+                requestedBy: account, requestedAt: now),
+            correlationID: action.id)
+        try record(action, message, in: db)
+        return action
+    }
+
     /// Asks for a re-optimised plan as a preview (`applying` nil), or to apply a preview.
     public static func reoptimise(eventID: String, applying preview: String? = nil, by account: String, now: Date = Date(), in db: Database)
         throws -> ConsoleAction

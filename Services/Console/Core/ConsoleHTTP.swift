@@ -14,8 +14,9 @@ import ServiceRuntime
 /// - `GET /` the event at a glance; `GET /registrations` (search, filter); `GET /registrations/{id}`
 /// - `GET /plan?day=&at=` each bus's day as a timeline, and where every bus is at a time
 /// - `GET /audit` what every account did
-/// - `POST /registrations/{id}/cancel`, `POST /overrides`, `POST /reoptimise`,
-///   `POST /reoptimise/{id}/apply` (organisers); `GET /actions/{id}` an action's outcome (JSON)
+/// - `POST /registrations/{id}/cancel`, `POST /overrides`, `POST /notifications/{id}/resend`,
+///   `POST /reoptimise`, `POST /reoptimise/{id}/apply` (organisers); `GET /actions/{id}` an
+///   action's outcome (JSON)
 public struct ConsoleHTTP: Sendable {
     let configuration: ConsoleConfiguration
     let pages: ConsolePages
@@ -95,6 +96,12 @@ public struct ConsoleHTTP: Sendable {
                 return try ConsoleCommands.override(request, by: session.account.name, now: self.now(), in: db)
             }
         }
+        group.post("/notifications/:id/resend") { request, context in
+            let id = try context.parameters.require("id")
+            return try await self.act(request, context, back: Self.overrideReturn) { session, _, db in
+                try ConsoleCommands.resend(notificationID: id, by: session.account.name, now: self.now(), in: db)
+            }
+        }
         group.post("/reoptimise") { request, context in
             try await self.act(request, context, back: { _, _ in "/plan" }) { session, _, db in
                 try ConsoleCommands.reoptimise(eventID: try self.eventID(in: db), by: session.account.name, now: self.now(), in: db)
@@ -154,7 +161,7 @@ public struct ConsoleHTTP: Sendable {
         return eventID
     }
 
-    /// Where an override's form returns: the delegation's page, or the plan of its day.
+    /// Where an override's (or a resend's) form returns: the delegation's page, or the plan of its day.
     @Sendable static func overrideReturn(_ form: [String: String], _ eventID: String) -> String {
         if let reference = form["reference"].nonEmpty { return "/registrations/\(registrationID(eventID: eventID, reference: reference))" }
         if let day = form["day"], day.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil {
@@ -594,6 +601,7 @@ public struct ConsoleHTTP: Sendable {
 
     func notificationContext(_ row: ConsoleQueries.NotificationRow, _ language: Language, _ clock: EventClock) -> [String: Any] {
         [
+            "id": row.notificationID,
             "kind": row.kind, "channel": row.channel, "outcome": pages.word("outcome.\(row.outcome)", language),
             "failed": row.outcome == "failed",
             "attempts": row.attempts, "reason": row.reason ?? "", "at": clock.full(row.at),

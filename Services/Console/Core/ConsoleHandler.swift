@@ -81,6 +81,7 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.saveNotification(
                 id: delivered.notificationID, registrationID: delivered.registrationID, kind: delivered.kind, channel: delivered.channel,
                 outcome: "delivered", attempts: delivered.attempts, reason: nil, at: delivered.deliveredAt, in: db)
+            try ConsoleStore.answer(kind: .resend, subject: delivered.notificationID, status: .done, outcome: "delivered", in: db)
             return []
         }
         router.on(NotificationFailed.self) { _, message, db in
@@ -88,6 +89,7 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.saveNotification(
                 id: failed.notificationID, registrationID: failed.registrationID, kind: failed.kind, channel: failed.channel,
                 outcome: "failed", attempts: failed.attempts, reason: failed.reason, at: failed.failedAt, in: db)
+            try ConsoleStore.answer(kind: .resend, subject: failed.notificationID, status: .refused, outcome: "failed", in: db)
             return []
         }
         router.on(PlanOverrideRequested.self) { _, message, db in
@@ -129,7 +131,8 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         }
         router.keepsDataKeys()
         // Published by the pages, through the outbox (`ConsoleCommands`).
-        router.emits(RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self)
+        router.emits(
+            RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self, NotificationResendRequested.self)
         router.emits(RegistrationErased.self)
         return router
     }()

@@ -16,6 +16,7 @@ import ServiceRuntime
 ///   entries, with those entries withdrawn (`METHOD:CANCEL`).
 /// - An amendment that removes people: each who received calendar entries gets them withdrawn.
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
+/// - `notification.resend-requested`: a notification sent again, as a copy of its own.
 public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// What notifications consumes, and with what.
     public static let router: MessageRouter<NotificationsHandler> = {
@@ -42,6 +43,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
             return []
         }
+        router.on(NotificationResendRequested.self) { try $0.tracing($1).resend($1.payload, $2) }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
         router.keepsDataKeys()
         router.emits(RegistrationErased.self)
@@ -111,6 +113,30 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
             .rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
             to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
             eventID: rejected.eventID, country: nil, content: content, in: db)
+        return []
+    }
+
+    /// `notification.resend-requested` (the organisers, from the console): a copy of the
+    /// notification (same content, recipient and channels), due at once, with an id and key of
+    /// its own so that it is sent although the original was; the same request again queues
+    /// nothing more. Nothing for a notification this service does not have, or whose recipient
+    /// was erased.
+    func resend(_ request: NotificationResendRequested, _ db: Database) throws -> [OutboundMessage] {
+        guard var copy = try NotificationStore.notification(request.notificationID, in: db),
+            !isPlaceholderAddress(copy.recipient.email), copy.recipient.name != Erasure.name
+        else { return [] }
+        copy.id = request.copyID
+        copy.idempotencyKey = Self.idempotencyKey("resend|\(request.requestID)|\(copy.idempotencyKey)")
+        copy.channelIndex = 0
+        copy.attempts = 0
+        copy.totalAttempts = 0
+        copy.status = .pending
+        copy.dueAt = clock()
+        copy.createdAt = clock()
+        copy.lastError = nil
+        copy.sentChannel = nil
+        copy.trace = trace
+        _ = try NotificationStore.insert(copy, in: db)
         return []
     }
 

@@ -369,7 +369,7 @@ public enum RegistrationStatus: String, Sendable, Codable, CaseIterable {
 /// the answering event arrived.
 public struct ConsoleAction: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
-        case cancel, override, reoptimise, apply
+        case cancel, override, reoptimise, apply, resend
     }
 
     public enum Status: String, Sendable {
@@ -378,7 +378,8 @@ public struct ConsoleAction: Sendable, Equatable {
 
     public var id: String
     public var kind: Kind
-    /// What it is about: the registration (cancel), the override id, the request id.
+    /// What it is about: the registration (cancel), the override id, the request id, the
+    /// notification copy's id (resend).
     public var subject: String
     public var account: String
     public var requestedAt: Date
