@@ -3,7 +3,7 @@ import Foundation
 /// RFC 3339 date-times, read and written without Foundation's format styles: strict (an offset is
 /// required), fast (stores read and write one per row), and free of ICU time-zone objects, whose
 /// creation under concurrency crashed Foundation here.
-enum RFC3339 {
+public enum RFC3339 {
     /// Reads `2026-01-13T14:00:00+07:00`, `…T07:00:00Z`, `…T07:00:00.250Z` (`t` and `z` too);
     /// fractions are kept to the millisecond. Nil for anything else, including a time without an
     /// offset, which could be in any zone, and a day that does not exist.
@@ -104,7 +104,7 @@ enum RFC3339 {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -114,7 +114,7 @@ enum RFC3339 {
     }
 
     /// The date of a day since 1970-01-01.
-    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097

@@ -53,4 +53,16 @@ import Testing
             Set(try await Self.timeline(day: "2026-01-13").busDays.map(\.day)) == ["2026-01-14"], "a day without buses shows the first with"
         )
     }
+
+    @Test func theEventsClockReadsAndWritesTimesInItsZone() throws {
+        let clock = EventClock(zone: "Asia/Ho_Chi_Minh")
+        let moment = try #require(clock.moment(day: "2026-01-14", time: "00:30"))
+        #expect(MessageCoding.format(moment) == "2026-01-13T17:30:00Z", "00:30 in Da Nang is the evening before in UTC")
+        #expect(clock.day(moment) == "2026-01-14" && clock.time(moment) == "00:30" && clock.full(moment) == "2026-01-14 00:30")
+        #expect(EventClock(zone: "UTC").full(moment) == "2026-01-13 17:30")
+        #expect(clock.moment(day: "2026-13-01", time: "10:00") == nil && clock.moment(day: "2026-01-14", time: "24:00") == nil)
+        #expect(
+            EventClock(zone: "Europe/Berlin").time(try #require(EventClock(zone: "Europe/Berlin").moment(day: "2026-07-01", time: "09:15")))
+                == "09:15")
+    }
 }
