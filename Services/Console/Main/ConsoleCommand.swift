@@ -38,13 +38,11 @@ enum ConsoleExecutable: ServiceExecutable {
 
     static func settings(_ configuration: ConsoleConfiguration) async throws -> [(String, String)] {
         let pages = try pages(configuration)
+        let cookies = configuration.secureCookies ? "Secure (HTTPS only)" : "not Secure (plain HTTP)"
         return [
             ("assets", "\(configuration.assets) (\(pages.strings.count) languages)"),
             ("event", configuration.eventID ?? "the last programme received"),
-            (
-                "sessions",
-                "\(Int(configuration.sessionLifetime / 60)) min, cookies \(configuration.secureCookies ? "Secure (HTTPS only)" : "not Secure (plain HTTP)")"
-            ),
+            ("sessions", "\(Int(configuration.sessionLifetime / 60)) min, cookies \(cookies)"),
         ]
     }
 

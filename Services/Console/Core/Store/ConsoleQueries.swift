@@ -166,12 +166,8 @@ public enum ConsoleQueries {
             HistoryEntry(
                 at: MessageCoding.parse(row["at"]) ?? .distantPast, status: row["status"], revision: row["revision"], detail: row["detail"])
         }
-        let itinerary = try Row.fetchOne(db, sql: "SELECT * FROM itineraries WHERE registration_id = ?", arguments: [registrationID]).map {
-            row in
-            Itinerary(
-                planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
-                unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))
-        }
+        let itinerary = try Row.fetchOne(db, sql: "SELECT * FROM itineraries WHERE registration_id = ?", arguments: [registrationID])
+            .map(itinerary)
         return Registration(
             row: summary, eventID: row["event_id"], revision: row["revision"],
             delegation: try ConsoleStore.decode(Delegation.self, row["delegation"]),
@@ -281,19 +277,17 @@ public enum ConsoleQueries {
 
     /// The itineraries of the event that have meetings, by registration.
     public static func meetingItineraries(eventID: String, in db: Database) throws -> [String: Itinerary] {
-        try itineraries(eventID: eventID, onlyWithMeetings: true, in: db)
-    }
-
-    /// Every itinerary of the event, by registration.
-    public static func itineraries(eventID: String, onlyWithMeetings: Bool = false, in db: Database) throws -> [String: Itinerary] {
         var result: [String: Itinerary] = [:]
-        let filter = onlyWithMeetings ? " AND meetings > 0" : ""
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM itineraries WHERE event_id = ?\(filter)", arguments: [eventID]) {
-            result[row["registration_id"]] = Itinerary(
-                planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
-                unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM itineraries WHERE event_id = ? AND meetings > 0", arguments: [eventID]) {
+            result[row["registration_id"]] = try itinerary(row)
         }
         return result
+    }
+
+    private static func itinerary(_ row: Row) throws -> Itinerary {
+        Itinerary(
+            planVersion: row["plan_version"], items: try ConsoleStore.decode([ItineraryItem].self, row["items"]),
+            unmet: try ConsoleStore.decode([UnmetPreference].self, row["unmet"]))
     }
 
     public struct Override: Sendable, Equatable {
