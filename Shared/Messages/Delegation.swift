@@ -98,11 +98,15 @@ public struct Delegate: Sendable, Codable, Hashable {
     /// The identity document sealed with HPKE to the service that reads it (`SealedDocument`):
     /// to registrations in `registration.submitted`, to itineraries in `registration.accepted`.
     public var sealedIdentityDocument: SealedDocument?
+    /// The same document sealed to further readers, each to its own key (contract 1.5; in
+    /// `registration.accepted`, to the organisers' console where registrations is given its key).
+    /// A reader opens the copy under a key id it holds and ignores the others.
+    public var sealedIdentityDocumentCopies: [SealedDocument]?
 
     public init(
         name: String, title: String? = nil, email: String? = nil, phone: String? = nil, language: Language,
         needsInterpreter: Bool = false, accessibilityNeeds: String? = nil, identityDocument: IdentityDocument? = nil,
-        sealedIdentityDocument: SealedDocument? = nil
+        sealedIdentityDocument: SealedDocument? = nil, sealedIdentityDocumentCopies: [SealedDocument]? = nil
     ) {
         self.name = name
         self.title = title
@@ -113,10 +117,12 @@ public struct Delegate: Sendable, Codable, Hashable {
         self.accessibilityNeeds = accessibilityNeeds
         self.identityDocument = identityDocument
         self.sealedIdentityDocument = sealedIdentityDocument
+        self.sealedIdentityDocumentCopies = sealedIdentityDocumentCopies
     }
 
     private enum CodingKeys: String, CodingKey {
         case name, title, email, phone, language, needsInterpreter, accessibilityNeeds, identityDocument, sealedIdentityDocument
+        case sealedIdentityDocumentCopies
     }
 
     public init(from decoder: any Decoder) throws {
@@ -130,10 +136,16 @@ public struct Delegate: Sendable, Codable, Hashable {
         accessibilityNeeds = try c.decodeIfPresent(String.self, forKey: .accessibilityNeeds)
         identityDocument = try c.decodeIfPresent(IdentityDocument.self, forKey: .identityDocument)
         sealedIdentityDocument = try c.decodeIfPresent(SealedDocument.self, forKey: .sealedIdentityDocument)
+        sealedIdentityDocumentCopies = try c.decodeIfPresent([SealedDocument].self, forKey: .sealedIdentityDocumentCopies)
     }
 
     /// Whether a document is given, plain or sealed.
     public var hasIdentityDocument: Bool { identityDocument != nil || sealedIdentityDocument != nil }
+
+    /// The copy of the document sealed to one of `keys` (by key id), if there is one.
+    public func sealedCopy(for keys: DocumentKeys) -> SealedDocument? {
+        sealedIdentityDocumentCopies?.first { copy in keys.privateKeys.contains { $0.id == copy.keyID } }
+    }
 }
 
 public struct Interests: Sendable, Codable, Hashable {
@@ -208,6 +220,7 @@ public struct Delegation: Sendable, Codable, Hashable {
         for index in copy.delegates.indices {
             copy.delegates[index].identityDocument = nil
             copy.delegates[index].sealedIdentityDocument = nil
+            copy.delegates[index].sealedIdentityDocumentCopies = nil
         }
         return copy
     }

@@ -80,10 +80,12 @@ import Testing
             Data("{}".utf8), exchange: "", routingKey: names.work, properties: .persistentJSON(messageID: "poison"))
         let consumer = try await connection.consume(queue: names.work, prefetch: 1)
         let collector = Collector(consumer)
-        // Requeue it every time, as a process that crashes on it would.
+        // Requeue it every time, as a process that crashes on it would. Each requeue is a Raft
+        // command the quorum queue writes to its log before it redelivers; with the whole suite
+        // writing to the same disk that once took over 5 s, so allow what the other waits allow.
         var seen = 0
         while seen < 3 {
-            let deliveries = await collector.wait(for: seen + 1, within: 5)
+            let deliveries = await collector.wait(for: seen + 1, within: 30)
             guard deliveries.count > seen else { break }
             #expect(deliveries[seen].deliveryCount == Int64(seen))
             deliveries[seen].nack(requeue: true)

@@ -49,6 +49,24 @@ import Testing
         }
     }
 
+    @Test func aRoleOrThePersonalDataGrantChangesForTheSessionsAlreadyOpen() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            try Accounts.add(name: "an", role: .marshal, personalData: true, password: "long enough password", cost: .testing, in: db)
+            guard
+                case .success(let token, let session) = try Accounts.login(
+                    name: "an", password: "long enough password", address: "10.0.0.1", lifetime: 600, in: db)
+            else { throw Accounts.Problem.unknown("an") }
+            #expect(session.account == Accounts.Account(name: "an", role: .marshal, personalData: true))
+            #expect(session.account.roles == "marshal, personal-data")
+            try Accounts.setRole(name: "an", role: .viewer, personalData: false, in: db)
+            #expect(try Accounts.session(token: token, in: db)?.account == Accounts.Account(name: "an", role: .viewer))
+            #expect(throws: Accounts.Problem.unknown("nobody")) {
+                try Accounts.setRole(name: "nobody", role: .viewer, personalData: true, in: db)
+            }
+        }
+    }
+
     @Test func failuresCountPerAccountAndPerAddressWithinTheWindow() async throws {
         let harness = try ConsoleFixtures.harness()
         try await harness.write { db in

@@ -11,8 +11,8 @@ import TestSupport
 enum ConsoleFixtures {
     static let eventID = "danang-2026-01"
 
-    static func harness() throws -> HandlerHarness {
-        try HandlerHarness(ConsoleHandler().dispatcher, migrations: ConsoleStore.migrate)
+    static func harness(documentKeys: DocumentKeys? = nil) throws -> HandlerHarness {
+        try HandlerHarness(ConsoleHandler(documentKeys: documentKeys).dispatcher, migrations: ConsoleStore.migrate)
     }
 
     static func programme() -> ProgrammePublished {

@@ -69,14 +69,19 @@ import Testing
         }
     }
 
-    /// The console's routes on `harness`'s store, with an organiser `mai` and a marshal `tuan`.
-    static func withConsole(_ harness: HandlerHarness, _ body: @Sendable (Browser, Browser) async throws -> Void) async throws {
+    /// The console's routes on `harness`'s store, with an organiser `mai`, a marshal `tuan`, and a
+    /// marshal `an` with the personal-data role; `documentKeys`, the console's.
+    static func withConsole(
+        _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, _ body: @Sendable (Browser, Browser) async throws -> Void
+    ) async throws {
         try await harness.write { db in
             try Accounts.add(name: "mai", role: .organiser, password: password, cost: .testing, in: db)
             try Accounts.add(name: "tuan", role: .marshal, password: password, cost: .testing, in: db)
+            try Accounts.add(name: "an", role: .marshal, personalData: true, password: password, cost: .testing, in: db)
         }
         let configuration = ConsoleConfiguration(
-            service: ServiceConfiguration(serviceName: "console", amqp: AMQPConfiguration(), storePath: harness.store.path))
+            service: ServiceConfiguration(serviceName: "console", amqp: AMQPConfiguration(), storePath: harness.store.path),
+            documentKeys: documentKeys)
         let pages = try ConsolePages(assets: ConsoleConfiguration.defaultAssets)
         let app = try ServiceHTTP.application(
             configuration: configuration.service, readiness: .init(connections: [], store: harness.store), store: harness.store,

@@ -281,7 +281,12 @@ enum Fixtures {
                 // (the service refuses both at once; the schema is checked for each)
                 sealedIdentityDocument: SealedDocument(
                     keyID: "r2026", enc: "n6Ia1hHTRzmqgr8wz4H4bYhXa5sBVhn9mVyVr1g04kU=",
-                    ciphertext: "2b0cM0PMq6cTl2Pm6MxuQg7TuvG7p8kRi3nC8ZbU0n2mLQ0x1v9n7g==")
+                    ciphertext: "2b0cM0PMq6cTl2Pm6MxuQg7TuvG7p8kRi3nC8ZbU0n2mLQ0x1v9n7g=="),
+                sealedIdentityDocumentCopies: [
+                    SealedDocument(
+                        keyID: "console2026", enc: "Q3V0ZSBhcyBhIGJ1dHRvbiwgdGhpcyBpcyBub3QgYSBrZXk=",
+                        ciphertext: "b2YgYSBjb3B5IHNlYWxlZCB0byB0aGUgY29uc29sZQ==")
+                ]
             )
         ],
         interests: Interests(sectors: ["logistics"], topics: ["supply-chain"]),

@@ -99,12 +99,17 @@ import Testing
         return submission
     }
 
-    @Test func sealedDocumentsAreOpenedAndSealedAgainForItinerariesNeverPassedOnInPlainText() async throws {
+    @Test func sealedDocumentsAreOpenedAndSealedAgainForItinerariesAndTheConsoleNeverPassedOnInPlainText() async throws {
         let (mine, _) = DocumentKeys.generate(id: "reg1")
         let (itineraries, _) = DocumentKeys.generate(id: "iti1")
-        let harness = try Self.harness(DocumentSealing(keys: mine, itineraries: itineraries.current, requireSealed: true))
+        let (console, _) = DocumentKeys.generate(id: "con1")
+        let harness = try Self.harness(
+            DocumentSealing(keys: mine, itineraries: itineraries.current, console: console.current, requireSealed: true))
         try await harness.send(Samples.programme())
-        let emitted = try await harness.send(try Self.submission(reference: "sealed", sealedTo: mine))
+        var submission = try Self.submission(reference: "sealed", sealedTo: mine)
+        // Copies are the service's to make: one an integration sends is dropped.
+        submission.delegates[0].sealedIdentityDocumentCopies = [try #require(submission.delegates[1].sealedIdentityDocument)]
+        let emitted = try await harness.send(submission)
         // (Its personal fields are sealed under the registration's key, which comes first.)
         let key = try #require(emitted.of(RegistrationDataKey.self).first?.key.flatMap { DataKey(base64: $0) })
         let accepted = try #require(emitted.of(RegistrationAccepted.self).first).opened(with: key)
@@ -114,6 +119,10 @@ import Testing
             let sealed = try #require(delegate.sealedIdentityDocument)
             #expect(sealed.keyID == "iti1")
             #expect(try sealed.open(with: itineraries, reference: "sealed").number.hasPrefix("E0000000"))
+            let copy = try #require(delegate.sealedCopy(for: console))
+            #expect(delegate.sealedIdentityDocumentCopies?.count == 1)
+            #expect(try copy.open(with: console, reference: "sealed") == (try sealed.open(with: itineraries, reference: "sealed")))
+            #expect(delegate.sealedCopy(for: itineraries) == nil)
         }
     }
 

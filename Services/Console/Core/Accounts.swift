@@ -20,6 +20,18 @@ public enum Accounts {
     public struct Account: Sendable, Equatable {
         public var name: String
         public var role: Role
+        /// Granted the `personal-data` role as well: sees identity document numbers (in the
+        /// manifests), every viewing of them audited.
+        public var personalData: Bool
+
+        public init(name: String, role: Role, personalData: Bool = false) {
+            self.name = name
+            self.role = role
+            self.personalData = personalData
+        }
+
+        /// `organiser`, or `organiser, personal-data`.
+        public var roles: String { personalData ? "\(role.rawValue), personal-data" : role.rawValue }
     }
 
     public struct Session: Sendable, Equatable {
@@ -67,13 +79,24 @@ public enum Accounts {
         name.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil
     }
 
-    public static func add(name: String, role: Role, password: String, cost: Cost = .standard, now: Date = Date(), in db: Database) throws {
+    public static func add(
+        name: String, role: Role, personalData: Bool = false, password: String, cost: Cost = .standard, now: Date = Date(),
+        in db: Database
+    ) throws {
         guard isAccountName(name) else { throw Problem.invalidName(name) }
         guard password.count >= 12 else { throw Problem.weakPassword }
         guard try account(name, in: db) == nil else { throw Problem.exists(name) }
         try db.execute(
-            sql: "INSERT INTO accounts (name, role, password, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [name, role.rawValue, try hash(password, cost: cost), MessageCoding.formatSortable(now)])
+            sql: "INSERT INTO accounts (name, role, personal_data, password, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [name, role.rawValue, personalData, try hash(password, cost: cost), MessageCoding.formatSortable(now)])
+    }
+
+    /// Changes an account's role and grant; its sessions carry on with the new ones (every
+    /// request reads them).
+    public static func setRole(name: String, role: Role, personalData: Bool, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE accounts SET role = ?, personal_data = ? WHERE name = ?", arguments: [role.rawValue, personalData, name])
+        guard db.changesCount > 0 else { throw Problem.unknown(name) }
     }
 
     public static func remove(name: String, in db: Database) throws {
@@ -90,15 +113,15 @@ public enum Accounts {
     }
 
     public static func account(_ name: String, in db: Database) throws -> Account? {
-        try Row.fetchOne(db, sql: "SELECT name, role FROM accounts WHERE name = ?", arguments: [name]).flatMap(account)
+        try Row.fetchOne(db, sql: "SELECT name, role, personal_data FROM accounts WHERE name = ?", arguments: [name]).flatMap(account)
     }
 
     public static func all(in db: Database) throws -> [Account] {
-        try Row.fetchAll(db, sql: "SELECT name, role FROM accounts ORDER BY name").compactMap(account)
+        try Row.fetchAll(db, sql: "SELECT name, role, personal_data FROM accounts ORDER BY name").compactMap(account)
     }
 
     private static func account(_ row: Row) -> Account? {
-        Role(rawValue: row["role"]).map { Account(name: row["name"], role: $0) }
+        Role(rawValue: row["role"]).map { Account(name: row["name"], role: $0, personalData: row["personal_data"]) }
     }
 
     // MARK: Logging in
@@ -183,7 +206,7 @@ public enum Accounts {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT accounts.name, accounts.role, sessions.csrf, sessions.expires_at
+                    SELECT accounts.name, accounts.role, accounts.personal_data, sessions.csrf, sessions.expires_at
                     FROM sessions JOIN accounts ON accounts.name = sessions.account
                     WHERE sessions.token_hash = ? AND sessions.expires_at > ?
                     """, arguments: [tokenHash(token), MessageCoding.formatSortable(now)]),

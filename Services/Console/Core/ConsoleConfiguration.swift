@@ -1,4 +1,5 @@
 import Foundation
+import Messages
 import ServiceRuntime
 
 /// The console's settings (README.md, "Configuration"): the shared service settings under
@@ -14,16 +15,20 @@ public struct ConsoleConfiguration: Sendable {
     public var secureCookies: Bool
     /// The event the pages show; nil: the one whose programme arrived last.
     public var eventID: String?
+    /// The X25519 keys the copies of identity documents are sealed to (current first); nil: the
+    /// console keeps no document numbers and its manifests offer none.
+    public var documentKeys: DocumentKeys?
 
     public init(
         service: ServiceConfiguration, assets: String = ConsoleConfiguration.defaultAssets, sessionLifetime: TimeInterval = 12 * 3600,
-        secureCookies: Bool = false, eventID: String? = nil
+        secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil
     ) {
         self.service = service
         self.assets = assets
         self.sessionLifetime = sessionLifetime
         self.secureCookies = secureCookies
         self.eventID = eventID
+        self.documentKeys = documentKeys
     }
 
     /// `Services/Console/Assets` of the source tree (the container copies it elsewhere and sets
@@ -42,7 +47,7 @@ public struct ConsoleConfiguration: Sendable {
             service: service, assets: reader.string("\(p)_ASSETS", default: defaultAssets),
             sessionLifetime: reader.seconds("\(p)_SESSION_LIFETIME", default: 12 * 3600, in: 60...(30 * 86400)),
             secureCookies: reader.boolean("\(p)_SECURE_COOKIES", default: !isLoopback(service.httpHost)),
-            eventID: reader.optionalString("\(p)_EVENT"))
+            eventID: reader.optionalString("\(p)_EVENT"), documentKeys: reader.documentKeys("\(p)_DOCUMENT_KEYS"))
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: configuration.assets + "/templates", isDirectory: &isFolder) || !isFolder.boolValue {
             reader.problem("\(p)_ASSETS='\(configuration.assets)' has no templates folder")

@@ -484,8 +484,13 @@ public struct ConsoleHTTP: Sendable {
     /// Buses shown on one plan page.
     static let busesPerPage = 20
 
-    /// The manifests of `day` (every bus, or the one named), with the chosen columns.
-    func manifests(_ request: Request, _ language: Language, in db: Database) throws -> (
+    /// Whether `session` may see identity document numbers: the account has the personal-data
+    /// role and the console holds the key their copies are sealed to.
+    func seesDocuments(_ session: Accounts.Session) -> Bool { session.account.personalData && configuration.documentKeys != nil }
+
+    /// The manifests of `day` (every bus, or the one named), with the chosen columns; the
+    /// documents are opened only when their column is chosen by an account that may see them.
+    func manifests(_ request: Request, _ session: Accounts.Session, _ language: Language, in db: Database) throws -> (
         programme: ProgrammePublished, day: String, days: [String], manifests: [Manifest], columns: [Manifest.Column], timeline: BusTimeline
     )? {
         guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else { return nil }
@@ -496,30 +501,49 @@ public struct ConsoleHTTP: Sendable {
         let buses = timeline.busDays(on: day)
         let people = try ConsoleQueries.people(
             eventID: programme.eventID, only: bus == nil ? nil : Set(buses.flatMap { $0.riders.map(\.registrationID) }), in: db)
-        let manifests = buses.map { Manifest(bus: $0, people: people) }
         // The form's checkboxes (`col=…&col=…`), or a link's `cols=a,b`.
         let checked = request.uri.queryParameters.getAll("col")
         let columns = Manifest.columns(
-            checked.isEmpty ? (request.uri.queryParameters.get("cols") ?? "").split(separator: ",").map(String.init) : checked)
+            checked.isEmpty ? (request.uri.queryParameters.get("cols") ?? "").split(separator: ",").map(String.init) : checked,
+            personalData: seesDocuments(session))
+        var documents: [String: [Result<IdentityDocument, SealedDocumentError>?]] = [:]
+        if columns.contains(.documentNumber), let keys = configuration.documentKeys {
+            for (id, found) in people {
+                documents[id] = found.sealed.map { sealed in
+                    sealed.map { sealed in
+                        Result { () throws(SealedDocumentError) in try sealed.open(with: keys, reference: found.reference) }
+                    }
+                }
+            }
+        }
+        let manifests = buses.map { Manifest(bus: $0, people: people, documents: documents) }
         return (programme, day, days, manifests, columns, timeline)
     }
 
+    /// Records that `session` was shown document numbers (the page or the CSV of `subject`).
+    func auditDocuments(_ session: Accounts.Session, _ columns: [Manifest.Column], action: String, subject: String) async throws {
+        guard columns.contains(.documentNumber) else { return }
+        try await store.database.write { db in
+            try Accounts.audit(account: session.account.name, action: action, subject: subject, outcome: "document numbers shown", in: db)
+        }
+    }
+
     func manifestsPage(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
-        try await store.database.read { db in
-            guard let found = try self.manifests(request, language, in: db) else { return View("empty", [:]) }
+        let (view, columns, subject) = try await store.database.read { db -> (View, [Manifest.Column], String) in
+            guard let found = try self.manifests(request, session, language, in: db) else { return (View("empty", [:]), [], "") }
             let (programme, day, days, manifests, columns, timeline) = found
             let bus = request.uri.queryParameters.get("bus") ?? ""
             let query =
                 "day=\(day)&bus=\(bus.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")"
                 + "&cols=\(columns.map(\.rawValue).joined(separator: ","))"
-            return View(
+            let view = View(
                 "manifests",
                 [
                     "day": day, "days": days.map { ["day": $0, "current": $0 == day] }, "bus": bus,
                     "busIDs": try ConsoleQueries.buses(eventID: programme.eventID, day: day, in: db).map {
                         ["id": $0, "selected": $0 == bus]
                     },
-                    "columns": Manifest.Column.allCases.map { column in
+                    "columns": Manifest.Column.allCases.filter { self.seesDocuments(session) || !$0.isPersonalData }.map { column in
                         [
                             "id": column.rawValue, "label": self.pages.word("col.\(column.rawValue)", language),
                             "chosen": columns.contains(column),
@@ -542,13 +566,16 @@ public struct ConsoleHTTP: Sendable {
                         ] as [String: Any]
                     },
                 ])
+            return (view, columns, "manifest \(day) \(bus.isEmpty ? "all buses" : bus)")
         }
+        try await auditDocuments(session, columns, action: "manifest view", subject: subject)
+        return view
     }
 
     func manifestsCSV(_ request: Request, _ session: Accounts.Session) async throws -> Response {
         let language = language(request)
-        let (csv, name) = try await store.database.read { db -> (String, String) in
-            guard let found = try self.manifests(request, language, in: db) else { throw HTTPError(.notFound) }
+        let (csv, name, columns) = try await store.database.read { db -> (String, String, [Manifest.Column]) in
+            guard let found = try self.manifests(request, session, language, in: db) else { throw HTTPError(.notFound) }
             let headings =
                 [self.pages.word("col.bus", language)] + found.columns.map { self.pages.word("col.\($0.rawValue)", language) }
                 + [self.pages.word("manifest.stops", language)]
@@ -556,10 +583,11 @@ public struct ConsoleHTTP: Sendable {
                 "\(found.timeline.clock($0.arrival)) \($0.venue)"
             }
             let bus = request.uri.queryParameters.get("bus").nonEmpty ?? "all-buses"
-            return (csv, "manifest-\(found.day)-\(bus)".filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            return (csv, "manifest-\(found.day)-\(bus)".filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }, found.columns)
         }
         try await store.database.write { db in
-            try Accounts.audit(account: session.account.name, action: "manifest download", subject: name, outcome: "ok", in: db)
+            let outcome = columns.contains(.documentNumber) ? "document numbers shown" : "ok"
+            try Accounts.audit(account: session.account.name, action: "manifest download", subject: name, outcome: outcome, in: db)
         }
         var headers = Self.pageHeaders(contentType: "text/csv; charset=utf-8")
         headers[.contentDisposition] = "attachment; filename=\"\(name).csv\""

@@ -14,11 +14,12 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.saveProgramme(message.payload, in: db)
             return []
         }
-        router.on(RegistrationAccepted.self) { _, message, db in
+        router.on(RegistrationAccepted.self) { handler, message, db in
             let accepted = message.payload
             try ConsoleStore.saveRegistration(
                 id: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, revision: accepted.revision,
-                status: .accepted, delegation: accepted.delegation, waitlistPosition: nil, at: accepted.acceptedAt, in: db)
+                status: .accepted, delegation: accepted.delegation, waitlistPosition: nil, at: accepted.acceptedAt,
+                sealedDocuments: try handler.sealedDocuments(accepted.delegation.delegates, reference: accepted.reference), in: db)
             try ConsoleStore.addHistory(
                 registrationID: accepted.registrationID, messageID: message.metadata.messageID, at: accepted.acceptedAt,
                 status: accepted.promoted ? "promoted" : "accepted", revision: accepted.revision, detail: nil, in: db)
@@ -137,7 +138,23 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         return router
     }()
 
-    public init() {}
+    /// The console's document keys; nil: no document numbers are kept.
+    let documentKeys: DocumentKeys?
+
+    public init(documentKeys: DocumentKeys? = nil) { self.documentKeys = documentKeys }
 
     public var dispatcher: Dispatcher { Self.router.dispatcher(for: self) }
+
+    /// Each person's identity document as the console keeps it: sealed to its own key (the copy
+    /// registrations sealed to it, or a plain document sealed here), never in plain text; nil
+    /// for a person without one, and nil altogether without keys. A copy sealed to a key the
+    /// console does not hold is not kept: the number is then not shown, and nothing else is lost.
+    func sealedDocuments(_ delegates: [Delegate], reference: String) throws -> [SealedDocument?]? {
+        guard let documentKeys, let current = documentKeys.current else { return nil }
+        let documents = try delegates.map { delegate -> SealedDocument? in
+            if let copy = delegate.sealedCopy(for: documentKeys) { return copy }
+            return try delegate.identityDocument.map { try SealedDocument.seal($0, to: current, reference: reference) }
+        }
+        return documents.contains { $0 != nil } ? documents : nil
+    }
 }

@@ -14,7 +14,8 @@ public enum ConsoleService {
         _ configuration: ConsoleConfiguration, pages: ConsolePages, logger: Logger, connectPatience: Double = 60
     ) async throws -> ServiceHost {
         try await ServiceHost(
-            configuration: configuration.service, dispatcher: ConsoleHandler().dispatcher, logger: logger,
+            configuration: configuration.service, dispatcher: ConsoleHandler(documentKeys: configuration.documentKeys).dispatcher,
+            logger: logger,
             migrations: ConsoleStore.migrate, routes: ConsoleHTTP.routes(configuration: configuration, pages: pages),
             connectPatience: connectPatience)
     }

@@ -6,9 +6,17 @@ import Messages
 /// As a page (printable) or CSV.
 public struct Manifest: Sendable {
     public enum Column: String, Sendable, CaseIterable {
-        case organisation, name, title, language, phone, interpreter, accessibility, document
+        case organisation, name, title, language, phone, interpreter, accessibility
+        /// Whether the person has an identity document on file.
+        case document
+        /// The document's kind, number, issuing country and expiry: only for accounts with the
+        /// `personal-data` role, and only where the console holds its key.
+        case documentNumber = "document-number"
         /// The delegation's lead contact and phone: whom a marshal calls.
         case lead
+
+        /// Whether the column shows personal data beyond what every account sees.
+        public var isPersonalData: Bool { self == .documentNumber }
     }
 
     /// What a manifest shows unless the organiser chooses otherwise.
@@ -19,8 +27,11 @@ public struct Manifest: Sendable {
         public var organisation: String
         public var person: Delegate
         public var lead: Contact
-        /// Whether the person has an identity document on file (the console keeps no numbers).
+        /// Whether the person has an identity document on file.
         public var hasDocument: Bool
+        /// The document itself, opened only for an account allowed to see it (or why it does not
+        /// open: a key the console no longer holds).
+        public var document: Result<IdentityDocument, SealedDocumentError>?
         /// One flag per stop of the bus: whether this person's itinerary has it.
         public var stops: [Bool]
     }
@@ -29,26 +40,33 @@ public struct Manifest: Sendable {
     public let rows: [Row]
 
     /// The riders of `bus`, each delegation's people in the order it registered them,
-    /// delegations by organisation.
-    public init(bus: BusTimeline.BusDay, people: [String: (delegation: Delegation, documents: [Bool])]) {
+    /// delegations by organisation; `documents`, the opened documents of those whose numbers
+    /// may be shown (by registration, one per person).
+    public init(
+        bus: BusTimeline.BusDay, people: [String: ConsoleQueries.People],
+        documents: [String: [Result<IdentityDocument, SealedDocumentError>?]] = [:]
+    ) {
         self.bus = bus
         var rows: [Row] = []
         for rider in bus.riders {
-            guard let (delegation, documents) = people[rider.registrationID] else { continue }
+            guard let found = people[rider.registrationID] else { continue }
             let stops = bus.stops.map { rider.stops.contains($0.key) }
-            for (index, person) in delegation.delegates.enumerated() {
+            let opened = documents[rider.registrationID] ?? []
+            for (index, person) in found.delegation.delegates.enumerated() {
                 rows.append(
                     Row(
                         registrationID: rider.registrationID, organisation: rider.organisation, person: person,
-                        lead: delegation.leadContact, hasDocument: index < documents.count && documents[index], stops: stops))
+                        lead: found.delegation.leadContact, hasDocument: found.documents.indices.contains(index) && found.documents[index],
+                        document: opened.indices.contains(index) ? opened[index] : nil, stops: stops))
             }
         }
         self.rows = rows
     }
 
-    /// The columns `names` name, in their order, each once; the default if none is known.
-    public static func columns(_ names: [String]) -> [Column] {
-        let chosen = names.compactMap(Column.init(rawValue:))
+    /// The columns `names` name, in their order, each once; the default if none is known. A
+    /// personal-data column is dropped unless `personalData`.
+    public static func columns(_ names: [String], personalData: Bool = false) -> [Column] {
+        let chosen = names.compactMap(Column.init(rawValue:)).filter { personalData || !$0.isPersonalData }
         return chosen.isEmpty ? defaultColumns : chosen.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
     }
 
@@ -62,6 +80,13 @@ public struct Manifest: Sendable {
         case .interpreter: return row.person.needsInterpreter ? "✓" : ""
         case .accessibility: return row.person.accessibilityNeeds ?? ""
         case .document: return row.hasDocument ? "✓" : ""
+        case .documentNumber:
+            switch row.document {
+            case .success(let document):
+                return "\(document.kind.rawValue) \(document.number) (\(document.issuingCountry), \(document.expiresOn))"
+            case .failure(let problem): return "(\(problem))"
+            case nil: return ""
+            }
         case .lead: return [row.lead.name, row.lead.phone].compactMap { $0 }.joined(separator: ", ")
         }
     }

@@ -4,6 +4,7 @@ import ArgumentParser
 import ConsoleCore
 import Foundation
 import Logging
+import Messages
 import ServiceCommand
 import ServiceRuntime
 
@@ -13,7 +14,8 @@ struct Console: AsyncParsableCommand {
         commandName: "console",
         abstract: "The organisers' pages: the event at a glance, each delegation, the plan as pictures, and their actions.",
         subcommands: [
-            Serve<ConsoleExecutable>.self, Users.self, Tokens<ConsoleExecutable>.self, CheckConfig<ConsoleExecutable>.self,
+            Serve<ConsoleExecutable>.self, Users.self, Tokens<ConsoleExecutable>.self, DocumentKeysCommand<ConsoleExecutable>.self,
+            CheckConfig<ConsoleExecutable>.self,
         ],
         defaultSubcommand: Serve<ConsoleExecutable>.self)
 }
@@ -26,6 +28,8 @@ enum ConsoleExecutable: ServiceExecutable {
     }
 
     static func service(_ configuration: ConsoleConfiguration) -> ServiceConfiguration { configuration.service }
+
+    static func documentKeys(_ configuration: ConsoleConfiguration) -> DocumentKeys? { configuration.documentKeys }
 
     static func openStore(_ configuration: ConsoleConfiguration) throws -> ServiceStore {
         try ServiceStore(
@@ -43,6 +47,11 @@ enum ConsoleExecutable: ServiceExecutable {
             ("assets", "\(configuration.assets) (\(pages.strings.count) languages)"),
             ("event", configuration.eventID ?? "the last programme received"),
             ("sessions", "\(Int(configuration.sessionLifetime / 60)) min, cookies \(cookies)"),
+            (
+                "document keys",
+                configuration.documentKeys.map { keys in keys.privateKeys.map(\.id).joined(separator: ", ") }
+                    ?? "none (no document numbers kept)"
+            ),
         ]
     }
 
@@ -56,11 +65,18 @@ enum ConsoleExecutable: ServiceExecutable {
     }
 }
 
-/// `console users add|list|remove|password`: the console's accounts, kept in its store.
+/// `console users add|list|remove|password|role`: the console's accounts, kept in its store.
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add, list and remove the console's accounts, or set a password.",
-        subcommands: [Add.self, List.self, Remove.self, Password.self])
+        abstract: "Add, list and remove the console's accounts, set a password, or change a role.",
+        subcommands: [Add.self, List.self, Remove.self, Password.self, SetRole.self])
+
+    static func role(_ text: String) throws -> Accounts.Role {
+        guard let role = Accounts.Role(rawValue: text) else {
+            throw ValidationError("--role must be one of \(Accounts.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return role
+    }
 
     static func store() throws -> ServiceStore { try ConsoleExecutable.openStore(try ConsoleExecutable.loadConfiguration()) }
 
@@ -82,23 +98,23 @@ struct Users: AsyncParsableCommand {
             abstract: "Add an account; the password (12 characters or more) comes from --password-file or standard input.")
         @Option(name: .long, help: "The account's name (letters, digits, '.', '_', '-').") var name: String
         @Option(name: .long, help: "organiser, marshal or viewer.") var role: String
+        @Flag(name: .long, help: "Grant the personal-data role too: identity document numbers in the manifests.")
+        var personalData = false
         @Option(name: .long, help: "A file whose first line is the password.") var passwordFile: String?
 
         func run() async throws {
-            guard let role = Accounts.Role(rawValue: role) else {
-                throw ValidationError("--role must be one of \(Accounts.Role.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
+            let account = Accounts.Account(name: name, role: try Users.role(role), personalData: personalData)
             let password = try Users.password(file: passwordFile)
-            let name = name
             do {
                 try await Users.store().database.write { db in
-                    try Accounts.add(name: name, role: role, password: password, in: db)
-                    try Accounts.audit(account: "(command line)", action: "users add", subject: name, outcome: "ok", in: db)
+                    try Accounts.add(name: account.name, role: account.role, personalData: account.personalData, password: password, in: db)
+                    try Accounts.audit(
+                        account: "(command line)", action: "users add", subject: account.name, outcome: account.roles, in: db)
                 }
             } catch let problem as Accounts.Problem {
                 throw ValidationError(problem.description)
             }
-            print("added \(name) (\(role.rawValue))")
+            print("added \(account.name) (\(account.roles))")
         }
     }
 
@@ -106,7 +122,7 @@ struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the accounts.")
         func run() async throws {
             for account in try await Users.store().database.read({ db in try Accounts.all(in: db) }) {
-                print("\(account.name)\t\(account.role.rawValue)")
+                print("\(account.name)\t\(account.roles)")
             }
         }
     }
@@ -144,6 +160,28 @@ struct Users: AsyncParsableCommand {
                 throw ValidationError(problem.description)
             }
             print("password set for \(name)")
+        }
+    }
+
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "role", abstract: "Change an account's role, and grant or withdraw personal-data (its sessions carry on).")
+        @Option(name: .long) var name: String
+        @Option(name: .long, help: "organiser, marshal or viewer.") var role: String
+        @Flag(name: .long, inversion: .prefixedNo, help: "Whether the account also has the personal-data role.")
+        var personalData = false
+        func run() async throws {
+            let account = Accounts.Account(name: name, role: try Users.role(role), personalData: personalData)
+            do {
+                try await Users.store().database.write { db in
+                    try Accounts.setRole(name: account.name, role: account.role, personalData: account.personalData, in: db)
+                    try Accounts.audit(
+                        account: "(command line)", action: "users role", subject: account.name, outcome: account.roles, in: db)
+                }
+            } catch let problem as Accounts.Problem {
+                throw ValidationError(problem.description)
+            }
+            print("\(account.name) is \(account.roles)")
         }
     }
 }

@@ -4,18 +4,25 @@ import Messages
 /// Identity documents on the broker (`SealedDocument`, contract 1.2): integrations seal them to
 /// this service's public key in `registration.submitted`; the service opens them, keeps them
 /// under its own storage key (`IdentityVault`), and seals them again to itineraries' key in
-/// `registration.accepted`. Plain documents stay accepted unless `requireSealed`.
+/// `registration.accepted`, with a copy sealed to the console's key (contract 1.5) where it is
+/// given. Plain documents stay accepted unless `requireSealed`.
 public struct DocumentSealing: Sendable {
     /// This service's private keys (current first); nil: sealed documents cannot be opened.
     public var keys: DocumentKeys?
     /// Itineraries' public key; nil: `registration.accepted` carries documents in plain text.
     public var itineraries: DocumentKeys.PublicKey?
+    /// The console's public key; nil: the console gets no copy (and shows no document numbers).
+    public var console: DocumentKeys.PublicKey?
     /// Plain documents in a submission are a validation error (`plain_identity_document`).
     public var requireSealed: Bool
 
-    public init(keys: DocumentKeys? = nil, itineraries: DocumentKeys.PublicKey? = nil, requireSealed: Bool = false) {
+    public init(
+        keys: DocumentKeys? = nil, itineraries: DocumentKeys.PublicKey? = nil, console: DocumentKeys.PublicKey? = nil,
+        requireSealed: Bool = false
+    ) {
         self.keys = keys
         self.itineraries = itineraries
+        self.console = console
         self.requireSealed = requireSealed
     }
 
@@ -26,6 +33,8 @@ public struct DocumentSealing: Sendable {
         var issues: [ValidationIssue] = []
         for (index, delegate) in submission.delegates.enumerated() {
             let path = "delegates[\(index)]"
+            // Copies are this service's to make (`forReaders`), never an integration's to give.
+            opened.delegates[index].sealedIdentityDocumentCopies = nil
             if delegate.identityDocument != nil, delegate.sealedIdentityDocument != nil {
                 issues.append(
                     ValidationIssue(
@@ -62,12 +71,16 @@ public struct DocumentSealing: Sendable {
     }
 
     /// The delegates as `registration.accepted` carries them: each document sealed to
-    /// itineraries for this reference, when its key is known.
-    func forItineraries(_ delegates: [Delegate], reference: String) throws -> [Delegate] {
-        guard let itineraries else { return delegates }
-        return try delegates.map { delegate in
+    /// itineraries for this reference when its key is known (else in plain text), and a copy
+    /// sealed to the console when its key is known.
+    func forReaders(_ delegates: [Delegate], reference: String) throws -> [Delegate] {
+        try delegates.map { delegate in
             var delegate = delegate
-            if let document = delegate.identityDocument {
+            guard let document = delegate.identityDocument else { return delegate }
+            if let console {
+                delegate.sealedIdentityDocumentCopies = [try SealedDocument.seal(document, to: console, reference: reference)]
+            }
+            if let itineraries {
                 delegate.sealedIdentityDocument = try SealedDocument.seal(document, to: itineraries, reference: reference)
                 delegate.identityDocument = nil
             }

@@ -11,6 +11,7 @@ import ServiceRuntime
 /// | `REGISTRATIONS_CANCEL_WAIT` | 900 | seconds a cancellation for an unknown reference waits for its submission |
 /// | `REGISTRATIONS_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 private keys opening sealed identity documents (HPKE), current first |
 /// | `REGISTRATIONS_ITINERARIES_DOCUMENT_KEY` | (none: plain) | `id:base64`, itineraries' public key for `registration.accepted` |
+/// | `REGISTRATIONS_CONSOLE_DOCUMENT_KEY` | (none: no copy) | `id:base64`, the console's public key: a copy of each document for it |
 /// | `REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS` | false | plain identity documents in a submission are a validation error |
 /// | `REGISTRATIONS_RETENTION_DAYS` | 90 | days after an event's last day when its personal data is erased everywhere |
 /// | `REGISTRATIONS_KEY_STORE_PATH` | the store's path with `.keys` added | the SQLite file of each registration's data key (`DataKeyStore`) |
@@ -55,6 +56,7 @@ public struct RegistrationsConfiguration: Sendable {
         let sealing = DocumentSealing(
             keys: reader.documentKeys("REGISTRATIONS_DOCUMENT_KEYS"),
             itineraries: reader.documentPublicKey("REGISTRATIONS_ITINERARIES_DOCUMENT_KEY"),
+            console: reader.documentPublicKey("REGISTRATIONS_CONSOLE_DOCUMENT_KEY"),
             requireSealed: reader.boolean("REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS", default: false))
         let retentionDays = reader.integer("REGISTRATIONS_RETENTION_DAYS", default: 90, in: 1...3650)
         let keyStorePath = reader.string("REGISTRATIONS_KEY_STORE_PATH", default: service.storePath + ".keys")

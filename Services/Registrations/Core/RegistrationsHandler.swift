@@ -448,7 +448,7 @@ public struct RegistrationsHandler: Sendable {
         -> [OutboundMessage]
     {
         var delegation = record.delegation
-        delegation.delegates = try sealing.forItineraries(delegates, reference: record.reference)
+        delegation.delegates = try sealing.forReaders(delegates, reference: record.reference)
         return try sealed(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,

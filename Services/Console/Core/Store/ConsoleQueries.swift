@@ -204,22 +204,34 @@ public enum ConsoleQueries {
         }
     }
 
-    /// The people of the event's accepted registrations, and whether each has an identity
-    /// document on file, by registration.
-    public static func people(eventID: String, only registrations: Set<String>? = nil, in db: Database) throws -> [String: (
-        delegation: Delegation, documents: [Bool]
-    )] {
-        var result: [String: (delegation: Delegation, documents: [Bool])] = [:]
-        var sql = "SELECT registration_id, delegation, documents FROM registrations WHERE event_id = ? AND status = 'accepted'"
+    /// An accepted delegation's people as the manifests read them.
+    public struct People: Sendable {
+        public var reference: String
+        public var delegation: Delegation
+        /// Whether each person has an identity document.
+        public var documents: [Bool]
+        /// Each person's document sealed to the console's key, where it keeps them.
+        public var sealed: [SealedDocument?]
+    }
+
+    /// The people of the event's accepted registrations (or of those named), by registration.
+    public static func people(eventID: String, only registrations: Set<String>? = nil, in db: Database) throws -> [String: People] {
+        var result: [String: People] = [:]
+        var sql = """
+            SELECT registration_id, reference, delegation, documents, sealed_documents FROM registrations
+            WHERE event_id = ? AND status = 'accepted'
+            """
         var arguments: StatementArguments = [eventID]
         if let registrations {
             sql += " AND registration_id IN (\(Array(repeating: "?", count: registrations.count).joined(separator: ", ")))"
             arguments += StatementArguments(registrations.sorted())
         }
         for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
-            result[row["registration_id"]] = (
-                try ConsoleStore.decode(Delegation.self, row["delegation"]), try ConsoleStore.decode([Bool].self, row["documents"])
-            )
+            let sealed: String? = row["sealed_documents"]
+            result[row["registration_id"]] = People(
+                reference: row["reference"], delegation: try ConsoleStore.decode(Delegation.self, row["delegation"]),
+                documents: try ConsoleStore.decode([Bool].self, row["documents"]),
+                sealed: try sealed.map { try ConsoleStore.decode([SealedDocument?].self, $0) } ?? [])
         }
         return result
     }

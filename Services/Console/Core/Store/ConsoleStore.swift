@@ -136,6 +136,15 @@ public enum ConsoleStore {
                     );
                     """)
         }
+        // Identity documents, sealed to the console's own key (never in plain text), for the
+        // manifests of accounts granted personal data; and that grant.
+        migrator.registerMigration("console-2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE registrations ADD COLUMN sealed_documents TEXT;
+                    ALTER TABLE accounts ADD COLUMN personal_data INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
     }
 
     // MARK: Writing what the services announce
@@ -154,22 +163,24 @@ public enum ConsoleStore {
 
     /// A registration's state as its latest message says: a later revision, or the same one
     /// later. A cancellation always applies and stays until a decision made after it (a
-    /// resubmission); an erased registration's people stay erased whatever arrives. Identity
-    /// documents are not kept, only whether each person has one.
+    /// resubmission); an erased registration's people stay erased whatever arrives. Whether each
+    /// person has an identity document is kept, and the documents themselves only as
+    /// `sealedDocuments` (sealed to the console's key), which a cancellation drops.
     static func saveRegistration(
         id: String, eventID: String, reference: String, revision: Int, status: RegistrationStatus, delegation: Delegation,
-        waitlistPosition: Int?, at: Date, in db: Database
+        waitlistPosition: Int?, at: Date, sealedDocuments: [SealedDocument?]? = nil, in db: Database
     ) throws {
         try db.execute(
             sql: """
                 INSERT INTO registrations (registration_id, event_id, reference, revision, status, organisation, country, role,
-                    delegates, waitlist_position, delegation, documents, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    delegates, waitlist_position, delegation, documents, sealed_documents, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (registration_id) DO UPDATE SET revision = max(excluded.revision, registrations.revision),
                     status = excluded.status, organisation = excluded.organisation, country = excluded.country,
                     role = excluded.role, delegates = excluded.delegates, waitlist_position = excluded.waitlist_position,
                     delegation = CASE WHEN registrations.erased = 1 THEN registrations.delegation ELSE excluded.delegation END,
                     documents = CASE WHEN registrations.erased = 1 THEN registrations.documents ELSE excluded.documents END,
+                    sealed_documents = CASE WHEN registrations.erased = 1 THEN NULL ELSE excluded.sealed_documents END,
                     updated_at = excluded.updated_at
                 WHERE excluded.status = 'cancelled'
                     OR (registrations.status = 'cancelled' AND excluded.updated_at > registrations.updated_at)
@@ -179,7 +190,8 @@ public enum ConsoleStore {
             arguments: [
                 id, eventID, reference, revision, status.rawValue, delegation.organisation.name, delegation.organisation.country,
                 delegation.role.rawValue, delegation.delegates.count, waitlistPosition, try json(delegation.withoutIdentityDocuments),
-                try json(delegation.delegates.map(\.hasIdentityDocument)), MessageCoding.formatSortable(at),
+                try json(delegation.delegates.map(\.hasIdentityDocument)),
+                status == .cancelled ? nil : try sealedDocuments.map(json), MessageCoding.formatSortable(at),
             ])
     }
 
@@ -315,7 +327,10 @@ public enum ConsoleStore {
             db, sql: "SELECT delegation FROM registrations WHERE registration_id = ?", arguments: [registrationID])
         {
             try db.execute(
-                sql: "UPDATE registrations SET delegation = ?, documents = '[]', erased = 1 WHERE registration_id = ?",
+                sql: """
+                    UPDATE registrations SET delegation = ?, documents = '[]', sealed_documents = NULL, erased = 1
+                    WHERE registration_id = ?
+                    """,
                 arguments: [try json(try decode(Delegation.self, text).anonymised), registrationID])
             found = true
         }
