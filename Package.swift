@@ -169,10 +169,11 @@ let package = Package(
         .target(
             name: "ConsoleCore",
             dependencies: [
-                "ServiceRuntime", "Messages",
+                "ServiceRuntime", "Messages", "AMQP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -181,7 +182,7 @@ let package = Package(
         .executableTarget(
             name: "console",
             dependencies: [
-                "ConsoleCore", "ServiceRuntime", "Messages", "ServiceCommand",
+                "ConsoleCore", "ServiceRuntime", "Messages", "ServiceCommand", "ServiceCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Console/Main"

@@ -72,7 +72,8 @@ import Testing
     /// The console's routes on `harness`'s store, with an organiser `mai`, a marshal `tuan`, and a
     /// marshal `an` with the personal-data role; `documentKeys`, the console's.
     static func withConsole(
-        _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, _ body: @Sendable (Browser, Browser) async throws -> Void
+        _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, parked: ParkedMessages = ParkedMessages(queues: []),
+        _ body: @Sendable (Browser, Browser) async throws -> Void
     ) async throws {
         try await harness.write { db in
             try Accounts.add(name: "mai", role: .organiser, password: password, cost: .testing, in: db)
@@ -86,7 +87,7 @@ import Testing
         let app = try ServiceHTTP.application(
             configuration: configuration.service, readiness: .init(connections: [], store: harness.store), store: harness.store,
             metrics: ServiceMetrics(service: "console"), logger: Logger(label: "console-test"),
-            routes: { routes in ConsoleHTTP.routes(configuration: configuration, pages: pages)(routes, harness.store) })
+            routes: { routes in ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked)(routes, harness.store) })
         try await app.test(.router) { client in try await body(Browser(client), Browser(client)) }
     }
 

@@ -75,6 +75,7 @@ import Testing
             // Logged in: the overview's figures are the read model's.
             let overview = try #require(result["overview"] as? [String: String])
             #expect(Int(overview["accepted"] ?? "") == plan.accepted, "\(overview)")
+            #expect(overview["parked"] == "0", "the dead-letter queues read from the broker, and nothing parked: \(overview)")
 
             // Who is on which bus at 14:00 on 14 January, and where it is.
             let buses = try #require(result["buses"] as? [String: [String: Any]])

@@ -18,10 +18,13 @@ public struct ConsoleConfiguration: Sendable {
     /// The X25519 keys the copies of identity documents are sealed to (current first); nil: the
     /// console keeps no document numbers and its manifests offer none.
     public var documentKeys: DocumentKeys?
+    /// The queues whose depth the overview shows as parked messages: every service's dead-letter
+    /// queue and the queue of messages no service consumes.
+    public var parkedQueues: [String]
 
     public init(
         service: ServiceConfiguration, assets: String = ConsoleConfiguration.defaultAssets, sessionLifetime: TimeInterval = 12 * 3600,
-        secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil
+        secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil, parkedQueues: [String] = []
     ) {
         self.service = service
         self.assets = assets
@@ -29,6 +32,7 @@ public struct ConsoleConfiguration: Sendable {
         self.secureCookies = secureCookies
         self.eventID = eventID
         self.documentKeys = documentKeys
+        self.parkedQueues = parkedQueues
     }
 
     /// `Services/Console/Assets` of the source tree (the container copies it elsewhere and sets
@@ -37,9 +41,11 @@ public struct ConsoleConfiguration: Sendable {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Assets").path
     }()
 
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> ConsoleConfiguration
-    {
+    /// `services`: every service's name, whose dead-letter queues `CONSOLE_PARKED_QUEUES` names
+    /// by default (the executable knows them; this module does not).
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, services: [String] = []
+    ) throws -> ConsoleConfiguration {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(ConsoleService.description, from: &reader)
         let p = "CONSOLE"
@@ -47,7 +53,10 @@ public struct ConsoleConfiguration: Sendable {
             service: service, assets: reader.string("\(p)_ASSETS", default: defaultAssets),
             sessionLifetime: reader.seconds("\(p)_SESSION_LIFETIME", default: 12 * 3600, in: 60...(30 * 86400)),
             secureCookies: reader.boolean("\(p)_SECURE_COOKIES", default: !isLoopback(service.httpHost)),
-            eventID: reader.optionalString("\(p)_EVENT"), documentKeys: reader.documentKeys("\(p)_DOCUMENT_KEYS"))
+            eventID: reader.optionalString("\(p)_EVENT"), documentKeys: reader.documentKeys("\(p)_DOCUMENT_KEYS"),
+            parkedQueues: reader.optionalString("\(p)_PARKED_QUEUES").map { $0.split(separator: ",").map(String.init) }
+                ?? services.map { ServiceNames(service: $0, exchange: service.exchange).deadLetterQueue }
+                + [ServiceNames(service: "", exchange: service.exchange).unroutedQueue])
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: configuration.assets + "/templates", isDirectory: &isFolder) || !isFolder.boolValue {
             reader.problem("\(p)_ASSETS='\(configuration.assets)' has no templates folder")

@@ -22,17 +22,21 @@ public struct ConsoleHTTP: Sendable {
     let pages: ConsolePages
     let store: ServiceStore
     let outbox: Doorbell
+    let parked: ParkedMessages
     let now: @Sendable () -> Date
 
     static let sessionCookie = "console_session"
     static let loginCookie = "console_login"
     static let languageCookie = "console_lang"
 
-    public static func routes(configuration: ConsoleConfiguration, pages: ConsolePages, now: @escaping @Sendable () -> Date = { Date() })
-        -> @Sendable (ServiceRoutes, ServiceStore) -> Void
-    {
+    /// `parked`: the dead-letter queues' depths the overview shows.
+    public static func routes(
+        configuration: ConsoleConfiguration, pages: ConsolePages, parked: ParkedMessages = ParkedMessages(queues: []),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) -> @Sendable (ServiceRoutes, ServiceStore) -> Void {
         { routes, store in
-            ConsoleHTTP(configuration: configuration, pages: pages, store: store, outbox: routes.outbox, now: now).add(to: routes.ownAccess)
+            ConsoleHTTP(configuration: configuration, pages: pages, store: store, outbox: routes.outbox, parked: parked, now: now)
+                .add(to: routes.ownAccess)
         }
     }
 
@@ -275,9 +279,24 @@ public struct ConsoleHTTP: Sendable {
                     "hasRefused": !refused.isEmpty, "hasActions": !actions.isEmpty,
                     "refusedOverrides": refused.map { ["id": $0.request.overrideID, "reason": $0.reason ?? ""] },
                     "actions": actions.map { self.actionContext($0, language) },
-                ]
+                ].merging(self.parkedContext(language, clock)) { $1 }
             )
         }
+    }
+
+    /// The parked messages' figure and, when any wait or the broker could not be asked, the
+    /// queues that hold them.
+    func parkedContext(_ language: Language, _ clock: EventClock) -> [String: Any] {
+        guard !parked.queues.isEmpty else { return ["parked": "–"] }
+        guard let reading = parked.latest else { return ["parked": pages.word("overview.parkedUnknown", language)] }
+        let shown = reading.queues.filter { ($0.messages ?? 1) > 0 }
+        return [
+            "parked": reading.total, "parkedAlert": !shown.isEmpty || reading.problem != nil,
+            "parkedProblem": reading.problem ?? "", "parkedAt": clock.full(reading.at),
+            "parkedQueues": shown.map { queue in
+                ["name": queue.name, "messages": queue.messages.map(String.init) ?? pages.word("overview.parkedMissing", language)]
+            },
+        ]
     }
 
     func registrations(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {

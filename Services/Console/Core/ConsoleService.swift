@@ -13,10 +13,12 @@ public enum ConsoleService {
     public static func makeHost(
         _ configuration: ConsoleConfiguration, pages: ConsolePages, logger: Logger, connectPatience: Double = 60
     ) async throws -> ServiceHost {
-        try await ServiceHost(
+        let parked = ParkedMessages(queues: configuration.parkedQueues)
+        return try await ServiceHost(
             configuration: configuration.service, dispatcher: ConsoleHandler(documentKeys: configuration.documentKeys).dispatcher,
-            logger: logger,
-            migrations: ConsoleStore.migrate, routes: ConsoleHTTP.routes(configuration: configuration, pages: pages),
+            logger: logger, migrations: ConsoleStore.migrate,
+            routes: ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked),
+            extraServices: { context in [parked.watcher(amqp: context.configuration.amqp, logger: context.logger)] },
             connectPatience: connectPatience)
     }
 }

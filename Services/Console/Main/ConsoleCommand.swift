@@ -5,6 +5,7 @@ import ConsoleCore
 import Foundation
 import Logging
 import Messages
+import ServiceCatalog
 import ServiceCommand
 import ServiceRuntime
 
@@ -24,7 +25,7 @@ enum ConsoleExecutable: ServiceExecutable {
     static let name = "console"
 
     static func configuration(from environment: [String: String]) throws -> ConsoleConfiguration {
-        try ConsoleConfiguration.fromEnvironment(environment)
+        try ConsoleConfiguration.fromEnvironment(environment, services: SystemServices.all.map(\.name))
     }
 
     static func service(_ configuration: ConsoleConfiguration) -> ServiceConfiguration { configuration.service }
@@ -52,6 +53,7 @@ enum ConsoleExecutable: ServiceExecutable {
                 configuration.documentKeys.map { keys in keys.privateKeys.map(\.id).joined(separator: ", ") }
                     ?? "none (no document numbers kept)"
             ),
+            ("parked queues", configuration.parkedQueues.joined(separator: ", ")),
         ]
     }
 

@@ -74,7 +74,7 @@ def main():
         page = organiser.new_page()
         login(page, base, args.organiser)
         result["overview"] = {
-            key: page.inner_text(f"#{key}") for key in ["accepted", "waitlisted", "delegates", "with-itinerary", "failed"]
+            key: page.inner_text(f"#{key}") for key in ["accepted", "waitlisted", "delegates", "with-itinerary", "failed", "parked"]
         }
         shot(page, args.screenshots, "overview")
 
