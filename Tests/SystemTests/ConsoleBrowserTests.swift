@@ -22,6 +22,10 @@ import Testing
     @Test func theOrganisersRunTheSeedEventFromTheBrowser() async throws {
         try await RunningSystem.inVirtualHost("console-browser") { system, smtp, publisher, url in
             let started = Date().addingTimeInterval(-1)
+            // Registrations seals a copy of each identity document to the console's key.
+            let (consoleKeys, consolePrivate) = DocumentKeys.generate(id: "c-test")
+            system.environment["CONSOLE_DOCUMENT_KEYS"] = consolePrivate
+            system.environment["REGISTRATIONS_CONSOLE_DOCUMENT_KEY"] = consoleKeys.current?.spec
             for service in SystemServices.all where service.name != "console" { try system.start(service.name) }
             try system.start("console", extra: ["LOG_LEVEL": "info"])
             let port = try #require(await system.httpPort("console"), "the console listens")
@@ -43,9 +47,9 @@ import Testing
 
             let passwords = system.directory.appendingPathComponent("password")
             try Data("seed scenario password\n".utf8).write(to: passwords)
-            for (name, role) in [("mai", "organiser"), ("tuan", "marshal")] {
+            for (name, role, grant) in [("mai", "organiser", []), ("tuan", "marshal", []), ("an", "marshal", ["--personal-data"])] {
                 let added = try await system.command(
-                    "console", ["users", "add", "--name", name, "--role", role, "--password-file", passwords.path])
+                    "console", ["users", "add", "--name", name, "--role", role, "--password-file", passwords.path] + grant)
                 #expect(added.status == 0, "\(added.output)")
             }
 
@@ -66,7 +70,8 @@ import Testing
                 "\(TestBroker.root)/.run/python/bin/python",
                 [
                     "\(TestBroker.root)/Tests/SystemTests/Browser/console_browser.py", "--url", "http://127.0.0.1:\(port)",
-                    "--organiser", "mai:seed scenario password", "--marshal", "tuan:seed scenario password", "--day", Self.day, "--at",
+                    "--organiser", "mai:seed scenario password", "--marshal", "tuan:seed scenario password",
+                    "--personal-data", "an:seed scenario password", "--day", Self.day, "--at",
                     Self.time, "--move", move.registrationID, move.busID, Self.day, "--out", out.path,
                 ] + (screenshots.map { ["--screenshots", $0] } ?? []))
             let result = try #require(
@@ -106,6 +111,30 @@ import Testing
             #expect(result["withoutToken"] as? Int == 403)
             #expect(result["marshalOffered"] as? Int == 0)
             #expect(result["marshalRefused"] as? Int == 403)
+
+            // Document numbers: never offered to that marshal; to the one with the personal-data
+            // role, each rider's own (the seed's documents, sealed by registrations to the console).
+            let numbers = submissions.flatMap { $0.delegates.compactMap { $0.identityDocument?.number } }
+            #expect(!numbers.isEmpty && result["marshalDocumentColumn"] as? Int == 0)
+            let marshalCells = result["marshalCells"] as? [String] ?? []
+            #expect(!marshalCells.isEmpty && marshalCells.allSatisfy { cell in !numbers.contains { cell.contains($0) } })
+            let riding = try system.read("console") { db in
+                try String.fetchSet(db, sql: "SELECT registration_id FROM bus_visits WHERE day = ?", arguments: [Self.day])
+            }
+            let expected = Set(
+                submissions.filter { riding.contains(registrationID(eventID: $0.eventID, reference: $0.reference)) }.flatMap { submission in
+                    submission.delegates.compactMap { person in
+                        person.identityDocument.map { "\(person.name): \($0.kind.rawValue) \($0.number)" }
+                    }
+                })
+            let shownNumbers = Set(
+                (result["documents"] as? [[String]] ?? []).compactMap { row -> String? in
+                    guard row.count == 2, let number = row[1].split(separator: " (").first, !number.isEmpty else { return nil }
+                    return "\(row[0]): \(number)"
+                })
+            #expect(
+                !expected.isEmpty && shownNumbers == expected,
+                "missing \(expected.subtracting(shownNumbers)), unexpected \(shownNumbers.subtracting(expected))")
 
             // Moved: the new bus in its itinerary on its page, and its e-mail sent.
             let moved = try #require(result["move"] as? [String: [String]])

@@ -43,7 +43,8 @@ system_start_smtp() {
 
 # system_start_services BIN DIR PORT_BASE LOG_LEVEL [NOTIFICATIONS_SETTING=…]...: the four
 # services (stores in DIR, logs in DIR/logs, HTTP on 127.0.0.1:PORT_BASE..+3, the console last,
-# fresh identity keys, quiet hours off), then waits until each is ready.
+# fresh identity keys, a fresh document key for the console, quiet hours off), then waits until
+# each is ready.
 system_start_services() {
   local bin=$1 dir=$2 base=$3 level=$4; shift 4
   local common=(AMQP_URL="$SYSTEM_AMQP_URL" LOG_FORMAT=text LOG_LEVEL="$level")
@@ -55,13 +56,18 @@ system_start_services() {
   }
   # The sample event (January 2026) may be over for longer than the default retention: keep its
   # data for the demo and the benchmarks.
+  # Registrations seals a copy of each identity document to the console's key.
+  local console_keys
+  console_keys=$("$bin/console" document-keys generate --id local 2>/dev/null)
   system_start_one registrations REGISTRATIONS_STORE_PATH="$dir/registrations.sqlite" REGISTRATIONS_HTTP_PORT="$base" \
-    REGISTRATIONS_IDENTITY_KEYS="k1:$(openssl rand -base64 32)" REGISTRATIONS_RETENTION_DAYS=3650
+    REGISTRATIONS_IDENTITY_KEYS="k1:$(openssl rand -base64 32)" REGISTRATIONS_RETENTION_DAYS=3650 \
+    REGISTRATIONS_CONSOLE_DOCUMENT_KEY="$(sed -n 's/^public: //p' <<<"$console_keys")"
   system_start_one itineraries ITINERARIES_STORE_PATH="$dir/itineraries.sqlite" ITINERARIES_HTTP_PORT=$((base + 1)) \
     ITINERARIES_IDENTITY_KEYS="k1:$(openssl rand -base64 32)"
   system_start_one notifications NOTIFICATIONS_STORE_PATH="$dir/notifications.sqlite" NOTIFICATIONS_HTTP_PORT=$((base + 2)) \
     NOTIFICATIONS_SMTP_PORT="$SYSTEM_SMTP_PORT" NOTIFICATIONS_QUIET_HOURS=off "$@"
-  system_start_one console CONSOLE_STORE_PATH="$dir/console.sqlite" CONSOLE_HTTP_PORT=$((base + 3))
+  system_start_one console CONSOLE_STORE_PATH="$dir/console.sqlite" CONSOLE_HTTP_PORT=$((base + 3)) \
+    CONSOLE_DOCUMENT_KEYS="$(sed -n 's/^private: //p' <<<"$console_keys")"
   /usr/bin/python3 "$DELEGATION_ROOT/deploy/lib/demo_report.py" ready --ports "$base" $((base + 1)) $((base + 2)) $((base + 3)) --timeout 60 \
     || die "a service did not become ready; see ${dir#$DELEGATION_ROOT/}/logs/"
 }

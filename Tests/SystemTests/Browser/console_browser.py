@@ -5,6 +5,7 @@ scenario; it only drives the pages and reports what it saw as JSON (--out), the 
 judges it against the services' own stores. Screenshots of the main pages go to --screenshots.
 
     console_browser.py --url http://127.0.0.1:PORT --organiser NAME:PASSWORD --marshal NAME:PASSWORD \
+        --personal-data NAME:PASSWORD \
         --day 2026-01-14 --at 14:00 --move REGISTRATION_ID BUS DAY --out result.json [--screenshots DIR]
 """
 
@@ -56,6 +57,7 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--organiser", required=True)
     parser.add_argument("--marshal", required=True)
+    parser.add_argument("--personal-data", required=True, help="NAME:PASSWORD of a marshal with the personal-data role")
     parser.add_argument("--day", required=True)
     parser.add_argument("--at", required=True)
     parser.add_argument("--move", nargs=3, metavar=("REGISTRATION", "BUS", "DAY"), required=True)
@@ -144,6 +146,18 @@ def main():
         other.goto(f"{base}/registrations/{registration}")
         result["marshalOffered"] = other.locator("#cancel-form").count()
         result["marshalRefused"] = post_with_token(other, f"/registrations/{registration}/cancel")
+        # Document numbers: not offered to that marshal, shown to one with the personal-data role.
+        documents_page = f"{base}/manifests?day={args.day}&col=name&col=document-number"
+        other.goto(documents_page)
+        result["marshalDocumentColumn"] = other.locator("input[value=document-number]").count()
+        result["marshalCells"] = [cell.inner_text() for cell in other.query_selector_all("table.manifest tbody td")]
+        allowed = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        login(allowed, base, args.personal_data)
+        allowed.goto(documents_page)
+        result["documents"] = [
+            [cell.inner_text() for cell in row.query_selector_all("td")][:2]
+            for row in allowed.query_selector_all("table.manifest tbody tr")
+        ]
         browser.close()
 
     with open(args.out, "w", encoding="utf-8") as out:
