@@ -46,6 +46,14 @@ let package = Package(
         // ServiceRuntime imports it.
         .systemLibrary(name: "CZlib", path: "Shared/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // The system libqrencode (Debian libqrencode-dev), for the delegates' passes. Only QRCode
+        // imports it.
+        .systemLibrary(name: "CQRencode", path: "Shared/CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .target(name: "QRCode", dependencies: ["CQRencode"], path: "Shared/QRCode"),
+        // The delegates' passes: signed tokens, their short codes and QR codes.
+        .target(name: "Passes", dependencies: ["QRCode", .product(name: "Crypto", package: "swift-crypto")], path: "Shared/Passes"),
+        .testTarget(name: "PassesTests", dependencies: ["Passes", "QRCode", "TestSupport"], path: "Tests/PassesTests"),
+
         // The message contracts every service and the ops tool share.
         .target(name: "Messages", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Shared/Messages"),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"], path: "Tests/MessagesTests"),
@@ -143,7 +151,7 @@ let package = Package(
         .target(
             name: "NotificationsCore",
             dependencies: [
-                "ServiceRuntime", "Messages", "ICalendar",
+                "ServiceRuntime", "Messages", "ICalendar", "Passes",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -163,13 +171,14 @@ let package = Package(
             path: "Services/Notifications/Main"
         ),
         .testTarget(
-            name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "TestSupport"], path: "Tests/NotificationsTests"),
+            name: "NotificationsTests", dependencies: ["NotificationsCore", "ICalendar", "Passes", "TestSupport"],
+            path: "Tests/NotificationsTests"),
         // The organisers' console: a read model of the event and the organisers' actions, as
         // pages (Hummingbird, Mustache), sessions for its own accounts.
         .target(
             name: "ConsoleCore",
             dependencies: [
-                "ServiceRuntime", "Messages", "AMQP",
+                "ServiceRuntime", "Messages", "AMQP", "Passes",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -190,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "ConsoleCore", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "ConsoleCore", "Passes", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/ConsoleTests"),
         // Every service as it declares itself (its router's types, its partition, its port), for

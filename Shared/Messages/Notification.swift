@@ -3,6 +3,8 @@ import Foundation
 /// What a notification is about.
 public enum NotificationKind: String, Sendable, Codable, Hashable, CaseIterable {
     case accepted, waitlisted, rejected, cancelled, itineraryPlanned = "itinerary-planned", itineraryChanged = "itinerary-changed", digest
+    /// Contract 1.5: a reminder of one item of the itinerary, sent a set time before it.
+    case reminder
 }
 
 public enum NotificationChannel: String, Sendable, Codable, Hashable, CaseIterable {

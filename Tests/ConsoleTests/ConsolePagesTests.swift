@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import Messages
 import NIOCore
+import Passes
 import ServiceRuntime
 import TestSupport
 import Testing
@@ -73,7 +74,7 @@ import Testing
     /// marshal `an` with the personal-data role; `documentKeys`, the console's.
     static func withConsole(
         _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, parked: ParkedMessages = ParkedMessages(queues: []),
-        _ body: @Sendable (Browser, Browser) async throws -> Void
+        passKeys: PassKeys? = nil, _ body: @Sendable (Browser, Browser) async throws -> Void
     ) async throws {
         try await harness.write { db in
             try Accounts.add(name: "mai", role: .organiser, password: password, cost: .testing, in: db)
@@ -82,7 +83,7 @@ import Testing
         }
         let configuration = ConsoleConfiguration(
             service: ServiceConfiguration(serviceName: "console", amqp: AMQPConfiguration(), storePath: harness.store.path),
-            documentKeys: documentKeys)
+            documentKeys: documentKeys, passKeys: passKeys)
         let pages = try ConsolePages(assets: ConsoleConfiguration.defaultAssets)
         let app = try ServiceHTTP.application(
             configuration: configuration.service, readiness: .init(connections: [], store: harness.store), store: harness.store,

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Messages
+import Passes
 import TestSupport
 import Testing
 
@@ -72,6 +73,34 @@ import Testing
             #expect(everyone.body.components(separatedBy: "\r\n").filter { $0.hasPrefix("bus-2,") }.count == 4)
             let audit = try await harness.read { db in try Accounts.auditLog(in: db) }
             #expect(audit.contains { $0.account == "tuan" && $0.action == "manifest download" })
+        }
+    }
+}
+
+/// The riders' passes on the manifests: a QR code each on the page, the short code in the CSV.
+@Suite struct ManifestPassTests {
+    @Test func eachRiderHasTheirPassWhereTheConsoleHasTheKeys() async throws {
+        let harness = try await ConsoleFixtures.event()
+        let keys = try PassKeys(spec: "p2026:" + Data(repeating: 9, count: 32).base64EncodedString())
+        let programme = ConsoleFixtures.programme()
+        let lastDay = try #require(programme.days.max())
+        let expires = try #require(Pass.expiry(lastDay: lastDay, zone: programme.timeZone))
+        let codes = (1...3).map {
+            Pass(eventID: ConsoleFixtures.eventID, registrationID: ConsoleFixtures.id("acme"), person: $0, expires: expires).shortCode(keys)
+        }
+        try await ConsolePagesTests.withConsole(harness, passKeys: keys) { marshal, _ in
+            _ = try await marshal.login("tuan")
+            let page = try await marshal.get("/manifests?day=2026-01-14&bus=bus-1&col=name&col=pass")
+            #expect(page.body.contains("value=\"pass\""), "offered")
+            for code in codes { #expect(page.body.contains(code)) }
+            #expect(page.body.components(separatedBy: "<svg").count - 1 == 5, "a QR code for each of the 5 riders")
+            let csv = try await marshal.get("/manifests.csv?day=2026-01-14&bus=bus-1&cols=name,pass")
+            #expect(csv.body.contains("bus-1,Delegate 1,\(codes[0]),"))
+        }
+        try await ConsolePagesTests.withConsole(try await ConsoleFixtures.event()) { marshal, _ in
+            _ = try await marshal.login("tuan")
+            let page = try await marshal.get("/manifests?day=2026-01-14&bus=bus-1&col=name&col=pass")
+            #expect(!page.body.contains("value=\"pass\"") && !page.body.contains("<svg"), "no keys, no passes")
         }
     }
 }

@@ -7,6 +7,9 @@ import Testing
 /// files are checked as written; the health check command itself runs against a real service in
 /// `BrokerPermissionTests`).
 @Suite struct ContainerTests {
+    /// The services that link libqrencode (the QRCode module): they draw the delegates' passes.
+    static let drawsPasses: Set = ["notifications", "console"]
+
     @Test(arguments: Deployment.services)
     func theImageIsBuiltInOneStageAndRunsAsNonRootInAnother(_ service: Deployment.Service) throws {
         let file = try Containerfile(path: service.containerfile)
@@ -21,6 +24,7 @@ import Testing
         #expect(build.runs.contains { $0.contains("swift build -c release --static-swift-stdlib --product \(service.name)") })
         var buildPackages: Set = ["librabbitmq-dev", "libsqlite3-dev", "zlib1g-dev"]
         if service.name == "notifications" { buildPackages.insert("libcurl4-openssl-dev") }  // links libcurl (FoundationNetworking)
+        if Self.drawsPasses.contains(service.name) { buildPackages.insert("libqrencode-dev") }
         #expect(try build.aptPackages().isSuperset(of: buildPackages))
         for copy in build.all("COPY") {
             for source in copy.split(separator: " ").dropLast() where !source.contains("[") {
@@ -32,6 +36,7 @@ import Testing
         // (zlib1g is part of every Debian image: it is essential).
         var expected: Set = ["librabbitmq4", "libsqlite3-0", "ca-certificates", "tzdata"]
         if service.name == "notifications" { expected.insert("libcurl4") }  // FoundationNetworking (webhooks)
+        if Self.drawsPasses.contains(service.name) { expected.insert("libqrencode4") }
         #expect(try run.aptPackages() == expected)
         #expect(run.all("COPY").contains("--from=build /out/\(service.name) /usr/local/bin/\(service.name)"))
         #expect(run.last("ENTRYPOINT") == "[\"/usr/local/bin/\(service.name)\"]" && run.last("CMD") == "[\"serve\"]")

@@ -21,7 +21,7 @@ import Testing
             "\(service.prefix)_HTTP_TLS_KEY",
             "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "\(service.prefix)_DOCUMENT_KEYS",
             "REGISTRATIONS_ITINERARIES_DOCUMENT_KEY", "REGISTRATIONS_CONSOLE_DOCUMENT_KEY", "REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS",
-            "NOTIFICATIONS_WEBHOOK_SECRET", "CONSOLE_EVENT", "CONSOLE_PARKED_QUEUES",
+            "NOTIFICATIONS_WEBHOOK_SECRET", "NOTIFICATIONS_PASS_KEYS", "CONSOLE_PASS_KEYS", "CONSOLE_EVENT", "CONSOLE_PARKED_QUEUES",
         ]
         #expect(
             example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")

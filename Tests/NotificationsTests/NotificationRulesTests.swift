@@ -12,12 +12,15 @@ import Testing
 @Suite struct NotificationRulesTests {
     static let now = Samples.danang(day: 8, 10)
 
-    static func harness(quietHours: (start: Int, end: Int)? = nil, at now: Date = now) throws -> HandlerHarness {
+    /// Reminders off unless asked for (`ReminderTests`): the other rules are tested on their own.
+    static func harness(
+        quietHours: (start: Int, end: Int)? = nil, reminders: [Int] = [], at now: @escaping @Sendable () -> Date = { now }
+    ) throws -> HandlerHarness {
         let configuration = NotificationsConfiguration(
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("rules"), storePath: "unused"),
-            digestWindow: 60, quietHours: quietHours)
+            digestWindow: 60, quietHours: quietHours, reminders: reminders)
         return try HandlerHarness(
-            NotificationsHandler(configuration: configuration, clock: { now }).dispatcher, migrations: NotificationStore.migrate)
+            NotificationsHandler(configuration: configuration, clock: now).dispatcher, migrations: NotificationStore.migrate)
     }
 
     /// Delegates 1…`delegates` with addresses, revision `revision`.
@@ -241,7 +244,7 @@ extension NotificationRulesTests {
     /// At 23:30 in Beijing routine notices wait for 07:00; a change to tomorrow morning does not.
     @Test func quietHoursHoldRoutineMessagesButNotUrgentChanges() async throws {
         let night = Samples.danang(day: 8, 22, 30)  // 23:30 in Beijing
-        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60), at: night)
+        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60), at: { night })
         try await harness.send(Samples.programme())
         try await harness.send(Self.accepted())
         let morning = Samples.danang(day: 9, 6)  // 07:00 in Beijing
@@ -265,7 +268,7 @@ extension NotificationRulesTests {
     }
 
     @Test func quietHoursOutsideTheWindowDelayNothing() async throws {
-        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60), at: Self.now)  // 11:00 in Beijing
+        let harness = try Self.harness(quietHours: (22 * 60, 7 * 60))  // 11:00 in Beijing
         try await harness.send(Samples.programme())
         try await harness.send(Self.accepted())
         #expect(Self.lead(try await Self.notifications(harness)).first?.dueAt == Self.now)

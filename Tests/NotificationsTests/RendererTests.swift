@@ -1,6 +1,8 @@
 import Foundation
 import ICalendar
 import Messages
+import Passes
+import TestSupport
 import Testing
 
 @testable import NotificationsCore
@@ -31,6 +33,35 @@ import Testing
         venueID: "lien-chieu-port",
         address: "Lien Chieu, Da Nang", start: Date(timeIntervalSince1970: 1_768_285_800), end: Date(timeIntervalSince1970: 1_768_289_400),
         busID: "bus-45a")
+
+    @Test func aReminderSaysHowLongBeforeWithTheTimesPlaceBusMeetingPointAndCalendar() async throws {
+        let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
+        let expected: [(Language, String, String)] = [
+            (.english, "in 24 hours", "Meeting point: Hotel Novotel, Da Nang"),
+            (.vietnamese, "sau 24 giờ", "Điểm tập trung: Hotel Novotel"),
+            (.chineseSimplified, "24 小时后", "集合地点：Hotel Novotel"),
+        ]
+        for (language, before, meetingPoint) in expected {
+            var record = Self.record(.reminder, language: language, zone: "Asia/Shanghai", items: [Self.portVisit])
+            record.content.reminderMinutes = 1440
+            record.content.meetingPoint = "Hotel Novotel, Da Nang"
+            let rendered = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+            #expect(rendered.language == language)
+            #expect(rendered.text.contains(before) && rendered.html.contains(before), "\(language)")
+            #expect(rendered.text.contains(meetingPoint) && rendered.html.contains(meetingPoint), "\(language)")
+            #expect(rendered.text.contains("13:30–14:30"), "the event's time")
+            #expect(rendered.text.contains("14:30–15:30"), "the recipient's (Beijing)")
+            #expect(rendered.text.contains("bus-45a"))
+            #expect(rendered.subject.contains("13:30–14:30") && !rendered.subject.contains("\n"))
+            let calendar = try #require(rendered.calendar, "the item as an .ics file")
+            #expect(calendar.contains("UID:visit-port@test"))
+        }
+        var soon = Self.record(.reminder, language: .english, zone: "Asia/Ho_Chi_Minh", items: [Self.portVisit])
+        soon.content.reminderMinutes = 60
+        let rendered = try renderer.render(soon, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        #expect(rendered.text.contains("in 1 hour") && !rendered.text.contains("Meeting point"))
+        #expect(!rendered.text.contains("Your time"), "the same zone as the event's")
+    }
 
     @Test func namesAreEscapedInHTMLAndLeftAloneInText() async throws {
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
@@ -127,5 +158,71 @@ extension RendererTests {
         let cancel = try #require(rendered.cancellation)
         #expect(cancel.contains("METHOD:CANCEL") && cancel.contains("UID:visit-port@test") && cancel.contains("SEQUENCE:1"))
         #expect(rendered.calendar?.contains("UID:visit-port@test") != true, "the published calendar no longer has it")
+    }
+}
+
+/// The delegates' passes in the e-mails: each holder's QR code inline (PNG, `cid:`), the short
+/// code in both parts; the lead gets every delegate's, a delegate their own.
+@Suite struct PassEmailTests {
+    static let keys = "p2026:" + Data(repeating: 9, count: 32).base64EncodedString()
+
+    @Test func thePassesAreInlineImagesThatReadBackAsSignedTokens() async throws {
+        let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
+        let keys = try PassKeys(spec: Self.keys)
+        let expires = Date(timeIntervalSince1970: 1_768_500_000)
+        var record = RendererTests.record(
+            .itineraryPlanned, language: .vietnamese, zone: "Asia/Ho_Chi_Minh", items: [RendererTests.portVisit])
+        record.content.passes = [PassHolder(person: 1, name: "Lý Văn A"), PassHolder(person: 2, name: "Trần Thị B")]
+        let rendered = try renderer.render(
+            record, eventName: RendererTests.eventName, eventZone: "Asia/Ho_Chi_Minh", passes: .init(keys: keys, expires: expires))
+        #expect(rendered.images.count == 2)
+        let codes = [1, 2].map { Pass(eventID: "danang-2026-01", registrationID: "reg-1", person: $0, expires: expires).shortCode(keys) }
+        for (index, image) in rendered.images.enumerated() {
+            #expect(rendered.html.contains("src=\"cid:\(image.contentID)\""))
+            #expect(rendered.text.contains(codes[index]) && rendered.html.contains(codes[index]))
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("pass-\(UUID().uuidString).png")
+            try image.data.write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let token = try await TestBroker.run("/usr/bin/zbarimg", ["--quiet", "--raw", "--nodbus", file.path])
+            let pass = try Pass.verify(
+                token.trimmingCharacters(in: .whitespacesAndNewlines), keys: keys, now: expires.addingTimeInterval(-60))
+            #expect(pass == Pass(eventID: "danang-2026-01", registrationID: "reg-1", person: index + 1, expires: expires))
+        }
+        #expect(rendered.text.contains("Thẻ ra vào") && rendered.text.contains("Lý Văn A"))
+
+        // In the e-mail: a multipart/related holding the alternative and the images.
+        let message = MIMEMessage(
+            from: .init(email: "noreply@delegation.example"), to: .init(email: "a@example.vn"), subject: rendered.subject,
+            text: rendered.text, html: rendered.html, inline: rendered.images, messageID: "m@x", date: expires)
+        let wire = String(decoding: message.rendered(), as: UTF8.self)
+        #expect(wire.contains("Content-Type: multipart/related;"))
+        #expect(wire.contains("Content-ID: <\(rendered.images[0].contentID)>"))
+        #expect(wire.contains("Content-Disposition: inline; filename=\"pass-1.png\""))
+
+        // No keys, or a webhook: no passes drawn.
+        let unsigned = try renderer.render(record, eventName: RendererTests.eventName, eventZone: "Asia/Ho_Chi_Minh")
+        #expect(unsigned.images.isEmpty && !unsigned.text.contains("Thẻ ra vào"))
+        record.channels = [.webhook]
+        let hooked = try renderer.render(
+            record, eventName: RendererTests.eventName, eventZone: "Asia/Ho_Chi_Minh", passes: .init(keys: keys, expires: expires))
+        #expect(hooked.images.isEmpty)
+    }
+
+    @Test func theLeadGetsEveryDelegatesPassAndADelegateTheirOwn() async throws {
+        let harness = try NotificationRulesTests.harness()
+        try await NotificationRulesTests.plannedAndSent(harness)
+        let all = try await NotificationRulesTests.notifications(harness)
+        let accepted = try #require(all.first { $0.kind == .accepted })
+        let everyone = (1...4).map { PassHolder(person: $0, name: "Delegate \($0)") }
+        #expect(accepted.content.passes == everyone)
+        for record in all where record.kind == .itineraryPlanned {
+            if record.recipient.email == "li.wei.acme@example.cn" {
+                #expect(record.content.passes == everyone)
+            } else {
+                let person = try #require(record.recipient.person)
+                #expect(record.content.passes == [PassHolder(person: person, name: "Delegate \(person)")])
+                #expect(record.recipient.email == "d\(person).acme@example.cn")
+            }
+        }
     }
 }

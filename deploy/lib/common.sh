@@ -5,8 +5,8 @@ DELEGATION_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN_DIR=${DELEGATION_RUN_DIR:-$DELEGATION_ROOT/.run}
 
 # Debian packages needed to build, test and run (build-time -dev packages included; chromium for
-# the console's browser test).
-DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev openssl curl prometheus python3-venv python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml chromium fonts-noto-cjk)
+# the console's browser test, zbar-tools to read back the passes' QR codes).
+DEBIAN_PACKAGES=(rabbitmq-server librabbitmq-dev libsqlite3-dev zlib1g-dev libqrencode-dev zbar-tools openssl curl prometheus python3-venv python3-aiosmtpd python3-jsonschema python3-icalendar python3-yaml chromium fonts-noto-cjk)
 
 # Python packages from PyPI the tests use (deploy/python-requirements.txt: pyhpke for the sealed
 # documents example, Playwright driving Debian's chromium for the console's browser test), in a

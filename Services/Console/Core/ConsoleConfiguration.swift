@@ -1,5 +1,6 @@
 import Foundation
 import Messages
+import Passes
 import ServiceRuntime
 
 /// The console's settings (README.md, "Configuration"): the shared service settings under
@@ -21,10 +22,14 @@ public struct ConsoleConfiguration: Sendable {
     /// The queues whose depth the overview shows as parked messages: every service's dead-letter
     /// queue and the queue of messages no service consumes.
     public var parkedQueues: [String]
+    /// Sign and check the delegates' passes (the same keys as notifications'); nil: the
+    /// manifests show no passes.
+    public var passKeys: PassKeys?
 
     public init(
         service: ServiceConfiguration, assets: String = ConsoleConfiguration.defaultAssets, sessionLifetime: TimeInterval = 12 * 3600,
-        secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil, parkedQueues: [String] = []
+        secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil, parkedQueues: [String] = [],
+        passKeys: PassKeys? = nil
     ) {
         self.service = service
         self.assets = assets
@@ -33,6 +38,7 @@ public struct ConsoleConfiguration: Sendable {
         self.eventID = eventID
         self.documentKeys = documentKeys
         self.parkedQueues = parkedQueues
+        self.passKeys = passKeys
     }
 
     /// `Services/Console/Assets` of the source tree (the container copies it elsewhere and sets
@@ -56,7 +62,8 @@ public struct ConsoleConfiguration: Sendable {
             eventID: reader.optionalString("\(p)_EVENT"), documentKeys: reader.documentKeys("\(p)_DOCUMENT_KEYS"),
             parkedQueues: reader.optionalString("\(p)_PARKED_QUEUES").map { $0.split(separator: ",").map(String.init) }
                 ?? services.map { ServiceNames(service: $0, exchange: service.exchange).deadLetterQueue }
-                + [ServiceNames(service: "", exchange: service.exchange).unroutedQueue])
+                + [ServiceNames(service: "", exchange: service.exchange).unroutedQueue],
+            passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) })
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: configuration.assets + "/templates", isDirectory: &isFolder) || !isFolder.boolValue {
             reader.problem("\(p)_ASSETS='\(configuration.assets)' has no templates folder")

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Messages
 import NIOCore
+import Passes
 import ServiceRuntime
 
 /// The console's pages, behind its own accounts (`Accounts`): a session cookie (HTTP-only,
@@ -535,7 +536,16 @@ public struct ConsoleHTTP: Sendable {
                 }
             }
         }
-        let manifests = buses.map { Manifest(bus: $0, people: people, documents: documents) }
+        var pass: (String, Int) -> Manifest.PassShown? = { _, _ in nil }
+        if columns.contains(.pass), let keys = configuration.passKeys, let lastDay = programme.days.max(),
+            let expires = Pass.expiry(lastDay: lastDay, zone: programme.timeZone)
+        {
+            pass = { registrationID, person in
+                let pass = Pass(eventID: programme.eventID, registrationID: registrationID, person: person, expires: expires)
+                return (try? pass.qrCode(keys)).map { Manifest.PassShown(code: pass.shortCode(keys), svg: $0.svg(scale: 2, margin: 2)) }
+            }
+        }
+        let manifests = buses.map { Manifest(bus: $0, people: people, documents: documents, pass: pass) }
         return (programme, day, days, manifests, columns, timeline)
     }
 
@@ -562,7 +572,9 @@ public struct ConsoleHTTP: Sendable {
                     "busIDs": try ConsoleQueries.buses(eventID: programme.eventID, day: day, in: db).map {
                         ["id": $0, "selected": $0 == bus]
                     },
-                    "columns": Manifest.Column.allCases.filter { self.seesDocuments(session) || !$0.isPersonalData }.map { column in
+                    "columns": Manifest.Column.allCases.filter { column in
+                        (self.seesDocuments(session) || !column.isPersonalData) && (column != .pass || self.configuration.passKeys != nil)
+                    }.map { column in
                         [
                             "id": column.rawValue, "label": self.pages.word("col.\(column.rawValue)", language),
                             "chosen": columns.contains(column),
@@ -578,7 +590,9 @@ public struct ConsoleHTTP: Sendable {
                             },
                             "rows": manifest.rows.map { row in
                                 [
-                                    "cells": columns.map { manifest.value($0, of: row) },
+                                    "cells": columns.map { column in
+                                        ["text": manifest.value(column, of: row), "svg": column == .pass ? row.pass?.svg ?? "" : ""]
+                                    },
                                     "stops": row.stops.map { $0 ? "✓" : "" },
                                 ] as [String: Any]
                             },

@@ -1,5 +1,6 @@
 import Foundation
 import Messages
+import Passes
 
 /// A bus's passenger list for a day, for the transport company and the marshals: every person
 /// riding it (by delegation), the columns the organiser chooses, and the stops each gets off at.
@@ -14,6 +15,8 @@ public struct Manifest: Sendable {
         case documentNumber = "document-number"
         /// The delegation's lead contact and phone: whom a marshal calls.
         case lead
+        /// The person's pass: its QR code on the page, its short code (in the CSV too).
+        case pass
 
         /// Whether the column shows personal data beyond what every account sees.
         public var isPersonalData: Bool { self == .documentNumber }
@@ -34,6 +37,14 @@ public struct Manifest: Sendable {
         public var document: Result<IdentityDocument, SealedDocumentError>?
         /// One flag per stop of the bus: whether this person's itinerary has it.
         public var stops: [Bool]
+        /// The person's pass, where the console has the pass keys and the column is chosen.
+        public var pass: PassShown?
+    }
+
+    /// A pass as the manifest shows it: the short code, and the QR code as SVG.
+    public struct PassShown: Sendable, Equatable {
+        public var code: String
+        public var svg: String
     }
 
     public let bus: BusTimeline.BusDay
@@ -42,9 +53,10 @@ public struct Manifest: Sendable {
     /// The riders of `bus`, each delegation's people in the order it registered them,
     /// delegations by organisation; `documents`, the opened documents of those whose numbers
     /// may be shown (by registration, one per person).
+    /// `pass`: the pass of a registration's person (by place, 1 for the first delegate), if shown.
     public init(
         bus: BusTimeline.BusDay, people: [String: ConsoleQueries.People],
-        documents: [String: [Result<IdentityDocument, SealedDocumentError>?]] = [:]
+        documents: [String: [Result<IdentityDocument, SealedDocumentError>?]] = [:], pass: (String, Int) -> PassShown? = { _, _ in nil }
     ) {
         self.bus = bus
         var rows: [Row] = []
@@ -57,7 +69,8 @@ public struct Manifest: Sendable {
                     Row(
                         registrationID: rider.registrationID, organisation: rider.organisation, person: person,
                         lead: found.delegation.leadContact, hasDocument: found.documents.indices.contains(index) && found.documents[index],
-                        document: opened.indices.contains(index) ? opened[index] : nil, stops: stops))
+                        document: opened.indices.contains(index) ? opened[index] : nil, stops: stops,
+                        pass: pass(rider.registrationID, index + 1)))
             }
         }
         self.rows = rows
@@ -88,6 +101,7 @@ public struct Manifest: Sendable {
             case nil: return ""
             }
         case .lead: return [row.lead.name, row.lead.phone].compactMap { $0 }.joined(separator: ", ")
+        case .pass: return row.pass?.code ?? ""
         }
     }
 

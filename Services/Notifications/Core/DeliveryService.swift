@@ -112,10 +112,14 @@ public final class DeliveryService: Service {
             let rendered: Renderer.Rendered
             do {
                 defer { rendering.end() }
+                let issuer = configuration.passKeys.flatMap { keys in
+                    event?.passesExpire.map { Renderer.PassIssuer(keys: keys, expires: $0) }
+                }
                 rendered = try renderer.render(
                     record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
                     now: started,
-                    organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email))
+                    organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email),
+                    passes: issuer)
             }
             let sending = tracer.startSpan("send \(channel.rawValue)", context: span.context, ofKind: .client)
             defer { sending.end() }
@@ -150,7 +154,7 @@ public final class DeliveryService: Service {
                     + (rendered.cancellation.map {
                         [.init(filename: "cancelled.ics", contentType: "text/calendar; charset=UTF-8; method=CANCEL", data: Data($0.utf8))]
                     } ?? []),
-                messageID: "\(record.id)@notifications.delegation", date: clock(),
+                inline: rendered.images, messageID: "\(record.id)@notifications.delegation", date: clock(),
                 headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
             try await SMTPClient(configuration: configuration.smtp).send(
                 message.rendered(), from: configuration.sender.email, to: record.recipient.email)

@@ -2,7 +2,8 @@ import Foundation
 
 /// An e-mail as RFC 5322 and MIME (RFC 2045–2047) want it: UTF-8 display names and subject as
 /// encoded words, a text and an HTML alternative, and optional attachments (the itinerary's
-/// iCalendar file), every part base64 so that Vietnamese and Chinese text survives any relay.
+/// iCalendar file) and inline images the HTML shows by `cid:` (the passes' QR codes), every
+/// part base64 so that Vietnamese and Chinese text survives any relay.
 public struct MIMEMessage: Sendable, Equatable {
     public struct Address: Sendable, Equatable {
         public var name: String?
@@ -37,20 +38,36 @@ public struct MIMEMessage: Sendable, Equatable {
         }
     }
 
+    /// An image the HTML part shows as `cid:<contentID>`, sent with it in a multipart/related.
+    public struct Inline: Sendable, Equatable {
+        public var contentID: String
+        public var filename: String
+        public var contentType: String
+        public var data: Data
+
+        public init(contentID: String, filename: String, contentType: String = "image/png", data: Data) {
+            self.contentID = contentID
+            self.filename = filename
+            self.contentType = contentType
+            self.data = data
+        }
+    }
+
     public var from: Address
     public var to: Address
     public var subject: String
     public var text: String
     public var html: String
     public var attachments: [Attachment]
+    public var inline: [Inline]
     /// Stable per notification: a resent message has the same id, so clients can drop it.
     public var messageID: String
     public var date: Date
     public var headers: [(String, String)]
 
     public init(
-        from: Address, to: Address, subject: String, text: String, html: String, attachments: [Attachment] = [], messageID: String,
-        date: Date, headers: [(String, String)] = []
+        from: Address, to: Address, subject: String, text: String, html: String, attachments: [Attachment] = [],
+        inline: [Inline] = [], messageID: String, date: Date, headers: [(String, String)] = []
     ) {
         self.from = from
         self.to = to
@@ -58,6 +75,7 @@ public struct MIMEMessage: Sendable, Equatable {
         self.text = text
         self.html = html
         self.attachments = attachments
+        self.inline = inline
         self.messageID = messageID
         self.date = date
         self.headers = headers
@@ -65,7 +83,8 @@ public struct MIMEMessage: Sendable, Equatable {
 
     public static func == (a: MIMEMessage, b: MIMEMessage) -> Bool {
         a.from == b.from && a.to == b.to && a.subject == b.subject && a.text == b.text && a.html == b.html && a.attachments == b.attachments
-            && a.messageID == b.messageID && a.date == b.date && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+            && a.inline == b.inline && a.messageID == b.messageID && a.date == b.date
+            && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
     }
 
     /// The message in wire format (CRLF line ends). `boundary` is derived from the message id,
@@ -73,7 +92,7 @@ public struct MIMEMessage: Sendable, Equatable {
     public func rendered() -> Data {
         let seed = String(
             UInt64(bitPattern: Int64(truncatingIfNeeded: messageID.utf8.reduce(5381) { ($0 << 5) &+ $0 &+ Int($1) })), radix: 36)
-        let mixed = "=_mixed_\(seed)", alternative = "=_alt_\(seed)"
+        let mixed = "=_mixed_\(seed)", related = "=_rel_\(seed)", alternative = "=_alt_\(seed)"
         var lines: [String] = [
             "Message-ID: <\(messageID)>",
             "Date: \(Self.rfc5322Date(date))",
@@ -84,10 +103,19 @@ public struct MIMEMessage: Sendable, Equatable {
         ]
         lines += headers.map { "\($0.0): \($0.1)" }
         lines += ["Content-Type: multipart/mixed; boundary=\"\(mixed)\"", "", "This is a multi-part message in MIME format.", ""]
-        lines += ["--\(mixed)", "Content-Type: multipart/alternative; boundary=\"\(alternative)\"", ""]
+        // With inline images: mixed > related > (alternative > text, html), images; else mixed > alternative.
+        let body = inline.isEmpty ? mixed : related
+        if !inline.isEmpty { lines += ["--\(mixed)", "Content-Type: multipart/related; boundary=\"\(related)\"", ""] }
+        lines += ["--\(body)", "Content-Type: multipart/alternative; boundary=\"\(alternative)\"", ""]
         lines += part(contentType: "text/plain; charset=UTF-8", data: Data(text.utf8), boundary: alternative)
         lines += part(contentType: "text/html; charset=UTF-8", data: Data(html.utf8), boundary: alternative)
         lines += ["--\(alternative)--", ""]
+        for image in inline {
+            lines += part(
+                contentType: "\(image.contentType); name=\"\(image.filename)\"", data: image.data, boundary: related,
+                extra: ["Content-ID: <\(image.contentID)>", "Content-Disposition: inline; filename=\"\(image.filename)\""])
+        }
+        if !inline.isEmpty { lines += ["--\(related)--", ""] }
         for attachment in attachments {
             lines += part(
                 contentType: "\(attachment.contentType); name=\"\(attachment.filename)\"", data: attachment.data, boundary: mixed,

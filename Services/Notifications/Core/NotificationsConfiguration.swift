@@ -1,5 +1,6 @@
 import Foundation
 import Messages
+import Passes
 import ServiceRuntime
 
 /// The notifications service's settings: the shared ones (`ServiceConfiguration`, prefix
@@ -21,6 +22,8 @@ import ServiceRuntime
 /// | `NOTIFICATIONS_QUIET_HOURS` | `22:00-07:00` | non-urgent messages wait until the end, in the recipient's zone (`off` to disable) |
 /// | `NOTIFICATIONS_COUNTRY_ZONES` | `CN=Asia/Shanghai,VN=Asia/Ho_Chi_Minh` | recipients' time zones by country; others get the event's |
 /// | `NOTIFICATIONS_CONCURRENCY` | 4 | sends in flight per channel |
+/// | `NOTIFICATIONS_PASS_KEYS` | none | `id:base64[,…]`, keys (32 bytes or more) signing the delegates' passes, current first; unset: no passes |
+/// | `NOTIFICATIONS_REMINDERS` | `1440,60` | minutes before each itinerary item a reminder goes to every recipient (`off`: none) |
 public struct NotificationsConfiguration: Sendable {
     public var service: ServiceConfiguration
     public var smtp: SMTPConfiguration
@@ -36,6 +39,11 @@ public struct NotificationsConfiguration: Sendable {
     public var quietHours: (start: Int, end: Int)?
     public var countryZones: [String: String]
     public var concurrency: Int
+    /// Minutes before each item of an itinerary when its reminder is due, longest first; those
+    /// of an hour or less are sent through quiet hours.
+    public var reminders: [Int]
+    /// Sign the passes in acceptance and itinerary e-mails; nil: the e-mails carry none.
+    public var passKeys: PassKeys?
 
     public static let defaultHTTPPort = NotificationsService.description.defaultHTTPPort
 
@@ -46,7 +54,8 @@ public struct NotificationsConfiguration: Sendable {
         templates: String = NotificationsConfiguration.defaultTemplates, maxAttempts: Int = 5, retryBase: Double = 2,
         retryMax: Double = 300,
         digestWindow: Double = 60, quietHours: (start: Int, end: Int)? = (22 * 60, 7 * 60),
-        countryZones: [String: String] = ["CN": "Asia/Shanghai", "VN": "Asia/Ho_Chi_Minh"], concurrency: Int = 4
+        countryZones: [String: String] = ["CN": "Asia/Shanghai", "VN": "Asia/Ho_Chi_Minh"], concurrency: Int = 4,
+        reminders: [Int] = [1440, 60], passKeys: PassKeys? = nil
     ) {
         self.service = service
         self.smtp = smtp
@@ -61,6 +70,8 @@ public struct NotificationsConfiguration: Sendable {
         self.quietHours = quietHours
         self.countryZones = countryZones
         self.concurrency = concurrency
+        self.reminders = Array(Set(reminders)).sorted(by: >)
+        self.passKeys = passKeys
     }
 
     /// The templates next to this source file (for development and tests).
@@ -135,6 +146,17 @@ public struct NotificationsConfiguration: Sendable {
             }
             zones[parts[0]] = parts[1]
         }
+        var reminders: [Int] = []
+        let remindersText = reader.string("\(p)_REMINDERS", default: "1440,60")
+        if remindersText.lowercased() != "off" {
+            for part in remindersText.split(separator: ",") {
+                guard let minutes = Int(part.trimmingCharacters(in: .whitespaces)), (1...(14 * 1440)).contains(minutes) else {
+                    reader.problem("\(p)_REMINDERS entry '\(part)' must be minutes before the item, 1 to 20160 (or the whole setting off)")
+                    continue
+                }
+                reminders.append(minutes)
+            }
+        }
         let configuration = NotificationsConfiguration(
             service: service, smtp: smtp, sender: sender, webhook: webhook, channelOrder: order,
             templates: reader.string("\(p)_TEMPLATES", default: defaultTemplates),
@@ -142,7 +164,8 @@ public struct NotificationsConfiguration: Sendable {
             retryBase: reader.seconds("\(p)_RETRY_BASE", default: 2, in: 0.01...3600),
             retryMax: reader.seconds("\(p)_RETRY_MAX", default: 300, in: 0.01...86400),
             digestWindow: reader.seconds("\(p)_DIGEST_WINDOW", default: 60, in: 0...86400), quietHours: quiet, countryZones: zones,
-            concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64))
+            concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64), reminders: reminders,
+            passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) })
         if !FileManager.default.fileExists(atPath: configuration.templates) {
             reader.problem("\(p)_TEMPLATES='\(configuration.templates)' is not a folder")
         }

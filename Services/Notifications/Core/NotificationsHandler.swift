@@ -15,7 +15,9 @@ import ServiceRuntime
 /// - `registration.cancelled`: to the lead contact, and to everyone else who received calendar
 ///   entries, with those entries withdrawn (`METHOD:CANCEL`).
 /// - An amendment that removes people: each who received calendar entries gets them withdrawn.
-/// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address.
+/// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address;
+///   and to each of them a reminder of every item ahead, `configuration.reminders` minutes
+///   before it (withdrawn when the item moves or goes, the moved item reminded at its new time).
 /// - `notification.resend-requested`: a notification sent again, as a copy of its own.
 public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// What notifications consumes, and with what.
@@ -77,6 +79,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         var content = NotificationContent(organisation: contacts.organisation, reference: accepted.reference)
         content.delegates = accepted.delegation.delegates.count
         content.promoted = accepted.promoted
+        content.passes = contacts.recipients.first.map(contacts.passes)
         try queueStatus(
             .accepted, subject: "\(accepted.registrationID)|rev\(accepted.revision)\(accepted.promoted ? "|promoted" : "")",
             to: Array(contacts.recipients.prefix(1)), registrationID: accepted.registrationID, eventID: accepted.eventID,
@@ -155,6 +158,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         if var contacts = try NotificationStore.contacts(registrationID, in: db) {
             found = true
             contacts.recipients = []
+            contacts.people = []
             try NotificationStore.saveContacts(contacts, in: db)
         }
         for var record in try NotificationStore.notifications(registrationID: registrationID, in: db) {
@@ -207,19 +211,23 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     ) throws -> (contacts: ContactsRecord, removed: [Recipient]) {
         let previous = try NotificationStore.contacts(registrationID, in: db)
         if let previous, previous.revision > revision, revision != .max { return (previous, []) }
+        let lead = delegation.leadContact
         var recipients = [
-            Recipient(name: delegation.leadContact.name, email: delegation.leadContact.email, language: delegation.leadContact.language)
+            Recipient(
+                name: lead.name, email: lead.email, language: lead.language,
+                person: delegation.delegates.firstIndex { $0.email?.lowercased() == lead.email.lowercased() }.map { $0 + 1 })
         ]
-        for delegate in delegation.delegates {
+        for (index, delegate) in delegation.delegates.enumerated() {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
-            recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language))
+            recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language, person: index + 1))
         }
         // An erased registration's people are nobody to write to.
         recipients.removeAll { isPlaceholderAddress($0.email) }
         let contacts = ContactsRecord(
             registrationID: registrationID, eventID: eventID, organisation: delegation.organisation.name,
             country: delegation.organisation.country, recipients: recipients,
-            revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false)
+            revision: revision == .max ? (previous?.revision ?? 0) : revision, cancelled: previous?.cancelled ?? false,
+            people: recipients.isEmpty ? [] : delegation.delegates.map(\.name))
         try NotificationStore.saveContacts(contacts, in: db)
         let current = Set(recipients.map { $0.email.lowercased() })
         let removed = (previous?.recipients ?? []).filter { !current.contains($0.email.lowercased()) }
@@ -281,10 +289,91 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 try NotificationStore.update(digest, in: db)
                 continue
             }
+            var theirs = content
+            theirs.passes = contacts.passes(for: recipient)
             try queue(
                 kind, subject: "\(registrationID)|v\(version)", to: [recipient], registrationID: registrationID, eventID: eventID,
-                country: contacts.country, content: content, urgent: urgent, in: db)
+                country: contacts.country, content: theirs, urgent: urgent, in: db)
         }
+        try scheduleReminders(registrationID: registrationID, eventID: eventID, items: items, contacts: contacts, in: db)
+    }
+
+    // MARK: Reminders
+
+    /// A reminder of every session, visit and meeting still ahead, `configuration.reminders`
+    /// minutes before it, to
+    /// each recipient: one per recipient, item (at its time) and offset, however often the plan
+    /// is announced again. One whose time has passed is not queued (a plan that arrives late
+    /// sends no stale reminder); one pending for an item that moved or went is withdrawn, and one
+    /// withdrawn earlier comes back if its item does. Reminders an hour or less ahead are sent
+    /// through quiet hours; longer ones wait for their end, or go before they begin when the end
+    /// is too close to the item.
+    private func scheduleReminders(
+        registrationID: String, eventID: String, items: [ItineraryItem], contacts: ContactsRecord, in db: Database
+    ) throws {
+        guard !configuration.reminders.isEmpty else { return }
+        let now = clock()
+        let eventZone = try self.eventZone(eventID, in: db)
+        let zone = configuration.countryZones[contacts.country] ?? eventZone
+        var wanted: Set<String> = []
+        for recipient in contacts.recipients {
+            for item in items where item.start > now && item.kind != .travel {
+                for minutes in configuration.reminders {
+                    let identity = Self.identity(
+                        .reminder, subject: "\(registrationID)|\(item.uid)|\(Int(item.start.timeIntervalSince1970))|\(minutes)",
+                        email: recipient.email)
+                    let id = Self.notificationID(identity)
+                    wanted.insert(id)
+                    let at = item.start.addingTimeInterval(-Double(minutes) * 60)
+                    guard at > now.addingTimeInterval(-60) else { continue }  // its time has passed
+                    let urgent = minutes <= 60
+                    let due = urgent ? at : reminderTime(at, before: item.start, zone: zone)
+                    if var known = try NotificationStore.notification(id, in: db) {
+                        guard known.status == .cancelled else { continue }
+                        known.status = .pending
+                        known.dueAt = due
+                        known.attempts = 0
+                        known.channelIndex = 0
+                        known.lastError = nil
+                        try NotificationStore.update(known, in: db)
+                        continue
+                    }
+                    var content = NotificationContent(organisation: contacts.organisation)
+                    content.items = [item]
+                    content.reminderMinutes = minutes
+                    content.meetingPoint = Self.meetingPoint(of: item, among: items, zone: eventZone)
+                    try NotificationStore.insert(
+                        record(
+                            .reminder, identity: identity, to: recipient, registrationID: registrationID, eventID: eventID, zone: zone,
+                            urgent: urgent, content: content, due: due, now: now), in: db)
+                }
+            }
+        }
+        for var record in try NotificationStore.pending(.reminder, registrationID: registrationID, in: db) where !wanted.contains(record.id)
+        {
+            record.status = .cancelled
+            record.lastError = "the item moved, went, or started"
+            try NotificationStore.update(record, in: db)
+        }
+    }
+
+    /// Where a bus visit's delegation boards: the place of its item just before, that day.
+    static func meetingPoint(of item: ItineraryItem, among items: [ItineraryItem], zone: String) -> String? {
+        guard item.kind == .visit, item.busID != nil else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: zone) ?? .gmt
+        let before = items.filter { $0.kind != .travel && $0.end <= item.start && calendar.isDate($0.end, inSameDayAs: item.start) }
+            .max { $0.end < $1.end }
+        return before.flatMap { $0.address ?? $0.title.text(in: .english) }
+    }
+
+    /// When a reminder meant for `at` goes, given quiet hours in `zone`: then, outside them; at
+    /// their end, if that is still an hour before the item's `start`; else when they began.
+    func reminderTime(_ at: Date, before start: Date, zone: String) -> Date {
+        let after = afterQuietHours(at, zone: zone)
+        guard after > start.addingTimeInterval(-3600), let (minute, quiet) = quietMinute(at, zone: zone) else { return after }
+        let elapsed = (minute - quiet.start + 24 * 60) % (24 * 60)
+        return at.addingTimeInterval(-Double(elapsed * 60) - secondsIntoMinute(at, zone: zone))
     }
 
     /// Changes to the same item collapse: the first `before`, the last `after`; added and then
@@ -356,7 +445,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         _ kind: NotificationKind, subject: String, to recipients: [Recipient], registrationID: String?, eventID: String?, country: String?,
         content: NotificationContent, urgent: Bool = false, in db: Database
     ) throws {
-        let eventZone = try eventID.flatMap { try NotificationStore.event($0, in: db)?.timeZone } ?? "Asia/Ho_Chi_Minh"
+        let eventZone = try self.eventZone(eventID, in: db)
         let zone = country.flatMap { configuration.countryZones[$0] } ?? eventZone
         let now = clock()
         for recipient in recipients {
@@ -364,26 +453,49 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
             var due = kind == .itineraryChanged && !urgent ? now.addingTimeInterval(configuration.digestWindow) : now
             if !urgent { due = afterQuietHours(due, zone: zone) }
             try NotificationStore.insert(
-                NotificationRecord(
-                    id: Self.notificationID(identity), idempotencyKey: Self.idempotencyKey(identity), registrationID: registrationID,
-                    eventID: eventID, kind: kind, recipient: recipient,
-                    timeZone: zone, urgent: urgent, content: content, channels: configuration.channels(for: recipient.language),
-                    channelIndex: 0,
-                    attempts: 0, totalAttempts: 0, status: .pending, dueAt: due, createdAt: now, trace: trace), in: db)
+                record(
+                    kind, identity: identity, to: recipient, registrationID: registrationID, eventID: eventID, zone: zone, urgent: urgent,
+                    content: content, due: due, now: now), in: db)
         }
+    }
+
+    /// A new pending notification, its id and key from its `identity`.
+    private func record(
+        _ kind: NotificationKind, identity: String, to recipient: Recipient, registrationID: String?, eventID: String?, zone: String,
+        urgent: Bool, content: NotificationContent, due: Date, now: Date
+    ) -> NotificationRecord {
+        NotificationRecord(
+            id: Self.notificationID(identity), idempotencyKey: Self.idempotencyKey(identity), registrationID: registrationID,
+            eventID: eventID, kind: kind, recipient: recipient, timeZone: zone, urgent: urgent, content: content,
+            channels: configuration.channels(for: recipient.language), channelIndex: 0, attempts: 0, totalAttempts: 0, status: .pending,
+            dueAt: due, createdAt: now, trace: trace)
+    }
+
+    private func eventZone(_ eventID: String?, in db: Database) throws -> String {
+        try eventID.flatMap { try NotificationStore.event($0, in: db)?.timeZone } ?? "Asia/Ho_Chi_Minh"
     }
 
     /// `date`, or the end of the quiet hours it falls in (in the recipient's zone).
     func afterQuietHours(_ date: Date, zone: String) -> Date {
-        guard let quiet = configuration.quietHours, let timeZone = TimeZone(identifier: zone) else { return date }
+        guard let (minute, quiet) = quietMinute(date, zone: zone) else { return date }
+        let wait = (quiet.end - minute + 24 * 60) % (24 * 60)
+        return date.addingTimeInterval(Double(wait * 60) - secondsIntoMinute(date, zone: zone))
+    }
+
+    /// The minute of the day `date` is in `zone`, and the quiet hours, if it falls inside them.
+    private func quietMinute(_ date: Date, zone: String) -> (Int, (start: Int, end: Int))? {
+        guard let quiet = configuration.quietHours, let timeZone = TimeZone(identifier: zone) else { return nil }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.hour, .minute], from: date)
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
         let inside = quiet.start < quiet.end ? (minute >= quiet.start && minute < quiet.end) : (minute >= quiet.start || minute < quiet.end)
-        guard inside else { return date }
-        let wait = (quiet.end - minute + 24 * 60) % (24 * 60)
-        let seconds = Double(calendar.component(.second, from: date)) + date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
-        return date.addingTimeInterval(Double(wait * 60) - seconds)
+        return inside ? (minute, quiet) : nil
+    }
+
+    private func secondsIntoMinute(_ date: Date, zone: String) -> Double {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: zone) ?? .gmt
+        return Double(calendar.component(.second, from: date)) + date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ICalendar
 import Messages
 import Mustache
+import Passes
 
 /// Renders a notification in the recipient's language from the template files, with dates and
 /// times in the event's zone (named) and, where it differs, the recipient's.
@@ -16,6 +17,19 @@ public struct Renderer: Sendable {
         /// Entries withdrawn from the recipient's calendar (`METHOD:CANCEL`): a cancellation, a
         /// delegate removed, items removed from an itinerary.
         public var cancellation: String?
+        /// The passes' QR codes as PNG, shown inline by the HTML part (`cid:`).
+        public var images: [MIMEMessage.Inline] = []
+    }
+
+    /// What signs the passes an e-mail carries: the keys, and when the event's passes expire.
+    public struct PassIssuer: Sendable {
+        public var keys: PassKeys
+        public var expires: Date
+
+        public init(keys: PassKeys, expires: Date) {
+            self.keys = keys
+            self.expires = expires
+        }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -67,14 +81,28 @@ public struct Renderer: Sendable {
         return complete ? wanted : .english
     }
 
-    /// `organizer`: the sender, named in the calendars as their `ORGANIZER`.
+    /// `organizer`: the sender, named in the calendars as their `ORGANIZER`; `passes`: what signs
+    /// the passes the notification carries (none are drawn without it, nor on a webhook).
     public func render(
         _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:],
         now: Date = Date(),
-        organizer: ICalendar.Person? = nil
+        organizer: ICalendar.Person? = nil, passes issuer: PassIssuer? = nil
     ) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
-        let context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues).dictionary
+        var context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues).dictionary
+        var images: [MIMEMessage.Inline] = []
+        if let issuer, record.channel == .email, let eventID = record.eventID, let registrationID = record.registrationID {
+            var shown: [[String: Any]] = []
+            for holder in record.content.passes ?? [] {
+                let pass = Pass(eventID: eventID, registrationID: registrationID, person: holder.person, expires: issuer.expires)
+                let contentID = "pass-\(holder.person).\(record.id)@notifications.delegation"
+                images.append(
+                    .init(contentID: contentID, filename: "pass-\(holder.person).png", data: try pass.qrCode(issuer.keys).png(scale: 4)))
+                shown.append(["name": holder.name, "code": pass.shortCode(issuer.keys), "image": "cid:\(contentID)"])
+            }
+            context["passes"] = shown
+            context["hasPasses"] = !shown.isEmpty
+        }
         func render(_ part: String) throws -> String {
             let name = "\(record.kind.rawValue)/\(language.rawValue).\(part)"
             guard let output = library.render(context, withTemplate: name) else { throw Failure.noTemplate(name) }
@@ -89,7 +117,7 @@ public struct Renderer: Sendable {
                 description: item.counterpart, sequence: sequence)
         }
         var calendar: String?
-        if [.itineraryPlanned, .itineraryChanged, .digest].contains(record.kind),
+        if [.itineraryPlanned, .itineraryChanged, .digest, .reminder].contains(record.kind),
             !record.content.items.isEmpty || !record.content.changes.isEmpty
         {
             calendar = ICalendar(
@@ -109,7 +137,7 @@ public struct Renderer: Sendable {
         }
         return Rendered(
             language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar,
-            cancellation: cancellation)
+            cancellation: cancellation, images: images)
     }
 
     /// The entries a notification takes out of the recipient's calendar: those it withdraws, and
@@ -138,7 +166,7 @@ public struct Renderer: Sendable {
                 registration["stands"] = ["revision": standing.revision, standing.status.rawValue: true]
             }
             let withdrawn = Renderer.withdrawn(content)
-            return [
+            var values: [String: Any] = [
                 "recipient": ["name": record.recipient.name],
                 "organisation": content.organisation,
                 "event": ["name": eventName?.text(in: language) ?? record.eventID ?? "", "zoneName": zoneName(eventZone)],
@@ -154,6 +182,22 @@ public struct Renderer: Sendable {
                 "removedFromDelegation": content.removedFromDelegation == true,
                 "urgent": record.urgent,
             ]
+            if let minutes = content.reminderMinutes { values["reminder"] = ["before": duration(minutes)] }
+            if let meetingPoint = content.meetingPoint { values["meetingPoint"] = meetingPoint }
+            return values
+        }
+
+        /// "24 hours", "1 hour", "30 minutes", in the recipient's language.
+        private func duration(_ minutes: Int) -> String {
+            let (count, hours) = minutes % 60 == 0 ? (minutes / 60, true) : (minutes, false)
+            switch (language, hours) {
+            case (.english, true): return count == 1 ? "1 hour" : "\(count) hours"
+            case (.english, false): return count == 1 ? "1 minute" : "\(count) minutes"
+            case (.vietnamese, true): return "\(count) giờ"
+            case (.vietnamese, false): return "\(count) phút"
+            case (.chineseSimplified, true): return "\(count) 小时"
+            case (.chineseSimplified, false): return "\(count) 分钟"
+            }
         }
 
         private func item(_ item: ItineraryItem) -> [String: Any] {

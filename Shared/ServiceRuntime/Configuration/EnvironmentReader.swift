@@ -108,6 +108,17 @@ public struct EnvironmentReader: Sendable {
     /// Records a problem found by the caller's own checks.
     public mutating func problem(_ text: String) { problems.append(text) }
 
+    /// `key` read by `parse`, if set: nil, with the problem noted (`KEY: <error>`), when it throws.
+    public mutating func parsed<T>(_ key: String, _ parse: (String) throws -> T) -> T? {
+        guard let text = optionalString(key) else { return nil }
+        do {
+            return try parse(text)
+        } catch {
+            problem("\(key): \(error)")
+            return nil
+        }
+    }
+
     /// The identity-document keys in `key` (`id:base64[,id:base64…]`, current first), required:
     /// nil, with the problem noted, when missing or invalid.
     public mutating func identityVault(_ key: String) -> IdentityVault? {

@@ -6,11 +6,25 @@ public struct Recipient: Sendable, Codable, Hashable {
     public var name: String
     public var email: String
     public var language: Language
+    /// Their place in the delegation (1 for its first delegate), if they are one of its delegates.
+    public var person: Int?
 
-    public init(name: String, email: String, language: Language) {
+    public init(name: String, email: String, language: Language, person: Int? = nil) {
         self.name = name
         self.email = email
         self.language = language
+        self.person = person
+    }
+}
+
+/// A delegate whose pass a notification carries: by place in the delegation, and name.
+public struct PassHolder: Sendable, Codable, Hashable {
+    public var person: Int
+    public var name: String
+
+    public init(person: Int, name: String) {
+        self.person = person
+        self.name = name
     }
 }
 
@@ -34,6 +48,13 @@ public struct NotificationContent: Sendable, Codable, Equatable {
     public var removedFromDelegation: Bool?
     /// A refused amendment: the registration stands as it was.
     public var standing: RegistrationRejected.Standing?
+    /// The passes it carries (acceptance and itinerary e-mails), as QR codes with short codes.
+    public var passes: [PassHolder]?
+    /// A reminder: how many minutes before its item (the one in `items`) it is due.
+    public var reminderMinutes: Int?
+    /// A reminder of a bus visit: where the delegation boards (the place of its item before
+    /// on that day), when it has one.
+    public var meetingPoint: String?
 
     public init(organisation: String, reference: String? = nil) {
         self.organisation = organisation

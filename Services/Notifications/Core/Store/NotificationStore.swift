@@ -82,6 +82,11 @@ public enum NotificationStore {
                     arguments: [NotificationsHandler.idempotencyKey(key), row["id"] as String])
             }
         }
+        // The event's last day (when passes expire) and each delegation's people in order (whose
+        // passes the lead receives).
+        migrator.registerMigration("notifications-4") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN last_day TEXT; ALTER TABLE contacts ADD COLUMN people TEXT")
+        }
     }
 
     // MARK: Events and contacts
@@ -91,7 +96,8 @@ public enum NotificationStore {
         if let known = try EventRecord.record(db, key: programme.eventID), known.version >= programme.version { return }
         let venues = Dictionary(programme.venues.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         try EventRecord(
-            eventID: programme.eventID, name: programme.name, timeZone: programme.timeZone, venues: venues, version: programme.version
+            eventID: programme.eventID, name: programme.name, timeZone: programme.timeZone, venues: venues, version: programme.version,
+            lastDay: programme.days.max()
         )
         .upsert(db)
     }
@@ -168,14 +174,32 @@ public enum NotificationStore {
             db,
             pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(
                 limit))
-        return try due.map { original in
+        var claimed: [NotificationRecord] = []
+        for original in due {
             var record = original
+            // A reminder is never sent once its item has started (a restart, a long retry).
+            if record.kind == .reminder, let start = record.content.items.first?.start, start <= now {
+                record.status = .cancelled
+                record.lastError = "not sent: its item had started"
+                try record.update(db)
+                continue
+            }
             record.status = .sending
             record.attempts += 1
             record.totalAttempts += 1
             try record.update(db)
-            return record
+            claimed.append(record)
         }
+        return claimed
+    }
+
+    /// The notifications of `kind` about a registration that wait to be sent.
+    public static func pending(_ kind: NotificationKind, registrationID: String, in db: Database) throws -> [NotificationRecord] {
+        try NotificationRecord.records(
+            db,
+            NotificationRecord.filter(
+                Column("registration_id") == registrationID && Column("kind") == kind.rawValue
+                    && Column("status") == NotificationRecord.Status.pending.rawValue))
     }
 
     /// When the next notification pending on `channel` is due (nil when none waits).
