@@ -22,6 +22,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case registrationRecorded = "registration.recorded"
     case registrationDataKey = "registration.data-key"
     case registrationDataKeysRequested = "registration.data-keys-requested"
+    case checkinRecorded = "checkin.recorded"
 
     /// Whether the archive stream keeps it: every type but the two that would put personal data
     /// there readable for its whole retention, `registration.submitted` (integrations send the
@@ -53,6 +54,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .registrationRecorded: return RegistrationRecorded.self
         case .registrationDataKey: return RegistrationDataKey.self
         case .registrationDataKeysRequested: return RegistrationDataKeysRequested.self
+        case .checkinRecorded: return CheckinRecorded.self
         }
     }
 }

@@ -86,6 +86,10 @@ extension NotificationResendRequested {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
 }
 
+extension CheckinRecorded {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
 extension PlanOverrideRequested {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
 }

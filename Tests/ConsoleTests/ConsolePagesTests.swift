@@ -34,10 +34,13 @@ import Testing
             var location: String? { headers[.location] }
         }
 
-        func request(_ method: HTTPRequest.Method, _ uri: String, form: [String: String]? = nil) async throws -> Page {
-            var headers: HTTPFields = [:]
+        func request(
+            _ method: HTTPRequest.Method, _ uri: String, form: [String: String]? = nil, json: Data? = nil, headers extra: HTTPFields = [:]
+        ) async throws -> Page {
+            var headers = extra
             if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") }
-            var body: ByteBuffer?
+            var body: ByteBuffer? = json.map { ByteBuffer(bytes: $0) }
+            if json != nil { headers[.contentType] = "application/json" }
             if let form {
                 headers[.contentType] = "application/x-www-form-urlencoded"
                 let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
@@ -74,7 +77,8 @@ import Testing
     /// marshal `an` with the personal-data role; `documentKeys`, the console's.
     static func withConsole(
         _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, parked: ParkedMessages = ParkedMessages(queues: []),
-        passKeys: PassKeys? = nil, _ body: @Sendable (Browser, Browser) async throws -> Void
+        passKeys: PassKeys? = nil, now: @escaping @Sendable () -> Date = { Date() },
+        _ body: @Sendable (Browser, Browser) async throws -> Void
     ) async throws {
         try await harness.write { db in
             try Accounts.add(name: "mai", role: .organiser, password: password, cost: .testing, in: db)
@@ -88,7 +92,9 @@ import Testing
         let app = try ServiceHTTP.application(
             configuration: configuration.service, readiness: .init(connections: [], store: harness.store), store: harness.store,
             metrics: ServiceMetrics(service: "console"), logger: Logger(label: "console-test"),
-            routes: { routes in ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked)(routes, harness.store) })
+            routes: { routes in
+                ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked, now: now)(routes, harness.store)
+            })
         try await app.test(.router) { client in try await body(Browser(client), Browser(client)) }
     }
 

@@ -112,6 +112,10 @@ enum Fixtures {
             return NotificationResendRequested(
                 notificationID: "ntf-fixture", registrationID: "reg-fixture", eventID: eventID, requestID: "console-fixture",
                 requestedBy: "mai", requestedAt: time("2026-01-10T10:00:00+07:00"))
+        case .checkinRecorded:
+            return CheckinRecorded(
+                checkinID: "scan-fixture", eventID: eventID, registrationID: "reg-fixture", person: 2, kind: .boarded, day: "2026-01-14",
+                busID: "bus-1", venueID: "hotel-novotel", method: .scan, marshal: "tuan", scannedAt: time("2026-01-14T07:41:00+07:00"))
         case .planOverrideRequested:
             return PlanOverrideRequested(
                 eventID: eventID, overrideID: "fixture-override", kind: .reserveSeats, withdraw: true, reference: "fixture-0001",
@@ -214,6 +218,10 @@ enum Fixtures {
         case .notificationResendRequested:
             return NotificationResendRequested(
                 notificationID: "ntf-fixture", registrationID: "reg-fixture", eventID: eventID, requestID: "console-fixture")
+        case .checkinRecorded:
+            return CheckinRecorded(
+                checkinID: "scan-fixture", eventID: eventID, registrationID: "reg-fixture", person: 1, kind: .arrived, day: "2026-01-14",
+                method: .code, marshal: "tuan", scannedAt: time("2026-01-14T08:31:00+07:00"))
         case .planOverrideRequested:
             return PlanOverrideRequested(eventID: eventID, overrideID: "fixture-override", kind: nil)
         case .planOverrideDecided:

@@ -71,6 +71,8 @@ public struct ConsoleHTTP: Sendable {
             guard let session = try await self.session(request) else { return Self.redirect("/login") }
             return try await self.manifestsCSV(request, session)
         }
+        group.post("/checkins") { request, _ in try await self.checkins(request) }
+        group.get("/checkins/status") { request, _ in try await self.checkinStatus(request) }
         group.get("/actions/:id") { request, context in
             let id = try context.parameters.require("id")
             guard try await self.session(request) != nil else { throw HTTPError(.unauthorized) }
@@ -205,6 +207,60 @@ public struct ConsoleHTTP: Sendable {
             }
         }
     }
+
+    // MARK: Check-in
+
+    /// `POST /checkins` (marshals and organisers): a JSON batch `{"scans": [Checkins.Scan]}`, what
+    /// the check-in page scanned (and kept while offline), with the session's CSRF token in
+    /// `X-CSRF-Token`. Answers each scan's outcome; a refused one is kept nowhere.
+    func checkins(_ request: Request) async throws -> Response {
+        guard let session = try await session(request) else { throw HTTPError(.unauthorized) }
+        guard let token = request.headers[Self.csrfHeader], Self.same(token, session.csrf), session.account.role != .viewer else {
+            try await store.database.write { db in
+                try Accounts.audit(
+                    account: session.account.name, action: "/checkins", outcome: "refused: no valid CSRF token, or a viewer", in: db)
+            }
+            throw HTTPError(.forbidden, message: "a check-in needs a marshal's or organiser's session and its CSRF token")
+        }
+        guard let keys = configuration.passKeys else {
+            throw HTTPError(.serviceUnavailable, message: "CONSOLE_PASS_KEYS is not set: passes cannot be checked")
+        }
+        struct Batch: Decodable { var scans: [Checkins.Scan] }
+        let batch: Batch
+        do {
+            batch = try MessageCoding.decode(Batch.self, from: Data(buffer: try await request.body.collect(upTo: 1 << 20)))
+        } catch {
+            throw HTTPError(.badRequest, message: "expected {\"scans\": [{\"id\", \"pass\" or \"code\", \"day\", \"bus\" or \"venue\"}]}")
+        }
+        guard batch.scans.count <= 1000 else { throw HTTPError(.contentTooLarge, message: "at most 1000 scans at once") }
+        let now = now()
+        let outcomes = try await store.database.write { db in
+            guard let programme = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db) else {
+                throw HTTPError(.notFound, message: "no programme yet")
+            }
+            return try batch.scans.map { scan in
+                try Checkins.record(scan, marshal: session.account.name, keys: keys, programme: programme, now: now, in: db)
+            }
+        }
+        if outcomes.contains(where: { $0.status == .recorded }) { outbox.ring() }
+        struct Answer: Encodable { var outcomes: [Checkins.Outcome] }
+        return try ServiceHTTP.json(Answer(outcomes: outcomes))
+    }
+
+    /// `GET /checkins/status?day=&bus=` (or `&venue=`): boarded (or arrived) against expected, per
+    /// stop, for the page to show live.
+    func checkinStatus(_ request: Request) async throws -> Response {
+        guard try await session(request) != nil else { throw HTTPError(.unauthorized) }
+        let day = request.uri.queryParameters.get("day") ?? ""
+        let bus = request.uri.queryParameters.get("bus").nonEmpty
+        let venue = request.uri.queryParameters.get("venue").nonEmpty
+        let status = try await store.database.read { db in
+            try ConsoleQueries.checkinStatus(eventID: try self.eventID(in: db), day: day, bus: bus, venue: venue, in: db)
+        }
+        return try ServiceHTTP.json(status)
+    }
+
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 
     // MARK: Logging in
 

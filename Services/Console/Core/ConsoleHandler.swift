@@ -116,6 +116,12 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.answer(kind: kind, subject: answer.requestID, status: status, outcome: outcome, in: db)
             return []
         }
+        // The marshals' check-ins: the console's own (kept when recorded) and their copies from the
+        // broker or a replay, kept once.
+        router.on(CheckinRecorded.self) { _, message, db in
+            try ConsoleStore.saveCheckin(message.payload, in: db)
+            return []
+        }
         router.on(RegistrationEraseRequested.self) { _, message, db in
             let request = message.payload
             try DataKeys.forget(registrationID: request.registrationID, eventID: request.eventID, in: db)
@@ -133,7 +139,8 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         router.keepsDataKeys()
         // Published by the pages, through the outbox (`ConsoleCommands`).
         router.emits(
-            RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self, NotificationResendRequested.self)
+            RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self, NotificationResendRequested.self,
+            CheckinRecorded.self)
         router.emits(RegistrationErased.self)
         return router
     }()

@@ -204,6 +204,56 @@ public enum ConsoleQueries {
         }
     }
 
+    /// Checked in against expected at each place of a bus's day (its stops) or at a gate.
+    public struct CheckinStatus: Sendable, Codable, Equatable {
+        public struct Place: Sendable, Codable, Equatable {
+            public var venueID: String
+            /// People whose itinerary has this stop (or this gate) that day.
+            public var expected: Int
+            /// Of them, checked in here.
+            public var checkedIn: Int
+        }
+        public var places: [Place]
+        /// Everyone expected on the bus (or at the gate) that day, and those checked in anywhere on it.
+        public var expected: Int
+        public var checkedIn: Int
+    }
+
+    public static func checkinStatus(eventID: String, day: String, bus: String?, venue: String?, in db: Database) throws -> CheckinStatus {
+        let visits = try busVisits(eventID: eventID, day: day, bus: bus, in: db).filter { venue == nil || $0.venueID == venue }
+        let delegates = try people(eventID: eventID, only: Set(visits.map(\.registrationID)), in: db).mapValues {
+            $0.delegation.delegates.count
+        }
+        var sql = "SELECT registration_id, person, venue_id FROM checkins WHERE event_id = ? AND day = ?"
+        var arguments: StatementArguments = [eventID, day]
+        if let bus {
+            sql += " AND bus_id = ?"
+            arguments += [bus]
+        } else if let venue {
+            sql += " AND kind = 'arrived' AND venue_id = ?"
+            arguments += [venue]
+        }
+        let rows = try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            (registration: row[0] as String, person: row[1] as Int, venue: row[2] as String?)
+        }
+        let venues = visits.sorted { $0.arrival < $1.arrival }.map(\.venueID).reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        let places = venues.map { venueID in
+            let there = Set(visits.filter { $0.venueID == venueID }.map(\.registrationID))
+            return CheckinStatus.Place(
+                venueID: venueID, expected: there.reduce(0) { $0 + (delegates[$1] ?? 0) },
+                checkedIn: Set(
+                    rows.filter { $0.venue == venueID && there.contains($0.registration) }.map { "\($0.registration)|\($0.person)" }
+                )
+                .count)
+        }
+        let riders = Set(visits.map(\.registrationID))
+        return CheckinStatus(
+            places: places, expected: riders.reduce(0) { $0 + (delegates[$1] ?? 0) },
+            checkedIn: Set(rows.filter { riders.contains($0.registration) }.map { "\($0.registration)|\($0.person)" }).count)
+    }
+
     /// An accepted delegation's people as the manifests read them.
     public struct People: Sendable {
         public var reference: String

@@ -145,6 +145,27 @@ public enum ConsoleStore {
                     ALTER TABLE accounts ADD COLUMN personal_data INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        // The day itself: who boarded which bus where, who arrived at which gate.
+        migrator.registerMigration("console-3") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE checkins (
+                        checkin_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        registration_id TEXT NOT NULL,
+                        person INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        bus_id TEXT,
+                        venue_id TEXT,
+                        method TEXT NOT NULL,
+                        marshal TEXT NOT NULL,
+                        scanned_at REAL NOT NULL
+                    );
+                    CREATE INDEX checkins_place ON checkins (event_id, day, bus_id, venue_id);
+                    CREATE INDEX checkins_person ON checkins (registration_id, person);
+                    """)
+        }
     }
 
     // MARK: Writing what the services announce
@@ -338,6 +359,22 @@ public enum ConsoleStore {
         found = found || db.changesCount > 0
         try db.execute(sql: "UPDATE notifications SET reason = NULL WHERE registration_id = ?", arguments: [registrationID])
         return found || db.changesCount > 0
+    }
+
+    // MARK: Check-ins
+
+    /// Keeps a check-in once (the console's own, and its copy from the broker or a replay).
+    static func saveCheckin(_ checkin: CheckinRecorded, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO checkins (checkin_id, event_id, registration_id, person, kind, day, bus_id, venue_id, method,
+                    marshal, scanned_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                checkin.checkinID, checkin.eventID, checkin.registrationID, checkin.person, checkin.kind.rawValue, checkin.day,
+                checkin.busID, checkin.venueID, checkin.method.rawValue, checkin.marshal, checkin.scannedAt.timeIntervalSince1970,
+            ])
     }
 
     // MARK: Actions awaiting their answer
