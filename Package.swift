@@ -232,7 +232,7 @@ let package = Package(
             path: "Tests/OpsTests"),
         // The whole system as processes, under faults.
         .testTarget(
-            name: "SystemTests", dependencies: ["AMQP", "Messages", "ServiceRuntime", "ServiceCatalog", "TestSupport"],
+            name: "SystemTests", dependencies: ["AMQP", "Messages", "Passes", "ServiceRuntime", "ServiceCatalog", "TestSupport"],
             path: "Tests/SystemTests", exclude: ["Browser"]),
         .testTarget(
             name: "DeploymentTests", dependencies: ["ServiceRuntime", "ServiceCatalog", "TestSupport"], path: "Tests/DeploymentTests"),

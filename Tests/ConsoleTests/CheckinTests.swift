@@ -110,6 +110,31 @@ import Testing
         }
     }
 
+    @Test func theMarshalsPageListsWhoIsExpectedWithTheirCodesAndWhoIsCheckedIn() async throws {
+        let harness = try await ConsoleFixtures.event()
+        try await ConsolePagesTests.withConsole(harness, passKeys: Self.keys, now: { Samples.danang(day: 14, 7, 55) }) { marshal, _ in
+            _ = try await marshal.login("tuan")
+            let csrf = try Browser.csrf(in: try await marshal.get("/"))
+            _ = try await Self.send(marshal, [Self.scan("scan-0001-acme-1", pass: Self.pass("acme", 1))], csrf: csrf)
+            let page = try await marshal.get("/checkin?day=\(Self.day)&bus=bus-1")
+            #expect(page.status == .ok)
+            #expect(page.body.contains("data-csrf=\"\(csrf)\""))
+            #expect(page.body.components(separatedBy: "<tr data-registration=").count - 1 == 5, "acme's 3 and delta's 2")
+            let code = Self.pass("acme", 2).shortCode(Self.keys)
+            #expect(page.body.contains("data-person=\"2\" data-code=\"\(code)\" data-done=\"\""))
+            #expect(page.body.contains("data-person=\"1\" data-code=\"\(Self.pass("acme", 1).shortCode(Self.keys))\" data-done=\"1\""))
+            #expect(!page.body.contains(Self.pass("hanoi-ai", 1).shortCode(Self.keys)), "bus-2's riders are not on bus-1's page")
+            let gate = try await marshal.get("/checkin?day=\(Self.day)&venue=enosta-hub")
+            #expect(gate.body.contains(Self.pass("hanoi-ai", 1).shortCode(Self.keys)), "the gate expects everyone visiting it")
+            let chinese = try await marshal.get("/checkin?day=\(Self.day)&bus=bus-1&lang=zh-Hans")
+            #expect(chinese.body.contains("签到"))
+        }
+        try await ConsolePagesTests.withConsole(try await ConsoleFixtures.event()) { marshal, _ in
+            _ = try await marshal.login("tuan")
+            #expect(try await marshal.get("/checkin?day=\(Self.day)&bus=bus-1").body.contains("CONSOLE_PASS_KEYS"))
+        }
+    }
+
     @Test func aGateRefusesSomeoneNotOnTheAccessListAndACopyFromTheBrokerIsKeptOnce() async throws {
         let harness = try await ConsoleFixtures.event()
         // A delegation whose second person has no identity document, visiting the port on bus-2.

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import GRDB
 import Messages
+import Passes
 import ServiceCatalog
 import ServiceRuntime
 import TestSupport
@@ -26,6 +27,9 @@ import Testing
             let (consoleKeys, consolePrivate) = DocumentKeys.generate(id: "c-test")
             system.environment["CONSOLE_DOCUMENT_KEYS"] = consolePrivate
             system.environment["REGISTRATIONS_CONSOLE_DOCUMENT_KEY"] = consoleKeys.current?.spec
+            // Passes, for the check-in page.
+            let passKeys = "p-test:" + Data(repeating: 5, count: 32).base64EncodedString()
+            system.environment["CONSOLE_PASS_KEYS"] = passKeys
             for service in SystemServices.all where service.name != "console" { try system.start(service.name) }
             try system.start("console", extra: ["LOG_LEVEL": "info"])
             let port = try #require(await system.httpPort("console"), "the console listens")
@@ -62,6 +66,18 @@ import Testing
             let venues = Dictionary(uniqueKeysWithValues: programme.venues.map { ($0.id, $0.name.text(in: .english)) })
             let moment = try #require(Self.moment(programme.timeZone))
             let move = try #require(Self.move(plan, submissions: submissions, programme: programme), "a delegation that can change bus")
+            // A rider of one bus that day and one of another, neither the one moved: their pass codes.
+            let dayTours = plan.tours.filter { $0.day == Self.day }
+            let here = try #require(dayTours.first { $0.passengers.contains { $0 != move.registrationID } })
+            let rider = try #require(here.passengers.first { $0 != move.registrationID })
+            let other = try #require(
+                dayTours.lazy.filter { $0.busID != here.busID }.flatMap { $0.passengers }.first { id in
+                    id != move.registrationID && !here.passengers.contains(id)
+                })
+            let keys = try PassKeys(spec: passKeys)
+            func code(_ registrationID: String) -> String {
+                Pass(eventID: programme.eventID, registrationID: registrationID, person: 1, expires: .distantFuture).shortCode(keys)
+            }
             let mailsBefore = smtp.messages.count
 
             let out = system.directory.appendingPathComponent("browser.json")
@@ -71,7 +87,8 @@ import Testing
                 [
                     "\(TestBroker.root)/Tests/SystemTests/Browser/console_browser.py", "--url", "http://127.0.0.1:\(port)",
                     "--organiser", "mai:seed scenario password", "--marshal", "tuan:seed scenario password",
-                    "--personal-data", "an:seed scenario password", "--day", Self.day, "--at",
+                    "--personal-data", "an:seed scenario password", "--checkin", here.busID, Self.day, code(rider), code(other), "--day",
+                    Self.day, "--at",
                     Self.time, "--move", move.registrationID, move.busID, Self.day, "--out", out.path,
                 ] + (screenshots.map { ["--screenshots", $0] } ?? []))
             let result = try #require(
@@ -135,6 +152,21 @@ import Testing
             #expect(
                 !expected.isEmpty && shownNumbers == expected,
                 "missing \(expected.subtracting(shownNumbers)), unexpected \(shownNumbers.subtracting(expected))")
+
+            // Checked in on a phone that lost the network: kept offline, another bus's rider refused
+            // offline, the second scan harmless; sent when the network came back, and kept once.
+            let checkin = try #require(result["checkin"] as? [String: String])
+            #expect(checkin["kept"]?.hasPrefix("Checked in:") == true && checkin["queuedOffline"] == "1", "\(checkin)")
+            #expect(checkin["network"]?.hasPrefix("offline") == true)
+            #expect(checkin["elsewhere"]?.hasPrefix("Refused") == true, "\(checkin)")
+            #expect(checkin["twice"]?.hasPrefix("Checked in already") == true, "\(checkin)")
+            #expect(checkin["queuedOnline"] == "0" && checkin["checked"] == "1" && checkin["checkedAfterReload"] == "1", "\(checkin)")
+            let kept = try system.read("console") { db in
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM checkins WHERE registration_id = ? AND person = 1 AND bus_id = ? AND kind = 'boarded'",
+                    arguments: [rider, here.busID])
+            }
+            #expect(kept == 1)
 
             // Moved: the new bus in its itinerary on its page, and its e-mail sent.
             let moved = try #require(result["move"] as? [String: [String]])

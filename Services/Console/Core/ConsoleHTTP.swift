@@ -71,6 +71,7 @@ public struct ConsoleHTTP: Sendable {
             guard let session = try await self.session(request) else { return Self.redirect("/login") }
             return try await self.manifestsCSV(request, session)
         }
+        group.get("/checkin") { request, context in try await self.page(request) { try await self.checkinPage(request, $0, $1) } }
         group.post("/checkins") { request, _ in try await self.checkins(request) }
         group.get("/checkins/status") { request, _ in try await self.checkinStatus(request) }
         group.get("/actions/:id") { request, context in
@@ -209,6 +210,51 @@ public struct ConsoleHTTP: Sendable {
     }
 
     // MARK: Check-in
+
+    /// `GET /checkin?day=&bus=&venue=`: the marshal's page for a bus (boarding; at one stop, or
+    /// any) or a venue's gate (arriving): everyone expected there with their pass's short code
+    /// and whether they are checked in, which the page's script checks scans against offline.
+    func checkinPage(_ request: Request, _ session: Accounts.Session, _ language: Language) async throws -> View {
+        let wanted = request.uri.queryParameters.get("day")
+        let bus = request.uri.queryParameters.get("bus").nonEmpty
+        let venue = request.uri.queryParameters.get("venue").nonEmpty
+        return try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db) else { return View("empty", [:]) }
+            let day = wanted.flatMap { programme.days.contains($0) ? $0 : nil } ?? programme.days.first ?? ""
+            let visits = try ConsoleQueries.busVisits(eventID: programme.eventID, day: day, in: db)
+            let names = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { first, _ in first })
+            var context: [String: Any] = [
+                "day": day, "days": programme.days.map { ["day": $0, "current": $0 == day] },
+                "busIDs": try ConsoleQueries.buses(eventID: programme.eventID, day: day, in: db).map { ["id": $0, "selected": $0 == bus] },
+                "venues": Array(Set(visits.map(\.venueID))).sorted().map { ["id": $0, "name": names[$0] ?? $0, "selected": $0 == venue] },
+                "bus": bus ?? "", "venue": venue ?? "",
+            ]
+            guard bus != nil || venue != nil, let keys = self.configuration.passKeys,
+                let expires = programme.days.max().flatMap({ Pass.expiry(lastDay: $0, zone: programme.timeZone) })
+            else {
+                if self.configuration.passKeys == nil { context["problem"] = self.pages.word("checkin.noKeys", language) }
+                return View("checkin", context)
+            }
+            let expected = visits.filter { visit in (bus.map { visit.busID == $0 } ?? true) && (venue.map { visit.venueID == $0 } ?? true) }
+            let registrations = Set(expected.map(\.registrationID))
+            let people = try ConsoleQueries.people(eventID: programme.eventID, only: registrations, in: db)
+            let done = try ConsoleQueries.checkedIn(eventID: programme.eventID, day: day, bus: bus, venue: venue, in: db)
+            context["place"] = [bus, venue.map { names[$0] ?? $0 }].compactMap { $0 }.joined(separator: " · ")
+            context["riders"] = people.sorted { ($0.value.delegation.organisation.name, $0.key) < ($1.value.delegation.organisation.name, $1.key) }
+                .flatMap { registrationID, found in
+                    found.delegation.delegates.enumerated().map { index, person in
+                        [
+                            "registration": registrationID, "person": index + 1, "name": person.name,
+                            "organisation": found.delegation.organisation.name,
+                            "code": Pass(eventID: programme.eventID, registrationID: registrationID, person: index + 1, expires: expires)
+                                .shortCode(keys),
+                            "done": done.contains("\(registrationID)|\(index + 1)"),
+                        ] as [String: Any]
+                    }
+                }
+            return View("checkin", context)
+        }
+    }
 
     /// `POST /checkins` (marshals and organisers): a JSON batch `{"scans": [Checkins.Scan]}`, what
     /// the check-in page scanned (and kept while offline), with the session's CSRF token in

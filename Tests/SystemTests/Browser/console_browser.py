@@ -5,7 +5,7 @@ scenario; it only drives the pages and reports what it saw as JSON (--out), the 
 judges it against the services' own stores. Screenshots of the main pages go to --screenshots.
 
     console_browser.py --url http://127.0.0.1:PORT --organiser NAME:PASSWORD --marshal NAME:PASSWORD \
-        --personal-data NAME:PASSWORD \
+        --personal-data NAME:PASSWORD --checkin BUS DAY CODE_HERE CODE_ELSEWHERE \
         --day 2026-01-14 --at 14:00 --move REGISTRATION_ID BUS DAY --out result.json [--screenshots DIR]
 """
 
@@ -58,6 +58,8 @@ def main():
     parser.add_argument("--organiser", required=True)
     parser.add_argument("--marshal", required=True)
     parser.add_argument("--personal-data", required=True, help="NAME:PASSWORD of a marshal with the personal-data role")
+    parser.add_argument("--checkin", nargs=4, required=True, metavar=("BUS", "DAY", "CODE_HERE", "CODE_ELSEWHERE"),
+                        help="a bus and day, the pass code of one of its riders, and of a rider of another bus")
     parser.add_argument("--day", required=True)
     parser.add_argument("--at", required=True)
     parser.add_argument("--move", nargs=3, metavar=("REGISTRATION", "BUS", "DAY"), required=True)
@@ -158,6 +160,34 @@ def main():
             [cell.inner_text() for cell in row.query_selector_all("td")][:2]
             for row in allowed.query_selector_all("table.manifest tbody tr")
         ]
+
+        # Check-in on a phone that loses the network: a rider's code is kept offline, another
+        # bus's rider is refused offline, a second scan is harmless; back online, the scan is sent.
+        checkin_bus, checkin_day, code_here, code_elsewhere = args.checkin
+        phone = browser.new_context(viewport={"width": 400, "height": 800})
+        scanner = phone.new_page()
+        login(scanner, base, args.marshal)
+        scanner.goto(f"{base}/checkin?day={checkin_day}&bus={checkin_bus}")
+        expected = scanner.inner_text("#expected")
+        phone.set_offline(True)
+
+        def scan(value):
+            scanner.fill("#scan-input", value)
+            scanner.press("#scan-input", "Enter")
+            return scanner.inner_text("#last")
+
+        report = {"expected": expected, "kept": scan(code_here), "queuedOffline": scanner.inner_text("#queued"),
+                  "network": scanner.inner_text("#network"), "elsewhere": scan(code_elsewhere), "twice": scan(code_here)}
+        shot(scanner, args.screenshots, "checkin")
+        phone.set_offline(False)
+        deadline = time.time() + args.timeout
+        while time.time() < deadline and scanner.inner_text("#queued") != "0":
+            time.sleep(0.5)
+        report["queuedOnline"] = scanner.inner_text("#queued")
+        report["checked"] = scanner.inner_text("#checked")
+        scanner.reload()
+        report["checkedAfterReload"] = scanner.inner_text("#checked")
+        result["checkin"] = report
         browser.close()
 
     with open(args.out, "w", encoding="utf-8") as out:

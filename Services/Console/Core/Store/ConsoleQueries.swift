@@ -219,6 +219,24 @@ public enum ConsoleQueries {
         public var checkedIn: Int
     }
 
+    /// Who is checked in (`registrationID|person`) on a bus that day (at one stop, or any), or at
+    /// a venue's gate.
+    public static func checkedIn(eventID: String, day: String, bus: String?, venue: String?, in db: Database) throws -> Set<String> {
+        var sql = "SELECT registration_id || '|' || person FROM checkins WHERE event_id = ? AND day = ?"
+        var arguments: StatementArguments = [eventID, day]
+        if let bus {
+            sql += " AND bus_id = ?"
+            arguments += [bus]
+        } else {
+            sql += " AND kind = 'arrived'"
+        }
+        if let venue {
+            sql += " AND venue_id = ?"
+            arguments += [venue]
+        }
+        return try String.fetchSet(db, sql: sql, arguments: arguments)
+    }
+
     public static func checkinStatus(eventID: String, day: String, bus: String?, venue: String?, in db: Database) throws -> CheckinStatus {
         let visits = try busVisits(eventID: eventID, day: day, bus: bus, in: db).filter { venue == nil || $0.venueID == venue }
         let delegates = try people(eventID: eventID, only: Set(visits.map(\.registrationID)), in: db).mapValues {
