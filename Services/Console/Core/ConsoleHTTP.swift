@@ -219,7 +219,9 @@ public struct ConsoleHTTP: Sendable {
         let bus = request.uri.queryParameters.get("bus").nonEmpty
         let venue = request.uri.queryParameters.get("venue").nonEmpty
         return try await store.database.read { db in
-            guard let programme = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db) else { return View("empty", [:]) }
+            guard let programme = try ConsoleQueries.programme(eventID: self.configuration.eventID, in: db) else {
+                return View("empty", [:])
+            }
             let day = wanted.flatMap { programme.days.contains($0) ? $0 : nil } ?? programme.days.first ?? ""
             let visits = try ConsoleQueries.busVisits(eventID: programme.eventID, day: day, in: db)
             let names = Dictionary(programme.venues.map { ($0.id, $0.name.text(in: language)) }, uniquingKeysWith: { first, _ in first })
@@ -240,18 +242,20 @@ public struct ConsoleHTTP: Sendable {
             let people = try ConsoleQueries.people(eventID: programme.eventID, only: registrations, in: db)
             let done = try ConsoleQueries.checkedIn(eventID: programme.eventID, day: day, bus: bus, venue: venue, in: db)
             context["place"] = [bus, venue.map { names[$0] ?? $0 }].compactMap { $0 }.joined(separator: " · ")
-            context["riders"] = people.sorted { ($0.value.delegation.organisation.name, $0.key) < ($1.value.delegation.organisation.name, $1.key) }
-                .flatMap { registrationID, found in
-                    found.delegation.delegates.enumerated().map { index, person in
-                        [
-                            "registration": registrationID, "person": index + 1, "name": person.name,
-                            "organisation": found.delegation.organisation.name,
-                            "code": Pass(eventID: programme.eventID, registrationID: registrationID, person: index + 1, expires: expires)
-                                .shortCode(keys),
-                            "done": done.contains("\(registrationID)|\(index + 1)"),
-                        ] as [String: Any]
-                    }
+            context["riders"] = people.sorted {
+                ($0.value.delegation.organisation.name, $0.key) < ($1.value.delegation.organisation.name, $1.key)
+            }
+            .flatMap { registrationID, found in
+                found.delegation.delegates.enumerated().map { index, person in
+                    [
+                        "registration": registrationID, "person": index + 1, "name": person.name,
+                        "organisation": found.delegation.organisation.name,
+                        "code": Pass(eventID: programme.eventID, registrationID: registrationID, person: index + 1, expires: expires)
+                            .shortCode(keys),
+                        "done": done.contains("\(registrationID)|\(index + 1)"),
+                    ] as [String: Any]
                 }
+            }
             return View("checkin", context)
         }
     }
