@@ -279,7 +279,7 @@ let package = Package(
         .executableTarget(
             name: "console-bench",
             dependencies: [
-                "ConsoleCore", "ServiceRuntime", "Messages",
+                "ConsoleCore", "ServiceRuntime", "Messages", "Passes",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

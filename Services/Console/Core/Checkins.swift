@@ -59,8 +59,12 @@ public enum Checkins {
         if let known = try CheckinRow.fetch(id: scan.id, in: db) { return known.outcome(scan.id, status: .duplicate) }
         guard programme.days.contains(scan.day) else { return refused("\(scan.day) is not a day of \(programme.eventID)") }
         guard let place = scan.bus ?? scan.venue else { return refused("say the bus, or the venue's gate") }
-        let visits = try ConsoleQueries.busVisits(eventID: programme.eventID, day: scan.day, in: db)
-        let expected = visits.filter { visit in scan.bus.map { visit.busID == $0 } ?? (visit.venueID == scan.venue) }
+        // Those expected here: on the bus that day, or through the gate (a code is looked for among them).
+        func expectedHere(_ registration: String? = nil) throws -> [ConsoleQueries.BusVisit] {
+            try ConsoleQueries.busVisits(
+                eventID: programme.eventID, day: scan.day, bus: scan.bus, venue: scan.bus == nil ? scan.venue : nil,
+                registration: registration, in: db)
+        }
         let (registrationID, person, method): (String, Int, CheckinRecorded.Method)
         if let token = scan.pass {
             let pass: Pass
@@ -72,7 +76,7 @@ public enum Checkins {
             guard pass.eventID == programme.eventID else { return refused("a pass for another event (\(pass.eventID))") }
             (registrationID, person, method) = (pass.registrationID, pass.person, .scan)
         } else if let code = scan.code?.uppercased().filter({ $0.isLetter || $0.isNumber }), code.count == 8 {
-            let riders = Set(expected.map { $0.registrationID })
+            let riders = Set(try expectedHere().map { $0.registrationID })
             let candidates = try ConsoleQueries.people(eventID: programme.eventID, only: riders, in: db)
             let expires = programme.days.max().flatMap { Pass.expiry(lastDay: $0, zone: programme.timeZone) } ?? now
             let found = candidates.lazy.flatMap { id, people in
@@ -89,8 +93,9 @@ public enum Checkins {
             (1...people.delegation.delegates.count).contains(person)
         else { return refused("this pass's delegation is not (or no longer) accepted") }
         let organisation = people.delegation.organisation.name
-        guard expected.contains(where: { $0.registrationID == registrationID }) else {
-            let elsewhere = visits.filter { $0.registrationID == registrationID }
+        let expected = try expectedHere(registrationID)
+        guard !expected.isEmpty else {
+            let elsewhere = try ConsoleQueries.busVisits(eventID: programme.eventID, day: scan.day, registration: registrationID, in: db)
             let rides = Set(elsewhere.map(\.busID)).sorted().joined(separator: ", ")
             return Outcome(
                 id: scan.id, status: .refused,
@@ -108,7 +113,7 @@ public enum Checkins {
             CheckinRecorded(
                 checkinID: scan.id, eventID: programme.eventID, registrationID: registrationID, person: person,
                 kind: scan.bus == nil ? .arrived : .boarded, day: scan.day, busID: scan.bus,
-                venueID: scan.bus == nil ? scan.venue : (scan.venue ?? expected.first { $0.registrationID == registrationID }?.venueID),
+                venueID: scan.bus == nil ? scan.venue : (scan.venue ?? expected.min { $0.arrival < $1.arrival }?.venueID),
                 method: method, marshal: marshal, scannedAt: scan.scannedAt ?? now), correlationID: scan.id)
         let checkin = try MessageCoding.decode(CheckinRecorded.self, from: message.body)
         if let earlier = try CheckinRow.fetchSame(as: checkin, in: db) { return earlier.outcome(scan.id, status: .duplicate) }

@@ -1,6 +1,6 @@
 // The console's benchmark; run it through `deploy/bench-console` (release build).
 //
-//   console-bench [--delegations N] [--requests R] [--only PATH-PREFIX]
+//   console-bench [--delegations N] [--requests R] [--scans S] [--only PATH-PREFIX]
 //
 // 1. The read model keeping up: a synthetic event of N delegations (3 people each; 50 venues,
 //    N/13 buses of 45 seats over two days, each bus a tour of two stops a day, a notification
@@ -8,6 +8,9 @@
 //    pipeline applies them, into a real SQLite file (synchronous=full): messages per second.
 // 2. The pages on that store, through the console's real routes and templates (Hummingbird's
 //    router in-process, no network): each page R times, median and 95th percentile in ms.
+// 3. Check-in: S scans (one rider each), one request each, back to back: each pass's signature
+//    checked, the check-in and its message written in one transaction (synchronous=full); after
+//    each, the bus's count as the page asks for it. Scans per minute, and ms until visible.
 //
 // Prints one JSON line per stage.
 import ConsoleCore
@@ -19,12 +22,14 @@ import HummingbirdTesting
 import Logging
 import Messages
 import NIOCore
+import Passes
 import ServiceRuntime
 
 struct Failure: Error, CustomStringConvertible { let description: String }
 
 var delegations = 5000
 var requests = 20
+var scans = 1000
 var only = ""
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
@@ -39,6 +44,7 @@ while let flag = arguments.next() {
     switch flag {
     case "--delegations": delegations = value
     case "--requests": requests = value
+    case "--scans": scans = value
     default:
         FileHandle.standardError.write(Data("unknown option \(flag)\n".utf8))
         exit(64)
@@ -178,19 +184,22 @@ line([
 try await store.database.write { db in
     try Accounts.add(name: "bench", role: .organiser, password: "benchmark password", cost: .testing, in: db)
 }
+let passKeys = try PassKeys(spec: "bench:" + Data(repeating: 3, count: 32).base64EncodedString())
 let configuration = ConsoleConfiguration(
-    service: ServiceConfiguration(serviceName: "console", amqp: .init(), storePath: store.path), eventID: eventID)
+    service: ServiceConfiguration(serviceName: "console", amqp: .init(), storePath: store.path), eventID: eventID, passKeys: passKeys)
 let pages = try ConsolePages(assets: ConsoleConfiguration.defaultAssets)
 let app = try ServiceHTTP.application(
     configuration: configuration.service, readiness: .init(connections: [], store: store), store: store,
     metrics: ServiceMetrics(service: "console"), logger: Logger(label: "console-bench"),
-    routes: { routes in ConsoleHTTP.routes(configuration: configuration, pages: pages)(routes, store) })
+    routes: { routes in ConsoleHTTP.routes(configuration: configuration, pages: pages, now: { moment(14, 7) })(routes, store) })
 let paths = [
     "/", "/registrations", "/registrations?q=Company%201234", "/registrations/\(registrationID(eventID: eventID, reference: "ref-42"))",
     "/plan?day=2026-01-14&at=14:00", "/manifests?day=2026-01-14&bus=bus-7", "/manifests.csv?day=2026-01-14", "/audit",
 ]
 let repeats = requests
 let measured = paths.filter { $0.hasPrefix(only) }
+let measureCheckin = "/checkins".hasPrefix(only)
+let scanCount = scans
 try await app.test(.router) { client in
     // Log in (a login page's nonce cookie, then the form).
     let form = try await client.execute(uri: "/login", method: .get)
@@ -221,5 +230,56 @@ try await app.test(.router) { client in
             "p95_ms": (percentile(times, 0.95) * 10).rounded() / 10, "kb": bytes / 1024,
         ])
     }
+
+    // 3. Check-in: a scan per rider of the first day's buses (each pass's signature checked, the
+    // check-in and its message written in one transaction), one request each, back to back; after
+    // each, the bus's count as the page asks for it (what a marshal sees).
+    guard measureCheckin else { return }
+    let page = try await client.execute(uri: "/", method: .get, headers: [.cookie: String(session)])
+    let marker = "name=\"_csrf\" value=\""
+    guard let range = String(buffer: page.body).range(of: marker) else { throw Failure(description: "no CSRF token on the page") }
+    let csrf = String(String(buffer: page.body)[range.upperBound...].prefix { $0 != "\"" })
+    let visits = try await store.database.read { db in try ConsoleQueries.busVisits(eventID: eventID, day: "2026-01-14", in: db) }
+    var riders: [(registration: String, bus: String)] = []
+    for visit in visits where !riders.contains(where: { $0.registration == visit.registrationID }) {
+        riders.append((visit.registrationID, visit.busID))
+        if riders.count == scanCount { break }
+    }
+    let expires = moment(16, 0)
+    var recordTimes: [Double] = []
+    var visibleTimes: [Double] = []
+    let began = ContinuousClock.now
+    for (index, rider) in riders.enumerated() {
+        let token = Pass(eventID: eventID, registrationID: rider.registration, person: 1, expires: expires).token(passKeys)
+        let body = "{\"scans\":[{\"id\":\"bench-scan-\(index)\",\"pass\":\"\(token)\",\"day\":\"2026-01-14\",\"bus\":\"\(rider.bus)\"}]}"
+        let sent = ContinuousClock.now
+        let response = try await client.execute(
+            uri: "/checkins", method: .post,
+            headers: [.cookie: String(session), .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf],
+            body: ByteBuffer(string: body))
+        guard response.status == .ok, String(buffer: response.body).contains("\"recorded\"") else {
+            throw Failure(description: "check-in \(index): \(response.status) \(String(buffer: response.body))")
+        }
+        let recorded = ContinuousClock.now
+        let status = try await client.execute(
+            uri: "/checkins/status?day=2026-01-14&bus=\(rider.bus)", method: .get, headers: [.cookie: String(session)])
+        guard status.status == .ok else { throw Failure(description: "status: \(status.status)") }
+        recordTimes.append(milliseconds(recorded - sent))
+        visibleTimes.append(milliseconds(ContinuousClock.now - sent))
+    }
+    let total =
+        Double((ContinuousClock.now - began).components.seconds) + Double((ContinuousClock.now - began).components.attoseconds) / 1e18
+    line([
+        "stage": "checkin", "scans": riders.count, "per_minute": Int(Double(riders.count) / total * 60),
+        "record_median_ms": (percentile(recordTimes, 0.5) * 10).rounded() / 10,
+        "record_p95_ms": (percentile(recordTimes, 0.95) * 10).rounded() / 10,
+        "visible_median_ms": (percentile(visibleTimes, 0.5) * 10).rounded() / 10,
+        "visible_p95_ms": (percentile(visibleTimes, 0.95) * 10).rounded() / 10,
+        "visible_max_ms": ((visibleTimes.max() ?? 0) * 10).rounded() / 10,
+    ])
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }
 line(["stage": "done", "peak_rss_mb": (rssMB() * 10).rounded() / 10])

@@ -315,7 +315,9 @@ public enum ConsoleQueries {
     }
 
     /// The visits by bus of `day` (every day if nil), of `bus` (every bus if nil).
-    public static func busVisits(eventID: String, day: String?, bus: String? = nil, in db: Database) throws -> [BusVisit] {
+    public static func busVisits(
+        eventID: String, day: String?, bus: String? = nil, venue: String? = nil, registration: String? = nil, in db: Database
+    ) throws -> [BusVisit] {
         // By position, times as seconds since 1970: thousands of rows a page, and a lookup by name
         // or a date parsed from text costs more than the row.
         var sql = "SELECT registration_id, bus_id, day, venue_id, arrival, departure FROM bus_visits WHERE event_id = ?"
@@ -327,6 +329,14 @@ public enum ConsoleQueries {
         if let bus {
             sql += " AND bus_id = ?"
             arguments += [bus]
+        }
+        if let venue {
+            sql += " AND venue_id = ?"
+            arguments += [venue]
+        }
+        if let registration {
+            sql += " AND registration_id = ?"
+            arguments += [registration]
         }
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             BusVisit(
