@@ -126,6 +126,17 @@ import Testing
             #expect(!page.body.contains(Self.pass("hanoi-ai", 1).shortCode(Self.keys)), "bus-2's riders are not on bus-1's page")
             let gate = try await marshal.get("/checkin?day=\(Self.day)&venue=enosta-hub")
             #expect(gate.body.contains(Self.pass("hanoi-ai", 1).shortCode(Self.keys)), "the gate expects everyone visiting it")
+            #expect(page.body.contains("data-departure=\"\(Int(Samples.danang(day: 14, 8).timeIntervalSince1970 * 1000))\""))
+            #expect(page.body.contains("class=\"lead\" data-registration=\"\(ConsoleFixtures.id("acme"))\""))
+            // The lead answers for the rest of the delegation.
+            var byLead = Self.scan("scan-0010-acme-3", code: Self.pass("acme", 3).shortCode(Self.keys))
+            byLead.lead = true
+            let (_, outcomes) = try await Self.send(marshal, [byLead], csrf: csrf)
+            #expect(outcomes["scan-0010-acme-3"]?.status == .recorded)
+            let method = try await harness.read { db in
+                try String.fetchOne(db, sql: "SELECT method FROM checkins WHERE checkin_id = 'scan-0010-acme-3'")
+            }
+            #expect(method == "lead")
             let chinese = try await marshal.get("/checkin?day=\(Self.day)&bus=bus-1&lang=zh-Hans")
             #expect(chinese.body.contains("签到"))
         }

@@ -69,7 +69,11 @@ import Testing
             // A rider of one bus that day and one of another, neither the one moved: their pass codes.
             let dayTours = plan.tours.filter { $0.day == Self.day }
             let here = try #require(dayTours.first { $0.passengers.contains { $0 != move.registrationID } })
-            let rider = try #require(here.passengers.first { $0 != move.registrationID })
+            // (the largest delegation on it, for its lead to answer for the others)
+            let sizes = Dictionary(
+                submissions.map { (registrationID(eventID: $0.eventID, reference: $0.reference), $0.delegates.count) },
+                uniquingKeysWith: { first, _ in first })
+            let rider = try #require(here.passengers.filter { $0 != move.registrationID }.max { (sizes[$0] ?? 0) < (sizes[$1] ?? 0) })
             let other = try #require(
                 dayTours.lazy.filter { $0.busID != here.busID }.flatMap { $0.passengers }.first { id in
                     id != move.registrationID && !here.passengers.contains(id)
@@ -87,7 +91,8 @@ import Testing
                 [
                     "\(TestBroker.root)/Tests/SystemTests/Browser/console_browser.py", "--url", "http://127.0.0.1:\(port)",
                     "--organiser", "mai:seed scenario password", "--marshal", "tuan:seed scenario password",
-                    "--personal-data", "an:seed scenario password", "--checkin", here.busID, Self.day, code(rider), code(other), "--day",
+                    "--personal-data", "an:seed scenario password", "--checkin", here.busID, Self.day, code(rider), code(other), rider,
+                    "--day",
                     Self.day, "--at",
                     Self.time, "--move", move.registrationID, move.busID, Self.day, "--out", out.path,
                 ] + (screenshots.map { ["--screenshots", $0] } ?? []))
@@ -167,6 +172,19 @@ import Testing
                     arguments: [rider, here.busID])
             }
             #expect(kept == 1)
+            // Missing at departure, and the rest of the first rider's delegation on the lead's word.
+            let size = sizes[rider] ?? 0
+            #expect(size >= 2, "a delegation whose lead answers for someone")
+            let missingBefore = Int(checkin["missingBefore"] ?? "") ?? -1
+            #expect(checkin["missingShown"] == "yes" && missingBefore == (Int(checkin["expected"] ?? "") ?? 0) - 1, "\(checkin)")
+            #expect(Int(checkin["missingAfter"] ?? "") == missingBefore - (size - 1), "\(checkin)")
+            #expect(Int(checkin["checkedAfterLead"] ?? "") == size, "\(checkin)")
+            let byLead = try system.read("console") { db in
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM checkins WHERE registration_id = ? AND method = 'lead' AND bus_id = ?",
+                    arguments: [rider, here.busID])
+            }
+            #expect(byLead == size - 1)
 
             // Moved: the new bus in its itinerary on its page, and its e-mail sent.
             let moved = try #require(result["move"] as? [String: [String]])

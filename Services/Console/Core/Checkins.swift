@@ -23,10 +23,12 @@ public enum Checkins {
         public var bus: String?
         public var venue: String?
         public var scannedAt: Date?
+        /// Checked in on the delegation's lead's word (the whole group at once), not scanned.
+        public var lead: Bool?
 
         public init(
             id: String, pass: String? = nil, code: String? = nil, day: String, bus: String? = nil, venue: String? = nil,
-            scannedAt: Date? = nil
+            scannedAt: Date? = nil, lead: Bool? = nil
         ) {
             self.id = id
             self.pass = pass
@@ -35,6 +37,7 @@ public enum Checkins {
             self.bus = bus
             self.venue = venue
             self.scannedAt = scannedAt
+            self.lead = lead
         }
     }
 
@@ -65,7 +68,8 @@ public enum Checkins {
                 eventID: programme.eventID, day: scan.day, bus: scan.bus, venue: scan.bus == nil ? scan.venue : nil,
                 registration: registration, in: db)
         }
-        let (registrationID, person, method): (String, Int, CheckinRecorded.Method)
+        let (registrationID, person): (String, Int)
+        var method: CheckinRecorded.Method
         if let token = scan.pass {
             let pass: Pass
             do {
@@ -74,7 +78,8 @@ public enum Checkins {
                 return refused("not a valid pass: \(error)")
             }
             guard pass.eventID == programme.eventID else { return refused("a pass for another event (\(pass.eventID))") }
-            (registrationID, person, method) = (pass.registrationID, pass.person, .scan)
+            (registrationID, person) = (pass.registrationID, pass.person)
+            method = .scan
         } else if let code = scan.code?.uppercased().filter({ $0.isLetter || $0.isNumber }), code.count == 8 {
             let riders = Set(try expectedHere().map { $0.registrationID })
             let candidates = try ConsoleQueries.people(eventID: programme.eventID, only: riders, in: db)
@@ -85,13 +90,15 @@ public enum Checkins {
                 Pass(eventID: programme.eventID, registrationID: id, person: person, expires: expires).shortCode(keys) == code
             }
             guard let found else { return refused("no pass with the code \(code) is expected at \(place) on \(scan.day)") }
-            (registrationID, person, method) = (found.0, found.1, .code)
+            (registrationID, person) = (found.0, found.1)
+            method = .code
         } else {
             return refused("a scan carries a pass or its eight-character code")
         }
         guard let people = try ConsoleQueries.people(eventID: programme.eventID, only: [registrationID], in: db)[registrationID],
             (1...people.delegation.delegates.count).contains(person)
         else { return refused("this pass's delegation is not (or no longer) accepted") }
+        if scan.lead == true { method = .lead }
         let organisation = people.delegation.organisation.name
         let expected = try expectedHere(registrationID)
         guard !expected.isEmpty else {

@@ -242,13 +242,20 @@ public struct ConsoleHTTP: Sendable {
             let people = try ConsoleQueries.people(eventID: programme.eventID, only: registrations, in: db)
             let done = try ConsoleQueries.checkedIn(eventID: programme.eventID, day: day, bus: bus, venue: venue, in: db)
             context["place"] = [bus, venue.map { names[$0] ?? $0 }].compactMap { $0 }.joined(separator: " · ")
+            // When everyone should be on board: when the bus leaves the stop chosen, or else when
+            // it reaches its first of the day. Who is not on board by then is missing.
+            let first = expected.min { $0.arrival < $1.arrival }
+            if bus != nil, let leaves = venue == nil ? first?.arrival : first?.departure {
+                context["departure"] = Int(leaves.timeIntervalSince1970 * 1000)
+                context["departureTime"] = EventClock(zone: programme.timeZone).time(leaves)
+            }
             context["riders"] = people.sorted {
                 ($0.value.delegation.organisation.name, $0.key) < ($1.value.delegation.organisation.name, $1.key)
             }
             .flatMap { registrationID, found in
                 found.delegation.delegates.enumerated().map { index, person in
                     [
-                        "registration": registrationID, "person": index + 1, "name": person.name,
+                        "registration": registrationID, "person": index + 1, "name": person.name, "first": index == 0,
                         "organisation": found.delegation.organisation.name,
                         "code": Pass(eventID: programme.eventID, registrationID: registrationID, person: index + 1, expires: expires)
                             .shortCode(keys),

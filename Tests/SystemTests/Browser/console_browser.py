@@ -5,7 +5,7 @@ scenario; it only drives the pages and reports what it saw as JSON (--out), the 
 judges it against the services' own stores. Screenshots of the main pages go to --screenshots.
 
     console_browser.py --url http://127.0.0.1:PORT --organiser NAME:PASSWORD --marshal NAME:PASSWORD \
-        --personal-data NAME:PASSWORD --checkin BUS DAY CODE_HERE CODE_ELSEWHERE \
+        --personal-data NAME:PASSWORD --checkin BUS DAY CODE_HERE CODE_ELSEWHERE REGISTRATION \
         --day 2026-01-14 --at 14:00 --move REGISTRATION_ID BUS DAY --out result.json [--screenshots DIR]
 """
 
@@ -58,8 +58,8 @@ def main():
     parser.add_argument("--organiser", required=True)
     parser.add_argument("--marshal", required=True)
     parser.add_argument("--personal-data", required=True, help="NAME:PASSWORD of a marshal with the personal-data role")
-    parser.add_argument("--checkin", nargs=4, required=True, metavar=("BUS", "DAY", "CODE_HERE", "CODE_ELSEWHERE"),
-                        help="a bus and day, the pass code of one of its riders, and of a rider of another bus")
+    parser.add_argument("--checkin", nargs=5, required=True, metavar=("BUS", "DAY", "CODE_HERE", "CODE_ELSEWHERE", "REGISTRATION"),
+                        help="a bus and day, the pass code of one of its riders, of a rider of another bus, and the first's registration")
     parser.add_argument("--day", required=True)
     parser.add_argument("--at", required=True)
     parser.add_argument("--move", nargs=3, metavar=("REGISTRATION", "BUS", "DAY"), required=True)
@@ -163,7 +163,7 @@ def main():
 
         # Check-in on a phone that loses the network: a rider's code is kept offline, another
         # bus's rider is refused offline, a second scan is harmless; back online, the scan is sent.
-        checkin_bus, checkin_day, code_here, code_elsewhere = args.checkin
+        checkin_bus, checkin_day, code_here, code_elsewhere, lead_registration = args.checkin
         phone = browser.new_context(viewport={"width": 400, "height": 800})
         scanner = phone.new_page()
         login(scanner, base, args.marshal)
@@ -187,6 +187,16 @@ def main():
         report["checked"] = scanner.inner_text("#checked")
         scanner.reload()
         report["checkedAfterReload"] = scanner.inner_text("#checked")
+        # The bus left long ago (the seed's January): who is not on board is missing. The lead
+        # of the first rider's delegation answers for the rest of it.
+        report["missingShown"] = "yes" if scanner.is_visible("#missing") else "no"
+        report["missingBefore"] = scanner.inner_text("#missing-count")
+        scanner.click(f"button.lead[data-registration='{lead_registration}']")
+        deadline = time.time() + args.timeout
+        while time.time() < deadline and scanner.inner_text("#queued") != "0":
+            time.sleep(0.5)
+        report["missingAfter"] = scanner.inner_text("#missing-count")
+        report["checkedAfterLead"] = scanner.inner_text("#checked")
         result["checkin"] = report
         browser.close()
 

@@ -25,7 +25,18 @@
     row.querySelector(".state").textContent = done ? "✓" : "";
   };
   const show = function (text, kind) { last.textContent = text; last.className = "last " + kind; };
+  // After the bus's departure, who is not on board is missing.
+  const departure = Number(section.dataset.departure || 0);
+  const missing = function () {
+    const note = document.getElementById("missing");
+    if (!note || !departure || Date.now() < departure) return;
+    const absent = rows.filter(function (r) { return r.dataset.done !== "1"; });
+    rows.forEach(function (r) { r.classList.toggle("missing", r.dataset.done !== "1"); });
+    document.getElementById("missing-count").textContent = absent.length;
+    note.hidden = absent.length === 0;
+  };
   const refresh = function () {
+    missing();
     document.getElementById("expected").textContent = rows.length;
     document.getElementById("checked").textContent = rows.filter(function (r) { return r.dataset.done === "1"; }).length;
     document.getElementById("queued").textContent = queue().length;
@@ -48,12 +59,13 @@
     } catch (e) { return null; }
   };
 
-  const record = function (text) {
+  const record = function (text, lead) {
     const value = text.trim();
     if (!value) return;
     let row, scan = { id: id(), day: day, scannedAt: new Date().toISOString() };
     if (bus) scan.bus = bus;
     if (venue) scan.venue = venue;
+    if (lead) scan.lead = true;
     if (value.indexOf("DP1.") === 0) {
       row = byKey[holder(value)];
       scan.pass = value;
@@ -63,7 +75,7 @@
       scan.code = code;
     }
     if (!row) { show(words("unknown"), "refused"); return; }
-    const name = row.children[1].textContent + " (" + row.children[0].textContent + ")";
+    const name = row.children[1].textContent + " (" + row.children[0].firstChild.textContent.trim() + ")";
     if (row.dataset.done === "1") { show(words("twice") + ": " + name, "duplicate"); return; }
     scan.key = row.dataset.registration + "|" + row.dataset.person;
     const scans = queue();
@@ -117,6 +129,13 @@
     record(input.value);
     input.value = "";
     input.focus();
+  });
+  // The lead answers for the whole delegation: everyone of it not yet on board.
+  Array.prototype.forEach.call(section.querySelectorAll("button.lead"), function (button) {
+    button.addEventListener("click", function () {
+      rows.filter(function (r) { return r.dataset.registration === button.dataset.registration && r.dataset.done !== "1"; })
+        .forEach(function (r) { record(r.dataset.code, true); });
+    });
   });
   window.addEventListener("online", send);
   window.addEventListener("offline", refresh);
