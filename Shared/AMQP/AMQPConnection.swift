@@ -141,12 +141,14 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Whether the queue exists (passive declare).
-    public func queueExists(_ name: String) async throws -> Bool {
+    public func queueExists(_ name: String) async throws -> Bool { try await queueStateIfExists(name) != nil }
+
+    /// The queue's state, or nil if it does not exist (one passive declare).
+    public func queueStateIfExists(_ name: String) async throws -> QueueState? {
         do {
-            _ = try await queueState(name)
-            return true
+            return try await queueState(name)
         } catch AMQPError.channelClosedByBroker(.notFound, _) {
-            return false
+            return nil
         }
     }
 

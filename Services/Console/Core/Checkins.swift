@@ -83,7 +83,7 @@ public enum Checkins {
         } else if let code = scan.code?.uppercased().filter({ $0.isLetter || $0.isNumber }), code.count == 8 {
             let riders = Set(try expectedHere().map { $0.registrationID })
             let candidates = try ConsoleQueries.people(eventID: programme.eventID, only: riders, in: db)
-            let expires = programme.days.max().flatMap { Pass.expiry(lastDay: $0, zone: programme.timeZone) } ?? now
+            let expires = programme.passesExpire ?? now
             let found = candidates.lazy.flatMap { id, people in
                 (1...max(1, people.delegation.delegates.count)).lazy.map { (id, $0) }
             }.first { id, person in
@@ -170,4 +170,9 @@ public enum Checkins {
             scannedAt = Date(timeIntervalSince1970: row[2])
         }
     }
+}
+
+extension ProgrammePublished {
+    /// When the event's passes expire (`Pass.expiry` of its last day), nil without days.
+    var passesExpire: Date? { days.max().flatMap { Pass.expiry(lastDay: $0, zone: timeZone) } }
 }

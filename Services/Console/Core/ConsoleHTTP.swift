@@ -232,7 +232,7 @@ public struct ConsoleHTTP: Sendable {
                 "bus": bus ?? "", "venue": venue ?? "",
             ]
             guard bus != nil || venue != nil, let keys = self.configuration.passKeys,
-                let expires = programme.days.max().flatMap({ Pass.expiry(lastDay: $0, zone: programme.timeZone) })
+                let expires = programme.passesExpire
             else {
                 if self.configuration.passKeys == nil { context["problem"] = self.pages.word("checkin.noKeys", language) }
                 return View("checkin", context)
@@ -305,7 +305,7 @@ public struct ConsoleHTTP: Sendable {
     }
 
     /// `GET /checkins/status?day=&bus=` (or `&venue=`): boarded (or arrived) against expected, per
-    /// stop, for the page to show live.
+    /// stop, as JSON (all marshals' check-ins; the check-in page counts its own list).
     func checkinStatus(_ request: Request) async throws -> Response {
         guard try await session(request) != nil else { throw HTTPError(.unauthorized) }
         let day = request.uri.queryParameters.get("day") ?? ""
@@ -650,9 +650,7 @@ public struct ConsoleHTTP: Sendable {
             }
         }
         var pass: (String, Int) -> Manifest.PassShown? = { _, _ in nil }
-        if columns.contains(.pass), let keys = configuration.passKeys, let lastDay = programme.days.max(),
-            let expires = Pass.expiry(lastDay: lastDay, zone: programme.timeZone)
-        {
+        if columns.contains(.pass), let keys = configuration.passKeys, let expires = programme.passesExpire {
             pass = { registrationID, person in
                 let pass = Pass(eventID: programme.eventID, registrationID: registrationID, person: person, expires: expires)
                 return (try? pass.qrCode(keys)).map { Manifest.PassShown(code: pass.shortCode(keys), svg: $0.svg(scale: 2, margin: 2)) }

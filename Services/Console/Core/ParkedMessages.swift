@@ -43,8 +43,7 @@ public final class ParkedMessages: Sendable {
     func read(_ connection: AMQPConnection, at: Date = Date()) async throws {
         var found: [Queue] = []
         for name in queues {
-            let exists = try await connection.queueExists(name)
-            found.append(Queue(name: name, messages: exists ? try await connection.queueState(name).messageCount : nil))
+            found.append(Queue(name: name, messages: try await connection.queueStateIfExists(name)?.messageCount))
         }
         record(found, at: at)
     }

@@ -315,6 +315,9 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         let now = clock()
         let eventZone = try self.eventZone(eventID, in: db)
         let zone = configuration.countryZones[contacts.country] ?? eventZone
+        let known = Dictionary(
+            try NotificationStore.notifications(.reminder, registrationID: registrationID, in: db).map { ($0.id, $0) },
+            uniquingKeysWith: { first, _ in first })
         var wanted: Set<String> = []
         for recipient in contacts.recipients {
             for item in items where item.start > now && item.kind != .travel {
@@ -328,14 +331,14 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                     guard at > now.addingTimeInterval(-60) else { continue }  // its time has passed
                     let urgent = minutes <= 60
                     let due = urgent ? at : reminderTime(at, before: item.start, zone: zone)
-                    if var known = try NotificationStore.notification(id, in: db) {
-                        guard known.status == .cancelled else { continue }
-                        known.status = .pending
-                        known.dueAt = due
-                        known.attempts = 0
-                        known.channelIndex = 0
-                        known.lastError = nil
-                        try NotificationStore.update(known, in: db)
+                    if var earlier = known[id] {
+                        guard earlier.status == .cancelled else { continue }
+                        earlier.status = .pending
+                        earlier.dueAt = due
+                        earlier.attempts = 0
+                        earlier.channelIndex = 0
+                        earlier.lastError = nil
+                        try NotificationStore.update(earlier, in: db)
                         continue
                     }
                     var content = NotificationContent(organisation: contacts.organisation)
@@ -349,8 +352,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 }
             }
         }
-        for var record in try NotificationStore.pending(.reminder, registrationID: registrationID, in: db) where !wanted.contains(record.id)
-        {
+        for var record in known.values where record.status == .pending && !wanted.contains(record.id) {
             record.status = .cancelled
             record.lastError = "the item moved, went, or started"
             try NotificationStore.update(record, in: db)

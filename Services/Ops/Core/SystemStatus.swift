@@ -75,9 +75,8 @@ public struct SystemStatus: Sendable, Codable, Equatable {
     ) async throws -> SystemStatus {
         try await withConnection(configuration, name: "delegation-ops status") { connection in
             func state(_ name: String) async throws -> Queue {
-                guard try await connection.queueExists(name) else { return Queue(name: name) }
-                let state = try await connection.queueState(name)
-                return Queue(name: name, messages: state.messageCount, consumers: state.consumerCount)
+                let state = try await connection.queueStateIfExists(name)
+                return Queue(name: name, messages: state?.messageCount, consumers: state?.consumerCount)
             }
             var result: [Service] = []
             for service in services {

@@ -113,16 +113,6 @@
       .then(function () { sending = false; refresh(); });
   };
 
-  // The server's count, for what other marshals recorded (when online).
-  const poll = function () {
-    if (!navigator.onLine) return;
-    const query = "day=" + encodeURIComponent(day) + (bus ? "&bus=" + encodeURIComponent(bus) : "&venue=" + encodeURIComponent(venue));
-    fetch("/checkins/status?" + query, { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (status) { if (status) section.dataset.serverChecked = status.checkedIn; })
-      .catch(function () {});
-  };
-
   document.getElementById("scan-form").addEventListener("submit", function (event) {
     event.preventDefault();
     const input = document.getElementById("scan-input");
@@ -139,7 +129,7 @@
   });
   window.addEventListener("online", send);
   window.addEventListener("offline", refresh);
-  setInterval(function () { send(); poll(); }, 5000);
+  setInterval(send, 5000);
 
   // The camera, where the browser reads QR codes itself.
   if ("BarcodeDetector" in window && navigator.mediaDevices) {

@@ -193,13 +193,10 @@ public enum NotificationStore {
         return claimed
     }
 
-    /// The notifications of `kind` about a registration that wait to be sent.
-    public static func pending(_ kind: NotificationKind, registrationID: String, in db: Database) throws -> [NotificationRecord] {
+    /// The notifications of `kind` about a registration.
+    public static func notifications(_ kind: NotificationKind, registrationID: String, in db: Database) throws -> [NotificationRecord] {
         try NotificationRecord.records(
-            db,
-            NotificationRecord.filter(
-                Column("registration_id") == registrationID && Column("kind") == kind.rawValue
-                    && Column("status") == NotificationRecord.Status.pending.rawValue))
+            db, NotificationRecord.filter(Column("registration_id") == registrationID && Column("kind") == kind.rawValue))
     }
 
     /// When the next notification pending on `channel` is due (nil when none waits).
