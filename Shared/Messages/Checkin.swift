@@ -58,3 +58,88 @@ public struct CheckinRecorded: MessagePayload {
         self.scannedAt = scannedAt
     }
 }
+
+/// `boarding.missed` (contract 1.6): when a bus left (a few minutes after, as the event's
+/// programme says), some of a delegation's riders had not been checked in on board. Published
+/// once per delegation, bus and day by the organisers' console; notifications tells the
+/// delegation's lead at once, in their language, and where the console can be reached, with a
+/// link to answer who will not come (`attendance.declined`).
+public struct BoardingMissed: MessagePayload {
+    public static let messageType = MessageType.boardingMissed
+
+    /// `<registrationID>~<day>~<busID>`: one alert per delegation, bus and day.
+    public var alertID: String
+    public var eventID: String
+    public var registrationID: String
+    /// The event's day (`YYYY-MM-DD`, its zone).
+    public var day: String
+    public var busID: String
+    /// Where the bus left from (the venue of the day's session before its tour), if known.
+    public var venueID: String?
+    /// When the bus left.
+    public var departure: Date
+    /// The riders not on board, by their place in the delegation (1 for its first delegate).
+    public var persons: [Int]
+    /// A page where the lead says who will not come today (signed; valid to the end of the day).
+    public var answerURL: String?
+    public var raisedAt: Date
+
+    public init(
+        alertID: String, eventID: String, registrationID: String, day: String, busID: String, venueID: String? = nil, departure: Date,
+        persons: [Int], answerURL: String? = nil, raisedAt: Date
+    ) {
+        self.alertID = alertID
+        self.eventID = eventID
+        self.registrationID = registrationID
+        self.day = day
+        self.busID = busID
+        self.venueID = venueID
+        self.departure = departure
+        self.persons = persons
+        self.answerURL = answerURL
+        self.raisedAt = raisedAt
+    }
+}
+
+/// `attendance.declined` (contract 1.6): some of a delegation's people will not come for the
+/// rest of a day (its lead answered a `boarding.missed` alert, or told a marshal). Published by
+/// the organisers' console; they are no longer expected anywhere that day, and itineraries frees
+/// their seats: the day's tours count them out, and a re-plan may fill the seats with
+/// delegations that have none.
+public struct AttendanceDeclined: MessagePayload {
+    public static let messageType = MessageType.attendanceDeclined
+
+    public enum Source: String, Sendable, Codable, Hashable, CaseIterable {
+        /// The lead, through the link in the alert.
+        case lead
+        /// A marshal or organiser, in the console.
+        case console
+    }
+
+    /// Made by the console: the same answer sent twice is one.
+    public var declineID: String
+    public var eventID: String
+    public var registrationID: String
+    /// By their place in the delegation (1 for its first delegate).
+    public var persons: [Int]
+    /// The event's day (`YYYY-MM-DD`, its zone).
+    public var day: String
+    public var source: Source
+    /// The console account that recorded it, for `console`.
+    public var recordedBy: String?
+    public var declinedAt: Date
+
+    public init(
+        declineID: String, eventID: String, registrationID: String, persons: [Int], day: String, source: Source, recordedBy: String? = nil,
+        declinedAt: Date
+    ) {
+        self.declineID = declineID
+        self.eventID = eventID
+        self.registrationID = registrationID
+        self.persons = persons
+        self.day = day
+        self.source = source
+        self.recordedBy = recordedBy
+        self.declinedAt = declinedAt
+    }
+}

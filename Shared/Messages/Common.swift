@@ -54,6 +54,15 @@ public struct Coordinates: Sendable, Codable, Hashable {
         self.latitude = latitude
         self.longitude = longitude
     }
+
+    /// The great-circle distance between two points, in kilometres.
+    public static func haversineKm(_ a: Coordinates, _ b: Coordinates) -> Double {
+        let radius = 6371.0
+        let (lat1, lat2) = (a.latitude * .pi / 180, b.latitude * .pi / 180)
+        let dLat = lat2 - lat1, dLon = (b.longitude - a.longitude) * .pi / 180
+        let h = sin(dLat / 2) * sin(dLat / 2) + cos(lat1) * cos(lat2) * sin(dLon / 2) * sin(dLon / 2)
+        return 2 * radius * asin(min(1, sqrt(h)))
+    }
 }
 
 /// A span of time.

@@ -23,6 +23,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case registrationDataKey = "registration.data-key"
     case registrationDataKeysRequested = "registration.data-keys-requested"
     case checkinRecorded = "checkin.recorded"
+    case boardingMissed = "boarding.missed"
+    case attendanceDeclined = "attendance.declined"
 
     /// Whether the archive stream keeps it: every type but the two that would put personal data
     /// there readable for its whole retention, `registration.submitted` (integrations send the
@@ -55,6 +57,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
         case .registrationDataKey: return RegistrationDataKey.self
         case .registrationDataKeysRequested: return RegistrationDataKeysRequested.self
         case .checkinRecorded: return CheckinRecorded.self
+        case .boardingMissed: return BoardingMissed.self
+        case .attendanceDeclined: return AttendanceDeclined.self
         }
     }
 }
@@ -71,7 +75,7 @@ public protocol MessagePayload: Codable, Sendable, Equatable {
 /// The contract version. A message whose `schema-version` header has another major version is
 /// rejected with a clear reason; minor versions only add optional fields.
 public enum SchemaVersion {
-    public static let current = "1.5"
+    public static let current = "1.6"
     public static let supportedMajor = 1
 
     /// nil if `header` (absent means current) is acceptable, else why not.

@@ -5,6 +5,9 @@ public enum NotificationKind: String, Sendable, Codable, Hashable, CaseIterable 
     case accepted, waitlisted, rejected, cancelled, itineraryPlanned = "itinerary-planned", itineraryChanged = "itinerary-changed", digest
     /// Contract 1.5: a reminder of one item of the itinerary, sent a set time before it.
     case reminder
+    /// Contract 1.6: to a delegation's lead, at once: some of its riders were not on board when
+    /// their bus left (`boarding.missed`).
+    case missingAtDeparture = "missing-at-departure"
 }
 
 public enum NotificationChannel: String, Sendable, Codable, Hashable, CaseIterable {

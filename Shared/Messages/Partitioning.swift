@@ -90,6 +90,14 @@ extension CheckinRecorded {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
 }
 
+extension BoardingMissed {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
+extension AttendanceDeclined {
+    public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: registrationID) }
+}
+
 extension PlanOverrideRequested {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
 }

@@ -21,12 +21,15 @@ public struct ProgrammePublished: MessagePayload {
     public var travel: TravelTimes
     public var interpreters: [Interpreter]
     public var meetingSlots: [MeetingSlot]
+    /// Contract 1.6: when the leads of delegations with riders not on board hear of it (absent:
+    /// 5 minutes after the bus left).
+    public var missingRiderAlerts: MissingRiderAlerts?
     public var publishedAt: Date
 
     public init(
         eventID: String, version: Int, name: LocalizedText, timeZone: String, days: [String], capacity: EventCapacity,
         registrationDeadline: Date? = nil, sessions: [FixedSession], venues: [Venue], buses: [Bus], travel: TravelTimes,
-        interpreters: [Interpreter], meetingSlots: [MeetingSlot], publishedAt: Date
+        interpreters: [Interpreter], meetingSlots: [MeetingSlot], missingRiderAlerts: MissingRiderAlerts? = nil, publishedAt: Date
     ) {
         self.eventID = eventID
         self.version = version
@@ -41,7 +44,45 @@ public struct ProgrammePublished: MessagePayload {
         self.travel = travel
         self.interpreters = interpreters
         self.meetingSlots = meetingSlots
+        self.missingRiderAlerts = missingRiderAlerts
         self.publishedAt = publishedAt
+    }
+
+    /// The alerts' settings in force (the defaults where the programme says nothing).
+    public var missingRiderAlertsInForce: MissingRiderAlerts { missingRiderAlerts ?? MissingRiderAlerts() }
+
+    /// Minutes by bus from one venue to another: the matrix, else the straight line times the
+    /// detour factor at the road speed (rounded up); 0 from a venue to itself or an unknown one.
+    public func travelMinutes(from: String?, to: String) -> Int {
+        guard let from, from != to else { return 0 }
+        if let listed = travel.matrix.first(where: { $0.from == from && $0.to == to }) { return listed.minutes }
+        guard let a = venues.first(where: { $0.id == from })?.coordinates, let b = venues.first(where: { $0.id == to })?.coordinates
+        else { return 0 }
+        return travel.minutes(km: Coordinates.haversineKm(a, b))
+    }
+}
+
+/// When a bus leaves without some of its riders, their lead hears of it (`boarding.missed`).
+public struct MissingRiderAlerts: Sendable, Codable, Hashable {
+    /// False: nobody is told (the console still lists who is missing).
+    public var enabled: Bool
+    /// How long after the bus left (0–120); a rider checked in by then is not missing.
+    public var afterMinutes: Int
+
+    public init(enabled: Bool = true, afterMinutes: Int = 5) {
+        self.enabled = enabled
+        self.afterMinutes = afterMinutes
+    }
+
+    private enum CodingKeys: String, CodingKey { case enabled, afterMinutes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        afterMinutes = try c.decodeIfPresent(Int.self, forKey: .afterMinutes) ?? 5
+        guard (0...120).contains(afterMinutes) else {
+            throw DecodingError.dataCorruptedError(forKey: .afterMinutes, in: c, debugDescription: "afterMinutes must be 0 to 120")
+        }
     }
 }
 
@@ -167,6 +208,10 @@ public struct TravelTimes: Sendable, Codable, Hashable {
         roadSpeedKmh = try c.decodeIfPresent(Double.self, forKey: .roadSpeedKmh) ?? 30
         detourFactor = try c.decodeIfPresent(Double.self, forKey: .detourFactor) ?? 1.4
     }
+
+    /// Minutes by road for `km` as the crow flies: times the detour factor, at the road speed,
+    /// rounded up.
+    public func minutes(km: Double) -> Int { Int((km * detourFactor / max(1, roadSpeedKmh) * 60).rounded(.up)) }
 }
 
 public struct TravelTime: Sendable, Codable, Hashable {

@@ -25,7 +25,13 @@ public struct Pass: Sendable, Hashable {
         self.expires = expires
     }
 
-    static let version = "DP1"
+    /// What a token is for: its first part, so that one never stands for the other.
+    public enum Use: String, Sendable {
+        /// A pass (`DP1`), scanned at the bus door or the gate.
+        case pass = "DP1"
+        /// A lead's link to answer who of their delegation will not come (`DA1`; `person` 0).
+        case answer = "DA1"
+    }
 
     /// When an event's passes expire: the end of the day after its last day (`YYYY-MM-DD`) in
     /// its zone.
@@ -38,18 +44,18 @@ public struct Pass: Sendable, Hashable {
     }
 
     /// The signed token (what the QR code holds).
-    public func token(_ keys: PassKeys) -> String {
+    public func token(_ keys: PassKeys, for use: Use = .pass) -> String {
         let key = keys.current
         let payload = Self.base64URL(
             Data([eventID, registrationID, String(person), String(Int(expires.timeIntervalSince1970))].joined(separator: "~").utf8))
-        let signed = "\(Self.version).\(key.id).\(payload)"
+        let signed = "\(use.rawValue).\(key.id).\(payload)"
         return "\(signed).\(Self.base64URL(Self.signature(signed, key.secret)))"
     }
 
     /// The pass a token names, if its signature holds under one of `keys` and it has not expired.
-    public static func verify(_ token: String, keys: PassKeys, now: Date = Date()) throws(PassError) -> Pass {
+    public static func verify(_ token: String, keys: PassKeys, now: Date = Date(), for use: Use = .pass) throws(PassError) -> Pass {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 4, parts[0] == version else { throw .malformed }
+        guard parts.count == 4, parts[0] == use.rawValue else { throw .malformed }
         guard let key = keys.keys.first(where: { $0.id == parts[1] }) else { throw .unknownKey(parts[1]) }
         guard let signature = base64URLDecoded(parts[3]), let payloadBytes = base64URLDecoded(parts[2]) else { throw .malformed }
         guard signature.count == 16 && sameBytes(signature, Self.signature("\(parts[0]).\(parts[1]).\(parts[2])", key.secret)) else {

@@ -25,11 +25,15 @@ public struct ConsoleConfiguration: Sendable {
     /// Sign and check the delegates' passes (the same keys as notifications'); nil: the
     /// manifests show no passes.
     public var passKeys: PassKeys?
+    /// Where delegates' leads reach the console (`https://console.example.org`): the alert that
+    /// riders were missing when their bus left links to `<it>/answer` for the lead to say who will
+    /// not come. nil: the alert carries no link (the lead tells a marshal).
+    public var publicURL: String?
 
     public init(
         service: ServiceConfiguration, assets: String = ConsoleConfiguration.defaultAssets, sessionLifetime: TimeInterval = 12 * 3600,
         secureCookies: Bool = false, eventID: String? = nil, documentKeys: DocumentKeys? = nil, parkedQueues: [String] = [],
-        passKeys: PassKeys? = nil
+        passKeys: PassKeys? = nil, publicURL: String? = nil
     ) {
         self.service = service
         self.assets = assets
@@ -39,6 +43,7 @@ public struct ConsoleConfiguration: Sendable {
         self.documentKeys = documentKeys
         self.parkedQueues = parkedQueues
         self.passKeys = passKeys
+        self.publicURL = publicURL
     }
 
     /// `Services/Console/Assets` of the source tree (the container copies it elsewhere and sets
@@ -63,7 +68,11 @@ public struct ConsoleConfiguration: Sendable {
             parkedQueues: reader.optionalString("\(p)_PARKED_QUEUES").map { $0.split(separator: ",").map(String.init) }
                 ?? services.map { ServiceNames(service: $0, exchange: service.exchange).deadLetterQueue }
                 + [ServiceNames(service: "", exchange: service.exchange).unroutedQueue],
-            passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) })
+            passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) },
+            publicURL: reader.optionalString("\(p)_PUBLIC_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        if let url = configuration.publicURL, URL(string: url).map({ ["http", "https"].contains($0.scheme ?? "") && $0.host != nil }) != true {
+            reader.problem("\(p)_PUBLIC_URL='\(url)' is not an http(s) address, e.g. https://console.example.org")
+        }
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: configuration.assets + "/templates", isDirectory: &isFolder) || !isFolder.boolValue {
             reader.problem("\(p)_ASSETS='\(configuration.assets)' has no templates folder")

@@ -122,6 +122,16 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
             try ConsoleStore.saveCheckin(message.payload, in: db)
             return []
         }
+        // Likewise its alerts of riders missing at departure, and the answers that someone will
+        // not come.
+        router.on(BoardingMissed.self) { _, message, db in
+            try ConsoleStore.saveAlert(message.payload, in: db)
+            return []
+        }
+        router.on(AttendanceDeclined.self) { _, message, db in
+            try ConsoleStore.saveAbsence(message.payload, in: db)
+            return []
+        }
         router.on(RegistrationEraseRequested.self) { _, message, db in
             let request = message.payload
             try DataKeys.forget(registrationID: request.registrationID, eventID: request.eventID, in: db)
@@ -140,7 +150,7 @@ public struct ConsoleHandler: Sendable, OpensPersonalData {
         // Published by the pages, through the outbox (`ConsoleCommands`).
         router.emits(
             RegistrationCancelRequested.self, PlanOverrideRequested.self, PlanReoptimiseRequested.self, NotificationResendRequested.self,
-            CheckinRecorded.self)
+            CheckinRecorded.self, BoardingMissed.self, AttendanceDeclined.self)
         router.emits(RegistrationErased.self)
         return router
     }()

@@ -18,7 +18,12 @@ public enum ConsoleService {
             configuration: configuration.service, dispatcher: ConsoleHandler(documentKeys: configuration.documentKeys).dispatcher,
             logger: logger, migrations: ConsoleStore.migrate,
             routes: ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked),
-            extraServices: { context in [parked.watcher(amqp: context.configuration.amqp, logger: context.logger)] },
+            extraServices: { context in
+                [
+                    parked.watcher(amqp: context.configuration.amqp, logger: context.logger),
+                    MissingRiders.watcher(store: context.store, configuration: configuration, outbox: context.outbox, logger: context.logger),
+                ]
+            },
             connectPatience: connectPatience)
     }
 }

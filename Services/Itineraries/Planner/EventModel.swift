@@ -106,16 +106,7 @@ struct EventModel {
         guard let from, from != to else { return 0 }
         if let listed = matrix["\(from)|\(to)"] { return listed }
         guard let a = venues[from]?.coordinates, let b = venues[to]?.coordinates else { return 0 }
-        let km = Self.haversineKm(a, b) * programme.travel.detourFactor
-        return Int((km / max(1, programme.travel.roadSpeedKmh) * 60).rounded(.up))
-    }
-
-    static func haversineKm(_ a: Coordinates, _ b: Coordinates) -> Double {
-        let radius = 6371.0
-        let (lat1, lat2) = (a.latitude * .pi / 180, b.latitude * .pi / 180)
-        let dLat = lat2 - lat1, dLon = (b.longitude - a.longitude) * .pi / 180
-        let h = sin(dLat / 2) * sin(dLat / 2) + cos(lat1) * cos(lat2) * sin(dLon / 2) * sin(dLon / 2)
-        return 2 * radius * asin(min(1, sqrt(h)))
+        return programme.travel.minutes(km: Coordinates.haversineKm(a, b))
     }
 }
 

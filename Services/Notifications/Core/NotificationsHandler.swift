@@ -18,6 +18,8 @@ import ServiceRuntime
 /// - `itinerary.planned`, `.changed`: to the lead contact and every delegate with an address;
 ///   and to each of them a reminder of every item ahead, `configuration.reminders` minutes
 ///   before it (withdrawn when the item moves or goes, the moved item reminded at its new time).
+/// - `boarding.missed`: to the lead contact at once (through quiet hours), naming who was not on
+///   board, with the console's link to answer who will not come; once per alert.
 /// - `notification.resend-requested`: a notification sent again, as a copy of its own.
 public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// What notifications consumes, and with what.
@@ -45,6 +47,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 items: changed.items, changes: changed.changes, unmet: changed.unmet, in: db)
             return []
         }
+        router.on(BoardingMissed.self) { try $0.tracing($1).missing($1.payload, $2) }
         router.on(NotificationResendRequested.self) { try $0.tracing($1).resend($1.payload, $2) }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
         router.keepsDataKeys()
@@ -116,6 +119,25 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
             .rejected, subject: "\(rejected.eventID ?? "-")|\(rejected.reference ?? "-")|rev\(rejected.revision ?? 0)",
             to: [Recipient(name: lead.name, email: lead.email, language: lead.language)], registrationID: rejected.registrationID,
             eventID: rejected.eventID, country: nil, content: content, in: db)
+        return []
+    }
+
+    /// `boarding.missed`: the lead hears at once, in their language, who of the delegation was
+    /// not on board when the bus left; the alert's id makes it one notification however often
+    /// the message comes.
+    func missing(_ alert: BoardingMissed, _ db: Database) throws -> [OutboundMessage] {
+        guard let contacts = try NotificationStore.contacts(alert.registrationID, in: db) else {
+            throw HandlerFailure.transient("no contacts for registration \(alert.registrationID) yet")
+        }
+        guard !contacts.cancelled, let lead = contacts.recipients.first else { return [] }
+        var content = NotificationContent(organisation: contacts.organisation)
+        content.missing = MissingAtDeparture(
+            busID: alert.busID, departure: alert.departure, venueID: alert.venueID,
+            people: alert.persons.map { person in (person > 0 ? contacts.people?.dropFirst(person - 1).first : nil) ?? "#\(person)" },
+            answerURL: alert.answerURL)
+        try queue(
+            .missingAtDeparture, subject: alert.alertID, to: [lead], registrationID: alert.registrationID, eventID: alert.eventID,
+            country: contacts.country, content: content, urgent: true, in: db)
         return []
     }
 

@@ -184,6 +184,18 @@ public struct Renderer: Sendable {
             ]
             if let minutes = content.reminderMinutes { values["reminder"] = ["before": duration(minutes)] }
             if let meetingPoint = content.meetingPoint { values["meetingPoint"] = meetingPoint }
+            if let missing = content.missing {
+                var alert: [String: Any] = [
+                    "bus": missing.busID, "time": time(missing.departure, eventZone), "people": missing.people.map { ["name": $0] },
+                    "count": missing.people.count,
+                ]
+                if let venueID = missing.venueID { alert["place"] = venueName(venueID) }
+                if time(missing.departure, record.timeZone) != time(missing.departure, eventZone) {
+                    alert["localTime"] = "\(time(missing.departure, record.timeZone)) \(zoneName(record.timeZone))"
+                }
+                if let url = missing.answerURL { alert["answerURL"] = url }
+                values["missing"] = alert
+            }
             return values
         }
 
@@ -257,15 +269,15 @@ public struct Renderer: Sendable {
         }
 
         /// "13:30–14:30" in `zone`.
-        private func span(_ start: Date, _ end: Date, _ zone: String) -> String {
+        private func span(_ start: Date, _ end: Date, _ zone: String) -> String { "\(time(start, zone))–\(time(end, zone))" }
+
+        /// "13:30" in `zone`.
+        private func time(_ date: Date, _ zone: String) -> String {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: zone) ?? .gmt
-            func clock(_ date: Date) -> String {
-                let parts = calendar.dateComponents([.hour, .minute], from: date)
-                let hour = parts.hour ?? 0, minute = parts.minute ?? 0
-                return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
-            }
-            return "\(clock(start))–\(clock(end))"
+            let parts = calendar.dateComponents([.hour, .minute], from: date)
+            let hour = parts.hour ?? 0, minute = parts.minute ?? 0
+            return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
         }
 
         /// "Da Nang time (UTC+7)", "岘港时间 (UTC+7)", "giờ Đà Nẵng (UTC+7)".

@@ -237,6 +237,24 @@ public enum ConsoleQueries {
         return try String.fetchSet(db, sql: sql, arguments: arguments)
     }
 
+    /// Who will not come on `day`, as `registration|person`.
+    public static func absent(eventID: String, day: String, in db: Database) throws -> Set<String> {
+        try String.fetchSet(
+            db, sql: "SELECT registration_id || '|' || person FROM absences WHERE event_id = ? AND day = ?", arguments: [eventID, day])
+    }
+
+    /// The alerts raised for a registration on `day`: bus, departure, and who was missing.
+    public static func alerts(registrationID: String, day: String, in db: Database) throws -> [(
+        busID: String, departure: Date, persons: [Int]
+    )] {
+        try Row.fetchAll(
+            db, sql: "SELECT bus_id, departure, persons FROM missing_alerts WHERE registration_id = ? AND day = ? ORDER BY departure",
+            arguments: [registrationID, day]
+        ).map { row in
+            (row[0], Date(timeIntervalSince1970: row[1]), (row[2] as String).split(separator: ",").compactMap { Int($0) })
+        }
+    }
+
     public static func checkinStatus(eventID: String, day: String, bus: String?, venue: String?, in db: Database) throws -> CheckinStatus {
         let visits = try busVisits(eventID: eventID, day: day, bus: bus, in: db).filter { venue == nil || $0.venueID == venue }
         let delegates = try people(eventID: eventID, only: Set(visits.map(\.registrationID)), in: db).mapValues {

@@ -166,6 +166,33 @@ public enum ConsoleStore {
                     CREATE INDEX checkins_person ON checkins (registration_id, person);
                     """)
         }
+        migrator.registerMigration("console-4") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE missing_alerts (
+                        alert_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        registration_id TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        bus_id TEXT NOT NULL,
+                        persons TEXT NOT NULL,
+                        departure REAL NOT NULL,
+                        raised_at REAL NOT NULL
+                    );
+                    CREATE INDEX missing_alerts_registration ON missing_alerts (registration_id, day);
+                    CREATE TABLE absences (
+                        registration_id TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        person INTEGER NOT NULL,
+                        event_id TEXT NOT NULL,
+                        decline_id TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        declined_at REAL NOT NULL,
+                        PRIMARY KEY (registration_id, day, person)
+                    );
+                    CREATE INDEX absences_day ON absences (event_id, day);
+                    """)
+        }
     }
 
     // MARK: Writing what the services announce
@@ -375,6 +402,35 @@ public enum ConsoleStore {
                 checkin.checkinID, checkin.eventID, checkin.registrationID, checkin.person, checkin.kind.rawValue, checkin.day,
                 checkin.busID, checkin.venueID, checkin.method.rawValue, checkin.marshal, checkin.scannedAt.timeIntervalSince1970,
             ])
+    }
+
+    /// An alert raised (by this console, or its copy from the broker or a replay), kept once.
+    static func saveAlert(_ alert: BoardingMissed, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO missing_alerts (alert_id, event_id, registration_id, day, bus_id, persons, departure, raised_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                alert.alertID, alert.eventID, alert.registrationID, alert.day, alert.busID,
+                alert.persons.map(String.init).joined(separator: ","), alert.departure.timeIntervalSince1970,
+                alert.raisedAt.timeIntervalSince1970,
+            ])
+    }
+
+    /// People who will not come that day; the first answer for a person stands.
+    static func saveAbsence(_ declined: AttendanceDeclined, in db: Database) throws {
+        for person in declined.persons {
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO absences (registration_id, day, person, event_id, decline_id, source, declined_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    declined.registrationID, declined.day, person, declined.eventID, declined.declineID, declined.source.rawValue,
+                    declined.declinedAt.timeIntervalSince1970,
+                ])
+        }
     }
 
     // MARK: Actions awaiting their answer

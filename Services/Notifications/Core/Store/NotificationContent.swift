@@ -55,9 +55,30 @@ public struct NotificationContent: Sendable, Codable, Equatable {
     /// A reminder of a bus visit: where the delegation boards (the place of its item before
     /// on that day), when it has one.
     public var meetingPoint: String?
+    /// `missing-at-departure`: who was not on board, on which bus, leaving when and where.
+    public var missing: MissingAtDeparture?
 
     public init(organisation: String, reference: String? = nil) {
         self.organisation = organisation
         self.reference = reference
+    }
+}
+
+/// Riders a bus left without (`boarding.missed`), as the lead's alert tells them.
+public struct MissingAtDeparture: Sendable, Codable, Equatable {
+    public var busID: String
+    public var departure: Date
+    public var venueID: String?
+    /// Their names (as the registration gave them).
+    public var people: [String]
+    /// Where the lead says who will not come, if the console gave one.
+    public var answerURL: String?
+
+    public init(busID: String, departure: Date, venueID: String?, people: [String], answerURL: String?) {
+        self.busID = busID
+        self.departure = departure
+        self.venueID = venueID
+        self.people = people
+        self.answerURL = answerURL
     }
 }
