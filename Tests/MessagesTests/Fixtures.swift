@@ -116,6 +116,16 @@ enum Fixtures {
             return CheckinRecorded(
                 checkinID: "scan-fixture", eventID: eventID, registrationID: "reg-fixture", person: 2, kind: .boarded, day: "2026-01-14",
                 busID: "bus-1", venueID: "hotel-novotel", method: .scan, marshal: "tuan", scannedAt: time("2026-01-14T07:41:00+07:00"))
+        case .boardingMissed:
+            return BoardingMissed(
+                alertID: "reg-fixture~2026-01-14~bus-1", eventID: eventID, registrationID: "reg-fixture", day: "2026-01-14", busID: "bus-1",
+                venueID: "ariyana-convention-centre", departure: time("2026-01-14T13:00:00+07:00"), persons: [2, 3],
+                answerURL: "https://console.example.org/answer?t=DA1.p2026.ZGFuYW5nfnJlZ34wfjE3Njg0MTAwMDA.AAAAAAAAAAAAAAAAAAAAAA",
+                raisedAt: time("2026-01-14T13:05:00+07:00"))
+        case .attendanceDeclined:
+            return AttendanceDeclined(
+                declineID: "reg-fixture~2026-01-14~3", eventID: eventID, registrationID: "reg-fixture", persons: [3], day: "2026-01-14",
+                source: .console, recordedBy: "tuan", declinedAt: time("2026-01-14T13:12:00+07:00"))
         case .planOverrideRequested:
             return PlanOverrideRequested(
                 eventID: eventID, overrideID: "fixture-override", kind: .reserveSeats, withdraw: true, reference: "fixture-0001",
@@ -222,6 +232,14 @@ enum Fixtures {
             return CheckinRecorded(
                 checkinID: "scan-fixture", eventID: eventID, registrationID: "reg-fixture", person: 1, kind: .arrived, day: "2026-01-14",
                 method: .code, marshal: "tuan", scannedAt: time("2026-01-14T08:31:00+07:00"))
+        case .boardingMissed:
+            return BoardingMissed(
+                alertID: "reg-fixture~2026-01-14~bus-1", eventID: eventID, registrationID: "reg-fixture", day: "2026-01-14", busID: "bus-1",
+                departure: time("2026-01-14T13:00:00+07:00"), persons: [1], raisedAt: time("2026-01-14T13:05:00+07:00"))
+        case .attendanceDeclined:
+            return AttendanceDeclined(
+                declineID: "reg-fixture~2026-01-14~1", eventID: eventID, registrationID: "reg-fixture", persons: [1], day: "2026-01-14",
+                source: .lead, declinedAt: time("2026-01-14T13:12:00+07:00"))
         case .planOverrideRequested:
             return PlanOverrideRequested(eventID: eventID, overrideID: "fixture-override", kind: nil)
         case .planOverrideDecided:

@@ -74,6 +74,11 @@ public struct ConsoleHTTP: Sendable {
         group.get("/checkin") { request, context in try await self.page(request) { try await self.checkinPage(request, $0, $1) } }
         group.post("/checkins") { request, _ in try await self.checkins(request) }
         group.get("/checkins/status") { request, _ in try await self.checkinStatus(request) }
+        group.post("/absences") { request, _ in try await self.absences(request) }
+        group.get("/answer") { request, _ in
+            try await self.answerPage(request, token: request.uri.queryParameters.get("t").map { String($0) })
+        }
+        group.post("/answer") { request, context in try await self.answer(request, context) }
         group.get("/actions/:id") { request, context in
             let id = try context.parameters.require("id")
             guard try await self.session(request) != nil else { throw HTTPError(.unauthorized) }
@@ -241,11 +246,15 @@ public struct ConsoleHTTP: Sendable {
             let registrations = Set(expected.map(\.registrationID))
             let people = try ConsoleQueries.people(eventID: programme.eventID, only: registrations, in: db)
             let done = try ConsoleQueries.checkedIn(eventID: programme.eventID, day: day, bus: bus, venue: venue, in: db)
+            let declined = try ConsoleQueries.absent(eventID: programme.eventID, day: day, in: db)
             context["place"] = [bus, venue.map { names[$0] ?? $0 }].compactMap { $0 }.joined(separator: " · ")
             // When everyone should be on board: when the bus leaves the stop chosen, or else when
-            // it reaches its first of the day. Who is not on board by then is missing.
-            let first = expected.min { $0.arrival < $1.arrival }
-            if bus != nil, let leaves = venue == nil ? first?.arrival : first?.departure {
+            // it leaves for its tour (`MissingRiders`). Who is not on board by then is missing.
+            let leaves =
+                venue == nil
+                ? MissingRiders.departures(programme: programme, day: day, visits: expected).first?.at
+                : expected.min { $0.arrival < $1.arrival }?.departure
+            if bus != nil, let leaves {
                 context["departure"] = Int(leaves.timeIntervalSince1970 * 1000)
                 context["departureTime"] = EventClock(zone: programme.timeZone).time(leaves)
             }
@@ -260,6 +269,7 @@ public struct ConsoleHTTP: Sendable {
                         "code": Pass(eventID: programme.eventID, registrationID: registrationID, person: index + 1, expires: expires)
                             .shortCode(keys),
                         "done": done.contains("\(registrationID)|\(index + 1)"),
+                        "declined": declined.contains("\(registrationID)|\(index + 1)"),
                     ] as [String: Any]
                 }
             }
@@ -315,6 +325,115 @@ public struct ConsoleHTTP: Sendable {
             try ConsoleQueries.checkinStatus(eventID: try self.eventID(in: db), day: day, bus: bus, venue: venue, in: db)
         }
         return try ServiceHTTP.json(status)
+    }
+
+    /// `POST /absences` (marshals and organisers): `{"registration", "day", "persons": [Int]}`,
+    /// people the lead said will not come that day (by phone, at the bus door), with the
+    /// session's CSRF token in `X-CSRF-Token`. Answers who was newly declared.
+    func absences(_ request: Request) async throws -> Response {
+        guard let session = try await session(request) else { throw HTTPError(.unauthorized) }
+        guard let token = request.headers[Self.csrfHeader], Self.same(token, session.csrf), session.account.role != .viewer else {
+            throw HTTPError(.forbidden, message: "declaring someone absent needs a marshal's or organiser's session and its CSRF token")
+        }
+        struct Absence: Decodable {
+            var registration: String
+            var day: String
+            var persons: [Int]
+        }
+        let absence: Absence
+        do {
+            absence = try MessageCoding.decode(Absence.self, from: Data(buffer: try await request.body.collect(upTo: 64 * 1024)))
+        } catch {
+            throw HTTPError(.badRequest, message: "expected {\"registration\", \"day\", \"persons\": [1, 2]}")
+        }
+        let now = now()
+        let declared = try await store.database.write { db in
+            try self.decline(absence.registration, absence.persons, day: absence.day, source: .console, by: session.account.name, now: now, in: db)
+        }
+        if !declared.isEmpty { outbox.ring() }
+        return try ServiceHTTP.json(["declined": declared])
+    }
+
+    /// Checks and records an answer that `persons` will not come on `day` (`MissingRiders.decline`),
+    /// with its audit entry.
+    func decline(
+        _ registrationID: String, _ persons: [Int], day: String, source: AttendanceDeclined.Source, by account: String, now: Date,
+        in db: Database
+    ) throws -> [Int] {
+        guard let programme = try ConsoleQueries.programme(eventID: configuration.eventID, in: db) else {
+            throw HTTPError(.notFound, message: "no programme yet")
+        }
+        guard programme.days.contains(day) else { throw HTTPError(.badRequest, message: "\(day) is not a day of \(programme.eventID)") }
+        guard let people = try ConsoleQueries.people(eventID: programme.eventID, only: [registrationID], in: db)[registrationID] else {
+            throw HTTPError(.notFound, message: "no accepted registration \(registrationID)")
+        }
+        let count = people.delegation.delegates.count
+        guard !persons.isEmpty, persons.allSatisfy({ (1...count).contains($0) }) else {
+            throw HTTPError(.badRequest, message: "persons are places in the delegation, 1 to \(count)")
+        }
+        let declared = try MissingRiders.decline(
+            eventID: programme.eventID, registrationID: registrationID, persons: persons, day: day, source: source,
+            recordedBy: source == .console ? account : nil, now: now, in: db)
+        try Accounts.audit(
+            account: account, action: "absence \(registrationID) \(day)",
+            outcome: declared.isEmpty ? "already declared" : "declined \(declared.map(String.init).joined(separator: ", "))", in: db)
+        return declared
+    }
+
+    /// The lead's answer link (`MissingRiders.answerURL`): the pass it names, if it holds.
+    func answerToken(_ token: String?) -> Pass? {
+        guard let token, let keys = configuration.passKeys, let pass = try? Pass.verify(token, keys: keys, now: now(), for: .answer),
+            pass.person == 0
+        else { return nil }
+        return pass
+    }
+
+    /// `GET /answer?t=`: for a delegation's lead, without an account (the signed link is the
+    /// key): their delegates, who was not on board, and a box each to say who will not come
+    /// today.
+    func answerPage(_ request: Request, token: String?, done: [Int]? = nil) async throws -> Response {
+        guard let pass = answerToken(token) else { return try refusal(.forbidden, "answer.invalid", request: request) }
+        let view: View? = try await store.database.read { db in
+            guard let programme = try ConsoleQueries.programme(eventID: pass.eventID, in: db),
+                let people = try ConsoleQueries.people(eventID: pass.eventID, only: [pass.registrationID], in: db)[pass.registrationID]
+            else { return nil }
+            let clock = EventClock(zone: programme.timeZone)
+            let day = clock.day(pass.expires.addingTimeInterval(-120))
+            let alerts = try ConsoleQueries.alerts(registrationID: pass.registrationID, day: day, in: db)
+            let missing = Set(alerts.flatMap(\.persons))
+            let absent = try ConsoleQueries.absent(eventID: pass.eventID, day: day, in: db)
+            return View("answer", [
+                "token": token ?? "", "day": day, "organisation": people.delegation.organisation.name,
+                "alerts": alerts.map { ["bus": $0.busID, "time": clock.time($0.departure)] }, "hasAlerts": !alerts.isEmpty,
+                "people": people.delegation.delegates.enumerated().map { index, delegate in
+                    [
+                        "person": index + 1, "name": delegate.name, "missing": missing.contains(index + 1),
+                        "declined": absent.contains("\(pass.registrationID)|\(index + 1)"),
+                    ] as [String: Any]
+                },
+                "noted": (done?.count ?? 0) > 0, "answered": done != nil,
+            ])
+        }
+        guard let view else { return try refusal(.notFound, "answer.gone", request: request) }
+        return html(try pages.render(view.template, language: language(request), context: view.values), request: request)
+    }
+
+    /// `POST /answer`: the lead's boxes (`person-N`), with the link's token (`t`).
+    func answer(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let form = try await Self.form(request, context)
+        guard let pass = answerToken(form["t"]) else { return try refusal(.forbidden, "answer.invalid", request: request) }
+        let persons = form.keys.compactMap { $0.hasPrefix("person-") ? Int($0.dropFirst(7)) : nil }.sorted()
+        let now = now()
+        var declared: [Int] = []
+        if !persons.isEmpty {
+            declared = try await store.database.write { db in
+                guard let programme = try ConsoleQueries.programme(eventID: pass.eventID, in: db) else { return [] }
+                let day = EventClock(zone: programme.timeZone).day(pass.expires.addingTimeInterval(-120))
+                return try self.decline(pass.registrationID, persons, day: day, source: .lead, by: "lead", now: now, in: db)
+            }
+            if !declared.isEmpty { outbox.ring() }
+        }
+        return try await answerPage(request, token: form["t"], done: declared)
     }
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!

@@ -59,7 +59,7 @@ public enum MissingRiders {
         guard !due.isEmpty else { return 0 }
         let raised = try String.fetchSet(db, sql: "SELECT alert_id FROM missing_alerts WHERE event_id = ? AND day = ?", arguments: [eventID, day])
         let absent = try ConsoleQueries.absent(eventID: eventID, day: day, in: db)
-        var messages: [OutboundMessage] = []
+        var raisedNow = 0
         for departure in due {
             let boarded = try ConsoleQueries.checkedIn(eventID: eventID, day: day, bus: departure.busID, venue: nil, in: db)
             let people = try ConsoleQueries.people(eventID: eventID, only: departure.registrations, in: db)
@@ -77,11 +77,13 @@ public enum MissingRiders {
                         publicURL: publicURL),
                     raisedAt: now)
                 try ConsoleStore.saveAlert(alert, in: db)
-                messages.append(try OutboundMessage(alert, correlationID: alertID))
+                // (its message id from the alert's: one message per alert, whatever raised it)
+                try Outbox.append(
+                    [try OutboundMessage(alert, correlationID: alertID)], causedBy: alertID, service: ConsoleService.description.name, in: db)
+                raisedNow += 1
             }
         }
-        if !messages.isEmpty { try Outbox.append(messages, causedBy: "missing-riders", service: ConsoleService.description.name, in: db) }
-        return messages.count
+        return raisedNow
     }
 
     /// The lead's link to answer who will not come on `day`: signed with the passes' keys for

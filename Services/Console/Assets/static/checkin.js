@@ -2,7 +2,8 @@
 // (BarcodeDetector), or takes the short code typed. Each scan is checked at once against the
 // riders this page holds (so a pass for another bus is refused offline too), kept in the
 // browser's storage, and sent to POST /checkins whenever the network is there; the server
-// checks signatures and keeps each scan once, so a scan sent twice is harmless.
+// checks signatures and keeps each scan once, so a scan sent twice is harmless. Every few
+// seconds it reads who all marshals have checked in (and who will not come) from the console.
 (function () {
   const section = document.getElementById("checkin");
   if (!section) return;
@@ -22,7 +23,15 @@
   const keep = function (scans) { localStorage.setItem(storageKey, JSON.stringify(scans)); };
   const mark = function (row, done) {
     row.dataset.done = done ? "1" : "";
-    row.querySelector(".state").textContent = done ? "✓" : "";
+    row.querySelector(".state").textContent = done ? "✓" : row.dataset.declined === "1" ? "✗ " + words("declined") : "";
+  };
+  const declare = function (row) {
+    row.dataset.declined = "1";
+    mark(row, row.dataset.done === "1");
+  };
+  // Expected here: everyone but those who will not come today (unless they came after all).
+  const expected = function () {
+    return rows.filter(function (r) { return r.dataset.declined !== "1" || r.dataset.done === "1"; });
   };
   const show = function (text, kind) { last.textContent = text; last.className = "last " + kind; };
   // After the bus's departure, who is not on board is missing.
@@ -30,14 +39,18 @@
   const missing = function () {
     const note = document.getElementById("missing");
     if (!note || !departure || Date.now() < departure) return;
-    const absent = rows.filter(function (r) { return r.dataset.done !== "1"; });
-    rows.forEach(function (r) { r.classList.toggle("missing", r.dataset.done !== "1"); });
+    const absent = expected().filter(function (r) { return r.dataset.done !== "1"; });
+    rows.forEach(function (r) {
+      const gone = absent.indexOf(r) >= 0;
+      r.classList.toggle("missing", gone);
+      r.querySelector("button.absent").hidden = !gone;
+    });
     document.getElementById("missing-count").textContent = absent.length;
     note.hidden = absent.length === 0;
   };
   const refresh = function () {
     missing();
-    document.getElementById("expected").textContent = rows.length;
+    document.getElementById("expected").textContent = expected().length;
     document.getElementById("checked").textContent = rows.filter(function (r) { return r.dataset.done === "1"; }).length;
     document.getElementById("queued").textContent = queue().length;
     document.getElementById("network").textContent = navigator.onLine ? words("online") : words("offline");
@@ -127,9 +140,37 @@
         .forEach(function (r) { record(r.dataset.code, true); });
     });
   });
+  // A missing rider's lead says they will not come today (the server needs the network for it).
+  rows.forEach(function (row) {
+    row.querySelector("button.absent").addEventListener("click", function () {
+      fetch("/absences", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ registration: row.dataset.registration, day: day, persons: [Number(row.dataset.person)] })
+      })
+        .then(function (response) { if (!response.ok) return Promise.reject(response.status); declare(row); })
+        .catch(function () { show(words("offline"), "refused"); })
+        .then(refresh);
+    });
+  });
+  // What every marshal recorded here, and who will not come.
+  const status = function () {
+    if (!navigator.onLine) return;
+    const place = (bus ? "&bus=" + encodeURIComponent(bus) : "") + (venue ? "&venue=" + encodeURIComponent(venue) : "");
+    fetch("/checkins/status?day=" + encodeURIComponent(day) + place, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (answer) {
+        answer.people.forEach(function (key) { if (byKey[key] && byKey[key].dataset.done !== "1") mark(byKey[key], true); });
+        answer.declined.forEach(function (key) { if (byKey[key]) declare(byKey[key]); });
+        document.getElementById("all").textContent = answer.checkedIn + " / " + answer.expected;
+        refresh();
+      })
+      .catch(function () {});
+  };
   window.addEventListener("online", send);
   window.addEventListener("offline", refresh);
   setInterval(send, 5000);
+  setInterval(status, 5000);
 
   // The camera, where the browser reads QR codes itself.
   if ("BarcodeDetector" in window && navigator.mediaDevices) {
@@ -154,4 +195,5 @@
   }
   refresh();
   send();
+  status();
 })();

@@ -217,6 +217,10 @@ public enum ConsoleQueries {
         /// Everyone expected on the bus (or at the gate) that day, and those checked in anywhere on it.
         public var expected: Int
         public var checkedIn: Int
+        /// Who is checked in (`registrationID|person`), by any marshal.
+        public var people: [String]
+        /// Who will not come that day (not counted as expected, unless they came after all).
+        public var declined: [String]
     }
 
     /// Who is checked in (`registrationID|person`) on a bus that day (at one stop, or any), or at
@@ -285,9 +289,13 @@ public enum ConsoleQueries {
                 .count)
         }
         let riders = Set(visits.map(\.registrationID))
+        let people = Set(rows.filter { riders.contains($0.registration) }.map { "\($0.registration)|\($0.person)" })
+        let declined = try absent(eventID: eventID, day: day, in: db).filter {
+            riders.contains(String($0.prefix { $0 != "|" })) && !people.contains($0)
+        }
         return CheckinStatus(
-            places: places, expected: riders.reduce(0) { $0 + (delegates[$1] ?? 0) },
-            checkedIn: Set(rows.filter { riders.contains($0.registration) }.map { "\($0.registration)|\($0.person)" }).count)
+            places: places, expected: riders.reduce(0) { $0 + (delegates[$1] ?? 0) } - declined.count, checkedIn: people.count,
+            people: people.sorted(), declined: declined.sorted())
     }
 
     /// An accepted delegation's people as the manifests read them.
