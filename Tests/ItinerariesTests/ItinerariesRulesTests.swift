@@ -225,4 +225,42 @@ import Testing
         let stored = try await harness.read { db in try ItineraryStore.delegation(first.registrationID, in: db) }
         #expect(stored?.revision == 2)
     }
+
+    @Test func anAbsenceIsKeptOnceSurvivesAnAmendmentAndLeadsToARePlanCountingThemOut() async throws {
+        let (harness, _, accepted) = try await Self.seeded()
+        try await Self.planning(harness).replan(Self.eventID)
+        let generation = { try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) } }
+        let start = try await generation()
+        let plan = try #require(try await Self.latestPlan(harness)?.plan)
+        let tour = try #require(plan.tours.first { tour in
+            tour.passengers.contains { id in (accepted.first { $0.registrationID == id }?.delegation.delegates.count ?? 0) >= 2 }
+        })
+        let rider = try #require(accepted.first { tour.passengers.contains($0.registrationID) && $0.delegation.delegates.count >= 2 })
+        func declined(_ persons: [Int], id: String) -> AttendanceDeclined {
+            AttendanceDeclined(
+                declineID: id, eventID: Self.eventID, registrationID: rider.registrationID, persons: persons, day: tour.day, source: .lead,
+                declinedAt: Date())
+        }
+        try await harness.send(declined([2], id: "decline-1"))
+        #expect(try await generation() == start + 1)
+        try await harness.send(declined([2], id: "decline-1"), messageID: "a replayed copy")
+        try await harness.send(declined([2, 99], id: "decline-2"))
+        #expect(try await generation() == start + 1, "the same person again, and no such person: nothing changes")
+        var amended = rider
+        amended.revision += 1
+        try await harness.send(amended)
+        let stored = try await harness.read { db in try ItineraryStore.delegation(rider.registrationID, in: db) }
+        #expect(stored?.planning.absent == [tour.day: [2]], "an amendment keeps who will not come")
+        // The re-plan counts them out; everyone keeps their tour.
+        try await Self.planning(harness).replan(Self.eventID)
+        let after = try #require(try await Self.latestPlan(harness)?.plan)
+        #expect(after.tour(of: rider.registrationID, on: tour.day)?.stops == tour.stops)
+        let input = try await harness.read { db in
+            PlanningInput(
+                programme: try #require(try ItineraryStore.programme(Self.eventID, in: db)),
+                delegations: try ItineraryStore.activeDelegations(eventID: Self.eventID, in: db).map(\.planning))
+        }
+        #expect(input.delegations.first { $0.id == rider.registrationID }?.on(tour.day).size == rider.delegation.delegates.count - 1)
+        #expect(PlanChecker().violations(of: after, for: input).isEmpty)
+    }
 }

@@ -226,6 +226,37 @@ extension Planner {
         #expect(after.tour(of: gone ?? "", on: "2026-01-13") == nil)
     }
 
+    @Test func thoseWhoWillNotComeFreeTheirSeatsForThatDayWithoutMovingAnyone() {
+        let programme = Instance.programme(
+            venues: [Instance.venue("a", topics: ["ai"]), Instance.venue("b", topics: ["ai"], day: 14)], buses: [Bus(id: "b1", seats: 6)],
+            days: ["2026-01-13", "2026-01-14"])
+        // d0 and d1 fill the bus (they share the venues' topic); d2 has no tour.
+        var delegations = [
+            Instance.delegation("d0", size: 4, prefers: ["a", "b"], interests: ["ai"]),
+            Instance.delegation("d1", size: 2, prefers: ["a", "b"], interests: ["ai"]),
+            Instance.delegation("d2", size: 2, prefers: ["a", "b"]),
+        ]
+        let before = planAndCheck(PlanningInput(programme: programme, delegations: delegations))
+        #expect(before.tour(of: "d0", on: "2026-01-13")?.passengers == ["d0", "d1"])
+        #expect(before.tour(of: "d2", on: "2026-01-13") == nil)
+        // Two of d0's will not come on the 13th: d2 takes their seats that day only.
+        delegations[0].absent = ["2026-01-13": [2, 4, 4, 9]]
+        #expect(delegations[0].on("2026-01-13").size == 2 && delegations[0].on("2026-01-14").size == 4, "places, once, in the delegation")
+        let after = planAndCheck(PlanningInput(programme: programme, delegations: delegations), previous: before)
+        #expect(after.tour(of: "d2", on: "2026-01-13")?.passengers == ["d0", "d1", "d2"])
+        #expect(after.tour(of: "d2", on: "2026-01-14") == nil)
+        for day in ["2026-01-13", "2026-01-14"] {
+            #expect(after.tour(of: "d0", on: day)?.stops == before.tour(of: "d0", on: day)?.stops, "nobody moves")
+        }
+        // Counted in full, the bus would be over its seats: the absence is what makes room.
+        let counted = PlanningInput(programme: programme, delegations: delegations.map { var d = $0; d.absent = nil; return d })
+        #expect(checker.violations(of: after, for: counted).contains { $0.rule == "seats" })
+        // All of a delegation away that day: no place on the tour.
+        delegations[1].absent = ["2026-01-13": [1, 2]]
+        let without = planAndCheck(PlanningInput(programme: programme, delegations: delegations), previous: after)
+        #expect(without.tour(of: "d1", on: "2026-01-13") == nil && without.tour(of: "d1", on: "2026-01-14") != nil)
+    }
+
     @Test func aNewcomerJoinsWithoutMovingAnyoneElse() {
         let programme = Instance.programme(
             venues: [Instance.venue("a"), Instance.venue("b")], buses: [Bus(id: "b1", seats: 20), Bus(id: "b2", seats: 20)])

@@ -14,6 +14,7 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         router.on(ProgrammePublished.self) { try $0.programme($1, $2) }
         router.on(RegistrationAccepted.self) { try $0.accepted($1, $2) }
         router.on(RegistrationCancelled.self) { try $0.cancelled($1, $2) }
+        router.on(AttendanceDeclined.self) { try $0.declined($1, $2) }
         router.on(PlanOverrideRequested.self) { try $0.override($1, $2) }
         router.on(PlanReoptimiseRequested.self) { try $0.reoptimise($1, $2) }
         router.on(RegistrationEraseRequested.self) { try $0.erase($1, $2) }
@@ -63,9 +64,11 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         }
         let documents = accepted.delegation.delegates.map(\.identityDocument)
         let sealed = documents.contains { $0 != nil } ? try vault.seal(documents, registrationID: accepted.registrationID) : nil
+        var planning = PlanningDelegation(accepted)
+        planning.absent = try ItineraryStore.delegation(accepted.registrationID, in: db)?.planning.absent  // (an amendment keeps them)
         try ItineraryStore.save(
             .init(
-                planning: PlanningDelegation(accepted), eventID: accepted.eventID, revision: accepted.revision, active: true,
+                planning: planning, eventID: accepted.eventID, revision: accepted.revision, active: true,
                 correlationID: message.correlationID, trace: message.metadata.trace),
             sealed: sealed, in: db)
         try ItineraryStore.markChanged(accepted.eventID, trace: message.metadata.trace, in: db)
@@ -97,6 +100,22 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         known.trace = message.metadata.trace
         try ItineraryStore.save(known, sealed: nil, in: db)
         try ItineraryStore.markChanged(cancelled.eventID, trace: message.metadata.trace, in: db)
+        return []
+    }
+
+    /// `attendance.declined`: those people take no seat that day; the next plan counts them out
+    /// (and may give the seats to delegations without a tour). Known already: nothing changes.
+    func declined(_ message: Message<AttendanceDeclined>, _ db: Database) throws -> [OutboundMessage] {
+        let declined = message.payload
+        guard var known = try ItineraryStore.delegation(declined.registrationID, in: db), known.active else { return [] }
+        let before = Set(known.planning.absent?[declined.day] ?? [])
+        let after = before.union(declined.persons.filter { (1...max(1, known.planning.size)).contains($0) })
+        guard after != before else { return [] }
+        known.planning.absent = (known.planning.absent ?? [:]).merging([declined.day: after.sorted()]) { _, new in new }
+        known.trace = message.metadata.trace
+        // (the sealed documents stay as they are)
+        try ItineraryStore.save(known, sealed: try ItineraryStore.identity(declined.registrationID, in: db), in: db)
+        try ItineraryStore.markChanged(declined.eventID, trace: message.metadata.trace, in: db)
         return []
     }
 

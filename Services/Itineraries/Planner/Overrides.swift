@@ -165,7 +165,7 @@ public enum OverrideRules {
 
     /// The overrides `plan` does not keep, each with what is wrong.
     public static func unmet(_ overrides: [PlanningOverride], in plan: Plan, _ input: PlanningInput) -> [String: String] {
-        let sizes = Dictionary(input.delegations.map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
+        let delegations = Dictionary(input.delegations.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let seats = Dictionary(input.programme.buses.map { ($0.id, $0.seats) }, uniquingKeysWith: { first, _ in first })
         var unmet: [String: String] = [:]
         for override in overrides {
@@ -192,7 +192,7 @@ public enum OverrideRules {
                 }
             case .reserveSeats:
                 for tour in plan.tours where tour.busID == override.busID && (override.day == nil || tour.day == override.day) {
-                    let load = tour.passengers.reduce(0) { $0 + (sizes[$1] ?? 0) }
+                    let load = tour.passengers.reduce(0) { $0 + (delegations[$1]?.on(tour.day).size ?? 0) }
                     let free = (seats[tour.busID] ?? 0) - reserved(overrides, bus: tour.busID, day: tour.day)
                     if load > free { unmet[override.id] = "\(tour.id) carries \(load) people on \(free) seats" }
                 }

@@ -48,7 +48,7 @@ public struct PlanChecker: Sendable {
                 continue
             }
             if !busDays.insert(tour.id).inserted { flag("bus-twice", "bus \(tour.busID) has two tours on \(tour.day)") }
-            let load = tour.passengers.reduce(0) { $0 + (delegations[$1]?.size ?? 0) }
+            let load = tour.passengers.reduce(0) { $0 + (delegations[$1]?.on(tour.day).size ?? 0) }
             if load > bus.seats { flag("seats", "\(tour.id) carries \(load) people on \(bus.seats) seats") }
             for passenger in tour.passengers {
                 guard let delegation = delegations[passenger] else {

@@ -47,10 +47,15 @@ public struct Planner: Sendable {
             let rules = DayPlanner.Rules(overrides)
             var visited: [String: Set<String>] = [:]
             for day in model.days {
+                // Those who will not come that day take no seat (and a delegation none of whom
+                // comes, no place on a tour).
+                let today = delegations.mapValues { $0.on(day.date) }
                 var builder = DayPlanner(
-                    model: model, day: day, delegations: delegations, visited: visited, maxStops: maxStopsPerTour, rules: rules)
+                    model: model, day: day, delegations: today, visited: visited, maxStops: maxStopsPerTour, rules: rules)
                 let kept = previous.tours.filter { $0.day == day.date }
-                let dayTours = builder.replan(visitors: visitors, buses: input.programme.buses, previous: kept, considered: considered)
+                let dayTours = builder.replan(
+                    visitors: visitors.map { $0.on(day.date) }.filter { $0.size > 0 }, buses: input.programme.buses, previous: kept,
+                    considered: considered)
                 for tour in dayTours {
                     for passenger in tour.passengers { visited[passenger, default: []].formUnion(tour.stops.map(\.venueID)) }
                 }
@@ -448,7 +453,9 @@ struct DayPlanner {
                 stops.removeLast()
                 reservations[last.venueID]?.removeAll { $0 == (last.arrival, last.departure) }
             }
-            if passengers != old.passengers || stops != old.stops { changed.insert(bus.id) }
+            // A seat freed by someone who will not come is a place freed, like a delegation gone.
+            let absentees = passengers.contains { delegations[$0]?.absent?[day.date]?.isEmpty == false }
+            if passengers != old.passengers || stops != old.stops || absentees { changed.insert(bus.id) }
             tours.append(
                 Tour(
                     busID: bus.id, day: day.date, departure: day.touringStart, stops: stops, passengers: passengers.sorted(),

@@ -20,6 +20,9 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
     public var documentKinds: [IdentityDocument.Kind?]
     /// When the documents were handed in (the accepted revision's submission).
     public var documentsGivenAt: Date
+    /// Who will not come, by day (`attendance.declined`): places in the delegation. Their seats
+    /// are free that day.
+    public var absent: [String: [Int]]?
 
     public init(
         id: String, name: String, role: DelegationRole, size: Int, interpreterLanguages: [Language], interests: [String], sectors: [String],
@@ -50,6 +53,14 @@ public struct PlanningDelegation: Sendable, Codable, Hashable {
             preferredVisits: delegation.preferredVisits,
             documentKinds: delegation.delegates.map { $0.identityDocument?.kind },
             documentsGivenAt: accepted.submittedAt ?? accepted.acceptedAt)
+    }
+
+    /// The delegation as it travels on `day`: without those who will not come.
+    public func on(_ day: String) -> PlanningDelegation {
+        guard let persons = absent?[day], !persons.isEmpty else { return self }
+        var today = self
+        today.size = max(0, size - Set(persons).filter { (1...max(1, size)).contains($0) }.count)
+        return today
     }
 
     /// Whether every delegate holds an accepted document, handed in before the deadline.
