@@ -42,8 +42,10 @@ import Testing
 
     static func published<Payload: MessagePayload>(_ type: Payload.Type, _ harness: HandlerHarness) async throws -> [Payload] {
         try await harness.read { db in
-            try Data.fetchAll(db, sql: "SELECT body FROM outbox WHERE message_type = ? ORDER BY rowid", arguments: [type.messageType.rawValue])
-                .map { try MessageCoding.decode(type, from: $0) }
+            try Data.fetchAll(
+                db, sql: "SELECT body FROM outbox WHERE message_type = ? ORDER BY rowid", arguments: [type.messageType.rawValue]
+            )
+            .map { try MessageCoding.decode(type, from: $0) }
         }
     }
 
@@ -87,7 +89,9 @@ import Testing
         #expect(link.hasPrefix("\(Self.publicURL)/answer?t=DA1."))
         let answer = try Pass.verify(String(link.split(separator: "=", maxSplits: 1)[1]), keys: Self.keys, now: bus1, for: .answer)
         #expect(answer.registrationID == alert.registrationID && answer.person == 0)
-        #expect(throws: PassError.malformed) { try Pass.verify(CheckinTests.pass("acme", 1).token(Self.keys), keys: Self.keys, for: .answer) }
+        #expect(throws: PassError.malformed) {
+            try Pass.verify(CheckinTests.pass("acme", 1).token(Self.keys), keys: Self.keys, for: .answer)
+        }
 
         // bus-2 leaves later; hanoi-ai's only delegate boards late, after the alert.
         #expect(try await Self.raise(harness, at: bus2.addingTimeInterval(5 * 60)) == 1)
@@ -138,7 +142,9 @@ import Testing
             #expect(page.body.contains("Ai sẽ không tham gia hôm nay?"))
             #expect(page.body.contains("name=\"person-2\"") && page.body.contains("name=\"person-3\""))
             #expect(page.body.contains("bus-1 · "), "the alert's bus and time")
-            #expect(try await lead.get("/answer?t=\(CheckinTests.pass("acme", 1).token(Self.keys))").status == .forbidden, "a pass is no answer link")
+            #expect(
+                try await lead.get("/answer?t=\(CheckinTests.pass("acme", 1).token(Self.keys))").status == .forbidden,
+                "a pass is no answer link")
             #expect(try await lead.get("/answer?t=DA1.p2026.AAAA.AAAAAAAAAAAAAAAAAAAAAA").status == .forbidden)
 
             let answered = try await lead.post("/answer", ["t": token, "person-3": "on"])
@@ -160,9 +166,13 @@ import Testing
                 return try await marshal.request(.post, "/absences", json: Data(body.utf8), headers: headers)
             }
             let delta = ConsoleFixtures.id("delta")
-            #expect(try await absent(#"{"registration": "\#(delta)", "day": "\#(Self.day)", "persons": [2]}"#, csrf: nil).status == .forbidden)
-            #expect(try await absent(#"{"registration": "\#(delta)", "day": "\#(Self.day)", "persons": [9]}"#, csrf: csrf).status == .badRequest)
-            #expect(try await absent(#"{"registration": "\#(delta)", "day": "2026-02-01", "persons": [2]}"#, csrf: csrf).status == .badRequest)
+            #expect(
+                try await absent(#"{"registration": "\#(delta)", "day": "\#(Self.day)", "persons": [2]}"#, csrf: nil).status == .forbidden)
+            #expect(
+                try await absent(#"{"registration": "\#(delta)", "day": "\#(Self.day)", "persons": [9]}"#, csrf: csrf).status == .badRequest
+            )
+            #expect(
+                try await absent(#"{"registration": "\#(delta)", "day": "2026-02-01", "persons": [2]}"#, csrf: csrf).status == .badRequest)
             #expect(try await absent(#"{"registration": "\#(delta)"}"#, csrf: csrf).status == .badRequest)
             let recorded = try await absent(#"{"registration": "\#(delta)", "day": "\#(Self.day)", "persons": [2]}"#, csrf: csrf)
             #expect(recorded.status == .ok && recorded.body.contains("[2]"))
@@ -171,11 +181,15 @@ import Testing
 
             // Counted out of the bus, and marked on the marshals' page.
             let status = try MessageCoding.decode(
-                ConsoleQueries.CheckinStatus.self, from: Data(try await marshal.get("/checkins/status?day=\(Self.day)&bus=bus-1").body.utf8))
+                ConsoleQueries.CheckinStatus.self, from: Data(try await marshal.get("/checkins/status?day=\(Self.day)&bus=bus-1").body.utf8)
+            )
             #expect(status.expected == 3 && status.checkedIn == 1, "acme's 3 and delta's 2, two of whom will not come")
             #expect(status.declined == ["\(acme)|3", "\(delta)|2"] && status.people == ["\(acme)|1"])
             let checkin = try await marshal.get("/checkin?day=\(Self.day)&bus=bus-1")
-            #expect(checkin.body.contains("data-person=\"3\" data-code=\"\(CheckinTests.pass("acme", 3).shortCode(Self.keys))\" data-done=\"\" data-declined=\"1\""))
+            #expect(
+                checkin.body.contains(
+                    "data-person=\"3\" data-code=\"\(CheckinTests.pass("acme", 3).shortCode(Self.keys))\" data-done=\"\" data-declined=\"1\""
+                ))
             #expect(checkin.body.contains("data-departure=\"\(Int(bus1.timeIntervalSince1970 * 1000))\""))
             let audit = try await harness.read { db in
                 try String.fetchAll(db, sql: "SELECT account || ': ' || outcome FROM audit WHERE action LIKE 'absence %' ORDER BY id")

@@ -22,6 +22,7 @@ import Testing
             "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "\(service.prefix)_DOCUMENT_KEYS",
             "REGISTRATIONS_ITINERARIES_DOCUMENT_KEY", "REGISTRATIONS_CONSOLE_DOCUMENT_KEY", "REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS",
             "NOTIFICATIONS_WEBHOOK_SECRET", "NOTIFICATIONS_PASS_KEYS", "CONSOLE_PASS_KEYS", "CONSOLE_EVENT", "CONSOLE_PARKED_QUEUES",
+            "CONSOLE_PUBLIC_URL",
         ]
         #expect(
             example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")

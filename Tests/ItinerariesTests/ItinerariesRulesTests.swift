@@ -232,9 +232,10 @@ import Testing
         let generation = { try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) } }
         let start = try await generation()
         let plan = try #require(try await Self.latestPlan(harness)?.plan)
-        let tour = try #require(plan.tours.first { tour in
-            tour.passengers.contains { id in (accepted.first { $0.registrationID == id }?.delegation.delegates.count ?? 0) >= 2 }
-        })
+        let tour = try #require(
+            plan.tours.first { tour in
+                tour.passengers.contains { id in (accepted.first { $0.registrationID == id }?.delegation.delegates.count ?? 0) >= 2 }
+            })
         let rider = try #require(accepted.first { tour.passengers.contains($0.registrationID) && $0.delegation.delegates.count >= 2 })
         func declined(_ persons: [Int], id: String) -> AttendanceDeclined {
             AttendanceDeclined(

@@ -249,7 +249,13 @@ extension Planner {
             #expect(after.tour(of: "d0", on: day)?.stops == before.tour(of: "d0", on: day)?.stops, "nobody moves")
         }
         // Counted in full, the bus would be over its seats: the absence is what makes room.
-        let counted = PlanningInput(programme: programme, delegations: delegations.map { var d = $0; d.absent = nil; return d })
+        let counted = PlanningInput(
+            programme: programme,
+            delegations: delegations.map {
+                var d = $0
+                d.absent = nil
+                return d
+            })
         #expect(checker.violations(of: after, for: counted).contains { $0.rule == "seats" })
         // All of a delegation away that day: no place on the tour.
         delegations[1].absent = ["2026-01-13": [1, 2]]

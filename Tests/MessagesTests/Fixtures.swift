@@ -79,7 +79,7 @@ enum Fixtures {
                         id: "b2b-1", venueID: "lien-chieu-port", start: time("2026-01-13T10:00:00+07:00"),
                         end: time("2026-01-13T10:30:00+07:00"), tables: 12)
                 ],
-                publishedAt: time("2026-01-08T15:00:00.250+07:00")
+                missingRiderAlerts: MissingRiderAlerts(enabled: true, afterMinutes: 10), publishedAt: time("2026-01-08T15:00:00.250+07:00")
             )
         case .itineraryPlanned:
             return ItineraryPlanned(

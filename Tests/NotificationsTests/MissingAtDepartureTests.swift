@@ -52,7 +52,9 @@ import Testing
         try await harness.send(Samples.programme())
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
         for (reference, language, words) in [
-            ("zh-1", Language.chineseSimplified, "未在车上"), ("en-1", .english, "left Networking hall at 07:30 (Da Nang time (UTC+7); 08:30 Beijing time (UTC+8))"), ("vi-1", .vietnamese, "KHẨN"),
+            ("zh-1", Language.chineseSimplified, "未在车上"),
+            ("en-1", .english, "left Networking hall at 07:30 (Da Nang time (UTC+7); 08:30 Beijing time (UTC+8))"),
+            ("vi-1", .vietnamese, "KHẨN"),
         ] {
             var accepted = Rules.accepted(reference)
             accepted.delegation.leadContact.language = language

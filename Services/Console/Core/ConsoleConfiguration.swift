@@ -70,7 +70,9 @@ public struct ConsoleConfiguration: Sendable {
                 + [ServiceNames(service: "", exchange: service.exchange).unroutedQueue],
             passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) },
             publicURL: reader.optionalString("\(p)_PUBLIC_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
-        if let url = configuration.publicURL, URL(string: url).map({ ["http", "https"].contains($0.scheme ?? "") && $0.host != nil }) != true {
+        if let url = configuration.publicURL,
+            URL(string: url).map({ ["http", "https"].contains($0.scheme ?? "") && $0.host != nil }) != true
+        {
             reader.problem("\(p)_PUBLIC_URL='\(url)' is not an http(s) address, e.g. https://console.example.org")
         }
         var isFolder: ObjCBool = false

@@ -348,7 +348,8 @@ public struct ConsoleHTTP: Sendable {
         }
         let now = now()
         let declared = try await store.database.write { db in
-            try self.decline(absence.registration, absence.persons, day: absence.day, source: .console, by: session.account.name, now: now, in: db)
+            try self.decline(
+                absence.registration, absence.persons, day: absence.day, source: .console, by: session.account.name, now: now, in: db)
         }
         if !declared.isEmpty { outbox.ring() }
         return try ServiceHTTP.json(["declined": declared])
@@ -402,17 +403,19 @@ public struct ConsoleHTTP: Sendable {
             let alerts = try ConsoleQueries.alerts(registrationID: pass.registrationID, day: day, in: db)
             let missing = Set(alerts.flatMap(\.persons))
             let absent = try ConsoleQueries.absent(eventID: pass.eventID, day: day, in: db)
-            return View("answer", [
-                "token": token ?? "", "day": day, "organisation": people.delegation.organisation.name,
-                "alerts": alerts.map { ["bus": $0.busID, "time": clock.time($0.departure)] }, "hasAlerts": !alerts.isEmpty,
-                "people": people.delegation.delegates.enumerated().map { index, delegate in
-                    [
-                        "person": index + 1, "name": delegate.name, "missing": missing.contains(index + 1),
-                        "declined": absent.contains("\(pass.registrationID)|\(index + 1)"),
-                    ] as [String: Any]
-                },
-                "noted": (done?.count ?? 0) > 0, "answered": done != nil,
-            ])
+            return View(
+                "answer",
+                [
+                    "token": token ?? "", "day": day, "organisation": people.delegation.organisation.name,
+                    "alerts": alerts.map { ["bus": $0.busID, "time": clock.time($0.departure)] }, "hasAlerts": !alerts.isEmpty,
+                    "people": people.delegation.delegates.enumerated().map { index, delegate in
+                        [
+                            "person": index + 1, "name": delegate.name, "missing": missing.contains(index + 1),
+                            "declined": absent.contains("\(pass.registrationID)|\(index + 1)"),
+                        ] as [String: Any]
+                    },
+                    "noted": (done?.count ?? 0) > 0, "answered": done != nil,
+                ])
         }
         guard let view else { return try refusal(.notFound, "answer.gone", request: request) }
         return html(try pages.render(view.template, language: language(request), context: view.values), request: request)

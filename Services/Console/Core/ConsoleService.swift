@@ -21,7 +21,8 @@ public enum ConsoleService {
             extraServices: { context in
                 [
                     parked.watcher(amqp: context.configuration.amqp, logger: context.logger),
-                    MissingRiders.watcher(store: context.store, configuration: configuration, outbox: context.outbox, logger: context.logger),
+                    MissingRiders.watcher(
+                        store: context.store, configuration: configuration, outbox: context.outbox, logger: context.logger),
                 ]
             },
             connectPatience: connectPatience)

@@ -57,7 +57,8 @@ public enum MissingRiders {
         let due = departures(programme: programme, day: day, visits: try ConsoleQueries.busVisits(eventID: eventID, day: day, in: db))
             .filter { $0.at.addingTimeInterval(wait) <= now && now < $0.at.addingTimeInterval(wait + stale) }
         guard !due.isEmpty else { return 0 }
-        let raised = try String.fetchSet(db, sql: "SELECT alert_id FROM missing_alerts WHERE event_id = ? AND day = ?", arguments: [eventID, day])
+        let raised = try String.fetchSet(
+            db, sql: "SELECT alert_id FROM missing_alerts WHERE event_id = ? AND day = ?", arguments: [eventID, day])
         let absent = try ConsoleQueries.absent(eventID: eventID, day: day, in: db)
         var raisedNow = 0
         for departure in due {
@@ -70,16 +71,16 @@ public enum MissingRiders {
                     !boarded.contains("\(registrationID)|\(person)") && !absent.contains("\(registrationID)|\(person)")
                 }
                 guard !missing.isEmpty else { continue }
-                let alert = BoardingMissed(
-                    alertID: alertID, eventID: eventID, registrationID: registrationID, day: day, busID: departure.busID,
-                    venueID: departure.venueID, departure: departure.at, persons: missing,
-                    answerURL: answerURL(eventID: eventID, registrationID: registrationID, day: day, zone: programme.timeZone, keys: keys,
-                        publicURL: publicURL),
-                    raisedAt: now)
-                try ConsoleStore.saveAlert(alert, in: db)
+                let url = answerURL(
+                    eventID: eventID, registrationID: registrationID, day: day, zone: programme.timeZone, keys: keys, publicURL: publicURL)
+                let message = try OutboundMessage(
+                    BoardingMissed(
+                        alertID: alertID, eventID: eventID, registrationID: registrationID, day: day, busID: departure.busID,
+                        venueID: departure.venueID, departure: departure.at, persons: missing, answerURL: url, raisedAt: now),
+                    correlationID: alertID)
+                try ConsoleStore.saveAlert(try MessageCoding.decode(BoardingMissed.self, from: message.body), in: db)
                 // (its message id from the alert's: one message per alert, whatever raised it)
-                try Outbox.append(
-                    [try OutboundMessage(alert, correlationID: alertID)], causedBy: alertID, service: ConsoleService.description.name, in: db)
+                try Outbox.append([message], causedBy: alertID, service: ConsoleService.description.name, in: db)
                 raisedNow += 1
             }
         }
@@ -106,13 +107,14 @@ public enum MissingRiders {
         let absent = try ConsoleQueries.absent(eventID: eventID, day: day, in: db)
         let new = Set(persons).filter { !absent.contains("\(registrationID)|\($0)") }.sorted()
         guard !new.isEmpty else { return [] }
-        let declined = AttendanceDeclined(
-            declineID: "\(registrationID)~\(day)~" + new.map(String.init).joined(separator: "-"), eventID: eventID,
-            registrationID: registrationID, persons: new, day: day, source: source, recordedBy: recordedBy, declinedAt: now)
-        try ConsoleStore.saveAbsence(declined, in: db)
-        try Outbox.append(
-            [try OutboundMessage(declined, correlationID: declined.declineID)], causedBy: declined.declineID,
-            service: ConsoleService.description.name, in: db)
+        let declineID = "\(registrationID)~\(day)~" + new.map(String.init).joined(separator: "-")
+        let message = try OutboundMessage(
+            AttendanceDeclined(
+                declineID: declineID, eventID: eventID, registrationID: registrationID, persons: new, day: day, source: source,
+                recordedBy: recordedBy, declinedAt: now),
+            correlationID: declineID)
+        try ConsoleStore.saveAbsence(try MessageCoding.decode(AttendanceDeclined.self, from: message.body), in: db)
+        try Outbox.append([message], causedBy: declineID, service: ConsoleService.description.name, in: db)
         return new
     }
 
