@@ -64,9 +64,10 @@ import Testing
     }
 
     /// The broker's heartbeats stop (the proxy forwards nothing more) while the client is idle.
-    /// The client must drop the connection because of the missed heartbeats, well before the
-    /// I/O watchdog (15 s) or TCP would. The reason is what proves the mechanism; the time is
-    /// only bounded loosely, because on a loaded 2-core runner the loop may be scheduled late.
+    /// The client must drop the connection because of the missed heartbeats, before the I/O
+    /// watchdog (15 s) or TCP would. The reason is what proves it (the watchdog and TCP give
+    /// others); the time is not asserted: under the full suite a starved 2-core runner has seen
+    /// this test's own wait return 5 s late (15.3 s measured for a 10 s wait, 2026-12-06).
     @Test func anIdleConnectionNoticesAHungBrokerByItsMissedHeartbeats() async throws {
         let proxy = try StallingProxy(targetPort: try AMQPConfiguration(url: TestBroker.url).port)
         let log = LogCapture()
@@ -82,9 +83,10 @@ import Testing
         let noticed = await eventually(within: 10) { connection.status != .open }
         let elapsed = Date().timeIntervalSince(stalledAt)
         #expect(noticed)
-        #expect(elapsed < 12, "noticed after \(elapsed) s; two heartbeat intervals are 2 s and the watchdog would take 15 s")
         let lost = log.all.first { $0.message.hasPrefix("AMQP connection lost") }
-        #expect(lost?.metadata["amqp.error"]?.contains("no heartbeat from the broker") == true, "reason: \(lost?.metadata ?? [:])")
+        #expect(
+            lost?.metadata["amqp.error"]?.contains("no heartbeat from the broker") == true,
+            "noticed after \(elapsed) s, reason: \(lost?.metadata ?? [:])")
         await connection.close(timeout: 0.1)
         proxy.stop()
     }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TestSupport
 import Testing
@@ -110,12 +109,39 @@ import Testing
         #expect(server.messages.count == 1)
     }
 
-    @Test func aWebhookIsSignedAndItsStatusSorted() async throws {
-        let server = try await WebhookTestServer(statuses: [200, 503, 404, 429])
+    /// Checks a recorded call with the Standard Webhooks library from PyPI (`standardwebhooks`,
+    /// in the test's Python environment), as a receiver would: nil when it verifies, else why not.
+    static func verifiedByTheLibrary(_ call: WebhookTestServer.Call, secret: String, body: String? = nil) async throws -> String? {
+        let script = """
+            import json, sys
+            from standardwebhooks.webhooks import Webhook
+            call = json.load(open(sys.argv[1]))
+            try:
+                Webhook(sys.argv[2]).verify(sys.argv[3] if len(sys.argv) > 3 else call["body"], call["headers"])
+                print("verified")
+            except Exception as error:
+                print("refused: %s" % error)
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("call-\(UUID().uuidString.prefix(8)).json")
+        struct Recorded: Encodable {
+            var headers: [String: String]
+            var body: String
+        }
+        try JSONEncoder().encode(Recorded(headers: call.headers, body: call.body)).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let output = try await TestBroker.run(
+            "\(TestBroker.root)/.run/python/bin/python", ["-c", script, file.path, secret] + (body.map { [$0] } ?? []))
+        let answer = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return answer == "verified" ? nil : answer
+    }
+
+    @Test func aWebhookIsSignedTheStandardWebhooksWayAndItsStatusSorted() async throws {
+        let server = try await WebhookTestServer(statuses: [200, 503, 404, 429, 200])
         defer { server.stop() }
-        let client = WebhookClient(configuration: WebhookConfiguration(url: server.url, secret: "hook-secret"))
+        let secret = "whsec_" + Data((0..<32).map { UInt8($0 * 7 % 256) }).base64EncodedString()
+        let client = WebhookClient(configuration: WebhookConfiguration(url: server.url, secret: secret))
         let body = Data("{\"text\":\"Xin chào 你好\"}".utf8)
-        try await client.post(body, idempotencyKey: "key-1", now: Date(timeIntervalSince1970: 1_767_319_200))
+        try await client.post(body, idempotencyKey: "key-1")
         for expected in [false, true, false] {
             do {
                 try await client.post(body, idempotencyKey: "key-1")
@@ -126,12 +152,35 @@ import Testing
         }
         let first = try #require(server.calls.first)
         let headers = Dictionary(uniqueKeysWithValues: first.headers.map { ($0.key.lowercased(), $0.value) })
-        #expect(headers["x-delegation-timestamp"] == "1767319200")
-        #expect(headers["x-delegation-idempotency-key"] == "key-1")
+        #expect(headers["webhook-id"] == "key-1", "the same id on every retry: receivers drop copies by it")
+        #expect(headers["webhook-signature"]?.hasPrefix("v1,") == true)
         #expect(first.body == "{\"text\":\"Xin chào 你好\"}")
-        // The bridge's check: HMAC-SHA256 over "<timestamp>.<body>".
-        let expected = HMAC<SHA256>.authenticationCode(
-            for: Data("1767319200.".utf8) + body, using: SymmetricKey(data: Data("hook-secret".utf8)))
-        #expect(headers["x-delegation-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
+        // The published library verifies it, and refuses it altered, or under another secret.
+        #expect(try await Self.verifiedByTheLibrary(first, secret: secret) == nil)
+        #expect(try await Self.verifiedByTheLibrary(first, secret: secret, body: "{\"text\":\"Xin chào\"}") != nil)
+        let other = "whsec_" + Data(repeating: 1, count: 32).base64EncodedString()
+        #expect(try await Self.verifiedByTheLibrary(first, secret: other) != nil)
+        // A plain-text secret signs with its bytes: the receiver verifies with whsec_ + base64 of it.
+        let plain = WebhookClient(configuration: WebhookConfiguration(url: server.url, secret: "hook-secret"))
+        try await plain.post(body, idempotencyKey: "key-2")
+        let second = try #require(server.calls.first { $0.headers.contains { $0.key.lowercased() == "webhook-id" && $0.value == "key-2" } })
+        #expect(try await Self.verifiedByTheLibrary(second, secret: "whsec_" + Data("hook-secret".utf8).base64EncodedString()) == nil)
+        #expect(WebhookConfiguration.key("whsec_c2hvcnQ=") == nil, "a whsec_ key of 5 bytes is refused")
+    }
+
+    @Test func aWhsecSecretThatIsNotBase64OfEnoughBytesIsRefusedAtStart() throws {
+        let url = "http://127.0.0.1:9/hook"
+        #expect {
+            try NotificationsConfiguration.fromEnvironment([
+                "NOTIFICATIONS_WEBHOOK_URL": url, "NOTIFICATIONS_WEBHOOK_SECRET": "whsec_c2hvcnQ=",
+            ])
+        } throws: { error in
+            "\(error)".contains("NOTIFICATIONS_WEBHOOK_SECRET: a whsec_ secret is whsec_ + base64 of 24 to 64 bytes")
+        }
+        let secret = "whsec_" + Data(repeating: 3, count: 32).base64EncodedString()
+        let configuration = try NotificationsConfiguration.fromEnvironment([
+            "NOTIFICATIONS_WEBHOOK_URL": url, "NOTIFICATIONS_WEBHOOK_SECRET": secret,
+        ])
+        #expect(configuration.webhook?.secret == secret)
     }
 }

@@ -110,6 +110,10 @@ public struct NotificationsConfiguration: Sendable {
             } else {
                 reader.problem("\(p)_WEBHOOK_URL='\(url)' is not an http(s) URL")
             }
+            if WebhookConfiguration.key(secret) == nil {
+                reader.problem(
+                    "\(p)_WEBHOOK_SECRET: a whsec_ secret is whsec_ + base64 of 24 to 64 bytes, e.g. whsec_$(openssl rand -base64 32)")
+            }
         default:
             reader.problem("\(p)_WEBHOOK_URL and \(p)_WEBHOOK_SECRET go together (the secret signs every call)")
         }
