@@ -208,10 +208,15 @@ import Testing
         ) { bed, host in
             try await bed.publish(Self.accepted("down-zh", language: .chineseSimplified, email: "li.wei@example.cn"))
             try await bed.publish(Self.accepted("down-en", email: "alex@example.com"))
-            #expect(
-                try await eventually(within: 30) {
-                    try await Self.history(host, registration: "reg-down-zh").first?.notification.status == .sent
-                })
+            // (A deadline, not a measure: four webhook attempts and their backoff take about 8 s
+            // alone; under the whole suite on 2 cores they have taken over 30.)
+            let delivered = try await eventually(within: 90) {
+                try await Self.history(host, registration: "reg-down-zh").first?.notification.status == .sent
+            }
+            let attempts = try await Self.history(host, registration: "reg-down-zh").first?.attempts.map {
+                "\($0.channel.rawValue) \(MessageCoding.format($0.startedAt))–\(MessageCoding.format($0.finishedAt)) \($0.outcome)"
+            }
+            #expect(delivered, "attempts: \(attempts ?? [])")
             let english = try #require(try await Self.history(host, registration: "reg-down-en").first)
             let chinese = try #require(try await Self.history(host, registration: "reg-down-zh").first)
             let lastWebhookTry = try #require(chinese.attempts.last { $0.channel == .webhook })

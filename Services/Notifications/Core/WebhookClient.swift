@@ -43,6 +43,10 @@ public struct WebhookClient: Sendable {
 
     public init(configuration: WebhookConfiguration) { self.configuration = configuration }
 
+    /// Webhook calls' own connections: not queued behind whatever else in the process uses the
+    /// shared session (its connections per host are few, and shared by every port of a host).
+    static let session = URLSession(configuration: .ephemeral)
+
     /// `v1,<base64 signature>` of a call.
     public static func signature(key: Data, id: String, timestamp: Int, body: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(id).\(timestamp).".utf8) + body, using: SymmetricKey(data: key))
@@ -64,7 +68,7 @@ public struct WebhookClient: Sendable {
         request.httpBody = body
         let response: URLResponse
         do {
-            (_, response) = try await URLSession.shared.data(for: request)
+            (_, response) = try await Self.session.data(for: request)
         } catch {
             throw .transient("webhook \(configuration.url.host ?? "?") unreachable: \(error.localizedDescription)")
         }
