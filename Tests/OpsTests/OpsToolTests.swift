@@ -16,8 +16,11 @@ import Testing
 @Suite struct OpsToolTests {
     static func url(_ vhost: String) -> String { TestBroker.url.hasSuffix("/") ? TestBroker.url + vhost : TestBroker.url + "/" + vhost }
 
+    /// (A guard against a hung command, not a measure: with `--rabbitmqctl` the tool runs
+    /// rabbitmqctl once per binding list, policy list and policy set, an Erlang VM started each
+    /// time; under the whole suite on 2 cores those calls have taken over 60 s together.)
     static func ops(_ vhost: String, _ arguments: [String]) async throws -> OpsTool.Result {
-        try await OpsTool.run(arguments, environment: ["DELEGATION_OPS_URL": url(vhost), "EXCHANGE": "delegation"])
+        try await OpsTool.run(arguments, environment: ["DELEGATION_OPS_URL": url(vhost), "EXCHANGE": "delegation"], within: 300)
     }
 
     @Test func topologyIsVerifiedAppliedAndItsDriftReported() async throws {

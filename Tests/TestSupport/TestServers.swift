@@ -98,18 +98,54 @@ public final class WebhookTestServer: Sendable {
         public let status: Int
     }
 
-    public var calls: [Call] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
-            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap {
-                try? JSONDecoder().decode(Call.self, from: $0)
-            }
-        }
-    }
+    public var calls: [Call] { recordedCalls(in: directory) }
 
     public func stop() {
         server.stop()
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A local fake of a provider's API (`Servers/<script>`: Twilio's Messages API, Zalo's ZNS and
+/// OAuth, WeChat's template messages), giving its documented answers and errors and recording
+/// every call.
+public final class ProviderFake: Sendable {
+    public let directory: URL
+    private let server: ReadyProcess
+    public var url: URL { URL(string: "http://127.0.0.1:\(server.port)")! }
+
+    public init(_ script: String, _ arguments: [String]) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-\(UUID().uuidString.prefix(8))")
+        server = try await ReadyProcess([SMTPTestServer.script(script), "--dir", directory.path] + arguments)
+    }
+
+    public struct Call: Decodable, Sendable {
+        public let path: String
+        public let headers: [String: String]
+        /// A form's fields, or
+        public let form: [String: String]?
+        /// a JSON body as it came.
+        public let body: String?
+
+        /// A header, whatever its case.
+        public func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
+    }
+
+    public var calls: [Call] { recordedCalls(in: directory) }
+
+    public func stop() {
+        server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// The calls a test server recorded in `directory` (`<n>.json`, in order).
+func recordedCalls<Call: Decodable>(in directory: URL) -> [Call] {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
+        FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).flatMap {
+            try? JSONDecoder().decode(Call.self, from: $0)
+        }
     }
 }
 
