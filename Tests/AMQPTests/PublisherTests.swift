@@ -99,7 +99,7 @@ import Testing
         // not by luck: the reasons show which. A publish that a loaded runner schedules only after
         // the watchdog dropped the connection (recovery is off) finds it closed. The time bound
         // only tells "ended" from "hung"; a loaded runner needs several times the deadlines to
-        // schedule 64 writes of 256 KB.
+        // schedule 64 writes of 256 KB (34 s measured under the whole suite on 2 cores).
         #expect(errors.count == 64)
         let reasons = "\(Set(errors.map { "\($0.map(String.init(describing:)) ?? "confirmed")" }))"
         #expect(
@@ -116,7 +116,7 @@ import Testing
                 default: return false
                 }
             }, "the deadline or the watchdog ended the stalled publishes: \(reasons)")
-        #expect(elapsed < 20, "every publish ended within its deadline (took \(elapsed) s)")
+        #expect(elapsed < 120, "every publish ended, none hung (took \(elapsed) s)")
         await connection.close(timeout: 1)
         proxy.stop()
     }
