@@ -34,7 +34,8 @@ import Testing
         let body = try #require(try JSONSerialization.jsonObject(with: Data((call.body ?? "").utf8)) as? [String: Any])
         #expect(body["touser"] as? String == "o6_bmjrPTlm6_2sgVt7hMZOPfL2M" && body["client_msg_id"] as? String == "ntf-1")
         let fields = try #require(body["data"] as? [String: [String: String]])
-        #expect(fields["thing1"]?["value"] == "岘港创新中心代表团访问活动第二天行程提醒", "cut to the 20 characters a field holds")
+        #expect(
+            fields["thing1"]?["value"] == "岘港创新中心代表团访问活动第二天行程提醒", "cut to the 20 characters a field holds")
         #expect(fields["time2"]?["value"] == "07:30")
 
         // Another instance forced a new token: ours is no longer the latest.

@@ -45,8 +45,8 @@ public struct SMSText: Sendable, Equatable {
 
     /// The GSM 03.38 default alphabet (without the escape to the extension table).
     static let basic = Set(
-        "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-            .unicodeScalars)
+        ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+            + "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà").unicodeScalars)
     /// Its extension table: two septets each (the escape and the character).
     static let extended = Set("^{}\\[~]|€\u{0C}".unicodeScalars)
 }
