@@ -44,13 +44,25 @@ public struct Contact: Sendable, Codable, Hashable {
     public var email: String
     public var phone: String?
     public var language: Language
+    /// Contract 1.7: the channels this person wants notifications on, in order (e.g. `wechat`,
+    /// `email`); channels the organisers do not run are skipped, and the organisers' order for
+    /// the person's language follows. Absent: the organisers' order alone.
+    public var channels: [ChannelName]?
+    /// Contract 1.7: the person's openid with the organisers' WeChat Official Account (given by
+    /// the account to someone who follows it), for WeChat template messages.
+    public var wechatOpenID: String?
 
-    public init(name: String, title: String? = nil, email: String, phone: String? = nil, language: Language) {
+    public init(
+        name: String, title: String? = nil, email: String, phone: String? = nil, language: Language, channels: [ChannelName]? = nil,
+        wechatOpenID: String? = nil
+    ) {
         self.name = name
         self.title = title
         self.email = email
         self.phone = phone
         self.language = language
+        self.channels = channels
+        self.wechatOpenID = wechatOpenID
     }
 }
 
@@ -102,12 +114,19 @@ public struct Delegate: Sendable, Codable, Hashable {
     /// `registration.accepted`, to the organisers' console where registrations is given its key).
     /// A reader opens the copy under a key id it holds and ignores the others.
     public var sealedIdentityDocumentCopies: [SealedDocument]?
+    /// Contract 1.7: as `Contact.channels`.
+    public var channels: [ChannelName]?
+    /// Contract 1.7: as `Contact.wechatOpenID`.
+    public var wechatOpenID: String?
 
     public init(
         name: String, title: String? = nil, email: String? = nil, phone: String? = nil, language: Language,
         needsInterpreter: Bool = false, accessibilityNeeds: String? = nil, identityDocument: IdentityDocument? = nil,
-        sealedIdentityDocument: SealedDocument? = nil, sealedIdentityDocumentCopies: [SealedDocument]? = nil
+        sealedIdentityDocument: SealedDocument? = nil, sealedIdentityDocumentCopies: [SealedDocument]? = nil,
+        channels: [ChannelName]? = nil, wechatOpenID: String? = nil
     ) {
+        self.channels = channels
+        self.wechatOpenID = wechatOpenID
         self.name = name
         self.title = title
         self.email = email
@@ -122,7 +141,7 @@ public struct Delegate: Sendable, Codable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case name, title, email, phone, language, needsInterpreter, accessibilityNeeds, identityDocument, sealedIdentityDocument
-        case sealedIdentityDocumentCopies
+        case sealedIdentityDocumentCopies, channels, wechatOpenID
     }
 
     public init(from decoder: any Decoder) throws {
@@ -137,6 +156,8 @@ public struct Delegate: Sendable, Codable, Hashable {
         identityDocument = try c.decodeIfPresent(IdentityDocument.self, forKey: .identityDocument)
         sealedIdentityDocument = try c.decodeIfPresent(SealedDocument.self, forKey: .sealedIdentityDocument)
         sealedIdentityDocumentCopies = try c.decodeIfPresent([SealedDocument].self, forKey: .sealedIdentityDocumentCopies)
+        channels = try c.decodeIfPresent([ChannelName].self, forKey: .channels)
+        wechatOpenID = try c.decodeIfPresent(String.self, forKey: .wechatOpenID)
     }
 
     /// Whether a document is given, plain or sealed.

@@ -10,8 +10,51 @@ public enum NotificationKind: String, Sendable, Codable, Hashable, CaseIterable 
     case missingAtDeparture = "missing-at-departure"
 }
 
-public enum NotificationChannel: String, Sendable, Codable, Hashable, CaseIterable {
-    case email, webhook
+/// A channel's name: `email`, `webhook`, `sms`, `zalo`, `wechat`, or another the notifications
+/// service has registered. Contract 1.7 made it an open name (it was a closed list of `email` and
+/// `webhook`): adding a channel changes no contract. Lowercase letters, digits and hyphens, 1 to 32
+/// characters, starting with a letter.
+public struct ChannelName: RawRepresentable, Sendable, Codable, Hashable, Comparable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard Self.isValid(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard Self.isValid(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(text)' is not a channel name (lowercase letters, digits, hyphens; at most 32)")
+        }
+        rawValue = text
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: ChannelName, rhs: ChannelName) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    static func isValid(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.unicodeScalars.count <= 32 else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    public static let email: ChannelName = "email"
+    public static let webhook: ChannelName = "webhook"
+    public static let sms: ChannelName = "sms"
+    public static let zalo: ChannelName = "zalo"
+    public static let wechat: ChannelName = "wechat"
 }
 
 /// `notification.delivered`: a notification reached its channel (SMTP accepted it, the webhook
@@ -25,13 +68,13 @@ public struct NotificationDelivered: MessagePayload {
     public var idempotencyKey: String
     public var registrationID: String?
     public var kind: NotificationKind
-    public var channel: NotificationChannel
+    public var channel: ChannelName
     public var language: Language
     public var attempts: Int
     public var deliveredAt: Date
 
     public init(
-        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel,
+        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: ChannelName,
         language: Language, attempts: Int, deliveredAt: Date
     ) {
         self.notificationID = notificationID
@@ -53,7 +96,7 @@ public struct NotificationFailed: MessagePayload {
     public var idempotencyKey: String
     public var registrationID: String?
     public var kind: NotificationKind
-    public var channel: NotificationChannel
+    public var channel: ChannelName
     public var reason: String
     /// False if it gave up after retries on a transient error.
     public var permanent: Bool
@@ -61,7 +104,7 @@ public struct NotificationFailed: MessagePayload {
     public var failedAt: Date
 
     public init(
-        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel,
+        notificationID: String, idempotencyKey: String, registrationID: String?, kind: NotificationKind, channel: ChannelName,
         reason: String, permanent: Bool, attempts: Int, failedAt: Date
     ) {
         self.notificationID = notificationID

@@ -493,7 +493,6 @@ struct SwiftEnum: Sendable {
         "UnmetPreferenceReason": SwiftEnum(UnmetPreference.Reason.self),
         "ItineraryChangeKind": SwiftEnum(ItineraryChange.Kind.self),
         "NotificationKind": SwiftEnum(NotificationKind.self),
-        "NotificationChannel": SwiftEnum(NotificationChannel.self),
     ]
 }
 

@@ -287,7 +287,7 @@ enum Fixtures {
 
     static let fullContact = Contact(
         name: "Li Wei", title: "General Manager", email: "li.wei@hailian-logistics.example", phone: "+8613800000001",
-        language: .chineseSimplified)
+        language: .chineseSimplified, channels: [.wechat, .sms, .email], wechatOpenID: "oLiWei_fixture-0001")
 
     static let fullDelegation = Delegation(
         organisation: Organisation(
@@ -312,7 +312,8 @@ enum Fixtures {
                     SealedDocument(
                         keyID: "console2026", enc: "Q3V0ZSBhcyBhIGJ1dHRvbiwgdGhpcyBpcyBub3QgYSBrZXk=",
                         ciphertext: "b2YgYSBjb3B5IHNlYWxlZCB0byB0aGUgY29uc29sZQ==")
-                ]
+                ],
+                channels: [.wechat, .email], wechatOpenID: "oLiWei_fixture-0001"
             )
         ],
         interests: Interests(sectors: ["logistics"], topics: ["supply-chain"]),

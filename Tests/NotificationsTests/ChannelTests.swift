@@ -181,6 +181,6 @@ import Testing
         let configuration = try NotificationsConfiguration.fromEnvironment([
             "NOTIFICATIONS_WEBHOOK_URL": url, "NOTIFICATIONS_WEBHOOK_SECRET": secret,
         ])
-        #expect(configuration.webhook?.secret == secret)
+        #expect((configuration.channels[.webhook] as? WebhookChannel)?.configuration.secret == secret)
     }
 }

@@ -18,7 +18,7 @@ import Testing
 
         /// One round on `channel`: claims what is due up to an hour from now and sends it.
         @discardableResult
-        func round(_ channel: NotificationChannel = .email) async throws -> Int {
+        func round(_ channel: ChannelName = .email) async throws -> Int {
             let now = Date().addingTimeInterval(3600)
             let claimed = try await harness.write { db in try NotificationStore.claim(channel: channel, now: now, limit: 10, in: db) }
             for record in claimed { await delivery.deliver(record) }
@@ -96,6 +96,22 @@ import Testing
         #expect(!failed.permanent)
     }
 
+    /// Waitlisted (a kind whose notice needs no copy by e-mail), lead contact only.
+    static func waitlisted(_ reference: String, language: Language) -> RegistrationWaitlisted {
+        let accepted = accepted(reference, language: language)
+        return RegistrationWaitlisted(
+            registrationID: accepted.registrationID, eventID: accepted.eventID, reference: reference, revision: 1, position: 3,
+            delegation: accepted.delegation, waitlistedAt: Date())
+    }
+
+    static func withWebhook(_ hook: WebhookTestServer) -> (inout NotificationsConfiguration) -> Void {
+        { configuration in
+            configuration.run(
+                [WebhookChannel(configuration: WebhookConfiguration(url: hook.url, secret: "s"))],
+                order: ["zh-Hans": [.webhook, .email], "default": [.email]])
+        }
+    }
+
     @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
         let smtp = try await SMTPTestServer()
         let hook = try await WebhookTestServer(statuses: [404])
@@ -103,11 +119,8 @@ import Testing
             smtp.stop()
             hook.stop()
         }
-        let bench = try await Self.bench(smtp: smtp) { configuration in
-            configuration.webhook = WebhookConfiguration(url: hook.url, secret: "s")
-            configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]
-        }
-        try await bench.harness.send(Self.accepted("hook-1", language: .chineseSimplified))
+        let bench = try await Self.bench(smtp: smtp, adjust: Self.withWebhook(hook))
+        try await bench.harness.send(Self.waitlisted("hook-1", language: .chineseSimplified))
         #expect(try await bench.round(.email) == 0, "the webhook comes first")
         #expect(try await bench.round(.webhook) == 1)
         #expect(try await bench.round(.email) == 1)
@@ -115,6 +128,39 @@ import Testing
         #expect(history.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:permanent", "email:sent"])
         #expect(history.notification.status == .sent && history.notification.sentChannel == .email)
         #expect(hook.calls.count == 1 && smtp.messages.count == 1)
+    }
+
+    /// An acceptance carries the passes, which only an e-mail can: when another channel comes
+    /// first, a copy goes by e-mail at once, and the notice on the other channel does not fall
+    /// back to a second e-mail.
+    @Test func whenAnotherChannelComesFirstTheEmailGoesAsACopyOnce() async throws {
+        let smtp = try await SMTPTestServer()
+        let hook = try await WebhookTestServer(statuses: [404])
+        defer {
+            smtp.stop()
+            hook.stop()
+        }
+        let bench = try await Self.bench(smtp: smtp, adjust: Self.withWebhook(hook))
+        try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))
+        try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))  // redelivered
+        #expect(try await bench.round(.email) == 1, "the copy, at once")
+        #expect(try await bench.round(.webhook) == 1)
+        #expect(try await bench.round(.email) == 0, "no second e-mail")
+        let histories = try await bench.history("reg-copy-1")
+        #expect(histories.count == 2)
+        let notice = try #require(histories.first { !$0.notification.id.hasSuffix(NotificationsHandler.copySuffix) })
+        let copy = try #require(histories.first { $0.notification.id == notice.notification.id + NotificationsHandler.copySuffix })
+        #expect(notice.notification.channels == [.webhook] && notice.notification.status == .failed)
+        #expect(copy.notification.channels == [.email] && copy.notification.status == .sent)
+        #expect(copy.notification.idempotencyKey != notice.notification.idempotencyKey)
+        #expect(smtp.messages.count == 1 && hook.calls.count == 1)
+        let mail = try await inspectEmail(try #require(smtp.messages.first))
+        #expect(mail["attachment"] == nil && mail["text/plain"]?.contains("copy-1") == true, "the acceptance, in full")
+        // The webhook carries the short text too; it says the e-mail comes as well.
+        let call = try #require(hook.calls.first)
+        let payload = try #require(try JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any])
+        let short = try #require(payload["short"] as? String)
+        #expect(short.hasPrefix("【") && short.contains("邮件"), "\(short)")
     }
 
     @Test func eachEmailIsInItsRecipientsLanguage() async throws {

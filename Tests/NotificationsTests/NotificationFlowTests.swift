@@ -199,14 +199,19 @@ import Testing
         try await Self.withService(
             smtp: smtp,
             adjust: { configuration in
-                configuration.webhook = WebhookConfiguration(url: URL(string: "http://127.0.0.1:1/hook")!, secret: "s", timeout: 2)
-                configuration.channelOrder = ["zh-Hans": [.webhook, .email], "default": [.email]]
+                let down = WebhookConfiguration(url: URL(string: "http://127.0.0.1:1/hook")!, secret: "s", timeout: 2)
+                configuration.run([WebhookChannel(configuration: down)], order: ["zh-Hans": [.webhook, .email], "default": [.email]])
                 configuration.maxAttempts = 4
                 configuration.retryBase = 2
                 configuration.retryMax = 2
             }
         ) { bed, host in
-            try await bed.publish(Self.accepted("down-zh", language: .chineseSimplified, email: "li.wei@example.cn"))
+            // (waitlisted: a notice that needs no copy by e-mail, so that e-mail is its fallback)
+            let zh = Self.accepted("down-zh", language: .chineseSimplified, email: "li.wei@example.cn")
+            try await bed.publish(
+                RegistrationWaitlisted(
+                    registrationID: zh.registrationID, eventID: zh.eventID, reference: zh.reference, revision: 1, position: 1,
+                    delegation: zh.delegation, waitlistedAt: Date()))
             try await bed.publish(Self.accepted("down-en", email: "alex@example.com"))
             // (A deadline, not a measure: four webhook attempts and their backoff take about 8 s
             // alone; under the whole suite on 2 cores they have taken over 30.)

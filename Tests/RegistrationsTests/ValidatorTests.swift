@@ -193,6 +193,15 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         BrokenRule("lead phone in Chinese numerals", "leadContact.phone", "invalid_format", mentions: "phone") {
             $0.leadContact.phone = "一三八 一二三四 五六七八"
         },
+        BrokenRule("lead openid with a space", "leadContact.wechatOpenID", "invalid_format", mentions: "openid") {
+            $0.leadContact.wechatOpenID = "oLi Wei"
+        },
+        BrokenRule("delegate openid of 65 characters", "delegates[0].wechatOpenID", "invalid_format", mentions: "64") {
+            $0.delegates[0].wechatOpenID = String(repeating: "o", count: 65)
+        },
+        BrokenRule("delegate openid in Chinese", "delegates[0].wechatOpenID", "invalid_format", mentions: "openid") {
+            $0.delegates[0].wechatOpenID = "李伟"
+        },
     ]
 
     @Test(arguments: brokenLeadContact)

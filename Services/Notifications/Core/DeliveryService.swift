@@ -41,7 +41,7 @@ public final class DeliveryService: Service {
             context.logger.warning("sending again notifications interrupted by a stop", metadata: ["count": "\(interrupted)"])
         }
         await withTaskGroup(of: Void.self) { group in
-            for channel in NotificationChannel.allCases {
+            for channel in configuration.channels.names {
                 group.addTask { await self.work(channel) }
             }
         }
@@ -52,7 +52,7 @@ public final class DeliveryService: Service {
     /// sends leave nothing behind (a discarding task group: a long run does not accumulate
     /// them). Between claims it sleeps until the store changes (the pipeline queued
     /// notifications, a send ended) or the next pending notification on the channel is due.
-    private func work(_ channel: NotificationChannel) async {
+    private func work(_ channel: ChannelName) async {
         let changes = context.changes
         let inFlight = Counter()
         var failures = 0
@@ -96,16 +96,18 @@ public final class DeliveryService: Service {
 
     /// Sends a claimed notification once on its current channel and records the outcome.
     func deliver(_ record: NotificationRecord) async {
-        guard let channel = record.channel else { return }
+        guard let name = record.channel else { return }
         let started = clock()
         let tracer = context.tracer
         let span = tracer.startSpan("deliver \(record.kind.rawValue)", context: record.trace?.serviceContext(tracer: tracer) ?? .topLevel)
         defer { span.end() }
         span.attributes["delegation.notification.id"] = record.id
-        span.attributes["delegation.notification.channel"] = channel.rawValue
+        span.attributes["delegation.notification.channel"] = name.rawValue
         span.attributes["delegation.notification.attempt"] = record.totalAttempts
         var outcome: DeliveryError?
         do {
+            // A channel no longer set up (the configuration changed since it was queued): the next one.
+            guard let channel = configuration.channels[name] else { throw DeliveryError.permanent("channel \(name) is not set up") }
             let eventID = record.eventID
             let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
             let rendering = tracer.startSpan("render", context: span.context)
@@ -119,12 +121,14 @@ public final class DeliveryService: Service {
                     record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
                     now: started,
                     organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email),
-                    passes: issuer)
+                    passes: issuer, parts: channel.parts)
             }
-            let sending = tracer.startSpan("send \(channel.rawValue)", context: span.context, ofKind: .client)
+            let sending = tracer.startSpan("send \(name.rawValue)", context: span.context, ofKind: .client)
             defer { sending.end() }
             do {
-                try await send(rendered, record: record, over: channel)
+                try await channel.send(
+                    OutgoingNotification(record: record, rendered: rendered, now: clock()),
+                    context: ChannelContext(store: context.store, metrics: context.metrics, logger: context.logger))
             } catch {
                 sending.setStatus(SpanStatus(code: .error, message: error.isPermanent ? "permanent failure" : "transient failure"))
                 throw error
@@ -136,59 +140,13 @@ public final class DeliveryService: Service {
         }
         // (the reason stays in the logs, without addresses: a span carries no personal data)
         if outcome != nil { span.setStatus(SpanStatus(code: .error, message: "not delivered on this attempt")) }
-        await finish(record, channel: channel, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
-    }
-
-    private func send(_ rendered: Renderer.Rendered, record: NotificationRecord, over channel: NotificationChannel)
-        async throws(DeliveryError)
-    {
-        switch channel {
-        case .email:
-            let message = MIMEMessage(
-                from: configuration.sender, to: .init(name: record.recipient.name, email: record.recipient.email),
-                subject: rendered.subject,
-                text: rendered.text, html: rendered.html,
-                attachments: (rendered.calendar.map {
-                    [.init(filename: "itinerary.ics", contentType: "text/calendar; charset=UTF-8; method=PUBLISH", data: Data($0.utf8))]
-                } ?? [])
-                    + (rendered.cancellation.map {
-                        [.init(filename: "cancelled.ics", contentType: "text/calendar; charset=UTF-8; method=CANCEL", data: Data($0.utf8))]
-                    } ?? []),
-                inline: rendered.images, messageID: "\(record.id)@notifications.delegation", date: clock(),
-                headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
-            try await SMTPClient(configuration: configuration.smtp).send(
-                message.rendered(), from: configuration.sender.email, to: record.recipient.email)
-        case .webhook:
-            guard let webhook = configuration.webhook else { throw .permanent("no webhook configured") }
-            struct Payload: Encodable {
-                var notificationID: String
-                var idempotencyKey: String
-                var kind: String
-                var language: String
-                var registrationID: String?
-                var recipient: String
-                var subject: String
-                var text: String
-            }
-            let body: Data
-            do {
-                body = try MessageCoding.encode(
-                    Payload(
-                        notificationID: record.id, idempotencyKey: record.idempotencyKey, kind: record.kind.rawValue,
-                        language: rendered.language.rawValue,
-                        registrationID: record.registrationID, recipient: record.recipient.name, subject: rendered.subject,
-                        text: rendered.text))
-            } catch {
-                throw .permanent("cannot encode the webhook payload: \(error)")
-            }
-            try await WebhookClient(configuration: webhook).post(body, idempotencyKey: record.idempotencyKey, now: clock())
-        }
+        await finish(record, channel: name, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
     }
 
     /// Records the attempt's outcome; `notification.delivered` or `.failed` goes out in `trace`
     /// (the attempt's span), else in the notification's.
     private func finish(
-        _ sending: NotificationRecord, channel: NotificationChannel, started: Date, outcome: DeliveryError?, trace: TraceContext?
+        _ sending: NotificationRecord, channel: ChannelName, started: Date, outcome: DeliveryError?, trace: TraceContext?
     ) async {
         var record = sending
         let now = clock()
@@ -282,7 +240,7 @@ extension DeliveryService {
     /// (`sent`; `retrying`: a transient failure, tried again later; `fallback`: given up on this
     /// channel, the next one of the recipient's is tried; `failed`: no channel left) and
     /// `notification_send_seconds{service,channel}` (one attempt, rendering and sending).
-    func recordMetrics(channel: NotificationChannel, outcome: String, seconds: Double) {
+    func recordMetrics(channel: ChannelName, outcome: String, seconds: Double) {
         let metrics = context.metrics
         metrics.registry.makeCounter(
             name: "notification_attempts_total",

@@ -13,8 +13,7 @@ import ServiceRuntime
 /// | `NOTIFICATIONS_SMTP_USER` / `_PASSWORD` | none | AUTH PLAIN when both are set |
 /// | `NOTIFICATIONS_SMTP_CA_FILE` | system CAs | PEM of CAs to trust for the relay |
 /// | `NOTIFICATIONS_FROM` / `_FROM_NAME` | `noreply@delegation.example` / `Da Nang Innovation Centre` | sender |
-/// | `NOTIFICATIONS_WEBHOOK_URL` / `_SECRET` | none | chat bridge endpoint and HMAC secret (both or neither) |
-/// | `NOTIFICATIONS_CHANNELS` | `default=email` | channel order by recipient language, e.g. `zh-Hans=webhook,email;default=email` |
+/// | `NOTIFICATIONS_CHANNELS` | `default=email` | channel order by language, e.g. `zh-Hans=wechat,sms,email;default=email` (after the recipient's own) |
 /// | `NOTIFICATIONS_TEMPLATES` | `Services/Notifications/Templates` | template folder |
 /// | `NOTIFICATIONS_MAX_ATTEMPTS` | 5 | sends per channel before falling back / giving up |
 /// | `NOTIFICATIONS_RETRY_BASE` / `_RETRY_MAX` | 2 / 300 | seconds: exponential backoff with jitter |
@@ -24,12 +23,16 @@ import ServiceRuntime
 /// | `NOTIFICATIONS_CONCURRENCY` | 4 | sends in flight per channel |
 /// | `NOTIFICATIONS_PASS_KEYS` | none | `id:base64[,…]`, keys (32 bytes or more) signing the delegates' passes, current first; unset: no passes |
 /// | `NOTIFICATIONS_REMINDERS` | `1440,60` | minutes before each itinerary item a reminder goes to every recipient (`off`: none) |
+///
+/// and each channel's own (`WebhookChannel`, `SMSChannel`, `ZaloChannel`, `WeChatChannel`):
+/// a channel runs when its settings are given.
 public struct NotificationsConfiguration: Sendable {
     public var service: ServiceConfiguration
-    public var smtp: SMTPConfiguration
-    public var sender: MIMEMessage.Address
-    public var webhook: WebhookConfiguration?
-    public var channelOrder: [String: [NotificationChannel]]
+    /// The e-mail channel's relay and sender (fixed: the channel is built from them).
+    public let smtp: SMTPConfiguration
+    public let sender: MIMEMessage.Address
+    /// The channels that run (e-mail and those set up) and the operator's order of them.
+    public var channels: NotificationChannels
     public var templates: String
     public var maxAttempts: Int
     public var retryBase: Double
@@ -50,7 +53,7 @@ public struct NotificationsConfiguration: Sendable {
     public init(
         service: ServiceConfiguration, smtp: SMTPConfiguration = SMTPConfiguration(),
         sender: MIMEMessage.Address = .init(name: "Da Nang Innovation Centre", email: "noreply@delegation.example"),
-        webhook: WebhookConfiguration? = nil, channelOrder: [String: [NotificationChannel]] = ["default": [.email]],
+        channels: [any NotificationChannel] = [], channelOrder: [String: [ChannelName]] = ["default": [.email]],
         templates: String = NotificationsConfiguration.defaultTemplates, maxAttempts: Int = 5, retryBase: Double = 2,
         retryMax: Double = 300,
         digestWindow: Double = 60, quietHours: (start: Int, end: Int)? = (22 * 60, 7 * 60),
@@ -60,8 +63,7 @@ public struct NotificationsConfiguration: Sendable {
         self.service = service
         self.smtp = smtp
         self.sender = sender
-        self.webhook = webhook
-        self.channelOrder = channelOrder
+        self.channels = NotificationChannels([EmailChannel(smtp: smtp, sender: sender)] + channels, order: channelOrder)
         self.templates = templates
         self.maxAttempts = maxAttempts
         self.retryBase = retryBase
@@ -74,16 +76,15 @@ public struct NotificationsConfiguration: Sendable {
         self.passKeys = passKeys
     }
 
+    /// Runs `channels` besides e-mail, tried in `order` per recipient language.
+    public mutating func run(_ channels: [any NotificationChannel], order: [String: [ChannelName]]) {
+        self.channels = NotificationChannels([EmailChannel(smtp: smtp, sender: sender)] + channels, order: order)
+    }
+
     /// The templates next to this source file (for development and tests).
     public static let defaultTemplates: String = {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Templates").path
     }()
-
-    /// Channels to try, in order, for a recipient writing `language`.
-    public func channels(for language: Language) -> [NotificationChannel] {
-        let order = channelOrder[language.rawValue] ?? channelOrder["default"] ?? [.email]
-        return order.filter { $0 != .webhook || webhook != nil }
-    }
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> NotificationsConfiguration
@@ -100,38 +101,7 @@ public struct NotificationsConfiguration: Sendable {
         let sender = MIMEMessage.Address(
             name: reader.string("\(p)_FROM_NAME", default: "Da Nang Innovation Centre"),
             email: reader.string("\(p)_FROM", default: "noreply@delegation.example"))
-        var webhook: WebhookConfiguration?
-        switch (reader.optionalString("\(p)_WEBHOOK_URL"), reader.optionalString("\(p)_WEBHOOK_SECRET")) {
-        case (nil, nil):
-            break
-        case (let url?, let secret?):
-            if let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https" {
-                webhook = WebhookConfiguration(url: parsed, secret: secret)
-            } else {
-                reader.problem("\(p)_WEBHOOK_URL='\(url)' is not an http(s) URL")
-            }
-            if WebhookConfiguration.key(secret) == nil {
-                reader.problem(
-                    "\(p)_WEBHOOK_SECRET: a whsec_ secret is whsec_ + base64 of 24 to 64 bytes, e.g. whsec_$(openssl rand -base64 32)")
-            }
-        default:
-            reader.problem("\(p)_WEBHOOK_URL and \(p)_WEBHOOK_SECRET go together (the secret signs every call)")
-        }
-        var order: [String: [NotificationChannel]] = ["default": [.email]]
-        for rule in reader.string("\(p)_CHANNELS", default: "default=email").split(separator: ";") {
-            let parts = rule.split(separator: "=", maxSplits: 1)
-            let channels =
-                parts.count == 2
-                ? parts[1].split(separator: ",").map { NotificationChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) } : []
-            guard parts.count == 2, !channels.isEmpty, channels.allSatisfy({ $0 != nil }) else {
-                reader.problem("\(p)_CHANNELS rule '\(rule)' must look like zh-Hans=webhook,email (channels: email, webhook)")
-                continue
-            }
-            order[parts[0].trimmingCharacters(in: .whitespaces)] = channels.compactMap { $0 }
-        }
-        if webhook == nil, order.values.contains(where: { $0.contains(.webhook) }) {
-            reader.problem("\(p)_CHANNELS uses webhook but \(p)_WEBHOOK_URL is not set")
-        }
+        let channels = NotificationChannels.fromEnvironment(&reader, prefix: p, email: EmailChannel(smtp: smtp, sender: sender))
         var quiet: (Int, Int)? = (22 * 60, 7 * 60)
         let quietText = reader.string("\(p)_QUIET_HOURS", default: "22:00-07:00")
         if quietText.lowercased() == "off" {
@@ -161,8 +131,8 @@ public struct NotificationsConfiguration: Sendable {
                 reminders.append(minutes)
             }
         }
-        let configuration = NotificationsConfiguration(
-            service: service, smtp: smtp, sender: sender, webhook: webhook, channelOrder: order,
+        var configuration = NotificationsConfiguration(
+            service: service, smtp: smtp, sender: sender,
             templates: reader.string("\(p)_TEMPLATES", default: defaultTemplates),
             maxAttempts: reader.integer("\(p)_MAX_ATTEMPTS", default: 5, in: 1...100),
             retryBase: reader.seconds("\(p)_RETRY_BASE", default: 2, in: 0.01...3600),
@@ -170,6 +140,7 @@ public struct NotificationsConfiguration: Sendable {
             digestWindow: reader.seconds("\(p)_DIGEST_WINDOW", default: 60, in: 0...86400), quietHours: quiet, countryZones: zones,
             concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64), reminders: reminders,
             passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) })
+        configuration.channels = channels
         if !FileManager.default.fileExists(atPath: configuration.templates) {
             reader.problem("\(p)_TEMPLATES='\(configuration.templates)' is not a folder")
         }

@@ -234,14 +234,20 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         let previous = try NotificationStore.contacts(registrationID, in: db)
         if let previous, previous.revision > revision, revision != .max { return (previous, []) }
         let lead = delegation.leadContact
+        let leadIndex = delegation.delegates.firstIndex { $0.email?.lowercased() == lead.email.lowercased() }
+        let leadDelegate = leadIndex.map { delegation.delegates[$0] }
         var recipients = [
             Recipient(
-                name: lead.name, email: lead.email, language: lead.language,
-                person: delegation.delegates.firstIndex { $0.email?.lowercased() == lead.email.lowercased() }.map { $0 + 1 })
+                name: lead.name, email: lead.email, language: lead.language, person: leadIndex.map { $0 + 1 },
+                phone: lead.phone ?? leadDelegate?.phone, wechatOpenID: lead.wechatOpenID ?? leadDelegate?.wechatOpenID,
+                channels: lead.channels ?? leadDelegate?.channels)
         ]
         for (index, delegate) in delegation.delegates.enumerated() {
             guard let email = delegate.email, !recipients.contains(where: { $0.email.lowercased() == email.lowercased() }) else { continue }
-            recipients.append(Recipient(name: delegate.name, email: email, language: delegate.language, person: index + 1))
+            recipients.append(
+                Recipient(
+                    name: delegate.name, email: email, language: delegate.language, person: index + 1, phone: delegate.phone,
+                    wechatOpenID: delegate.wechatOpenID, channels: delegate.channels))
         }
         // An erased registration's people are nobody to write to.
         recipients.removeAll { isPlaceholderAddress($0.email) }
@@ -295,10 +301,12 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         let touched = kind == .itineraryPlanned ? items : changes.flatMap { [$0.before, $0.after].compactMap { $0 } }
         let urgent = touched.contains { $0.start >= now && $0.start <= soon }
         for recipient in contacts.recipients {
-            if kind == .itineraryChanged,
-                var digest = try NotificationStore.pendingDigest(registrationID: registrationID, email: recipient.email, in: db)
-            {
+            let digests =
+                kind == .itineraryChanged
+                ? try NotificationStore.pendingDigests(registrationID: registrationID, email: recipient.email, in: db) : []
+            for var digest in digests {
                 // A burst of changes becomes one digest (sent when the first one's window ends).
+                let copy = digest.id.hasSuffix(Self.copySuffix)
                 digest.kind = .digest
                 digest.content.changes = Self.merge(digest.content.changes, changes)
                 digest.content.items = items
@@ -307,10 +315,11 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 digest.urgent = digest.urgent || urgent
                 if urgent { digest.dueAt = min(digest.dueAt, now) }
                 digest.idempotencyKey = Self.idempotencyKey(
-                    Self.identity(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email))
+                    Self.identity(.digest, subject: "\(registrationID)|v\(version)", email: recipient.email) + (copy ? Self.copySuffix : "")
+                )
                 try NotificationStore.update(digest, in: db)
-                continue
             }
+            if !digests.isEmpty { continue }
             var theirs = content
             theirs.passes = contacts.passes(for: recipient)
             try queue(
@@ -455,7 +464,8 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     ) throws {
         for recipient in recipients {
             if let last = try NotificationStore.lastStatusNotice(registrationID: registrationID, email: recipient.email, in: db),
-                last.kind == kind, last.content == content, last.recipient == recipient
+                last.kind == kind, last.content == content, last.recipient.name == recipient.name,
+                last.recipient.language == recipient.language
             {
                 continue
             }
@@ -476,11 +486,33 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
             let identity = Self.identity(kind, subject: subject, email: recipient.email)
             var due = kind == .itineraryChanged && !urgent ? now.addingTimeInterval(configuration.digestWindow) : now
             if !urgent { due = afterQuietHours(due, zone: zone) }
-            try NotificationStore.insert(
-                record(
-                    kind, identity: identity, to: recipient, registrationID: registrationID, eventID: eventID, zone: zone, urgent: urgent,
-                    content: content, due: due, now: now), in: db)
+            var notification = record(
+                kind, identity: identity, to: recipient, registrationID: registrationID, eventID: eventID, zone: zone, urgent: urgent,
+                content: content, due: due, now: now)
+            if Self.copiedByEmail(kind, channels: notification.channels),
+                configuration.channels[.email]?.reaches(recipient, kind: kind) == true
+            {
+                var copy = notification
+                copy.id += Self.copySuffix
+                copy.idempotencyKey = Self.idempotencyKey(identity + Self.copySuffix)
+                copy.channels = [.email]
+                try NotificationStore.insert(copy, in: db)
+                // The copy is the e-mail: the notice itself does not fall back to a second one.
+                notification.channels.removeAll { $0 == .email }
+            }
+            try NotificationStore.insert(notification, in: db)
         }
+    }
+
+    /// What a notification's copy by e-mail adds to the original's id (and identity).
+    static let copySuffix = "~email"
+
+    /// Whether a notification of `kind` queued for `channels` also goes by e-mail, as a copy of
+    /// its own: kinds whose e-mail carries what a short message cannot (the calendar files, the
+    /// passes, the itinerary in full, what to correct), when the first channel is another.
+    static func copiedByEmail(_ kind: NotificationKind, channels: [ChannelName]) -> Bool {
+        guard let first = channels.first, first != .email else { return false }
+        return [.accepted, .rejected, .cancelled, .itineraryPlanned, .itineraryChanged, .digest].contains(kind)
     }
 
     /// A new pending notification, its id and key from its `identity`.
@@ -491,7 +523,8 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         NotificationRecord(
             id: Self.notificationID(identity), idempotencyKey: Self.idempotencyKey(identity), registrationID: registrationID,
             eventID: eventID, kind: kind, recipient: recipient, timeZone: zone, urgent: urgent, content: content,
-            channels: configuration.channels(for: recipient.language), channelIndex: 0, attempts: 0, totalAttempts: 0, status: .pending,
+            channels: configuration.channels.channels(for: recipient, kind: kind), channelIndex: 0, attempts: 0, totalAttempts: 0,
+            status: .pending,
             dueAt: due, createdAt: now, trace: trace)
     }
 

@@ -7,6 +7,24 @@ import Passes
 /// Renders a notification in the recipient's language from the template files, with dates and
 /// times in the event's zone (named) and, where it differs, the recipient's.
 public struct Renderer: Sendable {
+    /// What a channel sends, so that nothing else is rendered for it.
+    public struct Parts: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        public static let subject = Parts(rawValue: 1)
+        /// The text and HTML bodies.
+        public static let body = Parts(rawValue: 2)
+        /// The calendar attachments (the bodies then mention them).
+        public static let calendars = Parts(rawValue: 4)
+        /// The passes' QR codes, inline in the HTML body.
+        public static let passes = Parts(rawValue: 8)
+        /// The short text (`<kind>/<language>.sms`): an SMS, a chat message.
+        public static let short = Parts(rawValue: 16)
+
+        public static let all: Parts = [.subject, .body, .calendars, .passes, .short]
+    }
+
     public struct Rendered: Sendable, Equatable {
         public var language: Language
         public var subject: String
@@ -19,6 +37,8 @@ public struct Renderer: Sendable {
         public var cancellation: String?
         /// The passes' QR codes as PNG, shown inline by the HTML part (`cid:`).
         public var images: [MIMEMessage.Inline] = []
+        /// The short text, where asked for: in the recipient's language where it has one, else English.
+        public var short: String?
     }
 
     /// What signs the passes an e-mail carries: the keys, and when the event's passes expire.
@@ -47,6 +67,8 @@ public struct Renderer: Sendable {
         }
     }
 
+    /// The parts every language of a kind has (or the kind is sent in English); `sms` is
+    /// optional per language (English where a language has none).
     static let parts = ["subject", "text", "html"]
 
     private let library: MustacheLibrary
@@ -62,14 +84,16 @@ public struct Renderer: Sendable {
         for file in files.sorted() {
             let name = String(file.dropLast(".mustache".count))
             var source = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
-            if name.hasSuffix(".text") || name.hasSuffix(".subject") { source = "{{% CONTENT_TYPE: TEXT}}" + source }
+            if name.hasSuffix(".text") || name.hasSuffix(".subject") || name.hasSuffix(".sms") {
+                source = "{{% CONTENT_TYPE: TEXT}}" + source
+            }
             do {
                 try library.register(source, named: name)
             } catch {
                 throw Failure.invalidTemplate(file: file, reason: "\(error)")
             }
         }
-        let missing = NotificationKind.allCases.flatMap { kind in Self.parts.map { "\(kind.rawValue)/en.\($0).mustache" } }
+        let missing = NotificationKind.allCases.flatMap { kind in (Self.parts + ["sms"]).map { "\(kind.rawValue)/en.\($0).mustache" } }
             .filter { library.getTemplate(named: String($0.dropLast(".mustache".count))) == nil }
         if !missing.isEmpty { throw Failure.missingEnglish(missing) }
         self.library = library
@@ -82,16 +106,20 @@ public struct Renderer: Sendable {
     }
 
     /// `organizer`: the sender, named in the calendars as their `ORGANIZER`; `passes`: what signs
-    /// the passes the notification carries (none are drawn without it, nor on a webhook).
+    /// the passes the notification carries (none are drawn without it, nor unless `parts` asks).
+    /// Parts not asked for are left empty.
     public func render(
         _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:],
         now: Date = Date(),
-        organizer: ICalendar.Person? = nil, passes issuer: PassIssuer? = nil
+        organizer: ICalendar.Person? = nil, passes issuer: PassIssuer? = nil, parts: Parts = .all
     ) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
-        var context = Context(record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues).dictionary
+        var context = Context(
+            record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues,
+            calendars: parts.contains(.calendars)
+        ).dictionary
         var images: [MIMEMessage.Inline] = []
-        if let issuer, record.channel == .email, let eventID = record.eventID, let registrationID = record.registrationID {
+        if let issuer, parts.contains(.passes), let eventID = record.eventID, let registrationID = record.registrationID {
             var shown: [[String: Any]] = []
             for holder in record.content.passes ?? [] {
                 let pass = Pass(eventID: eventID, registrationID: registrationID, person: holder.person, expires: issuer.expires)
@@ -103,12 +131,24 @@ public struct Renderer: Sendable {
             context["passes"] = shown
             context["hasPasses"] = !shown.isEmpty
         }
-        func render(_ part: String) throws -> String {
+        func render(_ part: String, in language: Language = language) throws -> String {
             let name = "\(record.kind.rawValue)/\(language.rawValue).\(part)"
             guard let output = library.render(context, withTemplate: name) else { throw Failure.noTemplate(name) }
             return output
         }
-        let subject = try render("subject").split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        func line(_ text: String) -> String {
+            text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        }
+        let subject = parts.contains(.subject) ? line(try render("subject")) : ""
+        var short: String?
+        if parts.contains(.short) {
+            let own = library.getTemplate(named: "\(record.kind.rawValue)/\(language.rawValue).sms") != nil
+            // (an en dash alone would make an English SMS UCS-2, at 67 characters a segment)
+            short = line(try render("sms", in: own ? language : .english)).replacingOccurrences(of: "–", with: "-")
+        }
+        guard parts.contains(.body) || parts.contains(.calendars) else {
+            return Rendered(language: language, subject: subject, text: "", html: "", images: images, short: short)
+        }
         let calendarName = "\(eventName?.text(in: language) ?? record.eventID ?? "") – \(record.content.organisation)"
         let attendee = ICalendar.Person(name: record.recipient.name, email: record.recipient.email)
         func event(_ item: ItineraryItem, sequence: Int) -> CalendarEvent {
@@ -117,7 +157,7 @@ public struct Renderer: Sendable {
                 description: item.counterpart, sequence: sequence)
         }
         var calendar: String?
-        if [.itineraryPlanned, .itineraryChanged, .digest, .reminder].contains(record.kind),
+        if parts.contains(.calendars), [.itineraryPlanned, .itineraryChanged, .digest, .reminder].contains(record.kind),
             !record.content.items.isEmpty || !record.content.changes.isEmpty
         {
             calendar = ICalendar(
@@ -128,7 +168,7 @@ public struct Renderer: Sendable {
         }
         var cancellation: String?
         let withdrawn = Self.withdrawn(record.content)
-        if !withdrawn.isEmpty {
+        if parts.contains(.calendars), !withdrawn.isEmpty {
             // A cancel must outrank what it withdraws: one sequence more than the entry had.
             cancellation = ICalendar(
                 method: .cancel, name: calendarName, timeZone: eventZone, events: withdrawn.map { event($0, sequence: $0.sequence + 1) },
@@ -136,8 +176,9 @@ public struct Renderer: Sendable {
             ).render(stamp: now)
         }
         return Rendered(
-            language: language, subject: subject, text: try render("text"), html: try render("html"), calendar: calendar,
-            cancellation: cancellation, images: images)
+            language: language, subject: subject, text: parts.contains(.body) ? try render("text") : "",
+            html: parts.contains(.body) ? try render("html") : "", calendar: calendar, cancellation: cancellation, images: images,
+            short: short)
     }
 
     /// The entries a notification takes out of the recipient's calendar: those it withdraws, and
@@ -153,6 +194,8 @@ public struct Renderer: Sendable {
         let eventName: LocalizedText?
         let eventZone: String
         let venues: [String: LocalizedText]
+        /// Whether calendar files go with the message (the bodies mention them).
+        let calendars: Bool
 
         var dictionary: [String: Any] {
             let content = record.content
@@ -175,12 +218,13 @@ public struct Renderer: Sendable {
                 "items": content.items.map(item),
                 "changes": content.changes.map(change),
                 "unmet": content.unmet.map { ["venue": venueName($0.venueID), "reason": reason($0.reason)] },
-                "hasCalendar": !content.items.isEmpty && record.channel != .webhook,
+                "hasCalendar": !content.items.isEmpty && calendars,
                 "withdrawn": (content.withdrawn ?? []).map(item),
                 "hasWithdrawn": !(content.withdrawn ?? []).isEmpty,
-                "hasCancellation": !withdrawn.isEmpty && record.channel != .webhook,
+                "hasCancellation": !withdrawn.isEmpty && calendars,
                 "removedFromDelegation": content.removedFromDelegation == true,
                 "urgent": record.urgent,
+                "emailToo": NotificationsHandler.copiedByEmail(record.kind, channels: record.channels),
             ]
             if let minutes = content.reminderMinutes { values["reminder"] = ["before": duration(minutes)] }
             if let meetingPoint = content.meetingPoint { values["meetingPoint"] = meetingPoint }

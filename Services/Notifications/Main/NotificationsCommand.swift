@@ -48,10 +48,10 @@ enum NotificationsExecutable: ServiceExecutable {
         }
         return [
             ("smtp", "\(c.smtp.host):\(c.smtp.port) (\(c.smtp.security.rawValue)\(c.smtp.username == nil ? "" : ", auth"))"),
-            ("webhook", c.webhook?.url.absoluteString ?? "none"),
+            ("channels set up", c.channels.names.map(\.rawValue).joined(separator: ", ")),
             (
-                "channels",
-                c.channelOrder.map { "\($0.key)=\($0.value.map(\.rawValue).joined(separator: ","))" }.sorted().joined(separator: "; ")
+                "channel order",
+                c.channels.order.map { "\($0.key)=\($0.value.map(\.rawValue).joined(separator: ","))" }.sorted().joined(separator: "; ")
             ),
             ("templates", c.templates),
             ("languages", languages.joined(separator: "; ")),

@@ -41,6 +41,7 @@ public struct RegistrationValidator: Sendable {
         text(submission.leadContact.name, path: "leadContact.name", max: 200, into: &issues)
         email(submission.leadContact.email, path: "leadContact.email", into: &issues)
         if let phone = submission.leadContact.phone { self.phone(phone, path: "leadContact.phone", into: &issues) }
+        if let id = submission.leadContact.wechatOpenID { openID(id, path: "leadContact.wechatOpenID", into: &issues) }
 
         if submission.delegates.isEmpty {
             issues.add("delegates", "required", "a delegation needs at least one delegate")
@@ -61,6 +62,7 @@ public struct RegistrationValidator: Sendable {
                 }
             }
             if let number = delegate.phone { phone(number, path: "\(path).phone", into: &issues) }
+            if let id = delegate.wechatOpenID { openID(id, path: "\(path).wechatOpenID", into: &issues) }
             if let needs = delegate.accessibilityNeeds, needs.count > 500 {
                 issues.add("\(path).accessibilityNeeds", "too_long", "accessibilityNeeds must be at most 500 characters")
             }
@@ -141,6 +143,16 @@ public struct RegistrationValidator: Sendable {
             && !value.contains(where: { $0.isWhitespace }) && value.count <= 254
         if !valid {
             issues.add(path, "invalid_format", "\(path) is not an e-mail address")
+        }
+    }
+
+    /// An openid is what the WeChat account gave: 1 to 64 letters, digits, `_` and `-`.
+    private func openID(_ value: String, path: String, into issues: inout IssueList) {
+        let allowed = value.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-".unicodeScalars.contains($0))
+        }
+        if value.isEmpty || value.count > 64 || !allowed {
+            issues.add(path, "invalid_format", "\(path) must be the openid the WeChat account gave: 1 to 64 letters, digits, _ and -")
         }
     }
 

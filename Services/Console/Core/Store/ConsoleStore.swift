@@ -303,7 +303,7 @@ public enum ConsoleStore {
     }
 
     static func saveNotification(
-        id: String, registrationID: String?, kind: NotificationKind, channel: NotificationChannel, outcome: String, attempts: Int,
+        id: String, registrationID: String?, kind: NotificationKind, channel: ChannelName, outcome: String, attempts: Int,
         reason: String?, at: Date, in db: Database
     ) throws {
         try db.execute(

@@ -9,7 +9,7 @@ public struct DeliveryAttempt: StoreRecord, Equatable {
 
     public var notificationID: String
     public var attempt: Int
-    public var channel: NotificationChannel
+    public var channel: ChannelName
     public var startedAt: Date
     public var finishedAt: Date
     /// `sent`, `transient` or `permanent`.
@@ -17,7 +17,7 @@ public struct DeliveryAttempt: StoreRecord, Equatable {
     public var detail: String?
 
     public init(
-        notificationID: String, attempt: Int, channel: NotificationChannel, startedAt: Date, finishedAt: Date, outcome: String,
+        notificationID: String, attempt: Int, channel: ChannelName, startedAt: Date, finishedAt: Date, outcome: String,
         detail: String?
     ) {
         self.notificationID = notificationID

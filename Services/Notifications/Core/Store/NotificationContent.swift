@@ -8,12 +8,24 @@ public struct Recipient: Sendable, Codable, Hashable {
     public var language: Language
     /// Their place in the delegation (1 for its first delegate), if they are one of its delegates.
     public var person: Int?
+    /// As the registration gives it (the SMS and Zalo channels need it in international form).
+    public var phone: String?
+    /// Their openid with the organisers' WeChat account.
+    public var wechatOpenID: String?
+    /// The channels they asked for, first choice first.
+    public var channels: [ChannelName]?
 
-    public init(name: String, email: String, language: Language, person: Int? = nil) {
+    public init(
+        name: String, email: String, language: Language, person: Int? = nil, phone: String? = nil, wechatOpenID: String? = nil,
+        channels: [ChannelName]? = nil
+    ) {
         self.name = name
         self.email = email
         self.language = language
         self.person = person
+        self.phone = phone
+        self.wechatOpenID = wechatOpenID
+        self.channels = channels
     }
 }
 

@@ -21,7 +21,7 @@ public struct NotificationRecord: StoreRecord, Equatable {
     public var timeZone: String
     public var urgent: Bool
     public var content: NotificationContent
-    public var channels: [NotificationChannel]
+    public var channels: [ChannelName]
     public var channelIndex: Int
     public var attempts: Int
     public var totalAttempts: Int
@@ -29,17 +29,17 @@ public struct NotificationRecord: StoreRecord, Equatable {
     public var dueAt: Date
     public var createdAt: Date
     public var lastError: String?
-    public var sentChannel: NotificationChannel?
+    public var sentChannel: ChannelName?
     /// The trace of the message that queued it: its delivery is a span of that trace.
     public var trace: TraceContext?
 
-    public var channel: NotificationChannel? { channelIndex < channels.count ? channels[channelIndex] : nil }
+    public var channel: ChannelName? { channelIndex < channels.count ? channels[channelIndex] : nil }
 
     public init(
         id: String, idempotencyKey: String, registrationID: String?, eventID: String?, kind: NotificationKind, recipient: Recipient,
         timeZone: String,
-        urgent: Bool, content: NotificationContent, channels: [NotificationChannel], channelIndex: Int, attempts: Int, totalAttempts: Int,
-        status: Status, dueAt: Date, createdAt: Date, lastError: String? = nil, sentChannel: NotificationChannel? = nil,
+        urgent: Bool, content: NotificationContent, channels: [ChannelName], channelIndex: Int, attempts: Int, totalAttempts: Int,
+        status: Status, dueAt: Date, createdAt: Date, lastError: String? = nil, sentChannel: ChannelName? = nil,
         trace: TraceContext? = nil
     ) {
         self.id = id

@@ -87,6 +87,16 @@ public enum NotificationStore {
         migrator.registerMigration("notifications-4") { db in
             try db.execute(sql: "ALTER TABLE events ADD COLUMN last_day TEXT; ALTER TABLE contacts ADD COLUMN people TEXT")
         }
+        // Tokens a channel must keep across restarts (Zalo's refresh token is good once), and the
+        // addresses that opted out of what is not essential (by digest).
+        migrator.registerMigration("notifications-5") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE channel_tokens (channel TEXT PRIMARY KEY, access_token TEXT NOT NULL, refresh_token TEXT NOT NULL,
+                        expires_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+                    CREATE TABLE opt_outs (address TEXT PRIMARY KEY, at TEXT NOT NULL);
+                    """)
+        }
     }
 
     // MARK: Events and contacts
@@ -114,6 +124,32 @@ public enum NotificationStore {
         try ContactsRecord.record(db, key: registrationID)
     }
 
+    // MARK: Channel tokens
+
+    /// A channel's tokens, as last kept.
+    public static func tokens(_ channel: ChannelName, in db: Database) throws -> ChannelTokens? {
+        try Row.fetchOne(
+            db, sql: "SELECT access_token, refresh_token, expires_at FROM channel_tokens WHERE channel = ?", arguments: [channel.rawValue]
+        ).map { row in
+            ChannelTokens(
+                accessToken: row["access_token"], refreshToken: row["refresh_token"],
+                expiresAt: MessageCoding.parse(row["expires_at"]) ?? .distantPast)
+        }
+    }
+
+    public static func saveTokens(_ tokens: ChannelTokens, for channel: ChannelName, now: Date, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO channel_tokens (channel, access_token, refresh_token, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(channel) DO UPDATE SET access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+                    expires_at = excluded.expires_at, updated_at = excluded.updated_at
+                """,
+            arguments: [
+                channel.rawValue, tokens.accessToken, tokens.refreshToken, MessageCoding.formatSortable(tokens.expiresAt),
+                MessageCoding.formatSortable(now),
+            ])
+    }
+
     // MARK: Notifications
 
     /// Inserts unless a notification with the same idempotency key exists; true if inserted.
@@ -137,10 +173,10 @@ public enum NotificationStore {
 
     private static let itineraryKinds = [NotificationKind.itineraryPlanned, .itineraryChanged, .digest].map(\.rawValue)
 
-    /// A pending itinerary change for the recipient and registration that has not gone yet:
-    /// the digest a new change joins.
-    public static func pendingDigest(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
-        try NotificationRecord.record(
+    /// The pending itinerary change for the recipient and registration that has not gone yet
+    /// (and its copy by e-mail, if one goes): the digest a new change joins.
+    public static func pendingDigests(registrationID: String, email: String, in db: Database) throws -> [NotificationRecord] {
+        try NotificationRecord.records(
             db,
             about(registrationID, to: email)
                 .filter([NotificationKind.itineraryChanged.rawValue, NotificationKind.digest.rawValue].contains(Column("kind")))
@@ -169,7 +205,7 @@ public enum NotificationStore {
 
     /// Takes up to `limit` notifications due on `channel` by `now` (oldest first) for sending:
     /// each is marked `sending` with its attempt counted, in the caller's transaction.
-    public static func claim(channel: NotificationChannel, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
+    public static func claim(channel: ChannelName, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
         let due = try NotificationRecord.records(
             db,
             pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(
@@ -200,11 +236,11 @@ public enum NotificationStore {
     }
 
     /// When the next notification pending on `channel` is due (nil when none waits).
-    public static func nextDue(channel: NotificationChannel, in db: Database) throws -> Date? {
+    public static func nextDue(channel: ChannelName, in db: Database) throws -> Date? {
         try NotificationRecord.record(db, pending(on: channel).order(Column("due_at")).limit(1))?.dueAt
     }
 
-    private static func pending(on channel: NotificationChannel) -> QueryInterfaceRequest<NotificationRecord> {
+    private static func pending(on channel: ChannelName) -> QueryInterfaceRequest<NotificationRecord> {
         NotificationRecord.filter(Column("status") == NotificationRecord.Status.pending.rawValue && Column("channel") == channel.rawValue)
     }
 
