@@ -15,6 +15,14 @@ import Testing
     struct Bench {
         let harness: HandlerHarness
         let delivery: DeliveryService
+        let context: ServiceHost.Context
+
+        /// The metrics as `/metrics` shows them.
+        var metrics: String {
+            var buffer: [UInt8] = []
+            context.metrics.registry.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
 
         /// One round on `channel`: claims what is due up to an hour from now and sends it.
         @discardableResult
@@ -43,9 +51,10 @@ import Testing
             NotificationsHandler(configuration: configuration).dispatcher, migrations: NotificationStore.migrate)
         let renderer = try await Renderer(directory: configuration.templates)
         try await harness.send(Samples.programme())
+        let context = harness.context(configuration.service)
         return Bench(
-            harness: harness,
-            delivery: DeliveryService(context: harness.context(configuration.service), configuration: configuration, renderer: renderer))
+            harness: harness, delivery: DeliveryService(context: context, configuration: configuration, renderer: renderer),
+            context: context)
     }
 
     /// Accepted, lead contact only (`reg-<reference>`).

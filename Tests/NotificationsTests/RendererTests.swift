@@ -63,6 +63,40 @@ import Testing
         #expect(!rendered.text.contains("Your time"), "the same zone as the event's")
     }
 
+    /// The short text of every kind in every language: one line, nothing left of the template,
+    /// the reference where the kind has one, within a few segments (what an SMS is billed by),
+    /// and "by e-mail" only when a copy goes by e-mail.
+    @Test(arguments: NotificationKind.allCases)
+    func theShortTextIsOneLineOfAFewSegmentsInEachLanguage(_ kind: NotificationKind) async throws {
+        let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
+        let change = ItineraryChange(uid: Self.portVisit.uid, kind: .moved, before: Self.portVisit, after: Self.portVisit)
+        for language in Language.allCases {
+            var record = Self.record(kind, language: language, zone: "Asia/Shanghai", items: [Self.portVisit])
+            record.content.changes = [change]
+            record.content.reminderMinutes = 60
+            record.content.position = 4
+            record.content.missing = MissingAtDeparture(
+                busID: "bus-45a", departure: Self.portVisit.start, venueID: nil, people: ["Nguyễn Văn An", "李伟"],
+                answerURL: "https://console.example.org/answer?t=DA1.k.p.s")
+            for channels: [ChannelName] in [[.sms, .email], [.email, .sms]] {
+                record.channels = channels
+                let rendered = try renderer.render(record, eventName: Self.eventName, eventZone: "Asia/Ho_Chi_Minh", parts: .short)
+                let short = try #require(rendered.short)
+                #expect(rendered.text.isEmpty && rendered.html.isEmpty && rendered.calendar == nil, "nothing else rendered")
+                #expect(!short.isEmpty && !short.contains("\n") && !short.contains("{{") && !short.contains("–"), "\(kind) \(language)")
+                let segments = SMSText(short).segments.count
+                #expect(segments <= (language == .chineseSimplified ? 4 : 6), "\(kind) \(language): \(segments) segments: \(short)")
+                if [.accepted, .waitlisted, .rejected, .cancelled].contains(kind) {
+                    #expect(short.contains("HZ-007"), "\(kind) \(language)")
+                }
+                let mentionsEmail = short.contains("e-mail") || short.contains("邮件")
+                if !NotificationsHandler.copiedByEmail(kind, channels: channels) {
+                    #expect(!mentionsEmail, "\(kind) \(language) on \(channels): no copy goes by e-mail")
+                }
+            }
+        }
+    }
+
     @Test func namesAreEscapedInHTMLAndLeftAloneInText() async throws {
         let renderer = try await Renderer(directory: NotificationsConfiguration.defaultTemplates)
         let rendered = try renderer.render(
