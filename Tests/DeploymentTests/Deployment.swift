@@ -34,15 +34,22 @@ enum Deployment {
         /// The environment variables the service reads: every `reader.…("KEY"…)` in the shared
         /// and the service's own configuration source, `\(p)` replaced by the prefix.
         func variablesRead() throws -> Set<String> {
-            let sources = [
-                "\(Deployment.root)/Shared/ServiceRuntime/Configuration/ServiceConfiguration.swift",
-                "\(Deployment.root)/Services/\(folder)/Core/\(folder)Configuration.swift",
-            ]
+            // (and each channel's own settings, in its file)
+            let channels = "\(Deployment.root)/Services/\(folder)/Core/Channels"
+            let sources =
+                [
+                    "\(Deployment.root)/Shared/ServiceRuntime/Configuration/ServiceConfiguration.swift",
+                    "\(Deployment.root)/Services/\(folder)/Core/\(folder)Configuration.swift",
+                ]
+                + ((try? FileManager.default.contentsOfDirectory(atPath: channels)) ?? []).filter { $0.hasSuffix(".swift") }.map {
+                    "\(channels)/\($0)"
+                }
             var keys = Set<String>()
             for source in sources {
                 let text = try String(contentsOfFile: source, encoding: .utf8)
                 for key in Deployment.matches(
-                    #"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(\s*"([^"]+)""#, in: text)
+                    #"(?:reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(|TemplateIDs\.read\(&reader,)\s*"([^"]+)""#,
+                    in: text)
                 {
                     keys.insert(key.replacingOccurrences(of: #"\(p)"#, with: prefix))
                 }

@@ -6,6 +6,14 @@ import Testing
 /// `deploy/env/<service>.env.example`: every setting the service reads, and nothing else, with
 /// values its own `check-config` accepts.
 @Suite struct EnvironmentExampleTests {
+    /// The further channels' settings: each channel runs only when they are given.
+    static let notificationChannels = Set(
+        [
+            "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM", "SMS_MESSAGING_SERVICE", "SMS_URL", "ZALO_APP_ID", "ZALO_SECRET_KEY",
+            "ZALO_REFRESH_TOKEN", "ZALO_TEMPLATES", "ZALO_API_URL", "ZALO_OAUTH_URL", "WECHAT_APP_ID", "WECHAT_APP_SECRET",
+            "WECHAT_TEMPLATES", "WECHAT_API_URL",
+        ].map { "NOTIFICATIONS_\($0)" })
+
     @Test(arguments: Deployment.services)
     func theExampleListsEveryVariableTheServiceReadsAndNoOther(_ service: Deployment.Service) throws {
         let example = try EnvironmentFile(path: service.environmentExample)
@@ -16,14 +24,14 @@ import Testing
         #expect(read.subtracting(listed).isEmpty, "read but not in the example: \(read.subtracting(listed).sorted())")
         // Left at their defaults, commented out: the alternative URL, optional integrations, and
         // the fault injection, which must never be set in production.
-        let optional: Set = [
+        let optional = Set([
             "\(service.prefix)_AMQP_URL", "\(service.prefix)_FAULT", "\(service.prefix)_HTTP_TLS_CERTIFICATE",
             "\(service.prefix)_HTTP_TLS_KEY",
             "NOTIFICATIONS_SMTP_CA_FILE", "NOTIFICATIONS_WEBHOOK_URL", "\(service.prefix)_DOCUMENT_KEYS",
             "REGISTRATIONS_ITINERARIES_DOCUMENT_KEY", "REGISTRATIONS_CONSOLE_DOCUMENT_KEY", "REGISTRATIONS_REQUIRE_SEALED_DOCUMENTS",
             "NOTIFICATIONS_WEBHOOK_SECRET", "NOTIFICATIONS_PASS_KEYS", "CONSOLE_PASS_KEYS", "CONSOLE_EVENT", "CONSOLE_PARKED_QUEUES",
             "CONSOLE_PUBLIC_URL",
-        ]
+        ]).union(Self.notificationChannels)
         #expect(
             example.commented.intersection(read).isSubset(of: optional), "commented out: \(example.commented.intersection(read).sorted())")
         #expect(example.commented.contains("\(service.prefix)_FAULT") && !example.keys.contains("\(service.prefix)_FAULT"))
