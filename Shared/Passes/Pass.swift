@@ -96,12 +96,13 @@ public struct Pass: Sendable, Hashable {
         Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: secret).prefix(16))
     }
 
-    static func base64URL(_ data: Data) -> String {
+    /// Base64url without padding (RFC 4648 §5), as tokens carry bytes.
+    public static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func base64URLDecoded(_ text: String) -> Data? {
+    public static func base64URLDecoded(_ text: String) -> Data? {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64)

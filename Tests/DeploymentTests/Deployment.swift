@@ -47,10 +47,8 @@ enum Deployment {
             var keys = Set<String>()
             for source in sources {
                 let text = try String(contentsOfFile: source, encoding: .utf8)
-                for key in Deployment.matches(
-                    #"(?:reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\(|TemplateIDs\.read\(&reader,)\s*"([^"]+)""#,
-                    in: text)
-                {
+                let readers = #"reader\.(?:string|optionalString|integer|seconds|secondsList|boolean|choice|identityVault)\("#
+                for key in Deployment.matches(#"(?:\#(readers)|TemplateIDs\.read\(&reader,)\s*"([^"]+)""#, in: text) {
                     keys.insert(key.replacingOccurrences(of: #"\(p)"#, with: prefix))
                 }
             }

@@ -6,12 +6,13 @@ import Testing
 /// `deploy/env/<service>.env.example`: every setting the service reads, and nothing else, with
 /// values its own `check-config` accepts.
 @Suite struct EnvironmentExampleTests {
-    /// The further channels' settings: each channel runs only when they are given.
+    /// The further channels' settings (each channel runs only when they are given) and the
+    /// opt-out links'.
     static let notificationChannels = Set(
         [
             "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM", "SMS_MESSAGING_SERVICE", "SMS_URL", "ZALO_APP_ID", "ZALO_SECRET_KEY",
             "ZALO_REFRESH_TOKEN", "ZALO_TEMPLATES", "ZALO_API_URL", "ZALO_OAUTH_URL", "WECHAT_APP_ID", "WECHAT_APP_SECRET",
-            "WECHAT_TEMPLATES", "WECHAT_API_URL",
+            "WECHAT_TEMPLATES", "WECHAT_API_URL", "PUBLIC_URL", "LINK_KEY",
         ].map { "NOTIFICATIONS_\($0)" })
 
     @Test(arguments: Deployment.services)

@@ -977,14 +977,7 @@ public struct ConsoleHTTP: Sendable {
 
     /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
     static func form(_ request: Request, _ context: ServiceRequestContext) async throws -> [String: String] {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
-        var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
-            guard let name = parts.first?.removingPercentEncoding else { continue }
-            fields[name] = (parts.count > 1 ? parts[1] : "").removingPercentEncoding ?? ""
-        }
-        return fields
+        try await ServiceHTTP.form(request)
     }
 
     /// Compares two tokens in time independent of where they differ.

@@ -108,8 +108,19 @@ public final class DeliveryService: Service {
         do {
             // A channel no longer set up (the configuration changed since it was queued): the next one.
             guard let channel = configuration.channels[name] else { throw DeliveryError.permanent("channel \(name) is not set up") }
-            let eventID = record.eventID
-            let event = try await context.store.database.read { db in try eventID.flatMap { try NotificationStore.event($0, in: db) } }
+            let (eventID, address) = (record.eventID, OptOutLinks.digest(record.recipient.email))
+            let (event, optedOut) = try await context.store.database.read { db in
+                (
+                    try eventID.flatMap { try NotificationStore.event($0, in: db) },
+                    try !record.isEssential && NotificationStore.isOptedOut(address, in: db)
+                )
+            }
+            if optedOut {
+                await withdraw(record, channel: name, reason: "the recipient stopped non-essential notifications")
+                return
+            }
+            let optOutURL =
+                record.isEssential ? nil : configuration.optOut?.url(email: record.recipient.email, language: record.recipient.language)
             let rendering = tracer.startSpan("render", context: span.context)
             let rendered: Renderer.Rendered
             do {
@@ -121,13 +132,13 @@ public final class DeliveryService: Service {
                     record, eventName: event?.name, eventZone: event?.timeZone ?? "Asia/Ho_Chi_Minh", venues: event?.venues ?? [:],
                     now: started,
                     organizer: .init(name: configuration.sender.name ?? configuration.sender.email, email: configuration.sender.email),
-                    passes: issuer, parts: channel.parts)
+                    passes: issuer, parts: channel.parts, optOutURL: optOutURL)
             }
             let sending = tracer.startSpan("send \(name.rawValue)", context: span.context, ofKind: .client)
             defer { sending.end() }
             do {
                 try await channel.send(
-                    OutgoingNotification(record: record, rendered: rendered, now: clock()),
+                    OutgoingNotification(record: record, rendered: rendered, now: clock(), optOutURL: optOutURL),
                     context: ChannelContext(store: context.store, metrics: context.metrics, logger: context.logger))
             } catch {
                 sending.setStatus(SpanStatus(code: .error, message: error.isPermanent ? "permanent failure" : "transient failure"))
@@ -141,6 +152,24 @@ public final class DeliveryService: Service {
         // (the reason stays in the logs, without addresses: a span carries no personal data)
         if outcome != nil { span.setStatus(SpanStatus(code: .error, message: "not delivered on this attempt")) }
         await finish(record, channel: name, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
+    }
+
+    /// Ends a notification its recipient stopped before it went: cancelled, nothing sent.
+    private func withdraw(_ sending: NotificationRecord, channel: ChannelName, reason: String) async {
+        var record = sending
+        record.status = .cancelled
+        record.lastError = reason
+        do {
+            try await context.store.database.write { [record] db in
+                // (unless it was erased meanwhile: then it holds nothing to record)
+                guard try NotificationStore.notification(record.id, in: db)?.recipient.email != Erasure.email else { return }
+                try NotificationStore.update(record, in: db)
+            }
+            recordMetrics(channel: channel, outcome: "opted-out", seconds: 0)
+        } catch {
+            // Left `sending`: sent again after a restart, and withdrawn then.
+            context.logger.error("cannot withdraw a notification", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+        }
     }
 
     /// Records the attempt's outcome; `notification.delivered` or `.failed` goes out in `trace`

@@ -13,7 +13,7 @@ import ServiceRuntime
 /// | `NOTIFICATIONS_SMTP_USER` / `_PASSWORD` | none | AUTH PLAIN when both are set |
 /// | `NOTIFICATIONS_SMTP_CA_FILE` | system CAs | PEM of CAs to trust for the relay |
 /// | `NOTIFICATIONS_FROM` / `_FROM_NAME` | `noreply@delegation.example` / `Da Nang Innovation Centre` | sender |
-/// | `NOTIFICATIONS_CHANNELS` | `default=email` | channel order by language, e.g. `zh-Hans=wechat,sms,email;default=email` (after the recipient's own) |
+/// | `NOTIFICATIONS_CHANNELS` | `default=email` | channel order by language, e.g. `zh-Hans=wechat,sms,email;default=email` |
 /// | `NOTIFICATIONS_TEMPLATES` | `Services/Notifications/Templates` | template folder |
 /// | `NOTIFICATIONS_MAX_ATTEMPTS` | 5 | sends per channel before falling back / giving up |
 /// | `NOTIFICATIONS_RETRY_BASE` / `_RETRY_MAX` | 2 / 300 | seconds: exponential backoff with jitter |
@@ -23,6 +23,7 @@ import ServiceRuntime
 /// | `NOTIFICATIONS_CONCURRENCY` | 4 | sends in flight per channel |
 /// | `NOTIFICATIONS_PASS_KEYS` | none | `id:base64[,…]`, keys (32 bytes or more) signing the delegates' passes, current first; unset: no passes |
 /// | `NOTIFICATIONS_REMINDERS` | `1440,60` | minutes before each itinerary item a reminder goes to every recipient (`off`: none) |
+/// | `NOTIFICATIONS_PUBLIC_URL` / `_LINK_KEY` | none | where recipients reach `/opt-out`, and the key (base64, 32 bytes or more) signing its links |
 ///
 /// and each channel's own (`WebhookChannel`, `SMSChannel`, `ZaloChannel`, `WeChatChannel`):
 /// a channel runs when its settings are given.
@@ -47,6 +48,8 @@ public struct NotificationsConfiguration: Sendable {
     public var reminders: [Int]
     /// Sign the passes in acceptance and itinerary e-mails; nil: the e-mails carry none.
     public var passKeys: PassKeys?
+    /// The links to stop non-essential notifications; nil: none are offered.
+    public var optOut: OptOutLinks?
 
     public static let defaultHTTPPort = NotificationsService.description.defaultHTTPPort
 
@@ -140,6 +143,22 @@ public struct NotificationsConfiguration: Sendable {
             digestWindow: reader.seconds("\(p)_DIGEST_WINDOW", default: 60, in: 0...86400), quietHours: quiet, countryZones: zones,
             concurrency: reader.integer("\(p)_CONCURRENCY", default: 4, in: 1...64), reminders: reminders,
             passKeys: reader.parsed("\(p)_PASS_KEYS") { try PassKeys(spec: $0) })
+        switch (reader.optionalString("\(p)_PUBLIC_URL"), reader.optionalString("\(p)_LINK_KEY")) {
+        case (nil, nil):
+            break
+        case (let url?, let key?):
+            guard let base = httpURL(url) else {
+                reader.problem("\(p)_PUBLIC_URL='\(url)' is not an http(s) URL")
+                break
+            }
+            guard let bytes = Data(base64Encoded: key), bytes.count >= 32 else {
+                reader.problem("\(p)_LINK_KEY must be base64 of 32 random bytes or more (openssl rand -base64 32)")
+                break
+            }
+            configuration.optOut = OptOutLinks(baseURL: base, key: bytes)
+        default:
+            reader.problem("\(p)_PUBLIC_URL and \(p)_LINK_KEY go together (the key signs the links to the page there)")
+        }
         configuration.channels = channels
         if !FileManager.default.fileExists(atPath: configuration.templates) {
             reader.problem("\(p)_TEMPLATES='\(configuration.templates)' is not a folder")

@@ -179,6 +179,10 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         var found = false
         if var contacts = try NotificationStore.contacts(registrationID, in: db) {
             found = true
+            // (an address's choice to stop reminders is about that person too)
+            for recipient in contacts.recipients {
+                try NotificationStore.setOptedOut(OptOutLinks.digest(recipient.email), false, now: clock(), in: db)
+            }
             contacts.recipients = []
             contacts.people = []
             try NotificationStore.saveContacts(contacts, in: db)

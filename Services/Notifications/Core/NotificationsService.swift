@@ -21,7 +21,10 @@ public enum NotificationsService {
             dispatcher: NotificationsHandler(configuration: configuration, clock: clock).dispatcher,
             logger: logger,
             migrations: NotificationStore.migrate,
-            routes: NotificationsHTTP.addRoutes,
+            routes: { routes, store in
+                NotificationsHTTP.addRoutes(to: routes, store: store)
+                NotificationsHTTP.addOptOut(to: routes, store: store, configuration: configuration, renderer: renderer, clock: clock)
+            },
             extraServices: { context in [DeliveryService(context: context, configuration: configuration, renderer: renderer, clock: clock)]
             },
             connectPatience: connectPatience)

@@ -67,6 +67,12 @@ public struct Renderer: Sendable {
         }
     }
 
+    /// A page of the service (`<name>/<language>.page`, else English) with `values`.
+    public func page(_ name: String, language: Language, values: [String: Any]) -> String? {
+        let own = library.getTemplate(named: "\(name)/\(language.rawValue).page") != nil
+        return library.render(values, withTemplate: "\(name)/\((own ? language : .english).rawValue).page")
+    }
+
     /// The parts every language of a kind has (or the kind is sent in English); `sms` is
     /// optional per language (English where a language has none).
     static let parts = ["subject", "text", "html"]
@@ -111,13 +117,14 @@ public struct Renderer: Sendable {
     public func render(
         _ record: NotificationRecord, eventName: LocalizedText?, eventZone: String, venues: [String: LocalizedText] = [:],
         now: Date = Date(),
-        organizer: ICalendar.Person? = nil, passes issuer: PassIssuer? = nil, parts: Parts = .all
+        organizer: ICalendar.Person? = nil, passes issuer: PassIssuer? = nil, parts: Parts = .all, optOutURL: String? = nil
     ) throws -> Rendered {
         let language = language(for: record.kind, wanted: record.recipient.language)
         var context = Context(
             record: record, language: language, eventName: eventName, eventZone: eventZone, venues: venues,
             calendars: parts.contains(.calendars)
         ).dictionary
+        if let optOutURL { context["optOutURL"] = optOutURL }
         var images: [MIMEMessage.Inline] = []
         if let issuer, parts.contains(.passes), let eventID = record.eventID, let registrationID = record.registrationID {
             var shown: [[String: Any]] = []

@@ -101,4 +101,16 @@ public enum ServiceHTTP {
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
+    public static func form(_ request: Request) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            guard let name = parts.first?.removingPercentEncoding else { continue }
+            fields[name] = (parts.count > 1 ? parts[1] : "").removingPercentEncoding ?? ""
+        }
+        return fields
+    }
 }

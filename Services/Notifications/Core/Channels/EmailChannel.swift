@@ -2,7 +2,8 @@ import Foundation
 import Messages
 
 /// E-mail through the SMTP relay (`NOTIFICATIONS_SMTP_*`, `NOTIFICATIONS_FROM`): the subject,
-/// text and HTML bodies, the calendar files and the passes. Every recipient has an address.
+/// text and HTML bodies, the calendar files and the passes. Every recipient has an address. A
+/// notification one may stop carries `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058).
 public struct EmailChannel: NotificationChannel {
     public var name: ChannelName { .email }
     public var parts: Renderer.Parts { .all.subtracting(.short) }
@@ -29,7 +30,10 @@ public struct EmailChannel: NotificationChannel {
             from: sender, to: .init(name: record.recipient.name, email: record.recipient.email), subject: rendered.subject,
             text: rendered.text, html: rendered.html, attachments: calendars, inline: rendered.images,
             messageID: "\(record.id)@notifications.delegation", date: notification.now,
-            headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)])
+            headers: [("X-Delegation-Notification", record.id), ("Content-Language", rendered.language.rawValue)]
+                + (notification.optOutURL.map {
+                    [("List-Unsubscribe", "<\($0)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+                } ?? []))
         try await SMTPClient(configuration: smtp).send(message.rendered(), from: sender.email, to: record.recipient.email)
     }
 }

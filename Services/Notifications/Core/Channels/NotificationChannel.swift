@@ -33,11 +33,14 @@ public struct OutgoingNotification: Sendable {
     public var record: NotificationRecord
     public var rendered: Renderer.Rendered
     public var now: Date
+    /// The link to stop notifications like this one (not essential, links configured).
+    public var optOutURL: String?
 
-    public init(record: NotificationRecord, rendered: Renderer.Rendered, now: Date) {
+    public init(record: NotificationRecord, rendered: Renderer.Rendered, now: Date, optOutURL: String? = nil) {
         self.record = record
         self.rendered = rendered
         self.now = now
+        self.optOutURL = optOutURL
     }
 }
 

@@ -150,6 +150,24 @@ public enum NotificationStore {
             ])
     }
 
+    // MARK: Opting out
+
+    /// Whether the address (`OptOutLinks.digest`) stopped non-essential notifications.
+    public static func isOptedOut(_ address: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address = ?)", arguments: [address]) ?? false
+    }
+
+    /// Stops (`out`) or takes back non-essential notifications for the address.
+    public static func setOptedOut(_ address: String, _ out: Bool, now: Date, in db: Database) throws {
+        if out {
+            try db.execute(
+                sql: "INSERT INTO opt_outs (address, at) VALUES (?, ?) ON CONFLICT(address) DO NOTHING",
+                arguments: [address, MessageCoding.formatSortable(now)])
+        } else {
+            try db.execute(sql: "DELETE FROM opt_outs WHERE address = ?", arguments: [address])
+        }
+    }
+
     // MARK: Notifications
 
     /// Inserts unless a notification with the same idempotency key exists; true if inserted.
