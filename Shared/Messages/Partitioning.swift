@@ -114,9 +114,19 @@ extension PlanReoptimised {
     public var partitionKeys: PartitionKeys { PartitionKeys(event: eventID, recipient: nil) }
 }
 
+private let hexDigits = Array("0123456789abcdef".utf8)
+
 extension Sequence<UInt8> {
     /// Lowercase hexadecimal, two digits a byte (digests in ids and signatures).
-    public var hexString: String { map { String(format: "%02x", $0) }.joined() }
+    public var hexString: String {
+        var text: [UInt8] = []
+        text.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }
 
 extension RegistrationEraseRequested {

@@ -57,6 +57,38 @@ import Testing
         #expect(mail["attachment-body"] == Self.calendar)
     }
 
+    /// Messages share a connection, reset between them; a connection the relay closed is
+    /// replaced before anything is sent; one that failed a transaction is never reused.
+    @Test func pooledMessagesShareAConnectionAndABrokenOneIsReplaced() async throws {
+        let server = try await SMTPTestServer(reject: ["nobody"])
+        let pool = SMTPPool(configuration: SMTPConfiguration(port: server.port, timeout: 5), maxIdle: 2)
+        func send(_ to: String) async throws { try await pool.send(Self.message(to: to).rendered(), from: "noreply@delegation.example", to: to) }
+        for index in 1...3 { try await send("a\(index)@example.cn") }
+        #expect(server.messages.count == 3)
+        #expect(Set(server.clientPorts).count == 1, "one connection for the three: \(server.clientPorts)")
+        #expect(pool.idleCount == 1)
+
+        await #expect(throws: DeliveryError.self) { try await send("nobody@example.cn") }
+        #expect(pool.idleCount == 0, "the connection that failed is closed")
+        try await send("a4@example.cn")
+        #expect(Set(server.clientPorts).count == 2)
+
+        // Six at once: no more connections than senders, no more kept than maxIdle.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 5...10 { group.addTask { try await send("a\(index)@example.cn") } }
+            try await group.waitForAll()
+        }
+        #expect(server.messages.count == 10 && pool.idleCount == 2)
+
+        // The relay restarts (its sessions gone): the next message goes on a new connection.
+        let port = server.port
+        server.stop()
+        let restarted = try await SMTPTestServer(port: port)
+        defer { restarted.stop() }
+        try await send("a11@example.cn")
+        #expect(restarted.messages.count == 1)
+    }
+
     @Test func starttlsAndAuthAreUsedWhenConfigured() async throws {
         let cert = "\(TestBroker.root)/.run/broker/tls/server.pem", key = "\(TestBroker.root)/.run/broker/tls/server.key"
         let server = try await SMTPTestServer(starttls: (cert, key), auth: "notifier:s3cret")

@@ -48,9 +48,14 @@ public final class SMTPTestServer: Sendable {
     private let server: ReadyProcess
     public var port: Int { server.port }
 
-    public init(starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = []) async throws {
+    /// `port`: 0 for any free one (a test that restarts a server gives the first one's).
+    public init(
+        starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = [], port: Int = 0
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString.prefix(8))")
-        var arguments = [Self.script("smtp_server.py"), "--maildir", directory.path, "--transient", String(transient)]
+        var arguments = [
+            Self.script("smtp_server.py"), "--maildir", directory.path, "--transient", String(transient), "--port", String(port),
+        ]
         if let starttls { arguments += ["--starttls", starttls.cert, starttls.key] }
         if let auth { arguments += ["--auth", auth] }
         for pattern in reject { arguments += ["--reject", pattern] }
@@ -59,6 +64,20 @@ public final class SMTPTestServer: Sendable {
 
     public static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/\(name)").path
+    }
+
+    /// The client port each message came from, in arrival order: messages over one connection
+    /// share it.
+    public var clientPorts: [Int] {
+        struct Envelope: Decodable {
+            var clientPort: Int?
+            enum CodingKeys: String, CodingKey { case clientPort = "client_port" }
+        }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap {
+            FileManager.default.contents(atPath: directory.appendingPathComponent($0).path)
+                .flatMap { try? JSONDecoder().decode(Envelope.self, from: $0).clientPort }
+        }
     }
 
     /// The received messages (raw bytes), in arrival order.

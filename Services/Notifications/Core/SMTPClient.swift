@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// Where and how to deliver e-mail.
 public struct SMTPConfiguration: Sendable {
@@ -59,17 +60,28 @@ public enum DeliveryError: Error, Sendable, CustomStringConvertible, Equatable {
     public var isPermanent: Bool { if case .permanent = self { return true } else { return false } }
 }
 
-/// A minimal SMTP client (RFC 5321): EHLO, STARTTLS, AUTH PLAIN, one message per connection.
-/// Replies 2xx succeed, 4xx are transient, 5xx permanent.
+/// A minimal SMTP client (RFC 5321): EHLO, STARTTLS, AUTH PLAIN; one message per connection
+/// (`send`), or many over a few kept open (`SMTPPool`). Replies 2xx succeed, 4xx are transient,
+/// 5xx permanent.
 public struct SMTPClient: Sendable {
     public let configuration: SMTPConfiguration
 
     public init(configuration: SMTPConfiguration) { self.configuration = configuration }
 
-    /// Sends `message` (already rendered) from `sender` to `recipient`.
+    /// Sends `message` (already rendered) from `sender` to `recipient` on a connection of its own.
     public func send(_ message: Data, from sender: String, to recipient: String) async throws(DeliveryError) {
+        try await sorted {
+            let connection = try await open()
+            defer { connection.close() }
+            try await connection.transaction(message, from: sender, to: recipient)
+            _ = try? await connection.command("QUIT", expect: 221...221)
+        }
+    }
+
+    /// `body`'s failures as delivery errors: what the server answered, or transient.
+    func sorted(_ body: () async throws -> Void) async throws(DeliveryError) {
         do {
-            try await deliver(message, from: sender, to: recipient)
+            try await body()
         } catch let error as DeliveryError {
             throw error
         } catch let error as NIOSSLError {
@@ -79,7 +91,8 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    private func deliver(_ message: Data, from sender: String, to recipient: String) async throws {
+    /// A connection past the greeting, EHLO, STARTTLS and AUTH, ready for a transaction.
+    func open() async throws -> SMTPConnection {
         let replies = SMTPReplyHandler()
         let tls = try makeTLSContext()
         let host = configuration.host
@@ -97,42 +110,32 @@ public struct SMTPClient: Sendable {
             }
             .connect(host: configuration.host, port: configuration.port)
             .get()
-        defer { channel.close(promise: nil) }
-
-        func command(_ line: String?, expect: ClosedRange<Int>) async throws -> SMTPReply {
-            let reply = try await replies.next(on: channel, sending: line, timeout: configuration.timeout)
-            guard expect.contains(reply.code) else {
-                let text = "\(line.map { $0.hasPrefix("AUTH") ? "AUTH" : $0 } ?? "greeting") → \(reply.code) \(reply.text)"
-                throw (400..<500).contains(reply.code) ? DeliveryError.transient(text) : DeliveryError.permanent(text)
+        let connection = SMTPConnection(channel: channel, replies: replies, timeout: configuration.timeout)
+        do {
+            _ = try await connection.command(nil, expect: 220...220)
+            var features = try await connection.command("EHLO \(configuration.heloName)", expect: 250...250)
+            if configuration.security == .startTLS {
+                guard features.lines.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) else {
+                    throw DeliveryError.transient("\(host) does not offer STARTTLS")
+                }
+                _ = try await connection.command("STARTTLS", expect: 220...220)
+                guard let tls else { throw DeliveryError.permanent("no TLS context") }
+                try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
+                }.get()
+                features = try await connection.command("EHLO \(configuration.heloName)", expect: 250...250)
             }
-            return reply
-        }
-
-        _ = try await command(nil, expect: 220...220)
-        var features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
-        if configuration.security == .startTLS {
-            guard features.lines.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) else {
-                throw DeliveryError.transient("\(host) does not offer STARTTLS")
+            if let user = configuration.username, let password = configuration.password {
+                let token = Data("\u{0}\(user)\u{0}\(password)".utf8).base64EncodedString()
+                _ = try await connection.command("AUTH PLAIN \(token)", expect: 235...235)
             }
-            _ = try await command("STARTTLS", expect: 220...220)
-            guard let tls else { throw DeliveryError.permanent("no TLS context") }
-            try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(
-                    try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
-            }.get()
-            features = try await command("EHLO \(configuration.heloName)", expect: 250...250)
+            connection.smtpUTF8 = features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") }
+            return connection
+        } catch {
+            connection.close()
+            throw error
         }
-        if let user = configuration.username, let password = configuration.password {
-            let token = Data("\u{0}\(user)\u{0}\(password)".utf8).base64EncodedString()
-            _ = try await command("AUTH PLAIN \(token)", expect: 235...235)
-        }
-        _ = try await command(
-            "MAIL FROM:<\(sender)>" + (features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") } ? " SMTPUTF8" : ""),
-            expect: 250...250)
-        _ = try await command("RCPT TO:<\(recipient)>", expect: 250...251)
-        _ = try await command("DATA", expect: 354...354)
-        _ = try await command(Self.dotStuffed(message) + ".", expect: 250...250)
-        _ = try? await command("QUIT", expect: 221...221)
     }
 
     private func makeTLSContext() throws -> NIOSSLContext? {
@@ -166,6 +169,116 @@ struct SMTPReply: Sendable {
     let code: Int
     let lines: [String]
     var text: String { lines.joined(separator: " ") }
+}
+
+/// One open SMTP connection, used by one sender at a time.
+final class SMTPConnection: @unchecked Sendable {
+    // (one task at a time uses it: the pool hands it out to one sender, or one `send` owns it)
+    let channel: Channel
+    let replies: SMTPReplyHandler
+    let timeout: Double
+    var smtpUTF8 = false
+    /// Messages sent on it, and when it was last given back to its pool.
+    var sent = 0
+    var idleSince = Date()
+
+    init(channel: Channel, replies: SMTPReplyHandler, timeout: Double) {
+        self.channel = channel
+        self.replies = replies
+        self.timeout = timeout
+    }
+
+    /// Sends `line` (nil: waits for the greeting) and checks the reply's code.
+    func command(_ line: String?, expect: ClosedRange<Int>) async throws -> SMTPReply {
+        let reply = try await replies.next(on: channel, sending: line, timeout: timeout)
+        guard expect.contains(reply.code) else {
+            let text = "\(line.map { $0.hasPrefix("AUTH") ? "AUTH" : $0 } ?? "greeting") → \(reply.code) \(reply.text)"
+            throw (400..<500).contains(reply.code) ? DeliveryError.transient(text) : DeliveryError.permanent(text)
+        }
+        return reply
+    }
+
+    /// One message: MAIL, RCPT, DATA.
+    func transaction(_ message: Data, from sender: String, to recipient: String) async throws {
+        _ = try await command("MAIL FROM:<\(sender)>" + (smtpUTF8 ? " SMTPUTF8" : ""), expect: 250...250)
+        _ = try await command("RCPT TO:<\(recipient)>", expect: 250...251)
+        _ = try await command("DATA", expect: 354...354)
+        _ = try await command(SMTPClient.dotStuffed(message) + ".", expect: 250...250)
+        sent += 1
+    }
+
+    var isOpen: Bool { channel.isActive }
+
+    func close() { channel.close(promise: nil) }
+}
+
+/// A few SMTP connections to one relay, kept open between messages (issue 16: a connection
+/// per message cost most of the time of an e-mail). A connection is taken by one sender at a
+/// time; before each further message it is reset (`RSET`), and one the server closed, or that
+/// fails the reset, is replaced by a new one before anything is sent. A connection that fails
+/// during a transaction is closed, never reused. Kept at most `maxIdle` at once, each for
+/// `maxMessages` messages and `maxIdleSeconds` unused (relays close idle sessions).
+public final class SMTPPool: Sendable {
+    public let client: SMTPClient
+    let maxIdle: Int
+    let maxMessages: Int
+    let maxIdleSeconds: Double
+    private let idle = Mutex<[SMTPConnection]>([])
+
+    public init(configuration: SMTPConfiguration, maxIdle: Int = 8, maxMessages: Int = 100, maxIdleSeconds: Double = 30) {
+        client = SMTPClient(configuration: configuration)
+        self.maxIdle = maxIdle
+        self.maxMessages = maxMessages
+        self.maxIdleSeconds = maxIdleSeconds
+    }
+
+    deinit { for connection in idle.withLock({ $0 }) { connection.close() } }
+
+    /// Connections open and waiting.
+    public var idleCount: Int { idle.withLock { $0.count } }
+
+    public func send(_ message: Data, from sender: String, to recipient: String) async throws(DeliveryError) {
+        try await client.sorted {
+            let connection = try await ready()
+            do {
+                try await connection.transaction(message, from: sender, to: recipient)
+            } catch {
+                connection.close()
+                throw error
+            }
+            giveBack(connection)
+        }
+    }
+
+    /// An idle connection that answers `RSET`, else a new one.
+    private func ready() async throws -> SMTPConnection {
+        let now = Date()
+        while let connection = idle.withLock({ $0.popLast() }) {
+            guard connection.isOpen, now.timeIntervalSince(connection.idleSince) < maxIdleSeconds else {
+                connection.close()
+                continue
+            }
+            do {
+                _ = try await connection.command("RSET", expect: 250...250)
+                return connection
+            } catch {
+                connection.close()  // (the server timed it out, say: nothing was sent on it)
+            }
+        }
+        return try await client.open()
+    }
+
+    private func giveBack(_ connection: SMTPConnection) {
+        connection.idleSince = Date()
+        let kept = connection.sent < maxMessages && idle.withLock { idle in
+            guard idle.count < maxIdle else { return false }
+            idle.append(connection)
+            return true
+        }
+        if !kept {
+            Task { _ = try? await connection.command("QUIT", expect: 221...221); connection.close() }
+        }
+    }
 }
 
 /// Splits the byte stream at CRLF.

@@ -32,14 +32,19 @@ extension StoreRecord {
         try Row.fetchOne(db, request.asRequest(of: Row.self)).map { try checked($0, db) }
     }
 
-    /// The records an SQL query selects, checked.
+    /// The records an SQL query selects, checked. The statement is prepared once per connection
+    /// and kept (`sql` is a fixed text with `?` for its values).
     public static func records(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Self] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map { try checked($0, db) }
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try checked($0, db) }
     }
 
-    /// The record with this primary key, checked.
+    /// The record with this primary key, checked (a statement kept per table and connection).
     public static func record(_ db: Database, key: some DatabaseValueConvertible) throws -> Self? {
-        try record(db, filter(key: key))
+        let columns = try db.primaryKey(databaseTableName).columns
+        guard columns.count == 1 else { return try record(db, filter(key: key)) }
+        let statement = try db.cachedStatement(
+            sql: "SELECT * FROM \(databaseTableName.quotedDatabaseIdentifier) WHERE \(columns[0].quotedDatabaseIdentifier) = ?")
+        return try Row.fetchOne(statement, arguments: [key]).map { try checked($0, db) }
     }
 
     private static func checked(_ row: Row, _ db: Database) throws -> Self {

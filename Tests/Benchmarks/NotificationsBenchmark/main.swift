@@ -11,7 +11,9 @@
 //               attempt and emits `notification.delivered`. Timed from the first publish to
 //               the N-th message the SMTP server has accepted.
 //   smtp-only   the same N messages, rendered beforehand, sent by the same SMTP client with
-//               the same concurrency: what the channel alone allows.
+//               the same concurrency over connections kept open (`SMTPPool`, as the service
+//               sends): what the channel alone allows.
+//   smtp-per-connection  the same, one connection per message (as the service sent before).
 //   render-only the renderer on the same N notifications: what the templates alone cost.
 //
 // Prints one JSON line per stage.
@@ -238,25 +240,33 @@ func run(_ options: Options) async throws {
     }
     report("render-only", count: records.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu)
 
-    let before = sink.count
-    cpu = cpuSeconds()
-    started = Date()
-    let client = SMTPClient(configuration: configuration.smtp)
+    // SMTP alone, over connections kept open (as the service sends) and one per message.
     let sender = configuration.sender.email
     let outgoing = rendered
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for lane in 0..<options.concurrency {
-            group.addTask {
-                for index in stride(from: lane, to: outgoing.count, by: options.concurrency) {
-                    try await client.send(outgoing[index].0, from: sender, to: outgoing[index].1)
+    let pool = SMTPPool(configuration: configuration.smtp, maxIdle: options.concurrency)
+    let client = SMTPClient(configuration: configuration.smtp)
+    for (stage, pooled) in [("smtp-only", true), ("smtp-per-connection", false)] {
+        let before = sink.count
+        cpu = cpuSeconds()
+        started = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<options.concurrency {
+                group.addTask {
+                    for index in stride(from: lane, to: outgoing.count, by: options.concurrency) {
+                        if pooled {
+                            try await pool.send(outgoing[index].0, from: sender, to: outgoing[index].1)
+                        } else {
+                            try await client.send(outgoing[index].0, from: sender, to: outgoing[index].1)
+                        }
+                    }
                 }
             }
+            try await group.waitForAll()
         }
-        try await group.waitForAll()
+        report(
+            stage, count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
+            extra: ["concurrency": options.concurrency])
     }
-    report(
-        "smtp-only", count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
-        extra: ["concurrency": options.concurrency])
 }
 
 do {

@@ -1,7 +1,7 @@
 """A real SMTP server for the notifications tests (Debian's python3-aiosmtpd).
 
 Every accepted message is written to MAILDIR as <n>.eml (the exact bytes received) with
-<n>.json (envelope: from, to). Options:
+<n>.json (envelope: from, to, tls, and the client's port: which connection brought it). Options:
   --starttls CERT KEY   offer STARTTLS and require it before MAIL
   --auth USER:PASS      require AUTH (PLAIN/LOGIN) before MAIL
   --transient N         answer 451 to the first N DATA commands (then accept)
@@ -45,7 +45,8 @@ class Handler:
         base = os.path.join(args.maildir, "%05d" % n)
         # Written under a temporary name and renamed, so a reader never sees half a message.
         with open(base + ".json.tmp", "w") as f:
-            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": session.ssl is not None}, f)
+            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": session.ssl is not None,
+                       "client_port": session.peer[1] if session.peer else None}, f)
         os.rename(base + ".json.tmp", base + ".json")
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)

@@ -1,7 +1,8 @@
 import Foundation
 import Messages
 
-/// E-mail through the SMTP relay (`NOTIFICATIONS_SMTP_*`, `NOTIFICATIONS_FROM`): the subject,
+/// E-mail through the SMTP relay (`NOTIFICATIONS_SMTP_*`, `NOTIFICATIONS_FROM`), over a few
+/// connections kept open (`SMTPPool`): the subject,
 /// text and HTML bodies, the calendar files and the passes. Every recipient has an address. A
 /// notification one may stop carries `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058).
 public struct EmailChannel: NotificationChannel {
@@ -9,10 +10,12 @@ public struct EmailChannel: NotificationChannel {
     public var parts: Renderer.Parts { .all.subtracting(.short) }
     public let smtp: SMTPConfiguration
     public let sender: MIMEMessage.Address
+    let pool: SMTPPool
 
     public init(smtp: SMTPConfiguration, sender: MIMEMessage.Address) {
         self.smtp = smtp
         self.sender = sender
+        pool = SMTPPool(configuration: smtp)
     }
 
     public func reaches(_ recipient: Recipient, kind: NotificationKind) -> Bool { !isPlaceholderAddress(recipient.email) }
@@ -34,6 +37,6 @@ public struct EmailChannel: NotificationChannel {
                 + (notification.optOutURL.map {
                     [("List-Unsubscribe", "<\($0)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
                 } ?? []))
-        try await SMTPClient(configuration: smtp).send(message.rendered(), from: sender.email, to: record.recipient.email)
+        try await pool.send(message.rendered(), from: sender.email, to: record.recipient.email)
     }
 }

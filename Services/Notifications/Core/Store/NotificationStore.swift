@@ -225,9 +225,8 @@ public enum NotificationStore {
     /// each is marked `sending` with its attempt counted, in the caller's transaction.
     public static func claim(channel: ChannelName, now: Date, limit: Int, in db: Database) throws -> [NotificationRecord] {
         let due = try NotificationRecord.records(
-            db,
-            pending(on: channel).filter(Column("due_at") <= MessageCoding.formatSortable(now)).order(Column("due_at"), Column("id")).limit(
-                limit))
+            db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND channel = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            arguments: [channel.rawValue, MessageCoding.formatSortable(now), limit])
         var claimed: [NotificationRecord] = []
         for original in due {
             var record = original
@@ -255,11 +254,10 @@ public enum NotificationStore {
 
     /// When the next notification pending on `channel` is due (nil when none waits).
     public static func nextDue(channel: ChannelName, in db: Database) throws -> Date? {
-        try NotificationRecord.record(db, pending(on: channel).order(Column("due_at")).limit(1))?.dueAt
-    }
-
-    private static func pending(on channel: ChannelName) -> QueryInterfaceRequest<NotificationRecord> {
-        NotificationRecord.filter(Column("status") == NotificationRecord.Status.pending.rawValue && Column("channel") == channel.rawValue)
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT due_at FROM notifications WHERE status = 'pending' AND channel = ? ORDER BY due_at LIMIT 1"),
+            arguments: [channel.rawValue]
+        ).flatMap(MessageCoding.parse)
     }
 
     /// Pending notifications about a registration (to `email` only, if given) are withdrawn.
