@@ -83,6 +83,18 @@ import Testing
             templates: [.waitlisted: "312345"], firstRefreshToken: "refresh-0")
     }
 
+    /// A bench whose Vietnamese recipients get Zalo first (a fake of ZNS), then e-mail.
+    static func withZalo(_ body: (DeliveryTests.Bench, ProviderFake) async throws -> Void) async throws {
+        let smtp = try await SMTPTestServer()
+        let fake = try await ProviderFake("zalo_fake.py", ["--app-id", "app-1", "--secret-key", "secret-1"])
+        defer {
+            smtp.stop()
+            fake.stop()
+        }
+        let bench = try await DeliveryTests.bench(smtp: smtp) { $0.run([Self.zalo(fake)], order: ["vi": [.zalo, .email]]) }
+        try await body(bench, fake)
+    }
+
     static func storedTokens(_ bench: DeliveryTests.Bench, _ channel: ChannelName) async throws -> ChannelTokens? {
         try await bench.harness.read { db in try NotificationStore.tokens(channel, in: db) }
     }
@@ -91,66 +103,56 @@ import Testing
     /// new channel) goes on with the stored pair, not the configured token (spent); a refused
     /// access token is refreshed once however many sends meet it at the same time.
     @Test func zaloSendsByPhoneAndKeepsItsSingleUseRefreshTokenAcrossRestartsAndConcurrentSends() async throws {
-        let smtp = try await SMTPTestServer()
-        let fake = try await ProviderFake("zalo_fake.py", ["--app-id", "app-1", "--secret-key", "secret-1"])
-        defer {
-            smtp.stop()
-            fake.stop()
-        }
-        let bench = try await DeliveryTests.bench(smtp: smtp) { $0.run([Self.zalo(fake)], order: ["vi": [.zalo, .email]]) }
-        try await bench.harness.send(Self.waitlisted("zalo-1", language: .vietnamese, phone: "+84 905 123 456"))
-        #expect(try await bench.round(.zalo) == 1)
-        let first = try await Self.history(bench, "zalo-1")
-        #expect(Self.outcomes(first) == ["zalo:sent"])
-        #expect(fake.calls.map(\.path) == ["/v4/oa/access_token", "/message/template"])
-        #expect(fake.calls.first?.form?["refresh_token"] == "refresh-0")
-        #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-1")
-        let body = try #require(try JSONSerialization.jsonObject(with: Data((fake.calls.last?.body ?? "").utf8)) as? [String: Any])
-        #expect(body["phone"] as? String == "84905123456" && body["template_id"] as? String == "312345")
-        #expect(body["tracking_id"] as? String == first.notification.idempotencyKey)
-        let data = try #require(body["template_data"] as? [String: String])
-        #expect(data["message"]?.contains("danh sách chờ") == true && data["reference"] == "zalo-1")
+        try await Self.withZalo { bench, fake in
+            try await bench.harness.send(Self.waitlisted("zalo-1", language: .vietnamese, phone: "+84 905 123 456"))
+            #expect(try await bench.round(.zalo) == 1)
+            let first = try await Self.history(bench, "zalo-1")
+            #expect(Self.outcomes(first) == ["zalo:sent"])
+            #expect(fake.calls.map(\.path) == ["/v4/oa/access_token", "/message/template"])
+            #expect(fake.calls.first?.form?["refresh_token"] == "refresh-0")
+            #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-1")
+            let body = try #require(try JSONSerialization.jsonObject(with: Data((fake.calls.last?.body ?? "").utf8)) as? [String: Any])
+            #expect(body["phone"] as? String == "84905123456" && body["template_id"] as? String == "312345")
+            #expect(body["tracking_id"] as? String == first.notification.idempotencyKey)
+            let data = try #require(body["template_data"] as? [String: String])
+            #expect(data["message"]?.contains("danh sách chờ") == true && data["reference"] == "zalo-1")
 
-        // A restart: a new channel reads the stored pair and sends without refreshing.
-        let context = ChannelContext(store: bench.context.store, metrics: bench.context.metrics, logger: TestBroker.logger)
-        let outgoing = OutgoingNotification(
-            record: first.notification,
-            rendered: Renderer.Rendered(language: .vietnamese, subject: "s", text: "", html: "", short: "tin nhắn"), now: Date())
-        try await Self.zalo(fake).send(outgoing, context: context)
-        #expect(fake.calls.filter { $0.path == "/v4/oa/access_token" }.count == 1)
+            // A restart: a new channel reads the stored pair and sends without refreshing.
+            let context = ChannelContext(store: bench.context.store, metrics: bench.context.metrics, logger: TestBroker.logger)
+            let outgoing = OutgoingNotification(
+                record: first.notification,
+                rendered: Renderer.Rendered(language: .vietnamese, subject: "s", text: "", html: "", short: "tin nhắn"), now: Date())
+            try await Self.zalo(fake).send(outgoing, context: context)
+            #expect(fake.calls.filter { $0.path == "/v4/oa/access_token" }.count == 1)
 
-        // The access token refused (-124) under five sends at once: one refresh, with the stored
-        // refresh token, and every send goes.
-        try await bench.harness.write { db in
-            try NotificationStore.saveTokens(
-                ChannelTokens(accessToken: "stale", refreshToken: "refresh-1", expiresAt: Date().addingTimeInterval(3600)), for: .zalo,
-                now: Date(), in: db)
+            // The access token refused (-124) under five sends at once: one refresh, with the stored
+            // refresh token, and every send goes.
+            try await bench.harness.write { db in
+                try NotificationStore.saveTokens(
+                    ChannelTokens(accessToken: "stale", refreshToken: "refresh-1", expiresAt: Date().addingTimeInterval(3600)), for: .zalo,
+                    now: Date(), in: db)
+            }
+            let restarted = Self.zalo(fake)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 1...5 { group.addTask { try await restarted.send(outgoing, context: context) } }
+                try await group.waitForAll()
+            }
+            let refreshes = fake.calls.filter { $0.path == "/v4/oa/access_token" }
+            #expect(refreshes.count == 2 && refreshes.last?.form?["refresh_token"] == "refresh-1")
+            #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-2")
+            #expect(fake.calls.filter { $0.path == "/message/template" && $0.header("access_token") == "access-2" }.count == 5)
         }
-        let restarted = Self.zalo(fake)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 1...5 { group.addTask { try await restarted.send(outgoing, context: context) } }
-            try await group.waitForAll()
-        }
-        let refreshes = fake.calls.filter { $0.path == "/v4/oa/access_token" }
-        #expect(refreshes.count == 2 && refreshes.last?.form?["refresh_token"] == "refresh-1")
-        #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-2")
-        #expect(fake.calls.filter { $0.path == "/message/template" && $0.header("access_token") == "access-2" }.count == 5)
     }
 
     @Test func aPhoneWithoutZaloFallsBackToEmail() async throws {
-        let smtp = try await SMTPTestServer()
-        let fake = try await ProviderFake("zalo_fake.py", ["--app-id", "app-1", "--secret-key", "secret-1"])
-        defer {
-            smtp.stop()
-            fake.stop()
+        try await Self.withZalo { bench, fake in
+            try await bench.harness.send(Self.waitlisted("zalo-2", language: .vietnamese, phone: "+84 000 000 118"))
+            #expect(try await bench.round(.zalo) == 1)
+            #expect(try await bench.round(.email) == 1)
+            let history = try await Self.history(bench, "zalo-2")
+            #expect(Self.outcomes(history) == ["zalo:permanent", "email:sent"])
+            #expect(history.attempts.first?.detail?.contains("-118") == true)
         }
-        let bench = try await DeliveryTests.bench(smtp: smtp) { $0.run([Self.zalo(fake)], order: ["vi": [.zalo, .email]]) }
-        try await bench.harness.send(Self.waitlisted("zalo-2", language: .vietnamese, phone: "+84 000 000 118"))
-        #expect(try await bench.round(.zalo) == 1)
-        #expect(try await bench.round(.email) == 1)
-        let history = try await Self.history(bench, "zalo-2")
-        #expect(Self.outcomes(history) == ["zalo:permanent", "email:sent"])
-        #expect(history.attempts.first?.detail?.contains("-118") == true)
     }
 
     // MARK: WeChat

@@ -113,63 +113,61 @@ import Testing
             delegation: accepted.delegation, waitlistedAt: Date())
     }
 
-    static func withWebhook(_ hook: WebhookTestServer) -> (inout NotificationsConfiguration) -> Void {
-        { configuration in
-            configuration.run(
-                [WebhookChannel(configuration: WebhookConfiguration(url: hook.url, secret: "s"))],
-                order: ["zh-Hans": [.webhook, .email], "default": [.email]])
-        }
-    }
-
-    @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
+    /// A bench whose Chinese recipients get the webhook first (it answers 404), then e-mail.
+    static func withRefusingWebhook(_ body: (Bench, SMTPTestServer, WebhookTestServer) async throws -> Void) async throws {
         let smtp = try await SMTPTestServer()
         let hook = try await WebhookTestServer(statuses: [404])
         defer {
             smtp.stop()
             hook.stop()
         }
-        let bench = try await Self.bench(smtp: smtp, adjust: Self.withWebhook(hook))
-        try await bench.harness.send(Self.waitlisted("hook-1", language: .chineseSimplified))
-        #expect(try await bench.round(.email) == 0, "the webhook comes first")
-        #expect(try await bench.round(.webhook) == 1)
-        #expect(try await bench.round(.email) == 1)
-        let history = try #require(try await bench.history("reg-hook-1").first)
-        #expect(history.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:permanent", "email:sent"])
-        #expect(history.notification.status == .sent && history.notification.sentChannel == .email)
-        #expect(hook.calls.count == 1 && smtp.messages.count == 1)
+        let bench = try await Self.bench(smtp: smtp) { configuration in
+            configuration.run(
+                [WebhookChannel(configuration: WebhookConfiguration(url: hook.url, secret: "s"))],
+                order: ["zh-Hans": [.webhook, .email], "default": [.email]])
+        }
+        try await body(bench, smtp, hook)
+    }
+
+    @Test func aWebhookThatRefusesFallsBackToEmail() async throws {
+        try await Self.withRefusingWebhook { bench, smtp, hook in
+            try await bench.harness.send(Self.waitlisted("hook-1", language: .chineseSimplified))
+            #expect(try await bench.round(.email) == 0, "the webhook comes first")
+            #expect(try await bench.round(.webhook) == 1)
+            #expect(try await bench.round(.email) == 1)
+            let history = try #require(try await bench.history("reg-hook-1").first)
+            #expect(history.attempts.map { "\($0.channel.rawValue):\($0.outcome)" } == ["webhook:permanent", "email:sent"])
+            #expect(history.notification.status == .sent && history.notification.sentChannel == .email)
+            #expect(hook.calls.count == 1 && smtp.messages.count == 1)
+        }
     }
 
     /// An acceptance carries the passes, which only an e-mail can: when another channel comes
     /// first, a copy goes by e-mail at once, and the notice on the other channel does not fall
     /// back to a second e-mail.
     @Test func whenAnotherChannelComesFirstTheEmailGoesAsACopyOnce() async throws {
-        let smtp = try await SMTPTestServer()
-        let hook = try await WebhookTestServer(statuses: [404])
-        defer {
-            smtp.stop()
-            hook.stop()
+        try await Self.withRefusingWebhook { bench, smtp, hook in
+            try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))
+            try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))  // redelivered
+            #expect(try await bench.round(.email) == 1, "the copy, at once")
+            #expect(try await bench.round(.webhook) == 1)
+            #expect(try await bench.round(.email) == 0, "no second e-mail")
+            let histories = try await bench.history("reg-copy-1")
+            #expect(histories.count == 2)
+            let notice = try #require(histories.first { !$0.notification.id.hasSuffix(NotificationsHandler.copySuffix) })
+            let copy = try #require(histories.first { $0.notification.id == notice.notification.id + NotificationsHandler.copySuffix })
+            #expect(notice.notification.channels == [.webhook] && notice.notification.status == .failed)
+            #expect(copy.notification.channels == [.email] && copy.notification.status == .sent)
+            #expect(copy.notification.idempotencyKey != notice.notification.idempotencyKey)
+            #expect(smtp.messages.count == 1 && hook.calls.count == 1)
+            let mail = try await inspectEmail(try #require(smtp.messages.first))
+            #expect(mail["attachment"] == nil && mail["text/plain"]?.contains("copy-1") == true, "the acceptance, in full")
+            // The webhook carries the short text too; it says the e-mail comes as well.
+            let call = try #require(hook.calls.first)
+            let payload = try #require(try JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any])
+            let short = try #require(payload["short"] as? String)
+            #expect(short.hasPrefix("【") && short.contains("邮件"), "\(short)")
         }
-        let bench = try await Self.bench(smtp: smtp, adjust: Self.withWebhook(hook))
-        try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))
-        try await bench.harness.send(Self.accepted("copy-1", language: .chineseSimplified))  // redelivered
-        #expect(try await bench.round(.email) == 1, "the copy, at once")
-        #expect(try await bench.round(.webhook) == 1)
-        #expect(try await bench.round(.email) == 0, "no second e-mail")
-        let histories = try await bench.history("reg-copy-1")
-        #expect(histories.count == 2)
-        let notice = try #require(histories.first { !$0.notification.id.hasSuffix(NotificationsHandler.copySuffix) })
-        let copy = try #require(histories.first { $0.notification.id == notice.notification.id + NotificationsHandler.copySuffix })
-        #expect(notice.notification.channels == [.webhook] && notice.notification.status == .failed)
-        #expect(copy.notification.channels == [.email] && copy.notification.status == .sent)
-        #expect(copy.notification.idempotencyKey != notice.notification.idempotencyKey)
-        #expect(smtp.messages.count == 1 && hook.calls.count == 1)
-        let mail = try await inspectEmail(try #require(smtp.messages.first))
-        #expect(mail["attachment"] == nil && mail["text/plain"]?.contains("copy-1") == true, "the acceptance, in full")
-        // The webhook carries the short text too; it says the e-mail comes as well.
-        let call = try #require(hook.calls.first)
-        let payload = try #require(try JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any])
-        let short = try #require(payload["short"] as? String)
-        #expect(short.hasPrefix("【") && short.contains("邮件"), "\(short)")
     }
 
     @Test func eachEmailIsInItsRecipientsLanguage() async throws {

@@ -162,7 +162,7 @@ public final class DeliveryService: Service {
         do {
             try await context.store.database.write { [record] db in
                 // (unless it was erased meanwhile: then it holds nothing to record)
-                guard try NotificationStore.notification(record.id, in: db)?.recipient.email != Erasure.email else { return }
+                guard try !NotificationStore.isErased(record.id, in: db) else { return }
                 try NotificationStore.update(record, in: db)
             }
             recordMetrics(channel: channel, outcome: "opted-out", seconds: 0)
@@ -226,7 +226,7 @@ public final class DeliveryService: Service {
             do {
                 try await context.store.database.write { [record, emitted] db in
                     // Erased while it was being sent: record only that an attempt was made.
-                    if try NotificationStore.notification(record.id, in: db)?.recipient.email == Erasure.email {
+                    if try NotificationStore.isErased(record.id, in: db) {
                         var bare = attempt
                         bare.detail = nil
                         try NotificationStore.recordAttempt(bare, in: db)

@@ -150,6 +150,12 @@ public enum NotificationStore {
             ])
     }
 
+    /// Whether the notification's recipient was erased (it may have been while it was sent).
+    public static func isErased(_ id: String, in db: Database) throws -> Bool {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT recipient_email FROM notifications WHERE id = ?"), arguments: [id])
+            == Erasure.email.lowercased()
+    }
+
     // MARK: Opting out
 
     /// Whether the address (`OptOutLinks.digest`) stopped non-essential notifications.
@@ -240,7 +246,13 @@ public enum NotificationStore {
             record.status = .sending
             record.attempts += 1
             record.totalAttempts += 1
-            try record.update(db)
+            // (only what changes: the rest of the row is not encoded again)
+            try db.cachedStatement(
+                sql: """
+                    UPDATE notifications SET status = 'sending', attempts = attempts + 1, total_attempts = total_attempts + 1,
+                        updated_at = ? WHERE id = ?
+                    """
+            ).execute(arguments: [MessageCoding.formatSortable(Date()), record.id])
             claimed.append(record)
         }
         return claimed
