@@ -276,7 +276,10 @@ public final class SMTPPool: Sendable {
             return true
         }
         if !kept {
-            Task { _ = try? await connection.command("QUIT", expect: 221...221); connection.close() }
+            Task {
+                _ = try? await connection.command("QUIT", expect: 221...221)
+                connection.close()
+            }
         }
     }
 }
