@@ -270,11 +270,13 @@ public final class SMTPPool: Sendable {
 
     private func giveBack(_ connection: SMTPConnection) {
         connection.idleSince = Date()
-        let kept = connection.sent < maxMessages && idle.withLock { idle in
-            guard idle.count < maxIdle else { return false }
-            idle.append(connection)
-            return true
-        }
+        let kept =
+            connection.sent < maxMessages
+            && idle.withLock { idle in
+                guard idle.count < maxIdle else { return false }
+                idle.append(connection)
+                return true
+            }
         if !kept {
             Task {
                 _ = try? await connection.command("QUIT", expect: 221...221)
