@@ -62,7 +62,9 @@ import Testing
     @Test func pooledMessagesShareAConnectionAndABrokenOneIsReplaced() async throws {
         let server = try await SMTPTestServer(reject: ["nobody"])
         let pool = SMTPPool(configuration: SMTPConfiguration(port: server.port, timeout: 5), maxIdle: 2)
-        func send(_ to: String) async throws { try await pool.send(Self.message(to: to).rendered(), from: "noreply@delegation.example", to: to) }
+        func send(_ to: String) async throws {
+            try await pool.send(Self.message(to: to).rendered(), from: "noreply@delegation.example", to: to)
+        }
         for index in 1...3 { try await send("a\(index)@example.cn") }
         #expect(server.messages.count == 3)
         #expect(Set(server.clientPorts).count == 1, "one connection for the three: \(server.clientPorts)")
