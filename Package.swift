@@ -160,7 +160,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Services/Notifications/Core"
+            path: "Services/Notifications/Core",
+            exclude: ["Channels/README.md"]
         ),
         .executableTarget(
             name: "notifications",
