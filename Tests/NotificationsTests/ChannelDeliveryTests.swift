@@ -144,6 +144,23 @@ import Testing
         }
     }
 
+    /// The kept refresh token refused (the app's authorisation lapsed, the operator authorised
+    /// it again and configured the new first token): the configured one is tried and kept.
+    @Test func aRefusedKeptRefreshTokenGivesWayToTheOneConfiguredAgain() async throws {
+        try await Self.withZalo { bench, fake in
+            try await bench.harness.write { db in
+                try NotificationStore.saveTokens(
+                    ChannelTokens(accessToken: "old", refreshToken: "refresh-lapsed", expiresAt: Date().addingTimeInterval(-60)),
+                    for: .zalo, now: Date(), in: db)
+            }
+            try await bench.harness.send(Self.waitlisted("zalo-3", language: .vietnamese, phone: "+84 905 123 456"))
+            #expect(try await bench.round(.zalo) == 1)
+            #expect(Self.outcomes(try await Self.history(bench, "zalo-3")) == ["zalo:sent"])
+            #expect(fake.calls.compactMap { $0.form?["refresh_token"] } == ["refresh-lapsed", "refresh-0"])
+            #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-1")
+        }
+    }
+
     @Test func aPhoneWithoutZaloFallsBackToEmail() async throws {
         try await Self.withZalo { bench, fake in
             try await bench.harness.send(Self.waitlisted("zalo-2", language: .vietnamese, phone: "+84 000 000 118"))

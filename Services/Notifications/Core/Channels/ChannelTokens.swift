@@ -83,10 +83,23 @@ final class ChannelTokenKeeper: Sendable {
             let call = refreshCall
             let refreshing = Task { () async throws -> ChannelTokens in
                 let stored = try await context.store.database.read { db in try NotificationStore.tokens(channel, in: db) }
-                guard let token = stored?.refreshToken ?? refreshToken ?? first else {
+                // The kept token first; the configured one when the kept one is refused (the
+                // operator authorised the app again and configured the new token).
+                var tokens = [stored?.refreshToken ?? refreshToken, first].compactMap { $0 }
+                if tokens.count == 2, tokens[0] == tokens[1] { tokens.removeLast() }
+                guard !tokens.isEmpty else {
                     throw DeliveryError.permanent("no \(channel) refresh token: set the first one in the configuration")
                 }
-                let fresh = try await call(token, rejected != nil)
+                var fresh: ChannelTokens?
+                for (index, token) in tokens.enumerated() {
+                    do {
+                        fresh = try await call(token, rejected != nil)
+                        break
+                    } catch let error as DeliveryError where error.isPermanent && index + 1 < tokens.count {
+                        continue
+                    }
+                }
+                guard let fresh else { throw DeliveryError.permanent("no \(channel) refresh token was taken") }
                 // The refresh token just spent is good no more: keep the new one before using it.
                 try await context.store.database.write { db in
                     try NotificationStore.saveTokens(fresh, for: channel, now: Date(), in: db)
