@@ -339,6 +339,27 @@ import Testing
         #expect(problems.map(\.description) == ["\(file):3: needs_interpreter: 'maybe' is not yes, no, true or false"])
     }
 
+    @Test func csvChannelsAndOpenIDsReachTheMessageAndABadChannelNameIsReported() throws {
+        let header = Self.csvHeader + ",lead_channels,lead_wechat_openid,delegate_channels,delegate_wechat_openid"
+        let text = [
+            header,
+            Self.csvRow(reference: "c-1", delegate: "Li Wei") + ",wechat;SMS;email,oLiWei01,wechat,oLiWei01",
+            Self.csvRow(reference: "c-1", delegate: "Wang Fang") + ",wechat;SMS;email,oLiWei01,,",
+            Self.csvRow(reference: "c-2", delegate: "Zhao Lei") + ",fax machine,,,",
+        ].joined(separator: "\n")
+        let scratch = try Scratch()
+        let file = try scratch.file("channels.csv", text)
+        let (records, problems) = RecordReader.registrations(from: [file])
+        let delegation = try #require(records.first { $0.value.reference == "c-1" }?.value.delegation)
+        #expect(delegation.leadContact.channels == [.wechat, .sms, .email] && delegation.leadContact.wechatOpenID == "oLiWei01")
+        #expect(delegation.delegates.map(\.channels) == [[.wechat], nil])
+        #expect(delegation.delegates.map(\.wechatOpenID) == ["oLiWei01", nil])
+        #expect(
+            problems.map(\.description) == [
+                "\(file):4: lead_channels: 'fax machine' is not a channel name: lowercase letters, digits and -, e.g. wechat;sms;email"
+            ])
+    }
+
     static let badLead = ["lead_email": "nobody", "sectors": "logistics;;" + String(repeating: "x", count: 51)]
 
     @Test func csvValidatorIssuesPointAtTheDelegatesRowAndColumn() throws {

@@ -147,7 +147,8 @@ extension RecordReader {
             )
             let leadContact = Contact(
                 name: required(.leadContact, first), title: optional(.leadTitle, first), email: required(.leadEmail, first),
-                phone: optional(.leadPhone, first), language: language(.leadLanguage, first)
+                phone: optional(.leadPhone, first), language: language(.leadLanguage, first), channels: channels(.leadChannels, first),
+                wechatOpenID: optional(.leadWeChatOpenID, first)
             )
             let delegation = Delegation(
                 organisation: organisation, role: role(first), leadContact: leadContact, delegates: rows.map { delegate($0) },
@@ -171,8 +172,21 @@ extension RecordReader {
                 name: required(.delegateName, row), title: optional(.delegateTitle, row), email: optional(.delegateEmail, row),
                 phone: optional(.delegatePhone, row), language: language(.delegateLanguage, row),
                 needsInterpreter: boolean(.needsInterpreter, row, required: false), accessibilityNeeds: optional(.accessibilityNeeds, row),
-                identityDocument: identityDocument(row)
+                identityDocument: identityDocument(row), channels: channels(.delegateChannels, row),
+                wechatOpenID: optional(.delegateWeChatOpenID, row)
             )
+        }
+
+        /// A list of channel names (`wechat;sms;email`), nil when empty.
+        mutating func channels(_ column: RegistrationColumn, _ row: Row) -> [ChannelName]? {
+            let names = list(column, row)
+            guard !names.isEmpty else { return nil }
+            return names.compactMap { text in
+                if let name = ChannelName(rawValue: text.lowercased()) { return name }
+                problem(
+                    row.line, column, "\(Self.quoted(text)) is not a channel name: lowercase letters, digits and -, e.g. wechat;sms;email")
+                return nil
+            }
         }
 
         /// nil when every document column is empty; otherwise all but the date of birth are needed.
@@ -359,6 +373,8 @@ extension RecordReader {
         case leadEmail = "lead_email"
         case leadPhone = "lead_phone"
         case leadLanguage = "lead_language"
+        case leadChannels = "lead_channels"
+        case leadWeChatOpenID = "lead_wechat_openid"
         case interestSectors = "interest_sectors"
         case interestTopics = "interest_topics"
         case preferredVisits = "preferred_visits"
@@ -372,6 +388,8 @@ extension RecordReader {
         case delegateLanguage = "delegate_language"
         case needsInterpreter = "needs_interpreter"
         case accessibilityNeeds = "accessibility_needs"
+        case delegateChannels = "delegate_channels"
+        case delegateWeChatOpenID = "delegate_wechat_openid"
         case documentKind = "document_kind"
         case documentNumber = "document_number"
         case documentIssuingCountry = "document_issuing_country"
@@ -394,14 +412,17 @@ extension RecordReader {
         var isPerDelegate: Bool {
             switch self {
             case .delegateName, .delegateTitle, .delegateEmail, .delegatePhone, .delegateLanguage, .needsInterpreter, .accessibilityNeeds,
-                .documentKind, .documentNumber, .documentIssuingCountry, .documentFullName, .documentDateOfBirth, .documentExpiresOn:
+                .delegateChannels, .delegateWeChatOpenID, .documentKind, .documentNumber, .documentIssuingCountry, .documentFullName,
+                .documentDateOfBirth, .documentExpiresOn:
                 return true
             default:
                 return false
             }
         }
 
-        var isList: Bool { [.sectors, .interestSectors, .interestTopics, .preferredVisits].contains(self) }
+        var isList: Bool {
+            [.sectors, .interestSectors, .interestTopics, .preferredVisits, .leadChannels, .delegateChannels].contains(self)
+        }
 
         /// The field in `registration.submitted`; for per-delegate columns, within `delegates[i]`.
         var jsonPath: String {
@@ -420,6 +441,8 @@ extension RecordReader {
             case .leadEmail: return "leadContact.email"
             case .leadPhone: return "leadContact.phone"
             case .leadLanguage: return "leadContact.language"
+            case .leadChannels: return "leadContact.channels"
+            case .leadWeChatOpenID: return "leadContact.wechatOpenID"
             case .interestSectors: return "interests.sectors"
             case .interestTopics: return "interests.topics"
             case .preferredVisits: return "preferredVisits"
@@ -433,6 +456,8 @@ extension RecordReader {
             case .delegateLanguage: return "language"
             case .needsInterpreter: return "needsInterpreter"
             case .accessibilityNeeds: return "accessibilityNeeds"
+            case .delegateChannels: return "channels"
+            case .delegateWeChatOpenID: return "wechatOpenID"
             case .documentKind: return "identityDocument.kind"
             case .documentNumber: return "identityDocument.number"
             case .documentIssuingCountry: return "identityDocument.issuingCountry"
