@@ -232,7 +232,7 @@ public final class DeliveryService: Service {
                         try NotificationStore.recordAttempt(bare, in: db)
                         return
                     }
-                    try NotificationStore.update(record, in: db)
+                    try NotificationStore.recordOutcome(record, in: db)
                     try NotificationStore.recordAttempt(attempt, in: db)
                     if let emitted {
                         try Outbox.append(

@@ -187,44 +187,67 @@ public enum NotificationStore {
         try record.update(db)
     }
 
+    /// Writes what an attempt changes (status, channel, attempts, due time, error), and nothing
+    /// else: the row's recipient and content are not encoded again.
+    public static func recordOutcome(_ record: NotificationRecord, in db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                UPDATE notifications SET status = ?, channel_index = ?, channel = ?, attempts = ?, total_attempts = ?, due_at = ?,
+                    last_error = ?, sent_channel = ?, updated_at = ? WHERE id = ?
+                """
+        ).execute(arguments: [
+            record.status.rawValue, record.channelIndex, record.channel?.rawValue, record.attempts, record.totalAttempts,
+            MessageCoding.formatSortable(record.dueAt), record.lastError, record.sentChannel?.rawValue,
+            MessageCoding.formatSortable(Date()), record.id,
+        ])
+    }
+
     public static func notification(_ id: String, in db: Database) throws -> NotificationRecord? {
         try NotificationRecord.record(db, key: id)
     }
 
-    private static func about(_ registrationID: String, to email: String) -> QueryInterfaceRequest<NotificationRecord> {
-        NotificationRecord.filter(Column("registration_id") == registrationID && Column("recipient_email") == email.lowercased())
+    /// The notifications about a registration to an address, of `kinds`, in `statuses`, newest
+    /// first (`newestFirst`) or oldest first; a statement kept per query.
+    private static func about(
+        _ registrationID: String, to email: String, kinds: [NotificationKind], statuses: [NotificationRecord.Status], newestFirst: Bool,
+        extra: String = ""
+    ) -> (sql: String, arguments: StatementArguments) {
+        let marks = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ", ") }
+        let order = newestFirst ? "created_at DESC, id DESC" : "created_at, id"
+        return (
+            """
+            SELECT * FROM notifications WHERE registration_id = ? AND recipient_email = ? AND kind IN (\(marks(kinds.count)))
+                AND status IN (\(marks(statuses.count)))\(extra) ORDER BY \(order)
+            """,
+            StatementArguments([registrationID, email.lowercased()] + kinds.map(\.rawValue) + statuses.map(\.rawValue))
+        )
     }
-
-    private static let itineraryKinds = [NotificationKind.itineraryPlanned, .itineraryChanged, .digest].map(\.rawValue)
 
     /// The pending itinerary change for the recipient and registration that has not gone yet
     /// (and its copy by e-mail, if one goes): the digest a new change joins.
     public static func pendingDigests(registrationID: String, email: String, in db: Database) throws -> [NotificationRecord] {
-        try NotificationRecord.records(
-            db,
-            about(registrationID, to: email)
-                .filter([NotificationKind.itineraryChanged.rawValue, NotificationKind.digest.rawValue].contains(Column("kind")))
-                .filter(Column("status") == NotificationRecord.Status.pending.rawValue && Column("attempts") == 0)
-                .order(Column("created_at")))
+        let query = about(
+            registrationID, to: email, kinds: [.itineraryChanged, .digest], statuses: [.pending], newestFirst: false,
+            extra: " AND attempts = 0")
+        return try NotificationRecord.records(db, sql: query.sql, arguments: query.arguments)
     }
 
     /// The calendar entries `email` holds for the registration: those of the last itinerary
     /// notification sent to it (or being sent), each of which carries the whole itinerary.
     public static func heldEntries(registrationID: String, email: String, in db: Database) throws -> [ItineraryItem] {
-        try NotificationRecord.record(
-            db,
-            about(registrationID, to: email).filter(itineraryKinds.contains(Column("kind")))
-                .filter(["sent", "sending"].contains(Column("status"))).order(Column("created_at").desc, Column("id").desc)
-        )?.content.items ?? []
+        let query = about(
+            registrationID, to: email, kinds: [.itineraryPlanned, .itineraryChanged, .digest], statuses: [.sent, .sending],
+            newestFirst: true)
+        return try NotificationRecord.records(db, sql: query.sql + " LIMIT 1", arguments: query.arguments).first?.content.items ?? []
     }
 
     /// The last notice about the registration's status (accepted, waitlisted, cancelled) queued
     /// for `email` that was not withdrawn or given up.
     public static func lastStatusNotice(registrationID: String, email: String, in db: Database) throws -> NotificationRecord? {
-        try NotificationRecord.record(
-            db,
-            about(registrationID, to: email).filter(["accepted", "waitlisted", "cancelled"].contains(Column("kind")))
-                .filter(["pending", "sending", "sent"].contains(Column("status"))).order(Column("created_at").desc, Column("id").desc))
+        let query = about(
+            registrationID, to: email, kinds: [.accepted, .waitlisted, .cancelled], statuses: [.pending, .sending, .sent],
+            newestFirst: true)
+        return try NotificationRecord.records(db, sql: query.sql + " LIMIT 1", arguments: query.arguments).first
     }
 
     /// Takes up to `limit` notifications due on `channel` by `now` (oldest first) for sending:
