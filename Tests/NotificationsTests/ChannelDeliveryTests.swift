@@ -267,7 +267,7 @@ import Testing
         #expect(configuration.channels.names == [.email, .sms, .wechat, .zalo])
         #expect(
             configuration.channels.order["vi"] == [.zalo, .email] && configuration.channels.order["zh-Hans"] == [.wechat, .sms, .email])
-        #expect((configuration.channels[.zalo] as? ZaloChannel)?.templates.byKind == [.accepted: "1", .reminder: "2"])
+        #expect((configuration.channels[.zalo] as? ZaloChannel)?.templates == [.accepted: "1", .reminder: "2"])
 
         var wrong = environment
         wrong["NOTIFICATIONS_SMS_MESSAGING_SERVICE"] = nil

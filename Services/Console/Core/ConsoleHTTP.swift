@@ -155,7 +155,7 @@ public struct ConsoleHTTP: Sendable {
         _ request: Request, _ context: ServiceRequestContext, _ handle: (Accounts.Session, [String: String]) async throws -> Response
     ) async throws -> Response {
         guard let session = try await session(request) else { return Self.redirect("/login") }
-        let form = try await Self.form(request, context)
+        let form = try await ServiceHTTP.form(request)
         guard let token = form["_csrf"], Self.same(token, session.csrf) else {
             try await store.database.write { db in
                 try Accounts.audit(
@@ -423,7 +423,7 @@ public struct ConsoleHTTP: Sendable {
 
     /// `POST /answer`: the lead's boxes (`person-N`), with the link's token (`t`).
     func answer(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
-        let form = try await Self.form(request, context)
+        let form = try await ServiceHTTP.form(request)
         guard let pass = answerToken(form["t"]) else { return try refusal(.forbidden, "answer.invalid", request: request) }
         let persons = form.keys.compactMap { $0.hasPrefix("person-") ? Int($0.dropFirst(7)) : nil }.sorted()
         let now = now()
@@ -454,7 +454,7 @@ public struct ConsoleHTTP: Sendable {
     }
 
     func login(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
-        let form = try await Self.form(request, context)
+        let form = try await ServiceHTTP.form(request)
         guard let nonce = request.cookies[Self.loginCookie]?.value, let sent = form["_csrf"], Self.same(nonce, sent) else {
             return try loginPage(request, problem: "csrf.refused", status: .forbidden)
         }
@@ -973,11 +973,6 @@ public struct ConsoleHTTP: Sendable {
 
     static func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
-    }
-
-    /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
-    static func form(_ request: Request, _ context: ServiceRequestContext) async throws -> [String: String] {
-        try await ServiceHTTP.form(request)
     }
 
     /// Compares two tokens in time independent of where they differ.

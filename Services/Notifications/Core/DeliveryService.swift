@@ -108,11 +108,13 @@ public final class DeliveryService: Service {
         do {
             // A channel no longer set up (the configuration changed since it was queued): the next one.
             guard let channel = configuration.channels[name] else { throw DeliveryError.permanent("channel \(name) is not set up") }
-            let (eventID, address) = (record.eventID, OptOutLinks.digest(record.recipient.email))
+            let eventID = record.eventID
+            // (the address's digest only for what one may stop)
+            let address = record.isEssential ? nil : OptOutLinks.digest(record.recipient.email)
             let (event, optedOut) = try await context.store.database.read { db in
                 (
                     try eventID.flatMap { try NotificationStore.event($0, in: db) },
-                    try !record.isEssential && NotificationStore.isOptedOut(address, in: db)
+                    try address.map { try NotificationStore.isOptedOut($0, in: db) } ?? false
                 )
             }
             if optedOut {
@@ -163,7 +165,7 @@ public final class DeliveryService: Service {
             try await context.store.database.write { [record] db in
                 // (unless it was erased meanwhile: then it holds nothing to record)
                 guard try !NotificationStore.isErased(record.id, in: db) else { return }
-                try NotificationStore.update(record, in: db)
+                try NotificationStore.recordOutcome(record, in: db)
             }
             recordMetrics(channel: channel, outcome: "opted-out", seconds: 0)
         } catch {

@@ -5,9 +5,9 @@ as {code, message, more_info, status}: 20003 (credentials, 401), 20429 (too many
 the first --busy calls), 21211, 21408, 21610, 21614 (400) for Twilio's test numbers
 +15005550001, +15005550003, +15005550004, +15005550009; 21602 without a body. Records every
 call in DIR as <n>.json. Prints "ready PORT" once listening."""
-import argparse, base64, json, os, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse, base64
 from urllib.parse import parse_qs
+import recording_server
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--dir", required=True)
@@ -15,9 +15,7 @@ parser.add_argument("--sid", required=True)
 parser.add_argument("--token", required=True)
 parser.add_argument("--busy", type=int, default=0)
 args = parser.parse_args()
-os.makedirs(args.dir, exist_ok=True)
-lock = threading.Lock()
-count = [0]
+calls = recording_server.Recorder(args.dir)
 NUMBERS = {
     "+15005550001": (21211, "The 'To' number is not a valid phone number."),
     "+15005550003": (21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number."),
@@ -26,29 +24,14 @@ NUMBERS = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
-    def answer(self, status, body):
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Handler(recording_server.Handler):
     def error(self, status, code, message):
         self.answer(status, {"code": code, "message": message, "more_info": "https://www.twilio.com/docs/errors/%d" % code,
                              "status": status})
 
     def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
-        with lock:
-            n = count[0]
-            count[0] += 1
-            path = os.path.join(args.dir, "%05d.json" % (n + 1))
-            with open(path + ".tmp", "w") as f:
-                json.dump({"path": self.path, "headers": dict(self.headers), "form": form}, f, ensure_ascii=False)
-            os.rename(path + ".tmp", path)
+        form = {k: v[0] for k, v in parse_qs(self.body().decode("utf-8"), keep_blank_values=True).items()}
+        n = calls.record({"path": self.path, "headers": dict(self.headers), "form": form})
         expected = "Basic " + base64.b64encode(("%s:%s" % (args.sid, args.token)).encode()).decode()
         if self.path != "/2010-04-01/Accounts/%s/Messages.json" % args.sid or self.headers.get("Authorization") != expected:
             return self.error(401, 20003, "Authenticate")
@@ -65,10 +48,5 @@ class Handler(BaseHTTPRequestHandler):
                           "status": "accepted" if form.get("MessagingServiceSid") else "queued",
                           "num_segments": str(segments), "error_code": None, "error_message": None})
 
-    def log_message(self, *a):
-        pass
 
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("ready %d" % server.server_address[1], flush=True)
-server.serve_forever()
+recording_server.serve(Handler)

@@ -5,9 +5,9 @@ force_refresh), errcode 40125 for a wrong secret; POST /cgi-bin/message/template
 40001 (token not the latest), 40003 (openid "unknown-openid"), 43004 (openid "not-following"),
 40037 (template "bad-template"), 45011 for the first --busy sends. Records every call in DIR as
 <n>.json. Prints "ready PORT" once listening."""
-import argparse, json, os, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse, json, threading
 from urllib.parse import urlparse, parse_qs
+import recording_server
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--dir", required=True)
@@ -15,55 +15,38 @@ parser.add_argument("--app-id", required=True)
 parser.add_argument("--app-secret", required=True)
 parser.add_argument("--busy", type=int, default=0)
 args = parser.parse_args()
-os.makedirs(args.dir, exist_ok=True)
+calls = recording_server.Recorder(args.dir)
 lock = threading.Lock()
-state = {"calls": 0, "sends": 0, "generation": 1}
+state = {"sends": 0, "generation": 1}
 REFUSED = {"unknown-openid": (40003, "invalid openid"), "not-following": (43004, "require subscribe")}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def answer(self, body):
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Handler(recording_server.Handler):
     def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode("utf-8")
+        raw = self.body().decode("utf-8")
         url = urlparse(self.path)
         with lock:
-            state["calls"] += 1
-            path = os.path.join(args.dir, "%05d.json" % state["calls"])
-            with open(path + ".tmp", "w") as f:
-                json.dump({"path": self.path, "headers": dict(self.headers), "body": raw}, f, ensure_ascii=False)
-            os.rename(path + ".tmp", path)
+            calls.record({"path": self.path, "headers": dict(self.headers), "body": raw})
             body = json.loads(raw or "{}")
             if url.path == "/cgi-bin/stable_token":
                 if body.get("appid") != args.app_id or body.get("secret") != args.app_secret:
-                    return self.answer({"errcode": 40125, "errmsg": "invalid appsecret"})
+                    return self.answer(200, {"errcode": 40125, "errmsg": "invalid appsecret"})
                 if body.get("force_refresh"):
                     state["generation"] += 1
-                return self.answer({"access_token": "token-%d" % state["generation"], "expires_in": 7200})
+                return self.answer(200, {"access_token": "token-%d" % state["generation"], "expires_in": 7200})
             if url.path != "/cgi-bin/message/template/send":
-                return self.answer({"errcode": 40066, "errmsg": "invalid url"})
+                return self.answer(200, {"errcode": 40066, "errmsg": "invalid url"})
             state["sends"] += 1
             if state["sends"] <= args.busy:
-                return self.answer({"errcode": 45011, "errmsg": "api minute-quota reach limit"})
+                return self.answer(200, {"errcode": 45011, "errmsg": "api minute-quota reach limit"})
             if parse_qs(url.query).get("access_token", [""])[0] != "token-%d" % state["generation"]:
-                return self.answer({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+                return self.answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
             if body.get("touser") in REFUSED:
                 code, message = REFUSED[body["touser"]]
-                return self.answer({"errcode": code, "errmsg": message})
+                return self.answer(200, {"errcode": code, "errmsg": message})
             if body.get("template_id") == "bad-template":
-                return self.answer({"errcode": 40037, "errmsg": "invalid template_id"})
-            return self.answer({"errcode": 0, "errmsg": "ok", "msgid": 200228332 + state["sends"]})
-
-    def log_message(self, *a):
-        pass
+                return self.answer(200, {"errcode": 40037, "errmsg": "invalid template_id"})
+            return self.answer(200, {"errcode": 0, "errmsg": "ok", "msgid": 200228332 + state["sends"]})
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("ready %d" % server.server_address[1], flush=True)
-server.serve_forever()
+recording_server.serve(Handler)

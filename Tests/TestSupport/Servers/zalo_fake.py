@@ -6,9 +6,9 @@ a negative error in a 200: -124 (access token invalid), -108 (phone number inval
 HTTP 429 for the first --busy sends. POST /v4/oa/access_token (header secret_key; form
 refresh_token, app_id, grant_type=refresh_token): new tokens, the refresh token good once.
 Records every call in DIR as <n>.json. Prints "ready PORT" once listening."""
-import argparse, json, os, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse, json, threading
 from urllib.parse import parse_qs
+import recording_server
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--dir", required=True)
@@ -16,9 +16,9 @@ parser.add_argument("--app-id", required=True)
 parser.add_argument("--secret-key", required=True)
 parser.add_argument("--busy", type=int, default=0)
 args = parser.parse_args()
-os.makedirs(args.dir, exist_ok=True)
+calls = recording_server.Recorder(args.dir)
 lock = threading.Lock()
-state = {"calls": 0, "sends": 0, "generation": 0}
+state = {"sends": 0, "generation": 0}
 ERRORS = {"84000000108": (-108, "Phone number is invalid"), "84000000118": (-118, "Zalo account not existed")}
 
 
@@ -26,28 +26,16 @@ def tokens():
     return "access-%d" % state["generation"], "refresh-%d" % state["generation"]
 
 
-class Handler(BaseHTTPRequestHandler):
-    def answer(self, status, body):
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Handler(recording_server.Handler):
     def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode("utf-8")
+        raw = self.body().decode("utf-8")
         with lock:
-            state["calls"] += 1
             record = {"path": self.path, "headers": dict(self.headers)}
             if self.path == "/v4/oa/access_token":
                 record["form"] = {k: v[0] for k, v in parse_qs(raw).items()}
             else:
                 record["body"] = raw
-            path = os.path.join(args.dir, "%05d.json" % state["calls"])
-            with open(path + ".tmp", "w") as f:
-                json.dump(record, f, ensure_ascii=False)
-            os.rename(path + ".tmp", path)
+            calls.record(record)
             if self.path == "/v4/oa/access_token":
                 form = record["form"]
                 if self.headers.get("secret_key") != args.secret_key or form.get("app_id") != args.app_id:
@@ -74,10 +62,5 @@ class Handler(BaseHTTPRequestHandler):
                 "msg_id": "msg-%d" % state["sends"], "sent_time": "1768355100000", "sending_mode": "1",
                 "quota": {"dailyQuota": "500", "remainingQuota": "499"}}})
 
-    def log_message(self, *a):
-        pass
 
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("ready %d" % server.server_address[1], flush=True)
-server.serve_forever()
+recording_server.serve(Handler)

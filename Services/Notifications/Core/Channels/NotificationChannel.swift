@@ -116,10 +116,8 @@ public struct NotificationChannels: Sendable {
 
 /// Templates per kind, from a setting such as `accepted=4021,reminder=4030` (Zalo's template
 /// ids, WeChat's template ids): the kinds a template-message channel can carry.
-struct TemplateIDs: Sendable {
-    var byKind: [NotificationKind: String]
-
-    static func read(_ reader: inout EnvironmentReader, _ key: String) -> TemplateIDs {
+enum TemplateIDs {
+    static func read(_ reader: inout EnvironmentReader, _ key: String) -> [NotificationKind: String] {
         var byKind: [NotificationKind: String] = [:]
         for pair in (reader.optionalString(key) ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -132,6 +130,12 @@ struct TemplateIDs: Sendable {
             byKind[kind] = parts[1]
         }
         if byKind.isEmpty { reader.problem("\(key) names no template: the channel could carry nothing") }
-        return TemplateIDs(byKind: byKind)
+        return byKind
     }
+}
+
+/// `text` as an http(s) URL with a host, else nil (the channels' and the links' settings).
+func httpURL(_ text: String) -> URL? {
+    guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else { return nil }
+    return url
 }

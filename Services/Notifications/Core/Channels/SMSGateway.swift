@@ -48,8 +48,6 @@ public struct SMSGateway: Sendable {
         public var status: String
     }
 
-    static let session = URLSession(configuration: .ephemeral)
-
     public func send(to number: String, body: String) async throws(DeliveryError) -> Accepted {
         guard let to = PhoneNumber.e164(number) else { throw .permanent("not a phone number in international form") }
         var fields = [("To", to), ("Body", body)]
@@ -65,15 +63,8 @@ public struct SMSGateway: Sendable {
         let credentials = Data("\(configuration.accountSID):\(configuration.authToken)".utf8).base64EncodedString()
         request.setValue("Basic \(credentials)", forHTTPHeaderField: "Authorization")
         request.httpBody = Data(fields.map { "\($0)=\(Self.formEncoded($1))" }.joined(separator: "&").utf8)
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await Self.session.data(for: request)
-        } catch {
-            throw .transient("SMS gateway \(configuration.baseURL.host ?? "?") unreachable: \(error.localizedDescription)")
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        return try Self.outcome(status: status, body: data)
+        let (status, body) = try await ProviderHTTP.exchange(request, provider: "SMS gateway")
+        return try Self.outcome(status: status, body: body)
     }
 
     /// The gateway's answer, sorted: the message taken, or why not and whether to try again.

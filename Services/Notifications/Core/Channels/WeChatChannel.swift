@@ -19,12 +19,13 @@ public struct WeChatChannel: ConfigurableChannel {
     public var name: ChannelName { .wechat }
     public var parts: Renderer.Parts { [.subject, .short] }
     public let api: WeChatTemplate
-    let templates: TemplateIDs
+    /// The template per kind it may carry.
+    let templates: [NotificationKind: String]
     let tokens: ChannelTokenKeeper
 
     public init(configuration: WeChatConfiguration, templates: [NotificationKind: String]) {
         api = WeChatTemplate(configuration: configuration)
-        self.templates = TemplateIDs(byKind: templates)
+        self.templates = templates
         let api = api
         // The stable token needs no refresh token: the account's secret gets it.
         tokens = ChannelTokenKeeper(channel: .wechat, firstRefreshToken: "stable") { _, rejected throws(DeliveryError) in
@@ -35,12 +36,12 @@ public struct WeChatChannel: ConfigurableChannel {
     }
 
     public func reaches(_ recipient: Recipient, kind: NotificationKind) -> Bool {
-        templates.byKind[kind] != nil && recipient.wechatOpenID?.isEmpty == false
+        templates[kind] != nil && recipient.wechatOpenID?.isEmpty == false
     }
 
     public func send(_ notification: OutgoingNotification, context: ChannelContext) async throws(DeliveryError) {
         let record = notification.record
-        guard let openID = record.recipient.wechatOpenID, let template = templates.byKind[record.kind] else {
+        guard let openID = record.recipient.wechatOpenID, let template = templates[record.kind] else {
             throw .permanent("no openid, or no WeChat template for \(record.kind.rawValue)")
         }
         let short = notification.rendered.short ?? ""
@@ -66,6 +67,6 @@ public struct WeChatChannel: ConfigurableChannel {
             return nil
         }
         return WeChatChannel(
-            configuration: WeChatConfiguration(apiURL: apiURL, appID: appID, appSecret: secret ?? ""), templates: templates.byKind)
+            configuration: WeChatConfiguration(apiURL: apiURL, appID: appID, appSecret: secret ?? ""), templates: templates)
     }
 }

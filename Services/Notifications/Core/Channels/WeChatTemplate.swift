@@ -48,8 +48,6 @@ public struct WeChatTemplate: Sendable {
         public var expiresIn: Int
     }
 
-    static let session = URLSession(configuration: .ephemeral)
-
     /// The account's stable access token (`forceRefresh`: a new one, when the last was refused).
     public func token(forceRefresh: Bool = false) async throws(DeliveryError) -> Token {
         struct Body: Encodable {
@@ -113,15 +111,12 @@ public struct WeChatTemplate: Sendable {
         var request = URLRequest(url: url, timeoutInterval: configuration.timeout)
         request.httpMethod = "POST"
         request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
-        let data: Data
-        let response: URLResponse
         do {
             request.httpBody = try JSONEncoder().encode(body)
-            (data, response) = try await Self.session.data(for: request)
         } catch {
-            throw .transient("WeChat \(configuration.apiURL.host ?? "?") unreachable: \(error.localizedDescription)")
+            throw .permanent("cannot encode the WeChat request: \(error)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let (status, data) = try await ProviderHTTP.exchange(request, provider: "WeChat")
         guard (200..<300).contains(status), let answer = try? JSONDecoder().decode(Answer.self, from: data) else {
             throw status == 429 || status >= 500 ? .transient("WeChat answered \(status)") : .permanent("WeChat answered \(status)")
         }

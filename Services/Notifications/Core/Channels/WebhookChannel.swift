@@ -61,9 +61,3 @@ public struct WebhookChannel: ConfigurableChannel {
         }
     }
 }
-
-/// `text` as an http(s) URL with a host, else nil.
-func httpURL(_ text: String) -> URL? {
-    guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else { return nil }
-    return url
-}

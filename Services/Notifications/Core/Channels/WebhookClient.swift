@@ -43,10 +43,6 @@ public struct WebhookClient: Sendable {
 
     public init(configuration: WebhookConfiguration) { self.configuration = configuration }
 
-    /// Webhook calls' own connections: not queued behind whatever else in the process uses the
-    /// shared session (its connections per host are few, and shared by every port of a host).
-    static let session = URLSession(configuration: .ephemeral)
-
     /// `v1,<base64 signature>` of a call.
     public static func signature(key: Data, id: String, timestamp: Int, body: Data) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(id).\(timestamp).".utf8) + body, using: SymmetricKey(data: key))
@@ -66,13 +62,7 @@ public struct WebhookClient: Sendable {
         request.setValue(
             Self.signature(key: key, id: idempotencyKey, timestamp: timestamp, body: body), forHTTPHeaderField: "webhook-signature")
         request.httpBody = body
-        let response: URLResponse
-        do {
-            (_, response) = try await Self.session.data(for: request)
-        } catch {
-            throw .transient("webhook \(configuration.url.host ?? "?") unreachable: \(error.localizedDescription)")
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let (status, _) = try await ProviderHTTP.exchange(request, provider: "webhook")
         switch status {
         case 200..<300: return
         case 408, 429, 500..<600, 0: throw .transient("webhook answered \(status)")

@@ -19,12 +19,13 @@ public struct ZaloChannel: ConfigurableChannel {
     public var name: ChannelName { .zalo }
     public var parts: Renderer.Parts { [.subject, .short] }
     public let zns: ZaloZNS
-    let templates: TemplateIDs
+    /// The template per kind it may carry.
+    let templates: [NotificationKind: String]
     let tokens: ChannelTokenKeeper
 
     public init(configuration: ZaloConfiguration, templates: [NotificationKind: String], firstRefreshToken: String?) {
         zns = ZaloZNS(configuration: configuration)
-        self.templates = TemplateIDs(byKind: templates)
+        self.templates = templates
         let zns = zns
         tokens = ChannelTokenKeeper(channel: .zalo, firstRefreshToken: firstRefreshToken) { refreshToken, _ throws(DeliveryError) in
             let fresh = try await zns.refresh(refreshToken)
@@ -35,12 +36,12 @@ public struct ZaloChannel: ConfigurableChannel {
     }
 
     public func reaches(_ recipient: Recipient, kind: NotificationKind) -> Bool {
-        templates.byKind[kind] != nil && recipient.phone.flatMap(PhoneNumber.e164) != nil
+        templates[kind] != nil && recipient.phone.flatMap(PhoneNumber.e164) != nil
     }
 
     public func send(_ notification: OutgoingNotification, context: ChannelContext) async throws(DeliveryError) {
         let record = notification.record
-        guard let phone = record.recipient.phone, let template = templates.byKind[record.kind] else {
+        guard let phone = record.recipient.phone, let template = templates[record.kind] else {
             throw .permanent("no phone number, or no Zalo template for \(record.kind.rawValue)")
         }
         let data = [
@@ -67,6 +68,6 @@ public struct ZaloChannel: ConfigurableChannel {
         }
         return ZaloChannel(
             configuration: ZaloConfiguration(apiURL: apiURL, oauthURL: oauthURL, appID: appID, secretKey: secret ?? ""),
-            templates: templates.byKind, firstRefreshToken: reader.optionalString("\(p)_ZALO_REFRESH_TOKEN"))
+            templates: templates, firstRefreshToken: reader.optionalString("\(p)_ZALO_REFRESH_TOKEN"))
     }
 }

@@ -49,8 +49,6 @@ public struct ZaloZNS: Sendable {
         public var expiresIn: Int
     }
 
-    static let session = URLSession(configuration: .ephemeral)
-
     public func send(
         phone: String, templateID: String, data: [String: String], trackingID: String, accessToken: String
     ) async throws(DeliveryError) -> Outcome {
@@ -75,7 +73,7 @@ public struct ZaloZNS: Sendable {
         } catch {
             throw .permanent("cannot encode the ZNS request: \(error)")
         }
-        let (status, body) = try await call(request)
+        let (status, body) = try await ProviderHTTP.exchange(request, provider: "Zalo")
         return try Self.outcome(status: status, body: body)
     }
 
@@ -89,7 +87,7 @@ public struct ZaloZNS: Sendable {
         request.httpBody = Data(
             "refresh_token=\(SMSGateway.formEncoded(refreshToken))&app_id=\(SMSGateway.formEncoded(configuration.appID))&grant_type=refresh_token"
                 .utf8)
-        let (status, body) = try await call(request)
+        let (status, body) = try await ProviderHTTP.exchange(request, provider: "Zalo")
         struct Answer: Decodable {
             var accessToken: String?
             var refreshToken: String?
@@ -106,15 +104,6 @@ public struct ZaloZNS: Sendable {
             throw .permanent("Zalo refused the refresh token (error \(answer.error ?? 0)): the OA must authorise the app again")
         }
         return Tokens(accessToken: access, refreshToken: refresh, expiresIn: Int(answer.expiresIn ?? "") ?? 90000)
-    }
-
-    private func call(_ request: URLRequest) async throws(DeliveryError) -> (Int, Data) {
-        do {
-            let (data, response) = try await Self.session.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
-        } catch {
-            throw .transient("Zalo \(request.url?.host ?? "?") unreachable: \(error.localizedDescription)")
-        }
     }
 
     /// ZNS's answer, sorted (errors come in a 200's body): sent; the token to refresh; or why
