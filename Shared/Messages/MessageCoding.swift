@@ -28,8 +28,13 @@ public enum MessageCoding {
         return decoder
     }
 
+    /// One encoder and one decoder for all (they keep no state between calls, and are safe to
+    /// share between threads): making one per value cost a few allocations each time.
+    public static let encoder = makeEncoder()
+    public static let decoder = makeDecoder()
+
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
-        try makeEncoder().encode(value)
+        try encoder.encode(value)
     }
 
     /// `value` as JSON text, as stores keep it in a column.
@@ -55,7 +60,7 @@ public enum MessageCoding {
 
     private static func decodeTrusted<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageDecodingError) -> T {
         do {
-            return try makeDecoder().decode(type, from: data)
+            return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw MessageDecodingError(error)
         } catch {

@@ -58,13 +58,18 @@ import Testing
     }
 
     /// Messages share a connection, reset between them; a connection the relay closed is
-    /// replaced before anything is sent; one that failed a transaction is never reused.
-    @Test func pooledMessagesShareAConnectionAndABrokenOneIsReplaced() async throws {
-        let server = try await SMTPTestServer(reject: ["nobody"])
+    /// replaced before anything is sent; one that failed a transaction is never reused. With a
+    /// relay that pipelines (the reset and the commands in one write) and one that does not.
+    @Test(arguments: [true, false])
+    func pooledMessagesShareAConnectionAndABrokenOneIsReplaced(pipelining: Bool) async throws {
+        let server = try await SMTPTestServer(reject: ["nobody"], pipelining: pipelining)
         let pool = SMTPPool(configuration: SMTPConfiguration(port: server.port, timeout: 5), maxIdle: 2)
         func send(_ to: String) async throws {
             try await pool.send(Self.message(to: to).rendered(), from: "noreply@delegation.example", to: to)
         }
+        let probe = try await pool.client.open()
+        #expect(probe.pipelining == pipelining, "PIPELINING is used exactly when offered")
+        probe.close()
         for index in 1...3 { try await send("a\(index)@example.cn") }
         #expect(server.messages.count == 3)
         #expect(Set(server.clientPorts).count == 1, "one connection for the three: \(server.clientPorts)")
@@ -85,7 +90,7 @@ import Testing
         // The relay restarts (its sessions gone): the next message goes on a new connection.
         let port = server.port
         server.stop()
-        let restarted = try await SMTPTestServer(port: port)
+        let restarted = try await SMTPTestServer(port: port, pipelining: pipelining)
         defer { restarted.stop() }
         try await send("a11@example.cn")
         #expect(restarted.messages.count == 1)

@@ -8,7 +8,7 @@ import Testing
 @testable import NotificationsCore
 
 /// Delivery without the broker: notifications queued through the handler's entry point on a
-/// temporary store, claimed and sent by `DeliveryService.deliver` one round at a time (a round
+/// temporary store, claimed, sent and recorded by `DeliveryService.round` one round at a time (a round
 /// claims whatever is due by then, so retries need no waiting), to aiosmtpd and a real HTTP
 /// server. What the workers would publish is read from the outbox.
 @Suite struct DeliveryTests {
@@ -27,10 +27,7 @@ import Testing
         /// One round on `channel`: claims what is due up to an hour from now and sends it.
         @discardableResult
         func round(_ channel: ChannelName = .email) async throws -> Int {
-            let now = Date().addingTimeInterval(3600)
-            let claimed = try await harness.write { db in try NotificationStore.claim(channel: channel, now: now, limit: 10, in: db) }
-            for record in claimed { await delivery.deliver(record) }
-            return claimed.count
+            try await delivery.round(channel, now: Date().addingTimeInterval(3600), limit: 10)
         }
 
         func history(_ registration: String) async throws -> [NotificationsHTTP.History] {

@@ -48,9 +48,11 @@ public final class SMTPTestServer: Sendable {
     private let server: ReadyProcess
     public var port: Int { server.port }
 
-    /// `port`: 0 for any free one (a test that restarts a server gives the first one's).
+    /// `port`: 0 for any free one (a test that restarts a server gives the first one's);
+    /// `pipelining`: whether it offers PIPELINING, as most relays do.
     public init(
-        starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = [], port: Int = 0
+        starttls: (cert: String, key: String)? = nil, auth: String? = nil, transient: Int = 0, reject: [String] = [], port: Int = 0,
+        pipelining: Bool = true
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString.prefix(8))")
         var arguments = [
@@ -59,6 +61,7 @@ public final class SMTPTestServer: Sendable {
         if let starttls { arguments += ["--starttls", starttls.cert, starttls.key] }
         if let auth { arguments += ["--auth", auth] }
         for pattern in reject { arguments += ["--reject", pattern] }
+        if !pipelining { arguments.append("--no-pipelining") }
         server = try await ReadyProcess(arguments)
     }
 

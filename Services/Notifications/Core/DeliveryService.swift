@@ -24,6 +24,7 @@ public final class DeliveryService: Service {
     private let configuration: NotificationsConfiguration
     private let renderer: Renderer
     private let clock: @Sendable () -> Date
+    private let events = EventCache()
 
     public init(
         context: ServiceHost.Context, configuration: NotificationsConfiguration, renderer: Renderer,
@@ -47,43 +48,54 @@ public final class DeliveryService: Service {
         }
     }
 
-    /// Keeps up to `concurrency` sends in flight on `channel`: whenever one ends, the next due
-    /// notifications are claimed (marked `sending` in one transaction) and started. Finished
-    /// sends leave nothing behind (a discarding task group: a long run does not accumulate
-    /// them). Between claims it sleeps until the store changes (the pipeline queued
-    /// notifications, a send ended) or the next pending notification on the channel is due.
+    /// Keeps up to `concurrency` sends in flight on `channel`, each lane taking the next claimed
+    /// notification as soon as it is done with one. Each turn of the loop is one transaction:
+    /// it records the outcomes of the sends that ended since the last turn and claims the next
+    /// due notifications (marked `sending`, up to twice `concurrency` held at once) with what
+    /// sending them needs. So sending never waits for the store, and a busy channel commits once
+    /// per turn, not twice per notification. Between turns it sleeps until the store changes
+    /// (the pipeline queued notifications, a send ended) or the next pending notification on the
+    /// channel is due. When the service stops, the lanes finish what they are sending, those
+    /// outcomes are recorded, and what was claimed but not started is pending again.
     private func work(_ channel: ChannelName) async {
         let changes = context.changes
-        let inFlight = Counter()
+        let lanes = Lanes()
+        let depth = configuration.concurrency * 2
         var failures = 0
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let seen = changes.generation
-                let free = configuration.concurrency - inFlight.value
+                let outcomes = lanes.takeOutcomes()
+                let room = depth - lanes.held
                 var wake = Duration.seconds(3600)
-                if free > 0 {
+                if room > 0 || !outcomes.isEmpty {
                     do {
                         let now = clock()
                         let (claimed, next) = try await context.store.database.write { db in
-                            let claimed = try NotificationStore.claim(channel: channel, now: now, limit: free, in: db)
+                            try self.record(outcomes, in: db)
+                            let claimed = try self.claim(channel, now: now, limit: room, in: db)
                             return (claimed, try NotificationStore.nextDue(channel: channel, in: db))
                         }
                         failures = 0
-                        for record in claimed {
-                            inFlight.add(1)
+                        reported(outcomes + claimed.compactMap(\.withdrawn))
+                        let starting = lanes.enqueue(claimed.filter { $0.withdrawn == nil }, lanes: configuration.concurrency)
+                        for _ in 0..<starting {
                             group.addTask {
-                                await self.deliver(record)
-                                inFlight.add(-1)
-                                changes.ring()
+                                while !Task.isShuttingDownGracefully, let item = lanes.next() {
+                                    lanes.ended(await self.send(item))
+                                    changes.ring()
+                                }
+                                lanes.stopped()
                             }
                         }
-                        if claimed.count == free { continue }  // more may be due at once
+                        if room > 0 && claimed.count == room { continue }  // more may be due at once
                         if let next { wake = .milliseconds(max(1, Int(next.timeIntervalSince(clock()) * 1000))) }
                     } catch {
+                        lanes.putBack(outcomes)
                         failures += 1
                         let delay = min(30, 0.2 * Double(1 << min(failures, 8)))
                         context.logger.error(
-                            "cannot claim due notifications; retrying",
+                            "cannot record deliveries or claim due notifications; retrying",
                             metadata: ["channel": "\(channel.rawValue)", "error": "\(error)", "retry_in_s": "\(delay)"])
                         wake = .seconds(delay)
                     }
@@ -92,11 +104,74 @@ public final class DeliveryService: Service {
                 _ = try? await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: timeout) }
             }
         }
+        await flush(lanes.takeOutcomes(), unsent: lanes.takeQueued().map(\.record.id))
     }
 
-    /// Sends a claimed notification once on its current channel and records the outcome.
-    func deliver(_ record: NotificationRecord) async {
-        guard let name = record.channel else { return }
+    /// Records the outcomes of the last sends when the service stops, and returns what was
+    /// claimed but not sent to pending: a few tries, then they are left `sending` (sent again
+    /// after the restart, at least once).
+    private func flush(_ outcomes: [Attempted], unsent: [String]) async {
+        guard !outcomes.isEmpty || !unsent.isEmpty else { return }
+        for failures in 1...4 {
+            do {
+                try await context.store.database.write { db in
+                    try self.record(outcomes, in: db)
+                    try NotificationStore.release(unsent, in: db)
+                }
+                reported(outcomes)
+                return
+            } catch {
+                context.logger.error("cannot record deliveries; retrying", metadata: ["count": "\(outcomes.count)", "error": "\(error)"])
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: .seconds(0.2 * Double(1 << failures)))
+            }
+        }
+    }
+
+    /// One round, for tests: claims what is due on `channel` by `now`, sends it and records
+    /// the outcomes, as a worker's turns do. Returns how many were claimed.
+    @discardableResult
+    func round(_ channel: ChannelName, now: Date, limit: Int) async throws -> Int {
+        let claimed = try await context.store.database.write { db in try self.claim(channel, now: now, limit: limit, in: db) }
+        var outcomes: [Attempted] = []
+        for item in claimed where item.withdrawn == nil { outcomes.append(await send(item)) }
+        try await context.store.database.write { [outcomes] db in try self.record(outcomes, in: db) }
+        reported(claimed.compactMap(\.withdrawn) + outcomes)
+        return claimed.count
+    }
+
+    /// A claimed notification and what sending it needs, read in the claim's transaction; or,
+    /// if its recipient stopped notifications like it, its withdrawal.
+    struct Claimed: Sendable {
+        var record: NotificationRecord
+        var event: EventRecord?
+        var withdrawn: Attempted?
+    }
+
+    /// Claims up to `limit` notifications due on `channel` (`NotificationStore.claim`) with
+    /// their events; one whose recipient opted out is withdrawn unsent (cancelled) in the same
+    /// transaction.
+    func claim(_ channel: ChannelName, now: Date, limit: Int, in db: Database) throws -> [Claimed] {
+        guard limit > 0 else { return [] }
+        return try NotificationStore.claim(channel: channel, now: now, limit: limit, in: db).map { record in
+            // (the address's digest only for what one may stop)
+            if !record.isEssential, try NotificationStore.isOptedOut(OptOutLinks.digest(record.recipient.email), in: db) {
+                var withdrawn = record
+                withdrawn.status = .cancelled
+                withdrawn.lastError = "the recipient stopped non-essential notifications"
+                try NotificationStore.recordOutcome(withdrawn, in: db)
+                return Claimed(
+                    record: record, event: nil,
+                    withdrawn: Attempted(record: withdrawn, channel: channel, started: now, finished: now, outcome: nil, emitted: nil))
+            }
+            return Claimed(record: record, event: try record.eventID.flatMap { try events.event($0, in: db) })
+        }
+    }
+
+    /// Sends a claimed notification once on its current channel; returns the outcome to record.
+    func send(_ claimed: Claimed) async -> Attempted {
+        let record = claimed.record
+        let name = record.channel ?? .email
         let started = clock()
         let tracer = context.tracer
         let span = tracer.startSpan("deliver \(record.kind.rawValue)", context: record.trace?.serviceContext(tracer: tracer) ?? .topLevel)
@@ -108,19 +183,7 @@ public final class DeliveryService: Service {
         do {
             // A channel no longer set up (the configuration changed since it was queued): the next one.
             guard let channel = configuration.channels[name] else { throw DeliveryError.permanent("channel \(name) is not set up") }
-            let eventID = record.eventID
-            // (the address's digest only for what one may stop)
-            let address = record.isEssential ? nil : OptOutLinks.digest(record.recipient.email)
-            let (event, optedOut) = try await context.store.database.read { db in
-                (
-                    try eventID.flatMap { try NotificationStore.event($0, in: db) },
-                    try address.map { try NotificationStore.isOptedOut($0, in: db) } ?? false
-                )
-            }
-            if optedOut {
-                await withdraw(record, channel: name, reason: "the recipient stopped non-essential notifications")
-                return
-            }
+            let event = claimed.event
             let optOutURL =
                 record.isEssential ? nil : configuration.optOut?.url(email: record.recipient.email, language: record.recipient.language)
             let rendering = tracer.startSpan("render", context: span.context)
@@ -153,32 +216,37 @@ public final class DeliveryService: Service {
         }
         // (the reason stays in the logs, without addresses: a span carries no personal data)
         if outcome != nil { span.setStatus(SpanStatus(code: .error, message: "not delivered on this attempt")) }
-        await finish(record, channel: name, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
+        return attempted(record, channel: name, started: started, outcome: outcome, trace: TraceContext(span.context, tracer: tracer))
     }
 
-    /// Ends a notification its recipient stopped before it went: cancelled, nothing sent.
-    private func withdraw(_ sending: NotificationRecord, channel: ChannelName, reason: String) async {
-        var record = sending
-        record.status = .cancelled
-        record.lastError = reason
-        do {
-            try await context.store.database.write { [record] db in
-                // (unless it was erased meanwhile: then it holds nothing to record)
-                guard try !NotificationStore.isErased(record.id, in: db) else { return }
-                try NotificationStore.recordOutcome(record, in: db)
-            }
-            recordMetrics(channel: channel, outcome: "opted-out", seconds: 0)
-        } catch {
-            // Left `sending`: sent again after a restart, and withdrawn then.
-            context.logger.error("cannot withdraw a notification", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
+    /// One attempt's end, to record: the notification as it is now, what the attempt was, and
+    /// `notification.delivered` or `.failed` if it is over.
+    struct Attempted: Sendable {
+        var record: NotificationRecord
+        var channel: ChannelName
+        var started: Date
+        var finished: Date
+        /// nil: sent (or, with the record cancelled, withdrawn unsent).
+        var outcome: DeliveryError?
+        var emitted: OutboundMessage?
+        /// The channel it was tried on before this attempt (a fallback changes it).
+        var triedIndex: Int = 0
+        var trace: TraceContext?
+        /// Its attempt row (none for a withdrawal).
+        var attempt: DeliveryAttempt? {
+            guard record.status != .cancelled else { return nil }
+            return DeliveryAttempt(
+                notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: finished,
+                outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
         }
     }
 
-    /// Records the attempt's outcome; `notification.delivered` or `.failed` goes out in `trace`
-    /// (the attempt's span), else in the notification's.
-    private func finish(
+    /// The notification after an attempt: sent, pending again (a retry after a backoff, or the
+    /// next channel in the recipient's order), or failed; with the message that says so. The
+    /// message goes out in `trace` (the attempt's span), else in the notification's.
+    private func attempted(
         _ sending: NotificationRecord, channel: ChannelName, started: Date, outcome: DeliveryError?, trace: TraceContext?
-    ) async {
+    ) -> Attempted {
         var record = sending
         let now = clock()
         var emitted: OutboundMessage?
@@ -217,52 +285,54 @@ public final class DeliveryService: Service {
                     correlationID: record.registrationID)
             }
         }
-        let attempt = DeliveryAttempt(
-            notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: now,
-            outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
+        return Attempted(
+            record: record, channel: channel, started: started, finished: now, outcome: outcome, emitted: emitted,
+            triedIndex: sending.channelIndex, trace: trace ?? record.trace)
+    }
+
+    /// Records outcomes in the caller's transaction. A notification erased while it was being
+    /// sent keeps only that an attempt was made.
+    func record(_ outcomes: [Attempted], in db: Database) throws {
         let service = context.configuration.kind
-        // The outcome must be recorded, or the notification stays `sending` until a restart:
-        // keep trying (a full disk, say) until it is, unless the service is stopping.
-        var failures = 0
-        while true {
-            do {
-                try await context.store.database.write { [record, emitted] db in
-                    // Erased while it was being sent: record only that an attempt was made.
-                    if try NotificationStore.isErased(record.id, in: db) {
-                        var bare = attempt
-                        bare.detail = nil
-                        try NotificationStore.recordAttempt(bare, in: db)
-                        return
-                    }
-                    try NotificationStore.recordOutcome(record, in: db)
-                    try NotificationStore.recordAttempt(attempt, in: db)
-                    if let emitted {
-                        try Outbox.append(
-                            [emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: trace ?? record.trace,
-                            in: db)
-                    }
+        for ended in outcomes {
+            let record = ended.record
+            if try NotificationStore.isErased(record.id, in: db) {
+                if var bare = ended.attempt {
+                    bare.detail = nil
+                    try NotificationStore.recordAttempt(bare, in: db)
                 }
-                break
-            } catch {
-                failures += 1
-                context.logger.error(
-                    "cannot record a delivery; retrying", metadata: ["notification.id": "\(record.id)", "error": "\(error)"])
-                if Task.isCancelled || (Task.isShuttingDownGracefully && failures > 3) { return }
-                try? await Task.sleep(for: .seconds(min(30, 0.2 * Double(1 << min(failures, 8)))))
+                continue
+            }
+            try NotificationStore.recordOutcome(record, in: db)
+            if let attempt = ended.attempt { try NotificationStore.recordAttempt(attempt, in: db) }
+            if let emitted = ended.emitted {
+                try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: ended.trace, in: db)
             }
         }
-        if emitted != nil { context.outbox.ring() }
-        recordMetrics(
-            channel: channel,
-            outcome: outcome == nil
-                ? "sent" : (record.status == .failed ? "failed" : (record.channelIndex != sending.channelIndex ? "fallback" : "retrying")),
-            seconds: now.timeIntervalSince(started))
-        context.logger.info(
-            "notification \(record.status.rawValue)",
-            metadata: [
-                "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(channel.rawValue)",
-                "attempt": "\(record.totalAttempts)", "reason": "\(Redaction.emailAddresses(in: outcome?.description ?? "-"))",
-            ])
+    }
+
+    /// After their commit: the outbox is rung for what they emit, the other channels' workers
+    /// for what falls back to them; metrics and a log line each.
+    private func reported(_ outcomes: [Attempted]) {
+        guard !outcomes.isEmpty else { return }
+        if outcomes.contains(where: { $0.emitted != nil }) { context.outbox.ring() }
+        if outcomes.contains(where: { $0.record.channelIndex != $0.triedIndex }) { context.changes.ring() }
+        for ended in outcomes {
+            let record = ended.record
+            let outcome =
+                record.status == .cancelled
+                ? "opted-out"
+                : ended.outcome == nil
+                    ? "sent" : (record.status == .failed ? "failed" : (record.channelIndex != ended.triedIndex ? "fallback" : "retrying"))
+            recordMetrics(channel: ended.channel, outcome: outcome, seconds: ended.finished.timeIntervalSince(ended.started))
+            context.logger.info(
+                "notification \(record.status.rawValue)",
+                metadata: [
+                    "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(ended.channel.rawValue)",
+                    "attempt": "\(record.totalAttempts)",
+                    "reason": "\(Redaction.emailAddresses(in: ended.outcome?.description ?? record.lastError ?? "-"))",
+                ])
+        }
     }
 }
 
@@ -288,9 +358,85 @@ extension DeliveryService {
     }
 }
 
-/// Sends in flight on one channel.
-private final class Counter: Sendable {
-    private let count = Mutex(0)
-    var value: Int { count.withLock { $0 } }
-    func add(_ delta: Int) { count.withLock { $0 += delta } }
+/// A worker's claimed notifications: those waiting for a lane, the lanes sending, and the
+/// outcomes of the sends that ended, until the worker's next turn records them.
+private final class Lanes: Sendable {
+    private struct State {
+        var queued: [DeliveryService.Claimed] = []
+        var queuedFrom = 0
+        var sending = 0
+        var lanes = 0
+        var outcomes: [DeliveryService.Attempted] = []
+    }
+    private let state = Mutex(State())
+
+    /// Notifications claimed and not yet recorded as sent or not.
+    var held: Int { state.withLock { $0.queued.count - $0.queuedFrom + $0.sending } }
+
+    /// Queues `claimed`; returns how many lanes to start (up to `lanes` run at once).
+    func enqueue(_ claimed: [DeliveryService.Claimed], lanes: Int) -> Int {
+        state.withLock { state in
+            state.queued.append(contentsOf: claimed)
+            let starting = max(0, min(lanes - state.lanes, state.queued.count - state.queuedFrom))
+            state.lanes += starting
+            return starting
+        }
+    }
+
+    /// The next queued notification for a lane, counted as sending; nil when none is left.
+    func next() -> DeliveryService.Claimed? {
+        state.withLock { state in
+            guard state.queuedFrom < state.queued.count else {
+                state.queued = []
+                state.queuedFrom = 0
+                return nil
+            }
+            defer { state.queuedFrom += 1 }
+            state.sending += 1
+            return state.queued[state.queuedFrom]
+        }
+    }
+
+    func ended(_ outcome: DeliveryService.Attempted) {
+        state.withLock {
+            $0.sending -= 1
+            $0.outcomes.append(outcome)
+        }
+    }
+
+    /// A lane found nothing left to send (or the service is stopping).
+    func stopped() { state.withLock { $0.lanes -= 1 } }
+
+    func takeOutcomes() -> [DeliveryService.Attempted] {
+        state.withLock { state in
+            defer { state.outcomes = [] }
+            return state.outcomes
+        }
+    }
+
+    /// What was claimed and never started (the service stopped).
+    func takeQueued() -> [DeliveryService.Claimed] {
+        state.withLock { state in
+            defer {
+                state.queued = []
+                state.queuedFrom = 0
+            }
+            return Array(state.queued[state.queuedFrom...])
+        }
+    }
+
+    func putBack(_ outcomes: [DeliveryService.Attempted]) { state.withLock { $0.outcomes = outcomes + $0.outcomes } }
+}
+
+/// The events notifications mention, decoded once per version: a claim reads only the version.
+final class EventCache: Sendable {
+    private let events = Mutex<[String: EventRecord]>([:])
+
+    func event(_ eventID: String, in db: Database) throws -> EventRecord? {
+        guard let version = try NotificationStore.eventVersion(eventID, in: db) else { return nil }
+        if let known = events.withLock({ $0[eventID] }), known.version == version { return known }
+        let event = try NotificationStore.event(eventID, in: db)
+        events.withLock { $0[eventID] = event }
+        return event
+    }
 }

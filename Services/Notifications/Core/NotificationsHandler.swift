@@ -533,7 +533,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     }
 
     private func eventZone(_ eventID: String?, in db: Database) throws -> String {
-        try eventID.flatMap { try NotificationStore.event($0, in: db)?.timeZone } ?? "Asia/Ho_Chi_Minh"
+        try eventID.flatMap { try NotificationStore.eventZone($0, in: db) } ?? "Asia/Ho_Chi_Minh"
     }
 
     /// `date`, or the end of the quiet hours it falls in (in the recipient's zone).

@@ -131,6 +131,7 @@ public struct SMTPClient: Sendable {
                 _ = try await connection.command("AUTH PLAIN \(token)", expect: 235...235)
             }
             connection.smtpUTF8 = features.lines.contains { $0.uppercased().hasPrefix("SMTPUTF8") }
+            connection.pipelining = features.lines.contains { $0.uppercased() == "PIPELINING" }
             return connection
         } catch {
             connection.close()
@@ -171,6 +172,10 @@ struct SMTPReply: Sendable {
     var text: String { lines.joined(separator: " ") }
 }
 
+/// A kept-open connection that failed before its transaction got anywhere (the relay closed it
+/// while it was idle, or refused the reset): nothing was sent on it, so another may be tried.
+struct StaleConnection: Error {}
+
 /// One open SMTP connection, used by one sender at a time.
 final class SMTPConnection: @unchecked Sendable {
     // (one task at a time uses it: the pool hands it out to one sender, or one `send` owns it)
@@ -178,6 +183,8 @@ final class SMTPConnection: @unchecked Sendable {
     let replies: SMTPReplyHandler
     let timeout: Double
     var smtpUTF8 = false
+    /// The server takes commands in groups (RFC 2920): a transaction's commands go in one write.
+    var pipelining = false
     /// Messages sent on it, and when it was last given back to its pool.
     var sent = 0
     var idleSince = Date()
@@ -190,19 +197,45 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// Sends `line` (nil: waits for the greeting) and checks the reply's code.
     func command(_ line: String?, expect: ClosedRange<Int>) async throws -> SMTPReply {
-        let reply = try await replies.next(on: channel, sending: line, timeout: timeout)
+        let reply = try await replies.next(1, on: channel, sending: line.map { [$0] } ?? [], timeout: timeout)[0]
+        try Self.check(reply, to: line, expect: expect)
+        return reply
+    }
+
+    private static func check(_ reply: SMTPReply, to line: String?, expect: ClosedRange<Int>) throws {
         guard expect.contains(reply.code) else {
             let text = "\(line.map { $0.hasPrefix("AUTH") ? "AUTH" : $0 } ?? "greeting") → \(reply.code) \(reply.text)"
             throw (400..<500).contains(reply.code) ? DeliveryError.transient(text) : DeliveryError.permanent(text)
         }
-        return reply
     }
 
-    /// One message: MAIL, RCPT, DATA.
-    func transaction(_ message: Data, from sender: String, to recipient: String) async throws {
-        _ = try await command("MAIL FROM:<\(sender)>" + (smtpUTF8 ? " SMTPUTF8" : ""), expect: 250...250)
-        _ = try await command("RCPT TO:<\(recipient)>", expect: 250...251)
-        _ = try await command("DATA", expect: 354...354)
+    /// One message: MAIL, RCPT, DATA (after RSET when `reset`), then the message. A server that
+    /// pipelines gets the commands in one write and answers them together (a round trip instead
+    /// of four); then a failed reset, or the connection lost before any reply, throws
+    /// `StaleConnection`: nothing was sent.
+    func transaction(_ message: Data, from sender: String, to recipient: String, reset: Bool = false) async throws {
+        let commands: [(line: String, expect: ClosedRange<Int>)] =
+            (reset ? [("RSET", 250...250)] : []) + [
+                ("MAIL FROM:<\(sender)>" + (smtpUTF8 ? " SMTPUTF8" : ""), 250...250), ("RCPT TO:<\(recipient)>", 250...251),
+                ("DATA", 354...354),
+            ]
+        if pipelining {
+            let answers: [SMTPReply]
+            do {
+                answers = try await replies.next(commands.count, on: channel, sending: commands.map(\.line), timeout: timeout)
+            } catch let error as DeliveryError {
+                throw error
+            } catch {
+                if reset { throw StaleConnection() }
+                throw error
+            }
+            for (command, reply) in zip(commands, answers) {
+                if reset && command.line == "RSET" && !command.expect.contains(reply.code) { throw StaleConnection() }
+                try Self.check(reply, to: command.line, expect: command.expect)
+            }
+        } else {
+            for command in commands { _ = try await self.command(command.line, expect: command.expect) }
+        }
         _ = try await command(SMTPClient.dotStuffed(message) + ".", expect: 250...250)
         sent += 1
     }
@@ -214,9 +247,10 @@ final class SMTPConnection: @unchecked Sendable {
 
 /// A few SMTP connections to one relay, kept open between messages (issue 16: a connection
 /// per message cost most of the time of an e-mail). A connection is taken by one sender at a
-/// time; before each further message it is reset (`RSET`), and one the server closed, or that
-/// fails the reset, is replaced by a new one before anything is sent. A connection that fails
-/// during a transaction is closed, never reused. Kept at most `maxIdle` at once, each for
+/// time; before each further message it is reset (`RSET`, in the transaction's one write when
+/// the server pipelines), and one the server closed, or that fails the reset, is replaced by
+/// another before anything is sent. A connection that fails during a transaction is closed,
+/// never reused. Kept at most `maxIdle` at once, each for
 /// `maxMessages` messages and `maxIdleSeconds` unused (relays close idle sessions).
 public final class SMTPPool: Sendable {
     public let client: SMTPClient
@@ -239,33 +273,39 @@ public final class SMTPPool: Sendable {
 
     public func send(_ message: Data, from sender: String, to recipient: String) async throws(DeliveryError) {
         try await client.sorted {
-            let connection = try await ready()
-            do {
-                try await connection.transaction(message, from: sender, to: recipient)
-            } catch {
-                connection.close()
-                throw error
+            while true {
+                let (connection, reused) = try await ready()
+                do {
+                    try await connection.transaction(message, from: sender, to: recipient, reset: reused && connection.pipelining)
+                    giveBack(connection)
+                    return
+                } catch is StaleConnection {
+                    connection.close()  // (the server timed it out, say: nothing was sent on it)
+                } catch {
+                    connection.close()
+                    throw error
+                }
             }
-            giveBack(connection)
         }
     }
 
-    /// An idle connection that answers `RSET`, else a new one.
-    private func ready() async throws -> SMTPConnection {
+    /// An idle connection, else a new one. One that does not pipeline is reset here (`RSET`).
+    private func ready() async throws -> (connection: SMTPConnection, reused: Bool) {
         let now = Date()
         while let connection = idle.withLock({ $0.popLast() }) {
             guard connection.isOpen, now.timeIntervalSince(connection.idleSince) < maxIdleSeconds else {
                 connection.close()
                 continue
             }
+            if connection.pipelining { return (connection, true) }  // (reset in the transaction's write)
             do {
                 _ = try await connection.command("RSET", expect: 250...250)
-                return connection
+                return (connection, true)
             } catch {
                 connection.close()  // (the server timed it out, say: nothing was sent on it)
             }
         }
-        return try await client.open()
+        return (try await client.open(), false)
     }
 
     private func giveBack(_ connection: SMTPConnection) {
@@ -340,33 +380,42 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
         for entry in pending { entry.promise.fail(error) }
     }
 
-    /// Writes `line` (if any) and returns the next reply; after `timeout` seconds without one
-    /// the connection is closed and a transient error thrown.
-    func next(on channel: Channel, sending line: String?, timeout: Double) async throws -> SMTPReply {
-        let promise = channel.eventLoop.makePromise(of: SMTPReply.self)
+    /// Writes `lines` in one go (none: the greeting is awaited) and returns the next `count`
+    /// replies; after `timeout` seconds without them all the connection is closed and a
+    /// transient error thrown.
+    func next(_ count: Int, on channel: Channel, sending lines: [String], timeout: Double) async throws -> [SMTPReply] {
+        let promises = (0..<count).map { _ in channel.eventLoop.makePromise(of: SMTPReply.self) }
+        let all = EventLoopFuture.whenAllSucceed(promises.map(\.futureResult), on: channel.eventLoop)
         channel.eventLoop.execute {
-            if let failure = self.failure {
-                promise.fail(failure)
-            } else if !self.ready.isEmpty {
-                promise.succeed(self.ready.removeFirst())
-            } else {
-                self.counter += 1
-                let id = self.counter
-                self.waiting.append((id, promise))
+            var ids: [Int] = []
+            for promise in promises {
+                if let failure = self.failure {
+                    promise.fail(failure)
+                } else if !self.ready.isEmpty {
+                    promise.succeed(self.ready.removeFirst())
+                } else {
+                    self.counter += 1
+                    ids.append(self.counter)
+                    self.waiting.append((self.counter, promise))
+                }
+            }
+            if !ids.isEmpty {
+                let ids = ids
                 // Every completion happens on the event loop, so the timeout and a reply cannot
-                // both complete the promise: whichever comes first removes it from `waiting`.
+                // both complete a promise: whichever comes first removes it from `waiting`.
                 let deadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
-                    guard let index = self.waiting.firstIndex(where: { $0.id == id }) else { return }
-                    self.waiting.remove(at: index)
-                    promise.fail(DeliveryError.transient("no SMTP reply within \(timeout) s"))
+                    let late = self.waiting.filter { ids.contains($0.id) }
+                    guard !late.isEmpty else { return }
+                    self.waiting.removeAll { ids.contains($0.id) }
+                    for entry in late { entry.promise.fail(DeliveryError.transient("no SMTP reply within \(timeout) s")) }
                     channel.close(promise: nil)
                 }
-                promise.futureResult.whenComplete { _ in deadline.cancel() }
+                all.whenComplete { _ in deadline.cancel() }
             }
-            if let line {
-                channel.writeAndFlush(ByteBuffer(string: line + "\r\n"), promise: nil)
+            if !lines.isEmpty {
+                channel.writeAndFlush(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined()), promise: nil)
             }
         }
-        return try await promise.futureResult.get()
+        return try await all.get()
     }
 }

@@ -18,9 +18,9 @@ extension StoreRecord {
         .custom { MessageCoding.formatSortable($0) }
     }
 
-    public static func databaseJSONDecoder(for column: String) -> JSONDecoder { MessageCoding.makeDecoder() }
+    public static func databaseJSONDecoder(for column: String) -> JSONDecoder { MessageCoding.decoder }
 
-    public static func databaseJSONEncoder(for column: String) -> JSONEncoder { MessageCoding.makeEncoder() }
+    public static func databaseJSONEncoder(for column: String) -> JSONEncoder { MessageCoding.encoder }
 
     /// The records `request` selects, each checked (`UnreadableRow`).
     public static func records(_ db: Database, _ request: QueryInterfaceRequest<Self>) throws -> [Self] {

@@ -88,7 +88,7 @@ class Sink(asyncio.Protocol):
                 return
             line, self.buffer = self.buffer[:line_end].upper(), self.buffer[line_end + 2:]
             if line.startswith(b"EHLO"):
-                self.transport.write(b"250-sink\r\n250 8BITMIME\r\n")
+                self.transport.write(b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
             elif line.startswith(b"DATA"):
                 self.data = True
                 self.buffer = b"\r\n" + self.buffer  # the end marker may follow at once

@@ -6,6 +6,7 @@ Every accepted message is written to MAILDIR as <n>.eml (the exact bytes receive
   --auth USER:PASS      require AUTH (PLAIN/LOGIN) before MAIL
   --transient N         answer 451 to the first N DATA commands (then accept)
   --reject SUBSTRING    answer 550 to RCPT TO addresses containing SUBSTRING
+  --no-pipelining       do not offer PIPELINING (RFC 2920) in the EHLO reply
 Prints "ready PORT" on stdout once listening; stops on SIGTERM.
 """
 import argparse, asyncio, json, os, signal, ssl, sys, threading
@@ -19,6 +20,7 @@ parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
 parser.add_argument("--auth")
 parser.add_argument("--transient", type=int, default=0)
 parser.add_argument("--reject", action="append", default=[])
+parser.add_argument("--no-pipelining", action="store_true")
 args = parser.parse_args()
 os.makedirs(args.maildir, exist_ok=True)
 
@@ -28,6 +30,13 @@ class Handler:
         self.count = 0
         self.transient_left = args.transient
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # (aiosmtpd reads commands in order whether offered or not; offering lets clients group them)
+        session.host_name = hostname
+        if not args.no_pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if any(s in address for s in args.reject):

@@ -116,6 +116,16 @@ public enum NotificationStore {
         try EventRecord.record(db, key: eventID)
     }
 
+    /// The version of the event's programme kept (nil: none yet).
+    public static func eventVersion(_ eventID: String, in db: Database) throws -> Int? {
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM events WHERE event_id = ?"), arguments: [eventID])
+    }
+
+    /// The event's time zone (nil: no programme yet).
+    public static func eventZone(_ eventID: String, in db: Database) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT time_zone FROM events WHERE event_id = ?"), arguments: [eventID])
+    }
+
     public static func saveContacts(_ contacts: ContactsRecord, in db: Database) throws {
         try contacts.upsert(db)
     }
@@ -160,7 +170,8 @@ public enum NotificationStore {
 
     /// Whether the address (`OptOutLinks.digest`) stopped non-essential notifications.
     public static func isOptedOut(_ address: String, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address = ?)", arguments: [address]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address = ?)"), arguments: [address])
+            ?? false
     }
 
     /// Stops (`out`) or takes back non-essential notifications for the address.
@@ -312,6 +323,19 @@ public enum NotificationStore {
             count += 1
         }
         return count
+    }
+
+    /// Claimed notifications that were never sent (the service stopped first): pending again,
+    /// their attempt not counted.
+    public static func release(_ ids: [String], in db: Database) throws {
+        for id in ids {
+            try db.cachedStatement(
+                sql: """
+                    UPDATE notifications SET status = 'pending', attempts = attempts - 1, total_attempts = total_attempts - 1
+                        WHERE id = ? AND status = 'sending'
+                    """
+            ).execute(arguments: [id])
+        }
     }
 
     /// A crash mid-send leaves `sending`: those go again (at least once).
