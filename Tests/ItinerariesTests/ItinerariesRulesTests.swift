@@ -132,9 +132,48 @@ import Testing
         #expect(try await Self.latestPlan(harness)?.version == 2)
     }
 
-    /// A registration accepted while the planner runs: the plan made without it is not saved,
-    /// and planning starts again from inputs that include it.
-    @Test func aPlanIsSavedOnlyIfItsInputsDidNotChangeMeanwhile() async throws {
+    /// A delegation the plan was made for changes while the planner runs (an amendment): the
+    /// plan is not saved, and planning starts again from inputs that include the change.
+    @Test func aPlanIsNotSavedIfADelegationItWasMadeForChangedMeanwhile() async throws {
+        let (harness, _, accepted) = try await Self.seeded()
+        let store = harness.store
+        var amendment = try #require(accepted.first { $0.delegation.delegates.count >= 2 })
+        amendment.revision += 1
+        amendment.delegation.delegates.removeLast()
+        let amended = amendment
+        let sizes = Mutex<[Int]>([])
+        let planning = Self.planning(harness) { input, previous in
+            let first = sizes.withLock {
+                $0.append(input.delegations.first { $0.id == amended.registrationID }?.size ?? 0)
+                return $0.count == 1
+            }
+            if first {
+                // What the handler does for an amendment, written while the planner runs.
+                try? store.database.write { db in
+                    try ItineraryStore.save(
+                        .init(
+                            planning: PlanningDelegation(amended), eventID: amended.eventID, revision: amended.revision, active: true,
+                            correlationID: nil),
+                        sealed: nil, in: db)
+                    try ItineraryStore.markChanged(amended.eventID, in: db)
+                }
+            }
+            return Self.quickPlan(input, previous)
+        }
+        try await planning.replan(Self.eventID)
+        let size = amended.delegation.delegates.count
+        #expect(sizes.withLock { $0 } == [size + 1, size], "planned again with the amendment")
+        #expect(try await harness.emitted().of(ItineraryPlanned.self).count == accepted.count, "told once, from the second plan")
+        #expect(try await Self.latestPlan(harness)?.version == 1, "the stale plan was never saved")
+        let due = try await harness.read { db in try ItineraryStore.planning(now: .distantFuture, debounce: 1, maxWait: 10, in: db) }
+        #expect(due.due.isEmpty && due.next == nil, "nothing left to plan")
+    }
+
+    /// A new registration accepted while the planner runs changes nothing for those the plan
+    /// was made for: the plan is saved and they are told at once (under a steady stream of
+    /// registrations nobody would be told until it stopped); the newcomer is planned in the next
+    /// round, which moves nobody.
+    @Test func aDelegationArrivingWhileThePlannerRunsWaitsForTheNextRoundAndTheOthersAreToldAtOnce() async throws {
         let (programme, accepted) = try ItinerariesServiceTests.seed()
         let harness = try Self.harness()
         try await harness.send(programme)
@@ -148,27 +187,39 @@ import Testing
                 return $0.count == 1
             }
             if first {
-                // What the handler does for an acceptance, written while the planner runs.
+                // What the handler does for a new registration, written while the planner runs.
                 try? store.database.write { db in
                     try ItineraryStore.save(
                         .init(
                             planning: PlanningDelegation(late), eventID: late.eventID, revision: late.revision, active: true,
                             correlationID: nil),
                         sealed: nil, in: db)
-                    try ItineraryStore.markChanged(late.eventID, in: db)
+                    try ItineraryStore.markChanged(late.eventID, arrival: true, in: db)
                 }
             }
-            var planner = Planner()
-            (planner.searchIterations, planner.searchTimeLimit) = (150, nil)
-            return planner.plan(input, previous: previous)
+            return Self.quickPlan(input, previous)
         }
         try await planning.replan(Self.eventID)
-        #expect(sizes.withLock { $0 } == [accepted.count - 1, accepted.count])
-        let planned = try await harness.emitted().of(ItineraryPlanned.self)
-        #expect(planned.count == accepted.count, "told once, from the plan that includes the late registration")
-        #expect(try await Self.latestPlan(harness)?.version == 1, "the stale plan was never saved")
+        #expect(sizes.withLock { $0 } == [accepted.count - 1], "planned once: the arrival does not undo it")
+        #expect(try await harness.emitted().of(ItineraryPlanned.self).count == accepted.count - 1)
+        #expect(try await Self.latestPlan(harness)?.version == 1)
         let due = try await harness.read { db in try ItineraryStore.planning(now: .distantFuture, debounce: 1, maxWait: 10, in: db) }
-        #expect(due.due.isEmpty && due.next == nil, "nothing left to plan")
+        #expect(due.due == [Self.eventID], "the newcomer waits for the next round")
+
+        try await planning.replan(Self.eventID)
+        let told = try await harness.emitted()
+        #expect(told.of(ItineraryPlanned.self).map(\.registrationID) == [late.registrationID], "the newcomer told in the next round")
+        #expect(told.of(ItineraryChanged.self).isEmpty, "and nobody else moved")
+        #expect(try await Self.latestPlan(harness)?.version == 2)
+        let settled = try await harness.read { db in try ItineraryStore.planning(now: .distantFuture, debounce: 1, maxWait: 10, in: db) }
+        #expect(settled.due.isEmpty && settled.next == nil, "nothing left to plan")
+    }
+
+    /// A short search: these tests are about what is saved and told, not the plan's value.
+    static func quickPlan(_ input: PlanningInput, _ previous: Plan?) -> Plan {
+        var planner = Planner()
+        (planner.searchIterations, planner.searchTimeLimit) = (150, nil)
+        return planner.plan(input, previous: previous)
     }
 
     @Test func planningIsDueAfterAQuietSpellOrAtTheLatestAfterTheLongestWait() async throws {

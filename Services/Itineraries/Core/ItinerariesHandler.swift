@@ -47,7 +47,8 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
 
     func accepted(_ message: Message<RegistrationAccepted>, _ db: Database) throws -> [OutboundMessage] {
         var accepted = message.payload
-        if let known = try ItineraryStore.delegation(accepted.registrationID, in: db), known.revision > accepted.revision { return [] }
+        let known = try ItineraryStore.delegation(accepted.registrationID, in: db)
+        if let known, known.revision > accepted.revision { return [] }
         // Sealed documents are opened here and kept under the store's own key, like plain ones.
         for (index, delegate) in accepted.delegation.delegates.enumerated() {
             guard let sealed = delegate.sealedIdentityDocument else { continue }
@@ -65,13 +66,13 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         let documents = accepted.delegation.delegates.map(\.identityDocument)
         let sealed = documents.contains { $0 != nil } ? try vault.seal(documents, registrationID: accepted.registrationID) : nil
         var planning = PlanningDelegation(accepted)
-        planning.absent = try ItineraryStore.delegation(accepted.registrationID, in: db)?.planning.absent  // (an amendment keeps them)
+        planning.absent = known?.planning.absent  // (an amendment keeps them)
         try ItineraryStore.save(
             .init(
                 planning: planning, eventID: accepted.eventID, revision: accepted.revision, active: true,
                 correlationID: message.correlationID, trace: message.metadata.trace),
             sealed: sealed, in: db)
-        try ItineraryStore.markChanged(accepted.eventID, trace: message.metadata.trace, in: db)
+        try ItineraryStore.markChanged(accepted.eventID, trace: message.metadata.trace, arrival: known == nil, in: db)
         return []
     }
 

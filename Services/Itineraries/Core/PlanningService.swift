@@ -19,8 +19,9 @@ func milliseconds(_ duration: Duration) -> Int {
 /// event is due (`debounce` of quiet after its last change, at the latest `maxWait` after the
 /// first), never polling. The planner runs outside any transaction, on a snapshot of the
 /// event's inputs; its plan, the itineraries and the outgoing messages are then written in one
-/// transaction, but only if the inputs are still those it planned from (else it plans again),
-/// so a large plan never holds up the pipeline.
+/// transaction, but only if nothing but new delegations came since the snapshot (else it plans
+/// again), so a large plan never holds up the pipeline, and a steady stream of registrations
+/// does not keep everyone waiting: the newcomers are planned in the next round.
 ///
 /// Each round is a span (`plan`) in the trace of the change it follows; each delegation's
 /// itinerary is published in the trace of the latest message about that delegation.
@@ -151,7 +152,7 @@ public final class PlanningService: Service {
             let answers = snapshot.requests.map { answer($0, snapshot, current: current) }
             let service = context.configuration.kind
             let result = try await context.store.database.write { db -> (count: Int, version: Int)? in
-                guard try ItineraryStore.generation(eventID, in: db) == snapshot.generation else { return nil }
+                guard try ItineraryStore.stillCurrent(eventID, generation: snapshot.generation, in: db) else { return nil }
                 var count = 0
                 var version = snapshot.previous?.version ?? 0
                 var base = snapshot

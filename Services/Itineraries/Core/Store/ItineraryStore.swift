@@ -122,6 +122,15 @@ public enum ItineraryStore {
         migrator.registerMigration("itineraries-5") { db in
             try db.execute(sql: "ALTER TABLE delegations ADD COLUMN trace TEXT; ALTER TABLE plan_inputs ADD COLUMN trace TEXT")
         }
+        // Which changes were only new delegations arriving: a plan made while others arrive is
+        // still saved (under a steady stream of registrations no plan was, until it stopped).
+        migrator.registerMigration("itineraries-6") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE plan_inputs ADD COLUMN altered_generation INTEGER NOT NULL DEFAULT 0;
+                    UPDATE plan_inputs SET altered_generation = generation;
+                    """)
+        }
     }
 
     // MARK: Programmes
@@ -220,12 +229,17 @@ public enum ItineraryStore {
 
     // MARK: Re-planning
 
-    /// Records that what the event's plan depends on changed at `time`, in `trace`.
-    public static func markChanged(_ eventID: String, at time: Date = Date(), trace: TraceContext? = nil, in db: Database) throws {
+    /// Records that what the event's plan depends on changed at `time`, in `trace`; `arrival`:
+    /// the change is only a delegation the event did not have (a plan made without it stays
+    /// good for everyone else).
+    public static func markChanged(
+        _ eventID: String, at time: Date = Date(), trace: TraceContext? = nil, arrival: Bool = false, in db: Database
+    ) throws {
         var inputs =
             try PlanInputs.record(db, key: eventID)
-            ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, firstChange: nil, lastChange: nil)
+            ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, alteredGeneration: 0, firstChange: nil, lastChange: nil)
         inputs.generation += 1
+        if !arrival { inputs.alteredGeneration = inputs.generation }
         inputs.firstChange = inputs.firstChange ?? time
         inputs.lastChange = time
         inputs.trace = trace ?? inputs.trace
@@ -247,6 +261,13 @@ public enum ItineraryStore {
     /// The event's inputs' generation now (0 before any change).
     public static func generation(_ eventID: String, in db: Database) throws -> Int {
         try PlanInputs.record(db, key: eventID)?.generation ?? 0
+    }
+
+    /// Whether a plan made from the inputs at `generation` may still be saved: nothing but new
+    /// delegations arrived since.
+    static func stillCurrent(_ eventID: String, generation: Int, in db: Database) throws -> Bool {
+        guard let inputs = try PlanInputs.record(db, key: eventID) else { return generation == 0 }
+        return inputs.generation == generation || inputs.alteredGeneration <= generation
     }
 
     /// The trace of the latest change to the event's inputs.
