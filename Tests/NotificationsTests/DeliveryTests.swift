@@ -89,6 +89,56 @@ import Testing
         #expect(smtp.messages.count == 1)
     }
 
+    /// What a worker claimed and never started when the service stops is pending again, its
+    /// attempt not counted; one already sent is left as it is.
+    @Test func claimedButUnsentNotificationsArePendingAgainAfterAStop() async throws {
+        let smtp = try await SMTPTestServer()
+        defer { smtp.stop() }
+        let bench = try await Self.bench(smtp: smtp)
+        for reference in ["stop-1", "stop-2"] { try await bench.harness.send(Self.accepted(reference)) }
+        let now = Date().addingTimeInterval(3600)
+        let claimed = try await bench.harness.write { db in
+            try bench.delivery.claim(.email, now: now, limit: 10, in: db).map(\.record.id)
+        }
+        #expect(claimed.count == 2)
+        try await bench.harness.write { db in
+            var sent = try #require(try NotificationStore.notification(claimed[0], in: db))
+            sent.status = .sent
+            try NotificationStore.recordOutcome(sent, in: db)
+            try NotificationStore.release(claimed, in: db)
+        }
+        let after = try await bench.harness.read { db in try claimed.map { try NotificationStore.notification($0, in: db) } }
+        #expect(after.map { $0?.status } == [.sent, .pending])
+        #expect(after.map { $0?.attempts } == [1, 0] && after.map { $0?.totalAttempts } == [1, 0])
+        #expect(try await bench.round() == 1, "the released one goes in the next round")
+        #expect(smtp.messages.count == 1)
+    }
+
+    /// A worker's lanes: no more started than queued or allowed; a lane that finds the queue
+    /// empty stops counting in the same step, so what is queued after it starts a lane anew.
+    @Test func lanesStartForWhatIsQueuedAndOneThatFindsNothingStopsCounting() {
+        func claimed(_ id: String) -> DeliveryService.Claimed {
+            DeliveryService.Claimed(
+                record: NotificationRecord(
+                    id: id, idempotencyKey: "key-\(id)", registrationID: nil, eventID: nil, kind: .accepted,
+                    recipient: Recipient(name: "Li Wei", email: "li.wei@example.cn", language: .chineseSimplified),
+                    timeZone: "Asia/Shanghai",
+                    urgent: false, content: NotificationContent(organisation: "Shenzhen Logistics"), channels: [.email], channelIndex: 0,
+                    attempts: 1, totalAttempts: 1, status: .sending, dueAt: Date(), createdAt: Date()),
+                event: nil)
+        }
+        let lanes = Lanes()
+        #expect(lanes.enqueue([claimed("a")], lanes: 4) == 1, "one lane for one notification")
+        #expect(lanes.enqueue([claimed("b"), claimed("c"), claimed("d"), claimed("e")], lanes: 4) == 3, "at most four")
+        #expect(lanes.held == 5)
+        #expect(["a", "b"].allSatisfy { _ in lanes.next() != nil })
+        #expect(lanes.held == 5, "taken, still held until their outcome")
+        for _ in 0..<3 { _ = lanes.next() }
+        #expect(lanes.next() == nil, "the queue is empty: this lane stops")
+        #expect(lanes.enqueue([claimed("f")], lanes: 4) == 1, "a lane that stopped no longer counts")
+        #expect(lanes.takeQueued().map(\.record.id) == ["f"], "claimed and never started")
+    }
+
     @Test func transientFailuresEndAfterTheLastAttemptWithNoChannelLeft() async throws {
         let smtp = try await SMTPTestServer(transient: 10)
         defer { smtp.stop() }

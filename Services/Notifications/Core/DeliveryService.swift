@@ -85,7 +85,6 @@ public final class DeliveryService: Service {
                                     lanes.ended(await self.send(item))
                                     changes.ring()
                                 }
-                                lanes.stopped()
                             }
                         }
                         if room > 0 && claimed.count == room { continue }  // more may be due at once
@@ -360,7 +359,7 @@ extension DeliveryService {
 
 /// A worker's claimed notifications: those waiting for a lane, the lanes sending, and the
 /// outcomes of the sends that ended, until the worker's next turn records them.
-private final class Lanes: Sendable {
+final class Lanes: Sendable {
     private struct State {
         var queued: [DeliveryService.Claimed] = []
         var queuedFrom = 0
@@ -376,6 +375,8 @@ private final class Lanes: Sendable {
     /// Queues `claimed`; returns how many lanes to start (up to `lanes` run at once).
     func enqueue(_ claimed: [DeliveryService.Claimed], lanes: Int) -> Int {
         state.withLock { state in
+            state.queued.removeFirst(state.queuedFrom)  // (what lanes took already)
+            state.queuedFrom = 0
             state.queued.append(contentsOf: claimed)
             let starting = max(0, min(lanes - state.lanes, state.queued.count - state.queuedFrom))
             state.lanes += starting
@@ -383,12 +384,15 @@ private final class Lanes: Sendable {
         }
     }
 
-    /// The next queued notification for a lane, counted as sending; nil when none is left.
+    /// The next queued notification for a lane, counted as sending; nil when none is left, and
+    /// the lane is then no longer counted (in the same step: what is queued after it has gone
+    /// starts a lane of its own).
     func next() -> DeliveryService.Claimed? {
         state.withLock { state in
             guard state.queuedFrom < state.queued.count else {
                 state.queued = []
                 state.queuedFrom = 0
+                state.lanes -= 1
                 return nil
             }
             defer { state.queuedFrom += 1 }
@@ -403,9 +407,6 @@ private final class Lanes: Sendable {
             $0.outcomes.append(outcome)
         }
     }
-
-    /// A lane found nothing left to send (or the service is stopping).
-    func stopped() { state.withLock { $0.lanes -= 1 } }
 
     func takeOutcomes() -> [DeliveryService.Attempted] {
         state.withLock { state in
