@@ -147,17 +147,7 @@ import Testing
                 $0.append(input.delegations.first { $0.id == amended.registrationID }?.size ?? 0)
                 return $0.count == 1
             }
-            if first {
-                // What the handler does for an amendment, written while the planner runs.
-                try? store.database.write { db in
-                    try ItineraryStore.save(
-                        .init(
-                            planning: PlanningDelegation(amended), eventID: amended.eventID, revision: amended.revision, active: true,
-                            correlationID: nil),
-                        sealed: nil, in: db)
-                    try ItineraryStore.markChanged(amended.eventID, in: db)
-                }
-            }
+            if first { Self.record(amended, arrival: false, in: store) }
             return Self.quickPlan(input, previous)
         }
         try await planning.replan(Self.eventID)
@@ -186,17 +176,7 @@ import Testing
                 $0.append(input.delegations.count)
                 return $0.count == 1
             }
-            if first {
-                // What the handler does for a new registration, written while the planner runs.
-                try? store.database.write { db in
-                    try ItineraryStore.save(
-                        .init(
-                            planning: PlanningDelegation(late), eventID: late.eventID, revision: late.revision, active: true,
-                            correlationID: nil),
-                        sealed: nil, in: db)
-                    try ItineraryStore.markChanged(late.eventID, arrival: true, in: db)
-                }
-            }
+            if first { Self.record(late, arrival: true, in: store) }
             return Self.quickPlan(input, previous)
         }
         try await planning.replan(Self.eventID)
@@ -213,6 +193,19 @@ import Testing
         #expect(try await Self.latestPlan(harness)?.version == 2)
         let settled = try await harness.read { db in try ItineraryStore.planning(now: .distantFuture, debounce: 1, maxWait: 10, in: db) }
         #expect(settled.due.isEmpty && settled.next == nil, "nothing left to plan")
+    }
+
+    /// What the handler writes for an acceptance (a new delegation's or an amendment), written
+    /// while the planner runs.
+    static func record(_ accepted: RegistrationAccepted, arrival: Bool, in store: ServiceStore) {
+        try? store.database.write { db in
+            try ItineraryStore.save(
+                .init(
+                    planning: PlanningDelegation(accepted), eventID: accepted.eventID, revision: accepted.revision, active: true,
+                    correlationID: nil),
+                sealed: nil, in: db)
+            try ItineraryStore.markChanged(accepted.eventID, arrival: arrival, in: db)
+        }
     }
 
     /// A short search: these tests are about what is saved and told, not the plan's value.
