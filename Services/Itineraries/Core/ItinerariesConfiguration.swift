@@ -10,8 +10,8 @@ import ServiceRuntime
 /// |---|---|---|
 /// | `ITINERARIES_IDENTITY_KEYS` | (required) | AES-256 keys sealing the identity documents kept for access lists, current first |
 /// | `ITINERARIES_DOCUMENT_KEYS` | (none) | `id:base64[,…]`, X25519 keys opening the documents sealed to itineraries |
-/// | `ITINERARIES_PLAN_DEBOUNCE` | 0.1 | seconds of quiet after a change before re-planning |
-/// | `ITINERARIES_PLAN_MAX_WAIT` | 1 | re-plan at the latest this long after the first unplanned change |
+/// | `ITINERARIES_PLAN_DEBOUNCE` | 0.5 | seconds of quiet after a change before re-planning |
+/// | `ITINERARIES_PLAN_MAX_WAIT` | 5 | re-plan at the latest this long after the first unplanned change |
 /// | `ITINERARIES_PLAN_SEARCH_ITERATIONS` | 4000 | a fresh plan's search budget (the same input and budget give the same plan) |
 /// | `ITINERARIES_PLAN_SEARCH_SECONDS` | 1.5 | the longest a fresh plan's search runs (small events finish sooner) |
 ///
@@ -29,7 +29,7 @@ public struct ItinerariesConfiguration: Sendable {
     public static let defaultHTTPPort = ItinerariesService.description.defaultHTTPPort
 
     public init(
-        service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.1, maxWait: Double = 1, searchIterations: Int = 4000,
+        service: ServiceConfiguration, vault: IdentityVault, debounce: Double = 0.5, maxWait: Double = 5, searchIterations: Int = 4000,
         searchSeconds: Double = 1.5, documentKeys: DocumentKeys? = nil
     ) {
         self.service = service
@@ -54,8 +54,8 @@ public struct ItinerariesConfiguration: Sendable {
     {
         var reader = EnvironmentReader(environment)
         let service = ServiceConfiguration.read(ItinerariesService.description, from: &reader)
-        let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.1, in: 0...60)
-        let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 1, in: 0...600)
+        let debounce = reader.seconds("ITINERARIES_PLAN_DEBOUNCE", default: 0.5, in: 0...60)
+        let maxWait = reader.seconds("ITINERARIES_PLAN_MAX_WAIT", default: 5, in: 0...600)
         let searchIterations = reader.integer("ITINERARIES_PLAN_SEARCH_ITERATIONS", default: 4000, in: 0...10_000_000)
         let searchSeconds = reader.seconds("ITINERARIES_PLAN_SEARCH_SECONDS", default: 1.5, in: 0.05...600)
         let vault = reader.identityVault("ITINERARIES_IDENTITY_KEYS")

@@ -211,8 +211,8 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// One message: MAIL, RCPT, DATA (after RSET when `reset`), then the message. A server that
     /// pipelines gets the commands in one write and answers them together (a round trip instead
-    /// of four); then a failed reset, or the connection lost before any reply, throws
-    /// `StaleConnection`: nothing was sent.
+    /// of four); then, on a kept-open connection, a failed reset or no replies at all (it was
+    /// closed, it timed out) throws `StaleConnection`: nothing was sent.
     func transaction(_ message: Data, from sender: String, to recipient: String, reset: Bool = false) async throws {
         let commands: [(line: String, expect: ClosedRange<Int>)] =
             (reset ? [("RSET", 250...250)] : []) + [
@@ -223,9 +223,8 @@ final class SMTPConnection: @unchecked Sendable {
             let answers: [SMTPReply]
             do {
                 answers = try await replies.next(commands.count, on: channel, sending: commands.map(\.line), timeout: timeout)
-            } catch let error as DeliveryError {
-                throw error
             } catch {
+                // (closed while it waited in the pool, say: the message itself was never sent)
                 if reset { throw StaleConnection() }
                 throw error
             }
