@@ -123,7 +123,7 @@ import Testing
                     eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
                     items: items, unmet: [], plannedAt: Date()))
             // Lead contact + two delegates with addresses: the acceptance once, the itinerary three times.
-            _ = await eventually(within: 15) { smtp.messages.count >= 4 }
+            _ = await eventually(within: 30) { smtp.messages.count >= 4 }
             #expect(smtp.messages.count == 4)
             var calendars = 0
             for raw in smtp.messages {
@@ -178,7 +178,7 @@ import Testing
                 Self.configuration(bed, smtpPort: smtp.port), logger: TestBroker.logger, connectPatience: 5)
             let running = Task { try await restarted.run(signals: []) }
             try await restarted.waitUntilStarted()
-            _ = await eventually(within: 15) { smtp.messages.count >= 1 }
+            _ = await eventually(within: 30) { smtp.messages.count >= 1 }
             try await Task.sleep(for: .seconds(1))
             await restarted.shutdown()
             try await running.value
