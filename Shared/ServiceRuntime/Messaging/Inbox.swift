@@ -18,30 +18,37 @@ public enum Inbox {
     /// Whether the store applied a message with this id: for a route that applies, from a
     /// replay, a message the store may have taken before in another form.
     public static func applied(_ messageID: String, in db: Database) throws -> Bool {
-        try InboxEntry.record(db, key: messageID) != nil
+        try digestRow(messageID, in: db) != nil
     }
 
     /// Records `message` as applied without its body (a copy of it is a duplicate whatever its
     /// bytes): for a route that applies a message a replay brought in another form.
     public static func markApplied(_ message: MessageMetadata, in db: Database) throws {
-        try InboxEntry(messageID: message.messageID, messageType: message.type, receivedAt: message.receivedAt, bodyDigest: nil).insert(db)
+        try record(message, digest: nil, in: db)
     }
 
     static func seen(_ messageID: String, digest: String, in db: Database) throws -> Seen {
-        guard let entry = try InboxEntry.record(db, key: messageID) else { return .new }
+        guard let row = try digestRow(messageID, in: db) else { return .new }
         // Rows from before digests were kept have none: a repeat of them is a duplicate.
-        guard let previous = entry.bodyDigest, previous != digest else { return .duplicate }
+        guard let previous: String = row[0], previous != digest else { return .duplicate }
         return .conflict(previousDigest: previous)
     }
 
-    static func record(_ message: MessageMetadata, digest: String, in db: Database) throws {
-        try InboxEntry(messageID: message.messageID, messageType: message.type, receivedAt: message.receivedAt, bodyDigest: digest).insert(
-            db)
+    /// The inbox row of `messageID` (its body digest only), if the message was applied. Every
+    /// message taken asks this, so the statements here are prepared once per connection.
+    private static func digestRow(_ messageID: String, in db: Database) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT body_digest FROM inbox WHERE message_id = ?"), arguments: [messageID])
+    }
+
+    static func record(_ message: MessageMetadata, digest: String?, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO inbox (message_id, message_type, received_at, body_digest) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [message.messageID, message.type.rawValue, MessageCoding.formatSortable(message.receivedAt), digest])
     }
 
     /// A message parked earlier: why, and whether its copy reached the dead-letter queue.
     static func parked(_ messageID: String, digest: String, in db: Database) throws -> ParkedEntry? {
-        try ParkedEntry.record(db, ParkedEntry.filter(key: ["message_id": messageID, "body_digest": digest]))
+        try ParkedEntry.records(db, sql: "SELECT * FROM parked WHERE message_id = ? AND body_digest = ?", arguments: [messageID, digest])
+            .first
     }
 
     /// Records that the message is being parked (before its copy is published).

@@ -19,15 +19,21 @@ public enum Outbox {
     public static func append(
         _ messages: [OutboundMessage], causedBy cause: String, service: String, trace: TraceContext? = nil, in db: Database
     ) throws {
-        let now = Date()
+        guard !messages.isEmpty else { return }
+        let now = MessageCoding.formatSortable(Date())
+        // (the columns `OutboxEntry` reads; the trace as the JSON text a record column holds)
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO outbox (message_id, message_type, correlation_id, causation_id, body, created_at, \
+                partition_event, partition_recipient, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for message in OutboundMessage.caused(by: cause, messages) {
             let origin = message.origin ?? OutboundMessage.Origin(cause: cause, index: 0)
-            let entry = OutboxEntry(
-                messageID: messageID(service: service, cause: origin.cause, index: origin.index), messageType: message.type,
-                correlationID: message.correlationID,
-                causationID: cause, body: message.body, createdAt: now, partitionEvent: message.partitionKeys.event,
-                partitionRecipient: message.partitionKeys.recipient, trace: message.trace ?? trace)
-            try entry.insert(db, onConflict: .ignore)
+            let trace = try (message.trace ?? trace).map { String(decoding: try MessageCoding.encoder.encode($0), as: UTF8.self) }
+            try insert.execute(arguments: [
+                messageID(service: service, cause: origin.cause, index: origin.index), message.type.rawValue, message.correlationID, cause,
+                message.body, now, message.partitionKeys.event, message.partitionKeys.recipient, trace,
+            ])
         }
     }
 
@@ -66,7 +72,7 @@ public enum Outbox {
     }
 
     static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
-        try OutboxEntry.records(db, OutboxEntry.filter(Column("published_at") == nil).order(Column("sequence")).limit(limit))
+        try OutboxEntry.records(db, sql: "SELECT * FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?", arguments: [limit])
     }
 
     /// Records the broker's confirms; rows of an erased registration go at once. Returns how

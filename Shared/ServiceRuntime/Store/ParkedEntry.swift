@@ -2,22 +2,6 @@ import Foundation
 import GRDB
 import Messages
 
-/// A message the service applied (table `inbox`): its id, type, when it first came, and a digest
-/// of its body (so that the same id with another body is noticed).
-struct InboxEntry: StoreRecord {
-    static let databaseTableName = "inbox"
-
-    var messageID: String
-    var messageType: MessageType
-    var receivedAt: Date
-    /// Rows from before digests were kept have none.
-    var bodyDigest: String?
-
-    enum CodingKeys: String, CodingKey {
-        case messageID = "message_id", messageType = "message_type", receivedAt = "received_at", bodyDigest = "body_digest"
-    }
-}
-
 /// A message the service parked (table `parked`), keyed by id and body digest.
 struct ParkedEntry: StoreRecord {
     static let databaseTableName = "parked"
