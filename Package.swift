@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "RegistrationsTests", dependencies: ["RegistrationsCore", "TestSupport"], path: "Tests/RegistrationsTests"),
 
         // iCalendar (RFC 5545) writing, shared by itineraries and notifications.
-        .target(name: "ICalendar", path: "Shared/ICalendar"),
+        .target(name: "ICalendar", dependencies: ["Messages"], path: "Shared/ICalendar"),
         .testTarget(name: "ICalendarTests", dependencies: ["ICalendar", "TestSupport"], path: "Tests/ICalendarTests"),
 
         // The itinerary planning service: a pure planner, the service library, the executable.

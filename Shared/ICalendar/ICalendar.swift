@@ -1,4 +1,6 @@
 import Foundation
+import Messages
+import Synchronization
 
 /// An iCalendar object (RFC 5545) with events in one time zone: what itineraries export and
 /// notifications attach.
@@ -78,10 +80,25 @@ public struct ICalendar: Sendable, Equatable {
         return lines.map(Self.fold).joined(separator: "\r\n") + "\r\n"
     }
 
-    /// One STANDARD component per distinct offset in force over the events' span.
+    /// One STANDARD component per distinct offset in force over the events' span. The same
+    /// zone over the same span gives the same lines (every delegate of an event gets them), so
+    /// they are kept: the zone's rules and names come from ICU, which is slow to ask.
     private func timeZoneComponent(_ zone: TimeZone) -> [String] {
         let start = (events.map(\.start).min() ?? Date()).addingTimeInterval(-86_400)
         let end = (events.map(\.end).max() ?? Date()).addingTimeInterval(86_400)
+        let key = "\(timeZone)|\(start.timeIntervalSince1970)|\(end.timeIntervalSince1970)"
+        if let kept = Self.timeZoneComponents.withLock({ $0[key] }) { return kept }
+        let lines = Self.timeZoneComponent(zone, named: timeZone, from: start, to: end)
+        Self.timeZoneComponents.withLock { kept in
+            if kept.count >= 256 { kept.removeAll() }
+            kept[key] = lines
+        }
+        return lines
+    }
+
+    private static let timeZoneComponents = Mutex<[String: [String]]>([:])
+
+    private static func timeZoneComponent(_ zone: TimeZone, named timeZone: String, from start: Date, to end: Date) -> [String] {
         var lines = ["BEGIN:VTIMEZONE", "TZID:\(timeZone)"]
         var offset = zone.secondsFromGMT(for: start)
         var from = start
@@ -110,17 +127,25 @@ public struct ICalendar: Sendable, Equatable {
     }
 
     static func offset(_ seconds: Int) -> String {
-        let sign = seconds < 0 ? "-" : "+"
         let minutes = abs(seconds) / 60
-        return String(format: "%@%02d%02d", sign, minutes / 60, minutes % 60)
+        return (seconds < 0 ? "-" : "+") + digits(minutes / 60, 2) + digits(minutes % 60, 2)
     }
 
     /// `20260113T133000` in `zone`.
     static func local(_ date: Date, _ zone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+        // The wall clock is UTC moved by the zone's offset at that instant.
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let time = seconds - days * 86_400
+        let (year, month, day) = RFC3339.civilFromDays(days)
+        return digits(year, 4) + digits(month, 2) + digits(day, 2) + "T" + digits(time / 3600, 2) + digits(time % 3600 / 60, 2)
+            + digits(time % 60, 2)
+    }
+
+    /// `value` in decimal, zero-padded to `width`.
+    private static func digits(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
     static func utc(_ date: Date) -> String {
@@ -155,7 +180,7 @@ public struct ICalendar: Sendable, Equatable {
         var current = 0
         var limit = 75
         for scalar in line.unicodeScalars {
-            let size = String(scalar).utf8.count
+            let size = scalar.utf8.count
             if current + size > limit {
                 folded += "\r\n "
                 current = 0

@@ -51,6 +51,33 @@ import Testing
         #expect(text.contains("SEQUENCE:2"))
     }
 
+    /// Local times are worked out without a `Calendar` (it is slow per call): they must be what
+    /// Foundation's Gregorian calendar says, in zones east and west, with half and quarter hours,
+    /// across daylight saving changes, leap days and centuries, before 1970 and at fractions of
+    /// a second; and the offsets signed and padded.
+    @Test func localTimesAndOffsetsAreFoundationsGregorianCalendars() throws {
+        let zones = ["Asia/Ho_Chi_Minh", "America/New_York", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatham", "UTC"]
+        for name in zones {
+            let zone = try #require(TimeZone(identifier: name))
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            var instant = -400_000_000.25  // 1957, and a quarter of a second before a whole one
+            while instant < 4_200_000_000 {  // 2103
+                let date = Date(timeIntervalSince1970: instant)
+                let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+                let expected = String(
+                    format: "%04d%02d%02dT%02d%02d%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+                #expect(ICalendar.local(date, zone) == expected, "\(name) at \(instant)")
+                instant += 3_203_117.5  // about 37 days, at another time of day each step
+            }
+        }
+        #expect(ICalendar.local(Date(timeIntervalSince1970: 951_825_600), try #require(TimeZone(identifier: "UTC"))) == "20000229T120000")
+        #expect(ICalendar.offset(25_200) == "+0700")
+        #expect(ICalendar.offset(-12_600) == "-0330")
+        #expect(ICalendar.offset(45_900) == "+1245")
+        #expect(ICalendar.offset(0) == "+0000")
+    }
+
     /// Parses with Python's icalendar (Debian's python3-icalendar) and reads the events back.
     func parsed(_ calendar: ICalendar) async throws -> [[String: String]] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).ics")

@@ -132,15 +132,10 @@ public struct MIMEMessage: Sendable, Equatable {
     }
 
     static func base64Lines(_ data: Data) -> [String] {
-        let text = data.base64EncodedString()
-        var lines: [String] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let end = text.index(index, offsetBy: 76, limitedBy: text.endIndex) ?? text.endIndex
-            lines.append(String(text[index..<end]))
-            index = end
+        let text = Array(data.base64EncodedData())
+        return stride(from: 0, to: text.count, by: 76).map { start in
+            String(decoding: text[start..<min(start + 76, text.count)], as: UTF8.self)
         }
-        return lines
     }
 
     /// RFC 2047 B-encoded words, split between characters, joined with folding white space, so

@@ -3,6 +3,7 @@ import ICalendar
 import Messages
 import Mustache
 import Passes
+import Synchronization
 
 /// Renders a notification in the recipient's language from the template files, with dates and
 /// times in the event's zone (named) and, where it differs, the recipient's.
@@ -312,23 +313,41 @@ public struct Renderer: Sendable {
             }
         }
 
+        /// "Tuesday, 13 January 2026" in the recipient's language, the day in `zone`. Every item of
+        /// every itinerary names its day, and there are few days: each is formatted once (per
+        /// language and zone) and kept.
         private func day(_ date: Date, _ zone: String) -> String {
+            let timeZone = TimeZone(identifier: zone) ?? .gmt
+            let key = "\(language.rawValue)|\(zone)|\(Self.wallClock(date, timeZone).day)"
+            if let kept = Self.days.withLock({ $0[key] }) { return kept }
             let style = Date.FormatStyle(
-                date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian),
-                timeZone: TimeZone(identifier: zone) ?? .gmt)
-            return date.formatted(style)
+                date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian), timeZone: timeZone)
+            let text = date.formatted(style)
+            Self.days.withLock { days in
+                if days.count >= 1024 { days.removeAll() }
+                days[key] = text
+            }
+            return text
         }
+
+        private static let days = Mutex<[String: String]>([:])
 
         /// "13:30–14:30" in `zone`.
         private func span(_ start: Date, _ end: Date, _ zone: String) -> String { "\(time(start, zone))–\(time(end, zone))" }
 
         /// "13:30" in `zone`.
         private func time(_ date: Date, _ zone: String) -> String {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: zone) ?? .gmt
-            let parts = calendar.dateComponents([.hour, .minute], from: date)
-            let hour = parts.hour ?? 0, minute = parts.minute ?? 0
+            let second = Self.wallClock(date, TimeZone(identifier: zone) ?? .gmt).second
+            let hour = second / 3600, minute = second % 3600 / 60
             return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
+        }
+
+        /// The day (counted from 1970-01-01) and the second of that day that `zone`'s clocks show
+        /// at `date` (no `Calendar`: it is slow to make and ask, and times are asked for per item).
+        private static func wallClock(_ date: Date, _ zone: TimeZone) -> (day: Int, second: Int) {
+            let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
+            let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+            return (day, local - day * 86_400)
         }
 
         /// "Da Nang time (UTC+7)", "岘港时间 (UTC+7)", "giờ Đà Nẵng (UTC+7)".

@@ -154,11 +154,13 @@ public struct SMTPClient: Sendable {
         var output: [UInt8] = []
         output.reserveCapacity(message.count + 64)
         var previous: UInt8 = lf
-        for byte in message {
-            if byte == lf && previous != cr { output.append(cr) }
-            if byte == dot && previous == lf { output.append(dot) }
-            output.append(byte)
-            previous = byte
+        message.withUnsafeBytes { bytes in
+            for byte in bytes {
+                if byte == lf && previous != cr { output.append(cr) }
+                if byte == dot && previous == lf { output.append(dot) }
+                output.append(byte)
+                previous = byte
+            }
         }
         if !output.isEmpty && previous != lf { output += [cr, lf] }
         return String(decoding: output, as: UTF8.self)

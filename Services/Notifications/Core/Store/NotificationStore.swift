@@ -295,7 +295,7 @@ public enum NotificationStore {
     /// The notifications of `kind` about a registration.
     public static func notifications(_ kind: NotificationKind, registrationID: String, in db: Database) throws -> [NotificationRecord] {
         try NotificationRecord.records(
-            db, NotificationRecord.filter(Column("registration_id") == registrationID && Column("kind") == kind.rawValue))
+            db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND kind = ?", arguments: [registrationID, kind.rawValue])
     }
 
     /// When the next notification pending on `channel` is due (nil when none waits).
