@@ -213,7 +213,9 @@ public enum RegistrationStore {
     }
 
     public static func pendingCancellation(eventID: String, reference: String, in db: Database) throws -> PendingCancellation? {
-        try PendingCancellation.record(db, PendingCancellation.filter(key: ["event_id": eventID, "reference": reference]))
+        try PendingCancellation.records(
+            db, sql: "SELECT * FROM pending_cancellations WHERE event_id = ? AND reference = ?", arguments: [eventID, reference]
+        ).first
     }
 
     /// Those whose wait ended by `now`, oldest first.
@@ -234,7 +236,9 @@ public enum RegistrationStore {
     // MARK: Registrations
 
     public static func registration(eventID: String, reference: String, in db: Database) throws -> RegistrationRecord? {
-        try RegistrationRecord.record(db, RegistrationRecord.filter(Column("event_id") == eventID && Column("reference") == reference))
+        try RegistrationRecord.records(
+            db, sql: "SELECT * FROM registrations WHERE event_id = ? AND reference = ? LIMIT 1", arguments: [eventID, reference]
+        ).first
     }
 
     public static func registration(id: String, in db: Database) throws -> RegistrationRecord? {
@@ -269,17 +273,21 @@ public enum RegistrationStore {
     public static func usage(eventID: String, excluding registrationID: String? = nil, in db: Database) throws -> (
         organisations: Int, delegates: Int
     ) {
-        let accepted = RegistrationRecord.filter(
-            Column("event_id") == eventID && Column("status") == RegistrationRecord.Status.accepted.rawValue
-                && Column("registration_id") != (registrationID ?? ""))
-        let organisations = try accepted.fetchCount(db)
-        let delegates = try Int.fetchOne(db, accepted.select(sum(Column("delegate_count")))) ?? 0
-        return (organisations, delegates)
+        // (asked for every registration placed: a statement kept per connection)
+        let row = try Row.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT count(*), total(delegate_count) FROM registrations
+                    WHERE event_id = ? AND status = 'accepted' AND registration_id != ?
+                    """),
+            arguments: [eventID, registrationID ?? ""])
+        return (row?[0] ?? 0, Int(row?[1] ?? 0.0))
     }
 
     /// The waiting list in arrival order.
     public static func waitlist(eventID: String, in db: Database) throws -> [RegistrationRecord] {
-        try RegistrationRecord.records(db, waiting(eventID).order(Column("waitlist_seq")))
+        try RegistrationRecord.records(
+            db, sql: "SELECT * FROM registrations WHERE event_id = ? AND status = 'waitlisted' ORDER BY waitlist_seq", arguments: [eventID])
     }
 
     public static func nextWaitlistSequence(eventID: String, in db: Database) throws -> Int64 {
