@@ -85,6 +85,7 @@ let package = Package(
                 "ServiceRuntime", "ServiceCatalog", "TestSupport",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/ServiceRuntimeTests"),
 

@@ -29,6 +29,4 @@ struct OutboxEntry: StoreRecord {
     }
 
     var partitionKeys: PartitionKeys { PartitionKeys(event: partitionEvent, recipient: partitionRecipient) }
-
-    mutating func didInsert(_ inserted: InsertionSuccess) { sequence = inserted.rowID }
 }

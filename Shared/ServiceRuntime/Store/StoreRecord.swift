@@ -47,6 +47,42 @@ extension StoreRecord {
         return try Row.fetchOne(statement, arguments: [key]).map { try checked($0, db) }
     }
 
+    /// Inserts the row through a statement kept per connection (GRDB writes the SQL of an
+    /// insert anew each time, which costs more than the insert itself for a small row). With
+    /// `ignoringConflicts`, a row whose key is taken is left as it is. Returns whether a row
+    /// was written. (No `didInsert`: for rows whose key is not the table's row id.)
+    @discardableResult
+    public func insertKept(_ db: Database, ignoringConflicts: Bool = false) throws -> Bool {
+        let (columns, values) = try Self.columns(of: self)
+        try db.cachedStatement(
+            sql: "INSERT \(ignoringConflicts ? "OR IGNORE " : "")INTO \(Self.databaseTableName.quotedDatabaseIdentifier) "
+                + "(\(columns.map(\.quotedDatabaseIdentifier).joined(separator: ", "))) VALUES (\(databaseQuestionMarks(count: columns.count)))"
+        ).execute(arguments: values)
+        return db.changesCount > 0
+    }
+
+    /// Inserts the row, or sets every other column of the row it conflicts with (as GRDB's
+    /// `upsert`), through a statement kept per connection.
+    public func upsertKept(_ db: Database) throws {
+        let (columns, values) = try Self.columns(of: self)
+        let key = Set(try db.primaryKey(Self.databaseTableName).columns)
+        let updates = columns.filter { !key.contains($0) }.map {
+            "\($0.quotedDatabaseIdentifier) = excluded.\($0.quotedDatabaseIdentifier)"
+        }
+        try db.cachedStatement(
+            sql: "INSERT INTO \(Self.databaseTableName.quotedDatabaseIdentifier) "
+                + "(\(columns.map(\.quotedDatabaseIdentifier).joined(separator: ", "))) VALUES (\(databaseQuestionMarks(count: columns.count))) "
+                + (updates.isEmpty ? "ON CONFLICT DO NOTHING" : "ON CONFLICT DO UPDATE SET \(updates.joined(separator: ", "))")
+        ).execute(arguments: values)
+    }
+
+    /// The record's columns in a fixed order (so that the same set makes the same SQL) and values.
+    private static func columns(of record: Self) throws -> ([String], StatementArguments) {
+        let row = try record.databaseDictionary
+        let columns = row.keys.sorted()
+        return (columns, StatementArguments(columns.map { row[$0] }))
+    }
+
     private static func checked(_ row: Row, _ db: Database) throws -> Self {
         do {
             return try Self(row: row)

@@ -158,9 +158,10 @@ public enum ItineraryStore {
     public static func save(_ delegation: DelegationRecord, sealed: (keyID: String, ciphertext: Data)?, in db: Database) throws {
         var delegation = delegation
         delegation.updatedAt = Date()
-        try delegation.upsert(db)
+        try delegation.upsertKept(db)
         if let sealed {
-            try DelegationIdentity(registrationID: delegation.registrationID, keyID: sealed.keyID, ciphertext: sealed.ciphertext).upsert(db)
+            try DelegationIdentity(registrationID: delegation.registrationID, keyID: sealed.keyID, ciphertext: sealed.ciphertext)
+                .upsertKept(db)
         } else {
             _ = try DelegationIdentity.deleteOne(db, key: delegation.registrationID)
         }
@@ -189,7 +190,7 @@ public enum ItineraryStore {
     }
 
     public static func saveTold(_ told: ToldRecord, in db: Database) throws {
-        try told.upsert(db)
+        try told.upsertKept(db)
     }
 
     // MARK: Overrides and re-optimisation
@@ -243,7 +244,7 @@ public enum ItineraryStore {
         inputs.firstChange = inputs.firstChange ?? time
         inputs.lastChange = time
         inputs.trace = trace ?? inputs.trace
-        try inputs.upsert(db)
+        try inputs.upsertKept(db)
     }
 
     /// The events due for planning at `now`, and when the next one not yet due will be.
@@ -288,6 +289,6 @@ public enum ItineraryStore {
             inputs.firstChange = nil
             inputs.lastChange = nil
         }
-        try inputs.upsert(db)
+        try inputs.upsertKept(db)
     }
 }

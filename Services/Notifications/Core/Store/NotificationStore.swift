@@ -127,7 +127,7 @@ public enum NotificationStore {
     }
 
     public static func saveContacts(_ contacts: ContactsRecord, in db: Database) throws {
-        try contacts.upsert(db)
+        try contacts.upsertKept(db)
     }
 
     public static func contacts(_ registrationID: String, in db: Database) throws -> ContactsRecord? {
@@ -190,8 +190,7 @@ public enum NotificationStore {
     /// Inserts unless a notification with the same idempotency key exists; true if inserted.
     @discardableResult
     public static func insert(_ record: NotificationRecord, in db: Database) throws -> Bool {
-        try record.insert(db, onConflict: .ignore)
-        return db.changesCount > 0
+        try record.insertKept(db, ignoringConflicts: true)
     }
 
     public static func update(_ record: NotificationRecord, in db: Database) throws {
@@ -351,7 +350,7 @@ public enum NotificationStore {
     }
 
     public static func recordAttempt(_ attempt: DeliveryAttempt, in db: Database) throws {
-        try attempt.insert(db)
+        try attempt.insertKept(db)
     }
 
     public static func attempts(_ notificationID: String, in db: Database) throws -> [DeliveryAttempt] {

@@ -253,7 +253,7 @@ public enum RegistrationStore {
 
     /// Inserts or updates the record; identity documents are set apart with `setIdentity`.
     public static func save(_ record: RegistrationRecord, in db: Database) throws {
-        try record.upsert(db)
+        try record.upsertKept(db)
     }
 
     /// Replaces the sealed identity documents (nil removes them).
@@ -262,7 +262,7 @@ public enum RegistrationStore {
             _ = try IdentityRecord.deleteOne(db, key: registrationID)
             return
         }
-        try IdentityRecord(registrationID: registrationID, keyID: sealed.keyID, ciphertext: sealed.ciphertext).upsert(db)
+        try IdentityRecord(registrationID: registrationID, keyID: sealed.keyID, ciphertext: sealed.ciphertext).upsertKept(db)
     }
 
     public static func identity(registrationID: String, in db: Database) throws -> (keyID: String, ciphertext: Data)? {
