@@ -41,25 +41,28 @@ def registration_id(event, reference):
 
 
 def pace(args):
-    """One batch a second of `rate` registrations, each through delegation-ops (with confirms)."""
+    """`rate` registrations a second in `batches` evenly spaced batches (one a second unless
+    told), each through delegation-ops (with confirms)."""
     lines = open(args.file, encoding="utf-8").read().splitlines()
     published = {}
     start = time.time()
+    size = max(1, args.rate // args.batches)
     with tempfile.TemporaryDirectory() as folder:
-        for second, first in enumerate(range(0, len(lines), args.rate)):
-            batch = lines[first:first + args.rate]
+        for index, first in enumerate(range(0, len(lines), size)):
+            batch = lines[first:first + size]
+            second = index * size / args.rate
             time.sleep(max(0, start + second - time.time()))
             at = time.time()
-            path = os.path.join(folder, f"batch-{second}.ndjson")
+            path = os.path.join(folder, f"batch-{index}.ndjson")
             with open(path, "w", encoding="utf-8") as f:
                 f.write("\n".join(batch) + "\n")
             subprocess.run(args.ops + ["publish", "registrations", path], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for line in batch:
                 record = json.loads(line)
                 published[registration_id(record["eventID"], record["reference"])] = at
-            late = time.time() - (start + second + 1)
+            late = time.time() - (start + second + size / args.rate)
             if late > 0.5:
-                print(f"  batch {second} took {late + 1:.1f} s to publish: the rate is above what publishing keeps up with", file=sys.stderr)
+                print(f"  batch {index} was {late:.1f} s late: the rate is above what publishing keeps up with", file=sys.stderr)
     json.dump(published, open(args.out, "w"))
 
 
@@ -194,6 +197,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["data", "sink", "wait", "pace"])
     parser.add_argument("--rate", type=int)
+    parser.add_argument("--batches", type=int, default=1, help="pace: batches a second")
     parser.add_argument("--file")
     parser.add_argument("--published")
 
