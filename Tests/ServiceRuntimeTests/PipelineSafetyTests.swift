@@ -167,7 +167,7 @@ import Testing
             try await disk.fill()
             let count = 40
             for n in 0..<count { try await bed.publish(Samples.submission(reference: "full-\(n)"), messageID: "full-\(n)") }
-            let paused = try await eventually(within: 30) {
+            let paused = await eventually(within: 30) {
                 host.metrics.render().contains("pipeline_paused{service=\"\(bed.serviceName)\"} 1.0")
             }
             #expect(paused, "the pipeline pauses")

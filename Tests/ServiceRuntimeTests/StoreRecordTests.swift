@@ -45,7 +45,7 @@ import Testing
     @Test func aTakenKeyIsLeftAloneWhenConflictsAreIgnoredAndRefusedOtherwise() throws {
         let queue = try Self.store()
         let first = Visit(id: "v1", venue: "Enosta", seats: 12, at: Self.at)
-        try queue.write { db in try first.insertKept(db) }
+        _ = try queue.write { db in try first.insertKept(db) }
         var again = first
         again.seats = 30
         #expect(try queue.write { db in try again.insertKept(db, ignoringConflicts: true) } == false)

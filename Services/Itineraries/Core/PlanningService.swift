@@ -66,7 +66,7 @@ public final class PlanningService: Service {
             }
             let wait = min(3600, max(0.01, next?.timeIntervalSinceNow ?? 3600))
             let changes = context.changes
-            _ = try? await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: .seconds(wait)) }
+            _ = await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: .seconds(wait)) }
         }
     }
 
@@ -200,15 +200,15 @@ public final class PlanningService: Service {
     private func recordMetrics(_ eventID: String, duration: Duration, value: Double) {
         let service = context.metrics.service
         context.metrics.registry.makeDurationHistogram(
-            name: "plan_duration_seconds", labels: [("service", service)],
+            descriptor: .metric("plan_duration_seconds", help: "Re-planning one event: reading, planning, committing"),
+            labels: [("service", service)],
             buckets: [
                 .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
                 .seconds(5),
-            ],
-            help: "Re-planning one event: reading, planning, committing"
+            ]
         ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         context.metrics.registry.makeGauge(
-            name: "plan_value", labels: [("service", service), ("event", eventID)], help: "Visit value of the plan in force"
+            descriptor: .metric("plan_value", help: "Visit value of the plan in force"), labels: [("service", service), ("event", eventID)]
         ).set(value)
     }
 

@@ -100,7 +100,7 @@ public final class DeliveryService: Service {
                     }
                 }
                 let timeout = min(wake, .seconds(3600))
-                _ = try? await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: timeout) }
+                _ = await cancelWhenGracefulShutdown { await changes.wait(after: seen, timeout: timeout) }
             }
         }
         await flush(lanes.takeOutcomes(), unsent: lanes.takeQueued().map(\.record.id))
@@ -343,16 +343,16 @@ extension DeliveryService {
     func recordMetrics(channel: ChannelName, outcome: String, seconds: Double) {
         let metrics = context.metrics
         metrics.registry.makeCounter(
-            name: "notification_attempts_total",
-            labels: [("service", metrics.service), ("channel", channel.rawValue), ("outcome", outcome)],
-            help: "Delivery attempts by channel and outcome (sent, retrying, fallback, failed)"
+            descriptor: .metric(
+                "notification_attempts_total", help: "Delivery attempts by channel and outcome (sent, retrying, fallback, failed)"),
+            labels: [("service", metrics.service), ("channel", channel.rawValue), ("outcome", outcome)]
         ).increment()
         metrics.registry.makeDurationHistogram(
-            name: "notification_send_seconds", labels: [("service", metrics.service), ("channel", channel.rawValue)],
+            descriptor: .metric("notification_send_seconds", help: "One delivery attempt, rendering and sending"),
+            labels: [("service", metrics.service), ("channel", channel.rawValue)],
             buckets: [
                 .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
-            ],
-            help: "One delivery attempt, rendering and sending"
+            ]
         ).recordNanoseconds(Int64(max(0, seconds) * 1_000_000_000))
     }
 }

@@ -30,66 +30,72 @@ public final class ServiceMetrics: Sendable {
         self.registry = registry
         self.service = service
         backlog = registry.makeGauge(
-            name: "outbox_backlog", labels: [("service", service)], help: "Outbox rows not yet confirmed by the broker")
+            descriptor: .metric("outbox_backlog", help: "Outbox rows not yet confirmed by the broker"), labels: [("service", service)])
         pausedGauge = registry.makeGauge(
-            name: "pipeline_paused", labels: [("service", service)], help: "1 while consuming is paused: the store cannot commit")
+            descriptor: .metric("pipeline_paused", help: "1 while consuming is paused: the store cannot commit"),
+            labels: [("service", service)])
         oldestOutbox = registry.makeGauge(
-            name: "outbox_oldest_age_seconds", labels: [("service", service)], help: "Age of the oldest outbox row not yet confirmed")
+            descriptor: .metric("outbox_oldest_age_seconds", help: "Age of the oldest outbox row not yet confirmed"),
+            labels: [("service", service)])
         inboxLag = registry.makeGauge(
-            name: "inbox_lag_seconds", labels: [("service", service)], help: "From publish to commit, for the last message consumed")
+            descriptor: .metric("inbox_lag_seconds", help: "From publish to commit, for the last message consumed"),
+            labels: [("service", service)])
         readyGauge = registry.makeGauge(
-            name: "service_ready", labels: [("service", service)], help: "1 when /health/ready answers 200 (checked at each scrape)")
+            descriptor: .metric("service_ready", help: "1 when /health/ready answers 200 (checked at each scrape)"),
+            labels: [("service", service)])
     }
 
     public func consumed(_ type: String, outcome: String) {
         registry.makeCounter(
-            name: "messages_consumed_total", labels: [("service", service), ("type", type), ("outcome", outcome)],
-            help: "Messages taken from the inbox, by outcome"
+            descriptor: .metric("messages_consumed_total", help: "Messages taken from the inbox, by outcome"),
+            labels: [("service", service), ("type", type), ("outcome", outcome)]
         ).increment()
     }
 
     public func published(_ type: String, count: Int = 1) {
         registry.makeCounter(
-            name: "messages_published_total", labels: [("service", service), ("type", type)],
-            help: "Messages published from the outbox and confirmed"
+            descriptor: .metric("messages_published_total", help: "Messages published from the outbox and confirmed"),
+            labels: [("service", service), ("type", type)]
         ).increment(by: Int64(count))
     }
 
     public func retried(_ type: String) {
         registry.makeCounter(
-            name: "messages_retried_total", labels: [("service", service), ("type", type)],
-            help: "Messages sent to a delay queue for another attempt"
+            descriptor: .metric("messages_retried_total", help: "Messages sent to a delay queue for another attempt"),
+            labels: [("service", service), ("type", type)]
         ).increment()
     }
 
     public func deadLettered(_ type: String, reason: String) {
         registry.makeCounter(
-            name: "messages_dead_lettered_total", labels: [("service", service), ("type", type), ("reason", reason)],
-            help: "Messages parked in the dead-letter queue"
+            descriptor: .metric("messages_dead_lettered_total", help: "Messages parked in the dead-letter queue"),
+            labels: [("service", service), ("type", type), ("reason", reason)]
         ).increment()
     }
 
     public func handlerDuration(_ type: String, _ duration: Duration) {
         registry.makeDurationHistogram(
-            name: "handler_duration_seconds", labels: [("service", service), ("type", type)],
+            descriptor: .metric("handler_duration_seconds", help: "Time spent in the handler per message"),
+            labels: [("service", service), ("type", type)],
             buckets: [
                 .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
                 .milliseconds(100), .milliseconds(500), .seconds(1),
-            ],
-            help: "Time spent in the handler per message"
+            ]
         ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     public func httpRequest(status: Int) {
         registry.makeCounter(
-            name: "http_requests_total", labels: [("service", service), ("status", "\(status)")], help: "HTTP responses, by status"
+            descriptor: .metric("http_requests_total", help: "HTTP responses, by status"),
+            labels: [("service", service), ("status", "\(status)")]
         ).increment()
     }
 
     func refused(_ reason: AccessRefusal.Kind) {
         registry.makeCounter(
-            name: "http_requests_refused_total", labels: [("service", service), ("reason", reason.rawValue)],
-            help: "HTTP requests refused: no valid token (unauthorized) or not its scope (forbidden)"
+            descriptor: .metric(
+                "http_requests_refused_total", help: "HTTP requests refused: no valid token (unauthorized) or not its scope (forbidden)"),
+            labels: [("service", service), ("reason", reason.rawValue)]
         ).increment()
     }
 
@@ -109,5 +115,17 @@ public final class ServiceMetrics: Sendable {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A metric named in full (`notification_send_seconds`), split as the registry wants it: the
+    /// unit is the last word when it is one Prometheus names (`total`, `seconds`), else there is
+    /// none. The name served is the one given.
+    public static func metric(_ name: String, help: String) -> MetricNameDescriptor {
+        for unit in ["total", "seconds"] where name.hasSuffix("_\(unit)") {
+            return MetricNameDescriptor(metricName: String(name.dropLast(unit.count + 1)), unitName: unit, helpText: help)
+        }
+        return MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

@@ -181,7 +181,7 @@ line([
 ])
 
 // 2. The pages.
-try await store.database.write { db in
+try store.database.write { db in
     try Accounts.add(name: "bench", role: .organiser, password: "benchmark password", cost: .testing, in: db)
 }
 let passKeys = try PassKeys(spec: "bench:" + Data(repeating: 3, count: 32).base64EncodedString())

@@ -29,8 +29,8 @@ public struct SMSChannel: ConfigurableChannel {
         _ = try await gateway.send(to: phone, body: text)
         let sms = SMSText(text)
         context.metrics.registry.makeCounter(
-            name: "notification_sms_segments_total", labels: [("service", context.metrics.service), ("encoding", sms.encoding.rawValue)],
-            help: "SMS segments sent (what the gateway bills), by encoding"
+            descriptor: .metric("notification_sms_segments_total", help: "SMS segments sent (what the gateway bills), by encoding"),
+            labels: [("service", context.metrics.service), ("encoding", sms.encoding.rawValue)]
         ).increment(by: Int64(sms.segments.count))
     }
 

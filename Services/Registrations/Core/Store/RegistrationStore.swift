@@ -307,7 +307,7 @@ public enum RegistrationStore {
     public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database)
         throws
     {
-        var rejection = RejectionRecord(eventID: eventID, reference: reference, revision: revision, issues: issues, rejectedAt: Date())
+        let rejection = RejectionRecord(eventID: eventID, reference: reference, revision: revision, issues: issues, rejectedAt: Date())
         try rejection.insert(db)
     }
 
