@@ -133,10 +133,7 @@ public struct ICalendar: Sendable, Equatable {
 
     /// `20260113T133000` in `zone`.
     static func local(_ date: Date, _ zone: TimeZone) -> String {
-        // The wall clock is UTC moved by the zone's offset at that instant.
-        let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
+        let (days, time) = RFC3339.wallClock(date, in: zone)
         let (year, month, day) = RFC3339.civilFromDays(days)
         return digits(year, 4) + digits(month, 2) + digits(day, 2) + "T" + digits(time / 3600, 2) + digits(time % 3600 / 60, 2)
             + digits(time % 60, 2)

@@ -113,6 +113,15 @@ public enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// The day (counted from 1970-01-01) and the second of that day that `zone`'s clocks show at
+    /// `date`: UTC moved by the zone's offset at that instant, without a `Calendar` (slow to make
+    /// and to ask, where times are worked out per item of every itinerary).
+    public static func wallClock(_ date: Date, in zone: TimeZone) -> (day: Int, second: Int) {
+        let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
+        let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        return (day, local - day * 86_400)
+    }
+
     /// The date of a day since 1970-01-01.
     public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468

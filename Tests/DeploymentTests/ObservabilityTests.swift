@@ -52,13 +52,14 @@ import Testing
         let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
         #expect(expressions.count >= panels.count)
 
-        // The names the services register (`name: "…"` in Swift sources), with a histogram's series.
+        // The names the services register (`.metric("…"` or `name: "…"` in Swift sources), with a
+        // histogram's series.
         var exported: Set<String> = ["up"]
         for folder in ["Shared", "Services"] {
             let files = FileManager.default.enumerator(atPath: "\(Deployment.root)/\(folder)")?.compactMap { $0 as? String } ?? []
             for file in files where file.hasSuffix(".swift") {
                 let source = try String(contentsOfFile: "\(Deployment.root)/\(folder)/\(file)", encoding: .utf8)
-                for match in source.matches(of: /name: "([a-z_]+)"/) { exported.insert(String(match.1)) }
+                for match in source.matches(of: /(?:name: |\.metric\(\s*)"([a-z_]+)"/) { exported.insert(String(match.1)) }
             }
         }
         for histogram in exported where histogram.hasSuffix("_seconds") {

@@ -318,7 +318,7 @@ public struct Renderer: Sendable {
         /// language and zone) and kept.
         private func day(_ date: Date, _ zone: String) -> String {
             let timeZone = TimeZone(identifier: zone) ?? .gmt
-            let key = "\(language.rawValue)|\(zone)|\(Self.wallClock(date, timeZone).day)"
+            let key = "\(language.rawValue)|\(zone)|\(RFC3339.wallClock(date, in: timeZone).day)"
             if let kept = Self.days.withLock({ $0[key] }) { return kept }
             let style = Date.FormatStyle(
                 date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian), timeZone: timeZone)
@@ -337,17 +337,9 @@ public struct Renderer: Sendable {
 
         /// "13:30" in `zone`.
         private func time(_ date: Date, _ zone: String) -> String {
-            let second = Self.wallClock(date, TimeZone(identifier: zone) ?? .gmt).second
+            let second = RFC3339.wallClock(date, in: TimeZone(identifier: zone) ?? .gmt).second
             let hour = second / 3600, minute = second % 3600 / 60
             return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
-        }
-
-        /// The day (counted from 1970-01-01) and the second of that day that `zone`'s clocks show
-        /// at `date` (no `Calendar`: it is slow to make and ask, and times are asked for per item).
-        private static func wallClock(_ date: Date, _ zone: TimeZone) -> (day: Int, second: Int) {
-            let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
-            let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
-            return (day, local - day * 86_400)
         }
 
         /// "Da Nang time (UTC+7)", "岘港时间 (UTC+7)", "giờ Đà Nẵng (UTC+7)".
