@@ -128,21 +128,16 @@ public struct ICalendar: Sendable, Equatable {
 
     static func offset(_ seconds: Int) -> String {
         let minutes = abs(seconds) / 60
-        return (seconds < 0 ? "-" : "+") + digits(minutes / 60, 2) + digits(minutes % 60, 2)
+        return (seconds < 0 ? "-" : "+") + RFC3339.pad(minutes / 60, 2) + RFC3339.pad(minutes % 60, 2)
     }
 
     /// `20260113T133000` in `zone`.
     static func local(_ date: Date, _ zone: TimeZone) -> String {
-        let (days, time) = RFC3339.wallClock(date, in: zone)
+        let (days, time) = zone.wallClock(at: date)
         let (year, month, day) = RFC3339.civilFromDays(days)
-        return digits(year, 4) + digits(month, 2) + digits(day, 2) + "T" + digits(time / 3600, 2) + digits(time % 3600 / 60, 2)
-            + digits(time % 60, 2)
-    }
-
-    /// `value` in decimal, zero-padded to `width`.
-    private static func digits(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        return RFC3339.pad(year, 4) + RFC3339.pad(month, 2) + RFC3339.pad(day, 2) + "T" + RFC3339.pad(time / 3600, 2)
+            + RFC3339.pad(time % 3600 / 60, 2)
+            + RFC3339.pad(time % 60, 2)
     }
 
     static func utc(_ date: Date) -> String {

@@ -85,12 +85,13 @@ public enum RFC3339 {
         return total.isFinite && Int64(total) % 1000 != 0
     }
 
-    private static func pad(_ value: Int, _ width: Int) -> String {
+    /// `value` in decimal, zero-padded to `width` digits.
+    public static func pad(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
+    static func floorDivision(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
         let quotient = value >= 0 ? value / divisor : (value - divisor + 1) / divisor
         return (quotient, value - quotient * divisor)
     }
@@ -113,15 +114,6 @@ public enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    /// The day (counted from 1970-01-01) and the second of that day that `zone`'s clocks show at
-    /// `date`: UTC moved by the zone's offset at that instant, without a `Calendar` (slow to make
-    /// and to ask, where times are worked out per item of every itinerary).
-    public static func wallClock(_ date: Date, in zone: TimeZone) -> (day: Int, second: Int) {
-        let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
-        let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
-        return (day, local - day * 86_400)
-    }
-
     /// The date of a day since 1970-01-01.
     public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
@@ -133,5 +125,16 @@ public enum RFC3339 {
         let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+extension TimeZone {
+    /// The day (counted from 1970-01-01) and the second of that day this zone's clocks show at
+    /// `date`: UTC moved by the zone's offset at that instant, without a `Calendar` (slow to make
+    /// and to ask, where times are worked out per item of every itinerary).
+    public func wallClock(at date: Date) -> (day: Int, second: Int) {
+        let local = Int64(date.timeIntervalSince1970.rounded(.down)) + Int64(secondsFromGMT(for: date))
+        let (day, second) = RFC3339.floorDivision(local, 86_400)
+        return (Int(day), Int(second))
     }
 }

@@ -318,7 +318,7 @@ public struct Renderer: Sendable {
         /// language and zone) and kept.
         private func day(_ date: Date, _ zone: String) -> String {
             let timeZone = TimeZone(identifier: zone) ?? .gmt
-            let key = "\(language.rawValue)|\(zone)|\(RFC3339.wallClock(date, in: timeZone).day)"
+            let key = "\(language.rawValue)|\(zone)|\(timeZone.wallClock(at: date).day)"
             if let kept = Self.days.withLock({ $0[key] }) { return kept }
             let style = Date.FormatStyle(
                 date: .complete, time: .omitted, locale: locale, calendar: Calendar(identifier: .gregorian), timeZone: timeZone)
@@ -337,7 +337,7 @@ public struct Renderer: Sendable {
 
         /// "13:30" in `zone`.
         private func time(_ date: Date, _ zone: String) -> String {
-            let second = RFC3339.wallClock(date, in: TimeZone(identifier: zone) ?? .gmt).second
+            let second = (TimeZone(identifier: zone) ?? .gmt).wallClock(at: date).second
             let hour = second / 3600, minute = second % 3600 / 60
             return "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
         }

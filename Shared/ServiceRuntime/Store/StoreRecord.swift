@@ -50,7 +50,7 @@ extension StoreRecord {
     /// Inserts the row through a statement kept per connection (GRDB writes the SQL of an
     /// insert anew each time, which costs more than the insert itself for a small row). With
     /// `ignoringConflicts`, a row whose key is taken is left as it is. Returns whether a row
-    /// was written. (No `didInsert`: for rows whose key is not the table's row id.)
+    /// was written. (No `didInsert`: the record does not learn a row id the table assigns.)
     @discardableResult
     public func insertKept(_ db: Database, ignoringConflicts: Bool = false) throws -> Bool {
         let (columns, values) = try Self.columns(of: self)
