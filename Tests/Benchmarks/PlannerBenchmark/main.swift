@@ -3,6 +3,8 @@
 //
 //   planner-bench --programme P.json --registrations R.json [--runs 20]
 //   planner-bench --synthetic N [--venues 50] [--seed 1] [--runs 5]
+//   ... --pieces K   also plans the delegations as if they came K at a time, each piece planned
+//                    around the plan of those before it (pieces_score)
 //
 // Prints one JSON line: plan time (median of runs), re-plan time after one cancellation and
 // after one new registration (medians), how many delegations the cancellation moved, peak
@@ -158,6 +160,23 @@ do {
     let arrival = median((0..<runs).map { _ in milliseconds { _ = planner.plan(afterArrival, previous: plan) } })
     let checker = PlanChecker()
     let score = checker.score(of: plan, for: input)
+    // Arriving in pieces: each piece planned around the plan of those before it (what a short
+    // planning wait does to an import spread over several waits).
+    var pieces: [String: Any] = [:]
+    if let size = option("--pieces").flatMap(Int.init), size > 0 {
+        var sofar: Plan?
+        var arrived: [PlanningDelegation] = []
+        for first in stride(from: 0, to: input.delegations.count, by: size) {
+            arrived += input.delegations[first..<min(first + size, input.delegations.count)]
+            sofar = planner.plan(PlanningInput(programme: input.programme, delegations: arrived), previous: sofar)
+        }
+        if let sofar {
+            pieces = [
+                "pieces_of": size, "pieces_score": (checker.score(of: sofar, for: input).total * 10).rounded() / 10,
+                "pieces_violations": checker.violations(of: sofar, for: input).count,
+            ]
+        }
+    }
     // Moved: had a tour and lost it, changed bus, or lost or re-timed a visit (a visit added at
     // the end of its tour is not a move).
     let moved = input.delegations.filter { $0.id != gone && $0.role == .visiting }.count { delegation in
@@ -175,7 +194,7 @@ do {
         "score": (score.total * 10).rounded() / 10, "visit_value": score.visitValue, "preferred_granted": score.preferredGranted,
         "preferred_asked": score.preferredAsked, "meetings": plan.meetings.count, "tours": plan.tours.count,
         "violations": checker.violations(of: plan, for: input).count + checker.violations(of: replanned, for: afterCancellation).count,
-    ]
+    ].merging(pieces) { first, _ in first }
     print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
 } catch {
     FileHandle.standardError.write(Data("planner-bench: \(error)\n".utf8))
