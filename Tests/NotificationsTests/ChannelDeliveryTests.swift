@@ -161,6 +161,52 @@ import Testing
         }
     }
 
+    /// New tokens that cannot be written (the store refuses the write): the send goes on with
+    /// them from memory, the next refresh spends the unsaved refresh token (not the spent one in
+    /// the store or the configuration), and once the store takes writes again the next use writes
+    /// them, so a restart goes on with them.
+    @Test func newTokensThatCannotBeWrittenAreUsedFromMemoryAndWrittenBeforeTheNextUse() async throws {
+        try await Self.withZalo { bench, fake in
+            try await bench.harness.write { db in
+                for operation in ["INSERT", "UPDATE"] {
+                    try db.execute(
+                        sql:
+                            "CREATE TRIGGER refuse_\(operation) BEFORE \(operation) ON channel_tokens BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                    )
+                }
+            }
+            try await bench.harness.send(Self.waitlisted("zalo-5", language: .vietnamese, phone: "+84 905 123 456"))
+            let record = try await Self.history(bench, "zalo-5").notification
+            let outgoing = OutgoingNotification(
+                record: record, rendered: Renderer.Rendered(language: .vietnamese, subject: "s", text: "", html: "", short: "tin nhắn"),
+                now: Date())
+            let context = ChannelContext(store: bench.context.store, metrics: bench.context.metrics, logger: TestBroker.logger)
+            let channel = Self.zalo(fake)
+            try await channel.send(outgoing, context: context)
+            try await channel.send(outgoing, context: context)
+            #expect(try await Self.storedTokens(bench, .zalo) == nil)
+            #expect(fake.calls.compactMap { $0.form?["refresh_token"] } == ["refresh-0"])
+            #expect(fake.calls.filter { $0.path == "/message/template" }.map { $0.header("access_token") } == ["access-1", "access-1"])
+
+            // The access token refused: refreshed with the refresh token only memory has.
+            #expect(try await channel.tokens.refresh(context, rejected: "access-1") == "access-2")
+            #expect(fake.calls.compactMap { $0.form?["refresh_token"] } == ["refresh-0", "refresh-1"])
+            #expect(try await Self.storedTokens(bench, .zalo) == nil)
+
+            try await bench.harness.write { db in
+                for operation in ["INSERT", "UPDATE"] { try db.execute(sql: "DROP TRIGGER refuse_\(operation)") }
+            }
+            try await channel.send(outgoing, context: context)
+            #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-2")
+            try await Self.zalo(fake).send(outgoing, context: context)  // a restart
+            #expect(fake.calls.filter { $0.path == "/v4/oa/access_token" }.count == 2)
+            #expect(
+                fake.calls.filter { $0.path == "/message/template" }.map { $0.header("access_token") }.suffix(2) == [
+                    "access-2", "access-2",
+                ])
+        }
+    }
+
     @Test func aPhoneWithoutZaloFallsBackToEmail() async throws {
         try await Self.withZalo { bench, fake in
             try await bench.harness.send(Self.waitlisted("zalo-2", language: .vietnamese, phone: "+84 000 000 118"))

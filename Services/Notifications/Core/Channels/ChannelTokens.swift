@@ -21,6 +21,11 @@ public struct ChannelTokens: Sendable, Equatable {
 /// restart goes on with the refresh token last given. Refreshes one at a time (a refresh token
 /// spent twice is refused, and the account would have to be authorised again); a caller whose
 /// token was refused while another refreshed gets the new one without a second refresh.
+///
+/// New tokens that cannot be written (the disk full, the store locked) are used from memory and
+/// written before each later use until that succeeds: the pair in the store is spent by then, so
+/// dropping the new one would leave only a re-authorisation of the account (a stop before the
+/// write still loses it, and the log says so).
 final class ChannelTokenKeeper: Sendable {
     /// Spends a refresh token (`rejected`: whether the last access token was refused) for new tokens.
     typealias Refresh = @Sendable (_ refreshToken: String, _ rejected: Bool) async throws(DeliveryError) -> ChannelTokens
@@ -30,9 +35,18 @@ final class ChannelTokenKeeper: Sendable {
     private let refreshCall: Refresh
     private let state = Mutex<State>(State())
 
+    /// Tokens, and whether they are in the store.
+    private struct Kept: Sendable {
+        var tokens: ChannelTokens
+        var saved: Bool
+    }
+
     private struct State {
         var tokens: ChannelTokens?
-        var refreshing: Task<ChannelTokens, any Error>?
+        /// `tokens` could not be written: the store holds a spent pair.
+        var unsaved = false
+        /// A refresh, or a write of unsaved tokens: one at a time.
+        var working: Task<Kept, any Error>?
     }
 
     init(channel: ChannelName, firstRefreshToken: String?, refresh: @escaping Refresh) {
@@ -57,6 +71,7 @@ final class ChannelTokenKeeper: Sendable {
         let known: ChannelTokens?
         if let held = state.withLock({ $0.tokens }) {
             known = held
+            await saveAgain(context)
         } else {
             do {
                 known = try await context.store.database.read { db in try NotificationStore.tokens(channel, in: db) }
@@ -70,57 +85,102 @@ final class ChannelTokenKeeper: Sendable {
     }
 
     /// A new access token, `rejected` having been refused (or expired); kept in the store before
-    /// it is returned.
+    /// it is returned (or, if it cannot be written, in memory until it can).
     func refresh(_ context: ChannelContext, rejected: String?) async throws(DeliveryError) -> String {
-        let channel = self.channel
-        let task: Task<ChannelTokens, any Error> = state.withLock { state in
-            if let refreshing = state.refreshing { return refreshing }
-            if let held = state.tokens, held.accessToken != rejected, held.expiresAt > Date().addingTimeInterval(60) {
-                return Task { held }  // another caller refreshed already
+        // (twice at most: the work under way may be a write of the tokens refused)
+        for _ in 1...2 {
+            let task = state.withLock { state in
+                if let working = state.working { return working }
+                if let held = state.tokens, held.accessToken != rejected, held.expiresAt > Date().addingTimeInterval(60) {
+                    let kept = Kept(tokens: held, saved: !state.unsaved)
+                    return Task { () throws -> Kept in kept }  // another caller refreshed already
+                }
+                let working = refreshing(context, held: state.tokens, unsaved: state.unsaved, rejected: rejected)
+                state.working = working
+                return working
             }
-            let refreshToken = state.tokens?.refreshToken
-            let first = firstRefreshToken
-            let call = refreshCall
-            let refreshing = Task { () async throws -> ChannelTokens in
-                let stored = try await context.store.database.read { db in try NotificationStore.tokens(channel, in: db) }
-                // The kept token first; the configured one when the kept one is refused (the
-                // operator authorised the app again and configured the new token).
-                var tokens = [stored?.refreshToken ?? refreshToken, first].compactMap { $0 }
-                if tokens.count == 2, tokens[0] == tokens[1] { tokens.removeLast() }
-                guard !tokens.isEmpty else {
-                    throw DeliveryError.permanent("no \(channel) refresh token: set the first one in the configuration")
-                }
-                var fresh: ChannelTokens?
-                for (index, token) in tokens.enumerated() {
-                    do {
-                        fresh = try await call(token, rejected != nil)
-                        break
-                    } catch let error as DeliveryError where error.isPermanent && index + 1 < tokens.count {
-                        continue
-                    }
-                }
-                guard let fresh else { throw DeliveryError.permanent("no \(channel) refresh token was taken") }
-                // The refresh token just spent is good no more: keep the new one before using it.
-                try await context.store.database.write { db in
-                    try NotificationStore.saveTokens(fresh, for: channel, now: Date(), in: db)
-                }
-                return fresh
-            }
-            state.refreshing = refreshing
-            return refreshing
+            let kept = try await settle(task, context)
+            if kept.tokens.accessToken != rejected { return kept.tokens.accessToken }
         }
-        do {
-            let fresh = try await task.value
-            state.withLock { state in
-                state.tokens = fresh
-                if state.refreshing == task { state.refreshing = nil }
+        throw .transient("the \(channel) tokens are being written; try again")
+    }
+
+    /// Spends the newest refresh token for new tokens and writes them.
+    private func refreshing(_ context: ChannelContext, held: ChannelTokens?, unsaved: Bool, rejected: String?) -> Task<Kept, any Error> {
+        let channel = self.channel
+        let first = firstRefreshToken
+        let call = refreshCall
+        return Task { () async throws -> Kept in
+            // The newest refresh token first (unsaved in memory, else the store's); the configured
+            // one when that is refused (the operator authorised the app again and configured it).
+            let newest =
+                unsaved
+                ? held?.refreshToken
+                : try await context.store.database.read { db in try NotificationStore.tokens(channel, in: db) }?.refreshToken
+                    ?? held?.refreshToken
+            var tokens = [newest, first].compactMap { $0 }
+            if tokens.count == 2, tokens[0] == tokens[1] { tokens.removeLast() }
+            guard !tokens.isEmpty else {
+                throw DeliveryError.permanent("no \(channel) refresh token: set the first one in the configuration")
             }
-            return fresh.accessToken
+            var fresh: ChannelTokens?
+            for (index, token) in tokens.enumerated() {
+                do {
+                    fresh = try await call(token, rejected != nil)
+                    break
+                } catch let error as DeliveryError where error.isPermanent && index + 1 < tokens.count {
+                    continue
+                }
+            }
+            guard let fresh else { throw DeliveryError.permanent("no \(channel) refresh token was taken") }
+            // The refresh token just spent is good no more: keep the new one before using it.
+            return Kept(tokens: fresh, saved: await Self.save(fresh, channel, context))
+        }
+    }
+
+    /// Writes tokens that could not be written before, unless a refresh or another write is
+    /// under way.
+    private func saveAgain(_ context: ChannelContext) async {
+        let channel = self.channel
+        let task: Task<Kept, any Error>? = state.withLock { state in
+            guard state.unsaved, state.working == nil, let held = state.tokens else { return nil }
+            let working = Task { () throws -> Kept in Kept(tokens: held, saved: await Self.save(held, channel, context)) }
+            state.working = working
+            return working
+        }
+        if let task { _ = try? await settle(task, context) }
+    }
+
+    /// The outcome of the work under way, kept in memory.
+    private func settle(_ task: Task<Kept, any Error>, _ context: ChannelContext) async throws(DeliveryError) -> Kept {
+        do {
+            let kept = try await task.value
+            state.withLock { state in
+                if state.working == task {
+                    state.working = nil
+                    state.tokens = kept.tokens
+                    state.unsaved = !kept.saved
+                }
+            }
+            return kept
         } catch {
-            state.withLock { if $0.refreshing == task { $0.refreshing = nil } }
+            state.withLock { if $0.working == task { $0.working = nil } }
             context.logger.error("cannot refresh the channel's access token", metadata: ["channel": "\(channel)", "error": "\(error)"])
             if let error = error as? DeliveryError { throw error }
-            throw .transient("cannot keep the \(channel) tokens: \(error)")
+            throw .transient("cannot refresh the \(channel) tokens: \(error)")
+        }
+    }
+
+    /// Writes `tokens` to the store; false (logged) if it cannot.
+    private static func save(_ tokens: ChannelTokens, _ channel: ChannelName, _ context: ChannelContext) async -> Bool {
+        do {
+            try await context.store.database.write { db in try NotificationStore.saveTokens(tokens, for: channel, now: Date(), in: db) }
+            return true
+        } catch {
+            context.logger.error(
+                "cannot write the channel's new tokens: they are used from memory and written again before each use; a stop before then loses them (authorise the account again)",
+                metadata: ["channel": "\(channel)", "error": "\(error)"])
+            return false
         }
     }
 }

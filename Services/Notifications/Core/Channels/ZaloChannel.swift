@@ -14,7 +14,8 @@ import ServiceRuntime
 ///
 /// A template's parameters are filled from `customer_name`, `organisation`, `reference`,
 /// `subject` and `message` (the short text); the template uses those it names. A refresh token
-/// is good once: the new pair is written to the store before it is used, one refresh at a time.
+/// is good once: the new pair is written to the store before it is used (kept in memory until
+/// the store takes it, see `ChannelTokenKeeper`), one refresh at a time.
 public struct ZaloChannel: ConfigurableChannel {
     public var name: ChannelName { .zalo }
     public var parts: Renderer.Parts { [.subject, .short] }
