@@ -75,7 +75,7 @@ public protocol MessagePayload: Codable, Sendable, Equatable {
 /// The contract version. A message whose `schema-version` header has another major version is
 /// rejected with a clear reason; minor versions only add optional fields.
 public enum SchemaVersion {
-    public static let current = "1.7"
+    public static let current = "1.8"
     public static let supportedMajor = 1
 
     /// nil if `header` (absent means current) is acceptable, else why not.

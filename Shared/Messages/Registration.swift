@@ -18,6 +18,9 @@ public struct RegistrationSubmitted: MessagePayload {
     public var preferredVisits: [String]
     public var consent: Consent
     public var submittedAt: Date?
+    /// Its place in a batch published together, an import (contract 1.8): itineraries plans
+    /// the event as soon as the last of a batch is accepted instead of waiting for quiet.
+    public var batch: BatchPosition?
 
     public init(
         eventID: String, reference: String, revision: Int = 1, delegation: Delegation, consent: Consent, submittedAt: Date? = nil
@@ -43,6 +46,7 @@ public struct RegistrationSubmitted: MessagePayload {
 
     private enum CodingKeys: String, CodingKey {
         case eventID, reference, revision, organisation, role, leadContact, delegates, interests, preferredVisits, consent, submittedAt
+        case batch
     }
 
     public init(from decoder: any Decoder) throws {
@@ -58,7 +62,26 @@ public struct RegistrationSubmitted: MessagePayload {
         preferredVisits = try c.decodeIfPresent([String].self, forKey: .preferredVisits) ?? []
         consent = try c.decode(Consent.self, forKey: .consent)
         submittedAt = try c.decodeIfPresent(Date.self, forKey: .submittedAt)
+        batch = try c.decodeIfPresent(BatchPosition.self, forKey: .batch)
     }
+}
+
+/// A message's place in a batch of them published together (an import of registrations):
+/// the batch's id, the place from 0, and how many the batch holds.
+public struct BatchPosition: Codable, Sendable, Hashable {
+    public var id: String
+    public var index: Int
+    public var count: Int
+
+    public init(id: String, index: Int, count: Int) {
+        self.id = id
+        self.index = index
+        self.count = count
+    }
+
+    /// The place is one of the batch's.
+    public var isValid: Bool { !id.isEmpty && count > 0 && (0..<count).contains(index) }
+    public var isLast: Bool { isValid && index == count - 1 }
 }
 
 /// `registration.cancel-requested`: the integration withdraws a registration.
@@ -97,10 +120,13 @@ public struct RegistrationAccepted: MessagePayload {
     /// The personal fields, sealed under the registration's data key (contract 1.3; `delegation`
     /// then holds placeholders in their place).
     public var sealedPersonalData: SealedPersonalData?
+    /// The submission's place in its batch, when the acceptance answers it (not a promotion):
+    /// contract 1.8.
+    public var batch: BatchPosition?
 
     public init(
         registrationID: String, eventID: String, reference: String, revision: Int, delegation: Delegation, promoted: Bool = false,
-        acceptedAt: Date, submittedAt: Date? = nil
+        acceptedAt: Date, submittedAt: Date? = nil, batch: BatchPosition? = nil
     ) {
         self.registrationID = registrationID
         self.eventID = eventID
@@ -110,10 +136,11 @@ public struct RegistrationAccepted: MessagePayload {
         self.promoted = promoted
         self.acceptedAt = acceptedAt
         self.submittedAt = submittedAt
+        self.batch = batch
     }
 
     private enum CodingKeys: String, CodingKey {
-        case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt, sealedPersonalData
+        case registrationID, eventID, reference, revision, delegation, promoted, acceptedAt, submittedAt, sealedPersonalData, batch
     }
 
     public init(from decoder: any Decoder) throws {
@@ -127,6 +154,7 @@ public struct RegistrationAccepted: MessagePayload {
         acceptedAt = try c.decode(Date.self, forKey: .acceptedAt)
         submittedAt = try c.decodeIfPresent(Date.self, forKey: .submittedAt)
         sealedPersonalData = try c.decodeIfPresent(SealedPersonalData.self, forKey: .sealedPersonalData)
+        batch = try c.decodeIfPresent(BatchPosition.self, forKey: .batch)
     }
 }
 

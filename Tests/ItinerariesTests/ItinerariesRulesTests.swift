@@ -247,6 +247,38 @@ import Testing
         #expect(try await planning(at: 1004).next == start.addingTimeInterval(1005))
     }
 
+    /// An import: each acceptance carries its place in the batch. The event waits for quiet
+    /// while the batch comes in and is due at once when its last is in; a change after that
+    /// waits for quiet again, and so does a batch whose last is not in or a place outside its
+    /// batch.
+    @Test func theLastOfABatchMakesTheEventDueAtOnce() async throws {
+        let (programme, accepted) = try ItinerariesServiceTests.seed()
+        let harness = try Self.harness()
+        try await harness.send(programme)
+        func due() async throws -> [String] {
+            try await harness.read { db in try ItineraryStore.planning(now: Date(), debounce: 60, maxWait: 600, in: db).due }
+        }
+        func send(_ registration: RegistrationAccepted, _ batch: BatchPosition?) async throws {
+            var message = registration
+            message.batch = batch
+            try await harness.send(message)
+        }
+        let imported = accepted.prefix(5)
+        for (index, registration) in imported.enumerated() {
+            #expect(try await due().isEmpty, "waits for quiet before \(index) of \(imported.count)")
+            try await send(registration, BatchPosition(id: "import-1", index: index, count: imported.count))
+        }
+        #expect(try await due() == [Self.eventID])
+        try await send(accepted[5], nil)
+        #expect(try await due().isEmpty, "a registration on its own after the batch: quiet again")
+        try await send(accepted[6], BatchPosition(id: "import-2", index: 0, count: 2))
+        #expect(try await due().isEmpty, "the batch's last is not in")
+        try await send(accepted[7], BatchPosition(id: "import-3", index: 3, count: 3))
+        #expect(try await due().isEmpty, "a place outside its batch ends nothing")
+        try await send(accepted[8], BatchPosition(id: "import-2", index: 1, count: 2))
+        #expect(try await due() == [Self.eventID])
+    }
+
     @Test func olderVersionsAndUnknownCancellationsChangeNothing() async throws {
         let (harness, programme, accepted) = try await Self.seeded()
         let generation = { try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) } }

@@ -63,15 +63,34 @@ import Testing
         }
     }
 
-    static func withService(_ body: (ServiceTestBed, ServiceHost) async throws -> Void) async throws {
+    static func withService(
+        debounce: Double = 0.2, maxWait: Double = 2, _ body: (ServiceTestBed, ServiceHost) async throws -> Void
+    ) async throws {
         try await ServiceTestBed.withRunningService(
             "itineraries",
             { bed in
                 let configuration = ItinerariesConfiguration(
                     // A budget of iterations, no wall-clock cap: the plans do not depend on the load.
-                    service: bed.configuration(), vault: .ephemeral(), debounce: 0.2, maxWait: 2, searchIterations: 200, searchSeconds: 600)
+                    service: bed.configuration(), vault: .ephemeral(), debounce: debounce, maxWait: maxWait, searchIterations: 200,
+                    searchSeconds: 600)
                 return try await ItinerariesService.makeHost(configuration, logger: TestBroker.logger, connectPatience: 5)
             }, body)
+    }
+
+    /// An import through the broker: the seed registrations as one batch are planned as soon as
+    /// the last is in, long before the minute of quiet this service waits for otherwise.
+    @Test func anImportIsPlannedWhenItsLastRegistrationIsInNotAfterTheQuietWait() async throws {
+        let (programme, accepted) = try Self.seed()
+        try await Self.withService(debounce: 60, maxWait: 120) { bed, _ in
+            try await bed.publish(programme)
+            for (index, registration) in accepted.enumerated() {
+                var message = registration
+                message.batch = BatchPosition(id: "seed-import", index: index, count: accepted.count)
+                try await bed.publish(message)
+            }
+            let planned = await bed.waitFor(ItineraryPlanned.self, count: accepted.count, within: 40)
+            #expect(planned.count == accepted.count, "planned within 40 s of the first, with 60 s of quiet asked for")
+        }
     }
 
     @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {

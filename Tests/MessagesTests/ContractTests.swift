@@ -203,7 +203,7 @@ struct ContractTests {
         #expect(decoded.delegates[0].needsInterpreter == false)
     }
 
-    @Test("schema-version headers of major version 1 (or none) are accepted", arguments: [nil, "1", "1.0", "1.7"] as [String?])
+    @Test("schema-version headers of major version 1 (or none) are accepted", arguments: [nil, "1", "1.0", "1.7", "1.8"] as [String?])
     func acceptedSchemaVersion(_ header: String?) {
         #expect(SchemaVersion.problem(with: header) == nil)
     }

@@ -23,6 +23,7 @@ enum Fixtures {
                 promoted: true, acceptedAt: time("2026-01-10T08:00:00+07:00"), submittedAt: time("2026-01-06T11:20:00+07:00")
             )
             accepted.sealedPersonalData = sealedPersonalData
+            accepted.batch = BatchPosition(id: "import-2026-01-06", index: 11, count: 38)
             return accepted
         case .registrationWaitlisted:
             var waitlisted = RegistrationWaitlisted(
@@ -274,9 +275,14 @@ enum Fixtures {
 
     static let eventID = "danang-china-2026-01"
 
-    static let fullSubmission = RegistrationSubmitted(
-        eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
-        consent: Consent(dataProcessing: true, givenAt: time("2026-01-05T10:12:00+07:00")), submittedAt: time("2026-01-05T10:15:00+07:00"))
+    static var fullSubmission: RegistrationSubmitted {
+        var submission = RegistrationSubmitted(
+            eventID: eventID, reference: "fixture-0001", revision: 2, delegation: fullDelegation,
+            consent: Consent(dataProcessing: true, givenAt: time("2026-01-05T10:12:00+07:00")),
+            submittedAt: time("2026-01-05T10:15:00+07:00"))
+        submission.batch = BatchPosition(id: "import-2026-01-06", index: 11, count: 38)
+        return submission
+    }
 
     static let minimalSubmission = RegistrationSubmitted(
         eventID: eventID, reference: "fixture-0002", delegation: minimalDelegation, consent: Consent(dataProcessing: true))

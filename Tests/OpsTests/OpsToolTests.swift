@@ -136,6 +136,28 @@ import Testing
         }
     }
 
+    /// `publish registrations` sends the records of the command as one batch, each message with
+    /// its place, to the registrations inbox.
+    @Test func publishedRegistrationsCarryTheirPlaceInTheBatch() async throws {
+        try await TestBroker.withVirtualHost { vhost in
+            let applied = try await Self.ops(vhost, ["topology", "apply"])
+            #expect(applied.status == 0, "\(applied.output)")
+            let file = "\(TestBroker.root)/deploy/sample-data/registrations.example.csv"
+            let published = try await Self.ops(vhost, ["publish", "registrations", file])
+            #expect(published.status == 0, "\(published.output)")
+            let publisher = try await TestBroker.connect(vhost: vhost)
+            var batches: [BatchPosition] = []
+            while let (delivery, _) = try await publisher.get(queue: "registrations.inbox") {
+                batches += [try MessageCoding.decode(RegistrationSubmitted.self, from: delivery.body).batch].compactMap { $0 }
+            }
+            await publisher.close()
+            let count = RecordReader.registrations(from: [file]).records.count
+            #expect(count > 1 && batches.count == count, "\(published.output)")
+            #expect(Set(batches.map(\.id)).count == 1 && batches.map(\.index).sorted() == Array(0..<count))
+            #expect(batches.allSatisfy { $0.count == count })
+        }
+    }
+
     @Test func brokerProblemsGiveClearMessagesAndExitCodes() async throws {
         let badURL = try await OpsTool.run(["status", "--no-health", "--url", "http://localhost"])
         #expect(badURL.status == 64 && badURL.output.contains("unsupported URL scheme"))

@@ -89,6 +89,25 @@ import Testing
         #expect(documents > 0, "the example carries documents to seal")
     }
 
+    /// `publish registrations`: the records of one command are one batch, each with its place;
+    /// the batch's id comes from the records, so the same file gives the same messages (and
+    /// ids) again; another file another id; records with batches of their own are left alone.
+    @Test func theRecordsOfOnePublishAreOneBatchWhoseIdComesFromThem() throws {
+        let file = Repository.path("deploy/sample-data/registrations.example.csv")
+        let records = RecordReader.registrations(from: [file]).records
+        #expect(records.count > 1)
+        let batched = try RecordReader.batched(records)
+        let batches = batched.compactMap(\.value.batch)
+        #expect(batches.count == records.count && Set(batches.map(\.id)).count == 1)
+        #expect(batches.map(\.index) == Array(0..<records.count) && batches.allSatisfy { $0.count == records.count })
+        #expect(batches.last?.isLast == true && batches.dropLast().allSatisfy { !$0.isLast })
+        #expect(zip(records, batched).allSatisfy { $0.line == $1.line && $0.value.reference == $1.value.reference })
+        let again = try RecordReader.batched(RecordReader.registrations(from: [file]).records)
+        #expect(try again.map { try MessageCoding.encode($0.value) } == batched.map { try MessageCoding.encode($0.value) })
+        #expect(try RecordReader.batched(Array(records.dropLast())).first?.value.batch?.id != batches.first?.id)
+        #expect(try RecordReader.batched(batched).map(\.value.batch) == batches, "given batches stay as given")
+    }
+
     // MARK: JSON
 
     @Test func jsonArrayReportsEveryBadElementAtTheLineItStartsWithItsPath() throws {

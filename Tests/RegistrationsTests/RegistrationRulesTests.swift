@@ -19,6 +19,36 @@ import Testing
         return (try HandlerHarness(handler.dispatcher, migrations: RegistrationStore.migrate), handler)
     }
 
+    // MARK: Batches
+
+    /// The acceptance that answers a submission carries the submission's place in its batch
+    /// (itineraries plans when the last is in); a waiting-list answer, a promotion off the list
+    /// and a place outside its batch carry none.
+    @Test func anAcceptanceCarriesItsSubmissionsPlaceInTheBatch() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme(organisations: 1))
+        func submission(_ reference: String, _ batch: BatchPosition?) -> RegistrationSubmitted {
+            var submission = Samples.submission(reference: reference)
+            submission.batch = batch
+            return submission
+        }
+        let first = BatchPosition(id: "import-1", index: 0, count: 2)
+        let accepted = try await harness.send(submission("a", first))
+        #expect(accepted.of(RegistrationAccepted.self).map(\.batch) == [first])
+        let waiting = try await harness.send(submission("b", BatchPosition(id: "import-1", index: 1, count: 2)))
+        #expect(waiting.answers.map(\.type) == [.registrationWaitlisted], "the event holds one organisation")
+        let promoted = try await harness.send(RegistrationCancelRequested(eventID: Self.event, reference: "a"))
+        #expect(promoted.of(RegistrationAccepted.self).map(\.reference) == ["b"])
+        #expect(promoted.of(RegistrationAccepted.self).map(\.batch) == [nil], "a promotion answers no submission")
+
+        let (other, _) = try Self.harness()
+        try await other.send(Samples.programme())
+        let outside = try await other.send(submission("c", BatchPosition(id: "import-2", index: 2, count: 2)))
+        #expect(outside.of(RegistrationAccepted.self).map(\.batch) == [nil])
+        let alone = try await other.send(submission("d", nil))
+        #expect(alone.of(RegistrationAccepted.self).map(\.batch) == [nil])
+    }
+
     // MARK: Cancellations and their answers
 
     @Test func aCancellationCarriesTheCorrelationIdOfTheRequestItAnswers() async throws {

@@ -72,7 +72,8 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
                 planning: planning, eventID: accepted.eventID, revision: accepted.revision, active: true,
                 correlationID: message.correlationID, trace: message.metadata.trace),
             sealed: sealed, in: db)
-        try ItineraryStore.markChanged(accepted.eventID, trace: message.metadata.trace, arrival: known == nil, in: db)
+        try ItineraryStore.markChanged(
+            accepted.eventID, trace: message.metadata.trace, arrival: known == nil, endsBatch: accepted.batch?.isLast == true, in: db)
         return []
     }
 

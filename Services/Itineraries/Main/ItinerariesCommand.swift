@@ -45,7 +45,10 @@ enum ItinerariesExecutable: ServiceExecutable {
 
     static func settings(_ configuration: ItinerariesConfiguration) -> [(String, String)] {
         [
-            ("re-plan", "after \(configuration.debounce) s of quiet, at most \(configuration.maxWait) s after a change"),
+            (
+                "re-plan",
+                "after \(configuration.debounce) s of quiet, at most \(configuration.maxWait) s after a change, at once when a batch ends"
+            ),
             ("plan search", "at most \(configuration.searchSeconds) s"),
             ("identity key", configuration.vault.currentKeyID),
         ]

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Messages
 import RegistrationsCore
@@ -301,6 +302,22 @@ extension UInt8 {
 }
 
 extension RecordReader {
+    /// The registrations as one batch (contract 1.8: each with its place and the count, so that
+    /// itineraries plans them together as soon as the last is in), unless the input gives
+    /// batches itself. The batch's id is derived from the registrations, so publishing the same
+    /// file again sends the same messages.
+    public static func batched(_ records: [InputRecord<RegistrationSubmitted>]) throws -> [InputRecord<RegistrationSubmitted>] {
+        guard !records.isEmpty, !records.contains(where: { $0.value.batch != nil }) else { return records }
+        var hasher = SHA256()
+        for record in records { hasher.update(data: try MessageCoding.encode(record.value)) }
+        let id = "ops-" + hasher.finalize().hexString.prefix(24)
+        return records.enumerated().map { index, record in
+            var submission = record.value
+            submission.batch = BatchPosition(id: id, index: index, count: records.count)
+            return InputRecord(file: record.file, line: record.line, value: submission)
+        }
+    }
+
     /// The registrations with every plain identity document sealed to `key` (HPKE; the
     /// registrations service's public key, `registrations document-keys public`) for its
     /// registration's reference: what `publish registrations --document-key` sends.

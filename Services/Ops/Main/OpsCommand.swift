@@ -201,7 +201,12 @@ struct PublishCommand: AsyncParsableCommand {
 
     struct Registrations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).")
+            abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).",
+            discussion: """
+                The registrations of one command are published as one batch (each carries its place \
+                in it), so itineraries plans them together as soon as the last is accepted; records \
+                that give their own batch are sent as given.
+                """)
         @OptionGroup var broker: BrokerOptions
         @Flag(help: "Validate only; send nothing.") var dryRun = false
         @Option(
@@ -216,6 +221,7 @@ struct PublishCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 var (records, problems) = RecordReader.registrations(from: files)
+                records = try RecordReader.batched(records)
                 if let spec = documentKey ?? ProcessInfo.processInfo.environment["DELEGATION_OPS_DOCUMENT_KEY"], !spec.isEmpty {
                     let key: DocumentKeys.PublicKey
                     do {

@@ -148,7 +148,7 @@ public struct RegistrationsHandler: Sendable {
                 return try reject(submission, issues: [issue], correlation: correlation, db)
             }
             try store(record, documents: submission.delegates, db)
-            return try accepted(record, documents: submission.delegates, promoted: false, db)
+            return try accepted(record, documents: submission.delegates, promoted: false, batch: submission.batch, db)
                 + (try promote(eventID: record.eventID, capacity: programme.capacity, db))
         case .waitlisted?:
             try store(record, documents: submission.delegates, db)
@@ -164,7 +164,7 @@ public struct RegistrationsHandler: Sendable {
                 record.status = .accepted
                 record.waitlistSequence = nil
                 try store(record, documents: submission.delegates, db)
-                return try accepted(record, documents: submission.delegates, promoted: false, db)
+                return try accepted(record, documents: submission.delegates, promoted: false, batch: submission.batch, db)
             }
             record.status = .waitlisted
             record.waitlistSequence = try RegistrationStore.nextWaitlistSequence(eventID: record.eventID, in: db)
@@ -444,15 +444,18 @@ public struct RegistrationsHandler: Sendable {
         return delegates
     }
 
-    private func accepted(_ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool, _ db: Database) throws
-        -> [OutboundMessage]
-    {
+    /// `registration.accepted`, with `batch` (the submission's place in its batch, if it has a
+    /// valid one) when it answers the submission.
+    private func accepted(
+        _ record: RegistrationRecord, documents delegates: [Delegate], promoted: Bool, batch: BatchPosition? = nil, _ db: Database
+    ) throws -> [OutboundMessage] {
         var delegation = record.delegation
         delegation.delegates = try sealing.forReaders(delegates, reference: record.reference)
         return try sealed(
             RegistrationAccepted(
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, revision: record.revision,
-                delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt, submittedAt: record.submittedAt),
+                delegation: delegation, promoted: promoted, acceptedAt: record.updatedAt, submittedAt: record.submittedAt,
+                batch: batch?.isValid == true ? batch : nil),
             correlationID: record.correlationID, db)
     }
 

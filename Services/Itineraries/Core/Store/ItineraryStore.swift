@@ -131,6 +131,10 @@ public enum ItineraryStore {
                     UPDATE plan_inputs SET altered_generation = generation;
                     """)
         }
+        // Whether the latest change was the last of a batch published together (contract 1.8).
+        migrator.registerMigration("itineraries-7") { db in
+            try db.execute(sql: "ALTER TABLE plan_inputs ADD COLUMN batch_ended INTEGER NOT NULL DEFAULT 0")
+        }
     }
 
     // MARK: Programmes
@@ -232,17 +236,22 @@ public enum ItineraryStore {
 
     /// Records that what the event's plan depends on changed at `time`, in `trace`; `arrival`:
     /// the change is only a delegation the event did not have (a plan made without it stays
-    /// good for everyone else).
+    /// good for everyone else); `endsBatch`: it was the last of a batch published together, so
+    /// the event is due at once (until another change comes after it).
     public static func markChanged(
-        _ eventID: String, at time: Date = Date(), trace: TraceContext? = nil, arrival: Bool = false, in db: Database
+        _ eventID: String, at time: Date = Date(), trace: TraceContext? = nil, arrival: Bool = false, endsBatch: Bool = false,
+        in db: Database
     ) throws {
         var inputs =
             try PlanInputs.record(db, key: eventID)
-            ?? PlanInputs(eventID: eventID, generation: 0, plannedGeneration: 0, alteredGeneration: 0, firstChange: nil, lastChange: nil)
+            ?? PlanInputs(
+                eventID: eventID, generation: 0, plannedGeneration: 0, alteredGeneration: 0, firstChange: nil, lastChange: nil,
+                batchEnded: false)
         inputs.generation += 1
         if !arrival { inputs.alteredGeneration = inputs.generation }
         inputs.firstChange = inputs.firstChange ?? time
         inputs.lastChange = time
+        inputs.batchEnded = endsBatch
         inputs.trace = trace ?? inputs.trace
         try inputs.upsertKept(db)
     }

@@ -21,16 +21,20 @@ struct PlanInputs: StoreRecord {
     var lastChange: Date?
     /// The trace of the latest change: the plan it leads to is a span of that trace.
     var trace: TraceContext?
+    /// The latest change was the last of a batch published together (an import, contract 1.8).
+    var batchEnded: Bool
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", generation, plannedGeneration = "planned_generation", alteredGeneration = "altered_generation"
-        case firstChange = "first_change", lastChange = "last_change", trace
+        case firstChange = "first_change", lastChange = "last_change", trace, batchEnded = "batch_ended"
     }
 
     /// When it should be planned: after `debounce` of quiet, at the latest `maxWait` after the
-    /// first change; nil when nothing waits.
+    /// first change, at once when the latest change ended a batch (the burst the quiet waits
+    /// for is known to be over); nil when nothing waits.
     func due(debounce: Double, maxWait: Double) -> Date? {
         guard generation > plannedGeneration, let firstChange, let lastChange else { return nil }
+        if batchEnded { return lastChange }
         return min(lastChange.addingTimeInterval(debounce), firstChange.addingTimeInterval(maxWait))
     }
 }
