@@ -89,7 +89,7 @@ import Testing
         #expect(documents > 0, "the example carries documents to seal")
     }
 
-    /// `publish registrations`: the records of one command are one batch, each with its place;
+    /// `publish registrations`: the records of one command are one batch per event, each with its place;
     /// the batch's id comes from the records, so the same file gives the same messages (and
     /// ids) again; another file another id; records with batches of their own are left alone.
     @Test func theRecordsOfOnePublishAreOneBatchWhoseIdComesFromThem() throws {
@@ -106,6 +106,20 @@ import Testing
         #expect(try again.map { try MessageCoding.encode($0.value) } == batched.map { try MessageCoding.encode($0.value) })
         #expect(try RecordReader.batched(Array(records.dropLast())).first?.value.batch?.id != batches.first?.id)
         #expect(try RecordReader.batched(batched).map(\.value.batch) == batches, "given batches stay as given")
+
+        // Two events in one file: a batch each, so each event's last ends its own.
+        let mixed = try RecordReader.batched(
+            records.enumerated().map { index, record in
+                var submission = record.value
+                if index % 2 == 1 { submission.eventID = "another-event" }
+                return InputRecord(file: record.file, line: record.line, value: submission)
+            })
+        for event in Set(mixed.map(\.value.eventID)) {
+            let places = mixed.filter { $0.value.eventID == event }.compactMap(\.value.batch)
+            #expect(Set(places.map(\.id)).count == 1 && places.map(\.index) == Array(0..<places.count), "\(event)")
+            #expect(places.allSatisfy { $0.count == places.count } && places.last?.isLast == true, "\(event)")
+        }
+        #expect(Set(mixed.compactMap(\.value.batch?.id)).count == 2)
     }
 
     // MARK: JSON

@@ -302,18 +302,23 @@ extension UInt8 {
 }
 
 extension RecordReader {
-    /// The registrations as one batch (contract 1.8: each with its place and the count, so that
-    /// itineraries plans them together as soon as the last is in), unless the input gives
-    /// batches itself. The batch's id is derived from the registrations, so publishing the same
-    /// file again sends the same messages.
+    /// The registrations as one batch per event (contract 1.8: each with its place and the
+    /// count, so that itineraries plans an event's as soon as the last is in), unless the input
+    /// gives batches itself. The batch's id is derived from the registrations, so publishing
+    /// the same file again sends the same messages.
     public static func batched(_ records: [InputRecord<RegistrationSubmitted>]) throws -> [InputRecord<RegistrationSubmitted>] {
-        guard !records.isEmpty, !records.contains(where: { $0.value.batch != nil }) else { return records }
+        guard !records.contains(where: { $0.value.batch != nil }) else { return records }
         var hasher = SHA256()
         for record in records { hasher.update(data: try MessageCoding.encode(record.value)) }
         let id = "ops-" + hasher.finalize().hexString.prefix(24)
-        return records.enumerated().map { index, record in
+        let counts = Dictionary(records.map { ($0.value.eventID, 1) }, uniquingKeysWith: +)
+        var placed: [String: Int] = [:]
+        return records.map { record in
             var submission = record.value
-            submission.batch = BatchPosition(id: id, index: index, count: records.count)
+            let event = submission.eventID
+            submission.batch = BatchPosition(
+                id: counts.count == 1 ? id : "\(id)-\(event)", index: placed[event, default: 0], count: counts[event, default: 1])
+            placed[event, default: 0] += 1
             return InputRecord(file: record.file, line: record.line, value: submission)
         }
     }

@@ -203,7 +203,7 @@ struct PublishCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).",
             discussion: """
-                The registrations of one command are published as one batch (each carries its place \
+                The registrations of one command are published as one batch per event (each carries its place \
                 in it), so itineraries plans them together as soon as the last is accepted; records \
                 that give their own batch are sent as given.
                 """)
