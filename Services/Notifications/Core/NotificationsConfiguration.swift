@@ -81,8 +81,11 @@ public struct NotificationsConfiguration: Sendable {
 
     /// Runs `channels` besides e-mail, tried in `order` per recipient language.
     public mutating func run(_ channels: [any NotificationChannel], order: [String: [ChannelName]]) {
-        self.channels = NotificationChannels([EmailChannel(smtp: smtp, sender: sender)] + channels, order: order)
+        self.channels = NotificationChannels([email] + channels, order: order)
     }
+
+    /// The e-mail channel, through the relay and from the sender above (the one place it is built).
+    var email: EmailChannel { EmailChannel(smtp: smtp, sender: sender) }
 
     /// The templates next to this source file (for development and tests).
     public static let defaultTemplates: String = {
@@ -104,7 +107,6 @@ public struct NotificationsConfiguration: Sendable {
         let sender = MIMEMessage.Address(
             name: reader.string("\(p)_FROM_NAME", default: "Da Nang Innovation Centre"),
             email: reader.string("\(p)_FROM", default: "noreply@delegation.example"))
-        let channels = NotificationChannels.fromEnvironment(&reader, prefix: p, email: EmailChannel(smtp: smtp, sender: sender))
         var quiet: (Int, Int)? = (22 * 60, 7 * 60)
         let quietText = reader.string("\(p)_QUIET_HOURS", default: "22:00-07:00")
         if quietText.lowercased() == "off" {
@@ -159,7 +161,7 @@ public struct NotificationsConfiguration: Sendable {
         default:
             reader.problem("\(p)_PUBLIC_URL and \(p)_LINK_KEY go together (the key signs the links to the page there)")
         }
-        configuration.channels = channels
+        configuration.channels = NotificationChannels.fromEnvironment(&reader, prefix: p, email: configuration.email)
         if !FileManager.default.fileExists(atPath: configuration.templates) {
             reader.problem("\(p)_TEMPLATES='\(configuration.templates)' is not a folder")
         }
