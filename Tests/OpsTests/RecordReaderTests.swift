@@ -109,8 +109,10 @@ import Testing
 
         // Two events in one file: a batch each, so each event's last ends its own.
         let mixed = try RecordReader.batched(
-            records.enumerated().map { index, record in
+            (0..<6).map { index in
+                let record = records[index % records.count]
                 var submission = record.value
+                submission.reference += "-\(index)"
                 if index % 2 == 1 { submission.eventID = "another-event" }
                 return InputRecord(file: record.file, line: record.line, value: submission)
             })
@@ -120,6 +122,7 @@ import Testing
             #expect(places.allSatisfy { $0.count == places.count } && places.last?.isLast == true, "\(event)")
         }
         #expect(Set(mixed.compactMap(\.value.batch?.id)).count == 2)
+        #expect(try RecordReader.batched([records[0]]).first?.value.batch == nil, "a lone registration waits for quiet")
     }
 
     // MARK: JSON

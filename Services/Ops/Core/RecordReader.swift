@@ -304,8 +304,10 @@ extension UInt8 {
 extension RecordReader {
     /// The registrations as one batch per event (contract 1.8: each with its place and the
     /// count, so that itineraries plans an event's as soon as the last is in), unless the input
-    /// gives batches itself. The batch's id is derived from the registrations, so publishing
-    /// the same file again sends the same messages.
+    /// gives batches itself. An event's lone registration is no batch: it waits for quiet like
+    /// any other, so that registrations published one command each (a loop over files) are still
+    /// planned together. The batch's id is derived from the registrations, so publishing the same
+    /// file again sends the same messages.
     public static func batched(_ records: [InputRecord<RegistrationSubmitted>]) throws -> [InputRecord<RegistrationSubmitted>] {
         guard !records.contains(where: { $0.value.batch != nil }) else { return records }
         var hasher = SHA256()
@@ -316,6 +318,7 @@ extension RecordReader {
         return records.map { record in
             var submission = record.value
             let event = submission.eventID
+            guard counts[event, default: 0] > 1 else { return record }
             submission.batch = BatchPosition(
                 id: counts.count == 1 ? id : "\(id)-\(event)", index: placed[event, default: 0], count: counts[event, default: 1])
             placed[event, default: 0] += 1

@@ -203,9 +203,10 @@ struct PublishCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "registration.submitted from JSON, NDJSON or CSV files (docs/contracts/).",
             discussion: """
-                The registrations of one command are published as one batch per event (each carries its place \
-                in it), so itineraries plans them together as soon as the last is accepted; records \
-                that give their own batch are sent as given.
+                The registrations of one command (all its files) are published as one batch per event (each \
+                carries its place in it), so itineraries plans them together as soon as the last is \
+                accepted: give an import's files to one command. A lone registration of an event is no \
+                batch; records that give their own batch are sent as given.
                 """)
         @OptionGroup var broker: BrokerOptions
         @Flag(help: "Validate only; send nothing.") var dryRun = false
