@@ -219,7 +219,7 @@ import Testing
         let harness = try Self.harness()
         let start = Samples.danang(day: 8, 10)
         let (debounce, maxWait) = (5.0, 20.0)
-        func planning(at offset: Double) async throws -> (due: [String], next: Date?) {
+        func planning(at offset: Double) async throws -> (due: [String], next: Date?, triggers: [String: PlanTrigger]) {
             try await harness.read { db in
                 try ItineraryStore.planning(now: start.addingTimeInterval(offset), debounce: debounce, maxWait: maxWait, in: db)
             }
@@ -233,10 +233,12 @@ import Testing
         #expect(try await planning(at: 4.9).due.isEmpty)
         #expect(try await planning(at: 4.9).next == start.addingTimeInterval(5))
         #expect(try await planning(at: 5).due == [Self.eventID])
+        #expect(try await planning(at: 5).triggers == [Self.eventID: .quiet])
         // A change every four seconds keeps postponing it, until twenty seconds after the first.
         for offset in stride(from: 4.0, through: 24, by: 4) { try await change(at: offset) }
         #expect(try await planning(at: 19.9).next == start.addingTimeInterval(20))
         #expect(try await planning(at: 20).due == [Self.eventID])
+        #expect(try await planning(at: 20).triggers == [Self.eventID: .limit])
         // Planned at the generation it read: later changes still wait, with a fresh window.
         let generation = try await harness.read { db in try ItineraryStore.generation(Self.eventID, in: db) }
         try await harness.write { db in try ItineraryStore.markPlanned(Self.eventID, generation: generation - 1, in: db) }
@@ -258,6 +260,10 @@ import Testing
         func due() async throws -> [String] {
             try await harness.read { db in try ItineraryStore.planning(now: Date(), debounce: 60, maxWait: 600, in: db).due }
         }
+        func trigger() async throws -> PlanTrigger? {
+            try await harness.read { db in try ItineraryStore.planning(now: Date(), debounce: 60, maxWait: 600, in: db) }.triggers[
+                Self.eventID]
+        }
         func send(_ registration: RegistrationAccepted, _ batch: BatchPosition?) async throws {
             var message = registration
             message.batch = batch
@@ -269,6 +275,7 @@ import Testing
             try await send(registration, BatchPosition(id: "import-1", index: index, count: imported.count))
         }
         #expect(try await due() == [Self.eventID])
+        #expect(try await trigger() == .batch)
         try await send(accepted[5], nil)
         #expect(try await due().isEmpty, "a registration on its own after the batch: quiet again")
         try await send(accepted[6], BatchPosition(id: "import-2", index: 0, count: 2))

@@ -81,7 +81,7 @@ import Testing
     /// the last is in, long before the minute of quiet this service waits for otherwise.
     @Test func anImportIsPlannedWhenItsLastRegistrationIsInNotAfterTheQuietWait() async throws {
         let (programme, accepted) = try Self.seed()
-        try await Self.withService(debounce: 60, maxWait: 120) { bed, _ in
+        try await Self.withService(debounce: 60, maxWait: 120) { bed, host in
             try await bed.publish(programme)
             for (index, registration) in accepted.enumerated() {
                 var message = registration
@@ -90,6 +90,10 @@ import Testing
             }
             let planned = await bed.waitFor(ItineraryPlanned.self, count: accepted.count, within: 40)
             #expect(planned.count == accepted.count, "planned within 40 s of the first, with 60 s of quiet asked for")
+            let port = try #require(host.httpPort)
+            let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+            let text = String(decoding: metrics, as: UTF8.self)
+            #expect(text.contains("plan_runs_total{service=\"\(bed.serviceName)\",trigger=\"batch\"}"), "\(text)")
         }
     }
 

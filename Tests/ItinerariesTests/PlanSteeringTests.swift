@@ -113,6 +113,8 @@ import Testing
         let (version, inForce) = try await Self.plan(harness)
 
         try await harness.send(PlanReoptimiseRequested(eventID: Self.eventID, requestID: "preview-1", requestedBy: "organiser"))
+        let due = try await harness.read { db in try ItineraryStore.planning(now: Date(), debounce: 60, maxWait: 600, in: db) }
+        #expect(due.due == [Self.eventID] && due.triggers == [Self.eventID: .request], "a request is due at once")
         try await planning.replan(Self.eventID)
         let previewed = try await harness.emitted()
         let preview = try #require(previewed.of(PlanReoptimised.self).first)

@@ -50,10 +50,13 @@ public final class PlanningService: Service {
             var next: Date?
             do {
                 let now = Date()
-                let (due, upcoming) = try await context.store.database.read { db in
+                let (due, upcoming, triggers) = try await context.store.database.read { db in
                     try ItineraryStore.planning(now: now, debounce: self.debounce, maxWait: self.maxWait, in: db)
                 }
-                for eventID in due { try await replan(eventID) }
+                for eventID in due {
+                    countRun(triggers[eventID] ?? .quiet)
+                    try await replan(eventID)
+                }
                 failures = 0
                 if !due.isEmpty { continue }
                 next = upcoming
@@ -193,6 +196,15 @@ public final class PlanningService: Service {
             return result.count
         }
         return 0
+    }
+
+    /// `plan_runs_total{service,trigger}`: planning runs by what made the event due (`batch`,
+    /// `quiet`, `limit`: the longest wait ran out while changes kept coming, `request`).
+    private func countRun(_ trigger: PlanTrigger) {
+        context.metrics.registry.makeCounter(
+            descriptor: .metric("plan_runs_total", help: "Planning runs by what made the event due (batch, quiet, limit, request)"),
+            labels: [("service", context.metrics.service), ("trigger", trigger.rawValue)]
+        ).increment()
     }
 
     /// `plan_duration_seconds{service}` (reading, planning and committing one event) and

@@ -256,16 +256,22 @@ public enum ItineraryStore {
         try inputs.upsertKept(db)
     }
 
-    /// The events due for planning at `now`, and when the next one not yet due will be.
-    public static func planning(now: Date, debounce: Double, maxWait: Double, in db: Database) throws -> (due: [String], next: Date?) {
+    /// The events due for planning at `now` with why each is due, and when the next one not yet
+    /// due will be.
+    public static func planning(now: Date, debounce: Double, maxWait: Double, in db: Database) throws -> (
+        due: [String], next: Date?, triggers: [String: PlanTrigger]
+    ) {
         let waiting = try PlanInputs.records(
             db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
         let times = waiting.compactMap { inputs in inputs.due(debounce: debounce, maxWait: maxWait).map { (inputs.eventID, $0) } }
+        var due = times.filter { $0.1.at <= now }.map(\.0)
+        var triggers = Dictionary(times.filter { $0.1.at <= now }.map { ($0.0, $0.1.trigger) }, uniquingKeysWith: { first, _ in first })
         // A re-optimisation request is due at once.
-        let requested = try pendingRequests(in: db).map(\.eventID)
-        var due = times.filter { $0.1 <= now }.map(\.0)
-        for event in requested where !due.contains(event) { due.append(event) }
-        return (due, times.filter { $0.1 > now }.map(\.1).min())
+        for event in try pendingRequests(in: db).map(\.eventID) where triggers[event] == nil {
+            due.append(event)
+            triggers[event] = .request
+        }
+        return (due, times.filter { $0.1.at > now }.map(\.1.at).min(), triggers)
     }
 
     /// The event's inputs' generation now (0 before any change).

@@ -29,12 +29,21 @@ struct PlanInputs: StoreRecord {
         case firstChange = "first_change", lastChange = "last_change", trace, batchEnded = "batch_ended"
     }
 
-    /// When it should be planned: after `debounce` of quiet, at the latest `maxWait` after the
-    /// first change, at once when the latest change ended a batch (the burst the quiet waits
-    /// for is known to be over); nil when nothing waits.
-    func due(debounce: Double, maxWait: Double) -> Date? {
+    /// When it should be planned, and why then: after `debounce` of quiet, at the latest
+    /// `maxWait` after the first change, at once when the latest change ended a batch (the burst
+    /// the quiet waits for is known to be over); nil when nothing waits.
+    func due(debounce: Double, maxWait: Double) -> (at: Date, trigger: PlanTrigger)? {
         guard generation > plannedGeneration, let firstChange, let lastChange else { return nil }
-        if batchEnded { return lastChange }
-        return min(lastChange.addingTimeInterval(debounce), firstChange.addingTimeInterval(maxWait))
+        if batchEnded { return (lastChange, .batch) }
+        let quiet = lastChange.addingTimeInterval(debounce)
+        let limit = firstChange.addingTimeInterval(maxWait)
+        return quiet <= limit ? (quiet, .quiet) : (limit, .limit)
     }
+}
+
+/// Why an event was planned when it was (`plans_total{trigger}`): the last of a batch came in,
+/// the changes settled, the longest wait ran out while they kept coming, or the organisers asked
+/// for a re-optimisation.
+public enum PlanTrigger: String, Sendable {
+    case batch, quiet, limit, request
 }
