@@ -84,7 +84,7 @@ public struct NotificationsConfiguration: Sendable {
         self.channels = NotificationChannels([email] + channels, order: order)
     }
 
-    /// The e-mail channel, through the relay and from the sender above (the one place it is built).
+    /// The e-mail channel, through the relay and from the sender above.
     var email: EmailChannel { EmailChannel(smtp: smtp, sender: sender) }
 
     /// The templates next to this source file (for development and tests).

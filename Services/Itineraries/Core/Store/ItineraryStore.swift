@@ -264,8 +264,9 @@ public enum ItineraryStore {
         let waiting = try PlanInputs.records(
             db, PlanInputs.filter(Column("generation") > Column("planned_generation")).order(Column("first_change")))
         let times = waiting.compactMap { inputs in inputs.due(debounce: debounce, maxWait: maxWait).map { (inputs.eventID, $0) } }
-        var due = times.filter { $0.1.at <= now }.map(\.0)
-        var triggers = Dictionary(times.filter { $0.1.at <= now }.map { ($0.0, $0.1.trigger) }, uniquingKeysWith: { first, _ in first })
+        let ready = times.filter { $0.1.at <= now }
+        var due = ready.map(\.0)
+        var triggers = Dictionary(ready.map { ($0.0, $0.1.trigger) }, uniquingKeysWith: { first, _ in first })
         // A re-optimisation request is due at once.
         for event in try pendingRequests(in: db).map(\.eventID) where triggers[event] == nil {
             due.append(event)

@@ -88,19 +88,27 @@ final class ChannelTokenKeeper: Sendable {
     /// it is returned (or, if it cannot be written, in memory until it can).
     func refresh(_ context: ChannelContext, rejected: String?) async throws(DeliveryError) -> String {
         // (twice at most: the work under way may be a write of the tokens refused)
+        enum Next {
+            case fresh(String)  // another caller refreshed already
+            case waiting(Task<Kept, any Error>)
+        }
         for _ in 1...2 {
-            let task = state.withLock { state in
-                if let working = state.working { return working }
+            let next = state.withLock { state -> Next in
+                if let working = state.working { return .waiting(working) }
                 if let held = state.tokens, held.accessToken != rejected, held.expiresAt > Date().addingTimeInterval(60) {
-                    let kept = Kept(tokens: held, saved: !state.unsaved)
-                    return Task { () throws -> Kept in kept }  // another caller refreshed already
+                    return .fresh(held.accessToken)
                 }
                 let working = refreshing(context, held: state.tokens, unsaved: state.unsaved, rejected: rejected)
                 state.working = working
-                return working
+                return .waiting(working)
             }
-            let kept = try await settle(task, context)
-            if kept.tokens.accessToken != rejected { return kept.tokens.accessToken }
+            switch next {
+            case .fresh(let token):
+                return token
+            case .waiting(let task):
+                let kept = try await settle(task, context)
+                if kept.tokens.accessToken != rejected { return kept.tokens.accessToken }
+            }
         }
         throw .transient("the \(channel) tokens are being written; try again")
     }
@@ -178,7 +186,10 @@ final class ChannelTokenKeeper: Sendable {
             return true
         } catch {
             context.logger.error(
-                "cannot write the channel's new tokens: they are used from memory and written again before each use; a stop before then loses them (authorise the account again)",
+                """
+                cannot write the channel's new tokens: they are used from memory and written again before each use; \
+                a stop before then loses them (authorise the account again)
+                """,
                 metadata: ["channel": "\(channel)", "error": "\(error)"])
             return false
         }
