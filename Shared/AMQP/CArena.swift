@@ -88,7 +88,7 @@ final class CArena {
             field.value.bytes = try b.withUnsafeBytes { try bytes($0) }
         case .timestamp(let date):
             field.kind = kind(AMQP_FIELD_KIND_TIMESTAMP)
-            field.value.u64 = UInt64(max(0, date.timeIntervalSince1970.rounded(.down)))
+            field.value.u64 = date.amqpSeconds
         case .array(let values):
             field.kind = kind(AMQP_FIELD_KIND_ARRAY)
             let elements = try allocate(amqp_field_value_t.self, count: max(values.count, 1))

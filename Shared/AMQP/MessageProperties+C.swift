@@ -57,7 +57,7 @@ extension MessageProperties {
         try set(expiration, AMQP_BASIC_EXPIRATION_FLAG, &p.expiration)
         try set(messageID, AMQP_BASIC_MESSAGE_ID_FLAG, &p.message_id)
         if let timestamp {
-            p.timestamp = UInt64(max(0, timestamp.timeIntervalSince1970.rounded(.down)))
+            p.timestamp = timestamp.amqpSeconds
             flags |= AMQP_BASIC_TIMESTAMP_FLAG
         }
         try set(type, AMQP_BASIC_TYPE_FLAG, &p.type)
@@ -66,5 +66,17 @@ extension MessageProperties {
         try set(clusterID, AMQP_BASIC_CLUSTER_ID_FLAG, &p.cluster_id)
         p._flags = amqp_flags_t(flags)
         return p
+    }
+}
+
+extension Date {
+    /// Whole seconds since 1970, as AMQP carries a timestamp: 0 for anything earlier (or not a
+    /// number), the largest value for anything later than 64 bits hold. A timestamp received
+    /// near 2^64 becomes exactly 2^64 as a `Double`, which `UInt64(_:)` would trap on when the
+    /// message is copied (a retry or a dead letter keeps its properties).
+    var amqpSeconds: UInt64 {
+        let seconds = timeIntervalSince1970.rounded(.down)
+        guard seconds > 0 else { return 0 }
+        return seconds < 18_446_744_073_709_551_616.0 ? UInt64(seconds) : .max
     }
 }

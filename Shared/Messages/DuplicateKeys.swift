@@ -18,9 +18,14 @@ enum DuplicateKeys {
 
     private struct NotJSON: Error {}
 
+    /// Objects and arrays nested deeper than this are not scanned (the decoder refuses them
+    /// with its own limit, the same 512): a body of a million `[` must not exhaust the stack.
+    static let maxDepth = 512
+
     private struct Scanner {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        var depth = 0
 
         /// Scans one value; returns the path of a repeated key if one is found inside it.
         mutating func value(path: String) throws -> String? {
@@ -45,6 +50,9 @@ enum DuplicateKeys {
 
         mutating func object(path: String) throws -> String? {
             index += 1
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= DuplicateKeys.maxDepth else { throw NotJSON() }
             var keys = Set<String>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -76,6 +84,9 @@ enum DuplicateKeys {
 
         mutating func array(path: String) throws -> String? {
             index += 1
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= DuplicateKeys.maxDepth else { throw NotJSON() }
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1

@@ -47,6 +47,28 @@ import Testing
         await connection.close()
     }
 
+    @Test func theLargestTimestampsAreCopiedOnWithoutTrapping() async throws {
+        // 2^64 - 1 seconds arrives as 2^64 in a Double; a copy of such a message (a retry or a
+        // dead letter keeps the properties) once trapped converting it back.
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("timestamps")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        let far = Date(timeIntervalSince1970: 18_446_744_073_709_551_615)
+        let properties = MessageProperties(
+            headers: ["x-far": .timestamp(far), "x-early": .timestamp(Date(timeIntervalSince1970: -5))], timestamp: far)
+        try await connection.publish(Data("1".utf8), exchange: "", routingKey: queue, properties: properties)
+        let first = try #require(try await connection.get(queue: queue))
+        first.delivery.ack()
+        try await connection.publish(Data("2".utf8), exchange: "", routingKey: queue, properties: first.delivery.properties)
+        let copy = try #require(try await connection.get(queue: queue))
+        copy.delivery.ack()
+        #expect(copy.delivery.properties.timestamp == Date(timeIntervalSince1970: Double(UInt64.max)))
+        #expect(copy.delivery.properties.headers["x-far"] == .timestamp(Date(timeIntervalSince1970: Double(UInt64.max))))
+        #expect(copy.delivery.properties.headers["x-early"] == .timestamp(Date(timeIntervalSince1970: 0)), "before 1970 is 0")
+        try await connection.delete(queue: queue)
+        await connection.close()
+    }
+
     @Test func largeBodiesSpanningManyFramesArriveWhole() async throws {
         let connection = try await TestBroker.connect()
         let queue = TestBroker.uniqueName("large")

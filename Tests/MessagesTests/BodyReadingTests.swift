@@ -14,6 +14,21 @@ import Testing
         #expect(DuplicateKeys.first(in: Data(#"{"名": 1, "名": 2}"#.utf8)) == "名")
     }
 
+    @Test func aBodyNestedWithoutEndIsRefusedNotFollowedDown() throws {
+        // A megabyte of `[` (and of `{"a":`) once recursed once per level before the decoder
+        // saw it: the stack ran out and the service crashed on every redelivery.
+        for opener in ["[", #"{"a":"#] {
+            let body = Data(String(repeating: opener, count: 1_000_000 / opener.count).utf8)
+            #expect(DuplicateKeys.first(in: body) == nil)
+            #expect(throws: MessageDecodingError.self) { try MessageCoding.decode(RegistrationSubmitted.self, from: body) }
+        }
+        // Within the limit a repeated key is still found, however deep.
+        let deep =
+            String(repeating: "[", count: DuplicateKeys.maxDepth - 1) + #"{"a": 1, "a": 2}"#
+            + String(repeating: "]", count: DuplicateKeys.maxDepth - 1)
+        #expect(DuplicateKeys.first(in: Data(deep.utf8))?.hasSuffix("[0].a") == true)
+    }
+
     @Test func dateTimesNeedAnOffsetAndAreReadToTheMillisecond() throws {
         let reference = Date(timeIntervalSince1970: 1_768_287_600)  // 2026-01-13T07:00:00Z
         #expect(MessageCoding.parse("2026-01-13T14:00:00+07:00") == reference)

@@ -156,6 +156,42 @@ struct ScriptedHandler: Sendable {
         }
     }
 
+    @Test func theRoutingKeyNotTheSendersPropertiesSaysWhatAMessageIsAndWhichAttempt() async throws {
+        try await Self.withHost { bed, host in
+            func send(_ reference: String, id: String, type: String? = nil, headers: AMQPTable = [:]) async throws {
+                try await bed.connection.publish(
+                    MessageCoding.encode(Samples.submission(reference: reference)), exchange: bed.exchange,
+                    routingKey: "registration.submitted",
+                    properties: MessageProperties(contentType: "application/json", headers: headers, messageID: id, type: type),
+                    mandatory: true)
+            }
+            // An integration may publish only `registration.submitted` (the broker checks the
+            // routing key): a `type` property naming another type must not choose the handler.
+            try await send("spoofed", id: "spoofed", type: "registration.erase-requested")
+            try await send("by-key", id: "by-key", headers: [FailureHeader.originalRoutingKey: .string("registration.erase-requested")])
+            // A sender's attempt counter neither skips the retries nor names a delay queue.
+            try await send("transient-1", id: "attempt-99", headers: [FailureHeader.retryAttempt: .int64(99)])
+            try await send("transient-1", id: "attempt-0", headers: [FailureHeader.retryAttempt: .int64(0)])
+            // A type nobody knows, straight to the inbox: parked, and no metric series of its own.
+            try await bed.connection.publish(
+                Data("{}".utf8), exchange: "", routingKey: bed.names.inbox,
+                properties: MessageProperties(contentType: "application/json", messageID: "made-up", type: "made.up-type-4711"))
+
+            let parked = Self.byMessageID(try await Self.waitForDeadLetters(bed, count: 2))
+            #expect(parked.keys.sorted() == ["made-up", "spoofed"])
+            #expect(parked["spoofed"]?.headers[FailureHeader.kind]?.stringValue == "unexpected-type")
+            #expect(parked["spoofed"]?.headers[FailureHeader.reason]?.stringValue?.contains("routing key 'registration.submitted'") == true)
+            #expect(parked["spoofed"]?.properties.type == "registration.submitted", "the copy names the type the service read")
+            #expect(try await eventually(within: 30) { try await Self.applied(host).count == 3 })
+            let applied = try await Self.applied(host)
+            #expect(applied.filter { $0.reference == "by-key" }.map(\.attempt) == [1])
+            #expect(applied.filter { $0.reference == "transient-1" }.map(\.attempt) == [2, 2], "each failed once, then came back")
+            let metrics = host.metrics.render()
+            #expect(!metrics.contains("made.up-type-4711"))
+            #expect(metrics.contains("messages_dead_lettered_total{service=\"\(bed.serviceName)\",type=\"unknown\""))
+        }
+    }
+
     @Test func theSameMessageDeliveredTwiceIsAppliedOnce() async throws {
         try await Self.withHost { bed, host in
             let submission = Samples.submission(reference: "twice")

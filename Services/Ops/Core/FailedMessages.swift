@@ -28,15 +28,28 @@ public struct FailedMessage: Sendable {
     /// quoted values in the reason do not count).
     public var group: String { Self.digest("\(service)|\(type)|\(kind)|\(Self.reasonPattern(reason))", length: 8) }
 
+    /// The type as the service saw it: the one a service's parked copy names; for a message
+    /// the broker dead-lettered, the routing key it first came with from the domain exchange
+    /// (that is its type, whatever its `type` property claims: the services read it so).
+    static func type(of delivery: Delivery) -> String {
+        let headers = delivery.properties.headers
+        if headers[FailureHeader.kind] != nil, let type = delivery.properties.type { return type }
+        if let first = delivery.deaths.last {
+            if !first.exchange.isEmpty, let key = first.routingKeys.first { return key }
+        } else if !delivery.envelope.exchange.isEmpty, headers[FailureHeader.kind] == nil {
+            return delivery.routingKey  // (unrouted: as published)
+        }
+        return delivery.properties.type ?? headers[FailureHeader.originalRoutingKey]?.stringValue ?? delivery.deaths.last?.routingKeys.first
+            ?? delivery.routingKey
+    }
+
     init(delivery: Delivery, service: String) {
         let headers = delivery.properties.headers
         let deaths = delivery.deaths
         self.service = service
         properties = delivery.properties
         body = delivery.body
-        type =
-            delivery.properties.type ?? headers[FailureHeader.originalRoutingKey]?.stringValue ?? deaths.last?.routingKeys.first
-            ?? delivery.routingKey
+        type = Self.type(of: delivery)
         if let kind = headers[FailureHeader.kind]?.stringValue {
             self.kind = kind
             reason = headers[FailureHeader.reason]?.stringValue ?? "(no reason given)"
@@ -315,6 +328,8 @@ public enum FailedMessages {
         headers["x-retried-at"] = .timestamp(Date())
         properties.headers = AMQPTable(headers)
         properties.messageID = message.messageID ?? "retried-\(message.id)"
+        // Back through the default exchange the services read the type from this property.
+        properties.type = message.type
         properties.deliveryMode = .persistent
         return properties
     }

@@ -97,10 +97,13 @@ public enum Replay {
                     if let published, published < options.since.addingTimeInterval(-1) { continue }
                     if let until = options.until, let published, published > until { break }
                     summary.read += 1
-                    let type = delivery.properties.type ?? delivery.routingKey
+                    // (The archive keeps the routing key each message was published with: its type,
+                    // as the services read it on the domain exchange.)
+                    let type = delivery.routingKey
                     guard consumed.contains(type), pattern?.matches(type) ?? true else { continue }
                     if !options.dryRun {
                         var properties = delivery.properties
+                        properties.type = type
                         properties.headers = delivery.properties.headers.merging(["x-replayed-at": .timestamp(Date())])
                         // What the archive knows of when the message first came: its publish
                         // time. (A header of that name from the sender is never trusted.)

@@ -227,7 +227,7 @@ public final class MessagePipeline: Service {
     /// The span of one delivery, a child of the context its sender published it in (`sent`).
     private func startSpan(_ delivery: Delivery, parent sent: TraceContext?) -> any Span {
         let parent = sent?.serviceContext(tracer: tracer) ?? .topLevel
-        let type = MessageType(rawValue: typeName(delivery))?.rawValue ?? "unknown"
+        let type = typeLabel(delivery)
         return tracer.startMessagingSpan(
             "\(type) process", parent: parent, kind: .consumer, operation: "process", destination: configuration.names.inbox,
             messageID: delivery.properties.messageID, correlationID: delivery.properties.correlationID)
@@ -270,6 +270,7 @@ public final class MessagePipeline: Service {
         for (index, outcome) in outcomes.enumerated() {
             let delivery = batch[index]
             let type = typeName(delivery)
+            let label = typeLabel(delivery)
             let messageID = delivery.properties.messageID ?? "-"
             let span = spans[index]
             defer { span.end() }
@@ -278,7 +279,7 @@ public final class MessagePipeline: Service {
                     "could not copy a failed message; it goes back to the queue",
                     metadata: ["message.id": "\(messageID)", "error": "\(error)"])
                 delivery.nack(requeue: true)
-                metrics.consumed(type, outcome: "requeued")
+                metrics.consumed(label, outcome: "requeued")
                 span.recordError(error)
                 continue
             }
@@ -287,21 +288,21 @@ public final class MessagePipeline: Service {
             switch outcome {
             case .handled(let outgoing):
                 emitted += outgoing.count
-                metrics.consumed(type, outcome: "handled")
+                metrics.consumed(label, outcome: "handled")
                 if let published = delivery.properties.timestamp { metrics.inboxLag(Date().timeIntervalSince(published)) }
             case .duplicate:
-                metrics.consumed(type, outcome: "duplicate")
+                metrics.consumed(label, outcome: "duplicate")
                 logger.debug("duplicate skipped", metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])
             case .alreadyParked:
-                metrics.consumed(type, outcome: "already_parked")
+                metrics.consumed(label, outcome: "already_parked")
                 logger.info(
                     "parked before; not parked again (delegation-ops failed retry processes it again)",
                     metadata: ["message.id": "\(messageID)", "message.type": "\(type)"])
             case .retry(let reason):
                 // (the reasons stay in the logs: a span carries no text from a body)
                 span.setStatus(SpanStatus(code: .error, message: "failed; will retry"))
-                metrics.consumed(type, outcome: "retried")
-                metrics.retried(type)
+                metrics.consumed(label, outcome: "retried")
+                metrics.retried(label)
                 logger.warning(
                     "handler failed; will retry",
                     metadata: [
@@ -310,8 +311,8 @@ public final class MessagePipeline: Service {
                     ])
             case .park(let kind, let reason, _, _):
                 span.setStatus(SpanStatus(code: .error, message: "parked: \(kind.rawValue)"))
-                metrics.consumed(type, outcome: "dead_lettered")
-                metrics.deadLettered(type, reason: kind.rawValue)
+                metrics.consumed(label, outcome: "dead_lettered")
+                metrics.deadLettered(label, reason: kind.rawValue)
                 logger.warning(
                     "message parked in the dead-letter queue",
                     metadata: [
@@ -367,12 +368,30 @@ public final class MessagePipeline: Service {
 
     // MARK: Classifying
 
+    /// The message's type. From the domain exchange (or the shards' exchange behind it) that is
+    /// its routing key, which the broker's topic permissions check: an integration can only send
+    /// the types it may publish, whatever its `type` property says (`classify` refuses a message
+    /// whose property differs). A copy that came back through the default exchange (a retry, a
+    /// return, `delegation-ops`; only services and operators may publish there) names its type
+    /// in its `type` property or in the routing key it was first published with.
     private func typeName(_ delivery: Delivery) -> String {
-        delivery.properties.type ?? delivery.headers[FailureHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey
+        guard delivery.envelope.exchange.isEmpty else { return delivery.routingKey }
+        return delivery.properties.type ?? delivery.headers[FailureHeader.originalRoutingKey]?.stringValue ?? delivery.routingKey
     }
 
+    /// The type as a metric label or span name: a known type, else "unknown" (a sender choosing
+    /// the routing key must not be able to create series without end).
+    private func typeLabel(_ delivery: Delivery) -> String {
+        MessageType(rawValue: typeName(delivery))?.rawValue ?? "unknown"
+    }
+
+    /// Which attempt this is: a retry copy's `x-attempt` (retries come back through the default
+    /// exchange), else the first. The header on a message from the domain exchange is the
+    /// sender's and is not trusted: it could skip the retries or name a delay queue that does
+    /// not exist.
     private func attempt(of delivery: Delivery) -> Int {
-        Int(delivery.headers[FailureHeader.retryAttempt]?.intValue ?? 1)
+        guard delivery.envelope.exchange.isEmpty, let stamped = delivery.headers[FailureHeader.retryAttempt]?.intValue else { return 1 }
+        return Int(clamping: max(1, stamped))
     }
 
     /// When the service first received `delivery`: its `x-received-at` if it came back through
@@ -392,6 +411,11 @@ public final class MessagePipeline: Service {
                 Unprocessable(
                     type: name, kind: kind, reason: reason, messageID: messageID, digest: Self.digest(body), retriedByOps: retriedByOps,
                     answers: answers))
+        }
+        if !delivery.envelope.exchange.isEmpty, let claimed = delivery.properties.type, claimed != name {
+            return unprocessable(
+                .unexpectedType,
+                "the type property '\(claimed)' is not the routing key '\(name)'; a message's type is the routing key it is published with")
         }
         guard let type = MessageType(rawValue: name), dispatcher.routes(type) else {
             return unprocessable(
@@ -451,7 +475,7 @@ public final class MessagePipeline: Service {
     /// the quorum queue's delivery count is the queue's own and is dropped.
     private func copyProperties(of delivery: Delivery) -> MessageProperties {
         var properties = delivery.properties
-        properties.type = properties.type ?? typeName(delivery)
+        properties.type = typeName(delivery)
         properties.deliveryMode = .persistent
         properties.headers[FailureHeader.originalExchange] =
             properties.headers[FailureHeader.originalExchange] ?? .string(delivery.envelope.exchange)
@@ -500,13 +524,13 @@ public final class MessagePipeline: Service {
             case .success:
                 delivery.ack()
                 returned += 1
-                metrics.consumed(typeName(delivery), outcome: "returned")
+                metrics.consumed(typeLabel(delivery), outcome: "returned")
             case .failure(let error):
                 logger.error(
                     "could not return a message to the inbox; requeued",
                     metadata: ["message.id": "\(delivery.properties.messageID ?? "-")", "error": "\(error)"])
                 delivery.nack(requeue: true)
-                metrics.consumed(typeName(delivery), outcome: "requeued")
+                metrics.consumed(typeLabel(delivery), outcome: "requeued")
             }
         }
         logger.warning(
