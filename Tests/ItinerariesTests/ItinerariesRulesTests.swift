@@ -309,6 +309,38 @@ import Testing
         #expect(stored?.revision == 2)
     }
 
+    /// Registrations cancels a registration soon after accepting it; the acceptance fails here
+    /// for a moment and waits for its retry while the cancellation overtakes it. The acceptance
+    /// that comes last plans nobody; a registration made again after the cancellation (the next
+    /// revision, accepted later) is planned as usual.
+    @Test func aCancellationThatOvertakesItsAcceptanceStandsUntilTheRegistrationIsMadeAgain() async throws {
+        let (programme, accepted) = try ItinerariesServiceTests.seed()
+        let harness = try Self.harness()
+        try await harness.send(programme)
+        let late = try #require(accepted.last)
+        for registration in accepted.dropLast() { try await harness.send(registration) }
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: late.registrationID, eventID: late.eventID, reference: late.reference, reason: "plans changed",
+                delegation: late.delegation.withoutIdentityDocuments, cancelledAt: late.acceptedAt.addingTimeInterval(60)))
+        try await harness.send(late, attempt: 2)
+        #expect(try await harness.read { db in try ItineraryStore.delegation(late.registrationID, in: db) }?.active != true)
+
+        try await Self.planning(harness).replan(Self.eventID)
+        let planned = try await harness.emitted().of(ItineraryPlanned.self).map(\.registrationID)
+        #expect(Set(planned) == Set(accepted.dropLast().map(\.registrationID)), "everyone else is planned, the cancelled one not")
+        let (_, plan) = try #require(try await Self.latestPlan(harness))
+        #expect(!plan.tours.contains { $0.passengers.contains(late.registrationID) })
+        #expect(!plan.meetings.contains { $0.visitorID == late.registrationID || $0.hostID == late.registrationID })
+
+        var again = late
+        again.revision += 1
+        again.acceptedAt = late.acceptedAt.addingTimeInterval(120)
+        try await harness.send(again)
+        try await Self.planning(harness).replan(Self.eventID)
+        #expect(try await harness.emitted().of(ItineraryPlanned.self).map(\.registrationID) == [late.registrationID])
+    }
+
     @Test func anAbsenceIsKeptOnceSurvivesAnAmendmentAndLeadsToARePlanCountingThemOut() async throws {
         let (harness, _, accepted) = try await Self.seeded()
         try await Self.planning(harness).replan(Self.eventID)

@@ -49,6 +49,14 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         var accepted = message.payload
         let known = try ItineraryStore.delegation(accepted.registrationID, in: db)
         if let known, known.revision > accepted.revision { return [] }
+        // A cancellation made after it (which overtook it while it waited for a retry, perhaps
+        // before it ever arrived) stands; a registration made again after the cancellation is
+        // accepted later, and planned.
+        if let cancellation = try ItineraryStore.cancellation(accepted.registrationID, in: db),
+            accepted.acceptedAt <= cancellation.cancelledAt
+        {
+            return []
+        }
         // Sealed documents are opened here and kept under the store's own key, like plain ones.
         for (index, delegate) in accepted.delegation.delegates.enumerated() {
             guard let sealed = delegate.sealedIdentityDocument else { continue }
@@ -79,7 +87,8 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
 
     /// `registration.erase-requested`: the identity documents go, and the outbox's copies of the
     /// messages about the registration. What planning keeps (the organisation, the group's size,
-    /// languages and document kinds, its tours) names no person.
+    /// languages and document kinds, its tours) names no person, nor does a kept cancellation
+    /// (ids and a time).
     func erase(_ message: Message<RegistrationEraseRequested>, _ db: Database) throws -> [OutboundMessage] {
         let request = message.payload
         let known = try ItineraryStore.delegation(request.registrationID, in: db)
@@ -95,8 +104,14 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         ]
     }
 
+    /// `registration.cancelled`: the delegation takes no part from the next plan on. The
+    /// cancellation is kept even for a registration not known here yet, whose acceptance may
+    /// still come (`accepted` then ignores it).
     func cancelled(_ message: Message<RegistrationCancelled>, _ db: Database) throws -> [OutboundMessage] {
         let cancelled = message.payload
+        try ItineraryStore.save(
+            CancellationRecord(registrationID: cancelled.registrationID, eventID: cancelled.eventID, cancelledAt: cancelled.cancelledAt),
+            in: db)
         guard var known = try ItineraryStore.delegation(cancelled.registrationID, in: db), known.active else { return [] }
         known.active = false
         known.trace = message.metadata.trace

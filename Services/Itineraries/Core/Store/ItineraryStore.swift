@@ -5,8 +5,8 @@ import Messages
 import ServiceRuntime
 
 /// The itineraries service's tables: programmes, delegations (and their sealed identity
-/// documents, for access lists), plan versions, what each delegation was last told, and what
-/// each event's plan was last made from.
+/// documents, for access lists), cancellations, plan versions, what each delegation was last
+/// told, and what each event's plan was last made from.
 public enum ItineraryStore {
     public static func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("itineraries-1") { db in
@@ -135,6 +135,20 @@ public enum ItineraryStore {
         migrator.registerMigration("itineraries-7") { db in
             try db.execute(sql: "ALTER TABLE plan_inputs ADD COLUMN batch_ended INTEGER NOT NULL DEFAULT 0")
         }
+        // Cancellations, also of registrations not accepted here yet (an acceptance that waited for
+        // a retry may come after its cancellation). Those handled before are not filled in: when
+        // each was made is not stored (a delegation's `updated_at` is when it was handled), and a
+        // later guess would hide a registration made again after it.
+        migrator.registerMigration("itineraries-8") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE cancellations (
+                        registration_id TEXT PRIMARY KEY,
+                        event_id TEXT NOT NULL,
+                        cancelled_at TEXT NOT NULL
+                    );
+                    """)
+        }
     }
 
     // MARK: Programmes
@@ -173,6 +187,19 @@ public enum ItineraryStore {
 
     public static func identity(_ registrationID: String, in db: Database) throws -> (keyID: String, ciphertext: Data)? {
         try DelegationIdentity.record(db, key: registrationID).map { ($0.keyID, $0.ciphertext) }
+    }
+
+    // MARK: Cancellations
+
+    /// The registration's latest cancellation (nil: none heard of).
+    static func cancellation(_ registrationID: String, in db: Database) throws -> CancellationRecord? {
+        try CancellationRecord.record(db, key: registrationID)
+    }
+
+    /// Remembers a cancellation, unless a later one of the same registration is remembered.
+    static func save(_ cancellation: CancellationRecord, in db: Database) throws {
+        if let known = try Self.cancellation(cancellation.registrationID, in: db), known.cancelledAt >= cancellation.cancelledAt { return }
+        try cancellation.upsertKept(db)
     }
 
     // MARK: Plans and itineraries
