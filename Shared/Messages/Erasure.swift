@@ -41,7 +41,7 @@ public struct RegistrationErased: MessagePayload {
     public var eventID: String
     public var registrationID: String
     public var reference: String
-    /// The answering service: `registrations`, `itineraries`, `notifications`.
+    /// The answering service: `registrations`, `itineraries`, `notifications`, `console`.
     public var service: String
     /// Whether the service held anything of the registration at all.
     public var found: Bool

@@ -19,10 +19,14 @@ import Testing
         // On a Debian host, the listeners stay on loopback.
         let conf = try String(contentsOfFile: "\(Deployment.deploy)/rabbitmq/rabbitmq.conf", encoding: .utf8)
         for line in [
-            "management.tcp.ip = 127.0.0.1", "management.tcp.port = 15672", "prometheus.tcp.ip = 127.0.0.1", "prometheus.tcp.port = 15692",
+            "listeners.tcp.default = 127.0.0.1:5672", "management.tcp.ip = 127.0.0.1", "management.tcp.port = 15672",
+            "prometheus.tcp.ip = 127.0.0.1", "prometheus.tcp.port = 15692",
         ] {
             #expect(conf.contains("\n\(line)\n"), "\(line)")
         }
+        // In a container, on the container's interfaces (compose publishes on the host's loopback).
+        let container = try String(contentsOfFile: "\(Deployment.deploy)/rabbitmq/container.conf", encoding: .utf8)
+        #expect(container.contains("\nlisteners.tcp.default = 5672\n"))
     }
 
     @Test func composeMountsThePluginsAndPublishesTheirPortsOnLoopback() async throws {

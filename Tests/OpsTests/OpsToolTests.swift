@@ -19,8 +19,9 @@ import Testing
     /// (A guard against a hung command, not a measure: with `--rabbitmqctl` the tool runs
     /// rabbitmqctl once per binding list, policy list and policy set, an Erlang VM started each
     /// time; under the whole suite on 2 cores those calls have taken over 60 s together.)
-    static func ops(_ vhost: String, _ arguments: [String]) async throws -> OpsTool.Result {
-        try await OpsTool.run(arguments, environment: ["DELEGATION_OPS_URL": url(vhost), "EXCHANGE": "delegation"], within: 300)
+    static func ops(_ vhost: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> OpsTool.Result {
+        try await OpsTool.run(
+            arguments, environment: ["DELEGATION_OPS_URL": url(vhost), "EXCHANGE": "delegation"].merging(environment) { $1 }, within: 300)
     }
 
     @Test func topologyIsVerifiedAppliedAndItsDriftReported() async throws {
@@ -86,6 +87,16 @@ import Testing
             #expect(drift.output.contains("DIFFERS queue notifications.retry.2"))
             #expect(drift.output.contains("x-message-ttl"))
             #expect(!drift.output.contains("registrations.retry.2"))
+            // Applying over it cannot succeed, however often it is run: said so, not "run again".
+            let conflict = try await Self.ops(vhost, ["topology", "apply"])
+            #expect(conflict.status == 78, "\(conflict.output)")
+            #expect(conflict.output.contains("PRECONDITION_FAILED") && conflict.output.contains("will not help"), "\(conflict.output)")
+            // The topology follows the services' settings in the environment, as each service
+            // reads them: notifications configured with a 9 s second delay matches that queue.
+            let configured = try await Self.ops(vhost, ["topology", "verify"], environment: ["NOTIFICATIONS_RETRY_DELAYS": "1,9,30,120"])
+            #expect(configured.status == 0, "\(configured.output)")
+            let wrong = try await Self.ops(vhost, ["topology", "verify"], environment: ["NOTIFICATIONS_DELIVERY_LIMIT": "many"])
+            #expect(wrong.status == 64 && wrong.output.contains("NOTIFICATIONS_DELIVERY_LIMIT='many'"), "\(wrong.output)")
         }
     }
 

@@ -12,6 +12,7 @@ import AMQP
 /// | 69 | the broker cannot be reached |
 /// | 77 | the broker refused: wrong credentials or missing permission |
 /// | 75 | interrupted or lost the connection midway: safe to run again |
+/// | 78 | the broker refused with PRECONDITION_FAILED (e.g. a queue declared with other arguments): running again will not help |
 public enum OpsError: Error, CustomStringConvertible, Equatable {
     case usage(String)
     case invalidInput(String)
@@ -19,6 +20,7 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
     case unavailable(String)
     case permissionDenied(String)
     case interrupted(String)
+    case conflict(String)
     case attention(String)
 
     public var exitCode: Int32 {
@@ -29,6 +31,7 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
         case .unavailable: return 69
         case .permissionDenied: return 77
         case .interrupted: return 75
+        case .conflict: return 78
         case .attention: return 1
         }
     }
@@ -36,7 +39,7 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .usage(let text), .invalidInput(let text), .notFound(let text), .unavailable(let text), .permissionDenied(let text),
-            .interrupted(let text), .attention(let text):
+            .interrupted(let text), .conflict(let text), .attention(let text):
             return text
         }
     }
@@ -57,6 +60,10 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
             )
         case .connectionClosedByBroker(.notAllowed, _):
             return .permissionDenied("\(what): \(amqp). The virtual host does not exist or the user may not use it.")
+        case .connectionClosedByBroker(.preconditionFailed, _), .channelClosedByBroker(.preconditionFailed, _):
+            return .conflict(
+                "\(what): \(amqp). Running it again will not help: something on the broker conflicts with what was asked; "
+                    + "for a queue or exchange declared with other arguments, `delegation-ops topology verify` says what differs.")
         case .channelClosedByBroker(.notFound, _):
             return .notFound("\(what): \(amqp). Run `delegation-ops topology verify` to see what is missing.")
         default:

@@ -121,8 +121,8 @@ public struct SystemStatus: Sendable, Codable, Equatable {
         switch (response as? HTTPURLResponse)?.statusCode {
         case 200?: return try MessageCoding.decode(RegistrationsHTTP.Retention.self, from: data)
         case 401?, 403?:
-            throw OpsError.attention("retention: the registrations service wants a read token (DELEGATION_OPS_TOKEN or _FILE)")
-        case let code: throw OpsError.attention("retention: HTTP \(code.map(String.init) ?? "?") from \(base)")
+            throw OpsError.attention("the registrations service wants a read token (DELEGATION_OPS_TOKEN or _FILE)")
+        case let code: throw OpsError.attention("HTTP \(code.map(String.init) ?? "?") from \(base)")
         }
     }
 

@@ -11,6 +11,10 @@ public struct SystemTopology: Sendable {
     public var archiveMaxAge = "30D"
     public var retryDelays: [Double] = [1, 5, 30, 120]
     public var deliveryLimit = 5
+    /// Per service (its kind: `registrations`, also for its shards), where it is configured
+    /// otherwise than `retryDelays` and `deliveryLimit` (`<P>_RETRY_DELAYS`, `<P>_DELIVERY_LIMIT`).
+    public var retryDelaysByService: [String: [Double]] = [:]
+    public var deliveryLimitByService: [String: Int] = [:]
     public var services = SystemServices.all
     /// Services that run as shards, by name, with how many: `registrations: 2` means instances
     /// `registrations-1` and `registrations-2` (their `<P>_NAME`), each with `<P>_SHARDED=true`.
@@ -30,8 +34,9 @@ public struct SystemTopology: Sendable {
         instances.reduce(ServiceTopology.domain(exchange: exchange, archiveMaxAge: archiveMaxAge)) { topology, instance in
             topology.merging(
                 ServiceTopology.service(
-                    instance.service.names(exchange: exchange), consumes: instance.service.consumes, retryDelays: retryDelays,
-                    deliveryLimit: deliveryLimit,
+                    instance.service.names(exchange: exchange), consumes: instance.service.consumes,
+                    retryDelays: retryDelaysByService[instance.service.kind] ?? retryDelays,
+                    deliveryLimit: deliveryLimitByService[instance.service.kind] ?? deliveryLimit,
                     sharding: instance.sharding))
         }
     }

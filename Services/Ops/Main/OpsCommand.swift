@@ -15,7 +15,8 @@ struct DelegationOps: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 done; 1 done but something needs attention (drift, failures, parked messages); 64 wrong \
             command line; 65 invalid input (nothing sent); 66 not found; 69 broker unreachable; 77 refused \
-            (credentials or permissions); 75 interrupted midway (safe to run again).
+            (credentials or permissions); 75 interrupted midway (safe to run again); 78 the broker refused with \
+            PRECONDITION_FAILED (something declared with other arguments: running again will not help).
             """,
         subcommands: [
             TopologyCommand.self, PublishCommand.self, FailedCommand.self, ReplayCommand.self, StatusCommand.self, PlanCommand.self,
@@ -82,12 +83,12 @@ struct TopologyCommand: AsyncParsableCommand {
         subcommands: [Apply.self, Verify.self])
 
     struct Settings: ParsableArguments {
-        @Option(help: "Seconds before each retry, as the services are configured (<P>_RETRY_DELAYS).")
-        var retryDelays = "1,5,30,120"
-        @Option(help: "Inbox delivery limit (<P>_DELIVERY_LIMIT).")
-        var deliveryLimit = 5
-        @Option(help: "Archive stream retention (ARCHIVE_MAX_AGE).")
-        var archiveMaxAge = "30D"
+        @Option(help: "Seconds before each retry, for every service (default: each service's <P>_RETRY_DELAYS, else 1,5,30,120).")
+        var retryDelays: String?
+        @Option(help: "Inbox delivery limit for every service (default: each service's <P>_DELIVERY_LIMIT, else 5).")
+        var deliveryLimit: Int?
+        @Option(help: "Archive stream retention (default: ARCHIVE_MAX_AGE, else 30D).")
+        var archiveMaxAge: String?
         @Option(help: "rabbitmqctl on the broker's host (e.g. 'rabbitmqctl -n rabbit@db1'), to check bindings and apply/check policies.")
         var rabbitmqctl: String?
         @Option(
@@ -111,16 +112,32 @@ struct TopologyCommand: AsyncParsableCommand {
             return try BrokerControl.policies(inDefinitions: path)
         }
 
-        func topology(exchange: String) throws -> SystemTopology {
+        /// What the services declare: the options given, else each setting as the services
+        /// read it from the same environment (run this with the services' environment file).
+        func topology(exchange: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SystemTopology {
             var topology = SystemTopology()
             topology.exchange = exchange
-            topology.archiveMaxAge = archiveMaxAge
-            topology.deliveryLimit = deliveryLimit
-            let delays = retryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120")
+            var reader = EnvironmentReader(environment)
+            topology.archiveMaxAge = archiveMaxAge ?? reader.string("ARCHIVE_MAX_AGE", default: topology.archiveMaxAge)
+            if let retryDelays {
+                let delays = retryDelays.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw OpsError.usage("--retry-delays must be seconds, e.g. 1,5,30,120")
+                }
+                topology.retryDelays = delays.compactMap { $0 }
             }
-            topology.retryDelays = delays.compactMap { $0 }
+            if let deliveryLimit { topology.deliveryLimit = deliveryLimit }
+            for kind in Set(topology.services.map(\.kind)) {
+                let p = ServiceConfiguration.prefix(for: kind)
+                if retryDelays == nil {
+                    topology.retryDelaysByService[kind] = reader.secondsList("\(p)_RETRY_DELAYS", default: topology.retryDelays)
+                }
+                if deliveryLimit == nil {
+                    topology.deliveryLimitByService[kind] = reader.integer(
+                        "\(p)_DELIVERY_LIMIT", default: topology.deliveryLimit, in: 1...1_000)
+                }
+            }
+            guard reader.problems.isEmpty else { throw OpsError.usage(reader.problems.sorted().joined(separator: "; ")) }
             topology.shards = try TopologyCommand.shards(shards)
             return topology
         }
@@ -289,7 +306,7 @@ struct FailedCommand: AsyncParsableCommand {
     struct Filter: ParsableArguments {
         @Option(
             help: """
-                Only this service: registrations, itineraries, notifications, an instance (registrations-2), \
+                Only this service: registrations, itineraries, notifications, console, an instance (registrations-2), \
                 or 'unrouted' (messages of a type no service consumes).
                 """
         )
@@ -309,7 +326,9 @@ struct FailedCommand: AsyncParsableCommand {
     }
 
     struct AuditOptions: ParsableArguments {
-        @Option(help: "Audit log (default: $DELEGATION_OPS_AUDIT_LOG or ~/.local/state/delegation-ops/audit.log).") var auditLog: String?
+        @Option(
+            help: "Audit log (default: $DELEGATION_OPS_AUDIT_LOG, else $XDG_STATE_HOME/delegation-ops/audit.log, else ~/.local/state/…).")
+        var auditLog: String?
 
         func open() throws -> AuditLog { try AuditLog(file: auditLog.map { URL(fileURLWithPath: $0) } ?? AuditLog.defaultFile()) }
     }
@@ -588,9 +607,10 @@ struct EraseCommand: AsyncParsableCommand {
         commandName: "erase",
         abstract: "Erase a registration's personal data in every service (registration.erase-requested).",
         discussion: """
-            Publishes registration.erase-requested with confirms; registrations, itineraries and notifications each remove the \
-            registration's names, e-mail addresses, phones, identity documents and message bodies, keep what accounting needs \
-            in anonymous form, and answer registration.erased (--wait SECONDS waits for all three). Erasing twice is harmless. \
+            Publishes registration.erase-requested with confirms; registrations, itineraries, notifications and the console \
+            each remove the registration's names, e-mail addresses, phones, identity documents and message bodies, keep what \
+            accounting needs in anonymous form, and answer registration.erased (--wait SECONDS waits for all four). Erasing \
+            twice is harmless. \
             See docs/operations.md, "Erasing a person's data".
             """)
 
