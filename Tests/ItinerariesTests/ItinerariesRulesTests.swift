@@ -337,6 +337,14 @@ import Testing
         again.revision += 1
         again.acceptedAt = late.acceptedAt.addingTimeInterval(120)
         try await harness.send(again)
+        // The other way round: the first cancellation, retried, arrives after the registration
+        // made again; it is older than that acceptance and ends nothing.
+        try await harness.send(
+            RegistrationCancelled(
+                registrationID: late.registrationID, eventID: late.eventID, reference: late.reference, reason: "plans changed",
+                delegation: late.delegation.withoutIdentityDocuments, cancelledAt: late.acceptedAt.addingTimeInterval(60)),
+            attempt: 2)
+        #expect(try await harness.read { db in try ItineraryStore.delegation(late.registrationID, in: db) }?.active == true)
         try await Self.planning(harness).replan(Self.eventID)
         #expect(try await harness.emitted().of(ItineraryPlanned.self).map(\.registrationID) == [late.registrationID])
     }

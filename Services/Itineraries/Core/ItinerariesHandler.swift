@@ -78,7 +78,7 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         try ItineraryStore.save(
             .init(
                 planning: planning, eventID: accepted.eventID, revision: accepted.revision, active: true,
-                correlationID: message.correlationID, trace: message.metadata.trace),
+                correlationID: message.correlationID, trace: message.metadata.trace, acceptedAt: accepted.acceptedAt),
             sealed: sealed, in: db)
         try ItineraryStore.markChanged(
             accepted.eventID, trace: message.metadata.trace, arrival: known == nil, endsBatch: accepted.batch?.isLast == true, in: db)
@@ -112,7 +112,9 @@ public struct ItinerariesHandler: Sendable, OpensPersonalData {
         try ItineraryStore.save(
             CancellationRecord(registrationID: cancelled.registrationID, eventID: cancelled.eventID, cancelledAt: cancelled.cancelledAt),
             in: db)
-        guard var known = try ItineraryStore.delegation(cancelled.registrationID, in: db), known.active else { return [] }
+        guard var known = try ItineraryStore.delegation(cancelled.registrationID, in: db), known.active,
+            known.acceptedAt.map({ $0 <= cancelled.cancelledAt }) ?? true
+        else { return [] }
         known.active = false
         known.trace = message.metadata.trace
         try ItineraryStore.save(known, sealed: nil, in: db)

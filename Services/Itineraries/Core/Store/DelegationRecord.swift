@@ -18,12 +18,15 @@ public struct DelegationRecord: StoreRecord {
     /// The trace of the latest message about it (`MessageMetadata.trace`).
     public var trace: TraceContext?
     public var updatedAt: Date
+    /// When registrations accepted the revision kept (nil: kept before this was stored): a
+    /// cancellation made before it is of an earlier registration and does not end this one.
+    public var acceptedAt: Date?
 
     public var registrationID: String { planning.id }
 
     public init(
         planning: PlanningDelegation, eventID: String, revision: Int, active: Bool, correlationID: String?, trace: TraceContext? = nil,
-        updatedAt: Date = Date()
+        updatedAt: Date = Date(), acceptedAt: Date? = nil
     ) {
         self.planning = planning
         self.eventID = eventID
@@ -32,11 +35,12 @@ public struct DelegationRecord: StoreRecord {
         self.correlationID = correlationID
         self.trace = trace
         self.updatedAt = updatedAt
+        self.acceptedAt = acceptedAt
     }
 
     enum CodingKeys: String, CodingKey {
         case planning, eventID = "event_id", revision, active, correlationID = "correlation_id", trace,
-            updatedAt = "updated_at"
+            updatedAt = "updated_at", acceptedAt = "accepted_at"
     }
 
     enum KeyColumn: String, CodingKey { case registrationID = "registration_id" }
@@ -50,6 +54,7 @@ public struct DelegationRecord: StoreRecord {
         correlationID = try container.decodeIfPresent(String.self, forKey: .correlationID)
         trace = try container.decodeIfPresent(TraceContext.self, forKey: .trace)
         updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        acceptedAt = try container.decodeIfPresent(Date.self, forKey: .acceptedAt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -63,6 +68,7 @@ public struct DelegationRecord: StoreRecord {
         try container.encode(correlationID, forKey: .correlationID)
         try container.encode(trace, forKey: .trace)
         try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(acceptedAt, forKey: .acceptedAt)
     }
 }
 

@@ -149,6 +149,11 @@ public enum ItineraryStore {
                     );
                     """)
         }
+        // When the revision kept was accepted: a cancellation that arrives after a registration
+        // made again (it waited for a retry) is older than that acceptance and ends nothing.
+        migrator.registerMigration("itineraries-9") { db in
+            try db.execute(sql: "ALTER TABLE delegations ADD COLUMN accepted_at TEXT")
+        }
     }
 
     // MARK: Programmes
