@@ -174,10 +174,12 @@ public struct Tokens<Executable: ServiceExecutable>: AsyncParsableCommand {
 
         public func run() async throws {
             let id = id
-            guard try await Tokens.store().database.write({ db in try APITokens.revoke(id: id, in: db) }) else {
-                throw ValidationError("no token '\(id)' in force")
+            let (revoked, left) = try await Tokens.store().database.write { db in
+                (try APITokens.revoke(id: id, in: db), try APITokens.anyInForce(in: db))
             }
+            guard revoked else { throw ValidationError("no token '\(id)' in force") }
             print("revoked \(id)")
+            if !left { print("no token is in force now: every endpoint but /health/* refuses until one is created (tokens create)") }
         }
     }
 }

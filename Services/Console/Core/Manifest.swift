@@ -111,21 +111,15 @@ public struct Manifest: Sendable {
     /// person gets off at (`stop` of each, joined by "; "). A cell a spreadsheet would run as a
     /// formula is prefixed with `'`.
     public static func csv(_ manifests: [Manifest], columns: [Column], headings: [String], stop: (BusTimeline.Stop) -> String) -> String {
-        var lines = [headings.map(field).joined(separator: ",")]
+        var lines = [headings.map(CSVField.escaped).joined(separator: ",")]
         for manifest in manifests {
             for row in manifest.rows {
                 let stops = zip(manifest.bus.stops, row.stops).filter(\.1).map { stop($0.0) }.joined(separator: "; ")
                 let cells = [manifest.bus.busID] + columns.map { manifest.value($0, of: row) } + [stops]
-                lines.append(cells.map(field).joined(separator: ","))
+                lines.append(cells.map(CSVField.escaped).joined(separator: ","))
             }
         }
         return "\u{FEFF}" + lines.map { $0 + "\r\n" }.joined()
     }
 
-    static func field(_ text: String) -> String {
-        var text = text
-        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
 }

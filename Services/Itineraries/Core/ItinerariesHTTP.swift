@@ -129,7 +129,7 @@ public enum ItinerariesHTTP {
         }
     }
 
-    /// The access list as CSV (RFC 4180).
+    /// The access list as CSV (RFC 4180; a name that would run as a formula is prefixed with `'`).
     public static func csv(_ entries: [AccessEntry]) -> String {
         var csv = "registration_id,organisation,full_name,document,number,issuing_country,bus,arrival\r\n"
         for e in entries {
@@ -138,11 +138,7 @@ public enum ItinerariesHTTP {
                     e.registrationID, e.organisation, e.fullName, e.document, e.number, e.issuingCountry, e.busID,
                     MessageCoding.format(e.arrival),
                 ]
-                .map {
-                    $0.unicodeScalars.contains { ",\"\r\n".unicodeScalars.contains($0) }
-                        ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0
-                }
-                .joined(separator: ",") + "\r\n"
+                .map(CSVField.escaped).joined(separator: ",") + "\r\n"
         }
         return csv
     }

@@ -96,8 +96,15 @@ public enum APITokens {
         try APIToken.records(db, APIToken.order(Column("created_at"), Column("id")))
     }
 
-    /// Whether any token is in force: then every endpoint but `/health/*` asks for one.
+    /// Whether endpoints ask for a token: once any token has been created, every endpoint but
+    /// `/health/*` does, also after every token is revoked (revoking a leaked last token must
+    /// not open the doors; nobody gets in until a new one is created).
     public static func enforced(in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_tokens)") ?? false
+    }
+
+    /// Whether any token is in force (not revoked).
+    public static func anyInForce(in db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL)") ?? false
     }
 

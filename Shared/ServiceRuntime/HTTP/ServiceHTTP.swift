@@ -16,11 +16,13 @@ public enum ServiceHTTP {
         let connections: [AMQPConnection]
         let store: ServiceStore
         let pipeline: PipelineStatus?
+        let storeProbe: StoreProbeCache
 
         public init(connections: [AMQPConnection], store: ServiceStore, pipeline: PipelineStatus? = nil) {
             self.connections = connections
             self.store = store
             self.pipeline = pipeline
+            storeProbe = StoreProbeCache(store: store)
         }
 
         func check() async -> (ready: Bool, checks: [String: String]) {
@@ -29,7 +31,7 @@ public enum ServiceHTTP {
                 checks["broker.\(connection.configuration.connectionName)"] = "\(connection.status)"
             }
             let brokerReady = connections.allSatisfy { $0.status == .open }
-            let storeProblem = await store.probeWrite()
+            let storeProblem = await storeProbe.problem()
             checks["store"] = storeProblem.map { "cannot commit: \($0)" } ?? "writable"
             var pipelineReady = true
             switch pipeline?.current {
@@ -84,8 +86,12 @@ public enum ServiceHTTP {
         routes(
             ServiceRoutes(
                 read: read, personalData: scoped(.personalData), admin: scoped(.admin), ownAccess: router.group(), outbox: outbox))
+        // A connection that sends nothing for a minute is closed: clients that open connections
+        // and idle cannot hold them without end (a scrape every 15 s keeps its own open).
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
         let server: HTTPServerBuilder =
-            try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
+            try configuration.httpTLS.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0.configuration()) }
+            ?? .http1(configuration: http1)
         return Application(
             router: router, server: server,
             configuration: ApplicationConfiguration(
@@ -112,5 +118,36 @@ public enum ServiceHTTP {
             fields[name] = (parts.count > 1 ? parts[1] : "").removingPercentEncoding ?? ""
         }
         return fields
+    }
+}
+
+/// The store's write probe for readiness, taken at most once a second however often readiness
+/// is asked, and once for callers asking together: `/health/ready` answers anyone, and each
+/// probe is a committed write through the writer the pipeline's commits need.
+actor StoreProbeCache {
+    let store: ServiceStore
+    let freshFor: Duration
+    private var last: (at: ContinuousClock.Instant, problem: String?)?
+    private var running: Task<String?, Never>?
+    /// Probes written (for tests).
+    private(set) var taken = 0
+
+    init(store: ServiceStore, freshFor: Duration = .seconds(1)) {
+        self.store = store
+        self.freshFor = freshFor
+    }
+
+    /// nil if the store took a committed write within `freshFor`, else why not.
+    func problem() async -> String? {
+        if let last, ContinuousClock.now - last.at < freshFor { return last.problem }
+        if let running { return await running.value }
+        let store = store
+        let probe = Task { await store.probeWrite() }
+        running = probe
+        taken += 1
+        let problem = await probe.value
+        last = (ContinuousClock.now, problem)
+        running = nil
+        return problem
     }
 }
