@@ -31,6 +31,9 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// A librabbitmq call failed for a reason that is none of the above.
     case library(operation: String, status: Int32, message: String)
+    /// A message the client could not put on the wire (its properties do not encode in one
+    /// frame): nothing of it was written, and writing it again cannot succeed.
+    case unwritable(exchange: String, routingKey: String, reason: String)
 
     /// The AMQP reply code the broker sent, if this error carries one.
     public var replyCode: ReplyCode? {
@@ -52,7 +55,7 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
             return code == .connectionForced || code == .internalError
         case .channelClosedByBroker(let code, _):
             return code == .resourceLocked
-        case .invalidConfiguration, .tlsFailed, .unroutable, .consumerCancelled, .library:
+        case .invalidConfiguration, .tlsFailed, .unroutable, .consumerCancelled, .library, .unwritable:
             return false
         }
     }
@@ -83,6 +86,8 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the AMQP connection is closed"
         case .library(let operation, let status, let message):
             return "\(operation) failed: \(message) (librabbitmq status \(status))"
+        case .unwritable(let exchange, let routingKey, let reason):
+            return "cannot publish to '\(exchange)' with key '\(routingKey)': \(reason)"
         }
     }
 }

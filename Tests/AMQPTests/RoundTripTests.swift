@@ -69,6 +69,34 @@ import Testing
         await connection.close()
     }
 
+    @Test func aMessageWhosePropertiesExceedAFrameFailsAloneAndTheConnectionGoesOn() async throws {
+        // Headers beyond one frame once failed after the method frame was written: the
+        // connection was torn down and the message sent again on every reconnect.
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueName("big-headers")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        let huge = MessageProperties(headers: ["x-padding": .string(String(repeating: "x", count: 140_000))])
+        let results = await connection.publish([
+            OutgoingMessage(body: Data("before".utf8), exchange: "", routingKey: queue),
+            OutgoingMessage(body: Data("huge".utf8), exchange: "", routingKey: queue, properties: huge),
+            OutgoingMessage(body: Data("after".utf8), exchange: "", routingKey: queue),
+        ])
+        guard case .failure(.unwritable(_, let key, let reason)) = results[1] else {
+            Issue.record("expected unwritable, got \(results[1])")
+            return
+        }
+        #expect(key == queue && reason.contains("frame"))
+        #expect(results.enumerated().allSatisfy { $0.offset == 1 || (try? $0.element.get()) != nil }, "\(results)")
+        var bodies: [String] = []
+        while let received = try await connection.get(queue: queue) {
+            received.delivery.ack()
+            bodies.append(String(decoding: received.delivery.body, as: UTF8.self))
+        }
+        #expect(bodies == ["before", "after"])
+        #expect(connection.status == .open)
+        await connection.close()
+    }
+
     @Test func largeBodiesSpanningManyFramesArriveWhole() async throws {
         let connection = try await TestBroker.connect()
         let queue = TestBroker.uniqueName("large")

@@ -51,6 +51,8 @@ public enum OpsError: Error, CustomStringConvertible, Equatable {
         switch amqp {
         case .invalidConfiguration(let text):
             return .usage("\(what): \(text)")
+        case .unwritable:
+            return .invalidInput("\(what): \(amqp)")
         case .connectionFailed, .tlsFailed:
             return .unavailable("\(what): \(amqp). Is the broker running, and is the URL (host, port, amqp/amqps) right?")
         case .connectionClosedByBroker(.accessRefused, _), .channelClosedByBroker(.accessRefused, _):

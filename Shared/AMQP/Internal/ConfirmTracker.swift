@@ -113,6 +113,10 @@ struct ConfirmTracker {
         return firstTag + UInt64(outstanding.count - 1)
     }
 
+    /// Takes the first waiting message off without sending it (it cannot be written); the
+    /// caller resolves it.
+    mutating func dropNext() -> PendingPublish { waiting.removeFirst() }
+
     /// Applies `basic.ack` / `basic.nack`; returns the messages now settled with their outcome.
     mutating func settle(tag: UInt64, multiple: Bool, ack: Bool) -> [(PendingPublish, AMQPError?)] {
         var settled: [(PendingPublish, AMQPError?)] = []

@@ -537,7 +537,14 @@ final class ConnectionEngine: @unchecked Sendable {
                 writeBlocked = true
                 return
             }
-            try raw.publish(Self.publishChannel, next)
+            do {
+                try raw.publish(Self.publishChannel, next)
+            } catch AMQPError.unwritable(let exchange, let routingKey, let reason) {
+                // This message alone cannot be encoded (nothing of it was written): it fails, the
+                // connection and the messages behind it go on.
+                confirms.dropNext().completion.resolve(.unwritable(exchange: exchange, routingKey: routingKey, reason: reason))
+                continue
+            }
             confirms.didSend()
             written += 1
         }

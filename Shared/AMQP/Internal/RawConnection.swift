@@ -52,6 +52,11 @@ final class RawConnection: @unchecked Sendable {
     private let state: amqp_connection_state_t
     private let configuration: AMQPConfiguration
     private let arena = CArena()
+    /// The largest frame asked for at login (the broker may grant less; 131,072 is its default).
+    static let frameMax = 131_072
+    /// Room for a content header's properties: a frame less its 8 bytes of framing and the
+    /// header's 12 (class, weight, body size).
+    private var propertiesScratch = [UInt8](repeating: 0, count: frameMax - 8 - 12)
     private var interner = StringInterner()
     private var destroyed = false
 
@@ -112,7 +117,7 @@ final class RawConnection: @unchecked Sendable {
 
         let properties = try clientProperties()
         let reply = crabbitmq_login_plain(
-            state, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeat), [properties],
+            state, configuration.virtualHost, 0, Int32(Self.frameMax), Int32(configuration.heartbeat), [properties],
             configuration.user, configuration.password)
         arena.reset()
         switch reply.reply_type {
@@ -224,6 +229,19 @@ final class RawConnection: @unchecked Sendable {
     func publish(_ channel: UInt16, _ message: PendingPublish) throws {
         defer { arena.reset() }
         var properties = try message.properties.encoded(in: arena)
+        // The library writes the method frame before it encodes the properties: properties that
+        // do not fit one frame would fail only after it, leaving the connection mid-message. So
+        // they are encoded here first, and such a message fails on its own.
+        let encoded = propertiesScratch.withUnsafeMutableBytes { scratch in
+            amqp_encode_properties(UInt16(AMQP_BASIC_CLASS), &properties, amqp_bytes_t(len: scratch.count, bytes: scratch.baseAddress))
+        }
+        guard encoded >= 0 else {
+            throw AMQPError.unwritable(
+                exchange: message.exchange, routingKey: message.routingKey,
+                reason:
+                    "its properties (headers) do not fit in one frame of \(Self.frameMax) bytes (\(String(cString: amqp_error_string2(encoded))))"
+            )
+        }
         let exchange = try arena.bytes(message.exchange)
         let routingKey = try arena.bytes(message.routingKey)
         let status = message.body.withUnsafeBytes { body in
