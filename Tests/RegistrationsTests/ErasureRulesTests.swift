@@ -89,6 +89,84 @@ import Testing
         #expect(!(try await harness.read { db in try StoreText.all(in: db) }).contains("@example.cn"), "every address is gone")
     }
 
+    /// A submission that was only ever refused still left a data key (its record for the
+    /// archive and its answer are sealed under it): retention asks for its erasure too, once,
+    /// and a reference refused and then accepted is asked for once.
+    @Test func retentionAlsoErasesSubmissionsThatWereOnlyEverRefused() async throws {
+        let (harness, handler) = try RegistrationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        var refused = Samples.submission(reference: "refused")
+        refused.consent.dataProcessing = false
+        #expect(try await harness.send(refused).of(RegistrationRejected.self).count == 1)
+        var fixed = Samples.submission(reference: "fixed")
+        fixed.consent.dataProcessing = false
+        try await harness.send(fixed)
+        try await harness.send(Samples.submission(reference: "fixed", revision: 2))
+        let ends = Samples.danang(day: 15, 0)
+        let retention = 86400.0
+        #expect(
+            try await harness.read { db in try RegistrationStore.nextRetentionEnd(retention: retention, in: db) }
+                == ends.addingTimeInterval(retention))
+
+        let due = try await harness.write { db in
+            try handler.requestDueErasures(now: ends.addingTimeInterval(retention), retention: retention, in: db)
+        }
+        let requests = due.of(RegistrationEraseRequested.self)
+        #expect(requests.map(\.reference) == ["fixed", "refused"])
+        #expect(due.map(\.correlationID) == ["fixed", "refused"].map { registrationID(eventID: "danang-2026-01", reference: $0) })
+        #expect(try await harness.read { db in try RegistrationStore.nextRetentionEnd(retention: retention, in: db) } == nil)
+        let again = try await harness.write { db in
+            try handler.requestDueErasures(now: ends.addingTimeInterval(retention + 3600), retention: retention, in: db)
+        }
+        #expect(again.isEmpty, "asked once")
+
+        for request in requests { try await harness.send(request) }
+        let id = registrationID(eventID: "danang-2026-01", reference: "refused")
+        #expect(try await harness.read { db in try handler.dataKey(id, in: db) } == .erased, "its key is gone")
+        #expect(try await harness.read { db in try RegistrationStore.erasure(id, in: db)?.erasedAt } != nil)
+    }
+
+    /// After erasure, a submission (an amendment, or the same reference again) or a
+    /// cancellation for the registration is ignored: nothing of it is stored, nothing answered.
+    @Test func aSubmissionOrCancellationForAnErasedRegistrationIsIgnored() async throws {
+        let log = LogCapture()
+        let handler = RegistrationsHandler(
+            vault: .ephemeral(), keys: try DataKeyStore(), clock: { Samples.danang(day: 5, 10) }, logger: log.logger)
+        let harness = try HandlerHarness(handler.dispatcher, migrations: RegistrationStore.migrate)
+        try await harness.send(Samples.programme(organisations: 1))
+        try await harness.send(Samples.submission(reference: "erase-me"))
+        try await harness.send(Samples.submission(reference: "waiting"))
+        try await harness.send(Self.request("erase-me"))
+
+        var amendment = Samples.submission(reference: "erase-me", revision: 2, delegates: 3)
+        amendment.leadContact.email = "after.erasure@example.cn"
+        amendment.leadContact.phone = "+86 20 8888 7777"
+        amendment.delegates[2].identityDocument?.number = "E99999999"
+        #expect(try await harness.send(amendment, messageID: "amend-1").isEmpty, "no record for the archive, no answer")
+        let markers = ["after.erasure@example.cn", "+86 20 8888 7777", "E99999999", "d3.erase-me@example.cn", "Delegate 3"]
+        let text = try await harness.read { db in try StoreText.all(in: db) }
+        for marker in markers { #expect(!text.contains(marker), "\(marker) is not stored") }
+        let record = try #require(
+            try await harness.read { db in try RegistrationStore.registration(eventID: "danang-2026-01", reference: "erase-me", in: db) })
+        #expect(record.revision == 1 && record.delegateCount == 2 && record.status == .accepted)
+        #expect(try await harness.read { db in try RegistrationStore.identity(registrationID: record.registrationID, in: db) } == nil)
+
+        // A cancellation changes nothing either: no answer, nobody moves up.
+        let cancel = RegistrationCancelRequested(eventID: "danang-2026-01", reference: "erase-me")
+        #expect(try await harness.send(cancel, messageID: "cancel-1").isEmpty)
+        let statuses = try await harness.read { db in
+            try RegistrationStore.registrations(eventID: "danang-2026-01", in: db).map(\.status)
+        }
+        #expect(statuses == [.accepted, .waitlisted])
+
+        // Both are in the log, by their ids, with nothing of the people.
+        let ignored = log.all.filter { $0.message.contains("erased") }
+        #expect(ignored.map { $0.metadata["message.id"] } == ["amend-1", "cancel-1"])
+        #expect(ignored.allSatisfy { $0.metadata["registration.id"] == record.registrationID })
+        let logged = log.all.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+        for marker in markers + ["li.wei.erase-me@example.cn", "Li Wei"] { #expect(!logged.contains(marker), "\(marker) is not logged") }
+    }
+
     /// The schedule as the service runs it: on a fake clock it writes the requests to the
     /// outbox once the retention has ended, and says when it should wake next.
     @Test func theScheduleWritesTheDueRequestsToTheOutboxAndKnowsWhenToWake() async throws {

@@ -176,6 +176,19 @@ import Testing
         #expect(language.of(RegistrationRejected.self).first?.issues.first?.message.contains("'fr' is not a supported language") == true)
     }
 
+    /// The answer to a body that does not decode names an identity document's field, never
+    /// what the document holds.
+    @Test func anUnreadableIdentityDocumentIsAnsweredWithoutWhatItHolds() throws {
+        let (harness, _) = try Self.harness()
+        let valid = String(decoding: try MessageCoding.encode(Samples.submission(reference: "doc-1")), as: UTF8.self)
+        let body = valid.replacingOccurrences(of: "\"kind\":\"passport\"", with: "\"kind\":\"permit X7781234\"")
+        #expect(body != valid)
+        let rejected = try #require(harness.answers(toBody: body, type: .registrationSubmitted).of(RegistrationRejected.self).first)
+        let issue = try #require(rejected.issues.first)
+        #expect(issue.path.hasSuffix("identityDocument.kind") && issue.code == "invalid_value")
+        #expect(!issue.message.contains("X7781234"), "\(issue.message)")
+    }
+
     @Test func aBodyThatDoesNotSayWhoSentItGetsNoAnswer() throws {
         let (harness, _) = try Self.harness()
         #expect(harness.answers(toBody: "not json", type: .registrationSubmitted).isEmpty)

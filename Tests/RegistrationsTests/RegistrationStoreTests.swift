@@ -56,6 +56,42 @@ import Testing
         }
     }
 
+    /// A store as version `registrations-6` left it, with two rejections.
+    static func storeBeforeRejectionsKnewTheirRegistration() async throws -> ServiceStore {
+        let path = try Self.temporaryPath()
+        let old = try DatabaseQueue(path: path)
+        try ServiceStore.migrator(RegistrationStore.migrate).migrate(old, upTo: "registrations-6")
+        try await old.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO rejections (event_id, reference, revision, issues, rejected_at)
+                    VALUES ('danang-2026-01', 'x', 1, '[]', '2026-01-05T09:00:02.000Z'), ('other', 'y', 1, '[]', '2026-01-05T09:00:03.000Z')
+                    """)
+        }
+        try old.close()
+        return try ServiceStore(path: path, synchronous: .normal, migrations: RegistrationStore.migrate)
+    }
+
+    /// `/counts` counts an event's rejections on every call: by an index, not by reading the
+    /// whole table (a store of the earlier format gets the index when migrated).
+    @Test func rejectionsAreCountedByAnIndexOnTheEvent() async throws {
+        let store = try await Self.storeBeforeRejectionsKnewTheirRegistration()
+        try await store.database.read { db in
+            #expect(try RegistrationStore.rejectionCount(eventID: "danang-2026-01", in: db) == 1)
+            let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT count(*) FROM rejections WHERE event_id = ?", arguments: ["e"])
+                .map { $0["detail"] as String }.joined(separator: "; ")
+            #expect(plan.contains("USING COVERING INDEX rejections_event"), "\(plan)")
+        }
+    }
+
+    /// Retention erases what a refused submission left (its data key): a store of the earlier
+    /// format learns which registration each of its rejections refused.
+    @Test func aMigratedStoreKnowsWhichRegistrationEachRejectionRefused() async throws {
+        let store = try await Self.storeBeforeRejectionsKnewTheirRegistration()
+        let ids = try await store.database.read { db in try String.fetchAll(db, sql: "SELECT registration_id FROM rejections ORDER BY id") }
+        #expect(ids == [registrationID(eventID: "danang-2026-01", reference: "x"), registrationID(eventID: "other", reference: "y")])
+    }
+
     @Test func aRowTheCodeCannotReadIsAnErrorNamingItNeverADefault() async throws {
         let store = try ServiceStore(path: try Self.temporaryPath(), synchronous: .normal, migrations: RegistrationStore.migrate)
         let record = RegistrationRecord(
@@ -72,6 +108,17 @@ import Testing
         } catch let error as UnreadableRow {
             #expect(error.table == "registrations" && error.key == "reg-x" && error.column == "updated_at")
             #expect(!error.description.contains("yesterday") && !error.description.contains("li.wei"), "no values in the error: \(error)")
+        }
+        // An event's time zone this system does not know is not taken for UTC.
+        try await store.database.write { db in
+            try RegistrationStore.save(EventProgramme(Samples.programme()), in: db)
+            try db.execute(sql: "UPDATE events SET time_zone = 'Mars/Olympus_Mons'")
+        }
+        do {
+            _ = try await store.database.read { db in try RegistrationStore.event("danang-2026-01", in: db) }
+            Issue.record("an unknown time zone was read")
+        } catch let error as UnreadableRow {
+            #expect(error.table == "events" && error.key == "danang-2026-01" && error.column == "time_zone")
         }
         // SQLite itself refuses what it can check.
         await #expect(throws: DatabaseError.self) {

@@ -259,7 +259,7 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         BrokenRule("document number with a space", "delegates[0].identityDocument.number", "invalid_format", mentions: "document number") {
             $0.delegates[0].identityDocument?.number = "E 0000001"
         },
-        BrokenRule("alpha-3 issuing country", "delegates[1].identityDocument.issuingCountry", "invalid_format", mentions: "PRC") {
+        BrokenRule("alpha-3 issuing country", "delegates[1].identityDocument.issuingCountry", "invalid_format", mentions: "ISO 3166") {
             $0.delegates[1].identityDocument?.issuingCountry = "PRC"
         },
         BrokenRule("empty name in the document", "delegates[1].identityDocument.fullName", "required", mentions: "fullName") {
@@ -279,7 +279,7 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         BrokenRule("expiry written in words", "delegates[0].identityDocument.expiresOn", "invalid_format", mentions: "YYYY-MM-DD") {
             $0.delegates[0].identityDocument?.expiresOn = "1 Jan 2031"
         },
-        BrokenRule("document expired yesterday", "delegates[0].identityDocument.expiresOn", "expired", mentions: "2026-01-04") {
+        BrokenRule("document expired yesterday", "delegates[0].identityDocument.expiresOn", "expired", mentions: "expired") {
             $0.delegates[0].identityDocument?.expiresOn = "2026-01-04"
         },
         BrokenRule("document expired years ago", "delegates[1].identityDocument.expiresOn", "expired", mentions: "expired") {
@@ -304,6 +304,47 @@ struct BrokenRule: Sendable, CustomTestStringConvertible {
         let later = Self.validator(today: Samples.danang(day: 12, 9)).issues(in: submission, programme: nil)
         #expect(later.map(\.path) == ["delegates[0].identityDocument.expiresOn"])
         #expect(later.map(\.code) == ["expired"])
+    }
+
+    /// The expiry is judged on the day the service received the submission, in the event's
+    /// time zone: a replay weeks later, on another clock, judges as the live service did.
+    @Test func expiryIsJudgedOnTheDayOfReceiptInTheEventsTimeZone() {
+        var submission = Self.sample()
+        submission.delegates[0].identityDocument?.expiresOn = "2026-01-10"
+        let weeksLater = Self.validator(today: Samples.danang(day: 30, 9))
+        // 23:00 on 10 January in Da Nang: the last day it is valid.
+        #expect(weeksLater.issues(in: submission, programme: Self.programme, receivedAt: Samples.danang(day: 10, 23)) == [])
+        // 06:00 on 11 January in Da Nang is still 10 January in UTC; in Da Nang it has expired.
+        let nextMorning = weeksLater.issues(in: submission, programme: Self.programme, receivedAt: Samples.danang(day: 11, 6))
+        #expect(nextMorning.map(\.path) == ["delegates[0].identityDocument.expiresOn"])
+        #expect(nextMorning.map(\.code) == ["expired"])
+    }
+
+    /// Issues go out in plain text on the broker: about a person's details they name the field
+    /// and the rule, never what was given.
+    @Test func issuesAboutAPersonNameTheFieldAndTheRuleNeverTheValue() {
+        var submission = Self.sample()
+        let given = [
+            "e12345678x", "Prc", "1980/05/01", "2020-06-30", "31-12-2030", "li.wei-at-example.cn", "12-34", "oLi Wei", "d9@example",
+            "Zhang San Feng",
+        ]
+        submission.delegates[0].identityDocument?.number = given[0]
+        submission.delegates[0].identityDocument?.issuingCountry = given[1]
+        submission.delegates[0].identityDocument?.dateOfBirth = given[2]
+        submission.delegates[0].identityDocument?.expiresOn = given[3]
+        submission.delegates[1].identityDocument?.expiresOn = given[4]
+        submission.leadContact.email = given[5]
+        submission.leadContact.phone = given[6]
+        submission.leadContact.wechatOpenID = given[7]
+        submission.delegates[1].email = given[8]
+        submission.delegates[1].identityDocument?.fullName = given[9] + String(repeating: "x", count: 200)
+        let issues = Self.validator().issues(in: submission, programme: Self.programme)
+        #expect(issues.count == given.count, "one issue for each: \(issues.map(\.path))")
+        for issue in issues {
+            for value in given {
+                #expect(!issue.message.contains(value), "\(issue.path): '\(issue.message)' repeats what was given")
+            }
+        }
     }
 
     // MARK: Interests, visits, consent

@@ -4,7 +4,12 @@ import Messages
 /// The rules a submission must meet, checked all at once so the sender hears every problem.
 ///
 /// Pure: no store, no broker. `programme` (when the event's programme is known) adds the
-/// checks that need it: the registration deadline and the venues named in `preferredVisits`.
+/// checks that need it: the registration deadline and the venues named in `preferredVisits`,
+/// and the time zone documents' expiry days are read in.
+///
+/// Issues go out in plain text on the broker: each names the field and the rule it breaks,
+/// never a value a person gave (values of the organisation's own fields, such as a venue id or
+/// its country, may be repeated).
 public struct RegistrationValidator: Sendable {
     public var maxDelegates = 50
     public var today: @Sendable () -> Date = { Date() }
@@ -12,8 +17,15 @@ public struct RegistrationValidator: Sendable {
     public init() {}
 
     /// Every issue with `submission`. `receivedAt` is when the service first received it (the
-    /// deadline is judged on that, never on the sender's `submittedAt`); nil means now.
+    /// deadline and documents' expiry are judged on that, never on the sender's `submittedAt` or
+    /// the clock of the day it is judged: a replay judges as the live service did); nil means now.
     public func issues(in submission: RegistrationSubmitted, programme: EventProgramme?, receivedAt: Date? = nil) -> [ValidationIssue] {
+        // Judged on when the system received the submission: `submittedAt` is the sender's claim
+        // and could be backdated.
+        let received = receivedAt ?? today()
+        // A document is valid through its expiry day, in the event's time zone (UTC while the
+        // programme does not say).
+        let receivedOn = Self.day(of: received, in: programme?.timeZone)
         var issues = IssueList()
         identifier(submission.eventID, path: "eventID", max: 64, into: &issues)
         if submission.reference.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -30,7 +42,7 @@ public struct RegistrationValidator: Sendable {
         if let local = organisation.localName, local.count > 200 {
             issues.add("organisation.localName", "too_long", "localName must be at most 200 characters")
         }
-        country(organisation.country, path: "organisation.country", into: &issues)
+        country(organisation.country, path: "organisation.country", showing: true, into: &issues)
         tags(organisation.sectors, path: "organisation.sectors", into: &issues)
         if let website = organisation.website,
             !["https://", "http://"].contains(where: website.lowercased().hasPrefix) || URL(string: website)?.host == nil
@@ -67,7 +79,7 @@ public struct RegistrationValidator: Sendable {
                 issues.add("\(path).accessibilityNeeds", "too_long", "accessibilityNeeds must be at most 500 characters")
             }
             if let document = delegate.identityDocument {
-                self.document(document, path: "\(path).identityDocument", into: &issues)
+                self.document(document, path: "\(path).identityDocument", validOn: receivedOn, into: &issues)
             }
         }
 
@@ -87,9 +99,6 @@ public struct RegistrationValidator: Sendable {
             issues.add(
                 "consent.dataProcessing", "consent_required", "the delegation must consent to the processing of its data for the event")
         }
-        // Judged on when the system received the submission: `submittedAt` is the sender's claim
-        // and could be backdated.
-        let received = receivedAt ?? today()
         if let programme, let deadline = programme.registrationDeadline, received > deadline {
             issues.add(
                 "eventID", "registration_closed",
@@ -129,10 +138,12 @@ public struct RegistrationValidator: Sendable {
         }
     }
 
-    private func country(_ value: String, path: String, into issues: inout IssueList) {
+    /// `showing`: the message repeats the value (only for the organisation's own fields).
+    private func country(_ value: String, path: String, showing: Bool, into issues: inout IssueList) {
         let scalars = Array(value.unicodeScalars)
         if scalars.count != 2 || !scalars.allSatisfy({ ("A"..."Z").contains($0) }) {
-            issues.add(path, "invalid_format", "\(path) must be an ISO 3166-1 alpha-2 code in capitals, e.g. CN or VN (got '\(value)')")
+            let got = showing ? " (got '\(value)')" : ""
+            issues.add(path, "invalid_format", "\(path) must be an ISO 3166-1 alpha-2 code in capitals, e.g. CN or VN\(got)")
         }
     }
 
@@ -173,22 +184,25 @@ public struct RegistrationValidator: Sendable {
         }
     }
 
-    private func document(_ document: IdentityDocument, path: String, into issues: inout IssueList) {
+    /// Nothing a document holds goes into an issue: the field and the rule only.
+    private func document(_ document: IdentityDocument, path: String, validOn day: Date, into issues: inout IssueList) {
         let number = document.number
         if number.count < 5 || number.count > 20
             || !number.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
         {
             issues.add("\(path).number", "invalid_format", "the document number must be 5 to 20 capital letters and digits")
         }
-        country(document.issuingCountry, path: "\(path).issuingCountry", into: &issues)
+        country(document.issuingCountry, path: "\(path).issuingCountry", showing: false, into: &issues)
         text(document.fullName, path: "\(path).fullName", max: 200, into: &issues)
         if let birth = document.dateOfBirth, Self.day(birth) == nil {
             issues.add("\(path).dateOfBirth", "invalid_format", "dateOfBirth must be a date as YYYY-MM-DD")
         }
         if let expiry = Self.day(document.expiresOn) {
             // Valid through its expiry day.
-            if expiry < Self.utcCalendar.startOfDay(for: today()) {
-                issues.add("\(path).expiresOn", "expired", "the document expired on \(document.expiresOn)")
+            if expiry < day {
+                issues.add(
+                    "\(path).expiresOn", "expired",
+                    "the identity document has expired: it must be valid on \(Self.text(of: day)), the day this submission was received")
             }
         } else {
             issues.add("\(path).expiresOn", "invalid_format", "expiresOn must be a date as YYYY-MM-DD")
@@ -200,6 +214,20 @@ public struct RegistrationValidator: Sendable {
         calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
         return calendar
     }()
+
+    /// The calendar day `date` falls on in `zone` (UTC if nil), as `day(_:)` reads that day.
+    static func day(of date: Date, in zone: TimeZone?) -> Date {
+        var calendar = utcCalendar
+        calendar.timeZone = zone ?? utcCalendar.timeZone
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return utcCalendar.date(from: DateComponents(year: parts.year, month: parts.month, day: parts.day))
+            ?? utcCalendar.startOfDay(for: date)
+    }
+
+    /// `YYYY-MM-DD` of a day as `day(_:)` reads it.
+    static func text(of day: Date) -> String {
+        day.formatted(Date.ISO8601FormatStyle(timeZone: utcCalendar.timeZone).year().month().day())
+    }
 
     /// Parses `YYYY-MM-DD` (UTC midnight); nil for anything else, including 2026-02-30.
     static func day(_ text: String) -> Date? {
@@ -224,9 +252,13 @@ public struct EventProgramme: Sendable, Equatable {
     /// When the event is over: midnight after its last day, in its time zone (the start of
     /// the retention time of its personal data).
     public var endsAt: Date?
+    /// The event's time zone (the programme's `timeZone`); nil if it named none this system
+    /// knows, or the programme was stored before time zones were kept.
+    public var timeZone: TimeZone?
 
     public init(
-        eventID: String, version: Int, capacity: EventCapacity, registrationDeadline: Date?, siteVisitIDs: Set<String>, endsAt: Date? = nil
+        eventID: String, version: Int, capacity: EventCapacity, registrationDeadline: Date?, siteVisitIDs: Set<String>, endsAt: Date? = nil,
+        timeZone: TimeZone? = nil
     ) {
         self.eventID = eventID
         self.version = version
@@ -234,13 +266,14 @@ public struct EventProgramme: Sendable, Equatable {
         self.registrationDeadline = registrationDeadline
         self.siteVisitIDs = siteVisitIDs
         self.endsAt = endsAt
+        self.timeZone = timeZone
     }
 
     public init(_ programme: ProgrammePublished) {
         self.init(
             eventID: programme.eventID, version: programme.version, capacity: programme.capacity,
             registrationDeadline: programme.registrationDeadline, siteVisitIDs: Set(programme.venues.filter(\.isSiteVisit).map(\.id)),
-            endsAt: Self.end(of: programme))
+            endsAt: Self.end(of: programme), timeZone: TimeZone(identifier: programme.timeZone))
     }
 
     /// Midnight after the last of `days`, in the event's zone; nil if neither can be read.

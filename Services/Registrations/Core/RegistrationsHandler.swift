@@ -1,21 +1,27 @@
 import Foundation
 import GRDB
+import Logging
 import Messages
 import ServiceRuntime
 
 /// The registrations service's rules, applied inside the pipeline's transaction.
 ///
-/// - `registration.submitted`: validated (every issue at once → `registration.rejected`);
-///   deduplicated by (event, reference); a higher revision amends and re-emits the status, a
-///   lower or equal one is ignored; a new delegation is accepted if the event has room for one
-///   more organisation and its delegates and nobody waits ahead of it, else waitlisted.
-/// - `registration.cancel-requested`: frees the places and promotes from the waiting list in
-///   arrival order (strictly: the head must fit before anyone behind it moves up). A request for
-///   a reference not known yet waits up to `cancellationWait` for its submission (which is then
-///   cancelled as soon as it is placed); if none comes, the request is answered with
-///   `registration.rejected`, code `unknown_reference` (`expireCancellations`).
-/// - `programme.published`: the event's capacity and deadline; more room promotes.
-/// - `registration.erase-requested`: the people's data goes, and their data key with it.
+/// - `registration.submitted`: deduplicated by (event, reference): a lower or equal revision is
+///   ignored before anything else is judged; otherwise validated (every issue at once →
+///   `registration.rejected`). A higher revision amends and re-emits the status (an accepted
+///   delegation keeps its places; only delegates it adds need free ones); a new delegation is
+///   accepted if the event has room for one more organisation and its delegates and nobody waits
+///   ahead of it, else waitlisted.
+/// - `registration.cancel-requested`: frees the places (or the place in line) and promotes from
+///   the waiting list in arrival order (strictly: the head must fit before anyone behind it moves
+///   up). A request for a reference not known yet waits up to `cancellationWait` for its
+///   submission (which is then cancelled as soon as it is placed); if none comes, the request is
+///   answered with `registration.rejected`, code `unknown_reference` (`expireCancellations`).
+/// - `programme.published`: the event's capacity, deadline and time zone; more room promotes.
+/// - A delegation larger than the whole event waits without holding back anyone: the list's
+///   head is the first waiting delegation that an empty event could take.
+/// - `registration.erase-requested`: the people's data goes, and their data key with it; a later
+///   submission or cancellation for the registration is ignored (logged, never answered).
 ///
 /// Personal data (contract 1.3): every submission is recorded as `registration.recorded`, and
 /// every answer is sent, with its personal fields sealed under the registration's data key
@@ -49,11 +55,12 @@ public struct RegistrationsHandler: Sendable {
     /// Seconds a cancellation for an unknown reference waits for its submission.
     public let cancellationWait: Double
     private let clock: @Sendable () -> Date
+    private let logger: Logger
 
     public init(
         vault: IdentityVault, keys: DataKeyStore, sealing: DocumentSealing = DocumentSealing(),
         validator: RegistrationValidator = RegistrationValidator(), cancellationWait: Double = 900,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "registrations")
     ) {
         self.vault = vault
         self.keys = keys
@@ -61,6 +68,7 @@ public struct RegistrationsHandler: Sendable {
         self.validator = validator
         self.cancellationWait = cancellationWait
         self.clock = clock
+        self.logger = logger
     }
 
     /// The routes bound to this handler.
@@ -70,12 +78,13 @@ public struct RegistrationsHandler: Sendable {
 
     func submit(_ message: Message<RegistrationSubmitted>, _ db: Database) throws -> [OutboundMessage] {
         let submission = message.payload
+        let registrationID = Messages.registrationID(eventID: submission.eventID, reference: submission.reference)
+        guard try !ignoredAfterErasure(registrationID, message.metadata, db) else { return [] }
         // The record's id is its own: the answers keep the ids a replay of the record gives them.
         let record = try sealed(
             RegistrationRecorded(
-                registrationID: Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
-                submissionMessageID: message.messageID, receivedAt: message.receivedAt, correlationID: message.answerCorrelationID,
-                submission: submission),
+                registrationID: registrationID, submissionMessageID: message.messageID, receivedAt: message.receivedAt,
+                correlationID: message.answerCorrelationID, submission: submission),
             correlationID: message.answerCorrelationID, origin: .init(cause: "recorded|\(message.messageID)", index: 0), db)
         return try record + decide(message, db)
     }
@@ -89,6 +98,7 @@ public struct RegistrationsHandler: Sendable {
             type: .registrationSubmitted, messageID: recorded.submissionMessageID, correlationID: recorded.correlationID,
             receivedAt: recorded.receivedAt, trace: message.metadata.trace)
         try Inbox.markApplied(metadata, in: db)
+        guard try !ignoredAfterErasure(recorded.registrationID, metadata, db) else { return [] }
         // The answers get the ids the submission's own answers had: downstream drops the copies.
         return OutboundMessage.caused(by: recorded.submissionMessageID, try decide(Message(recorded.submission, metadata: metadata), db))
     }
@@ -110,6 +120,12 @@ public struct RegistrationsHandler: Sendable {
         _ submission: RegistrationSubmitted, _ message: Message<RegistrationSubmitted>, documentIssues: [ValidationIssue], _ db: Database
     ) throws -> [OutboundMessage] {
         let correlation = message.answerCorrelationID
+        // An old or repeated revision changes nothing and is not judged: its sender is not told
+        // that a change failed (a retry after the deadline, a resend under a new message id).
+        let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
+        if let existing, submission.revision <= existing.revision {
+            return []  // stale or repeated revision: the newer one stands
+        }
         let programme = try RegistrationStore.event(submission.eventID, in: db)
         var issues = documentIssues + validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
         if programme == nil, !submission.eventID.isEmpty {
@@ -123,10 +139,6 @@ public struct RegistrationsHandler: Sendable {
         }
 
         let now = clock()
-        let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
-        if let existing, submission.revision <= existing.revision {
-            return []  // stale or repeated revision: the newer one stands
-        }
         var record = RegistrationRecord(
             registrationID: existing?.registrationID
                 ?? Messages.registrationID(eventID: submission.eventID, reference: submission.reference),
@@ -136,8 +148,11 @@ public struct RegistrationsHandler: Sendable {
 
         switch existing?.status {
         case .accepted?:
+            // The places it holds stay its own, even in an event now over full (a programme with
+            // less room): only the delegates an amendment adds need free places.
             let usage = try RegistrationStore.usage(eventID: record.eventID, excluding: record.registrationID, in: db)
-            guard fits(record, usage: usage, capacity: programme.capacity) else {
+            let held = existing?.delegateCount ?? 0
+            guard record.delegateCount <= held || usage.delegates + record.delegateCount <= programme.capacity.delegates else {
                 let free = programme.capacity.delegates - usage.delegates
                 let issue = ValidationIssue(
                     path: "delegates", code: "capacity_exceeded",
@@ -159,8 +174,10 @@ public struct RegistrationsHandler: Sendable {
             return try waitlisted(record, db) + promotions
         case .cancelled?, nil:
             let usage = try RegistrationStore.usage(eventID: record.eventID, in: db)
-            let nobodyWaiting = try RegistrationStore.waitlist(eventID: record.eventID, in: db).isEmpty
-            if nobodyWaiting, fits(record, usage: usage, capacity: programme.capacity) {
+            let nobodyAhead = try RegistrationStore.waitlist(eventID: record.eventID, in: db).allSatisfy {
+                !canEverFit($0, capacity: programme.capacity)
+            }
+            if nobodyAhead, fits(record, usage: usage, capacity: programme.capacity) {
                 record.status = .accepted
                 record.waitlistSequence = nil
                 try store(record, documents: submission.delegates, db)
@@ -214,7 +231,12 @@ public struct RegistrationsHandler: Sendable {
         let lead =
             problem.path.hasPrefix("leadContact")
             ? nil : (try? MessageCoding.makeDecoder().decode(Lead.self, from: message.body))?.leadContact
-        let issue = ValidationIssue(path: problem.path, code: problem.code, message: problem.description)
+        // What an identity document holds never goes into an answer: a value a field does not
+        // take is named by its field only.
+        let text =
+            problem.path.contains("identityDocument") && problem.code == "invalid_value"
+            ? "\(problem.path) holds a value this field does not take" : problem.description
+        let issue = ValidationIssue(path: problem.path, code: problem.code, message: text)
         let answer = try? sealed(
             RegistrationRejected(
                 eventID: eventID, reference: reference, revision: message.type == .registrationSubmitted ? revision : nil, issues: [issue],
@@ -228,6 +250,8 @@ public struct RegistrationsHandler: Sendable {
 
     func cancel(_ message: Message<RegistrationCancelRequested>, _ db: Database) throws -> [OutboundMessage] {
         let request = message.payload
+        let registrationID = Messages.registrationID(eventID: request.eventID, reference: request.reference)
+        guard try !ignoredAfterErasure(registrationID, message.metadata, db) else { return [] }
         guard try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) != nil else {
             // The submission may still be on its way: the request waits for it, and is answered
             // if it never comes.
@@ -270,7 +294,6 @@ public struct RegistrationsHandler: Sendable {
             return []
         }
         guard record.status != .cancelled else { return [] }
-        let wasAccepted = record.status == .accepted
         record.status = .cancelled
         record.waitlistSequence = nil
         record.updatedAt = clock()
@@ -282,7 +305,8 @@ public struct RegistrationsHandler: Sendable {
                 registrationID: record.registrationID, eventID: record.eventID, reference: record.reference, reason: request.reason,
                 delegation: record.delegation.withoutIdentityDocuments, cancelledAt: record.updatedAt),
             correlationID: correlation, db)
-        if wasAccepted, let programme = try RegistrationStore.event(record.eventID, in: db) {
+        // Places freed, or the head of the list gone: whoever now leads the list may move up.
+        if let programme = try RegistrationStore.event(record.eventID, in: db) {
             messages += try promote(eventID: record.eventID, capacity: programme.capacity, db)
         }
         return messages
@@ -292,8 +316,10 @@ public struct RegistrationsHandler: Sendable {
 
     func publish(_ programme: ProgrammePublished, _ db: Database) throws -> [OutboundMessage] {
         if let known = try RegistrationStore.event(programme.eventID, in: db), known.version >= programme.version {
-            // (A store from before retention learns when the event ends from the same version.)
-            if known.version == programme.version, known.endsAt == nil { try RegistrationStore.save(EventProgramme(programme), in: db) }
+            // (A store from before retention or time zones learns what it lacks from the same version.)
+            if known.version == programme.version, known.endsAt == nil || known.timeZone == nil {
+                try RegistrationStore.save(EventProgramme(programme), in: db)
+            }
             return []
         }
         let event = EventProgramme(programme)
@@ -307,11 +333,19 @@ public struct RegistrationsHandler: Sendable {
         usage.organisations + 1 <= capacity.organisations && usage.delegates + record.delegateCount <= capacity.delegates
     }
 
-    /// Moves waiting registrations up, in arrival order, while the head fits.
+    /// Whether the delegation fits the event were every other place free. One that does not
+    /// (larger than the event, REGISTRATIONS_MAX_DELEGATES being above its capacity, or after a
+    /// programme with less room) waits for more room without holding back those behind it.
+    private func canEverFit(_ record: RegistrationRecord, capacity: EventCapacity) -> Bool {
+        capacity.organisations >= 1 && record.delegateCount <= capacity.delegates
+    }
+
+    /// Moves waiting registrations up, in arrival order, while the head fits; one that could
+    /// never fit is passed over and keeps its place in line.
     private func promote(eventID: String, capacity: EventCapacity, _ db: Database) throws -> [OutboundMessage] {
         var usage = try RegistrationStore.usage(eventID: eventID, in: db)
         var messages: [OutboundMessage] = []
-        for var candidate in try RegistrationStore.waitlist(eventID: eventID, in: db) {
+        for var candidate in try RegistrationStore.waitlist(eventID: eventID, in: db) where canEverFit(candidate, capacity: capacity) {
             guard fits(candidate, usage: usage, capacity: capacity) else { break }
             candidate.status = .accepted
             candidate.waitlistSequence = nil
@@ -363,9 +397,22 @@ public struct RegistrationsHandler: Sendable {
         ]
     }
 
-    /// The retention schedule: for each registration of an event over for `retention`
-    /// seconds, not asked to be erased yet, a `registration.erase-requested` (reason
-    /// `retention`) to every service, itself included. Each is asked once.
+    /// A submission or cancellation for a registration erased here is ignored: nothing of it is
+    /// stored or answered (its data key is gone), and the log says so without its data.
+    private func ignoredAfterErasure(_ registrationID: String, _ metadata: MessageMetadata, _ db: Database) throws -> Bool {
+        guard try RegistrationStore.erasure(registrationID, in: db)?.erasedAt != nil else { return false }
+        logger.notice(
+            "ignored: the registration was erased",
+            metadata: [
+                "message.id": "\(metadata.messageID)", "message.type": "\(metadata.type.rawValue)", "registration.id": "\(registrationID)",
+            ])
+        return true
+    }
+
+    /// The retention schedule: for each registration of an event over for `retention` seconds
+    /// (placed, or only ever refused: a refused submission has a data key too), not asked to be
+    /// erased yet, a `registration.erase-requested` (reason `retention`) to every service, itself
+    /// included. Each is asked once.
     public func requestDueErasures(now: Date, retention: Double, in db: Database) throws -> [OutboundMessage] {
         try RegistrationStore.dueForErasure(now: now, retention: retention, in: db).map { record in
             try RegistrationStore.save(

@@ -18,7 +18,7 @@ public enum RegistrationsService {
         let handler = RegistrationsHandler(
             vault: configuration.vault, keys: try DataKeyStore(path: configuration.keyStorePath), sealing: configuration.sealing,
             validator: validator,
-            cancellationWait: configuration.cancellationWait)
+            cancellationWait: configuration.cancellationWait, logger: logger)
         return try await ServiceHost(
             configuration: configuration.service,
             dispatcher: handler.dispatcher,

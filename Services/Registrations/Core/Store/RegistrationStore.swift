@@ -133,6 +133,27 @@ public enum RegistrationStore {
         migrator.registerMigration("registrations-6") { db in
             try db.execute(sql: "CREATE TABLE announced_keys (registration_id TEXT PRIMARY KEY)")
         }
+        // The event's time zone: documents' expiry days are read in it.
+        migrator.registerMigration("registrations-7") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN time_zone TEXT")
+        }
+        // `/counts` counts an event's rejections on every call.
+        migrator.registerMigration("registrations-8") { db in
+            try db.execute(sql: "CREATE INDEX rejections_event ON rejections(event_id)")
+        }
+        // The registration each rejection is of: a submission only ever refused has a data key
+        // too, which retention erases.
+        migrator.registerMigration("registrations-9") { db in
+            try db.execute(sql: "ALTER TABLE rejections ADD COLUMN registration_id TEXT")
+            let refused = try Row.fetchAll(
+                db, sql: "SELECT DISTINCT event_id, reference FROM rejections WHERE event_id IS NOT NULL AND reference IS NOT NULL")
+            for row in refused {
+                let (eventID, reference): (String, String) = (row[0], row[1])
+                try db.execute(
+                    sql: "UPDATE rejections SET registration_id = ? WHERE event_id = ? AND reference = ?",
+                    arguments: [Messages.registrationID(eventID: eventID, reference: reference), eventID, reference])
+            }
+        }
     }
 
     /// Records that `registrationID`'s data key is in the outbox; false if it was already.
@@ -159,27 +180,40 @@ public enum RegistrationStore {
 
     public static func save(_ erasure: ErasureRecord, in db: Database) throws { try erasure.upsert(db) }
 
-    /// Registrations of events over for `retention` seconds whose erasure nobody asked yet.
-    public static func dueForErasure(now: Date, retention: Double, in db: Database) throws -> [RegistrationRecord] {
-        try RegistrationRecord.records(
+    /// Every registration that holds personal data here or a data key: those placed, and those
+    /// only ever refused (their record for the archive and their answer were sealed under a key).
+    private static let held = """
+        SELECT registration_id, event_id, reference FROM registrations
+        UNION
+        SELECT registration_id, event_id, reference FROM rejections WHERE registration_id IS NOT NULL
+        """
+
+    /// Registrations (placed, or only ever refused) of events over for `retention` seconds whose
+    /// erasure nobody asked yet, by event and reference.
+    public static func dueForErasure(now: Date, retention: Double, in db: Database) throws -> [(
+        registrationID: String, eventID: String, reference: String
+    )] {
+        try Row.fetchAll(
             db,
             sql: """
-                SELECT registrations.* FROM registrations JOIN events USING (event_id)
+                SELECT held.registration_id, held.event_id, held.reference FROM (\(held)) AS held JOIN events USING (event_id)
                 WHERE events.ends_at IS NOT NULL AND events.ends_at <= ?
-                  AND registrations.registration_id NOT IN (SELECT registration_id FROM erasures)
-                ORDER BY registrations.event_id, registrations.reference
+                  AND held.registration_id NOT IN (SELECT registration_id FROM erasures)
+                ORDER BY held.event_id, held.reference
                 """,
-            arguments: [MessageCoding.formatSortable(now.addingTimeInterval(-retention))])
+            arguments: [MessageCoding.formatSortable(now.addingTimeInterval(-retention))]
+        ).map { row in (row[0], row[1], row[2]) }
     }
 
-    /// When the next event's retention ends, among those with registrations not yet asked.
+    /// When the next event's retention ends, among those with registrations (placed, or only
+    /// ever refused) not yet asked.
     public static func nextRetentionEnd(retention: Double, in db: Database) throws -> Date? {
         try String.fetchOne(
             db,
             sql: """
-                SELECT min(events.ends_at) FROM events JOIN registrations USING (event_id)
+                SELECT min(events.ends_at) FROM events JOIN (\(held)) AS held USING (event_id)
                 WHERE events.ends_at IS NOT NULL
-                  AND registrations.registration_id NOT IN (SELECT registration_id FROM erasures)
+                  AND held.registration_id NOT IN (SELECT registration_id FROM erasures)
                 """
         ).flatMap(MessageCoding.parse).map { $0.addingTimeInterval(retention) }
     }
@@ -307,7 +341,9 @@ public enum RegistrationStore {
     public static func recordRejection(eventID: String?, reference: String?, revision: Int?, issues: [ValidationIssue], in db: Database)
         throws
     {
-        let rejection = RejectionRecord(eventID: eventID, reference: reference, revision: revision, issues: issues, rejectedAt: Date())
+        let registrationID = eventID.flatMap { eventID in reference.map { Messages.registrationID(eventID: eventID, reference: $0) } }
+        let rejection = RejectionRecord(
+            eventID: eventID, reference: reference, registrationID: registrationID, revision: revision, issues: issues, rejectedAt: Date())
         try rejection.insert(db)
     }
 
