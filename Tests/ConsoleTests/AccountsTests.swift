@@ -119,4 +119,51 @@ import Testing
             }
         }
     }
+
+    @Test func anAttemptCountsAsAFailureFromTheMomentItIsReserved() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            try Accounts.add(name: "mai", role: .organiser, password: "long enough password", cost: .testing, in: db)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            // Attempts whose passwords are still being checked count against the next one.
+            for index in 0..<Accounts.failureLimit {
+                guard case .reserved = try Accounts.reserveLogin(name: "mai", address: "10.0.3.\(index)", now: now, in: db) else {
+                    Issue.record("attempt \(index + 1) is let through")
+                    return
+                }
+            }
+            guard case .throttled = try Accounts.reserveLogin(name: "mai", address: "10.0.3.9", now: now, in: db) else {
+                Issue.record("the attempt after the limit is throttled before any password is checked")
+                return
+            }
+        }
+    }
+
+    @Test func aLoginThatSucceedsTakesBackTheFailureItWasCountedAs() async throws {
+        let harness = try ConsoleFixtures.harness()
+        try await harness.write { db in
+            try Accounts.add(name: "tuan", role: .marshal, password: "long enough password", cost: .testing, in: db)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            for index in 0..<(Accounts.addressFailureLimit - 1) {
+                try Accounts.add(name: "user-\(index)", role: .viewer, password: "long enough password", cost: .testing, in: db)
+                #expect(
+                    try Accounts.login(name: "user-\(index)", password: "wrong", address: "10.0.0.9", lifetime: 60, now: now, in: db)
+                        == .refused)
+            }
+            // The one attempt the address has left, again and again: each success gives it back.
+            for _ in 0..<3 {
+                guard
+                    case .success = try Accounts.login(
+                        name: "tuan", password: "long enough password", address: "10.0.0.9", lifetime: 60, now: now, in: db)
+                else {
+                    Issue.record("the right password logs in")
+                    return
+                }
+            }
+            #expect(try Accounts.login(name: "user-0", password: "wrong", address: "10.0.0.9", lifetime: 60, now: now, in: db) == .refused)
+            #expect(
+                try Accounts.login(name: "tuan", password: "long enough password", address: "10.0.0.9", lifetime: 60, now: now, in: db)
+                    == .throttled)
+        }
+    }
 }

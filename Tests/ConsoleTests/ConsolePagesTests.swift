@@ -77,7 +77,7 @@ import Testing
     /// marshal `an` with the personal-data role; `documentKeys`, the console's.
     static func withConsole(
         _ harness: HandlerHarness, documentKeys: DocumentKeys? = nil, parked: ParkedMessages = ParkedMessages(queues: []),
-        passKeys: PassKeys? = nil, now: @escaping @Sendable () -> Date = { Date() },
+        passKeys: PassKeys? = nil, passwords: PasswordChecks = PasswordChecks(), now: @escaping @Sendable () -> Date = { Date() },
         _ body: @Sendable (Browser, Browser) async throws -> Void
     ) async throws {
         try await harness.write { db in
@@ -93,7 +93,8 @@ import Testing
             configuration: configuration.service, readiness: .init(connections: [], store: harness.store), store: harness.store,
             metrics: ServiceMetrics(service: "console"), logger: Logger(label: "console-test"),
             routes: { routes in
-                ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked, now: now)(routes, harness.store)
+                ConsoleHTTP.routes(configuration: configuration, pages: pages, parked: parked, passwords: passwords, now: now)(
+                    routes, harness.store)
             })
         try await app.test(.router) { client in try await body(Browser(client), Browser(client)) }
     }

@@ -134,51 +134,64 @@ public enum Accounts {
         case throttled
     }
 
-    /// What a login needs from the store before the password is checked (outside any write: the
-    /// check takes ~0.1 s and 32 MiB).
+    /// A login attempt counted already as a failure of the account and of the address, and
+    /// what its password is to be checked against (outside any transaction: the check takes
+    /// ~0.1 s and 32 MiB).
     public struct LoginCheck: Sendable {
         public let name: String
         public let address: String
+        /// When the attempt was reserved: the time of its provisional failures.
+        let at: Date
         /// The stored hash, nil for an unknown account.
         let stored: String?
-        public let throttled: Bool
 
-        /// Whether `password` is the account's (an unknown account costs the same time).
-        public func verifies(_ password: String) -> Bool {
-            let matches = Accounts.verify(password, against: stored ?? Accounts.dummyHash)
-            return matches && stored != nil && !throttled
-        }
+        /// What the password is checked against: for an unknown account a hash of the same cost
+        /// (so the time of a refusal says nothing of whether the account exists).
+        public var hash: String { stored ?? Accounts.dummyHash }
     }
 
-    /// Failures within the window are counted per account (`failureLimit`) and per client
-    /// address (`addressFailureLimit`, higher: several people may share one, behind a proxy).
-    public static func prepareLogin(name: String, address: String, now: Date = Date(), in db: Database) throws -> LoginCheck {
+    public enum LoginReservation: Sendable {
+        /// Too many failures for the account or the address: no password is checked.
+        case throttled
+        /// Counted as a failure until `concludeLogin` says the password matched.
+        case reserved(LoginCheck)
+    }
+
+    /// Reserves a login attempt before its password is checked, so that no number of attempts at
+    /// once gets more than `failureLimit` guesses an account (`addressFailureLimit` an address)
+    /// within `failureWindow`: counts the failures, and unless either is at its limit records
+    /// one more for the account and one for the address, all in `db`'s one write transaction.
+    /// Counting is by the name as typed, so a throttled answer tells nothing of whether the
+    /// account exists. The address's limit is higher: several people may share one, behind a proxy.
+    public static func reserveLogin(name: String, address: String, now: Date = Date(), in db: Database) throws -> LoginReservation {
+        let at = MessageCoding.formatSortable(now)
         let since = MessageCoding.formatSortable(now.addingTimeInterval(-failureWindow))
+        try db.execute(sql: "DELETE FROM login_failures WHERE at < ?", arguments: [since])
         func failures(_ key: String) throws -> Int {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?", arguments: [key, since]) ?? 0
         }
-        let throttled = try failures("account:\(name)") >= failureLimit || failures("address:\(address)") >= addressFailureLimit
+        guard try failures("account:\(name)") < failureLimit, try failures("address:\(address)") < addressFailureLimit else {
+            return .throttled
+        }
+        for key in ["account:\(name)", "address:\(address)"] {
+            try db.execute(sql: "INSERT INTO login_failures (key, at) VALUES (?, ?)", arguments: [key, at])
+        }
         let stored = try String.fetchOne(db, sql: "SELECT password FROM accounts WHERE name = ?", arguments: [name])
-        return LoginCheck(name: name, address: address, stored: stored, throttled: throttled)
+        return .reserved(LoginCheck(name: name, address: address, at: now, stored: stored))
     }
 
-    /// Records the outcome of a checked login: a session, or a failure counted against the
-    /// account and the address.
+    /// Concludes a reserved login whose password was checked: a wrong one (or no such account)
+    /// leaves its failures counted; the right one takes them back, ends the account's other
+    /// failures, and opens a session.
     public static func concludeLogin(_ check: LoginCheck, matched: Bool, lifetime: TimeInterval, now: Date = Date(), in db: Database) throws
         -> LoginOutcome
     {
-        try db.execute(
-            sql: "DELETE FROM login_failures WHERE at < ?",
-            arguments: [MessageCoding.formatSortable(now.addingTimeInterval(-failureWindow))])
-        if check.throttled { return .throttled }
-        guard matched, let account = try account(check.name, in: db) else {
-            for key in ["account:\(check.name)", "address:\(check.address)"] {
-                try db.execute(
-                    sql: "INSERT INTO login_failures (key, at) VALUES (?, ?)", arguments: [key, MessageCoding.formatSortable(now)])
-            }
-            return .refused
-        }
+        guard matched, check.stored != nil, let account = try account(check.name, in: db) else { return .refused }
         try db.execute(sql: "DELETE FROM login_failures WHERE key = ?", arguments: ["account:\(check.name)"])
+        try db.execute(
+            sql: """
+                DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE key = ? AND at = ? LIMIT 1)
+                """, arguments: ["address:\(check.address)", MessageCoding.formatSortable(check.at)])
         try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [MessageCoding.formatSortable(now)])
         let token = randomToken()
         let session = Session(account: account, csrf: randomToken(), expiresAt: now.addingTimeInterval(lifetime))
@@ -191,13 +204,13 @@ public enum Accounts {
         return .success(token: token, session)
     }
 
-    /// A whole login in one transaction (for tools and tests; the pages check the password
-    /// outside it).
+    /// A whole login in one transaction, the password checked inside it (for tools and tests;
+    /// the pages check it outside, through `PasswordChecks`).
     public static func login(
         name: String, password: String, address: String, lifetime: TimeInterval, now: Date = Date(), in db: Database
     ) throws -> LoginOutcome {
-        let check = try prepareLogin(name: name, address: address, now: now, in: db)
-        return try concludeLogin(check, matched: check.verifies(password), lifetime: lifetime, now: now, in: db)
+        guard case .reserved(let check) = try reserveLogin(name: name, address: address, now: now, in: db) else { return .throttled }
+        return try concludeLogin(check, matched: verify(password, against: check.hash), lifetime: lifetime, now: now, in: db)
     }
 
     /// The session a cookie's token names, if it has not expired.

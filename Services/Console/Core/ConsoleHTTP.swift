@@ -24,20 +24,25 @@ public struct ConsoleHTTP: Sendable {
     let store: ServiceStore
     let outbox: Doorbell
     let parked: ParkedMessages
+    let passwords: PasswordChecks
     let now: @Sendable () -> Date
 
     static let sessionCookie = "console_session"
     static let loginCookie = "console_login"
     static let languageCookie = "console_lang"
 
-    /// `parked`: the dead-letter queues' depths the overview shows.
+    /// `parked`: the dead-letter queues' depths the overview shows; `passwords`: where login
+    /// passwords are checked.
     public static func routes(
         configuration: ConsoleConfiguration, pages: ConsolePages, parked: ParkedMessages = ParkedMessages(queues: []),
-        now: @escaping @Sendable () -> Date = { Date() }
+        passwords: PasswordChecks = PasswordChecks(), now: @escaping @Sendable () -> Date = { Date() }
     ) -> @Sendable (ServiceRoutes, ServiceStore) -> Void {
         { routes, store in
-            ConsoleHTTP(configuration: configuration, pages: pages, store: store, outbox: routes.outbox, parked: parked, now: now)
-                .add(to: routes.ownAccess)
+            ConsoleHTTP(
+                configuration: configuration, pages: pages, store: store, outbox: routes.outbox, parked: parked, passwords: passwords,
+                now: now
+            )
+            .add(to: routes.ownAccess)
         }
     }
 
@@ -463,17 +468,20 @@ public struct ConsoleHTTP: Sendable {
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         let lifetime = configuration.sessionLifetime
         let now = now()
-        let check = try await store.database.read { db in try Accounts.prepareLogin(name: name, address: address, now: now, in: db) }
-        let matched = check.verifies(password)
+        // The attempt is counted as a failure before its password is checked, so that logins
+        // sent at once cannot all be let through by the same count.
+        let reservation = try await store.database.write { db in
+            let reservation = try Accounts.reserveLogin(name: name, address: address, now: now, in: db)
+            if case .throttled = reservation { try Self.auditLogin(name, .throttled, now: now, in: db) }
+            return reservation
+        }
+        guard case .reserved(let check) = reservation else {
+            return try loginPage(request, problem: "login.throttled", status: .tooManyRequests)
+        }
+        let matched = await passwords.verify(password, against: check.hash)
         let outcome = try await store.database.write { db in
             let outcome = try Accounts.concludeLogin(check, matched: matched, lifetime: lifetime, now: now, in: db)
-            // A name typed by mistake may be a password: only an account's own name is recorded.
-            let audited = try Accounts.account(name, in: db) != nil ? name : "(unknown account)"
-            switch outcome {
-            case .success: try Accounts.audit(account: audited, action: "login", outcome: "ok", now: now, in: db)
-            case .refused: try Accounts.audit(account: audited, action: "login", outcome: "refused", now: now, in: db)
-            case .throttled: try Accounts.audit(account: audited, action: "login", outcome: "throttled", now: now, in: db)
-            }
+            try Self.auditLogin(name, outcome, now: now, in: db)
             return outcome
         }
         switch outcome {
@@ -485,6 +493,16 @@ public struct ConsoleHTTP: Sendable {
             return try loginPage(request, problem: "login.refused", status: .unauthorized)
         case .throttled:
             return try loginPage(request, problem: "login.throttled", status: .tooManyRequests)
+        }
+    }
+
+    /// A name typed by mistake may be a password: only an account's own name is recorded.
+    static func auditLogin(_ name: String, _ outcome: Accounts.LoginOutcome, now: Date, in db: Database) throws {
+        let audited = try Accounts.account(name, in: db) != nil ? name : "(unknown account)"
+        switch outcome {
+        case .success: try Accounts.audit(account: audited, action: "login", outcome: "ok", now: now, in: db)
+        case .refused: try Accounts.audit(account: audited, action: "login", outcome: "refused", now: now, in: db)
+        case .throttled: try Accounts.audit(account: audited, action: "login", outcome: "throttled", now: now, in: db)
         }
     }
 
