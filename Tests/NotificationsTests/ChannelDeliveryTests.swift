@@ -75,6 +75,24 @@ import Testing
         #expect(smtp.messages.count == 1)
     }
 
+    /// The gateway took the message but its answer is not a message resource (here, an empty
+    /// 201): it is sent, once; the next rounds send nothing more.
+    @Test func anSMSTheGatewayTookWithAnUnreadableAnswerIsSentOnce() async throws {
+        let gateway = try await WebhookTestServer(statuses: [201])
+        defer { gateway.stop() }
+        let base = try #require(URL(string: "http://127.0.0.1:\(gateway.port)"))
+        let sms = SMSChannel(
+            configuration: SMSGatewayConfiguration(baseURL: base, accountSID: "AC1", authToken: "t", from: "X", timeout: 5))
+        let bench = try await DeliveryTests.bench(smtpPort: 1) { $0.run([sms], order: ["vi": [.sms, .email], "default": [.email]]) }
+        try await bench.harness.send(Self.waitlisted("sms-201", language: .vietnamese, phone: "+84 905 123 456"))
+        #expect(try await bench.round(.sms) == 1)
+        for _ in 1...2 { #expect(try await bench.round(.sms) == 0) }
+        let history = try await Self.history(bench, "sms-201")
+        #expect(Self.outcomes(history) == ["sms:sent"] && history.notification.status == .sent)
+        #expect(gateway.calls.count == 1)
+        #expect(try await bench.harness.emitted().of(NotificationDelivered.self).count == 1)
+    }
+
     // MARK: Zalo
 
     static func zalo(_ fake: ProviderFake) -> ZaloChannel {
@@ -158,6 +176,31 @@ import Testing
             #expect(Self.outcomes(try await Self.history(bench, "zalo-3")) == ["zalo:sent"])
             #expect(fake.calls.compactMap { $0.form?["refresh_token"] } == ["refresh-lapsed", "refresh-0"])
             #expect(try await Self.storedTokens(bench, .zalo)?.refreshToken == "refresh-1")
+        }
+    }
+
+    /// Every refresh token refused (the OA's authorisation lapsed and was not given again): the
+    /// channel is refused, not the message; it waits for the operator instead of falling back to
+    /// e-mail one notification at a time.
+    @Test func noRefreshTokenTakenRefusesTheChannelNotTheMessage() async throws {
+        try await Self.withZalo { bench, fake in
+            try await bench.harness.write { db in
+                try NotificationStore.saveTokens(
+                    ChannelTokens(accessToken: "old", refreshToken: "refresh-lapsed", expiresAt: Date().addingTimeInterval(-60)),
+                    for: .zalo, now: Date(), in: db)
+            }
+            let lapsed = ZaloChannel(
+                configuration: ZaloConfiguration(apiURL: fake.url, oauthURL: fake.url, appID: "app-1", secretKey: "secret-1", timeout: 5),
+                templates: [.waitlisted: "312345"], firstRefreshToken: "refresh-spent")
+            var configuration = bench.configuration
+            configuration.run([lapsed], order: ["vi": [.zalo, .email]])
+            let delivery = DeliveryService(context: bench.context, configuration: configuration, renderer: bench.renderer)
+            try await bench.harness.send(Self.waitlisted("zalo-6", language: .vietnamese, phone: "+84 905 123 456"))
+            #expect(try await delivery.round(.zalo, now: Date().addingTimeInterval(3600), limit: 10) == 1)
+            let history = try await Self.history(bench, "zalo-6")
+            #expect(Self.outcomes(history) == ["zalo:transient"] && history.notification.status == .pending)
+            #expect(history.notification.channel == .zalo && history.notification.lastError?.hasPrefix("channel refused: ") == true)
+            #expect(fake.calls.compactMap { $0.form?["refresh_token"] } == ["refresh-lapsed", "refresh-spent"])
         }
     }
 
@@ -277,6 +320,26 @@ import Testing
         let refused = try await Self.history(bench, "wx-3")
         #expect(Self.outcomes(refused) == ["wechat:permanent", "email:sent"])
         #expect(refused.attempts.first?.detail?.contains("43004") == true)
+    }
+
+    /// A kept token that merely expired is fetched again without `force_refresh`: forcing one
+    /// voids every other instance's token, and WeChat allows it 20 times a day.
+    @Test func anExpiredWeChatTokenIsFetchedAgainWithoutForcingANewOne() async throws {
+        let fake = try await ProviderFake("wechat_fake.py", ["--app-id", "wx1", "--app-secret", "sec1"])
+        defer { fake.stop() }
+        let bench = try await DeliveryTests.bench(smtpPort: 1) { $0.run([Self.wechat(fake)], order: ["default": [.email]]) }
+        try await bench.harness.write { db in
+            try NotificationStore.saveTokens(
+                ChannelTokens(accessToken: "token-1", refreshToken: "stable", expiresAt: Date().addingTimeInterval(-60)), for: .wechat,
+                now: Date(), in: db)
+        }
+        try await bench.harness.send(Self.waitlisted("wx-expired", language: .chineseSimplified, openID: "o-lead-1", channels: [.wechat]))
+        #expect(try await bench.round(.wechat) == 1)
+        #expect(Self.outcomes(try await Self.history(bench, "wx-expired")) == ["wechat:sent"])
+        let tokenCalls = fake.calls.filter { $0.path == "/cgi-bin/stable_token" }
+        #expect(tokenCalls.count == 1)
+        #expect(tokenCalls.first?.body?.contains("\"force_refresh\":false") == true, "\(tokenCalls.first?.body ?? "-")")
+        #expect(try await Self.storedTokens(bench, .wechat)?.expiresAt ?? .distantPast > Date(), "the new expiry kept")
     }
 
     // MARK: Choosing the channels

@@ -112,12 +112,87 @@ import Testing
                 decoding: FileManager.default.contents(atPath: server.directory.appendingPathComponent(envelope).path) ?? Data(),
                 as: UTF8.self
             ).contains("\"tls\": true"))
-        // A wrong password is a permanent failure (535).
+        // A wrong password (535) is the channel's, not the message's: refused, to try again.
         configuration.password = "wrong"
-        await #expect(throws: DeliveryError.self) {
+        do {
             try await SMTPClient(configuration: configuration).send(
                 Self.message().rendered(), from: "noreply@delegation.example", to: "li.wei@example.cn")
+            Issue.record("a wrong password is refused")
+        } catch {
+            guard case .channelRefused(let reason) = error else { throw error }
+            #expect(reason.hasPrefix("AUTH → 535") && !reason.contains("wrong"), "\(reason)")
         }
+    }
+
+    /// What the relay refuses before a recipient is named (this server at the greeting, the
+    /// credentials, the sender) refuses the channel; a refused recipient or message is that
+    /// message's; 4xx is worth another try. The error names the command, never what it carried.
+    @Test func aRelayRefusingTheChannelIsToldApartFromOneRefusingTheMessage() {
+        func failure(_ code: Int, _ line: String?) -> DeliveryError? {
+            do {
+                try SMTPConnection.check(SMTPReply(code: code, lines: ["no"]), to: line, expect: 250...250)
+                return nil
+            } catch {
+                return error as? DeliveryError
+            }
+        }
+        #expect(failure(554, nil) == .channelRefused("greeting → 554 no"))
+        #expect(failure(535, "AUTH PLAIN AG5vdGlmaWVyAHMzY3JldA==") == .channelRefused("AUTH → 535 no"))
+        #expect(failure(550, "MAIL FROM:<noreply@delegation.example> SMTPUTF8") == .channelRefused("MAIL FROM → 550 no"))
+        #expect(failure(550, "EHLO delegation-notifications") == .channelRefused("EHLO → 550 no"))
+        #expect(failure(550, "RCPT TO:<li.wei@example.cn>") == .permanent("RCPT TO → 550 no"))
+        #expect(failure(554, "DATA") == .permanent("DATA → 554 no"))
+        #expect(
+            failure(552, "Message-ID: <n-1@notifications.delegation>\r\nTo: li.wei@example.cn\r\n.") == .permanent("the message → 552 no"))
+        #expect(failure(451, "RCPT TO:<li.wei@example.cn>") == .transient("RCPT TO → 451 no"))
+        #expect(failure(250, "RCPT TO:<li.wei@example.cn>") == nil)
+    }
+
+    /// Each name as the display name of `From` and `To`, read by Python's `email` package: each
+    /// field one mailbox with that name, whatever the name holds; every header line ASCII and at
+    /// most 78 octets.
+    @Test func aDisplayNameIsOneMailboxWhateverItHolds() async throws {
+        let names = [
+            "Nguyen, Van A", "Boss <ceo@x.cn>", #"Li "Wei" \ Co."#, "Dr. Tran (CTO); Da Nang", "Lê Văn, A <x@y.vn>",
+            "Shenzhen Logistics, Hangzhou Smart Port and Da Nang Software Park delegation, group 2",
+        ]
+        let folder = try TemporaryFolder("mime")
+        defer { withExtendedLifetime(folder) {} }
+        var files: [String] = []
+        for (index, name) in names.enumerated() {
+            let raw = MIMEMessage(
+                from: .init(name: name, email: "noreply@delegation.example"), to: .init(name: name, email: "a@b.vn"), subject: "s",
+                text: "t", html: "<p>t</p>", messageID: "n-\(index)@notifications.delegation", date: Date(timeIntervalSince1970: 0)
+            ).rendered()
+            let head = String(decoding: raw, as: UTF8.self).components(separatedBy: "\r\n\r\n")[0]
+            #expect(head.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 && $0.utf8.allSatisfy { $0 < 0x80 } }, "\(head)")
+            files.append(folder.path("\(index).eml"))
+            try raw.write(to: URL(fileURLWithPath: files[index]))
+        }
+        let script = """
+            import email, json, sys
+            from email import policy
+            out = []
+            for path in sys.argv[1:]:
+                m = email.message_from_bytes(open(path, 'rb').read(), policy=policy.default)
+                out.append({f: [[a.display_name, a.addr_spec] for a in m[f].addresses] for f in ('from', 'to')})
+            print(json.dumps(out, ensure_ascii=False))
+            """
+        let output = try await TestBroker.run("/usr/bin/python3", ["-c", script] + files)
+        let parsed = try JSONDecoder().decode([[String: [[String]]]].self, from: Data(output.utf8))
+        #expect(parsed.count == names.count)
+        for (name, mailboxes) in zip(names, parsed) {
+            #expect(mailboxes["to"] == [[name, "a@b.vn"]], "\(name)")
+            #expect(mailboxes["from"] == [[name, "noreply@delegation.example"]], "\(name)")
+        }
+    }
+
+    @Test func aNameWithSpecialsIsAQuotedStringAndAPlainOneStaysAsItIs() {
+        #expect(MIMEMessage.Address(name: "Nguyen, Van A", email: "a@b.vn").header("To") == #"To: "Nguyen, Van A" <a@b.vn>"#)
+        #expect(MIMEMessage.Address(name: #"Li "Wei" \ Co"#, email: "a@b.vn").header("To") == #"To: "Li \"Wei\" \\ Co" <a@b.vn>"#)
+        #expect(MIMEMessage.Address(name: "Boss <ceo@x.cn>", email: "a@b.vn").header("To") == #"To: "Boss <ceo@x.cn>" <a@b.vn>"#)
+        #expect(MIMEMessage.Address(name: "Tran Van An", email: "a@b.vn").header("To") == "To: Tran Van An <a@b.vn>")
+        #expect(MIMEMessage.Address(name: "Li\r\nBcc: x@y.cn", email: "a@b.vn").header("To").hasPrefix("To: =?UTF-8?B?"))
     }
 
     @Test func a4xxIsTransientAnd5xxPermanentAndNothingListeningTransient() async throws {

@@ -16,6 +16,8 @@ import Testing
         let harness: HandlerHarness
         let delivery: DeliveryService
         let context: ServiceHost.Context
+        let configuration: NotificationsConfiguration
+        let renderer: Renderer
 
         /// The metrics as `/metrics` shows them.
         var metrics: String {
@@ -40,9 +42,15 @@ import Testing
     }
 
     static func bench(smtp: SMTPTestServer, adjust: (inout NotificationsConfiguration) -> Void = { _ in }) async throws -> Bench {
+        try await bench(smtpPort: smtp.port, adjust: adjust)
+    }
+
+    /// A bench whose e-mail goes to `smtpPort` (port 1, nothing listening, for a test that sends
+    /// no e-mail).
+    static func bench(smtpPort: Int, adjust: (inout NotificationsConfiguration) -> Void = { _ in }) async throws -> Bench {
         var configuration = NotificationsConfiguration(
             service: ServiceConfiguration(serviceName: "notifications", amqp: TestBroker.configuration("delivery"), storePath: "unused"),
-            smtp: SMTPConfiguration(port: smtp.port, timeout: 5), retryBase: 0.1, retryMax: 0.5, digestWindow: 0, quietHours: nil)
+            smtp: SMTPConfiguration(port: smtpPort, timeout: 5), retryBase: 0.1, retryMax: 0.5, digestWindow: 0, quietHours: nil)
         adjust(&configuration)
         let harness = try HandlerHarness(
             NotificationsHandler(configuration: configuration).dispatcher, migrations: NotificationStore.migrate)
@@ -51,7 +59,7 @@ import Testing
         let context = harness.context(configuration.service)
         return Bench(
             harness: harness, delivery: DeliveryService(context: context, configuration: configuration, renderer: renderer),
-            context: context)
+            context: context, configuration: configuration, renderer: renderer)
     }
 
     /// Accepted, lead contact only (`reg-<reference>`).

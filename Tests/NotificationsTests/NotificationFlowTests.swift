@@ -82,13 +82,13 @@ import Testing
                     items: items,
                     unmet: [], plannedAt: Date()))
             #expect(
-                await eventually(within: 30) { bed.seen(NotificationDelivered.self).count == 4 }, "acceptance and three itineraries sent")
+                await eventually(within: 120) { bed.seen(NotificationDelivered.self).count == 4 }, "acceptance and three itineraries sent")
             try await bed.publish(
                 RegistrationCancelled(
                     registrationID: accepted.registrationID, eventID: accepted.eventID, reference: accepted.reference, reason: "travel ban",
                     delegation: accepted.delegation, cancelledAt: Date()))
             // The lead contact and both delegates received the entries: each gets them withdrawn.
-            #expect(await eventually(within: 30) { smtp.messages.count >= 7 })
+            #expect(await eventually(within: 120) { smtp.messages.count >= 7 })
             var withdrawn: [String] = []
             for raw in smtp.messages.dropFirst(4) {
                 let mail = try await inspectEmail(raw)
@@ -123,7 +123,7 @@ import Testing
                     eventID: accepted.eventID, registrationID: accepted.registrationID, planVersion: 1, timeZone: "Asia/Ho_Chi_Minh",
                     items: items, unmet: [], plannedAt: Date()))
             // Lead contact + two delegates with addresses: the acceptance once, the itinerary three times.
-            _ = await eventually(within: 30) { smtp.messages.count >= 4 }
+            _ = await eventually(within: 120) { smtp.messages.count >= 4 }
             #expect(smtp.messages.count == 4)
             var calendars = 0
             for raw in smtp.messages {
@@ -144,7 +144,7 @@ import Testing
                 #expect(parsed.contains("visit-a@test") && parsed.contains("visit-b@test"))
             }
             #expect(calendars == 3)
-            #expect(await eventually(within: 30) { bed.seen(NotificationDelivered.self).count == 4 })
+            #expect(await eventually(within: 120) { bed.seen(NotificationDelivered.self).count == 4 })
             _ = host
         }
     }
@@ -168,7 +168,7 @@ import Testing
             try await bed.publish(accepted, messageID: "acc-1")  // redelivered
             try await bed.publish(accepted, messageID: "acc-1-again")  // the same content again
             #expect(
-                try await eventually(within: 30) {
+                try await eventually(within: 120) {
                     try await Self.history(host, registration: "reg-once-1").first?.attempts.count ?? 0 >= 2
                 })
             let store = host.store
@@ -178,7 +178,7 @@ import Testing
                 Self.configuration(bed, smtpPort: smtp.port), logger: TestBroker.logger, connectPatience: 5)
             let running = Task { try await restarted.run(signals: []) }
             try await restarted.waitUntilStarted()
-            _ = await eventually(within: 30) { smtp.messages.count >= 1 }
+            _ = await eventually(within: 120) { smtp.messages.count >= 1 }
             try await Task.sleep(for: .seconds(1))
             await restarted.shutdown()
             try await running.value

@@ -144,6 +144,32 @@ import Testing
         #expect(bench.metrics.contains(#"outcome="opted-out"} 2"#))
     }
 
+    /// The same lead contact for two delegations: erasing one registration keeps the address's
+    /// opt-out, which is the other's choice as well; erasing the other forgets it.
+    @Test func erasingOneRegistrationKeepsTheOptOutOfAnAddressAnotherStillHolds() async throws {
+        let harness = try NotificationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        for reference in ["first", "second"] {
+            var accepted = NotificationRulesTests.accepted(reference)
+            accepted.registrationID = registrationID(eventID: "danang-2026-01", reference: reference)
+            accepted.delegation.leadContact.email = reference == "first" ? "li.wei@example.cn" : "Li.Wei@Example.cn"
+            try await harness.send(accepted)
+        }
+        let address = OptOutLinks.digest("li.wei@example.cn")
+        try await harness.write { db in try NotificationStore.setOptedOut(address, true, now: Date(), in: db) }
+        func erase(_ reference: String) async throws {
+            try await harness.send(
+                RegistrationEraseRequested(
+                    eventID: "danang-2026-01", reference: reference, requestedBy: "dpo", reason: .request, requestedAt: Date()))
+        }
+        func optedOut() async throws -> Bool { try await harness.read { db in try NotificationStore.isOptedOut(address, in: db) } }
+
+        try await erase("first")
+        #expect(try await optedOut(), "the second registration still holds the address")
+        try await erase("second")
+        #expect(try await !optedOut(), "nobody holds it any more")
+    }
+
     /// The page through the running service: a GET changes nothing; the mail client's one-click
     /// POST opts out; the page's button takes it back; a link altered is refused; the API's
     /// tokens are not asked for.

@@ -50,4 +50,30 @@ import Testing
         #expect(ids.contains(original.id), "the original is still known (its recipient erased)")
         #expect(!ids.contains { $0.contains("-resend-") }, "\(ids)")
     }
+
+    /// The request id names the copy, its Message-ID and `X-Delegation-Notification`: one that
+    /// could break a header (a line break, angle brackets, a space) is refused, and nothing is
+    /// queued.
+    @Test func aRequestIDThatCannotNameTheCopySafelyIsRefused() async throws {
+        let harness = try NotificationRulesTests.harness()
+        try await harness.send(Samples.programme())
+        try await harness.send(NotificationRulesTests.accepted())
+        try await NotificationRulesTests.sendAll(harness)
+        let original = try #require(NotificationRulesTests.lead(try await NotificationRulesTests.notifications(harness)).first)
+        let count = try await NotificationRulesTests.notifications(harness).count
+        for requestID in ["r1\r\nBcc: all@example.cn", "r1>", "r 1", "", String(repeating: "r", count: 65), "rê"] {
+            let request = NotificationResendRequested(
+                notificationID: original.id, registrationID: "reg-acme", eventID: "danang-2026-01", requestID: requestID)
+            guard case .park(_, let reason, _, _) = try await harness.apply(request) else {
+                Issue.record("\(requestID.debugDescription) should be refused")
+                continue
+            }
+            #expect(reason.contains("requestID must be 1 to 64 letters"), "\(reason)")
+        }
+        #expect(try await NotificationRulesTests.notifications(harness).count == count)
+        let console = NotificationResendRequested(
+            notificationID: original.id, registrationID: "reg-acme", eventID: "danang-2026-01", requestID: "console-AbC_d-9.x")
+        try await harness.send(console)
+        #expect(try await NotificationRulesTests.notifications(harness).count == count + 1, "the console's ids are taken")
+    }
 }

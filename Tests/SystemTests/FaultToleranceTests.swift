@@ -8,8 +8,8 @@ import Testing
 
 /// The three services as processes on a broker of their own, under a stream of registrations,
 /// amendments, cancellations and poison messages, while each service is killed (-9) and
-/// restarted, the broker's connections are closed, and the broker itself is stopped and
-/// started. Then everything is counted from the stores, the dead-letter queues and the SMTP
+/// restarted, the broker's connections are closed, the broker itself is stopped and started,
+/// and a memory alarm blocks every publisher for a while. Then everything is counted from the stores, the dead-letter queues and the SMTP
 /// server.
 @Suite(.serialized) struct FaultToleranceTests {
     /// A second private broker (its own ports, node and folder), so that stopping it does not
@@ -59,6 +59,16 @@ import Testing
                         try await system.restart("registrations")
                         try await Task.sleep(for: .seconds(1))
                         _ = try await FaultBroker.run(["start"])
+                    }
+                ),
+                // A memory alarm: the broker blocks every publishing connection; publishes wait
+                // (the outbox keeps them) and nothing is lost or doubled when it clears.
+                count * 11 / 16: (
+                    "a memory alarm for 5 s",
+                    {
+                        _ = try await FaultBroker.run(["ctl", "set_vm_memory_high_watermark", "0.000001"])
+                        try await Task.sleep(for: .seconds(5))
+                        _ = try await FaultBroker.run(["ctl", "set_vm_memory_high_watermark", "0.4"])
                     }
                 ),
                 count * 6 / 8: ("kill -9 registrations again", { try await system.restart("registrations") }),

@@ -11,11 +11,20 @@ import Tracing
 /// the other), a few at a time.
 ///
 /// Each send is recorded as an attempt. Success ends in `sent` and `notification.delivered`. A
-/// transient failure is retried with exponential backoff and jitter up to `maxAttempts`; a
-/// permanent one (or the last attempt) moves to the next channel in the recipient's order, and
-/// when there is none ends in `failed` and `notification.failed`. A notification caught
-/// mid-send by a crash is sent again on restart (at least once; the e-mail keeps its
+/// transient failure is retried with exponential backoff and jitter up to `maxAttempts` (so is a
+/// provider's refusal of the channel itself, its credentials or sender: the operator hears of that
+/// once per channel, not once per message); a permanent one (or the last attempt) moves to the
+/// next channel in the recipient's order that runs here, and when there is none ends in `failed`
+/// and `notification.failed`. A notification waiting for a channel that does not run here (none
+/// of the recipient's could reach them, or the configuration dropped it) moves on or fails the
+/// same way on the next turn of any worker, at start-up and whenever one is found. A notification
+/// caught mid-send by a crash is sent again on restart (at least once; the e-mail keeps its
 /// Message-ID, the webhook its idempotency key, so receivers can drop the copy).
+///
+/// A notification cancelled or erased while it is claimed is not sent if it has not started (each
+/// lane checks the store before sending), and its outcome, if it was, leaves it as it is: only
+/// the attempt is recorded. Failure reasons are stored, published and logged without addresses
+/// or numbers (`DeliveryError.redacted(for:)`).
 ///
 /// Each attempt is a span (`deliver <kind>`, with `render` and `send <channel>` inside) in the
 /// trace of the message that queued the notification; its outcome is published in it.
@@ -25,6 +34,7 @@ public final class DeliveryService: Service {
     private let renderer: Renderer
     private let clock: @Sendable () -> Date
     private let events = EventCache()
+    private let refusals = ChannelRefusals()
 
     public init(
         context: ServiceHost.Context, configuration: NotificationsConfiguration, renderer: Renderer,
@@ -50,10 +60,11 @@ public final class DeliveryService: Service {
 
     /// Keeps up to `concurrency` sends in flight on `channel`, each lane taking the next claimed
     /// notification as soon as it is done with one. Each turn of the loop is one transaction:
-    /// it records the outcomes of the sends that ended since the last turn and claims the next
-    /// due notifications (marked `sending`, up to twice `concurrency` held at once) with what
-    /// sending them needs. So sending never waits for the store, and a busy channel commits once
-    /// per turn, not twice per notification. Between turns it sleeps until the store changes
+    /// it records the outcomes of the sends that ended since the last turn, moves on or fails what
+    /// waits for no channel that runs here (`reroute`: the first turn does it at start-up), and
+    /// claims the next due notifications (marked `sending`, up to twice `concurrency` held at
+    /// once) with what sending them needs. So sending never waits for the store, and a busy
+    /// channel commits once per turn, not twice per notification. Between turns it sleeps until the store changes
     /// (the pipeline queued notifications, a send ended) or the next pending notification on the
     /// channel is due. When the service stops, the lanes finish what they are sending, those
     /// outcomes are recorded, and what was claimed but not started is pending again.
@@ -71,13 +82,12 @@ public final class DeliveryService: Service {
                 if room > 0 || !outcomes.isEmpty {
                     do {
                         let now = clock()
-                        let (claimed, next) = try await context.store.database.write { db in
-                            try self.record(outcomes, in: db)
-                            let claimed = try self.claim(channel, now: now, limit: room, in: db)
-                            return (claimed, try NotificationStore.nextDue(channel: channel, in: db))
+                        let turn = try await context.store.database.write { db in
+                            try self.turn(channel, recording: outcomes, now: now, limit: room, in: db)
                         }
+                        let claimed = turn.claimed
                         failures = 0
-                        reported(outcomes + claimed.compactMap(\.withdrawn))
+                        reported(turn.recorded + claimed.compactMap(\.withdrawn))
                         let starting = lanes.enqueue(claimed.filter { $0.withdrawn == nil }, lanes: configuration.concurrency)
                         for _ in 0..<starting {
                             group.addTask {
@@ -87,8 +97,8 @@ public final class DeliveryService: Service {
                                 }
                             }
                         }
-                        if room > 0 && claimed.count == room { continue }  // more may be due at once
-                        if let next { wake = .milliseconds(max(1, Int(next.timeIntervalSince(clock()) * 1000))) }
+                        if (room > 0 && claimed.count == room) || turn.moreStranded { continue }  // more may be due at once
+                        if let next = turn.next { wake = .milliseconds(max(1, Int(next.timeIntervalSince(clock()) * 1000))) }
                     } catch {
                         lanes.putBack(outcomes)
                         failures += 1
@@ -113,11 +123,12 @@ public final class DeliveryService: Service {
         guard !outcomes.isEmpty || !unsent.isEmpty else { return }
         for failures in 1...4 {
             do {
-                try await context.store.database.write { db in
-                    try self.record(outcomes, in: db)
+                let recorded = try await context.store.database.write { db in
+                    let recorded = try self.record(outcomes, in: db)
                     try NotificationStore.release(unsent, in: db)
+                    return recorded
                 }
-                reported(outcomes)
+                reported(recorded)
                 return
             } catch {
                 context.logger.error("cannot record deliveries; retrying", metadata: ["count": "\(outcomes.count)", "error": "\(error)"])
@@ -127,16 +138,81 @@ public final class DeliveryService: Service {
         }
     }
 
-    /// One round, for tests: claims what is due on `channel` by `now`, sends it and records
-    /// the outcomes, as a worker's turns do. Returns how many were claimed.
+    /// One round, for tests: a worker's turn on `channel` by `now` (what waits for no channel that
+    /// runs here moved on or failed, what is due claimed), the sends, and their outcomes
+    /// recorded, as the next turn would. Returns how many were claimed.
     @discardableResult
     func round(_ channel: ChannelName, now: Date, limit: Int) async throws -> Int {
-        let claimed = try await context.store.database.write { db in try self.claim(channel, now: now, limit: limit, in: db) }
+        let turn = try await context.store.database.write { db in try self.turn(channel, recording: [], now: now, limit: limit, in: db) }
+        reported(turn.recorded + turn.claimed.compactMap(\.withdrawn))
         var outcomes: [Attempted] = []
-        for item in claimed where item.withdrawn == nil { outcomes.append(await send(item)) }
-        try await context.store.database.write { [outcomes] db in try self.record(outcomes, in: db) }
-        reported(claimed.compactMap(\.withdrawn) + outcomes)
-        return claimed.count
+        for item in turn.claimed where item.withdrawn == nil { outcomes.append(await send(item)) }
+        let recorded = try await context.store.database.write { [outcomes] db in try self.record(outcomes, in: db) }
+        reported(recorded)
+        return turn.claimed.count
+    }
+
+    /// What one turn of a worker did.
+    struct Turn: Sendable {
+        /// The outcomes it recorded and the notifications it moved on or failed (`reroute`).
+        var recorded: [Attempted]
+        var claimed: [Claimed]
+        /// When the next notification pending on the channel is due.
+        var next: Date?
+        /// More notifications wait for no channel that runs here than one turn takes.
+        var moreStranded: Bool
+    }
+
+    /// One turn of a worker on `channel`, in the caller's transaction: records `outcomes`, moves on
+    /// or fails what waits for no channel that runs here (`reroute`), and claims up to `limit`
+    /// notifications due by `now`.
+    func turn(_ channel: ChannelName, recording outcomes: [Attempted], now: Date, limit: Int, in db: Database) throws -> Turn {
+        let (stranded, more) = try reroute(now: now, limit: 100, in: db)
+        let recorded = try record(outcomes + stranded, in: db)
+        let claimed = try claim(channel, now: now, limit: limit, in: db)
+        return Turn(recorded: recorded, claimed: claimed, next: try NotificationStore.nextDue(channel: channel, in: db), moreStranded: more)
+    }
+
+    /// Notifications that would wait forever: pending for no channel (none of the recipient's
+    /// could reach them when they were queued, e.g. `zh-Hans=wechat,sms` for someone with neither
+    /// an openid nor a number) or for one that does not run here (the configuration dropped it).
+    /// Each moves to the next of its channels that runs here and reaches the recipient, keeping
+    /// its due time; with none left it fails at once, with the reason and `notification.failed`.
+    /// Up to `limit` at a time (`more`: others wait); the outcomes are for `record`.
+    func reroute(now: Date, limit: Int, in db: Database) throws -> (outcomes: [Attempted], more: Bool) {
+        let stranded = try NotificationStore.waitingForNoChannel(running: configuration.channels.names, limit: limit + 1, in: db)
+        let outcomes = stranded.prefix(limit).map { waiting -> Attempted in
+            var record = waiting
+            let order = configuration.channels.operatorOrder(for: record.recipient.language)
+            // (the channel `notification.failed` names: the one it waited for, else the first the operator's order would try)
+            let channel = waiting.channel ?? order.first ?? .email
+            let reason =
+                waiting.channel.map { "channel \($0) is not set up here" }
+                ?? "no channel set up here reaches the recipient (for \(record.recipient.language.rawValue): "
+                + order.map(\.rawValue).joined(separator: ", ") + ")"
+            var emitted: OutboundMessage?
+            if let next = nextChannel(of: record, from: record.channelIndex) {
+                record.channelIndex = next
+                record.attempts = 0
+                record.lastError = "\(reason): moved to \(record.channels[next].rawValue)"
+            } else {
+                record.status = .failed
+                record.lastError = DeliveryError.permanent(reason).description
+                emitted = failed(record, channel: channel, failure: .permanent(reason), at: now)
+            }
+            return Attempted(
+                record: record, channel: channel, started: now, finished: now, outcome: nil, emitted: emitted,
+                triedIndex: waiting.channelIndex, trace: record.trace, tried: false, expected: .pending)
+        }
+        return (outcomes, stranded.count > limit)
+    }
+
+    /// The first of the notification's channels from `index` on that runs here and reaches its
+    /// recipient.
+    private func nextChannel(of record: NotificationRecord, from index: Int) -> Int? {
+        record.channels.indices.first { position in
+            position >= index && configuration.channels.reaches(record.recipient, on: record.channels[position], kind: record.kind)
+        }
     }
 
     /// A claimed notification and what sending it needs, read in the claim's transaction; or,
@@ -161,17 +237,30 @@ public final class DeliveryService: Service {
                 try NotificationStore.recordOutcome(withdrawn, in: db)
                 return Claimed(
                     record: record, event: nil,
-                    withdrawn: Attempted(record: withdrawn, channel: channel, started: now, finished: now, outcome: nil, emitted: nil))
+                    withdrawn: Attempted(
+                        record: withdrawn, channel: channel, started: now, finished: now, outcome: nil, emitted: nil,
+                        triedIndex: record.channelIndex, tried: false))
             }
             return Claimed(record: record, event: try record.eventID.flatMap { try events.event($0, in: db) })
         }
     }
 
     /// Sends a claimed notification once on its current channel; returns the outcome to record.
+    /// One cancelled or erased since it was claimed (it waited for a lane) is not sent: what
+    /// memory holds of it may be an erased address or a stale itinerary.
     func send(_ claimed: Claimed) async -> Attempted {
         let record = claimed.record
         let name = record.channel ?? .email
         let started = clock()
+        do {
+            guard try await context.store.database.read({ db in try NotificationStore.isSending(record.id, in: db) }) else {
+                return Attempted(
+                    record: record, channel: name, started: started, finished: started, outcome: nil, emitted: nil,
+                    triedIndex: record.channelIndex, tried: false, overtaken: true)
+            }
+        } catch {
+            return attempted(record, channel: name, started: started, outcome: .transient("cannot check it is still to be sent: \(error)"))
+        }
         let tracer = context.tracer
         let span = tracer.startSpan("deliver \(record.kind.rawValue)", context: record.trace?.serviceContext(tracer: tracer) ?? .topLevel)
         defer { span.end() }
@@ -209,9 +298,9 @@ public final class DeliveryService: Service {
                 throw error
             }
         } catch let error as DeliveryError {
-            outcome = error
+            outcome = error.redacted(for: record.recipient)
         } catch {
-            outcome = .permanent("cannot render: \(error)")
+            outcome = DeliveryError.permanent("cannot render: \(error)").redacted(for: record.recipient)
         }
         // (the reason stays in the logs, without addresses: a span carries no personal data)
         if outcome != nil { span.setStatus(SpanStatus(code: .error, message: "not delivered on this attempt")) }
@@ -219,24 +308,43 @@ public final class DeliveryService: Service {
     }
 
     /// One attempt's end, to record: the notification as it is now, what the attempt was, and
-    /// `notification.delivered` or `.failed` if it is over.
+    /// `notification.delivered` or `.failed` if it is over. Or what became of one without an
+    /// attempt (`tried` false): withdrawn because its recipient opted out, moved on or failed
+    /// because its channel does not run here, or found cancelled or erased before it was sent.
     struct Attempted: Sendable {
         var record: NotificationRecord
         var channel: ChannelName
         var started: Date
         var finished: Date
-        /// nil: sent (or, with the record cancelled, withdrawn unsent).
+        /// nil: sent (or not tried).
         var outcome: DeliveryError?
         var emitted: OutboundMessage?
         /// The channel it was tried on before this attempt (a fallback changes it).
         var triedIndex: Int = 0
         var trace: TraceContext?
-        /// Its attempt row (none for a withdrawal).
+        /// Whether it was sent, or tried, on `channel`.
+        var tried = true
+        /// The status the row must still have for this to be written: `sending` after a claim,
+        /// `pending` for a move (`reroute`).
+        var expected: NotificationRecord.Status = .sending
+        /// The row was cancelled or erased while it was claimed: only the attempt, if one was
+        /// made, is recorded, and nothing emitted.
+        var overtaken = false
+        /// Its attempt row (none without an attempt).
         var attempt: DeliveryAttempt? {
-            guard record.status != .cancelled else { return nil }
+            guard tried else { return nil }
             return DeliveryAttempt(
                 notificationID: record.id, attempt: record.totalAttempts, channel: channel, startedAt: started, finishedAt: finished,
                 outcome: outcome == nil ? "sent" : (outcome?.isPermanent == true ? "permanent" : "transient"), detail: outcome?.description)
+        }
+
+        /// The `outcome` label of `notification_attempts_total`.
+        var label: String {
+            if !tried && overtaken { return "withdrawn" }
+            if !tried && record.status == .cancelled { return "opted-out" }
+            if tried && outcome == nil { return "sent" }
+            if record.status == .failed { return "failed" }
+            return record.channelIndex != triedIndex ? "fallback" : "retrying"
         }
     }
 
@@ -244,7 +352,7 @@ public final class DeliveryService: Service {
     /// next channel in the recipient's order), or failed; with the message that says so. The
     /// message goes out in `trace` (the attempt's span), else in the notification's.
     private func attempted(
-        _ sending: NotificationRecord, channel: ChannelName, started: Date, outcome: DeliveryError?, trace: TraceContext?
+        _ sending: NotificationRecord, channel: ChannelName, started: Date, outcome: DeliveryError?, trace: TraceContext? = nil
     ) -> Attempted {
         var record = sending
         let now = clock()
@@ -260,28 +368,23 @@ public final class DeliveryService: Service {
                     kind: record.kind,
                     channel: channel, language: record.recipient.language, attempts: record.totalAttempts, deliveredAt: now),
                 correlationID: record.registrationID)
-        case .transient(let reason)? where record.attempts < configuration.maxAttempts:
+        case let failure? where !failure.isPermanent && record.attempts < configuration.maxAttempts:
+            // (a transient failure, or the channel refused: tried again after a backoff)
             record.status = .pending
-            record.lastError = reason
+            if case .transient(let reason) = failure { record.lastError = reason } else { record.lastError = failure.description }
             let ceiling = min(configuration.retryMax, configuration.retryBase * Double(1 << min(record.attempts - 1, 30)))
             record.dueAt = now.addingTimeInterval(ceiling / 2 + Double.random(in: 0...(ceiling / 2)))
         case let failure?:
             record.lastError = failure.description
-            if record.channelIndex + 1 < record.channels.count {
-                // Fall back to the next channel in the recipient's order.
-                record.channelIndex += 1
+            if let next = nextChannel(of: record, from: record.channelIndex + 1) {
+                // Fall back to the next channel in the recipient's order that runs here.
+                record.channelIndex = next
                 record.attempts = 0
                 record.status = .pending
                 record.dueAt = now
             } else {
                 record.status = .failed
-                emitted = try? OutboundMessage(
-                    NotificationFailed(
-                        notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID,
-                        kind: record.kind,
-                        channel: channel, reason: failure.description, permanent: failure.isPermanent, attempts: record.totalAttempts,
-                        failedAt: now),
-                    correlationID: record.registrationID)
+                emitted = failed(record, channel: channel, failure: failure, at: now)
             }
         }
         return Attempted(
@@ -289,46 +392,76 @@ public final class DeliveryService: Service {
             triedIndex: sending.channelIndex, trace: trace ?? record.trace)
     }
 
-    /// Records outcomes in the caller's transaction. A notification erased while it was being
-    /// sent keeps only that an attempt was made.
-    func record(_ outcomes: [Attempted], in db: Database) throws {
+    /// `notification.failed` for `record`, given up on `channel`.
+    private func failed(_ record: NotificationRecord, channel: ChannelName, failure: DeliveryError, at now: Date) -> OutboundMessage? {
+        try? OutboundMessage(
+            NotificationFailed(
+                notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID, kind: record.kind,
+                channel: channel, reason: failure.description, permanent: failure.isPermanent, attempts: record.totalAttempts,
+                failedAt: now),
+            correlationID: record.registrationID)
+    }
+
+    /// Records outcomes in the caller's transaction; returns them as recorded. One whose row is no
+    /// longer as it expects (cancelled or erased while it was sent) leaves the row as it is, and
+    /// emits nothing: only its attempt is recorded (without the relay's words, if erased); except
+    /// a send that went through over a cancelled row, which is recorded sent (it was).
+    func record(_ outcomes: [Attempted], in db: Database) throws -> [Attempted] {
         let service = context.configuration.kind
-        for ended in outcomes {
+        var recorded: [Attempted] = []
+        for var ended in outcomes {
+            defer { recorded.append(ended) }
+            guard !ended.overtaken else { continue }  // (found withdrawn before it was sent: nothing happened)
             let record = ended.record
-            if try NotificationStore.isErased(record.id, in: db) {
-                if var bare = ended.attempt {
-                    bare.detail = nil
-                    try NotificationStore.recordAttempt(bare, in: db)
-                }
+            let erased = try NotificationStore.isErased(record.id, in: db)
+            if var attempt = ended.attempt {
+                if erased { attempt.detail = nil }
+                try NotificationStore.recordAttempt(attempt, in: db)
+            }
+            guard !erased, try NotificationStore.recordOutcome(record, over: ended.expected, in: db) else {
+                ended.overtaken = true
+                ended.emitted = nil
                 continue
             }
-            try NotificationStore.recordOutcome(record, in: db)
-            if let attempt = ended.attempt { try NotificationStore.recordAttempt(attempt, in: db) }
             if let emitted = ended.emitted {
                 try Outbox.append([emitted], causedBy: "\(record.id)#\(record.totalAttempts)", service: service, trace: ended.trace, in: db)
             }
         }
+        return recorded
     }
 
     /// After their commit: the outbox is rung for what they emit, the other channels' workers
-    /// for what falls back to them; metrics and a log line each.
+    /// for what falls back to them; metrics and a log line each, and the operator's line when a
+    /// channel's provider starts or stops refusing the channel itself.
     private func reported(_ outcomes: [Attempted]) {
         guard !outcomes.isEmpty else { return }
         if outcomes.contains(where: { $0.emitted != nil }) { context.outbox.ring() }
-        if outcomes.contains(where: { $0.record.channelIndex != $0.triedIndex }) { context.changes.ring() }
+        if outcomes.contains(where: { !$0.overtaken && $0.record.channelIndex != $0.triedIndex }) { context.changes.ring() }
         for ended in outcomes {
             let record = ended.record
-            let outcome =
-                record.status == .cancelled
-                ? "opted-out"
-                : ended.outcome == nil
-                    ? "sent" : (record.status == .failed ? "failed" : (record.channelIndex != ended.triedIndex ? "fallback" : "retrying"))
-            recordMetrics(channel: ended.channel, outcome: outcome, seconds: ended.finished.timeIntervalSince(ended.started))
-            context.logger.info(
-                "notification \(record.status.rawValue)",
+            recordMetrics(channel: ended.channel, outcome: ended.label, seconds: ended.finished.timeIntervalSince(ended.started))
+            var refused = false
+            if ended.tried, case .channelRefused(let reason)? = ended.outcome {
+                refused = true
+                if refusals.start(ended.channel) {
+                    context.logger.error(
+                        """
+                        the provider refuses the channel itself (its credentials, its sender or this server): every notification \
+                        on it waits and is retried with backoff until the channel's settings are fixed
+                        """,
+                        metadata: ["channel": "\(ended.channel.rawValue)", "reason": "\(reason)"])
+                }
+            } else if ended.tried, ended.outcome == nil, refusals.end(ended.channel) {
+                context.logger.info("the channel's provider takes notifications again", metadata: ["channel": "\(ended.channel.rawValue)"])
+            }
+            // (one refusal of the channel is told above; each notification it holds up, at debug level)
+            context.logger.log(
+                level: refused ? .debug : .info,
+                ended.overtaken
+                    ? "notification cancelled or erased while it was claimed: left as it is" : "notification \(record.status.rawValue)",
                 metadata: [
                     "notification.id": "\(record.id)", "kind": "\(record.kind.rawValue)", "channel": "\(ended.channel.rawValue)",
-                    "attempt": "\(record.totalAttempts)",
+                    "attempt": "\(record.totalAttempts)", "outcome": "\(ended.label)",
                     "reason": "\(Redaction.emailAddresses(in: ended.outcome?.description ?? record.lastError ?? "-"))",
                 ])
         }
@@ -338,13 +471,16 @@ public final class DeliveryService: Service {
 extension DeliveryService {
     /// Per channel, for `/metrics`: `notification_attempts_total{service,channel,outcome}`
     /// (`sent`; `retrying`: a transient failure, tried again later; `fallback`: given up on this
-    /// channel, the next one of the recipient's is tried; `failed`: no channel left) and
+    /// channel, or the channel does not run here, the next one of the recipient's is tried;
+    /// `failed`: no channel left; `opted-out`: withdrawn at its claim; `withdrawn`: cancelled or
+    /// erased while it waited for a lane, not sent) and
     /// `notification_send_seconds{service,channel}` (one attempt, rendering and sending).
     func recordMetrics(channel: ChannelName, outcome: String, seconds: Double) {
         let metrics = context.metrics
         metrics.registry.makeCounter(
             descriptor: .metric(
-                "notification_attempts_total", help: "Delivery attempts by channel and outcome (sent, retrying, fallback, failed)"),
+                "notification_attempts_total",
+                help: "Delivery attempts by channel and outcome (sent, retrying, fallback, failed, opted-out, withdrawn)"),
             labels: [("service", metrics.service), ("channel", channel.rawValue), ("outcome", outcome)]
         ).increment()
         metrics.registry.makeDurationHistogram(
@@ -427,6 +563,19 @@ final class Lanes: Sendable {
     }
 
     func putBack(_ outcomes: [DeliveryService.Attempted]) { state.withLock { $0.outcomes = outcomes + $0.outcomes } }
+}
+
+/// The channels whose provider refused the channel itself at their last attempt
+/// (`DeliveryError.channelRefused`): the operator hears once when that starts, and once when it
+/// ends, not once per notification.
+final class ChannelRefusals: Sendable {
+    private let refused = Mutex<Set<ChannelName>>([])
+
+    /// Notes that `channel` is refused; true if it was not already.
+    func start(_ channel: ChannelName) -> Bool { refused.withLock { $0.insert(channel).inserted } }
+
+    /// Notes that `channel` works; true if it was refused until now.
+    func end(_ channel: ChannelName) -> Bool { refused.withLock { $0.remove(channel) != nil } }
 }
 
 /// The events notifications mention, decoded once per version: a claim reads only the version.

@@ -14,11 +14,20 @@ public struct MIMEMessage: Sendable, Equatable {
             self.email = email
         }
 
-        /// `=?UTF-8?B?…?= <email>` (or the bare address), folded so no line passes 78 octets.
+        /// `Name <email>` (or the bare address), folded so no line passes 78 octets. The name is
+        /// one mailbox's display name whatever it holds: as it is when it is printable ASCII
+        /// without RFC 5322 specials; a quoted-string (`\` and `"` escaped) when it has specials
+        /// (`Nguyen, Van A` would be two mailboxes, `Boss <ceo@x.cn>` another address), either
+        /// folded at its spaces; else (not ASCII, controls, a word too long for a line) RFC 2047
+        /// encoded words.
         func header(_ field: String) -> String {
-            guard let name, !name.isEmpty else { return "\(field): <\(email)>" }
-            let plain = name.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && !"\"\\,;:<>()[]@".unicodeScalars.contains($0) }
-            let display = plain ? name : MIMEMessage.encodedWords(name, prefix: field.count + 2)
+            guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty else { return "\(field): <\(email)>" }
+            let prefix = field.utf8.count + 2
+            let printable = name.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) }
+            let specials = name.unicodeScalars.contains { "()<>[]:;@\\,.\"".unicodeScalars.contains($0) }
+            let quoted = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            let phrase = printable ? MIMEMessage.folded(specials ? quoted : name, prefix: prefix) : nil
+            let display = phrase ?? MIMEMessage.encodedWords(name, prefix: prefix, always: true)
             let line = "\(field): \(display) <\(email)>"
             let last = line.components(separatedBy: "\r\n").last ?? line
             return last.utf8.count <= 78 ? line : "\(field): \(display)\r\n <\(email)>"
@@ -138,11 +147,30 @@ public struct MIMEMessage: Sendable, Equatable {
         }
     }
 
+    /// `text` folded before spaces so that no line passes 78 octets, the first having `prefix`
+    /// octets before it; nil when a word is too long for a line.
+    static func folded(_ text: String, prefix: Int) -> String? {
+        var lines: [String] = []
+        var line = ""
+        var room = 78 - prefix
+        for (index, word) in text.split(separator: " ", omittingEmptySubsequences: false).enumerated() {
+            let piece = index == 0 ? String(word) : " " + word
+            if index > 0, line.utf8.count + piece.utf8.count > room {
+                lines.append(line)
+                line = ""
+                room = 78
+            }
+            line += piece
+            if line.utf8.count > room { return nil }
+        }
+        return (lines + [line]).joined(separator: "\r\n")
+    }
+
     /// RFC 2047 B-encoded words, split between characters, joined with folding white space, so
     /// that no line passes 78 octets; `prefix` is how much of the first line the field name
-    /// takes (ASCII-only text stays as it is).
-    static func encodedWords(_ text: String, prefix: Int = 0) -> String {
-        if text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 }) && text.utf8.count + prefix <= 78 { return text }
+    /// takes (printable ASCII that fits stays as it is, unless `always`).
+    static func encodedWords(_ text: String, prefix: Int = 0, always: Bool = false) -> String {
+        if !always && text.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) && text.utf8.count + prefix <= 78 { return text }
         var words: [String] = []
         var chunk = ""
         // A word is "=?UTF-8?B?" + base64 + "?=": 12 octets around 4 base64 characters per 3 bytes.

@@ -7,8 +7,8 @@ import ServiceRuntime
 /// Decides who hears what: records contacts, turns each message into notifications (one per
 /// recipient, keyed by recipient, kind, subject and version, so that a redelivered or replayed
 /// message never queues a second one), merges bursts of itinerary changes into a digest, holds
-/// non-urgent ones through quiet hours, and withdraws what is pending for a cancelled
-/// registration. Sending is `DeliveryService`'s job.
+/// non-urgent ones through quiet hours, and withdraws what is not sent yet (pending, or being
+/// sent) for a cancelled registration. Sending is `DeliveryService`'s job.
 ///
 /// - `registration.accepted`, `.waitlisted`, `.rejected`: to the lead contact, unless the last
 ///   notice said the same (an amendment nobody would notice sends nothing).
@@ -145,8 +145,14 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// notification (same content, recipient and channels), due at once, with an id and key of
     /// its own so that it is sent although the original was; the same request again queues
     /// nothing more. Nothing for a notification this service does not have, or whose recipient
-    /// was erased.
+    /// was erased. A request id that cannot name the copy safely (`isSafeRequestID`) is refused:
+    /// the message is parked with the reason.
     func resend(_ request: NotificationResendRequested, _ db: Database) throws -> [OutboundMessage] {
+        guard Self.isSafeRequestID(request.requestID) else {
+            // (not quoted: it may hold anything, line breaks included)
+            throw HandlerFailure.permanent(
+                "requestID must be 1 to 64 letters, digits, '.', '_' or '-': it names the copy, in its Message-ID and headers")
+        }
         guard var copy = try NotificationStore.notification(request.notificationID, in: db),
             !isPlaceholderAddress(copy.recipient.email), copy.recipient.name != Erasure.name
         else { return [] }
@@ -165,6 +171,13 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         return []
     }
 
+    /// Whether a resend's request id may name its copy (`NotificationResendRequested.copyID`, the
+    /// e-mail's `Message-ID` and `X-Delegation-Notification`): ASCII letters, digits, `.`, `_`
+    /// and `-` (the console's ids are `console-` and base64url), 1 to 64 of them.
+    static func isSafeRequestID(_ id: String) -> Bool {
+        id.wholeMatch(of: /[A-Za-z0-9._\-]{1,64}/) != nil
+    }
+
     /// `registration.erase-requested`: the registration's recipients (names, addresses) go (it
     /// stays known, with nobody to write to); its
     /// notifications keep their kind, status and attempts (what was sent when, for accounting)
@@ -179,8 +192,10 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         var found = false
         if var contacts = try NotificationStore.contacts(registrationID, in: db) {
             found = true
-            // (an address's choice to stop reminders is about that person too)
+            // (an address's choice to stop reminders is about that person too; it stays while
+            // another registration still held lists the address: it is that one's choice as well)
             for recipient in contacts.recipients {
+                guard try !NotificationStore.isHeldByAnotherRegistration(recipient.email, than: registrationID, in: db) else { continue }
                 try NotificationStore.setOptedOut(OptOutLinks.digest(recipient.email), false, now: clock(), in: db)
             }
             contacts.recipients = []
@@ -211,14 +226,18 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         var (contacts, _) = try remember(cancelled.registrationID, cancelled.eventID, cancelled.delegation, revision: .max, in: db)
         contacts.cancelled = true
         try NotificationStore.saveContacts(contacts, in: db)
-        _ = try NotificationStore.cancelPending(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
+        // (what each holds, before the itineraries being sent are withdrawn: they may arrive)
+        let held = try contacts.recipients.map { recipient in
+            try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
+        }
+        _ = try NotificationStore.cancelUnsent(registrationID: cancelled.registrationID, except: [.cancelled], in: db)
         var content = NotificationContent(organisation: contacts.organisation, reference: cancelled.reference)
         content.delegates = cancelled.delegation.delegates.count
         content.reason = cancelled.reason
         // The lead contact hears in any case; everyone else who holds calendar entries gets
         // them withdrawn.
         for (index, recipient) in contacts.recipients.enumerated() {
-            content.withdrawn = try NotificationStore.heldEntries(registrationID: cancelled.registrationID, email: recipient.email, in: db)
+            content.withdrawn = held[index]
             guard index == 0 || content.withdrawn?.isEmpty == false else { continue }
             try queue(
                 .cancelled, subject: cancelled.registrationID, to: [recipient], registrationID: cancelled.registrationID,
@@ -272,10 +291,11 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
         from removed: [Recipient], registrationID: String, revision: Int, reference: String, contacts: ContactsRecord, in db: Database
     ) throws {
         for recipient in removed {
-            _ = try NotificationStore.cancelPending(
+            // (what they hold, before the itineraries being sent are withdrawn: they may arrive)
+            let held = try NotificationStore.heldEntries(registrationID: registrationID, email: recipient.email, in: db)
+            _ = try NotificationStore.cancelUnsent(
                 registrationID: registrationID, email: recipient.email, except: [],
                 because: "no longer in the delegation (revision \(revision))", in: db)
-            let held = try NotificationStore.heldEntries(registrationID: registrationID, email: recipient.email, in: db)
             guard !held.isEmpty else { continue }
             var content = NotificationContent(organisation: contacts.organisation, reference: reference)
             content.withdrawn = held
@@ -339,10 +359,10 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
     /// minutes before it, to
     /// each recipient: one per recipient, item (at its time) and offset, however often the plan
     /// is announced again. One whose time has passed is not queued (a plan that arrives late
-    /// sends no stale reminder); one pending for an item that moved or went is withdrawn, and one
-    /// withdrawn earlier comes back if its item does. Reminders an hour or less ahead are sent
-    /// through quiet hours; longer ones wait for their end, or go before they begin when the end
-    /// is too close to the item.
+    /// sends no stale reminder); one pending (or being sent) for an item that moved or went is
+    /// withdrawn, and one withdrawn earlier comes back if its item does. Reminders an hour or
+    /// less ahead are sent through quiet hours; longer ones wait for their end, or go before they
+    /// begin when the end is too close to the item.
     private func scheduleReminders(
         registrationID: String, eventID: String, items: [ItineraryItem], contacts: ContactsRecord, in db: Database
     ) throws {
@@ -387,7 +407,8 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 }
             }
         }
-        for var record in known.values where record.status == .pending && !wanted.contains(record.id) {
+        // (one being sent is withdrawn too: its outcome, when it comes, leaves it cancelled)
+        for var record in known.values where [.pending, .sending].contains(record.status) && !wanted.contains(record.id) {
             record.status = .cancelled
             record.lastError = "the item moved, went, or started"
             try NotificationStore.update(record, in: db)

@@ -43,26 +43,10 @@ public struct SMTPConfiguration: Sendable {
     }
 }
 
-/// A delivery failure, sorted the way retries need it.
-public enum DeliveryError: Error, Sendable, CustomStringConvertible, Equatable {
-    /// Worth trying again later: connection refused, timeout, 4xx SMTP, 5xx HTTP, 408, 429.
-    case transient(String)
-    /// Will never work: 5xx SMTP (mailbox unknown), 4xx HTTP, a bad address.
-    case permanent(String)
-
-    public var description: String {
-        switch self {
-        case .transient(let reason): return "transient: \(reason)"
-        case .permanent(let reason): return "permanent: \(reason)"
-        }
-    }
-
-    public var isPermanent: Bool { if case .permanent = self { return true } else { return false } }
-}
-
 /// A minimal SMTP client (RFC 5321): EHLO, STARTTLS, AUTH PLAIN; one message per connection
 /// (`send`), or many over a few kept open (`SMTPPool`). Replies 2xx succeed, 4xx are transient,
-/// 5xx permanent.
+/// 5xx permanent for the message (`RCPT`, `DATA`) or refusing the channel (the greeting, `AUTH`,
+/// `MAIL FROM`: `DeliveryError.channelRefused`).
 public struct SMTPClient: Sendable {
     public let configuration: SMTPConfiguration
 
@@ -204,11 +188,27 @@ final class SMTPConnection: @unchecked Sendable {
         return reply
     }
 
-    private static func check(_ reply: SMTPReply, to line: String?, expect: ClosedRange<Int>) throws {
-        guard expect.contains(reply.code) else {
-            let text = "\(line.map { $0.hasPrefix("AUTH") ? "AUTH" : $0 } ?? "greeting") → \(reply.code) \(reply.text)"
-            throw (400..<500).contains(reply.code) ? DeliveryError.transient(text) : DeliveryError.permanent(text)
+    /// A reply other than `expect` as a delivery error: 4xx transient; 5xx permanent when it is
+    /// about this message (its recipient, its content), and `channelRefused` when the relay
+    /// refuses the channel before any recipient is named (this server at the greeting, the
+    /// credentials, the sender): every message would meet that until the settings are fixed.
+    static func check(_ reply: SMTPReply, to line: String?, expect: ClosedRange<Int>) throws {
+        guard !expect.contains(reply.code) else { return }
+        let command = commandName(line)
+        let text = "\(command) → \(reply.code) \(reply.text)"
+        if (400..<500).contains(reply.code) { throw DeliveryError.transient(text) }
+        throw ["RCPT TO", "DATA", "the message"].contains(command) ? DeliveryError.permanent(text) : DeliveryError.channelRefused(text)
+    }
+
+    /// The command a line sends, without what it carries (the credentials, the addresses, the
+    /// message itself): what an error names.
+    static func commandName(_ line: String?) -> String {
+        guard let line else { return "greeting" }
+        let upper = line.prefix(12).uppercased()
+        for name in ["MAIL FROM", "RCPT TO", "AUTH", "EHLO", "STARTTLS", "DATA", "RSET", "QUIT"] where upper.hasPrefix(name) {
+            return name
         }
+        return "the message"
     }
 
     /// One message: MAIL, RCPT, DATA (after RSET when `reset`), then the message. A server that

@@ -98,6 +98,10 @@ final class ConnectionEngine: @unchecked Sendable {
     private var closeDeadline: UInt64 = 0
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     private var writeBlocked = false
+    /// The broker said `connection.blocked` (a memory or disk alarm): it reads nothing more from
+    /// a publishing connection, so publishes wait here (until their deadline) instead of filling
+    /// the socket until a write blocks the connection thread.
+    private var brokerBlocked = false
     private var lastTimerCheck: UInt64 = 0
 
     enum Phase { case connecting, open, recovering, closing, closed }
@@ -164,7 +168,11 @@ final class ConnectionEngine: @unchecked Sendable {
     private func sleep() {
         let now = monotonicNanoseconds()
         var timeout: UInt64 = 1_000_000_000
-        if let deadline = confirms.nextDeadline { timeout = min(timeout, deadline > now ? deadline - now : 0) }
+        if let deadline = confirms.nextDeadline {
+            // (expiries are looked at every 20 ms: a shorter wait for one already due would spin)
+            let due = max(deadline, lastTimerCheck &+ 20_000_000)
+            timeout = min(timeout, due > now ? max(due - now, 2_000_000) : 2_000_000)
+        }
         switch phase {
         case .open, .closing:
             guard let raw else { break }
@@ -174,7 +182,7 @@ final class ConnectionEngine: @unchecked Sendable {
             if phase == .closing { timeout = min(timeout, 50_000_000) }
             let inFlight = confirms.unconfirmedCount > 0 || consumers.values.contains { !$0.acks.isClear }
             _ = mailbox.wait(
-                socket: raw.descriptor, wantWrite: writeBlocked && confirms.nextToSend != nil,
+                socket: raw.descriptor, wantWrite: writeBlocked && !brokerBlocked && confirms.nextToSend != nil,
                 timeoutMilliseconds: Int32(timeout / 1_000_000), lightly: inFlight)
             return
         case .recovering:
@@ -342,6 +350,7 @@ final class ConnectionEngine: @unchecked Sendable {
         for index in partial.indices { partial[index] = nil }
         channelEpochs.removeAll()
         writeBlocked = false
+        brokerBlocked = false
     }
 
     /// Ends everything with `reason` (no recovery).
@@ -471,8 +480,10 @@ final class ConnectionEngine: @unchecked Sendable {
             try? raw.sendConnectionCloseOk()
             throw AMQPError.connectionClosedByBroker(code, text: text)
         case .connectionBlocked(let reason):
+            brokerBlocked = true
             logger.warning("AMQP connection blocked by the broker; publishes wait", metadata: ["amqp.reason": "\(reason)"])
         case .connectionUnblocked:
+            brokerBlocked = false
             logger.info("AMQP connection unblocked")
         case .basicAck, .basicNack, .channelCloseOk, .other:
             break
@@ -530,7 +541,7 @@ final class ConnectionEngine: @unchecked Sendable {
     }
 
     private func writePublishes(_ raw: RawConnection) throws {
-        guard publishChannelOpen, confirms.nextToSend != nil else { return }
+        guard publishChannelOpen, !brokerBlocked, confirms.nextToSend != nil else { return }
         var written = 0
         while let next = confirms.nextToSend {
             if written % 64 == 0, !raw.isWritable {

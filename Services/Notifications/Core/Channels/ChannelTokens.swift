@@ -20,14 +20,18 @@ public struct ChannelTokens: Sendable, Equatable {
 /// Keeps a channel's tokens: in memory, and in the store (table `channel_tokens`) so that a
 /// restart goes on with the refresh token last given. Refreshes one at a time (a refresh token
 /// spent twice is refused, and the account would have to be authorised again); a caller whose
-/// token was refused while another refreshed gets the new one without a second refresh.
+/// token was refused while another refreshed gets the new one without a second refresh. A token
+/// that merely expired is fetched again without saying it was refused. No token at all (every
+/// refresh token refused) is the channel's problem, not a message's: `channelRefused`.
 ///
 /// New tokens that cannot be written (the disk full, the store locked) are used from memory and
 /// written before each later use until that succeeds: the pair in the store is spent by then, so
 /// dropping the new one would leave only a re-authorisation of the account (a stop before the
 /// write still loses it, and the log says so).
 final class ChannelTokenKeeper: Sendable {
-    /// Spends a refresh token (`rejected`: whether the last access token was refused) for new tokens.
+    /// Spends a refresh token for new tokens; `rejected`: the provider refused the last access
+    /// token (WeChat then forces a new one, which voids every other holder's: never for a token
+    /// that merely expired).
     typealias Refresh = @Sendable (_ refreshToken: String, _ rejected: Bool) async throws(DeliveryError) -> ChannelTokens
 
     private let channel: ChannelName
@@ -81,12 +85,18 @@ final class ChannelTokenKeeper: Sendable {
             state.withLock { if $0.tokens == nil { $0.tokens = known } }
         }
         if let known, known.expiresAt > Date().addingTimeInterval(60) { return known.accessToken }
-        return try await refresh(context, rejected: known?.accessToken)
+        return try await replace(known?.accessToken, rejected: false, context)
     }
 
-    /// A new access token, `rejected` having been refused (or expired); kept in the store before
-    /// it is returned (or, if it cannot be written, in memory until it can).
-    func refresh(_ context: ChannelContext, rejected: String?) async throws(DeliveryError) -> String {
+    /// A new access token, the provider having refused `rejected`.
+    func refresh(_ context: ChannelContext, rejected: String) async throws(DeliveryError) -> String {
+        try await replace(rejected, rejected: true, context)
+    }
+
+    /// A new access token instead of `old` (refused by the provider when `rejected`, else expired
+    /// or none); kept in the store before it is returned (or, if it cannot be written, in memory
+    /// until it can).
+    private func replace(_ old: String?, rejected: Bool, _ context: ChannelContext) async throws(DeliveryError) -> String {
         // (twice at most: the work under way may be a write of the tokens refused)
         enum Next {
             case fresh(String)  // another caller refreshed already
@@ -95,7 +105,8 @@ final class ChannelTokenKeeper: Sendable {
         for _ in 1...2 {
             let next = state.withLock { state -> Next in
                 if let working = state.working { return .waiting(working) }
-                if let held = state.tokens, held.accessToken != rejected, held.expiresAt > Date().addingTimeInterval(60) {
+                // (an expired token may come back the same, with a new expiry: WeChat's stable token does)
+                if let held = state.tokens, !rejected || held.accessToken != old, held.expiresAt > Date().addingTimeInterval(60) {
                     return .fresh(held.accessToken)
                 }
                 let working = refreshing(context, held: state.tokens, unsaved: state.unsaved, rejected: rejected)
@@ -107,14 +118,14 @@ final class ChannelTokenKeeper: Sendable {
                 return token
             case .waiting(let task):
                 let kept = try await settle(task, context)
-                if kept.tokens.accessToken != rejected { return kept.tokens.accessToken }
+                if !rejected || kept.tokens.accessToken != old { return kept.tokens.accessToken }
             }
         }
         throw .transient("the \(channel) tokens are being written; try again")
     }
 
     /// Spends the newest refresh token for new tokens and writes them.
-    private func refreshing(_ context: ChannelContext, held: ChannelTokens?, unsaved: Bool, rejected: String?) -> Task<Kept, any Error> {
+    private func refreshing(_ context: ChannelContext, held: ChannelTokens?, unsaved: Bool, rejected: Bool) -> Task<Kept, any Error> {
         let channel = self.channel
         let first = firstRefreshToken
         let call = refreshCall
@@ -128,19 +139,21 @@ final class ChannelTokenKeeper: Sendable {
                     ?? held?.refreshToken
             var tokens = [newest, first].compactMap { $0 }
             if tokens.count == 2, tokens[0] == tokens[1] { tokens.removeLast() }
+            // (tokens are the account's, never a message's: without one, the channel is refused)
             guard !tokens.isEmpty else {
-                throw DeliveryError.permanent("no \(channel) refresh token: set the first one in the configuration")
+                throw DeliveryError.channelRefused("no \(channel) refresh token: set the first one in the configuration")
             }
             var fresh: ChannelTokens?
             for (index, token) in tokens.enumerated() {
                 do {
-                    fresh = try await call(token, rejected != nil)
+                    fresh = try await call(token, rejected)
                     break
-                } catch let error as DeliveryError where error.isPermanent && index + 1 < tokens.count {
-                    continue
+                } catch let error as DeliveryError where error.isPermanent {
+                    if index + 1 < tokens.count { continue }
+                    throw DeliveryError.channelRefused(error.reason)
                 }
             }
-            guard let fresh else { throw DeliveryError.permanent("no \(channel) refresh token was taken") }
+            guard let fresh else { throw DeliveryError.channelRefused("no \(channel) refresh token was taken") }
             // The refresh token just spent is good no more: keep the new one before using it.
             return Kept(tokens: fresh, saved: await Self.save(fresh, channel, context))
         }
@@ -173,7 +186,10 @@ final class ChannelTokenKeeper: Sendable {
             return kept
         } catch {
             state.withLock { if $0.working == task { $0.working = nil } }
-            context.logger.error("cannot refresh the channel's access token", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            // (a refusal of the account itself is told to the operator once, by the delivery workers)
+            if (error as? DeliveryError)?.isChannelRefused != true {
+                context.logger.error("cannot refresh the channel's access token", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            }
             if let error = error as? DeliveryError { throw error }
             throw .transient("cannot refresh the \(channel) tokens: \(error)")
         }

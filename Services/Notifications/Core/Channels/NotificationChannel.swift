@@ -80,12 +80,21 @@ public struct NotificationChannels: Sendable {
     /// recipient's own choices, then the operator's order for their language; each once, and
     /// only those that run here and can reach them.
     public func channels(for recipient: Recipient, kind: NotificationKind) -> [ChannelName] {
-        let operators = order[recipient.language.rawValue] ?? order["default"] ?? [.email]
         var chosen: [ChannelName] = []
-        for name in (recipient.channels ?? []) + operators where !chosen.contains(name) {
-            if let channel = byName[name], channel.reaches(recipient, kind: kind) { chosen.append(name) }
+        for name in (recipient.channels ?? []) + operatorOrder(for: recipient.language) where !chosen.contains(name) {
+            if reaches(recipient, on: name, kind: kind) { chosen.append(name) }
         }
         return chosen
+    }
+
+    /// The operator's order for `language` (that of `default` for a language it does not name).
+    public func operatorOrder(for language: Language) -> [ChannelName] {
+        order[language.rawValue] ?? order["default"] ?? [.email]
+    }
+
+    /// Whether `name` runs here and can carry a notification of `kind` to `recipient`.
+    public func reaches(_ recipient: Recipient, on name: ChannelName, kind: NotificationKind) -> Bool {
+        byName[name]?.reaches(recipient, kind: kind) == true
     }
 
     /// Reads `<prefix>_CHANNELS` (the order) and each channel's settings; e-mail is given.

@@ -26,7 +26,12 @@ public struct SMSChannel: ConfigurableChannel {
         guard let phone = notification.record.recipient.phone, let text = notification.rendered.short, !text.isEmpty else {
             throw .permanent("no phone number or no short text")
         }
-        _ = try await gateway.send(to: phone, body: text)
+        let accepted = try await gateway.send(to: phone, body: text)
+        if accepted.sid == nil {
+            context.logger.warning(
+                "the SMS gateway took the message (2xx) with an answer that is not a message resource: recorded as sent, without its id",
+                metadata: ["notification.id": "\(notification.record.id)"])
+        }
         let sms = SMSText(text)
         context.metrics.registry.makeCounter(
             descriptor: .metric("notification_sms_segments_total", help: "SMS segments sent (what the gateway bills), by encoding"),

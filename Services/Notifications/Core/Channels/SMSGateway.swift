@@ -35,17 +35,20 @@ public struct SMSGatewayConfiguration: Sendable {
 /// and token), answered 201 with the message resource, or with `{code, message, more_info,
 /// status}`. What is worth trying again is transient (429 and code 20429: too many requests;
 /// 5xx; no answer); a number that cannot get SMS (21211 invalid, 21408 region not enabled, 21610
-/// the recipient opted out, 21614 not a mobile, …) or credentials refused (20003) is permanent for
-/// this notification: the next channel of the recipient's is tried.
+/// the recipient opted out, 21614 not a mobile, …) is permanent for this notification: the next
+/// channel of the recipient's is tried. Credentials refused (401, 20003) are the account's, not the
+/// message's: `channelRefused`, tried again later. A 2xx is a message taken, even when its body
+/// cannot be read: it is never sent again.
 public struct SMSGateway: Sendable {
     public let configuration: SMSGatewayConfiguration
 
     public init(configuration: SMSGatewayConfiguration) { self.configuration = configuration }
 
-    /// What the gateway answered for a message it took.
+    /// What the gateway answered for a message it took: its id and status, nil when the answer
+    /// (a 2xx) could not be read.
     public struct Accepted: Sendable, Equatable {
-        public var sid: String
-        public var status: String
+        public var sid: String?
+        public var status: String?
     }
 
     public func send(to number: String, body: String) async throws(DeliveryError) -> Accepted {
@@ -78,16 +81,16 @@ public struct SMSGateway: Sendable {
             var message: String?
         }
         if (200..<300).contains(status) {
-            guard let message = try? JSONDecoder().decode(Message.self, from: body) else {
-                throw .transient("SMS gateway answered \(status) without a message resource")
-            }
-            return Accepted(sid: message.sid, status: message.status)
+            // Taken, whatever the body says: sending it again would send it twice.
+            let message = try? JSONDecoder().decode(Message.self, from: body)
+            return Accepted(sid: message?.sid, status: message?.status)
         }
         let failure = try? JSONDecoder().decode(Failure.self, from: body)
         // (the gateway's text may quote the number: only the code and the HTTP status are kept)
         let reason =
             "SMS gateway answered \(status)" + (failure?.code.map { " (error \($0)\(Self.meaning[$0].map { ": \($0)" } ?? ""))" } ?? "")
         if status == 429 || failure?.code == 20429 || status >= 500 || status == 408 { throw .transient(reason) }
+        if status == 401 || failure?.code == 20003 { throw .channelRefused(reason) }
         throw .permanent(reason)
     }
 

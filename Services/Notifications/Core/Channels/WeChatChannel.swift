@@ -14,7 +14,8 @@ import ServiceRuntime
 /// A template's fields are filled from `first` (the subject), `keyword1` (the organisation),
 /// `keyword2` (the reference), `keyword3` (the short text) and `remark` (the short text), each cut
 /// to 20 characters; the template uses those it names. The stable access token is kept in the
-/// store, fetched again when refused.
+/// store and fetched again when it expires; only one the API refuses (40001, 42001) is forced anew
+/// (`force_refresh`, which voids every other holder's token and is allowed 20 times a day).
 public struct WeChatChannel: ConfigurableChannel {
     public var name: ChannelName { .wechat }
     public var parts: Renderer.Parts { [.subject, .short] }

@@ -30,8 +30,10 @@ public struct WeChatConfiguration: Sendable {
 /// `/cgi-bin/token`) and `POST /cgi-bin/message/template/send?access_token=…` (JSON `touser`,
 /// `template_id`, `url`, `client_msg_id`, `data` of `{"value"}`), both answered 200 with
 /// `errcode` 0 or the reason: 40001, 40014 and 42001 mean a token to fetch again; -1, 45009 and
-/// 45011 to wait; 40003 and 43004 a recipient who cannot get it; 40037, 48001, 40164 what the
-/// operator must fix.
+/// 45011 to wait; 40003 and 43004 a recipient who cannot get it; 40037 a template to fix; 40013,
+/// 40125, 40164 and 48001 the account itself (its AppID, its AppSecret, this server's address not
+/// on its whitelist, template messages not granted): `channelRefused`, tried again later until the
+/// operator fixes it.
 public struct WeChatTemplate: Sendable {
     public let configuration: WeChatConfiguration
 
@@ -67,8 +69,7 @@ public struct WeChatTemplate: Sendable {
             "cgi-bin/stable_token", Body(appid: configuration.appID, secret: configuration.appSecret, forceRefresh: forceRefresh))
         guard let token = answer.accessToken, (answer.errcode ?? 0) == 0 else {
             let code = answer.errcode ?? 0
-            throw code == -1 || code == 45009 || code == 45011
-                ? .transient("WeChat token: errcode \(code)") : .permanent("WeChat token: errcode \(code)\(Self.meaning(code))")
+            throw Self.failure(code, "WeChat token: errcode \(code)\(Self.meaning(code))")
         }
         return Token(accessToken: token, expiresIn: answer.expiresIn ?? 7200)
     }
@@ -97,10 +98,20 @@ public struct WeChatTemplate: Sendable {
         switch answer.errcode {
         case 0: return .sent(messageID: answer.msgid ?? 0)
         case 40001, 40014, 42001: return .tokenInvalid
-        case -1, 45009, 45011: throw .transient("WeChat errcode \(answer.errcode)\(Self.meaning(answer.errcode))")
-        default: throw .permanent("WeChat errcode \(answer.errcode)\(Self.meaning(answer.errcode))")
+        default: throw Self.failure(answer.errcode, "WeChat errcode \(answer.errcode)\(Self.meaning(answer.errcode))")
         }
     }
+
+    /// An errcode as a delivery error: to wait for (busy, quotas), the account's (`accountCodes`),
+    /// or this message's.
+    static func failure(_ code: Int, _ reason: String) -> DeliveryError {
+        if [-1, 45009, 45011].contains(code) { return .transient(reason) }
+        return accountCodes.contains(code) ? .channelRefused(reason) : .permanent(reason)
+    }
+
+    /// What the account itself is refused for, whatever the message: its AppID, its AppSecret, this
+    /// server's address, template messages.
+    static let accountCodes: Set<Int> = [40013, 40125, 40164, 48001]
 
     private func call<Body: Encodable, Answer: Decodable>(_ path: String, query token: String? = nil, _ body: Body)
         async throws(DeliveryError) -> Answer

@@ -107,7 +107,7 @@ public struct ZaloZNS: Sendable {
     }
 
     /// ZNS's answer, sorted (errors come in a 200's body): sent; the token to refresh; or why
-    /// not, and whether to try again.
+    /// not, and whether to try again (-101…-105, the app's own set-up, are `channelRefused`).
     static func outcome(status: Int, body: Data) throws(DeliveryError) -> Outcome {
         struct Answer: Decodable {
             struct Sent: Decodable {
@@ -126,6 +126,9 @@ public struct ZaloZNS: Sendable {
         case 0: return .sent(messageID: answer.data?.messageID ?? "")
         case -124: return .tokenInvalid
         case -100: throw .transient("ZNS error -100 (unknown error: try again later)")
+        case -105 ... -101:
+            // The app itself (invalid, unknown, not activated, its secret key, not linked to the OA).
+            throw .channelRefused("ZNS error \(answer.error): \(Self.meaning[answer.error] ?? "the app's set-up")")
         default:
             let meaning = Self.meaning[answer.error] ?? answer.message.map { "\"\($0)\"" } ?? "undocumented"
             throw .permanent("ZNS error \(answer.error): \(meaning)")

@@ -168,6 +168,17 @@ public enum NotificationStore {
 
     // MARK: Opting out
 
+    /// Whether a registration other than `registrationID` still lists `email` among its people.
+    public static func isHeldByAnotherRegistration(_ email: String, than registrationID: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM contacts, json_each(contacts.recipients)
+                    WHERE contacts.registration_id != ? AND lower(json_extract(json_each.value, '$.email')) = ?)
+                """,
+            arguments: [registrationID, email.lowercased()]) ?? false
+    }
+
     /// Whether the address (`OptOutLinks.digest`) stopped non-essential notifications.
     public static func isOptedOut(_ address: String, in db: Database) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address = ?)"), arguments: [address])
@@ -198,18 +209,33 @@ public enum NotificationStore {
     }
 
     /// Writes what an attempt changes (status, channel, attempts, due time, error), and nothing
-    /// else: the row's recipient and content are not encoded again.
-    public static func recordOutcome(_ record: NotificationRecord, in db: Database) throws {
+    /// else: the row's recipient and content are not encoded again. Only over a row still in
+    /// status `expected` (`sending` after a send): one cancelled or erased meanwhile is left as it
+    /// is, never made pending again; but a send that went through is recorded `sent` over a
+    /// cancelled row too, since the relay has it and the store must say what happened (erased
+    /// rows are the caller's to skip). Returns whether it was written.
+    @discardableResult
+    public static func recordOutcome(
+        _ record: NotificationRecord, over expected: NotificationRecord.Status = .sending, in db: Database
+    ) throws -> Bool {
         try db.cachedStatement(
             sql: """
                 UPDATE notifications SET status = ?, channel_index = ?, channel = ?, attempts = ?, total_attempts = ?, due_at = ?,
-                    last_error = ?, sent_channel = ?, updated_at = ? WHERE id = ?
+                    last_error = ?, sent_channel = ?, updated_at = ? WHERE id = ? AND (status = ? OR (? AND status = 'cancelled'))
                 """
         ).execute(arguments: [
             record.status.rawValue, record.channelIndex, record.channel?.rawValue, record.attempts, record.totalAttempts,
             MessageCoding.formatSortable(record.dueAt), record.lastError, record.sentChannel?.rawValue,
-            MessageCoding.formatSortable(Date()), record.id,
+            MessageCoding.formatSortable(Date()), record.id, expected.rawValue, record.status == .sent,
         ])
+        return db.changesCount > 0
+    }
+
+    /// Whether the notification is still claimed for sending (not cancelled or erased since).
+    public static func isSending(_ id: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM notifications WHERE id = ? AND status = 'sending')"), arguments: [id]
+        ) ?? false
     }
 
     public static func notification(_ id: String, in db: Database) throws -> NotificationRecord? {
@@ -297,6 +323,30 @@ public enum NotificationStore {
             db, sql: "SELECT * FROM notifications WHERE registration_id = ? AND kind = ?", arguments: [registrationID, kind.rawValue])
     }
 
+    /// Up to `limit` pending notifications that wait for no channel in `running`: none (no channel
+    /// could reach the recipient when it was queued) or one that does not run here (the
+    /// configuration changed since). The channels pending notifications wait for are found one
+    /// index seek each, so that a worker can ask on every turn.
+    public static func waitingForNoChannel(running: [ChannelName], limit: Int, in db: Database) throws -> [NotificationRecord] {
+        var stranded: [String] = []
+        var after = ""
+        let next = try db.cachedStatement(
+            sql: "SELECT channel FROM notifications WHERE status = 'pending' AND channel > ? ORDER BY channel LIMIT 1")
+        while let channel = try String.fetchOne(next, arguments: [after]) {
+            if !running.contains(where: { $0.rawValue == channel }) { stranded.append(channel) }
+            after = channel
+        }
+        var records = try NotificationRecord.records(
+            db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND channel IS NULL ORDER BY due_at, id LIMIT ?",
+            arguments: [limit])
+        for channel in stranded where records.count < limit {
+            records += try NotificationRecord.records(
+                db, sql: "SELECT * FROM notifications WHERE status = 'pending' AND channel = ? ORDER BY due_at, id LIMIT ?",
+                arguments: [channel, limit - records.count])
+        }
+        return records
+    }
+
     /// When the next notification pending on `channel` is due (nil when none waits).
     public static func nextDue(channel: ChannelName, in db: Database) throws -> Date? {
         try String.fetchOne(
@@ -305,14 +355,15 @@ public enum NotificationStore {
         ).flatMap(MessageCoding.parse)
     }
 
-    /// Pending notifications about a registration (to `email` only, if given) are withdrawn.
-    public static func cancelPending(
+    /// Notifications about a registration (to `email` only, if given) not sent yet are withdrawn:
+    /// those pending, and those being sent (their outcome, when it comes, leaves them cancelled).
+    public static func cancelUnsent(
         registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>,
         because reason: String = "the registration was cancelled",
         in db: Database
     ) throws -> Int {
-        var request = NotificationRecord.filter(
-            Column("registration_id") == registrationID && Column("status") == NotificationRecord.Status.pending.rawValue)
+        let unsent = [NotificationRecord.Status.pending, .sending].map(\.rawValue)
+        var request = NotificationRecord.filter(Column("registration_id") == registrationID && unsent.contains(Column("status")))
         if let email { request = request.filter(Column("recipient_email") == email.lowercased()) }
         var count = 0
         for var record in try NotificationRecord.records(db, request) where !kinds.contains(record.kind) {
