@@ -22,9 +22,10 @@ import Tracing
 /// Message-ID, the webhook its idempotency key, so receivers can drop the copy).
 ///
 /// A notification cancelled or erased while it is claimed is not sent if it has not started (each
-/// lane checks the store before sending), and its outcome, if it was, leaves it as it is: only
-/// the attempt is recorded. Failure reasons are stored, published and logged without addresses
-/// or numbers (`DeliveryError.redacted(for:)`).
+/// lane checks the store before sending). If it was, its outcome leaves it as it is (only the
+/// attempt is recorded), except that a cancelled one the relay took is recorded sent, as it was.
+/// Failure reasons are stored, published and logged without addresses or numbers
+/// (`DeliveryError.redacted(for:)`).
 ///
 /// Each attempt is a span (`deliver <kind>`, with `render` and `send <channel>` inside) in the
 /// trace of the message that queued the notification; its outcome is published in it.
@@ -63,9 +64,10 @@ public final class DeliveryService: Service {
     /// it records the outcomes of the sends that ended since the last turn, moves on or fails what
     /// waits for no channel that runs here (`reroute`: the first turn does it at start-up), and
     /// claims the next due notifications (marked `sending`, up to twice `concurrency` held at
-    /// once) with what sending them needs. So sending never waits for the store, and a busy
-    /// channel commits once per turn, not twice per notification. Between turns it sleeps until the store changes
-    /// (the pipeline queued notifications, a send ended) or the next pending notification on the
+    /// once) with what sending them needs. So sending never waits for the store's writer (a lane
+    /// only reads its row, to see it is still to be sent), and a busy channel commits once per
+    /// turn, not twice per notification. Between turns it sleeps until the store changes (the
+    /// pipeline queued notifications, a send ended) or the next pending notification on the
     /// channel is due. When the service stops, the lanes finish what they are sending, those
     /// outcomes are recorded, and what was claimed but not started is pending again.
     private func work(_ channel: ChannelName) async {

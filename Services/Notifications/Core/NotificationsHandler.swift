@@ -407,7 +407,7 @@ public struct NotificationsHandler: Sendable, OpensPersonalData {
                 }
             }
         }
-        // (one being sent is withdrawn too: its outcome, when it comes, leaves it cancelled)
+        // (one being sent is withdrawn too: a failed outcome, when it comes, leaves it cancelled)
         for var record in known.values where [.pending, .sending].contains(record.status) && !wanted.contains(record.id) {
             record.status = .cancelled
             record.lastError = "the item moved, went, or started"

@@ -337,7 +337,7 @@ public struct RegistrationsHandler: Sendable {
     /// (larger than the event, REGISTRATIONS_MAX_DELEGATES being above its capacity, or after a
     /// programme with less room) waits for more room without holding back those behind it.
     private func canEverFit(_ record: RegistrationRecord, capacity: EventCapacity) -> Bool {
-        capacity.organisations >= 1 && record.delegateCount <= capacity.delegates
+        fits(record, usage: (organisations: 0, delegates: 0), capacity: capacity)
     }
 
     /// Moves waiting registrations up, in arrival order, while the head fits; one that could

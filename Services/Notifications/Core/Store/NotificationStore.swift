@@ -356,7 +356,8 @@ public enum NotificationStore {
     }
 
     /// Notifications about a registration (to `email` only, if given) not sent yet are withdrawn:
-    /// those pending, and those being sent (their outcome, when it comes, leaves them cancelled).
+    /// those pending, and those being sent (a failed outcome, when it comes, leaves them cancelled;
+    /// a send that went through is recorded sent, as it was).
     public static func cancelUnsent(
         registrationID: String, email: String? = nil, except kinds: Set<NotificationKind>,
         because reason: String = "the registration was cancelled",
