@@ -89,7 +89,7 @@ import Testing
     /// Waits for `semaphore` on a thread outside the cooperative pool: false after 30 s.
     static func signalled(_ semaphore: DispatchSemaphore) async -> Bool {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: semaphore.wait(timeout: .now() + 30) == .success) }
+            DispatchQueue(label: "signalled").async { continuation.resume(returning: semaphore.wait(timeout: .now() + 30) == .success) }
         }
     }
 

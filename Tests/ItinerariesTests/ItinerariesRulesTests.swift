@@ -44,6 +44,26 @@ import Testing
         try await harness.read { db in try ItineraryStore.latestPlan(eventID: eventID, in: db) }
     }
 
+    /// A plan takes seconds of CPU: it is made on a thread of its own, never on one of Swift's
+    /// cooperative threads (one per core), which the pipeline, the relay, the timers and HTTP of
+    /// the same process need meanwhile (with one core, a plan on them would stop them all).
+    @Test func plansAreMadeOffTheThreadsThePipelineRunsOn() async throws {
+        final class Calls: Sendable {
+            let inATask = Mutex<[Bool]>([])
+        }
+        let (harness, _, _) = try await Self.seeded()
+        let calls = Calls()
+        var planner = Planner()
+        planner.searchIterations = 150
+        planner.searchTimeLimit = nil
+        try await Self.planning(harness) { [planner] input, previous in
+            calls.inATask.withLock { $0.append(withUnsafeCurrentTask { $0 != nil }) }
+            return planner.plan(input, previous: previous)
+        }.replan(Self.eventID)
+        #expect(calls.inATask.withLock { $0 } == [false], "planned once, outside any task")
+        #expect(try await Self.latestPlan(harness)?.version == 1)
+    }
+
     @Test func theSeedScenarioIsPlannedAndEveryDelegationToldOnce() async throws {
         let (harness, programme, accepted) = try await Self.seeded()
         #expect(try await harness.emitted().isEmpty, "the handler only records; planning tells")

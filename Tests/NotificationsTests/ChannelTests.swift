@@ -89,7 +89,7 @@ import Testing
 
         // The relay restarts (its sessions gone): the next message goes on a new connection.
         let port = server.port
-        server.stop()
+        await server.stopAndWait()
         let restarted = try await SMTPTestServer(port: port, pipelining: pipelining)
         defer { restarted.stop() }
         try await send("a11@example.cn")

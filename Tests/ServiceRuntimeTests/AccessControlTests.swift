@@ -193,7 +193,7 @@ import Testing
         defer { withExtendedLifetime(folder) {} }
         let certificate = folder.path("cert.pem")
         let key = folder.path("key.pem")
-        let made = try Self.run(
+        let made = try await TestBroker.runAnyway(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
@@ -202,30 +202,18 @@ import Testing
         #expect(made.status == 0, "\(made.output)")
         try await Self.withServer(tls: HTTPTLS(certificatePath: certificate, keyPath: key)) { port, _, _ async throws in
             // curl checks the chain against the certificate and the name against the URL.
-            let secure = try Self.run("/usr/bin/curl", ["-sS", "--cacert", certificate, "https://localhost:\(port)/things"])
+            let secure = try await TestBroker.runAnyway(
+                "/usr/bin/curl", ["-sS", "--cacert", certificate, "https://localhost:\(port)/things"])
             #expect(secure.status == 0 && secure.output.contains("2 buses"), "\(secure.output)")
             // Plain HTTP on the same port gets no answer, and an untrusted client refuses it.
-            let plain = try Self.run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/things"])
+            let plain = try await TestBroker.runAnyway("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/things"])
             #expect(plain.status != 0 || !plain.output.contains("2 buses"))
-            let untrusted = try Self.run("/usr/bin/curl", ["-sS", "https://localhost:\(port)/things"])
+            let untrusted = try await TestBroker.runAnyway("/usr/bin/curl", ["-sS", "https://localhost:\(port)/things"])
             #expect(untrusted.status != 0, "a self-signed certificate is not trusted without --cacert")
         }
         // A key that is not one stops the configuration, naming the setting.
         var reader = EnvironmentReader(["TEST_HTTP_TLS_CERTIFICATE": certificate, "TEST_HTTP_TLS_KEY": certificate])
         _ = ServiceConfiguration.read(ServiceDescription(name: "test", consumes: [], partition: .event, defaultHTTPPort: 0), from: &reader)
         #expect(reader.problems.contains { $0.hasPrefix("TEST_HTTP_TLS_CERTIFICATE / _KEY: cannot use") }, "\(reader.problems)")
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }

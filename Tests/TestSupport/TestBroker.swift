@@ -79,6 +79,16 @@ public enum TestBroker {
     /// (standard output and error together).
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let (status, text) = try await runAnyway(executable, arguments)
+        guard status == 0 else {
+            throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: status, output: text)
+        }
+        return text
+    }
+
+    /// Runs a command to its end, whatever its status; returns the status and what it printed
+    /// (standard output and error). Waits suspended, holding no thread.
+    public static func runAnyway(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputFile) }
@@ -93,11 +103,7 @@ public enum TestBroker {
             do { try process.run() } catch { continuation.resume(throwing: error) }
         }
         try handle.close()
-        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-        guard status == 0 else {
-            throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: status, output: text)
-        }
-        return text
+        return (status, (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "")
     }
 
     public struct CommandFailed: Error, CustomStringConvertible {

@@ -14,8 +14,10 @@ public final class ReadyProcess: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let handle = output.fileHandleForReading
+        // (read on a thread of its own: a blocking read on one of Swift's cooperative threads, one
+        // per core, would stall every test running meanwhile)
         let line: String = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "ready-process.read").async {
                 var data = Data()
                 while !data.contains(UInt8(ascii: "\n")) {
                     let chunk = handle.availableData
@@ -32,11 +34,20 @@ public final class ReadyProcess: @unchecked Sendable {
         self.port = port
     }
 
-    /// Stops the server (not with `waitUntilExit`, which can hang inside Swift concurrency on Linux).
+    /// Stops the server: SIGTERM now, SIGKILL if it still runs 2 s later. Returns at once and
+    /// blocks no thread meanwhile: waiting on one of Swift's cooperative threads (one per core)
+    /// stalls every test running meanwhile.
     public func stop() {
         process.terminate()
-        for _ in 0..<40 where process.isRunning { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    /// Stops the server and waits until it has ended (its port is free again).
+    public func stopAndWait() async {
+        stop()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
 
@@ -93,6 +104,12 @@ public final class SMTPTestServer: Sendable {
 
     public func stop() {
         server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Stops the server and waits until its port is free (for a restart on the same port).
+    public func stopAndWait() async {
+        await server.stopAndWait()
         try? FileManager.default.removeItem(at: directory)
     }
 }

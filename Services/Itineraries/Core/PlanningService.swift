@@ -18,7 +18,8 @@ func milliseconds(_ duration: Duration) -> Int {
 /// It sleeps until the pipeline applies a message (`ServiceHost.Context.changes`) or the next
 /// event is due (`debounce` of quiet after its last change, at the latest `maxWait` after the
 /// first), never polling. The planner runs outside any transaction, on a snapshot of the
-/// event's inputs; its plan, the itineraries and the outgoing messages are then written in one
+/// event's inputs and on a thread of its own (`WorkerThread`: a plan is seconds of CPU, which on
+/// Swift's cooperative threads would hold up the pipeline, the relay and HTTP); its plan, the itineraries and the outgoing messages are then written in one
 /// transaction, but only if nothing but new delegations came since the snapshot (else it plans
 /// again), so a large plan never holds up the pipeline, and a steady stream of registrations
 /// does not keep everyone waiting: the newcomers are planned in the next round.
@@ -30,6 +31,8 @@ public final class PlanningService: Service {
     private let debounce: Double
     private let maxWait: Double
     private let plan: @Sendable (PlanningInput, Plan?) -> Plan
+    /// Where plans are made: seconds of CPU each, kept off the threads the pipeline runs on.
+    private let planner = WorkerThread(label: "itineraries.planner")
 
     public convenience init(context: ServiceHost.Context, debounce: Double, maxWait: Double, planner: Planner = Planner()) {
         self.init(context: context, debounce: debounce, maxWait: maxWait) { planner.plan($0, previous: $1) }
@@ -150,9 +153,11 @@ public final class PlanningService: Service {
             defer { span.end() }
             span.attributes["delegation.event"] = eventID
             span.attributes["delegation.delegations"] = snapshot.delegations.count
-            let decision = snapshot.generation > snapshot.plannedGeneration || snapshot.previous == nil ? decide(snapshot) : nil
-            let current = decision?.plan ?? snapshot.previous?.plan
-            let answers = snapshot.requests.map { answer($0, snapshot, current: current) }
+            let (decision, answers) = await planner.run { [self] in
+                let decision = snapshot.generation > snapshot.plannedGeneration || snapshot.previous == nil ? decide(snapshot) : nil
+                let current = decision?.plan ?? snapshot.previous?.plan
+                return (decision, snapshot.requests.map { answer($0, snapshot, current: current) })
+            }
             let service = context.configuration.kind
             let result = try await context.store.database.write { db -> (count: Int, version: Int)? in
                 guard try ItineraryStore.stillCurrent(eventID, generation: snapshot.generation, in: db) else { return nil }

@@ -81,11 +81,14 @@ import socket
 port = args.port
 if port == 0:
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-controller = Controller(Handler(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
-controller.start()
-print("ready %d" % port, flush=True)
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 signal.signal(signal.SIGINT, lambda *_: stop.set())
+# (the test process starts this from a thread blocking most signals, and a child keeps the mask;
+# unblocked before the controller's thread starts, which inherits it)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+controller = Controller(Handler(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
+controller.start()
+print("ready %d" % port, flush=True)
 stop.wait()
 controller.stop()
