@@ -93,6 +93,52 @@ import Testing
         }
     }
 
+    /// A flood of logins waits in a line of bounded length: a login that finds it full is turned
+    /// away at once (503, Retry-After), neither counted against the account nor checked, and
+    /// logins go through again once the line moves.
+    @Test func aLoginThatFindsTheLineFullIsTurnedAwayUncounted() async throws {
+        let harness = try ConsoleFixtures.harness()
+        let passwords = PasswordChecks(width: 1, maxWaiting: 2)
+        try await ConsolePagesTests.withConsole(harness, passwords: passwords) { browser, _ in
+            // One check holds the only queue, two wait behind it: the line is full.
+            let began = DispatchSemaphore(value: 0)
+            let gate = DispatchSemaphore(value: 0)
+            async let flood = withTaskGroup(of: Int.self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        await passwords.run {
+                            if index == 0 {
+                                began.signal()
+                                gate.wait()
+                            }
+                            return index
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(await Self.signalled(began), "a check holds the queue")
+            #expect(await eventually(within: 10) { passwords.isFull }, "two checks wait")
+
+            // (were it let into the line, it would wait for the held check: let go after 10 s)
+            let release = Task {
+                try? await Task.sleep(for: .seconds(10))
+                gate.signal()
+            }
+            let turnedAway = try await browser.login("mai")
+            release.cancel()
+            #expect(turnedAway.status == .serviceUnavailable)
+            #expect(turnedAway.headers[.retryAfter] == "10")
+            #expect(turnedAway.body.contains("Too many people are logging in right now"))
+            #expect(passwords.started == 1, "no password checked")
+            #expect(try await harness.read { db in try Accounts.auditLog(in: db) }.isEmpty, "no attempt counted")
+
+            gate.signal()
+            #expect(await flood.sorted() == [0, 1, 2])
+            #expect(try await browser.login("mai").status == .seeOther)
+        }
+    }
+
     @Test func noMoreThanTwoChecksRunAtOnceAndTheOthersWaitTheirTurn() async throws {
         let checks = PasswordChecks(width: 2)
         let tally = Tally()

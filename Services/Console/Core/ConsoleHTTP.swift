@@ -468,6 +468,13 @@ public struct ConsoleHTTP: Sendable {
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         let lifetime = configuration.sessionLifetime
         let now = now()
+        // A flood of logins (from many addresses) waits in a line of bounded length; one that
+        // finds it full is turned away at once, neither counted nor checked.
+        guard !passwords.isFull else {
+            var busy = try loginPage(request, problem: "login.busy", status: .serviceUnavailable)
+            busy.headers[.retryAfter] = "10"
+            return busy
+        }
         // The attempt is counted as a failure before its password is checked, so that logins
         // sent at once cannot all be let through by the same count.
         let reservation = try await store.database.write { db in

@@ -18,15 +18,23 @@ public final class PasswordChecks: Sendable {
 
     /// How many checks may run at once.
     public let width: Int
+    /// How many may wait for a queue: a login that would wait behind them is turned away (`isFull`).
+    public let maxWaiting: Int
     private let state: Mutex<State>
 
-    public init(width: Int = 2) {
+    public init(width: Int = 2, maxWaiting: Int = 64) {
         self.width = max(1, width)
+        self.maxWaiting = max(0, maxWaiting)
         state = Mutex(State(idle: (0..<max(1, width)).map { DispatchQueue(label: "console.password-checks.\($0)") }))
     }
 
     /// How many checks have started (each one a hash): a throttled login starts none.
     public var started: Int { state.withLock { $0.started } }
+
+    /// Whether `maxWaiting` checks wait for a queue already: at ~0.1 s a hash, a login behind a
+    /// longer line would wait for minutes, so it is turned away at once instead (checked before
+    /// the attempt is counted: logins arriving at the very same moment may pass it together).
+    public var isFull: Bool { state.withLock { $0.waiting.count >= maxWaiting } }
 
     /// Whether `password` is the one `stored` (an `Accounts` hash) was made from.
     public func verify(_ password: String, against stored: String) async -> Bool {
