@@ -9,29 +9,6 @@ import Testing
 @testable import RegistrationsCore
 
 @Suite struct ExportAndConfigurationTests {
-    // MARK: CSV fields
-
-    @Test(arguments: [
-        ("Shenzhen Logistics Co.", "Shenzhen Logistics Co."),
-        ("Logistics, Ltd", "\"Logistics, Ltd\""),
-        ("Công ty \"Sơn Trà\"", "\"Công ty \"\"Sơn Trà\"\"\""),
-        ("line one\r\nline two", "\"line one\r\nline two\""),
-        ("line one\nline two", "\"line one\nline two\""),
-        ("carriage\rreturn", "\"carriage\rreturn\""),
-        ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
-        ("+84 236 1234 567", "'+84 236 1234 567"),
-        ("-1", "'-1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("=1,2", "\"'=1,2\""),
-        ("a=b", "a=b"),
-        ("", ""),
-        ("Nguyễn Thị Lan", "Nguyễn Thị Lan"),
-        ("深圳物流有限公司", "深圳物流有限公司"),
-    ])
-    func fieldIsQuotedOnlyWhereNeededAndFormulasAreDefused(value: String, written: String) {
-        #expect(RegistrationsExport.field(value) == written)
-    }
-
     // MARK: CSV of a store
 
     /// Splits RFC 4180 text into rows (quoted fields may hold commas, quotes and line breaks;

@@ -3,7 +3,8 @@ import GRDB
 import Messages
 
 /// CSV export of an event's registrations for organisers (RFC 4180: CRLF line ends, quoted
-/// fields where needed, UTF-8). Identity documents are never exported.
+/// fields where needed, formulas disarmed: `CSVField`, UTF-8). Identity documents are never
+/// exported.
 public enum RegistrationsExport {
     public static let header = [
         "registration_id", "reference", "revision", "status", "waitlist_position", "organisation", "local_name", "country", "role",
@@ -15,7 +16,7 @@ public enum RegistrationsExport {
         var positions: [String: Int] = [:]
         let waiting = records.filter { $0.status == .waitlisted }.sorted { ($0.waitlistSequence ?? 0) < ($1.waitlistSequence ?? 0) }
         for (index, record) in waiting.enumerated() { positions[record.registrationID] = index + 1 }
-        var lines = [header.map(field).joined(separator: ",")]
+        var lines = [header.map(CSVField.escaped).joined(separator: ",")]
         for record in records {
             let delegation = record.delegation
             let row: [String] = [
@@ -27,17 +28,8 @@ public enum RegistrationsExport {
                 delegation.leadContact.email, delegation.leadContact.language.rawValue, delegation.preferredVisits.joined(separator: ";"),
                 MessageCoding.format(record.updatedAt),
             ]
-            lines.append(row.map(field).joined(separator: ","))
+            lines.append(row.map(CSVField.escaped).joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
-    }
-
-    /// Quotes a field if it holds a comma, quote, or line break; doubles inner quotes. A field
-    /// that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) gets a leading `'`.
-    static func field(_ value: String) -> String {
-        var value = value
-        if let first = value.first, "=+-@".contains(first) { value = "'" + value }
-        guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
