@@ -550,10 +550,11 @@ final class ConnectionEngine: @unchecked Sendable {
             }
             do {
                 try raw.publish(Self.publishChannel, next)
-            } catch AMQPError.unwritable(let exchange, let routingKey, let reason) {
+            } catch let error as AMQPError {
                 // This message alone cannot be encoded (nothing of it was written): it fails, the
                 // connection and the messages behind it go on.
-                confirms.dropNext().completion.resolve(.unwritable(exchange: exchange, routingKey: routingKey, reason: reason))
+                guard case .unwritable = error else { throw error }
+                confirms.dropNext().completion.resolve(error)
                 continue
             }
             confirms.didSend()

@@ -71,8 +71,21 @@ public enum Outbox {
         String(decoding: try MessageCoding.encode(value), as: UTF8.self)
     }
 
-    static func pending(limit: Int, in db: Database) throws -> [OutboxEntry] {
-        try OutboxEntry.records(db, sql: "SELECT * FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?", arguments: [limit])
+    /// The rows to publish next, in order; those held (`hold`) until after `now` wait.
+    static func pending(limit: Int, now: Date = .distantFuture, in db: Database) throws -> [OutboxEntry] {
+        try OutboxEntry.records(
+            db,
+            sql: """
+                SELECT * FROM outbox WHERE published_at IS NULL AND (held_until IS NULL OR held_until <= ?) ORDER BY sequence LIMIT ?
+                """, arguments: [MessageCoding.formatSortable(now), limit])
+    }
+
+    /// A row the broker refused to take (no permission for its routing key): the others go on
+    /// without it, and it is tried again after `until`.
+    static func hold(_ sequence: Int64, until: Date, reason: String, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE outbox SET held_until = ?, held_reason = ? WHERE sequence = ?",
+            arguments: [MessageCoding.formatSortable(until), reason, sequence])
     }
 
     /// Records the broker's confirms; rows of an erased registration go at once. Returns how
@@ -113,11 +126,16 @@ public final class OutboxRelay: Service {
     private let logger: Logger
     private let tracer: any Tracer
     private let batchSize = 256
+    /// How long a message the broker refused waits before it is tried again.
+    private let refusedHold: Double
 
+    /// `refusedHold`: how long a message the broker refused (`ACCESS_REFUSED` for its routing
+    /// key) is held before it is tried again; the others are published meanwhile.
     public init(
         store: ServiceStore, connection: AMQPConnection, configuration: ServiceConfiguration, doorbell: Doorbell, metrics: ServiceMetrics,
-        logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer
+        logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer, refusedHold: Double = 60
     ) {
+        self.refusedHold = refusedHold
         self.store = store
         self.connection = connection
         self.configuration = configuration
@@ -153,9 +171,10 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Publishes up to one batch; returns how many were confirmed.
+    /// Publishes up to one batch; returns how many were confirmed or held.
     func publishBatch() async throws -> Int {
-        let rows = try await store.database.read { db in try Outbox.pending(limit: self.batchSize, in: db) }
+        let now = Date()
+        let rows = try await store.database.read { db in try Outbox.pending(limit: self.batchSize, now: now, in: db) }
         guard !rows.isEmpty else { return 0 }
         let spans = rows.map { row in
             tracer.startMessagingSpan(
@@ -171,20 +190,35 @@ public final class OutboxRelay: Service {
             (TraceContext(span.context, tracer: tracer) ?? row.trace)?.write(into: &message.properties.headers)
             return message
         }
-        let results = await connection.publish(messages)
+        var results = await connection.publish(messages)
+        for (result, span) in zip(results, spans) {
+            if case .failure(let error) = result { span.recordError(error) }
+            span.end()
+        }
+        // The broker closes the channel on a message it refuses and fails all those sent after
+        // it: each of those is tried again alone, so that only the refused ones wait.
+        var held: [(row: OutboxEntry, reason: String)] = []
+        for index in results.indices where Self.refusal(results[index]) != nil {
+            let alone = await connection.publish([messages[index]]).first ?? .failure(.closed)
+            if let refusal = Self.refusal(alone) {
+                held.append((rows[index], "\(refusal)"))
+            } else {
+                results[index] = alone
+                if case .failure = alone { break }
+            }
+        }
         var confirmed: [Int64] = []
         var firstError: AMQPError?
-        for (row, (result, span)) in zip(rows, zip(results, spans)) {
+        for (row, result) in zip(rows, results) where !held.contains(where: { $0.row.sequence == row.sequence }) {
             switch result {
             case .success:
                 if let sequence = row.sequence { confirmed.append(sequence) }
                 metrics.published(row.messageType.rawValue)
             case .failure(let error):
                 firstError = firstError ?? error
-                span.recordError(error)
             }
-            span.end()
         }
+        if !held.isEmpty { try await hold(held) }
         if !confirmed.isEmpty {
             let confirmed = confirmed
             let erased = try await store.database.write { db in try Outbox.markPublished(confirmed, at: Date(), in: db) }
@@ -197,7 +231,33 @@ public final class OutboxRelay: Service {
             }
         }
         if let firstError { throw firstError }
-        return confirmed.count
+        return confirmed.count + held.count
+    }
+
+    /// The broker's refusal of the message itself (no permission to publish its routing key),
+    /// which trying again at once cannot change.
+    private static func refusal(_ result: Result<Void, AMQPError>) -> AMQPError? {
+        guard case .failure(let error) = result, case .channelClosedByBroker(.accessRefused, _) = error else { return nil }
+        return error
+    }
+
+    /// Holds the messages the broker refused for `refusedHold`, telling on-call which and why.
+    private func hold(_ held: [(row: OutboxEntry, reason: String)]) async throws {
+        let until = Date().addingTimeInterval(refusedHold)
+        try await store.database.write { db in
+            for (row, reason) in held {
+                if let sequence = row.sequence { try Outbox.hold(sequence, until: until, reason: reason, in: db) }
+            }
+        }
+        for (row, reason) in held {
+            metrics.refused(row.messageType.rawValue)
+            logger.error(
+                "the broker refused a message: it is held and tried again later, the others go on; check the service's broker permissions",
+                metadata: [
+                    "message.id": "\(row.messageID)", "message.type": "\(row.messageType.rawValue)", "error": "\(reason)",
+                    "retry_in_s": "\(refusedHold)",
+                ])
+        }
     }
 
     private func removePublished(olderThan seconds: Double) async throws {

@@ -6,6 +6,8 @@ import Prometheus
 ///   `dead_lettered`, `already_parked`, `requeued`, `returned` (given back while the store cannot
 ///   commit)
 /// - `messages_published_total{service,type}`: outbox messages confirmed by the broker
+/// - `messages_refused_total{service,type}`: outbox messages the broker refused (no permission
+///   for their routing key), each held a minute and tried again while the others go on
 /// - `messages_retried_total{service,type}`, `messages_dead_lettered_total{service,type,reason}`
 /// - `handler_duration_seconds{service,type}`: time in the handler, per message
 /// - `outbox_backlog{service}`: rows waiting to be published, and `outbox_oldest_age_seconds`:
@@ -57,6 +59,13 @@ public final class ServiceMetrics: Sendable {
             descriptor: .metric("messages_published_total", help: "Messages published from the outbox and confirmed"),
             labels: [("service", service), ("type", type)]
         ).increment(by: Int64(count))
+    }
+
+    func refused(_ type: String) {
+        registry.makeCounter(
+            descriptor: .metric("messages_refused_total", help: "Outbox messages the broker refused, held and tried again later"),
+            labels: [("service", service), ("type", type)]
+        ).increment()
     }
 
     public func retried(_ type: String) {

@@ -50,6 +50,10 @@ public final class ServiceStore: Sendable {
         migrator.registerMigration("runtime-7") { db in try db.execute(sql: "ALTER TABLE outbox ADD COLUMN trace TEXT") }
         // Registrations' data keys, for the messages whose personal fields are sealed.
         DataKeys.registerMigration(&migrator)
+        // Messages the broker refused to take, held for a while (`Outbox.hold`).
+        migrator.registerMigration("runtime-9") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN held_until TEXT; ALTER TABLE outbox ADD COLUMN held_reason TEXT")
+        }
         migrations(&migrator)
         return migrator
     }
