@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPTypes
+import ServiceRuntime
 import Synchronization
 import TestSupport
 import Testing
@@ -88,9 +89,7 @@ import Testing
 
     /// Waits for `semaphore` on a thread outside the cooperative pool: false after 30 s.
     static func signalled(_ semaphore: DispatchSemaphore) async -> Bool {
-        await withCheckedContinuation { continuation in
-            DispatchQueue(label: "signalled").async { continuation.resume(returning: semaphore.wait(timeout: .now() + 30) == .success) }
-        }
+        await WorkerThread(label: "signalled").run { semaphore.wait(timeout: .now() + 30) == .success }
     }
 
     /// A flood of logins waits in a line of bounded length: a login that finds it full is turned

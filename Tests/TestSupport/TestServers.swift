@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 
 /// A child process that prints "ready PORT" when it listens.
 public final class ReadyProcess: @unchecked Sendable {
@@ -16,16 +17,14 @@ public final class ReadyProcess: @unchecked Sendable {
         let handle = output.fileHandleForReading
         // (read on a thread of its own: a blocking read on one of Swift's cooperative threads, one
         // per core, would stall every test running meanwhile)
-        let line: String = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "ready-process.read").async {
-                var data = Data()
-                while !data.contains(UInt8(ascii: "\n")) {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    data += chunk
-                }
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+        let line = await WorkerThread(label: "ready-process.read").run {
+            var data = Data()
+            while !data.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                data += chunk
             }
+            return String(decoding: data, as: UTF8.self)
         }
         guard line.hasPrefix("ready "), let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             process.terminate()

@@ -19,10 +19,11 @@ func milliseconds(_ duration: Duration) -> Int {
 /// event is due (`debounce` of quiet after its last change, at the latest `maxWait` after the
 /// first), never polling. The planner runs outside any transaction, on a snapshot of the
 /// event's inputs and on a thread of its own (`WorkerThread`: a plan is seconds of CPU, which on
-/// Swift's cooperative threads would hold up the pipeline, the relay and HTTP); its plan, the itineraries and the outgoing messages are then written in one
-/// transaction, but only if nothing but new delegations came since the snapshot (else it plans
-/// again), so a large plan never holds up the pipeline, and a steady stream of registrations
-/// does not keep everyone waiting: the newcomers are planned in the next round.
+/// Swift's cooperative threads would hold up the pipeline, the relay and HTTP); its plan, the
+/// itineraries and the outgoing messages are then written in one transaction, but only if
+/// nothing but new delegations came since the snapshot (else it plans again), so a large plan
+/// never holds up the pipeline, and a steady stream of registrations does not keep everyone
+/// waiting: the newcomers are planned in the next round.
 ///
 /// Each round is a span (`plan`) in the trace of the change it follows; each delegation's
 /// itinerary is published in the trace of the latest message about that delegation.
