@@ -16,6 +16,12 @@
 //               sends): what the channel alone allows.
 //   smtp-per-connection  the same, one connection per message (as the service sent before).
 //   render-only the renderer on the same N notifications: what the templates alone cost.
+//   no-store    the same N `registration.accepted` published again to a queue of their own and
+//               handled as the service would without its store: each decoded, its e-mail
+//               rendered and sent (kept-open connections, the same concurrency), a
+//               `notification.delivered` published with a confirm, then acked. No SQLite, no
+//               inbox, no outbox: at most what any service that consumes, renders, sends and
+//               reports over this broker reaches on this machine.
 //
 // Prints one JSON line per stage.
 import AMQP
@@ -282,6 +288,81 @@ func run(_ options: Options) async throws {
             stage, count: sink.count - before, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
             extra: ["concurrency": options.concurrency])
     }
+
+    try await runWithoutStore(
+        options, amqp: amqp, id: id, records: records, renderer: renderer, configuration: configuration, pool: pool, logger: logger)
+}
+
+/// The `no-store` stage (see the top of the file).
+func runWithoutStore(
+    _ options: Options, amqp: AMQPConfiguration, id: String, records: [NotificationRecord], renderer: Renderer,
+    configuration: NotificationsConfiguration, pool: SMTPPool, logger: Logger
+) async throws {
+    let connection = try await AMQPConnection.connect(amqp, logger: logger)
+    let input = "bench-\(id)-floor-in"
+    let output = "bench-\(id)-floor-out"
+    try await connection.declare(Topology(queues: [.quorum(input), .quorum(output)]))
+    let byRegistration = Dictionary(records.compactMap { record in record.registrationID.map { ($0, record) } }) { first, _ in first }
+    let messages = try (0..<options.count).map { index in
+        var message = try OutgoingMessage.domain(accepted(index), exchange: "", appID: "notifications-bench")
+        message.routingKey = input
+        return message
+    }
+    let done = ManagedCounter()
+    let sender = configuration.sender
+    let cpu = cpuSeconds()
+    let started = Date()
+    for result in await connection.publish(messages) { try result.get() }
+    var consumers: [AMQPConsumer] = []
+    for _ in 0..<options.concurrency { consumers.append(try await connection.consume(queue: input, prefetch: 64)) }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for consumer in consumers {
+            group.addTask {
+                for try await delivery in consumer {
+                    let message = try MessageCoding.decode(RegistrationAccepted.self, from: delivery.body)
+                    guard let record = byRegistration[message.registrationID] else {
+                        throw Failure(description: "no notification for \(message.registrationID)")
+                    }
+                    let rendered = try renderer.render(record, eventName: nil, eventZone: "Asia/Ho_Chi_Minh")
+                    let mime = MIMEMessage(
+                        from: sender, to: .init(name: record.recipient.name, email: record.recipient.email),
+                        subject: rendered.subject, text: rendered.text, html: rendered.html, messageID: "\(record.id)@bench", date: Date())
+                    try await pool.send(mime.rendered(), from: sender.email, to: record.recipient.email)
+                    let event = NotificationDelivered(
+                        notificationID: record.id, idempotencyKey: record.idempotencyKey, registrationID: record.registrationID,
+                        kind: record.kind, channel: .email, language: record.recipient.language, attempts: 1, deliveredAt: Date())
+                    var outgoing = try OutgoingMessage.domain(event, exchange: "", appID: "notifications-bench")
+                    outgoing.routingKey = output
+                    // Acked once the event is confirmed, without holding up the next send.
+                    Task {
+                        if case .success = await connection.publish([outgoing]).first { delivery.ack() }
+                        done.increment()
+                    }
+                }
+            }
+        }
+        while done.value < options.count {
+            try await Task.sleep(for: .milliseconds(5))
+            if Date().timeIntervalSince(started) > 600 {
+                throw Failure(description: "only \(done.value) of \(options.count) after 10 minutes")
+            }
+        }
+        report(
+            "no-store", count: options.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
+            extra: ["concurrency": options.concurrency])
+        for consumer in consumers { await consumer.cancel() }
+    }
+    _ = try? await connection.delete(queue: input)
+    _ = try? await connection.delete(queue: output)
+    await connection.close()
+}
+
+/// A count shared by the stage's tasks.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }
 
 do {
