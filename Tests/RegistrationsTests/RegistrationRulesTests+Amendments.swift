@@ -61,4 +61,56 @@ extension RegistrationRulesTests {
         #expect(refused.issues.map(\.code) == ["registration_closed"])
         #expect(refused.standing == .init(revision: 2, status: .accepted))
     }
+
+    /// An amendment submitted before the registration was cancelled but taken after the
+    /// cancellation (held up in a queue, or replayed by ops from a dead-letter queue at night)
+    /// leaves it cancelled, unanswered: nobody is given places back they asked to give up. A
+    /// registration made again after the cancellation is placed as a new one.
+    @Test func anAmendmentSubmittedBeforeTheCancellationDoesNotBringTheRegistrationBack() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        try await harness.send(Samples.submission(reference: "a"), receivedAt: Samples.danang(day: 3, 10))
+        let cancel = RegistrationCancelRequested(eventID: Self.event, reference: "a", requestedAt: Samples.danang(day: 4, 9))
+        let cancelled = try await harness.send(cancel, receivedAt: Samples.danang(day: 4, 10))
+        #expect(cancelled.of(RegistrationCancelled.self).map(\.reference) == ["a"])
+
+        var delayed = Samples.submission(reference: "a", revision: 2)
+        delayed.submittedAt = Samples.danang(day: 4, 8)
+        let late = try await harness.send(delayed, receivedAt: Samples.danang(day: 4, 11))
+        #expect(late.answers.isEmpty)
+        var record = try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "a", in: db) }
+        #expect(record?.status == .cancelled && record?.revision == 1)
+
+        var again = Samples.submission(reference: "a", revision: 3)
+        again.submittedAt = Samples.danang(day: 4, 12)
+        let registered = try await harness.send(again, receivedAt: Samples.danang(day: 4, 12))
+        #expect(registered.of(RegistrationAccepted.self).map(\.revision) == [3])
+        record = try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "a", in: db) }
+        #expect(record?.status == .accepted && record?.cancelRequestedAt == nil)
+    }
+
+    /// Without a `requestedAt`, or with one later than its arrival (a sender's clock ahead), a
+    /// cancellation counts from when it arrived: a registration made again right after it is
+    /// not taken for a delayed amendment.
+    @Test func aCancellationCountsFromItsArrivalWhenItsOwnTimeIsMissingOrAhead() async throws {
+        let (harness, _) = try Self.harness()
+        try await harness.send(Samples.programme())
+        for (reference, requestedAt) in [("a", nil), ("b", Samples.danang(day: 6, 10))] as [(String, Date?)] {
+            try await harness.send(Samples.submission(reference: reference), receivedAt: Samples.danang(day: 3, 10))
+            let cancel = RegistrationCancelRequested(eventID: Self.event, reference: reference, requestedAt: requestedAt)
+            try await harness.send(cancel, receivedAt: Samples.danang(day: 4, 10))
+            let record = try await harness.read { db in
+                try RegistrationStore.registration(eventID: Self.event, reference: reference, in: db)
+            }
+            #expect(record?.cancelRequestedAt == Samples.danang(day: 4, 10))
+
+            var before = Samples.submission(reference: reference, revision: 2)
+            before.submittedAt = Samples.danang(day: 4, 9)
+            #expect(try await harness.send(before, receivedAt: Samples.danang(day: 4, 11)).answers.isEmpty)
+            var after = Samples.submission(reference: reference, revision: 3)
+            after.submittedAt = Samples.danang(day: 4, 11)
+            let again = try await harness.send(after, receivedAt: Samples.danang(day: 4, 11))
+            #expect(again.of(RegistrationAccepted.self).map(\.revision) == [3], "\(reference)")
+        }
+    }
 }

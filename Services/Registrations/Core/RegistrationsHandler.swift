@@ -113,7 +113,7 @@ public struct RegistrationsHandler: Sendable {
         else { return placed }
         try RegistrationStore.removePending(eventID: pending.eventID, reference: pending.reference, in: db)
         let request = RegistrationCancelRequested(eventID: pending.eventID, reference: pending.reference, reason: pending.reason)
-        return placed + (try cancelExisting(request, correlation: pending.correlationID, db))
+        return placed + (try cancelExisting(request, requestedAt: pending.receivedAt, correlation: pending.correlationID, db))
     }
 
     private func place(
@@ -125,6 +125,20 @@ public struct RegistrationsHandler: Sendable {
         let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
         if let existing, submission.revision <= existing.revision {
             return []  // stale or repeated revision: the newer one stands
+        }
+        // A revision submitted before the registration was cancelled (an amendment held up in a
+        // queue, or replayed by ops afterwards) does not bring it back: the cancellation is the
+        // newer wish. A registration made again after a cancellation is submitted after it.
+        if let existing, existing.status == .cancelled, let cancelled = existing.cancelRequestedAt,
+            let submitted = submission.submittedAt, submitted < cancelled
+        {
+            logger.notice(
+                "ignored: submitted before the registration was cancelled; it stays cancelled",
+                metadata: [
+                    "message.id": "\(message.messageID)", "registration.id": "\(existing.registrationID)",
+                    "revision": "\(submission.revision)",
+                ])
+            return []
         }
         let programme = try RegistrationStore.event(submission.eventID, in: db)
         var issues = documentIssues + validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
@@ -264,7 +278,9 @@ public struct RegistrationsHandler: Sendable {
                 in: db)
             return []
         }
-        return try cancelExisting(request, correlation: message.answerCorrelationID, db)
+        // (the sender's time of the request, but never later than it arrived)
+        let requestedAt = min(request.requestedAt ?? message.receivedAt, message.receivedAt)
+        return try cancelExisting(request, requestedAt: requestedAt, correlation: message.answerCorrelationID, db)
     }
 
     /// Answers the cancellation requests that waited `cancellationWait` for a submission that
@@ -289,13 +305,16 @@ public struct RegistrationsHandler: Sendable {
         }
     }
 
-    private func cancelExisting(_ request: RegistrationCancelRequested, correlation: String, _ db: Database) throws -> [OutboundMessage] {
+    private func cancelExisting(_ request: RegistrationCancelRequested, requestedAt: Date, correlation: String, _ db: Database) throws
+        -> [OutboundMessage]
+    {
         guard var record = try RegistrationStore.registration(eventID: request.eventID, reference: request.reference, in: db) else {
             return []
         }
         guard record.status != .cancelled else { return [] }
         record.status = .cancelled
         record.waitlistSequence = nil
+        record.cancelRequestedAt = requestedAt
         record.updatedAt = clock()
         try RegistrationStore.save(record, in: db)
         // Identity documents are kept only while they may be needed.

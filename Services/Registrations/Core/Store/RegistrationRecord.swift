@@ -25,6 +25,9 @@ public struct RegistrationRecord: StoreRecord, Equatable {
     public var correlationID: String?
     /// The accepted revision's own `submittedAt`, if it gave one.
     public var submittedAt: Date?
+    /// When the cancellation of a cancelled registration was asked (the request's `requestedAt`,
+    /// never later than its arrival): a revision submitted before it does not bring it back.
+    public var cancelRequestedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -32,7 +35,8 @@ public struct RegistrationRecord: StoreRecord, Equatable {
 
     public init(
         registrationID: String, eventID: String, reference: String, revision: Int, status: Status, delegation: Delegation,
-        waitlistSequence: Int64? = nil, correlationID: String? = nil, submittedAt: Date? = nil, createdAt: Date, updatedAt: Date
+        waitlistSequence: Int64? = nil, correlationID: String? = nil, submittedAt: Date? = nil, cancelRequestedAt: Date? = nil,
+        createdAt: Date, updatedAt: Date
     ) {
         self.registrationID = registrationID
         self.eventID = eventID
@@ -43,6 +47,7 @@ public struct RegistrationRecord: StoreRecord, Equatable {
         self.waitlistSequence = waitlistSequence
         self.correlationID = correlationID
         self.submittedAt = submittedAt
+        self.cancelRequestedAt = cancelRequestedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -50,7 +55,8 @@ public struct RegistrationRecord: StoreRecord, Equatable {
     enum CodingKeys: String, CodingKey {
         case registrationID = "registration_id", eventID = "event_id", reference, revision, status, delegation, waitlistSequence =
             "waitlist_seq"
-        case correlationID = "correlation_id", submittedAt = "submitted_at", createdAt = "created_at", updatedAt = "updated_at"
+        case correlationID = "correlation_id", submittedAt = "submitted_at", cancelRequestedAt = "cancel_requested_at"
+        case createdAt = "created_at", updatedAt = "updated_at"
     }
 
     /// Columns kept for queries and listings, derived from the delegation.
@@ -69,6 +75,7 @@ public struct RegistrationRecord: StoreRecord, Equatable {
         try container.encode(waitlistSequence, forKey: .waitlistSequence)
         try container.encode(correlationID, forKey: .correlationID)
         try container.encode(submittedAt, forKey: .submittedAt)
+        try container.encode(cancelRequestedAt, forKey: .cancelRequestedAt)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
         var derived = encoder.container(keyedBy: DerivedKeys.self)

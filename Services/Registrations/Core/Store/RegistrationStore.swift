@@ -154,6 +154,11 @@ public enum RegistrationStore {
                     arguments: [Messages.registrationID(eventID: eventID, reference: reference), eventID, reference])
             }
         }
+        // When a cancellation was asked: an amendment submitted before it (delayed, or replayed
+        // by ops) leaves the registration cancelled.
+        migrator.registerMigration("registrations-10") { db in
+            try db.execute(sql: "ALTER TABLE registrations ADD COLUMN cancel_requested_at TEXT")
+        }
     }
 
     /// Records that `registrationID`'s data key is in the outbox; false if it was already.
