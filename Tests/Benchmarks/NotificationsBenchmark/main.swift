@@ -308,7 +308,8 @@ func runWithoutStore(
         message.routingKey = input
         return message
     }
-    let done = ManagedCounter()
+    let done = SharedCount()
+    let refused = SharedCount()
     let sender = configuration.sender
     let cpu = cpuSeconds()
     let started = Date()
@@ -335,7 +336,7 @@ func runWithoutStore(
                     outgoing.routingKey = output
                     // Acked once the event is confirmed, without holding up the next send.
                     Task {
-                        if case .success = await connection.publish([outgoing]).first { delivery.ack() }
+                        if case .success = await connection.publish([outgoing]).first { delivery.ack() } else { refused.increment() }
                         done.increment()
                     }
                 }
@@ -347,6 +348,7 @@ func runWithoutStore(
                 throw Failure(description: "only \(done.value) of \(options.count) after 10 minutes")
             }
         }
+        guard refused.value == 0 else { throw Failure(description: "\(refused.value) events were not confirmed") }
         report(
             "no-store", count: options.count, seconds: Date().timeIntervalSince(started), cpu: cpuSeconds() - cpu,
             extra: ["concurrency": options.concurrency])
@@ -358,7 +360,7 @@ func runWithoutStore(
 }
 
 /// A count shared by the stage's tasks.
-final class ManagedCounter: @unchecked Sendable {
+final class SharedCount: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
     var value: Int { lock.withLock { count } }
