@@ -816,6 +816,13 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
     build_seconds = time.monotonic() - started
     assignment, problems, waits = model.plan_assignment(ours["plan"])
     replay = model.solve(min(args.time_limit, 30), args.workers, fix=assignment) if not problems else {"status": "NOT EXPRESSIBLE"}
+    # With --seating: our routes and times kept, the riders chosen by CP-SAT. The difference to
+    # our value is what better seating alone would gain; the rest of a gap is in the routes.
+    seating = None
+    if args.seating and not problems:
+        routes = {var: value for var, value in assignment.items() if var.name.startswith(("x[", "a["))}
+        seated = model.solve(args.time_limit, args.workers, fix=routes)
+        seating = {"status": seated["status"], "best": seated.get("best"), "bound": seated.get("bound"), "seconds": seated["seconds"]}
     # CP-SAT starts from a hint: the planner's route-first construction (default), our final
     # plan, or nothing.
     hint = None
@@ -868,6 +875,7 @@ def compare(inst: Instance, ours: dict, timing: str, args) -> dict:
         "replay": {"status": replay["status"], "value": replay.get("best"), "problems": problems, "waits": waits},
         "cpsatChecked": checked,
         "cpsatTours": solved.get("tours"),
+        "seating": seating,
     }
     # Our plan must be a point of the model worth exactly visitValue, and can never beat a
     # proven bound; otherwise the model does not mirror the planner.
@@ -937,6 +945,8 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=60, help="CP-SAT seconds per solve (default 60)")
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers (default 1)")
     parser.add_argument("--timing", choices=["greedy", "flexible", "both"], default="both", help="stop-time model (default both)")
+    parser.add_argument("--seating", action="store_true",
+                        help="also solve the seating alone: our plan's routes and times kept, the riders chosen by CP-SAT")
     parser.add_argument("--max-stops", type=int, default=3, help="stops per tour at most (Planner.maxStopsPerTour, 3)")
     parser.add_argument("--work-dir", type=Path, help="where synthetic instances and plans go (default: a new temporary folder)")
     parser.add_argument("--json-out", type=Path, help="write the results as JSON here")
@@ -979,6 +989,10 @@ def main() -> int:
             for note in row["notes"]:
                 print(f"note: {inst.name} [{timing}]: {note}", file=sys.stderr)
             print(f"{inst.name} [{timing}]: ours {row['ours']:g}, CP-SAT {row['best']} (bound {row['bound']}, {row['status']}, {row['solverSeconds']:.2f} s)", file=sys.stderr)
+            if row["seating"] is not None:
+                seated = row["seating"]
+                print(f"{inst.name} [{timing}]: our routes and times, riders by CP-SAT: {seated['best']} (bound {seated['bound']}, "
+                      f"{seated['status']}, {seated['seconds']:.2f} s)", file=sys.stderr)
     print(table(rows))
     print(f"\ninstances and plans in {work}", flush=True)
     if args.json_out:
