@@ -64,8 +64,9 @@ extension RegistrationRulesTests {
 
     /// An amendment submitted before the registration was cancelled but taken after the
     /// cancellation (held up in a queue, or replayed by ops from a dead-letter queue at night)
-    /// leaves it cancelled, unanswered: nobody is given places back they asked to give up. A
-    /// registration made again after the cancellation is placed as a new one.
+    /// leaves it cancelled: nobody is given places back they asked to give up. Its sender hears
+    /// why; the lead, who cancelled, is not e-mailed (the answer names no lead). A registration
+    /// made again after the cancellation is placed as a new one.
     @Test func anAmendmentSubmittedBeforeTheCancellationDoesNotBringTheRegistrationBack() async throws {
         let (harness, _) = try Self.harness()
         try await harness.send(Samples.programme())
@@ -76,8 +77,12 @@ extension RegistrationRulesTests {
 
         var delayed = Samples.submission(reference: "a", revision: 2)
         delayed.submittedAt = Samples.danang(day: 4, 8)
-        let late = try await harness.send(delayed, receivedAt: Samples.danang(day: 4, 11))
-        #expect(late.answers.isEmpty)
+        let late = try await harness.send(delayed, messageID: "a-rev-2", correlationID: "crm-a-2", receivedAt: Samples.danang(day: 4, 11))
+        #expect(late.answers.map(\.type) == [.registrationRejected])
+        let refused = try #require(late.of(RegistrationRejected.self).first)
+        #expect(refused.issues.map(\.code) == ["registration_cancelled"] && refused.issues.map(\.path) == ["submittedAt"])
+        #expect(refused.revision == 2 && refused.standing == nil && refused.leadContact == nil)
+        #expect(late.answers.map(\.correlationID) == ["crm-a-2"])
         var record = try await harness.read { db in try RegistrationStore.registration(eventID: Self.event, reference: "a", in: db) }
         #expect(record?.status == .cancelled && record?.revision == 1)
 
@@ -106,7 +111,8 @@ extension RegistrationRulesTests {
 
             var before = Samples.submission(reference: reference, revision: 2)
             before.submittedAt = Samples.danang(day: 4, 9)
-            #expect(try await harness.send(before, receivedAt: Samples.danang(day: 4, 11)).answers.isEmpty)
+            let refused = try await harness.send(before, receivedAt: Samples.danang(day: 4, 11))
+            #expect(refused.of(RegistrationRejected.self).flatMap(\.issues).map(\.code) == ["registration_cancelled"])
             var after = Samples.submission(reference: reference, revision: 3)
             after.submittedAt = Samples.danang(day: 4, 11)
             let again = try await harness.send(after, receivedAt: Samples.danang(day: 4, 11))

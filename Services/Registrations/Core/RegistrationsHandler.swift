@@ -128,17 +128,24 @@ public struct RegistrationsHandler: Sendable {
         }
         // A revision submitted before the registration was cancelled (an amendment held up in a
         // queue, or replayed by ops afterwards) does not bring it back: the cancellation is the
-        // newer wish. A registration made again after a cancellation is submitted after it.
+        // newer wish. A registration made again after a cancellation is submitted after it. The
+        // sender hears why (its clock may be behind ours); the lead, who cancelled, is not told.
         if let existing, existing.status == .cancelled, let cancelled = existing.cancelRequestedAt,
             let submitted = submission.submittedAt, submitted < cancelled
         {
             logger.notice(
-                "ignored: submitted before the registration was cancelled; it stays cancelled",
+                "refused: submitted before the registration was cancelled; it stays cancelled",
                 metadata: [
                     "message.id": "\(message.messageID)", "registration.id": "\(existing.registrationID)",
                     "revision": "\(submission.revision)",
                 ])
-            return []
+            let issue = ValidationIssue(
+                path: "submittedAt", code: "registration_cancelled",
+                message:
+                    "submitted at \(MessageCoding.format(submitted)), before the registration's cancellation was asked "
+                    + "(\(MessageCoding.format(cancelled))); it stays cancelled. To register again, submit with a later submittedAt"
+            )
+            return try reject(submission, issues: [issue], correlation: correlation, db, tellingLead: false)
         }
         let programme = try RegistrationStore.event(submission.eventID, in: db)
         var issues = documentIssues + validator.issues(in: submission, programme: programme, receivedAt: message.receivedAt)
@@ -205,13 +212,14 @@ public struct RegistrationsHandler: Sendable {
     }
 
     /// The answer to a submission that is refused. If it amends a registration that stands, the
-    /// answer says so (`standing`): the registration is unchanged.
-    private func reject(_ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database) throws
-        -> [OutboundMessage]
-    {
+    /// answer says so (`standing`): the registration is unchanged. Without `tellingLead` it names
+    /// no lead contact, so only the sender hears it (notifications e-mails the lead it names).
+    private func reject(
+        _ submission: RegistrationSubmitted, issues: [ValidationIssue], correlation: String, _ db: Database, tellingLead: Bool = true
+    ) throws -> [OutboundMessage] {
         try RegistrationStore.recordRejection(
             eventID: submission.eventID, reference: submission.reference, revision: submission.revision, issues: issues, in: db)
-        let contactValid = !issues.contains { $0.path.hasPrefix("leadContact") }
+        let contactValid = tellingLead && !issues.contains { $0.path.hasPrefix("leadContact") }
         let existing = try RegistrationStore.registration(eventID: submission.eventID, reference: submission.reference, in: db)
         let standing = existing.flatMap { record -> RegistrationRejected.Standing? in
             switch record.status {
