@@ -87,6 +87,22 @@ import Testing
         func end() { counts.withLock { $0.running -= 1 } }
     }
 
+    /// Runs `count` checks on `checks` at once, each doing `work` with its index; returns the
+    /// indices as the checks end.
+    static func flood(_ checks: PasswordChecks, count: Int, _ work: @escaping @Sendable (Int) -> Void) async -> [Int] {
+        await withTaskGroup(of: Int.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    await checks.run {
+                        work(index)
+                        return index
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
     /// Waits for `semaphore` on a thread outside the cooperative pool: false after 30 s.
     static func signalled(_ semaphore: DispatchSemaphore) async -> Bool {
         await WorkerThread(label: "signalled").run { semaphore.wait(timeout: .now() + 30) == .success }
@@ -102,19 +118,11 @@ import Testing
             // One check holds the only queue, two wait behind it: the line is full.
             let began = DispatchSemaphore(value: 0)
             let gate = DispatchSemaphore(value: 0)
-            async let flood = withTaskGroup(of: Int.self) { group in
-                for index in 0..<3 {
-                    group.addTask {
-                        await passwords.run {
-                            if index == 0 {
-                                began.signal()
-                                gate.wait()
-                            }
-                            return index
-                        }
-                    }
+            async let flood = Self.flood(passwords, count: 3) { index in
+                if index == 0 {
+                    began.signal()
+                    gate.wait()
                 }
-                return await group.reduce(into: []) { $0.append($1) }
             }
             #expect(await Self.signalled(began), "a check holds the queue")
             #expect(await eventually(within: 10) { passwords.isFull }, "two checks wait")
@@ -143,19 +151,11 @@ import Testing
         let tally = Tally()
         let began = DispatchSemaphore(value: 0)
         let gate = DispatchSemaphore(value: 0)
-        async let results = withTaskGroup(of: Int.self) { group in
-            for index in 0..<6 {
-                group.addTask {
-                    await checks.run {
-                        tally.begin()
-                        began.signal()
-                        gate.wait()
-                        tally.end()
-                        return index
-                    }
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
+        async let results = Self.flood(checks, count: 6) { _ in
+            tally.begin()
+            began.signal()
+            gate.wait()
+            tally.end()
         }
         // Each check holds its queue until let through: two begin, then one more as each ends.
         #expect(await Self.signalled(began), "a check began")

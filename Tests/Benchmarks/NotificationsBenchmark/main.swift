@@ -64,12 +64,11 @@ struct Options {
 /// An SMTP server that accepts every message and counts them; it offers PIPELINING, as relays
 /// such as Postfix do.
 final class SMTPSink: @unchecked Sendable {
-    private let lock = NSLock()
-    private var received = 0
+    private let received = SharedCount()
     private(set) var port = 0
     private var channel: Channel?
 
-    var count: Int { lock.withLock { received } }
+    var count: Int { received.value }
 
     func start() async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -88,7 +87,7 @@ final class SMTPSink: @unchecked Sendable {
 
     func stop() async { try? await channel?.close() }
 
-    fileprivate func accepted() { lock.withLock { received += 1 } }
+    fileprivate func accepted() { received.increment() }
 
     /// Lines as bytes, without their CRLF (a message body is mostly long base64 lines that
     /// only need to be skipped).
@@ -359,7 +358,7 @@ func runWithoutStore(
     await connection.close()
 }
 
-/// A count shared by the stage's tasks.
+/// A count shared between threads (the sink's sessions, the no-store stage's tasks).
 final class SharedCount: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
